@@ -1,0 +1,113 @@
+"""Orbax checkpointing of training/unlearning state, with a config guard.
+
+Each run directory holds an Orbax `CheckpointManager` (one sub-directory per
+saved step, written to a temporary name and renamed when complete, so a
+killed run never leaves a half-written step behind) and `fingerprint.json`,
+the part of the config that determines the saved parameters. Opening a
+directory whose fingerprint differs from the current config fails with a
+message naming the differing keys, instead of silently resuming a different
+model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import jax
+import orbax.checkpoint as ocp
+
+from mmul_jax import errors
+from mmul_jax import io_utils
+
+FINGERPRINT_FILE = "fingerprint.json"
+
+
+CheckpointError = errors.CheckpointError
+
+
+def _diff(old: Any, new: Any, prefix: str = "") -> list[str]:
+  if isinstance(old, dict) and isinstance(new, dict):
+    out = []
+    for k in sorted(set(old) | set(new)):
+      key = f"{prefix}{k}"
+      if k not in old or k not in new:
+        out.append(key)
+      else:
+        out += _diff(old[k], new[k], key + ".")
+    return out
+  return [] if old == new else [f"{prefix[:-1]} ({old!r} -> {new!r})"]
+
+
+def _jsonable(obj: Any) -> Any:
+  return json.loads(json.dumps(obj, default=str))
+
+
+class Checkpointer:
+  """Save/restore `TrainState`s in `directory` for one fixed config."""
+
+  def __init__(self, directory: str, fingerprint: dict, *,
+               max_to_keep: int = 2):
+    self.directory = os.path.abspath(directory)
+    self.fingerprint = _jsonable(fingerprint)
+    path = os.path.join(self.directory, FINGERPRINT_FILE)
+    if os.path.exists(path):
+      try:
+        with open(path) as f:
+          stored = json.load(f)
+      except ValueError as e:
+        raise CheckpointError(f"{path} is corrupt ({e}); delete "
+                              f"{self.directory} to start this run over")
+      diff = _diff(stored, self.fingerprint)
+      if diff:
+        raise CheckpointError(
+            f"{self.directory} holds a checkpoint made with another config "
+            f"(differs in: {'; '.join(diff[:4])}); use another --workdir or "
+            "delete that directory")
+    else:
+      io_utils.atomic_write_json(path, self.fingerprint)
+    self._manager = ocp.CheckpointManager(
+        self.directory,
+        options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep,
+                                             create=True),
+        item_names=("state",))
+
+  def latest_step(self) -> int | None:
+    return self._manager.latest_step()
+
+  def save(self, step: int, state) -> None:
+    self._manager.save(int(step),
+                       args=ocp.args.Composite(
+                           state=ocp.args.StandardSave(state)))
+
+  def restore(self, abstract_state, step: int | None = None):
+    """Restores into `abstract_state` (shapes, dtypes and shardings)."""
+    step = self.latest_step() if step is None else step
+    if step is None:
+      raise CheckpointError(f"no checkpoint in {self.directory}")
+    try:
+      restored = self._manager.restore(
+          step, args=ocp.args.Composite(
+              state=ocp.args.StandardRestore(abstract_state)))
+    except Exception as e:  # orbax raises many types for unreadable data
+      raise CheckpointError(
+          f"checkpoint step {step} in {self.directory} cannot be read "
+          f"({type(e).__name__}: {str(e).splitlines()[0][:200]}); delete "
+          "that step directory to resume from an earlier one, or the whole "
+          "directory to start over") from e
+    return restored.state
+
+  def wait(self) -> None:
+    self._manager.wait_until_finished()
+
+  def close(self) -> None:
+    self._manager.wait_until_finished()
+    self._manager.close()
+
+
+def abstract_like(tree, sharding) -> Any:
+  """`ShapeDtypeStruct`s of `tree` (arrays or abstract) with `sharding`."""
+  return jax.tree.map(
+      lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding),
+      tree)

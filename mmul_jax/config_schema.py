@@ -1,0 +1,172 @@
+"""Every config key, its default, and the checks run before any compute.
+
+Config files (`configs/*.py`) start from `default_config()` and change values;
+`validate()` rejects keys that are not defined here (typos) and values out of
+range, each with a one-line message that says what to do.
+"""
+
+from __future__ import annotations
+
+import ml_collections
+
+from mmul_jax import errors
+
+from mmul_jax.models import presets
+
+
+ConfigError = errors.ConfigError
+
+
+def default_config() -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  c.seed = 0
+  # Where checkpoints, deletion manifests and results go. The --workdir flag
+  # of the scripts overrides it; empty means runs/<config file name>.
+  c.workdir = ""
+
+  c.data = ml_collections.ConfigDict()
+  c.data.name = "shapes_captions"
+  c.data.data_dir = ""  # empty: the TFDS default (~/tensorflow_datasets)
+  c.data.num_train = 2000
+  c.data.num_test = 500
+  c.data.captions_per_image = 2
+  c.data.image_size = 32
+  c.data.seed = 0
+  c.data.mean = 0.5
+  c.data.std = 0.25
+
+  c.model = ml_collections.ConfigDict(presets.preset("tiny"))
+  c.model.preset = "tiny"
+  c.model.dropout_rate = 0.0
+  c.model.dtype = "float32"
+
+  c.deletion = ml_collections.ConfigDict()
+  c.deletion.ratio = 5.0  # percent of training images
+  c.deletion.seed = 0
+
+  # Training of the original model on D and of the retrained model on Dr.
+  c.train = ml_collections.ConfigDict()
+  c.train.batch_size = 64
+  c.train.num_steps = 800
+  c.train.learning_rate = 1e-3
+  c.train.warmup_steps = 100
+  c.train.end_learning_rate_ratio = 0.05  # cosine decays to lr * this
+  c.train.weight_decay = 0.05
+  c.train.grad_clip_norm = 1.0
+  c.train.itm_weight = 1.0
+  c.train.checkpoint_every = 200
+  c.train.log_every = 50
+
+  c.unlearn = ml_collections.ConfigDict()
+  c.unlearn.num_steps = 100
+  c.unlearn.df_batch_size = 32
+  c.unlearn.dr_batch_size = 64
+  c.unlearn.learning_rate = 1e-4
+  c.unlearn.warmup_steps = 0
+  c.unlearn.schedule = "constant"  # or "cosine"
+  c.unlearn.weight_decay = 0.05
+  c.unlearn.grad_clip_norm = 1.0
+  c.unlearn.checkpoint_every = 50
+  c.unlearn.log_every = 10
+
+  c.method = ml_collections.ConfigDict()
+  c.method.name = "mmul"
+  c.method.md_weight = 1.0
+  c.method.ukr_weight = 1.0
+  c.method.mkr_weight = 1.0
+  c.method.negative_source = "df"
+
+  c.eval = ml_collections.ConfigDict()
+  c.eval.batch_size = 256
+  c.eval.recall_ks = (1, 5, 10)
+  c.eval.auc_num_samples = 5
+  c.eval.auc_seed = 0
+  return c
+
+
+_CHOICES = {
+    "data.name": ("shapes_captions",),
+    "model.preset": tuple(presets.PRESETS),
+    "model.dtype": ("float32", "bfloat16"),
+    "unlearn.schedule": ("constant", "cosine"),
+    "method.negative_source": ("df", "dr"),
+}
+_POSITIVE_INTS = (
+    "data.num_train", "data.num_test", "data.captions_per_image",
+    "data.image_size", "train.batch_size", "train.num_steps",
+    "train.checkpoint_every", "train.log_every", "unlearn.num_steps",
+    "unlearn.df_batch_size", "unlearn.dr_batch_size",
+    "unlearn.checkpoint_every", "unlearn.log_every", "eval.batch_size",
+    "eval.auc_num_samples")
+_NONNEGATIVE = (
+    "train.learning_rate", "train.warmup_steps", "train.weight_decay",
+    "train.itm_weight", "train.grad_clip_norm", "unlearn.learning_rate",
+    "unlearn.warmup_steps", "unlearn.weight_decay", "unlearn.grad_clip_norm",
+    "method.md_weight", "method.ukr_weight", "method.mkr_weight",
+    "model.dropout_rate")
+
+
+def _flatten(cfg, prefix=""):
+  out = {}
+  for k, v in cfg.items():
+    key = f"{prefix}{k}"
+    if isinstance(v, ml_collections.ConfigDict):
+      out.update(_flatten(v, key + "."))
+    else:
+      out[key] = v
+  return out
+
+
+def _get(cfg, dotted):
+  for part in dotted.split("."):
+    cfg = cfg[part]
+  return cfg
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
+  """Raises `ConfigError` on the first problem found."""
+  from mmul_jax import methods  # late: methods import models and losses
+
+  known = _flatten(default_config())
+  given = _flatten(config)
+  for key in given:
+    if key not in known:
+      raise ConfigError(f"unknown config key {key!r}; see the configs "
+                        "reference in README.md for the valid keys")
+  for key in known:
+    if key not in given:
+      raise ConfigError(f"config is missing key {key!r}; start config files "
+                        "from mmul_jax.config_schema.default_config()")
+  for key, allowed in _CHOICES.items():
+    if _get(config, key) not in allowed:
+      raise ConfigError(f"{key} = {_get(config, key)!r} is not one of "
+                        f"{list(allowed)}")
+  if config.method.name not in methods.METHODS:
+    raise ConfigError(f"unknown method {config.method.name!r}; available: "
+                      f"{sorted(methods.METHODS)}")
+  for key in _POSITIVE_INTS:
+    v = _get(config, key)
+    if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+      raise ConfigError(f"{key} must be a positive integer, got {v!r}")
+  for key in _NONNEGATIVE:
+    v = _get(config, key)
+    if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
+      raise ConfigError(f"{key} must be a number >= 0, got {v!r}")
+  if not 0.0 < float(config.deletion.ratio) < 100.0:
+    raise ConfigError("deletion.ratio must be a percentage in (0, 100), got "
+                      f"{config.deletion.ratio}")
+  m = config.method
+  if m.md_weight == m.ukr_weight == m.mkr_weight == 0:
+    raise ConfigError("method: all MMUL loss weights are 0; set at least one "
+                      "of md_weight, ukr_weight, mkr_weight")
+  if config.model.image_size != config.data.image_size:
+    raise ConfigError(f"model.image_size ({config.model.image_size}) must "
+                      f"equal data.image_size ({config.data.image_size})")
+  if not 0 < config.data.captions_per_image <= 4:
+    raise ConfigError("data.captions_per_image must be in 1..4 for the "
+                      "shapes dataset")
+  if config.model.image_size % config.model.patch_size:
+    raise ConfigError("model.image_size must be a multiple of "
+                      "model.patch_size")
+  if not config.eval.recall_ks or min(config.eval.recall_ks) < 1:
+    raise ConfigError("eval.recall_ks must be positive integers")

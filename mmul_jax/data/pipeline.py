@@ -1,0 +1,149 @@
+"""grain input pipelines over TFDS random-access data sources.
+
+Two kinds of input:
+
+* **training streams**: an endless, seeded, per-epoch reshuffled stream of
+  `(image, one caption)` batches over a subset of images (D, Df or Dr). Each
+  image appears once per epoch with a caption drawn at random, so a batch
+  rarely holds two captions of one image (and the losses handle it by id when
+  it does, at epoch boundaries). Batch `k` is a pure function of `(seed, k)`,
+  which is what makes resuming at step k exact.
+* **evaluation sets**: every `(image, caption)` pair of a subset, as arrays.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Sequence
+
+import grain
+import numpy as np
+import tokenizers
+from tqdm.auto import tqdm
+
+from mmul_jax import errors
+from mmul_jax.data import tokenizer as tokenizer_lib
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageTextSplit:
+  """A TFDS data source plus the id -> record index map of its images."""
+
+  source: Any  # tfds data source (random access)
+  image_ids: np.ndarray  # (N,) image_id of record i
+
+  def __len__(self) -> int:
+    return len(self.image_ids)
+
+  def records_for(self, ids: Sequence[int]) -> np.ndarray:
+    """Record indices of the given image ids (raises on unknown ids)."""
+    ids = np.asarray(ids, np.int64)
+    order = np.argsort(self.image_ids)
+    pos = np.searchsorted(self.image_ids, ids, sorter=order)
+    pos = np.minimum(pos, len(order) - 1)
+    found = self.image_ids[order[pos]] == ids
+    if not np.all(found):
+      missing = ids[~found][:5].tolist()
+      raise errors.DataError(f"image ids not in this split: {missing}"
+                     f"{' ...' if (~found).sum() > 5 else ''}")
+    return order[pos]
+
+
+def index_split(source, desc: str = "indexing") -> ImageTextSplit:
+  """Reads every record's `image_id` once."""
+  ids = np.fromiter(
+      (source[i]["image_id"] for i in tqdm(range(len(source)), desc=desc,
+                                           leave=False, mininterval=2)),
+      dtype=np.int64, count=len(source))
+  if len(np.unique(ids)) != len(ids):
+    raise errors.DataError("image_id is not unique within the split")
+  return ImageTextSplit(source, ids)
+
+
+class _Subset(grain.sources.RandomAccessDataSource):
+  """The records `indices` of `source`, in that order."""
+
+  def __init__(self, source, indices: np.ndarray):
+    self._source = source
+    self._indices = np.asarray(indices)
+
+  def __len__(self) -> int:
+    return len(self._indices)
+
+  def __getitem__(self, i):
+    return self._source[int(self._indices[i])]
+
+
+def normalize_images(images: np.ndarray, mean: float | Sequence[float],
+                     std: float | Sequence[float]) -> np.ndarray:
+  """uint8 `(..., H, W, 3)` -> float32, `(x / 255 - mean) / std`."""
+  x = images.astype(np.float32) / 255.0
+  return (x - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
+
+
+def _decode_caption(c) -> str:
+  return c.decode("utf-8") if isinstance(c, bytes) else str(c)
+
+
+def training_stream(split: ImageTextSplit, image_ids: Sequence[int], *,
+                    tok: tokenizers.Tokenizer, batch_size: int, seed: int,
+                    mean, std) -> grain.MapDataset:
+  """Endless `MapDataset` of batches; index k is the batch of step k.
+
+  Batches are dicts with `image` float32 `(B, H, W, 3)`, `text` int32
+  `(B, L)` and `image_id` int64 `(B,)`.
+  """
+  if len(image_ids) == 0:
+    raise ValueError("cannot build a training stream over zero images")
+  records = split.records_for(image_ids)
+
+  def pick(record, rng: np.random.Generator):
+    captions = record["captions"]
+    caption = _decode_caption(captions[int(rng.integers(len(captions)))])
+    return {"image": record["image"], "caption": caption,
+            "image_id": np.int64(record["image_id"])}
+
+  def collate(batch):
+    return {
+        "image": normalize_images(batch["image"], mean, std),
+        "text": tokenizer_lib.encode(tok, list(batch["caption"])),
+        "image_id": batch["image_id"],
+    }
+
+  ds = grain.MapDataset.source(_Subset(split.source, records))
+  ds = ds.shuffle(seed=seed).repeat().random_map(pick, seed=seed + 1)
+  return ds.batch(batch_size, drop_remainder=True).map(collate)
+
+
+def iterate(stream: grain.MapDataset, start_step: int, *,
+            num_threads: int = 2, prefetch: int = 4):
+  """An iterator over `stream` from batch `start_step`, read ahead in threads."""
+  return iter(stream[start_step:].to_iter_dataset(
+      grain.ReadOptions(num_threads=num_threads,
+                        prefetch_buffer_size=prefetch)))
+
+
+@dataclasses.dataclass(frozen=True)
+class PairSet:
+  """Every (image, caption) pair of a set of images, for evaluation."""
+
+  images: np.ndarray  # (N, H, W, 3) uint8
+  image_ids: np.ndarray  # (N,)
+  text: np.ndarray  # (M, L) int32 token ids
+  caption_owner: np.ndarray  # (M,) index into images of each caption
+
+
+def load_pairs(split: ImageTextSplit, image_ids: Sequence[int], *,
+               tok: tokenizers.Tokenizer, desc: str = "loading") -> PairSet:
+  records = split.records_for(image_ids)
+  images, ids, captions, owner = [], [], [], []
+  for n, r in enumerate(tqdm(records, desc=desc, leave=False, mininterval=2)):
+    rec = split.source[int(r)]
+    images.append(rec["image"])
+    ids.append(rec["image_id"])
+    for c in rec["captions"]:
+      captions.append(_decode_caption(c))
+      owner.append(n)
+  return PairSet(np.stack(images), np.asarray(ids, np.int64),
+                 tokenizer_lib.encode(tok, captions),
+                 np.asarray(owner, np.int64))

@@ -1,0 +1,25 @@
+"""Errors caused by the user's input; their messages say what to do.
+
+The scripts print these as one line and exit with status 2; anything else is
+a bug and keeps its traceback.
+"""
+
+
+class UserError(Exception):
+  """Base class of errors a user can fix by changing input."""
+
+
+class ConfigError(UserError, ValueError):
+  """A config that cannot run: unknown key, bad value, impossible setting."""
+
+
+class DataError(UserError, ValueError):
+  """Missing or inconsistent dataset files, manifests or ids."""
+
+
+class CheckpointError(UserError, RuntimeError):
+  """A checkpoint directory that cannot be used."""
+
+
+class NonFiniteLossError(UserError, FloatingPointError):
+  """The loss or gradient became NaN/inf."""

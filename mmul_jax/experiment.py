@@ -1,0 +1,129 @@
+"""What every run needs before any compute: validated config, data, Df/Dr,
+tokenizer, model and mesh."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+
+import jax
+import ml_collections
+import numpy as np
+import tokenizers
+
+from mmul_jax import config_schema
+from mmul_jax import models
+from mmul_jax.data import deletion
+from mmul_jax.data import pipeline
+from mmul_jax.data import shapes_tfds
+from mmul_jax.data import tokenizer as tokenizer_lib
+from mmul_jax.training import sharding
+
+
+@dataclasses.dataclass
+class Experiment:
+  config: ml_collections.ConfigDict
+  workdir: str
+  dataset_name: str
+  train: pipeline.ImageTextSplit
+  test: pipeline.ImageTextSplit
+  deletion: deletion.DeletionSet
+  tokenizer: tokenizers.Tokenizer
+  model: models.DualEncoder
+  mesh: jax.sharding.Mesh
+
+  @functools.cached_property
+  def eval_sets(self) -> dict[str, pipeline.PairSet]:
+    """All pairs of the test split, of Df and of Dr (loaded once)."""
+    tok = self.tokenizer
+    return {
+        "test": pipeline.load_pairs(self.test, self.test.image_ids, tok=tok,
+                                    desc="load test"),
+        "df": pipeline.load_pairs(self.train, self.deletion.forget_ids,
+                                  tok=tok, desc="load Df"),
+        "dr": pipeline.load_pairs(self.train, self.deletion.retain_ids,
+                                  tok=tok, desc="load Dr"),
+    }
+
+  def data_fingerprint(self) -> dict:
+    return {"dataset": self.dataset_name,
+            "data": self.config.data.to_dict()}
+
+
+def _check_tokenizer(tok: tokenizers.Tokenizer, model_cfg) -> None:
+  if tok.get_vocab_size() > model_cfg.vocab_size:
+    raise config_schema.ConfigError(
+        f"the tokenizer has {tok.get_vocab_size()} tokens but "
+        f"model.vocab_size is {model_cfg.vocab_size}; raise model.vocab_size")
+  if tokenizer_lib.eot_id(tok) != model_cfg.eot_id:
+    raise config_schema.ConfigError(
+        f"model.eot_id is {model_cfg.eot_id} but the tokenizer's "
+        f"end-of-text id is {tokenizer_lib.eot_id(tok)}")
+
+
+def setup(config: ml_collections.ConfigDict, workdir: str) -> Experiment:
+  """Validates the config, prepares the dataset and the deletion sets."""
+  config_schema.validate(config)
+  tok = tokenizer_lib.shapes_tokenizer(config.model.context_length)
+  _check_tokenizer(tok, config.model)
+  mesh = sharding.make_mesh()
+  for what, size in (("train.batch_size", config.train.batch_size),
+                     ("unlearn.df_batch_size", config.unlearn.df_batch_size),
+                     ("unlearn.dr_batch_size", config.unlearn.dr_batch_size)):
+    try:
+      sharding.check_batch_size(size, mesh, what)
+    except ValueError as e:
+      raise config_schema.ConfigError(str(e)) from None
+  d = config.data
+  data_dir = d.data_dir or os.path.join(os.path.expanduser("~"),
+                                        "tensorflow_datasets")
+  builder = shapes_tfds.prepare(
+      data_dir, num_train=d.num_train, num_test=d.num_test,
+      captions_per_image=d.captions_per_image, image_size=d.image_size,
+      seed=d.seed)
+  sources = builder.as_data_source()
+  train = pipeline.index_split(sources["train"], desc="index train")
+  test = pipeline.index_split(sources["test"], desc="index test")
+  dataset_name = f"{builder.name}/{builder.builder_config.name}"
+  ratios = sorted(set(deletion.STANDARD_RATIOS) |
+                  {float(config.deletion.ratio)})
+  sets = deletion.standard_sets(
+      os.path.join(workdir, "deletion"), train.image_ids,
+      dataset=dataset_name, seed=config.deletion.seed, ratios=ratios)
+  df = sets[float(config.deletion.ratio)]
+  _check_deletion_fits(config, df)
+  return Experiment(config, workdir, dataset_name, train, test, df, tok,
+                    models.build(config.model), mesh)
+
+
+def _check_deletion_fits(config, df: deletion.DeletionSet) -> None:
+  n_df, n_dr = len(df.forget_ids), len(df.retain_ids)
+  m = config.method
+  if m.md_weight and m.negative_source == "df" and n_df < 2:
+    raise config_schema.ConfigError(
+        "modality decoupling with negatives from Df needs at least 2 deleted "
+        f"images, the deletion set has {n_df}; raise deletion.ratio or set "
+        "method.negative_source='dr'")
+  if config.unlearn.df_batch_size > n_df:
+    raise config_schema.ConfigError(
+        f"unlearn.df_batch_size ({config.unlearn.df_batch_size}) exceeds the "
+        f"{n_df} deleted images; lower it or raise deletion.ratio")
+  if config.unlearn.dr_batch_size > n_dr:
+    raise config_schema.ConfigError(
+        f"unlearn.dr_batch_size ({config.unlearn.dr_batch_size}) exceeds the "
+        f"{n_dr} retained images")
+  cap = config.data.captions_per_image
+  if config.eval.auc_num_samples * n_df * cap > n_dr * cap:
+    raise config_schema.ConfigError(
+        f"eval.auc_num_samples ({config.eval.auc_num_samples}) disjoint Dr "
+        f"samples of |Df| = {n_df} images do not fit in Dr ({n_dr} images); "
+        "lower eval.auc_num_samples or deletion.ratio")
+
+
+def init_params(exp: Experiment, seed: int):
+  """Freshly initialised parameters (the same for the same seed)."""
+  c = exp.config.model
+  images = np.zeros((1, c.image_size, c.image_size, 3), np.float32)
+  text = np.zeros((1, c.context_length), np.int32)
+  return jax.jit(exp.model.init)(jax.random.key(seed), images, text)

@@ -1,0 +1,76 @@
+"""Image-text training objectives: contrastive (CLIP) and matching (ITM)."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import optax
+
+
+def positive_mask(ids_a: jax.Array, ids_b: jax.Array) -> jax.Array:
+  """`(B, B')` boolean: True where row and column come from the same item."""
+  return ids_a[:, None] == ids_b[None, :]
+
+
+def clip_contrastive(image_embed: jax.Array, text_embed: jax.Array, *,
+                     logit_scale: jax.Array, ids: jax.Array | None = None,
+                     axis_name: str | None = None) -> jax.Array:
+  """Symmetric InfoNCE over in-batch negatives; per-example `(B,)`.
+
+  loss_i = ½ [CE(s·⟨v_i, t_·⟩, P_i) + CE(s·⟨t_i, v_·⟩, P_i)], s = exp(logit_scale),
+  where the target P_i is uniform over the columns that belong to the same item
+  as row i (just i when `ids` is None). With `axis_name`, negatives are
+  gathered from every device along that axis (global-batch negatives).
+  """
+  img_all, txt_all = image_embed, text_embed
+  ids_all = ids
+  offset = 0
+  if axis_name is not None:
+    img_all = jax.lax.all_gather(image_embed, axis_name, tiled=True)
+    txt_all = jax.lax.all_gather(text_embed, axis_name, tiled=True)
+    if ids is not None:
+      ids_all = jax.lax.all_gather(ids, axis_name, tiled=True)
+    offset = jax.lax.axis_index(axis_name) * image_embed.shape[0]
+  scale = jnp.exp(logit_scale)
+  logits_i2t = scale * image_embed @ txt_all.T
+  logits_t2i = scale * text_embed @ img_all.T
+  if ids is None:
+    cols = jnp.arange(txt_all.shape[0])
+    rows = jnp.arange(image_embed.shape[0]) + offset
+    target = (rows[:, None] == cols[None, :]).astype(jnp.float32)
+  else:
+    target = positive_mask(ids, ids_all).astype(jnp.float32)
+  target = target / target.sum(-1, keepdims=True)
+  i2t = optax.softmax_cross_entropy(logits_i2t, target)
+  t2i = optax.softmax_cross_entropy(logits_t2i, target)
+  return 0.5 * (i2t + t2i)
+
+
+def sample_hard_negatives(rng: jax.Array, sim: jax.Array,
+                          positives: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """ALBEF hard negatives: for each image a text, for each text an image.
+
+  Draws index j with probability ∝ exp(sim_ij) over the non-positive columns
+  (rows for the text side). Returns `(text_for_image, image_for_text)`, both
+  `(B,)` int. Rows without any negative fall back to a uniform draw.
+  """
+  sim = jax.lax.stop_gradient(sim)
+  neg_inf = jnp.finfo(sim.dtype).min
+  k1, k2 = jax.random.split(rng)
+  text_idx = jax.random.categorical(k1, jnp.where(positives, neg_inf, sim))
+  image_idx = jax.random.categorical(
+      k2, jnp.where(positives.T, neg_inf, sim.T))
+  return text_idx, image_idx
+
+
+def itm_cross_entropy(pos_logits: jax.Array, neg_text_logits: jax.Array,
+                      neg_image_logits: jax.Array) -> jax.Array:
+  """Matching loss on B matched and 2B mismatched pairs; per-example `(B,)`.
+
+  Each argument is `(B, 2)` logits of the matching head; class 1 = matched.
+  loss_i = ⅓ [CE(pos_i, 1) + CE(neg_text_i, 0) + CE(neg_image_i, 0)].
+  """
+  ce = optax.softmax_cross_entropy_with_integer_labels
+  ones = jnp.ones(pos_logits.shape[0], jnp.int32)
+  return (ce(pos_logits, ones) + ce(neg_text_logits, 0 * ones)
+          + ce(neg_image_logits, 0 * ones)) / 3.0

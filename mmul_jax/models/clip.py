@@ -1,0 +1,102 @@
+"""CLIP-style dual encoder with an ALBEF-style fusion encoder on top.
+
+One Linen module, used functionally: `model.apply(params, ...)`. The three
+representations the unlearning losses need come from three methods:
+
+* `encode_image` / `encode_text`: unimodal, L2-normalised embeddings (and
+  token features);
+* `fuse`: the multimodal [CLS] of the fusion encoder and its matching logits;
+* `__call__`: all of them for a batch of aligned (image, text) pairs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from mmul_jax.models import fusion
+from mmul_jax.models import text_transformer
+from mmul_jax.models import vit
+
+
+def l2_normalize(x: jax.Array, eps: float = 1e-6) -> jax.Array:
+  return x / jnp.sqrt(jnp.sum(x * x, axis=-1, keepdims=True) + eps)
+
+
+class DualEncoder(nn.Module):
+  """Image tower `img`, text tower `txt`, fusion encoder `fusion`.
+
+  Attributes mirror the `model` block of a config (see `models.presets`).
+  """
+
+  embed_dim: int
+  image_size: int
+  patch_size: int
+  vision_width: int
+  vision_layers: int
+  vision_heads: int
+  vocab_size: int
+  context_length: int
+  text_width: int
+  text_layers: int
+  text_heads: int
+  eot_id: int
+  fusion_width: int
+  fusion_layers: int
+  fusion_heads: int
+  mlp_ratio: float = 4.0
+  activation: str = "quick_gelu"
+  dropout_rate: float = 0.0
+  logit_scale_init: float = float(np.log(1 / 0.07))
+  dtype: Any = jnp.float32
+
+  def setup(self):
+    self.img = vit.VisionTransformer(
+        self.image_size, self.patch_size, self.vision_width,
+        self.vision_layers, self.vision_heads, self.embed_dim,
+        self.mlp_ratio, self.activation, self.dropout_rate, self.dtype)
+    self.txt = text_transformer.TextTransformer(
+        self.vocab_size, self.context_length, self.text_width,
+        self.text_layers, self.text_heads, self.embed_dim, self.eot_id,
+        self.mlp_ratio, self.activation, self.dropout_rate, self.dtype)
+    self.fusion = fusion.FusionEncoder(
+        self.fusion_width, self.fusion_layers, self.fusion_heads,
+        self.mlp_ratio, self.dropout_rate, self.dtype)
+    self.logit_scale = self.param(
+        "logit_scale", nn.initializers.constant(self.logit_scale_init), ())
+
+  def encode_image(self, images: jax.Array, *,
+                   train: bool = False) -> dict[str, jax.Array]:
+    """`images`: float `(B, H, W, 3)`, already normalised."""
+    embed, tokens = self.img(images, train=train)
+    return {"image_embed": l2_normalize(embed.astype(jnp.float32)),
+            "image_tokens": tokens}
+
+  def encode_text(self, text: jax.Array, *,
+                  train: bool = False) -> dict[str, jax.Array]:
+    """`text`: int token ids `(B, L)` with an end-of-text token."""
+    embed, tokens, mask = self.txt(text, train=train)
+    return {"text_embed": l2_normalize(embed.astype(jnp.float32)),
+            "text_tokens": tokens, "text_mask": mask}
+
+  def fuse(self, image_tokens: jax.Array, text_tokens: jax.Array,
+           text_mask: jax.Array, *,
+           train: bool = False) -> dict[str, jax.Array]:
+    cls, itm_logits = self.fusion(text_tokens, text_mask, image_tokens,
+                                  train=train)
+    return {"fusion_cls": cls.astype(jnp.float32),
+            "itm_logits": itm_logits.astype(jnp.float32)}
+
+  def __call__(self, images: jax.Array, text: jax.Array, *,
+               train: bool = False) -> dict[str, jax.Array]:
+    """Every representation for aligned pairs `(images[i], text[i])`."""
+    out = self.encode_image(images, train=train)
+    out.update(self.encode_text(text, train=train))
+    out.update(self.fuse(out["image_tokens"], out["text_tokens"],
+                         out["text_mask"], train=train))
+    out["logit_scale"] = self.logit_scale
+    return out

@@ -1,0 +1,131 @@
+"""Transformer building blocks shared by the image, text and fusion towers.
+
+Parameter names follow OpenAI CLIP (`ln_1`, `attn`, `ln_2`, `mlp/c_fc`,
+`mlp/c_proj`, `resblocks_{i}`) so that checkpoint import is a renaming, not a
+re-architecture.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+Dtype = Any
+
+
+def quick_gelu(x: jax.Array) -> jax.Array:
+  """The sigmoid approximation of GELU that OpenAI CLIP was trained with."""
+  return x * jax.nn.sigmoid(1.702 * x)
+
+
+ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "quick_gelu": quick_gelu,
+    "gelu": nn.gelu,
+}
+
+
+class MlpBlock(nn.Module):
+  """Two-layer MLP with a `mlp_ratio` times wider hidden layer."""
+
+  mlp_ratio: float = 4.0
+  activation: str = "quick_gelu"
+  dropout_rate: float = 0.0
+  dtype: Dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
+    width = x.shape[-1]
+    y = nn.Dense(int(width * self.mlp_ratio), dtype=self.dtype,
+                 name="c_fc")(x)
+    y = ACTIVATIONS[self.activation](y)
+    y = nn.Dropout(self.dropout_rate)(y, deterministic=not train)
+    return nn.Dense(width, dtype=self.dtype, name="c_proj")(y)
+
+
+def _attention(num_heads: int, dropout_rate: float, dtype: Dtype, name: str):
+  return nn.MultiHeadDotProductAttention(
+      num_heads=num_heads, dropout_rate=dropout_rate, dtype=dtype,
+      name=name)
+
+
+class ResidualAttentionBlock(nn.Module):
+  """Pre-LayerNorm self-attention block (CLIP `ResidualAttentionBlock`)."""
+
+  num_heads: int
+  mlp_ratio: float = 4.0
+  activation: str = "quick_gelu"
+  dropout_rate: float = 0.0
+  dtype: Dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jax.Array, mask: jax.Array | None, *,
+               train: bool) -> jax.Array:
+    y = nn.LayerNorm(dtype=self.dtype, name="ln_1")(x)
+    y = _attention(self.num_heads, self.dropout_rate, self.dtype, "attn")(
+        y, mask=mask, deterministic=not train)
+    x = x + nn.Dropout(self.dropout_rate)(y, deterministic=not train)
+    y = nn.LayerNorm(dtype=self.dtype, name="ln_2")(x)
+    y = MlpBlock(self.mlp_ratio, self.activation, self.dropout_rate,
+                 self.dtype, name="mlp")(y, train=train)
+    return x + nn.Dropout(self.dropout_rate)(y, deterministic=not train)
+
+
+class Transformer(nn.Module):
+  """A stack of `ResidualAttentionBlock`s."""
+
+  num_layers: int
+  num_heads: int
+  mlp_ratio: float = 4.0
+  activation: str = "quick_gelu"
+  dropout_rate: float = 0.0
+  dtype: Dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jax.Array, mask: jax.Array | None = None, *,
+               train: bool) -> jax.Array:
+    for i in range(self.num_layers):
+      x = ResidualAttentionBlock(
+          self.num_heads, self.mlp_ratio, self.activation, self.dropout_rate,
+          self.dtype, name=f"resblocks_{i}")(x, mask, train=train)
+    return x
+
+
+class CrossAttentionBlock(nn.Module):
+  """Self-attention over text, cross-attention to image tokens, then MLP.
+
+  The ALBEF/BLIP fusion layer: text tokens (with the joint [CLS]) attend to
+  each other under `self_mask` and to all image tokens.
+  """
+
+  num_heads: int
+  mlp_ratio: float = 4.0
+  activation: str = "gelu"
+  dropout_rate: float = 0.0
+  dtype: Dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jax.Array, context: jax.Array,
+               self_mask: jax.Array | None, *,
+               context_mask: jax.Array | None = None,
+               train: bool) -> jax.Array:
+    drop = lambda y: nn.Dropout(self.dropout_rate)(y, deterministic=not train)
+    y = nn.LayerNorm(dtype=self.dtype, name="ln_1")(x)
+    y = _attention(self.num_heads, self.dropout_rate, self.dtype, "attn")(
+        y, mask=self_mask, deterministic=not train)
+    x = x + drop(y)
+    y = nn.LayerNorm(dtype=self.dtype, name="ln_cross")(x)
+    cross_mask = None
+    if context_mask is not None:  # e.g. padding nodes of a graph batch
+      cross_mask = nn.make_attention_mask(
+          jnp.ones(x.shape[:2], bool), context_mask.astype(bool))
+    y = _attention(self.num_heads, self.dropout_rate, self.dtype,
+                   "cross_attn")(y, context, mask=cross_mask,
+                                 deterministic=not train)
+    x = x + drop(y)
+    y = nn.LayerNorm(dtype=self.dtype, name="ln_2")(x)
+    y = MlpBlock(self.mlp_ratio, self.activation, self.dropout_rate,
+                 self.dtype, name="mlp")(y, train=train)
+    return x + drop(y)

@@ -1,0 +1,91 @@
+"""The step and the step loop shared by training and unlearning."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Iterator
+
+import jax
+import numpy as np
+import optax
+from tqdm.auto import tqdm
+
+from mmul_jax import errors
+from mmul_jax.training import sharding
+from mmul_jax.training import state as state_lib
+
+
+NonFiniteLossError = errors.NonFiniteLossError
+
+
+def make_step(loss_fn: Callable[..., Any], tx: optax.GradientTransformation,
+              rng: jax.Array, mesh, *, with_frozen: bool = False):
+  """`step(state, batch[, frozen]) -> (state, metrics)`, jitted once.
+
+  `loss_fn(params, [frozen_params,] batch, rng) -> (loss, aux)`. The rng of
+  a step is `fold_in(rng, state.step)`, so a resumed run draws the same
+  randomness as an uninterrupted one. The state is donated; batches are
+  split over the mesh's data axis and everything else is replicated.
+  """
+
+  def step(state: state_lib.TrainState, batch, *frozen):
+    step_rng = jax.random.fold_in(rng, state.step)
+    (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+        state.params, *frozen, batch, step_rng)
+    updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    metrics = {"loss": loss, "grad_norm": optax.global_norm(grads), **aux}
+    return state.replace(step=state.step + 1, params=params,
+                         opt_state=opt_state), metrics
+
+  rep, data = sharding.replicated(mesh), sharding.data_sharded(mesh)
+  in_shardings = (rep, data) + ((rep,) if with_frozen else ())
+  return jax.jit(step, in_shardings=in_shardings,
+                 out_shardings=(rep, rep), donate_argnums=0)
+
+
+def _check_finite(metrics: dict, step: int, last_saved: int | None) -> dict:
+  values = {k: float(np.asarray(v)) for k, v in metrics.items()}
+  if not (np.isfinite(values["loss"]) and np.isfinite(values["grad_norm"])):
+    kept = (f"the last good checkpoint (step {last_saved}) is kept"
+            if last_saved is not None else "no checkpoint was written")
+    raise NonFiniteLossError(
+        f"loss or gradient became non-finite at step {step} "
+        f"(loss={values['loss']}, grad_norm={values['grad_norm']}); {kept}. "
+        "Lower the learning rate or the loss weights and run again.")
+  return values
+
+
+def run_steps(step_fn, state, batches: Iterator[Any], *, mesh,
+              num_steps: int, checkpointer=None, checkpoint_every: int = 0,
+              log_every: int = 50, desc: str = "steps",
+              frozen: tuple = ()) -> tuple[Any, list[dict], float]:
+  """Runs `step_fn` from `state.step` to `num_steps`.
+
+  Checks the loss for NaN/inf every `log_every` steps and before every save,
+  so a bad state is never written. Returns `(state, logged metrics, wall
+  seconds of the loop)`, the time including input and compilation.
+  """
+  start = int(state.step)
+  history: list[dict] = []
+  last_saved = start if checkpointer and start else None
+  t0 = time.perf_counter()
+  with tqdm(total=num_steps, initial=start, desc=desc, unit="step",
+            dynamic_ncols=True, mininterval=1.0) as bar:
+    for step in range(start, num_steps):
+      batch = sharding.shard_batch(next(batches), mesh)
+      state, metrics = step_fn(state, batch, *frozen)
+      done = step + 1
+      save = checkpointer is not None and (
+          done == num_steps or (checkpoint_every and
+                                done % checkpoint_every == 0))
+      if save or done % log_every == 0 or done == num_steps:
+        values = _check_finite(metrics, done, last_saved)
+        history.append({"step": done, **values})
+        bar.set_postfix(loss=f"{values['loss']:.4f}")
+      if save:
+        checkpointer.save(done, state)
+        last_saved = done
+      bar.update(1)
+  jax.block_until_ready(state)
+  return state, history, time.perf_counter() - t0

@@ -1,0 +1,55 @@
+"""The task loss the original (and retrained) model is trained with."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+
+from mmul_jax.losses import _contrastive as contrastive
+
+Batch = dict[str, jax.Array]
+
+
+def make_pretrain_loss(model, *, itm_weight: float = 1.0,
+                       axis_name: str | None = None) -> Callable[..., Any]:
+  """`loss(params, batch, rng) -> (scalar, aux)`: contrastive + matching.
+
+  ITC: CLIP's symmetric InfoNCE over in-batch negatives. ITM: the fusion
+  head classifies the true pairs against one hard negative text per image
+  and one hard negative image per text, sampled ALBEF-style in proportion to
+  the exponentiated similarity (captions of the same image never count as
+  negatives).
+  """
+
+  def loss_fn(params, batch: Batch, rng: jax.Array):
+    drop_rng, neg_rng = jax.random.split(rng)
+    rngs = {"dropout": drop_rng}
+    out = model.apply(params, batch["image"], batch["text"], train=True,
+                      rngs=rngs)
+    ids = batch["image_id"]
+    itc = contrastive.clip_contrastive(
+        out["image_embed"], out["text_embed"], logit_scale=out["logit_scale"],
+        ids=ids, axis_name=axis_name)
+    sim = out["image_embed"] @ out["text_embed"].T
+    text_idx, image_idx = contrastive.sample_hard_negatives(
+        neg_rng, sim, contrastive.positive_mask(ids, ids))
+    fuse = lambda img_tok, txt_tok, txt_mask: model.apply(
+        params, img_tok, txt_tok, txt_mask, train=True, rngs=rngs,
+        method=model.fuse)["itm_logits"]
+    neg_text = fuse(out["image_tokens"], out["text_tokens"][text_idx],
+                    out["text_mask"][text_idx])
+    neg_image = fuse(out["image_tokens"][image_idx], out["text_tokens"],
+                     out["text_mask"])
+    itm = contrastive.itm_cross_entropy(out["itm_logits"], neg_text,
+                                        neg_image)
+    loss = jnp.mean(itc) + itm_weight * jnp.mean(itm)
+    itm_acc = jnp.mean(jnp.concatenate([
+        jnp.argmax(out["itm_logits"], -1) == 1,
+        jnp.argmax(neg_text, -1) == 0, jnp.argmax(neg_image, -1) == 0]))
+    aux = {"itc": jnp.mean(itc), "itm": jnp.mean(itm), "itm_acc": itm_acc,
+           "logit_scale": out["logit_scale"]}
+    return loss, aux
+
+  return loss_fn

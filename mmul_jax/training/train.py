@@ -1,0 +1,94 @@
+"""Training the original model on D and the retrained reference on Dr."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import jax
+
+from mmul_jax import checkpoint
+from mmul_jax import experiment as experiment_lib
+from mmul_jax import io_utils
+from mmul_jax import optim
+from mmul_jax.data import pipeline
+from mmul_jax.training import loop
+from mmul_jax.training import objective
+from mmul_jax.training import sharding
+from mmul_jax.training import state as state_lib
+
+KINDS = ("original", "retrain")
+INFO_FILE = "train_info.json"
+
+
+def model_dir(exp: experiment_lib.Experiment, kind: str) -> str:
+  if kind == "original":
+    return os.path.join(exp.workdir, "original")
+  if kind == "retrain":
+    return os.path.join(exp.workdir, "retrain", exp.deletion.tag)
+  raise ValueError(f"unknown training kind {kind!r}; use one of {KINDS}")
+
+
+def _fingerprint(exp, kind: str) -> dict:
+  c = exp.config
+  fp = {"kind": kind, "seed": c.seed, "model": c.model.to_dict(),
+        "train": c.train.to_dict(), **exp.data_fingerprint()}
+  if kind == "retrain":
+    fp["deletion_sha256"] = exp.deletion.sha256
+  return fp
+
+
+def abstract_state(exp, tx):
+  """Shapes of the train state, replicated over the mesh (no compute)."""
+  shapes = jax.eval_shape(
+      lambda: state_lib.create(experiment_lib.init_params(exp, 0), tx))
+  return checkpoint.abstract_like(shapes, sharding.replicated(exp.mesh))
+
+
+def train_model(exp: experiment_lib.Experiment, kind: str):
+  """Returns `(params, info)`; trains, resumes, or just loads if finished.
+
+  Both kinds use the same recipe, initialisation and seed; "retrain" sees
+  only Dr, so it is the gold standard an unlearning method is compared to.
+  """
+  c = exp.config
+  directory = model_dir(exp, kind)
+  ckpt = checkpoint.Checkpointer(directory, _fingerprint(exp, kind))
+  tx = optim.adamw(
+      learning_rate=c.train.learning_rate, num_steps=c.train.num_steps,
+      warmup_steps=c.train.warmup_steps, weight_decay=c.train.weight_decay,
+      grad_clip_norm=c.train.grad_clip_norm, kind="cosine",
+      end_ratio=c.train.end_learning_rate_ratio)
+  latest = ckpt.latest_step()
+  if latest is not None:
+    state = ckpt.restore(abstract_state(exp, tx))
+  else:
+    state = jax.device_put(
+        state_lib.create(experiment_lib.init_params(exp, c.seed), tx),
+        sharding.replicated(exp.mesh))
+  info_path = os.path.join(directory, INFO_FILE)
+  if int(state.step) >= c.train.num_steps and os.path.exists(info_path):
+    ckpt.close()
+    with open(info_path) as f:
+      return state.params, json.load(f)
+  ids = (exp.deletion.all_ids if kind == "original"
+         else exp.deletion.retain_ids)
+  stream = pipeline.training_stream(
+      exp.train, ids, tok=exp.tokenizer, batch_size=c.train.batch_size,
+      seed=c.seed, mean=c.data.mean, std=c.data.std)
+  loss_fn = objective.make_pretrain_loss(exp.model,
+                                         itm_weight=c.train.itm_weight)
+  step = loop.make_step(loss_fn, tx, jax.random.key(c.seed), exp.mesh)
+  label = "train original on D" if kind == "original" else \
+      "retrain from scratch on Dr"
+  state, history, seconds = loop.run_steps(
+      step, state, pipeline.iterate(stream, int(state.step)),
+      mesh=exp.mesh, num_steps=c.train.num_steps, checkpointer=ckpt,
+      checkpoint_every=c.train.checkpoint_every,
+      log_every=c.train.log_every, desc=label)
+  ckpt.close()
+  info = {"kind": kind, "num_images": int(len(ids)),
+          "steps": c.train.num_steps, "resumed_from": latest,
+          "wall_seconds": seconds, "history": history}
+  io_utils.atomic_write_json(info_path, info)
+  return state.params, info

@@ -1,0 +1,34 @@
+"""Unlearn a deletion set from a trained model and evaluate the result.
+
+  python scripts/unlearn.py --config=configs/mmul_demo.py [--workdir=DIR]
+      [--config.method.md_weight=0.5 ...]
+
+Loads the original model and the retrained reference from the workdir, or
+trains and caches them first; then runs the configured method, checkpoints it,
+prints the comparison table and writes DIR/results.json.
+"""
+
+from absl import app
+from absl import flags
+from ml_collections import config_flags
+
+from mmul_jax import cli
+from mmul_jax.unlearn import run as unlearn_run
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Config file.",
+                                          lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Output directory.")
+flags.mark_flags_as_required(["config"])
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  config = _CONFIG.value
+  workdir = cli.resolve_workdir(_WORKDIR.value, config,
+                                flags.FLAGS["config"].config_filename)
+  cli.run_or_exit(lambda: unlearn_run.run(config, workdir))
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,75 @@
+"""Orbax round trip, resume guard and corrupt checkpoints."""
+
+import os
+import shutil
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from mmul_jax import checkpoint
+from mmul_jax import errors
+from mmul_jax.training import state as state_lib
+
+
+def _state(seed=0):
+  k = jax.random.key(seed)
+  params = {"w": jax.random.normal(k, (4, 3)), "b": jnp.zeros(3)}
+  tx = optax.adamw(1e-2)
+  state = state_lib.create(params, tx)
+  grads = jax.tree.map(jnp.ones_like, params)
+  updates, opt = tx.update(grads, state.opt_state, params)
+  return state.replace(step=state.step + 1,
+                       params=optax.apply_updates(params, updates),
+                       opt_state=opt), tx
+
+
+def _abstract(state):
+  return checkpoint.abstract_like(
+      state, jax.sharding.SingleDeviceSharding(jax.devices()[0]))
+
+
+def test_round_trip_restores_params_and_optimizer_state(tmp_path):
+  state, _ = _state()
+  ckpt = checkpoint.Checkpointer(str(tmp_path), {"model": {"w": 4}})
+  ckpt.save(1, state)
+  ckpt.close()
+  again = checkpoint.Checkpointer(str(tmp_path), {"model": {"w": 4}})
+  assert again.latest_step() == 1
+  restored = again.restore(_abstract(state))
+  again.close()
+  jax.tree.map(np.testing.assert_array_equal, restored, state)
+  assert type(restored.opt_state) is type(state.opt_state)
+
+
+def test_other_config_is_refused(tmp_path):
+  checkpoint.Checkpointer(str(tmp_path), {"model": {"width": 4}}).close()
+  with pytest.raises(errors.CheckpointError,
+                     match=r"another config.*model.width \(4 -> 8\)"):
+    checkpoint.Checkpointer(str(tmp_path), {"model": {"width": 8}})
+
+
+def test_corrupt_checkpoint_gives_a_clear_error(tmp_path):
+  state, _ = _state()
+  ckpt = checkpoint.Checkpointer(str(tmp_path), {})
+  ckpt.save(1, state)
+  ckpt.close()
+  step_dir = os.path.join(str(tmp_path), "1", "state")
+  for root, _, files in os.walk(step_dir):
+    for f in files:
+      with open(os.path.join(root, f), "wb") as fh:
+        fh.write(b"garbage")
+  again = checkpoint.Checkpointer(str(tmp_path), {})
+  with pytest.raises(errors.CheckpointError, match="cannot be read"):
+    again.restore(_abstract(state))
+
+
+def test_corrupt_fingerprint_gives_a_clear_error(tmp_path):
+  checkpoint.Checkpointer(str(tmp_path), {"a": 1}).close()
+  with open(os.path.join(str(tmp_path), checkpoint.FINGERPRINT_FILE),
+            "w") as f:
+    f.write("{not json")
+  with pytest.raises(errors.CheckpointError, match="corrupt"):
+    checkpoint.Checkpointer(str(tmp_path), {"a": 1})

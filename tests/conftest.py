@@ -1,0 +1,30 @@
+"""Shared fixtures: a tiny model and a tiny prepared dataset."""
+
+import os
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "configs"))
+
+
+@pytest.fixture(scope="session")
+def tiny_config():
+  import tiny  # configs/tiny.py
+  return tiny.get_config()
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory):
+  return str(tmp_path_factory.mktemp("tfds"))
+
+
+@pytest.fixture(scope="session")
+def tiny_builder(data_dir, tiny_config):
+  from mmul_jax.data import shapes_tfds
+  d = tiny_config.data
+  return shapes_tfds.prepare(
+      data_dir, num_train=d.num_train, num_test=d.num_test,
+      captions_per_image=d.captions_per_image, image_size=d.image_size,
+      seed=d.seed)
