@@ -81,6 +81,8 @@ def default_config() -> ml_collections.ConfigDict:
   c.eval.recall_ks = (1, 5, 10)
   c.eval.auc_num_samples = 5
   c.eval.auc_seed = 0
+  # Re-rank each query's ITC top-k with the matching head (0: off).
+  c.eval.rerank_k = 16
   return c
 
 
@@ -168,5 +170,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
   if config.model.image_size % config.model.patch_size:
     raise ConfigError("model.image_size must be a multiple of "
                       "model.patch_size")
+  if config.eval.rerank_k < 0:
+    raise ConfigError("eval.rerank_k must be >= 0 (0 turns re-ranking off)")
   if not config.eval.recall_ks or min(config.eval.recall_ks) < 1:
     raise ConfigError("eval.recall_ks must be positive integers")

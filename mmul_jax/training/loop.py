@@ -34,7 +34,7 @@ def make_step(loss_fn: Callable[..., Any], tx: optax.GradientTransformation,
         state.params, *frozen, batch, step_rng)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
-    metrics = {"loss": loss, "grad_norm": optax.global_norm(grads), **aux}
+    metrics = {"loss": loss, "grad_norm": optax.tree.norm(grads), **aux}
     return state.replace(step=state.step + 1, params=params,
                          opt_state=opt_state), metrics
 

@@ -118,7 +118,7 @@ def run(config, workdir: str) -> dict:
                                mean=c.data.mean, std=c.data.std)
   kwargs = dict(ks=tuple(c.eval.recall_ks),
                 auc_num_samples=c.eval.auc_num_samples,
-                auc_seed=c.eval.auc_seed)
+                auc_seed=c.eval.auc_seed, rerank_k=c.eval.rerank_k)
   evals = {}
   for name, params in (("original", original), ("retrained", retrained),
                        (c.method.name, unlearned)):

@@ -1,0 +1,71 @@
+"""The scripts end to end on the tiny config, and their bad-input errors."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _run(script, *args, timeout=600):
+  env = dict(os.environ, PYTHONPATH=ROOT)
+  return subprocess.run(
+      [sys.executable, os.path.join(ROOT, "scripts", script),
+       "--config=" + os.path.join(ROOT, "configs", "tiny.py"), *args],
+      capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory, data_dir):
+  return str(tmp_path_factory.mktemp("smoke")), data_dir
+
+
+def test_train_then_unlearn(workdir):
+  wd, data_dir = workdir
+  common = (f"--workdir={wd}", f"--config.data.data_dir={data_dir}")
+  r = _run("train.py", *common)
+  assert r.returncode == 0, r.stderr[-3000:]
+  assert "original model: 6 steps" in r.stdout
+  r = _run("unlearn.py", *common)
+  assert r.returncode == 0, r.stderr[-3000:]
+  for row in ("original", "retrained", "mmul", "AUC cosine"):
+    assert row in r.stdout
+  results = json.load(open(os.path.join(wd, "results.json")))
+  assert set(results["models"]) == {"original", "retrained", "mmul"}
+  for m in results["models"].values():
+    assert 0 <= m["df_vs_dr_auc"]["mean"] <= 1
+    assert set(m) >= {"test", "df", "dr", "wall_seconds"}
+  # The original model came from the cache train.py wrote.
+  assert results["config"]["method"]["name"] == "mmul"
+
+
+@pytest.mark.parametrize("args,message", [
+    (("--config.train.lrr=1",), "unknown config key 'train.lrr'"),
+    (("--config.method.name=forgetful",), "unknown method 'forgetful'"),
+    (("--config.deletion.ratio=0",), r"in (0, 100)"),
+    (("--config.deletion.ratio=150",), r"in (0, 100)"),
+])
+def test_bad_input_is_one_clear_line(workdir, args, message):
+  wd, data_dir = workdir
+  r = _run("unlearn.py", f"--workdir={wd}/bad",
+           f"--config.data.data_dir={data_dir}", *args)
+  assert r.returncode == 2
+  lines = r.stderr.strip().splitlines()
+  assert lines[-1].startswith("error: ") and message in lines[-1]
+  assert "Traceback" not in r.stderr
+
+
+def test_workdir_of_another_model_config_is_refused(workdir):
+  wd, data_dir = workdir
+  r = _run("unlearn.py", f"--workdir={wd}",
+           f"--config.data.data_dir={data_dir}",
+           "--config.model.vision_width=48")
+  assert r.returncode == 2, r.stderr[-2000:]
+  assert "another config" in r.stderr and "vision_width" in r.stderr
+  assert "Traceback" not in r.stderr
+  # Nothing was overwritten.
+  results = json.load(open(os.path.join(wd, "results.json")))
+  assert results["config"]["model"]["vision_width"] == 32
