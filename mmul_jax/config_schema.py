@@ -8,6 +8,7 @@ range, each with a one-line message that says what to do.
 from __future__ import annotations
 
 import ml_collections
+import numpy as np
 
 from mmul_jax import errors
 
@@ -37,6 +38,8 @@ def default_config() -> ml_collections.ConfigDict:
 
   c.model = ml_collections.ConfigDict(presets.preset("tiny"))
   c.model.preset = "tiny"
+  c.model.mlp_ratio = 4.0
+  c.model.logit_scale_init = float(np.log(1 / 0.07))
   c.model.dropout_rate = 0.0
   c.model.dtype = "float32"
 
