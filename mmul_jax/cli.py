@@ -48,6 +48,23 @@ def parse_flags(argv: list[str]) -> list[str]:
     sys.exit(2)
 
 
+def define_flags():
+  """The flags every script takes: `--config` (file, overridable keys) and
+  `--workdir`. Returns a function giving `(config, workdir)` after parsing."""
+  from ml_collections import config_flags
+  config = config_flags.DEFINE_config_file("config", None, "Config file.",
+                                           lock_config=True)
+  workdir = flags.DEFINE_string(
+      "workdir", None, "Output directory (default: runs/<config name>).")
+  flags.mark_flags_as_required(["config"])
+
+  def values():
+    return config.value, resolve_workdir(
+        workdir.value, config.value, flags.FLAGS["config"].config_filename)
+
+  return values
+
+
 def resolve_workdir(flag_value: str | None, config, config_file: str) -> str:
   """--workdir, else config.workdir, else runs/<config file stem>."""
   if flag_value:

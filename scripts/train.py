@@ -9,32 +9,27 @@ one only reports. `unlearn.py` uses the same cache.
 
 from absl import app
 from absl import flags
-from ml_collections import config_flags
 
 from mmul_jax import cli
 from mmul_jax import experiment
 from mmul_jax.training import train
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "Config file.",
-                                          lock_config=True)
-_WORKDIR = flags.DEFINE_string("workdir", None, "Output directory.")
+_ARGS = cli.define_flags()
 _MODEL = flags.DEFINE_enum("model", "original", train.KINDS,
                            "original: train on D; retrain: train on Dr.")
-flags.mark_flags_as_required(["config"])
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  config = _CONFIG.value
-  workdir = cli.resolve_workdir(_WORKDIR.value, config,
-                                flags.FLAGS["config"].config_filename)
+  config, workdir = _ARGS()
 
   def go():
     exp = experiment.setup(config, workdir)
     _, info = train.train_model(exp, _MODEL.value)
     print(f"{_MODEL.value} model: {info['steps']} steps on "
-          f"{info['num_images']} images in {train.model_dir(exp, _MODEL.value)}")
+          f"{info['num_images']} images in "
+          f"{train.model_dir(exp, _MODEL.value)}")
 
   cli.run_or_exit(go)
 

@@ -9,24 +9,17 @@ prints the comparison table and writes DIR/results.json.
 """
 
 from absl import app
-from absl import flags
-from ml_collections import config_flags
 
 from mmul_jax import cli
 from mmul_jax.unlearn import run as unlearn_run
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "Config file.",
-                                          lock_config=True)
-_WORKDIR = flags.DEFINE_string("workdir", None, "Output directory.")
-flags.mark_flags_as_required(["config"])
+_ARGS = cli.define_flags()
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  config = _CONFIG.value
-  workdir = cli.resolve_workdir(_WORKDIR.value, config,
-                                flags.FLAGS["config"].config_filename)
+  config, workdir = _ARGS()
   cli.run_or_exit(lambda: unlearn_run.run(config, workdir))
 
 

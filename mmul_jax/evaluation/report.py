@@ -75,7 +75,7 @@ def table(results: dict) -> str:
   fmt = lambda r: "  ".join(str(v).ljust(w) for v, w in zip(r, widths))
   lines = [fmt(head), fmt(["-" * w for w in widths])] + [fmt(r) for r in rows]
   d, s = results["deletion"], results["summary"]
-  pct = lambda x: "n/a" if x is None else f"{100 * x:.0f}%"
+  pct = lambda x: "n/a" if x is None else f"{round(100 * x) + 0:d}%"
   lines += [
       "",
       f"Df = {d['num_forget_images']} images ({d['ratio']:g}% of train, "
