@@ -113,8 +113,7 @@ def _check_deletion_fits(config, df: deletion.DeletionSet) -> None:
     raise config_schema.ConfigError(
         f"unlearn.dr_batch_size ({config.unlearn.dr_batch_size}) exceeds the "
         f"{n_dr} retained images")
-  cap = config.data.captions_per_image
-  if config.eval.auc_num_samples * n_df * cap > n_dr * cap:
+  if config.eval.auc_num_samples * n_df > n_dr:  # same check as at eval
     raise config_schema.ConfigError(
         f"eval.auc_num_samples ({config.eval.auc_num_samples}) disjoint Dr "
         f"samples of |Df| = {n_df} images do not fit in Dr ({n_dr} images); "

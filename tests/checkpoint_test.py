@@ -1,7 +1,6 @@
 """Orbax round trip, resume guard and corrupt checkpoints."""
 
 import os
-import shutil
 
 import jax
 import jax.numpy as jnp

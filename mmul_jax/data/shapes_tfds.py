@@ -15,9 +15,6 @@ import tensorflow_datasets as tfds
 
 from mmul_jax.data import shapes
 
-SPLITS = ("train", "test")
-
-
 @dataclasses.dataclass
 class ShapesCaptionsConfig(tfds.core.BuilderConfig):
   num_train: int = 2000

@@ -6,6 +6,7 @@ import time
 from typing import Any, Callable, Iterator
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import optax
 from tqdm.auto import tqdm
@@ -34,7 +35,10 @@ def make_step(loss_fn: Callable[..., Any], tx: optax.GradientTransformation,
         state.params, *frozen, batch, step_rng)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
-    metrics = {"loss": loss, "grad_norm": optax.tree.norm(grads), **aux}
+    finite = jnp.all(jnp.asarray([jnp.all(jnp.isfinite(x))
+                                  for x in jax.tree.leaves(params)]))
+    metrics = {"loss": loss, "grad_norm": optax.tree.norm(grads),
+               "params_finite": finite, **aux}
     return state.replace(step=state.step + 1, params=params,
                          opt_state=opt_state), metrics
 
@@ -46,11 +50,12 @@ def make_step(loss_fn: Callable[..., Any], tx: optax.GradientTransformation,
 
 def _check_finite(metrics: dict, step: int, last_saved: int | None) -> dict:
   values = {k: float(np.asarray(v)) for k, v in metrics.items()}
-  if not (np.isfinite(values["loss"]) and np.isfinite(values["grad_norm"])):
+  if not (np.isfinite(values["loss"]) and np.isfinite(values["grad_norm"])
+          and values["params_finite"]):
     kept = (f"the last good checkpoint (step {last_saved}) is kept"
             if last_saved is not None else "no checkpoint was written")
     raise NonFiniteLossError(
-        f"loss or gradient became non-finite at step {step} "
+        f"loss, gradient or parameters became non-finite at step {step} "
         f"(loss={values['loss']}, grad_norm={values['grad_norm']}); {kept}. "
         "Lower the learning rate or the loss weights and run again.")
   return values

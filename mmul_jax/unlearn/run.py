@@ -45,26 +45,19 @@ def _fingerprint(exp) -> dict:
           "deletion_sha256": exp.deletion.sha256, **exp.data_fingerprint()}
 
 
-def _unlearning_batches(exp):
-  """Endless `{"df": ..., "dr": ...}` batches, from `start` on."""
+def _unlearning_batches(exp, start: int):
+  """Endless `{"df": ..., "dr": ...}` batches from step `start` on."""
   c = exp.config
-  streams = {
-      "df": pipeline.training_stream(
-          exp.train, exp.deletion.forget_ids, tok=exp.tokenizer,
-          batch_size=c.unlearn.df_batch_size, seed=c.seed + 1000,
-          mean=c.data.mean, std=c.data.std),
-      "dr": pipeline.training_stream(
-          exp.train, exp.deletion.retain_ids, tok=exp.tokenizer,
-          batch_size=c.unlearn.dr_batch_size, seed=c.seed + 2000,
-          mean=c.data.mean, std=c.data.std),
-  }
-
-  def batches(start: int):
-    its = {k: pipeline.iterate(s, start) for k, s in streams.items()}
-    while True:
-      yield {k: next(it) for k, it in its.items()}
-
-  return batches
+  its = {}
+  for name, ids, size, seed in (
+      ("df", exp.deletion.forget_ids, c.unlearn.df_batch_size, 1000),
+      ("dr", exp.deletion.retain_ids, c.unlearn.dr_batch_size, 2000)):
+    stream = pipeline.training_stream(
+        exp.train, ids, tok=exp.tokenizer, batch_size=size,
+        seed=c.seed + seed, mean=c.data.mean, std=c.data.std)
+    its[name] = pipeline.iterate(stream, start)
+  while True:
+    yield {k: next(it) for k, it in its.items()}
 
 
 def unlearn_model(exp: experiment_lib.Experiment, original_params):
@@ -93,7 +86,7 @@ def unlearn_model(exp: experiment_lib.Experiment, original_params):
   step = loop.make_step(loss_fn, tx, jax.random.fold_in(
       jax.random.key(c.seed), 1), exp.mesh, with_frozen=True)
   state, history, seconds = loop.run_steps(
-      step, state, _unlearning_batches(exp)(int(state.step)), mesh=exp.mesh,
+      step, state, _unlearning_batches(exp, int(state.step)), mesh=exp.mesh,
       num_steps=c.unlearn.num_steps, checkpointer=ckpt,
       checkpoint_every=c.unlearn.checkpoint_every,
       log_every=c.unlearn.log_every, desc=f"unlearn with {c.method.name}",

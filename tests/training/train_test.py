@@ -105,3 +105,24 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
   good = ckpt.restore(checkpoint.abstract_like(
       st, sharding.replicated(mesh)))
   assert all(np.isfinite(x).all() for x in jax.tree.leaves(good.params))
+
+
+def test_overflowing_update_is_never_saved(tmp_path):
+  # Finite loss and gradient, but the update overflows float32 to -inf.
+  mesh = sharding.make_mesh()
+
+  def loss_fn(params, batch, rng):
+    del batch, rng
+    return jnp.sum(params["w"]) * 1e30, {}
+
+  tx = optax.sgd(1e10)
+  st = jax.device_put(state_lib.create({"w": jnp.zeros(3)}, tx),
+                      sharding.replicated(mesh))
+  ckpt = checkpoint.Checkpointer(str(tmp_path), {"toy": 2})
+  step = loop.make_step(loss_fn, tx, jax.random.key(0), mesh)
+  with pytest.raises(errors.NonFiniteLossError,
+                     match="at step 1 .*no checkpoint was written"):
+    loop.run_steps(step, st, _batches(), mesh=mesh, num_steps=3,
+                   checkpointer=ckpt, checkpoint_every=1, log_every=10)
+  ckpt.wait()
+  assert ckpt.latest_step() is None
