@@ -16,16 +16,12 @@ from mmul_jax import errors
 def _unknown_override(argv: list[str]) -> str | None:
   """The first `--config.a.b=v` whose key is not in the schema."""
   from mmul_jax import config_schema
-  known = config_schema.default_config()
+  known = config_schema.known_keys()
   for arg in argv[1:]:
-    if not arg.startswith("--config."):
-      continue
-    key = arg[len("--config."):].split("=", 1)[0]
-    node = known
-    for part in key.split("."):
-      if not hasattr(node, "keys") or part not in node:
+    if arg.startswith("--config."):
+      key = arg[len("--config."):].split("=", 1)[0]
+      if key not in known:
         return key
-      node = node[part]
   return None
 
 

@@ -122,6 +122,11 @@ def _flatten(cfg, prefix=""):
   return out
 
 
+def known_keys() -> set[str]:
+  """Every dotted leaf key of the schema, e.g. "train.learning_rate"."""
+  return set(_flatten(default_config()))
+
+
 def _get(cfg, dotted):
   for part in dotted.split("."):
     cfg = cfg[part]
@@ -132,7 +137,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
   """Raises `ConfigError` on the first problem found."""
   from mmul_jax import methods  # late: methods import models and losses
 
-  known = _flatten(default_config())
+  known = known_keys()
   given = _flatten(config)
   for key in given:
     if key not in known:

@@ -75,17 +75,13 @@ def rerank_with_matching(embedder: Embedder, params, sim: np.ndarray, img,
   outside each query's top k (the reference's convention); rank the rows of
   the first and the columns of the second.
   """
-  n_img, n_txt = sim.shape
   out = []
-  for scores, queries, k_eff in ((sim, n_img, min(k, n_txt)),
-                                 (sim.T, n_txt, min(k, n_img))):
+  for scores in (sim, sim.T):  # image queries, then caption queries
+    k_eff = min(k, scores.shape[1])
     top = np.argsort(-scores, axis=1, kind="stable")[:, :k_eff]
-    q = np.repeat(np.arange(queries), k_eff)
+    q = np.repeat(np.arange(scores.shape[0]), k_eff)
     c = top.ravel()
-    if scores is sim:  # queries are images, candidates captions
-      i_idx, t_idx = q, c
-    else:
-      i_idx, t_idx = c, q
+    i_idx, t_idx = (q, c) if len(out) == 0 else (c, q)
     m = embedder.match(params, img["image_tokens"][i_idx],
                        txt["text_tokens"][t_idx], txt["text_mask"][t_idx])
     new = np.full(scores.shape, -100.0)

@@ -59,17 +59,19 @@ def test_other_model_config_in_workdir_is_refused(exp_factory, tmp_path):
     train.train_model(exp, "original")
 
 
-def _toy(mesh, bad_after=None):
+def _replicated_state(mesh, params, tx):
+  return jax.device_put(state_lib.create(params, tx),
+                        sharding.replicated(mesh))
+
+
+def _toy(mesh, learning_rate=0.1):
+  """Linear regression with SGD; it diverges at a large learning rate."""
   def loss_fn(params, batch, rng):
     del rng
     err = batch["x"] @ params["w"] - batch["y"]
-    loss = jnp.mean(err ** 2)
-    return loss, {}
-  tx = optax.sgd(0.1 if bad_after is None else 1e6)
-  params = {"w": jnp.zeros((3, 1))}
-  st = jax.device_put(state_lib.create(params, tx),
-                      sharding.replicated(mesh))
-  return loss_fn, tx, st
+    return jnp.mean(err ** 2), {}
+  tx = optax.sgd(learning_rate)
+  return loss_fn, tx, _replicated_state(mesh, {"w": jnp.zeros((3, 1))}, tx)
 
 
 def _batches():
@@ -92,7 +94,7 @@ def test_step_compiles_once():
 
 def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
   mesh = sharding.make_mesh()
-  loss_fn, tx, st = _toy(mesh, bad_after=True)  # lr 1e6 diverges
+  loss_fn, tx, st = _toy(mesh, learning_rate=1e6)  # diverges
   ckpt = checkpoint.Checkpointer(str(tmp_path), {"toy": 1})
   step = loop.make_step(loss_fn, tx, jax.random.key(0), mesh)
   with pytest.raises(errors.NonFiniteLossError,
@@ -116,8 +118,7 @@ def test_overflowing_update_is_never_saved(tmp_path):
     return jnp.sum(params["w"]) * 1e30, {}
 
   tx = optax.sgd(1e10)
-  st = jax.device_put(state_lib.create({"w": jnp.zeros(3)}, tx),
-                      sharding.replicated(mesh))
+  st = _replicated_state(mesh, {"w": jnp.zeros(3)}, tx)
   ckpt = checkpoint.Checkpointer(str(tmp_path), {"toy": 2})
   step = loop.make_step(loss_fn, tx, jax.random.key(0), mesh)
   with pytest.raises(errors.NonFiniteLossError,
