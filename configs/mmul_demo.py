@@ -25,8 +25,8 @@ def get_config():
   c.unlearn.num_steps = 100
   c.unlearn.learning_rate = 3e-4
   c.method.name = "mmul"
-  c.method.md_weight = 1.0
-  c.method.ukr_weight = 30.0
-  c.method.mkr_weight = 30.0
-  c.method.negative_source = "df"
+  c.method.mmul.md_weight = 1.0
+  c.method.mmul.ukr_weight = 30.0
+  c.method.mmul.mkr_weight = 30.0
+  c.method.mmul.negative_source = "df"
   return c

@@ -72,12 +72,22 @@ def default_config() -> ml_collections.ConfigDict:
   c.unlearn.checkpoint_every = 50
   c.unlearn.log_every = 10
 
+  # The method to run and, under its name, its hyperparameters (every
+  # method's defaults are here; only the selected one is read).
   c.method = ml_collections.ConfigDict()
   c.method.name = "mmul"
-  c.method.md_weight = 1.0
-  c.method.ukr_weight = 1.0
-  c.method.mkr_weight = 1.0
-  c.method.negative_source = "df"
+  c.method.mmul = dict(md_weight=1.0, ukr_weight=1.0, mkr_weight=1.0,
+                       negative_source="df")
+  c.method.neggrad_plus = dict(retain_weight=0.5)  # β; Df gets 1 - β
+  c.method.randlabel = dict(target="captions")  # or "labels"
+  c.method.salun = dict(target="captions", threshold=0.5, mask_batches=8)
+  c.method.bad_teaching = dict(temperature=1.0, teacher_seed=1)
+  c.method.scrub = dict(temperature=4.0, task_weight=0.99, kl_weight=0.001,
+                        period=20, max_steps=4, max_periods=3)
+  c.method.delete = dict(temperature=1.0, mask_value=-1e9)
+  c.method.dtd = dict(descent=True, epsilon=5.0, delta=0.0, radius=0.0)
+  c.method.fisher = dict(alpha=1e-8, max_variance=1e3, num_batches=8)
+  c.method.l1_sparse = dict(alpha=5e-4, no_l1_steps=0)
 
   c.eval = ml_collections.ConfigDict()
   c.eval.batch_size = 256
@@ -94,8 +104,9 @@ _CHOICES = {
     "model.preset": tuple(presets.PRESETS),
     "model.dtype": ("float32", "bfloat16"),
     "unlearn.schedule": ("constant", "cosine"),
-    "method.negative_source": ("df", "dr"),
 }
+# What each dataset gives a method (RandLabel's "labels" target needs labels).
+DATA_FEATURES = {"shapes_captions": {"images", "captions"}}
 _POSITIVE_INTS = (
     "data.num_train", "data.num_test", "data.captions_per_image",
     "data.image_size", "train.batch_size", "train.num_steps",
@@ -107,7 +118,6 @@ _NONNEGATIVE = (
     "train.learning_rate", "train.warmup_steps", "train.weight_decay",
     "train.itm_weight", "train.grad_clip_norm", "unlearn.learning_rate",
     "unlearn.warmup_steps", "unlearn.weight_decay", "unlearn.grad_clip_norm",
-    "method.md_weight", "method.ukr_weight", "method.mkr_weight",
     "model.dropout_rate")
 
 
@@ -144,16 +154,15 @@ def validate(config: ml_collections.ConfigDict) -> None:
       raise ConfigError(f"unknown config key {key!r}; see the configs "
                         "reference in README.md for the valid keys")
   for key in known:
-    if key not in given:
+    # Method hyperparameters: only the selected method's, checked below.
+    if key not in given and (key == "method.name"
+                             or not key.startswith("method.")):
       raise ConfigError(f"config is missing key {key!r}; start config files "
                         "from mmul_jax.config_schema.default_config()")
   for key, allowed in _CHOICES.items():
     if _get(config, key) not in allowed:
       raise ConfigError(f"{key} = {_get(config, key)!r} is not one of "
                         f"{list(allowed)}")
-  if config.method.name not in methods.METHODS:
-    raise ConfigError(f"unknown method {config.method.name!r}; available: "
-                      f"{sorted(methods.METHODS)}")
   for key in _POSITIVE_INTS:
     v = _get(config, key)
     if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
@@ -165,10 +174,6 @@ def validate(config: ml_collections.ConfigDict) -> None:
   if not 0.0 < float(config.deletion.ratio) < 100.0:
     raise ConfigError("deletion.ratio must be a percentage in (0, 100), got "
                       f"{config.deletion.ratio}")
-  m = config.method
-  if m.md_weight == m.ukr_weight == m.mkr_weight == 0:
-    raise ConfigError("method: all MMUL loss weights are 0; set at least one "
-                      "of md_weight, ukr_weight, mkr_weight")
   if config.model.image_size != config.data.image_size:
     raise ConfigError(f"model.image_size ({config.model.image_size}) must "
                       f"equal data.image_size ({config.data.image_size})")
@@ -182,3 +187,4 @@ def validate(config: ml_collections.ConfigDict) -> None:
     raise ConfigError("eval.rerank_k must be >= 0 (0 turns re-ranking off)")
   if not config.eval.recall_ks or min(config.eval.recall_ks) < 1:
     raise ConfigError("eval.recall_ks must be positive integers")
+  methods.check_config(config, DATA_FEATURES[config.data.name])

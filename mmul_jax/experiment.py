@@ -100,11 +100,12 @@ def setup(config: ml_collections.ConfigDict, workdir: str) -> Experiment:
 def _check_deletion_fits(config, df: deletion.DeletionSet) -> None:
   n_df, n_dr = len(df.forget_ids), len(df.retain_ids)
   m = config.method
-  if m.md_weight and m.negative_source == "df" and n_df < 2:
+  if (m.name == "mmul" and m.mmul.md_weight
+      and m.mmul.negative_source == "df" and n_df < 2):
     raise config_schema.ConfigError(
         "modality decoupling with negatives from Df needs at least 2 deleted "
         f"images, the deletion set has {n_df}; raise deletion.ratio or set "
-        "method.negative_source='dr'")
+        "method.mmul.negative_source='dr'")
   if config.unlearn.df_batch_size > n_df:
     raise config_schema.ConfigError(
         f"unlearn.df_batch_size ({config.unlearn.df_batch_size}) exceeds the "

@@ -31,11 +31,36 @@ def schedule(*, learning_rate: float, num_steps: int, warmup_steps: int,
 def adamw(*, learning_rate: float, num_steps: int, warmup_steps: int,
           weight_decay: float, grad_clip_norm: float, kind: str = "cosine",
           end_ratio: float = 0.0) -> optax.GradientTransformation:
+  return optimizer(
+      "adamw", learning_rate=learning_rate, num_steps=num_steps,
+      warmup_steps=warmup_steps, weight_decay=weight_decay,
+      grad_clip_norm=grad_clip_norm, kind=kind, end_ratio=end_ratio)
+
+
+def optimizer(name: str, *, learning_rate: float, num_steps: int,
+              warmup_steps: int, weight_decay: float, grad_clip_norm: float,
+              kind: str = "cosine", end_ratio: float = 0.0,
+              before=(), after=()) -> optax.GradientTransformation:
+  """clip -> `before` -> optimiser with schedule -> `after`.
+
+  `name`: "adamw" (decoupled weight decay on matrices, LAVIS's rule), "sgd"
+  (no weight decay; a method adds its own) or "none" (zero updates, for
+  methods whose `after` transformations do all the work).
+  """
   parts = []
-  if grad_clip_norm:
+  if grad_clip_norm and name != "none":
     parts.append(optax.clip_by_global_norm(grad_clip_norm))
-  parts.append(optax.adamw(
-      schedule(learning_rate=learning_rate, num_steps=num_steps,
-               warmup_steps=warmup_steps, kind=kind, end_ratio=end_ratio),
-      b1=0.9, b2=0.999, weight_decay=weight_decay, mask=decay_mask))
+  parts.extend(before)
+  lr = schedule(learning_rate=learning_rate, num_steps=num_steps,
+                warmup_steps=warmup_steps, kind=kind, end_ratio=end_ratio)
+  if name == "adamw":
+    parts.append(optax.adamw(lr, b1=0.9, b2=0.999,
+                             weight_decay=weight_decay, mask=decay_mask))
+  elif name == "sgd":
+    parts.append(optax.sgd(lr))
+  elif name == "none":
+    parts.append(optax.set_to_zero())
+  else:
+    raise ValueError(f"unknown optimizer {name!r}")
+  parts.extend(after)
   return optax.chain(*parts)

@@ -31,9 +31,24 @@ def test_every_config_validates(path):
     (lambda c: setattr(c.method, "name", "forgetful"), "unknown method"),
     (lambda c: setattr(c.unlearn, "schedule", "linear"), "unlearn.schedule"),
     (lambda c: setattr(c.train, "num_steps", 0), "positive integer"),
-    (lambda c: setattr(c.method, "md_weight", -1.0), ">= 0"),
-    (lambda c: c.method.update(md_weight=0.0, ukr_weight=0.0,
-                               mkr_weight=0.0), "all MMUL loss weights"),
+    (lambda c: setattr(c.method.mmul, "md_weight", -1.0), ">= 0"),
+    (lambda c: c.method.mmul.update(md_weight=0.0, ukr_weight=0.0,
+                                    mkr_weight=0.0), "all loss weights"),
+    (lambda c: c.update_from_flattened_dict(
+        {"method.name": "salun", "method.salun.threshold": 1.5}),
+     r"method 'salun': threshold .* \(0, 1\]"),
+    (lambda c: c.update_from_flattened_dict(
+        {"method.name": "neggrad_plus", "method.neggrad_plus.retain_weight":
+         2.0}), r"retain_weight \(β\) must be in \[0, 1\]"),
+    (lambda c: c.update_from_flattened_dict(
+        {"method.name": "scrub", "method.scrub.max_steps": 30}),
+     "max_steps <= period"),
+    (lambda c: c.update_from_flattened_dict(
+        {"method.name": "dtd", "unlearn.weight_decay": 0.0}),
+     "needs unlearn.weight_decay > 0"),
+    (lambda c: c.update_from_flattened_dict(
+        {"method.name": "delete", "method.delete.mask_value": 5.0}),
+     "mask_value must be a negative number"),
     (lambda c: setattr(c.model, "image_size", 64), "data.image_size"),
 ])
 def test_bad_values_are_rejected(mutate, message):
@@ -48,4 +63,36 @@ def test_unknown_key_is_rejected():
   c.train.learning_rat = 0.1
   with pytest.raises(errors.ConfigError, match="unknown config key "
                      "'train.learning_rat'"):
+    config_schema.validate(c)
+
+
+def test_every_method_validates_with_its_defaults():
+  from mmul_jax import methods
+  for name in methods.METHODS:
+    c = config_schema.default_config()
+    c.method.name = name
+    config_schema.validate(c)
+
+
+def test_missing_method_hyperparameter_is_named():
+  c = config_schema.default_config()
+  c.method.name = "scrub"
+  del c.method.scrub["temperature"]
+  with pytest.raises(errors.ConfigError, match="method 'scrub' needs "
+                     "hyperparameter method.scrub.temperature"):
+    config_schema.validate(c)
+
+
+def test_other_methods_hyperparameters_may_be_left_out():
+  c = config_schema.default_config()
+  del c.method["salun"]
+  config_schema.validate(c)  # mmul is selected; salun's keys are not needed
+
+
+def test_random_labels_need_a_labelled_dataset():
+  c = config_schema.default_config()
+  c.method.name = "randlabel"
+  c.method.randlabel.target = "labels"
+  with pytest.raises(errors.ConfigError, match="method 'randlabel' needs "
+                     "labels, which dataset 'shapes_captions' does not have"):
     config_schema.validate(c)

@@ -1,10 +1,13 @@
-"""Loss functions, importable into any JAX training step.
+"""Loss functions and an optax-style algebra of loss terms.
 
-Every function is pure, keyword-only in its hyperparameters, and returns
-per-example values `(B,)`; take the mean for the batch loss.
+Loss functions are pure, keyword-only in their hyperparameters, and return
+per-example values `(B,)`; take the mean for the batch loss. Those that
+compare against other batch items take `axis_name` and then see the global
+batch under `shard_map` / `pmap` (negatives from every device).
 
-MMUL (Cheng & Amiri):
-  modality_decoupling(sim, target_sim)
+MMUL (Cheng & Amiri), S = V Tᵀ in-batch cosines, S' = V⁰ T'ᵀ of the original
+model on unrelated captions T':
+  modality_decoupling(image, text, target_image, target_text, *, axis_name)
       L_MD_i = mean_j (S_ij - S'_ij)² + mean_j (S_ji - S'_ji)²
   unimodal_retention(embeds, frozen_embeds)
       L_UKR_i = Σ_m mean_d (e_m,i,d - e⁰_m,i,d)²
@@ -12,28 +15,73 @@ MMUL (Cheng & Amiri):
       L_MKR_i = mean_d (h_i,d - h⁰_i,d)²
   derangement(rng, ids) -> (perm, valid): unrelated-pair partners.
 
+Distillation (Bad Teaching, SCRUB, DELETE), p = softmax(z / τ):
+  kl_divergence(teacher_logits, student_logits, *, temperature)
+      KL_i = τ² Σ_c p_T,ic (log p_T,ic - log p_S,ic)
+  decoupled_distillation(teacher_logits, student_logits, target_mask, *,
+                         temperature, mask_value)
+      KL_i with the teacher's true-class logits lowered by |mask_value|
+  l1_norm(params) = Σ |θ|  (a scalar)
+
 Training objectives:
   clip_contrastive(image_embed, text_embed, *, logit_scale, ids, axis_name)
+      ½ [CE(s V_i Tᵀ, P_i) + CE(s T_i Vᵀ, P_i)], P_i uniform over same-id
   sample_hard_negatives(rng, sim, positives)
   itm_cross_entropy(pos_logits, neg_text_logits, neg_image_logits)
+
+Loss terms (`init(params) -> state`,
+`apply(state, params, frozen_params, batch, *, rng) -> (loss, aux, state)`):
+  LossTerm, loss_term(fn), weighted_sum(terms, *, weights), negate(term),
+  map_batch(term, fn), restrict(term, part), on_forget(term),
+  on_retain(term), with_frozen(term, key), alternate(terms, *, select)
 """
 
 from mmul_jax.losses._contrastive import clip_contrastive
 from mmul_jax.losses._contrastive import itm_cross_entropy
 from mmul_jax.losses._contrastive import positive_mask
 from mmul_jax.losses._contrastive import sample_hard_negatives
+from mmul_jax.losses._distill import decoupled_distillation
+from mmul_jax.losses._distill import kl_divergence
+from mmul_jax.losses._distill import l1_norm
 from mmul_jax.losses._mmul import derangement
 from mmul_jax.losses._mmul import modality_decoupling
 from mmul_jax.losses._mmul import multimodal_retention
 from mmul_jax.losses._mmul import unimodal_retention
+from mmul_jax.losses._terms import AlternateState
+from mmul_jax.losses._terms import LossTerm
+from mmul_jax.losses._terms import WeightedSumState
+from mmul_jax.losses._terms import alternate
+from mmul_jax.losses._terms import loss_term
+from mmul_jax.losses._terms import map_batch
+from mmul_jax.losses._terms import negate
+from mmul_jax.losses._terms import on_forget
+from mmul_jax.losses._terms import on_retain
+from mmul_jax.losses._terms import restrict
+from mmul_jax.losses._terms import weighted_sum
+from mmul_jax.losses._terms import with_frozen
 
 __all__ = [
+    "AlternateState",
+    "LossTerm",
+    "WeightedSumState",
+    "alternate",
     "clip_contrastive",
+    "decoupled_distillation",
     "derangement",
     "itm_cross_entropy",
+    "kl_divergence",
+    "l1_norm",
+    "loss_term",
+    "map_batch",
     "modality_decoupling",
     "multimodal_retention",
+    "negate",
+    "on_forget",
+    "on_retain",
     "positive_mask",
+    "restrict",
     "sample_hard_negatives",
     "unimodal_retention",
+    "weighted_sum",
+    "with_frozen",
 ]

@@ -6,6 +6,9 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from mmul_jax.losses._collective import gather
+from mmul_jax.losses._collective import row_offset
+
 
 def positive_mask(ids_a: jax.Array, ids_b: jax.Array) -> jax.Array:
   """`(B, B')` boolean: True where row and column come from the same item."""
@@ -22,15 +25,10 @@ def clip_contrastive(image_embed: jax.Array, text_embed: jax.Array, *,
   as row i (just i when `ids` is None). With `axis_name`, negatives are
   gathered from every device along that axis (global-batch negatives).
   """
-  img_all, txt_all = image_embed, text_embed
-  ids_all = ids
-  offset = 0
-  if axis_name is not None:
-    img_all = jax.lax.all_gather(image_embed, axis_name, tiled=True)
-    txt_all = jax.lax.all_gather(text_embed, axis_name, tiled=True)
-    if ids is not None:
-      ids_all = jax.lax.all_gather(ids, axis_name, tiled=True)
-    offset = jax.lax.axis_index(axis_name) * image_embed.shape[0]
+  img_all = gather(image_embed, axis_name)
+  txt_all = gather(text_embed, axis_name)
+  ids_all = None if ids is None else gather(ids, axis_name)
+  offset = row_offset(image_embed.shape[0], axis_name)
   scale = jnp.exp(logit_scale)
   logits_i2t = scale * image_embed @ txt_all.T
   logits_t2i = scale * text_embed @ img_all.T

@@ -11,6 +11,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from mmul_jax.losses._collective import gather
+
 
 def _mse_rows(x: jax.Array, y: jax.Array) -> jax.Array:
   d = (x.astype(jnp.float32) - y.astype(jnp.float32)) ** 2
@@ -41,18 +43,31 @@ def derangement(rng: jax.Array, ids: jax.Array) -> tuple[jax.Array, jax.Array]:
   return perm, 2 * largest <= b
 
 
-def modality_decoupling(sim: jax.Array, target_sim: jax.Array) -> jax.Array:
-  """L_MD per deleted example; `sim`, `target_sim`: `(B, B)` cosines.
+def modality_decoupling(image: jax.Array, text: jax.Array,
+                        target_image: jax.Array, target_text: jax.Array, *,
+                        axis_name: str | None = None) -> jax.Array:
+  """L_MD per deleted example; all inputs `(B, D)` unit-norm embeddings.
 
-  sim = V_θ T_θᵀ on the deleted batch (image i, caption j); target_sim =
-  V_θ₀ T'_θ₀ᵀ where T' are unrelated captions (a derangement of the batch, or
-  retained captions). L_MD = MSE(S, S') + MSE(Sᵀ, S'ᵀ): the i2t and t2i
-  views, so per example i it is the mean over j of row i plus column i.
+  S = V Tᵀ is the in-batch similarity of the model being unlearned (image i,
+  caption j of the deleted batch); S' = V⁰ T'ᵀ is the original model's
+  similarity of the same images to unrelated captions T' (`target_text`, a
+  derangement of the batch's captions or retained captions).
+  L_MD = MSE(S, S') + MSE(Sᵀ, S'ᵀ), the i2t and t2i views; per example i it
+  is the mean over j of row i plus column i:
+
+      L_MD_i = mean_j (S_ij - S'_ij)² + mean_j (S_ji - S'_ji)².
+
   Pulls each deleted pair towards the similarity that the original model
-  gives an unrelated pair.
+  gives an unrelated pair. With `axis_name`, the batch is the concatenation
+  of the per-device batches along that axis (columns come from all devices).
   """
-  sq = (sim.astype(jnp.float32) - target_sim.astype(jnp.float32)) ** 2
-  return sq.mean(axis=1) + sq.mean(axis=0)
+  img_all, txt_all = gather(image, axis_name), gather(text, axis_name)
+  t_img_all = gather(target_image, axis_name)
+  t_txt_all = gather(target_text, axis_name)
+  f32 = lambda x: x.astype(jnp.float32)
+  row = f32(image) @ f32(txt_all).T - f32(target_image) @ f32(t_txt_all).T
+  col = f32(text) @ f32(img_all).T - f32(target_text) @ f32(t_img_all).T
+  return jnp.mean(row ** 2, axis=1) + jnp.mean(col ** 2, axis=1)
 
 
 def unimodal_retention(embeds: tuple[jax.Array, ...],

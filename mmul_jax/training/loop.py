@@ -12,6 +12,7 @@ import optax
 from tqdm.auto import tqdm
 
 from mmul_jax import errors
+from mmul_jax import losses
 from mmul_jax.training import sharding
 from mmul_jax.training import state as state_lib
 
@@ -19,28 +20,35 @@ from mmul_jax.training import state as state_lib
 NonFiniteLossError = errors.NonFiniteLossError
 
 
-def make_step(loss_fn: Callable[..., Any], tx: optax.GradientTransformation,
+def make_step(loss: losses.LossTerm, tx: optax.GradientTransformation,
               rng: jax.Array, mesh, *, with_frozen: bool = False):
   """`step(state, batch[, frozen]) -> (state, metrics)`, jitted once.
 
-  `loss_fn(params, [frozen_params,] batch, rng) -> (loss, aux)`. The rng of
-  a step is `fold_in(rng, state.step)`, so a resumed run draws the same
+  `loss` is a `LossTerm`; its state travels in `state.loss_state`. The rng
+  of a step is `fold_in(rng, state.step)`, so a resumed run draws the same
   randomness as an uninterrupted one. The state is donated; batches are
   split over the mesh's data axis and everything else is replicated.
   """
 
   def step(state: state_lib.TrainState, batch, *frozen):
     step_rng = jax.random.fold_in(rng, state.step)
-    (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-        state.params, *frozen, batch, step_rng)
+
+    def objective(params):
+      value, aux, loss_state = loss.apply(
+          state.loss_state, params, frozen[0] if frozen else None, batch,
+          rng=step_rng)
+      return value, (aux, loss_state)
+
+    (value, (aux, loss_state)), grads = jax.value_and_grad(
+        objective, has_aux=True)(state.params)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     finite = jnp.all(jnp.asarray([jnp.all(jnp.isfinite(x))
                                   for x in jax.tree.leaves(params)]))
-    metrics = {"loss": loss, "grad_norm": optax.tree.norm(grads),
+    metrics = {"loss": value, "grad_norm": optax.tree.norm(grads),
                "params_finite": finite, **aux}
     return state.replace(step=state.step + 1, params=params,
-                         opt_state=opt_state), metrics
+                         opt_state=opt_state, loss_state=loss_state), metrics
 
   rep, data = sharding.replicated(mesh), sharding.data_sharded(mesh)
   in_shardings = (rep, data) + ((rep,) if with_frozen else ())

@@ -7,6 +7,7 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 
+from mmul_jax import losses
 from mmul_jax.losses import _contrastive as contrastive
 
 Batch = dict[str, jax.Array]
@@ -53,3 +54,16 @@ def make_pretrain_loss(model, *, itm_weight: float = 1.0,
     return loss, aux
 
   return loss_fn
+
+
+def pretrain_term(model, *, itm_weight: float = 1.0,
+                  axis_name: str | None = None) -> losses.LossTerm:
+  """`make_pretrain_loss` as a stateless `LossTerm` on a flat batch (the
+  frozen model is ignored)."""
+  fn = make_pretrain_loss(model, itm_weight=itm_weight, axis_name=axis_name)
+
+  def term(params, frozen_params, batch, *, rng):
+    del frozen_params
+    return fn(params, batch, rng)
+
+  return losses.loss_term(term)

@@ -15,8 +15,10 @@ class TrainState:
   step: jax.Array  # int32 scalar
   params: Any
   opt_state: optax.OptState
+  loss_state: Any = ()  # the loss term's state (counts, injected weights)
 
 
-def create(params, tx: optax.GradientTransformation) -> TrainState:
+def create(params, tx: optax.GradientTransformation,
+           loss_state: Any = ()) -> TrainState:
   return TrainState(step=jnp.zeros((), jnp.int32), params=params,
-                    opt_state=tx.init(params))
+                    opt_state=tx.init(params), loss_state=loss_state)

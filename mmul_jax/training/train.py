@@ -38,10 +38,14 @@ def _fingerprint(exp, kind: str) -> dict:
   return fp
 
 
-def abstract_state(exp, tx):
+def abstract_state(exp, tx, loss=None):
   """Shapes of the train state, replicated over the mesh (no compute)."""
-  shapes = jax.eval_shape(
-      lambda: state_lib.create(experiment_lib.init_params(exp, 0), tx))
+
+  def create():
+    params = experiment_lib.init_params(exp, 0)
+    return state_lib.create(params, tx, loss.init(params) if loss else ())
+
+  shapes = jax.eval_shape(create)
   return checkpoint.abstract_like(shapes, sharding.replicated(exp.mesh))
 
 
@@ -76,9 +80,9 @@ def train_model(exp: experiment_lib.Experiment, kind: str):
   stream = pipeline.training_stream(
       exp.train, ids, tok=exp.tokenizer, batch_size=c.train.batch_size,
       seed=c.seed, mean=c.data.mean, std=c.data.std)
-  loss_fn = objective.make_pretrain_loss(exp.model,
-                                         itm_weight=c.train.itm_weight)
-  step = loop.make_step(loss_fn, tx, jax.random.key(c.seed), exp.mesh)
+  step = loop.make_step(objective.pretrain_term(
+      exp.model, itm_weight=c.train.itm_weight), tx, jax.random.key(c.seed),
+      exp.mesh)
   label = "train original on D" if kind == "original" else \
       "retrain from scratch on Dr"
   state, history, seconds = loop.run_steps(

@@ -27,11 +27,17 @@ INFO_FILE = "unlearn_info.json"
 RESULTS_FILE = "results.json"
 
 
+def _method_settings(config) -> dict:
+  name = config.method.name
+  h = config.method.get(name)
+  return {"name": name, name: h.to_dict() if h is not None else {}}
+
+
 def unlearn_dir(exp: experiment_lib.Experiment) -> str:
   """One directory per (method, deletion set, hyperparameters)."""
   c = exp.config
   settings = json.dumps({"unlearn": c.unlearn.to_dict(),
-                         "method": c.method.to_dict()}, sort_keys=True)
+                         "method": _method_settings(c)}, sort_keys=True)
   digest = hashlib.sha256(settings.encode()).hexdigest()[:10]
   return os.path.join(exp.workdir, "unlearn", c.method.name,
                       exp.deletion.tag, digest)
@@ -41,62 +47,111 @@ def _fingerprint(exp) -> dict:
   c = exp.config
   return {"seed": c.seed, "model": c.model.to_dict(),
           "train": c.train.to_dict(), "unlearn": c.unlearn.to_dict(),
-          "method": c.method.to_dict(),
+          "method": _method_settings(c),
           "deletion_sha256": exp.deletion.sha256, **exp.data_fingerprint()}
 
 
-def _unlearning_batches(exp, start: int):
-  """Endless `{"df": ..., "dr": ...}` batches from step `start` on."""
+_PART_IDS = {"df": ("forget_ids", "df_batch_size", 1000),
+             "dr": ("retain_ids", "dr_batch_size", 2000)}
+
+
+def _stream(exp, part: str, start: int):
   c = exp.config
-  its = {}
-  for name, ids, size, seed in (
-      ("df", exp.deletion.forget_ids, c.unlearn.df_batch_size, 1000),
-      ("dr", exp.deletion.retain_ids, c.unlearn.dr_batch_size, 2000)):
-    stream = pipeline.training_stream(
-        exp.train, ids, tok=exp.tokenizer, batch_size=size,
-        seed=c.seed + seed, mean=c.data.mean, std=c.data.std)
-    its[name] = pipeline.iterate(stream, start)
+  ids_attr, size_key, seed = _PART_IDS[part]
+  stream = pipeline.training_stream(
+      exp.train, getattr(exp.deletion, ids_attr), tok=exp.tokenizer,
+      batch_size=c.unlearn[size_key], seed=c.seed + seed, mean=c.data.mean,
+      std=c.data.std)
+  return pipeline.iterate(stream, start)
+
+
+def _unlearning_batches(exp, parts, start: int):
+  """Endless `{"df": ..., "dr": ...}` batches (only `parts`) from `start`."""
+  its = {p: _stream(exp, p, start) for p in parts}
   while True:
     yield {k: next(it) for k, it in its.items()}
 
 
-def unlearn_model(exp: experiment_lib.Experiment, original_params):
-  """Runs the configured method from the original model; `(params, info)`."""
+def _context(exp, original_params) -> methods.Context:
   c = exp.config
+  captions = c.data.captions_per_image
+
+  def batches(part):
+    for batch in _stream(exp, part, 0):
+      yield sharding.shard_batch(batch, exp.mesh)
+
+  return methods.Context(
+      model=exp.model, original=original_params, config=c,
+      hparams=c.method.get(c.method.name),
+      init_params=lambda seed: experiment_lib.init_params(exp, seed),
+      batches=batches,
+      num_pairs={"df": len(exp.deletion.forget_ids) * captions,
+                 "dr": len(exp.deletion.retain_ids) * captions})
+
+
+def unlearn_model(exp: experiment_lib.Experiment, original_params):
+  """Runs the configured method from the original model; `(params, info)`.
+
+  The same loop for every method: the method's plan gives the loss, the
+  frozen model(s) and the optax transformations; batches, schedule,
+  checkpoints and the NaN guard are the loop's. The reported wall time
+  includes the method's preparation (saliency or Fisher passes).
+  """
+  c = exp.config
+  t0 = time.perf_counter()
+  plan = methods.build(_context(exp, original_params))
+  if plan.retrain:
+    params, info = train.train_model(exp, "retrain")
+    return params, {**info, "method": c.method.name}
+  prep_seconds = time.perf_counter() - t0
+  num_steps = plan.num_steps or c.unlearn.num_steps
   directory = unlearn_dir(exp)
   ckpt = checkpoint.Checkpointer(directory, _fingerprint(exp))
-  tx = optim.adamw(
-      learning_rate=c.unlearn.learning_rate, num_steps=c.unlearn.num_steps,
-      warmup_steps=c.unlearn.warmup_steps,
+  tx = optim.optimizer(
+      plan.optimizer, learning_rate=c.unlearn.learning_rate,
+      num_steps=num_steps, warmup_steps=c.unlearn.warmup_steps,
       weight_decay=c.unlearn.weight_decay,
-      grad_clip_norm=c.unlearn.grad_clip_norm, kind=c.unlearn.schedule)
+      grad_clip_norm=c.unlearn.grad_clip_norm, kind=c.unlearn.schedule,
+      before=plan.gradient_transforms, after=plan.after)
   latest = ckpt.latest_step()
   if latest is not None:
-    state = ckpt.restore(train.abstract_state(exp, tx))
+    state = ckpt.restore(train.abstract_state(exp, tx, plan.loss))
   else:
     # A copy: the step donates its state, the frozen original must survive.
-    state = state_lib.create(jax.tree.map(jnp.copy, original_params), tx)
+    params = jax.tree.map(jnp.copy, original_params)
+    state = state_lib.create(params, tx, plan.loss.init(params))
     state = jax.device_put(state, sharding.replicated(exp.mesh))
   info_path = os.path.join(directory, INFO_FILE)
-  if int(state.step) >= c.unlearn.num_steps and os.path.exists(info_path):
+  if int(state.step) >= num_steps and os.path.exists(info_path):
     ckpt.close()
     with open(info_path) as f:
       return state.params, json.load(f)
-  loss_fn = methods.build(exp.model, c.method)
-  step = loop.make_step(loss_fn, tx, jax.random.fold_in(
+  frozen = original_params if plan.frozen is None else plan.frozen
+  step = loop.make_step(plan.loss, tx, jax.random.fold_in(
       jax.random.key(c.seed), 1), exp.mesh, with_frozen=True)
   state, history, seconds = loop.run_steps(
-      step, state, _unlearning_batches(exp, int(state.step)), mesh=exp.mesh,
-      num_steps=c.unlearn.num_steps, checkpointer=ckpt,
+      step, state, _unlearning_batches(exp, plan.parts, int(state.step)),
+      mesh=exp.mesh, num_steps=num_steps, checkpointer=ckpt,
       checkpoint_every=c.unlearn.checkpoint_every,
       log_every=c.unlearn.log_every, desc=f"unlearn with {c.method.name}",
-      frozen=(original_params,))
+      frozen=(frozen,))
   ckpt.close()
-  info = {"method": c.method.name, "steps": c.unlearn.num_steps,
-          "resumed_from": latest, "wall_seconds": seconds,
-          "history": history}
+  info = {"method": c.method.name, "steps": num_steps,
+          "resumed_from": latest, "wall_seconds": prep_seconds + seconds,
+          "prepare_seconds": prep_seconds, **plan.info, "history": history}
   io_utils.atomic_write_json(info_path, info)
   return state.params, info
+
+
+def _evaluate_cached(path: str | None, evaluate_fn) -> dict:
+  """Evaluation of a finished, fixed model is cached beside its checkpoint."""
+  if path and os.path.exists(path):
+    with open(path) as f:
+      return json.load(f)
+  result = evaluate_fn()
+  if path:
+    io_utils.atomic_write_json(path, result)
+  return result
 
 
 def run(config, workdir: str) -> dict:
@@ -112,17 +167,28 @@ def run(config, workdir: str) -> dict:
   kwargs = dict(ks=tuple(c.eval.recall_ks),
                 auc_num_samples=c.eval.auc_num_samples,
                 auc_seed=c.eval.auc_seed, rerank_k=c.eval.rerank_k)
+  key = hashlib.sha256(json.dumps(
+      {"eval": c.eval.to_dict(), "deletion": exp.deletion.sha256},
+      sort_keys=True).encode()).hexdigest()[:10]
   evals = {}
-  for name, params in (("original", original), ("retrained", retrained),
-                       (c.method.name, unlearned)):
-    evals[name] = evaluate.evaluate(embedder, params, exp.eval_sets,
-                                    desc=f"evaluate {name}", **kwargs)
+  for name, params, cache_dir in (
+      ("original", original, train.model_dir(exp, "original")),
+      ("retrained", retrained, train.model_dir(exp, "retrain")),
+      (c.method.name, unlearned, None)):
+    evals[name] = _evaluate_cached(
+        cache_dir and os.path.join(cache_dir, f"eval_{key}.json"),
+        lambda params=params, name=name: evaluate.evaluate(
+            embedder, params, exp.eval_sets, desc=f"evaluate {name}",
+            **kwargs))
   results = report.results_record(
       exp, evals, method=c.method.name,
       times={"original": original_info["wall_seconds"],
              "retrained": retrain_info["wall_seconds"],
              c.method.name: unlearn_info["wall_seconds"]},
       total_seconds=time.perf_counter() - t0)
+  # The latest run's results, and a copy kept per method and setting.
   io_utils.atomic_write_json(os.path.join(workdir, RESULTS_FILE), results)
+  io_utils.atomic_write_json(os.path.join(unlearn_dir(exp), RESULTS_FILE),
+                             results)
   print(report.table(results))
   return results

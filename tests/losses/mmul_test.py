@@ -14,13 +14,13 @@ def _unit(x):
 
 
 def test_modality_decoupling_small_hand_computed():
-  # 2x2 similarity matrices, written out by hand.
+  # With identity images, S = V Tᵀ = Tᵀ: write S and S' out by hand.
   sim = np.array([[0.9, 0.1], [0.2, 0.8]], np.float32)
   target = np.array([[0.3, 0.0], [0.1, 0.4]], np.float32)
+  eye = np.eye(2, dtype=np.float32)
   # squared errors: [[0.36, 0.01], [0.01, 0.16]]
   # row means: [0.185, 0.085]; column means: [0.185, 0.085]
-  per_example = _mmul.modality_decoupling(jnp.asarray(sim),
-                                          jnp.asarray(target))
+  per_example = _mmul.modality_decoupling(eye, sim.T, eye, target.T)
   np.testing.assert_allclose(per_example, [0.37, 0.17], rtol=1e-6)
   # batch mean = MSE(S, S') + MSE(Sᵀ, S'ᵀ) = 2 * 0.135
   np.testing.assert_allclose(np.mean(per_example), 0.27, rtol=1e-6)
@@ -32,7 +32,7 @@ def test_modality_decoupling_matches_reference_formula():
   perm = np.array([1, 2, 0, 4, 5, 3])
   s, s0 = v @ t.T, v0 @ t0[perm].T
   expected = np.mean((s - s0) ** 2) + np.mean((s.T - s0.T) ** 2)
-  got = _mmul.modality_decoupling(jnp.asarray(s), jnp.asarray(s0))
+  got = _mmul.modality_decoupling(v, t, v0, t0[perm])
   np.testing.assert_allclose(np.mean(got), expected, rtol=1e-5)
 
 
@@ -93,7 +93,7 @@ def test_losses_compile_once_and_are_finite():
   @chex.assert_max_traces(n=1)
   def total(rng, v, t, h, h0):
     perm, _ = _mmul.derangement(rng, jnp.arange(v.shape[0]))
-    md = _mmul.modality_decoupling(v @ t.T, v @ t[perm].T)
+    md = _mmul.modality_decoupling(v, t, v, t[perm])
     ukr = _mmul.unimodal_retention((v, t), (t, v))
     mkr = _mmul.multimodal_retention(h, h0)
     return jnp.mean(md) + jnp.mean(ukr) + jnp.mean(mkr)

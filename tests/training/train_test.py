@@ -13,6 +13,7 @@ import pytest
 from mmul_jax import checkpoint
 from mmul_jax import errors
 from mmul_jax import experiment
+from mmul_jax import losses
 from mmul_jax.training import loop
 from mmul_jax.training import sharding
 from mmul_jax.training import state as state_lib
@@ -66,8 +67,8 @@ def _replicated_state(mesh, params, tx):
 
 def _toy(mesh, learning_rate=0.1):
   """Linear regression with SGD; it diverges at a large learning rate."""
-  def loss_fn(params, batch, rng):
-    del rng
+  def loss_fn(params, frozen, batch, *, rng):
+    del frozen, rng
     err = batch["x"] @ params["w"] - batch["y"]
     return jnp.mean(err ** 2), {}
   tx = optax.sgd(learning_rate)
@@ -85,7 +86,7 @@ def test_step_compiles_once():
   mesh = sharding.make_mesh()
   loss_fn, tx, st = _toy(mesh)
   counted = chex.assert_max_traces(loss_fn, n=1)
-  step = loop.make_step(counted, tx, jax.random.key(0), mesh)
+  step = loop.make_step(losses.loss_term(counted), tx, jax.random.key(0), mesh)
   st, hist, _ = loop.run_steps(step, st, _batches(), mesh=mesh, num_steps=5,
                                log_every=1)
   assert int(st.step) == 5 and len(hist) == 5
@@ -96,7 +97,7 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
   mesh = sharding.make_mesh()
   loss_fn, tx, st = _toy(mesh, learning_rate=1e6)  # diverges
   ckpt = checkpoint.Checkpointer(str(tmp_path), {"toy": 1})
-  step = loop.make_step(loss_fn, tx, jax.random.key(0), mesh)
+  step = loop.make_step(losses.loss_term(loss_fn), tx, jax.random.key(0), mesh)
   with pytest.raises(errors.NonFiniteLossError,
                      match="non-finite at step .*last good checkpoint"):
     loop.run_steps(step, st, _batches(), mesh=mesh, num_steps=200,
@@ -113,14 +114,14 @@ def test_overflowing_update_is_never_saved(tmp_path):
   # Finite loss and gradient, but the update overflows float32 to -inf.
   mesh = sharding.make_mesh()
 
-  def loss_fn(params, batch, rng):
-    del batch, rng
+  def loss_fn(params, frozen, batch, *, rng):
+    del frozen, batch, rng
     return jnp.sum(params["w"]) * 1e30, {}
 
   tx = optax.sgd(1e10)
   st = _replicated_state(mesh, {"w": jnp.zeros(3)}, tx)
   ckpt = checkpoint.Checkpointer(str(tmp_path), {"toy": 2})
-  step = loop.make_step(loss_fn, tx, jax.random.key(0), mesh)
+  step = loop.make_step(losses.loss_term(loss_fn), tx, jax.random.key(0), mesh)
   with pytest.raises(errors.NonFiniteLossError,
                      match="at step 1 .*no checkpoint was written"):
     loop.run_steps(step, st, _batches(), mesh=mesh, num_steps=3,

@@ -1,0 +1,145 @@
+"""The gradient-side parts of unlearning methods, as optax transformations.
+
+Chain them with any optimiser (`optax.chain`):
+
+  mask_updates(mask)          SalUn: only salient weights move
+  perturb_at_step(stddev, *, step, seed)
+                              Descent-to-Delete, Fisher forgetting: Gaussian
+                              noise added to the update of one step
+  project_to_l2_ball(radius)  Descent-to-Delete: projected gradient descent
+
+and the statistics that parametrise them:
+
+  saliency_mask(scores, *, fraction)   top fraction of entries, jointly
+  fisher_noise_stddev(fisher, *, alpha, max_variance)
+
+Masks and noise scales are kept in the transformation's state, so they are
+arguments of the jitted step (not constants folded into the program) and
+are saved with the optimiser state.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+
+class MaskState(NamedTuple):
+  mask: Any
+
+
+def mask_updates(mask) -> optax.GradientTransformation:
+  """Multiplies every update elementwise by `mask` (a pytree like params).
+
+  Entries with mask 0 never change through this path; weight decay that is
+  chained *after* it still acts on them (the reference SalUn's behaviour).
+  """
+
+  def init(params):
+    del params
+    return MaskState(jax.tree.map(lambda m: jnp.asarray(m, jnp.float32),
+                                  mask))
+
+  def update(updates, state, params=None):
+    del params
+    return jax.tree.map(lambda u, m: (u * m).astype(u.dtype), updates,
+                        state.mask), state
+
+  return optax.GradientTransformation(init, update)
+
+
+class PerturbState(NamedTuple):
+  count: jax.Array
+  stddev: Any
+  seed: jax.Array  # an int, not a key: plain arrays checkpoint anywhere
+
+
+def perturb_at_step(stddev, *, step: int,
+                    seed: int = 0) -> optax.GradientTransformation:
+  """Adds `stddev · N(0, 1)` to the updates of update number `step` only.
+
+  `stddev` is a number or a pytree like the params (per-weight scales).
+  Placed last in a chain, it perturbs the published parameters once, after
+  the gradient steps: θ_T ← θ_T + σ ξ.
+  """
+
+  scalar = isinstance(stddev, (int, float)) or getattr(stddev, "ndim", 1) == 0
+
+  def init(params):
+    if scalar:
+      std = jax.tree.map(lambda p: jnp.full(p.shape, stddev, jnp.float32),
+                         params)
+    else:
+      std = jax.tree.map(lambda s: jnp.asarray(s, jnp.float32), stddev)
+    return PerturbState(jnp.zeros((), jnp.int32), std,
+                        jnp.asarray(seed, jnp.uint32))
+
+  def update(updates, state, params=None):
+    del params
+    leaves, treedef = jax.tree.flatten(updates)
+    keys = jax.random.split(jax.random.key(state.seed), len(leaves))
+    noise = [jax.random.normal(k, u.shape, jnp.float32) for k, u in
+             zip(keys, leaves)]
+    now = (state.count == step).astype(jnp.float32)
+    noisy = [(u + now * s * n).astype(u.dtype) for u, s, n in
+             zip(leaves, jax.tree.leaves(state.stddev), noise)]
+    return (jax.tree.unflatten(treedef, noisy),
+            state._replace(count=state.count + 1))
+
+  return optax.GradientTransformation(init, update)
+
+
+def project_to_l2_ball(radius: float) -> optax.GradientTransformation:
+  """Makes θ + update land in {θ : ‖θ‖₂ ≤ radius} (global norm).
+
+  Chain it after the optimiser; needs `params` in `update`.
+  """
+
+  def update(updates, state, params=None):
+    if params is None:
+      raise ValueError("project_to_l2_ball needs params in update()")
+    new = optax.apply_updates(params, updates)
+    projected = optax.projections.projection_l2_ball(new, radius)
+    return jax.tree.map(lambda a, b: (a - b).astype(b.dtype), projected,
+                        params), state
+
+  return optax.GradientTransformation(lambda p: optax.EmptyState(), update)
+
+
+def saliency_mask(scores, *, fraction: float):
+  """1 for the `fraction` of entries with the largest score, 0 elsewhere.
+
+  Entries of all leaves are ranked jointly (SalUn ranks |∇θ L_f| across the
+  whole network). Ties at the threshold are all kept.
+  """
+  if not 0.0 < fraction <= 1.0:
+    raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+  flat = jnp.concatenate([jnp.ravel(s) for s in jax.tree.leaves(scores)])
+  k = max(1, int(round(fraction * flat.size)))
+  threshold = jax.lax.top_k(flat, k)[0][-1]
+  return jax.tree.map(lambda s: (s >= threshold).astype(jnp.float32),
+                      scores)
+
+
+def fisher_noise_stddev(fisher, *, alpha: float, max_variance: float = 1e3):
+  """Per-weight noise scale of Fisher forgetting (Golatkar et al.).
+
+  var = α · min(1 / (F + 1e-8), max_variance); for matrices and tensors the
+  variance is averaged over the input axis (axis 0 of a Flax kernel) so
+  each output unit gets one scale; 1-D parameters (biases, norms) get 10×.
+  Returns √var.
+  """
+
+  def one(f):
+    var = alpha * jnp.minimum(1.0 / (f.astype(jnp.float32) + 1e-8),
+                              max_variance)
+    if var.ndim > 1:
+      var = jnp.broadcast_to(var.mean(axis=0, keepdims=True), var.shape)
+    elif var.ndim == 1:
+      var = 10.0 * var
+    return jnp.sqrt(var)
+
+  return jax.tree.map(one, fisher)

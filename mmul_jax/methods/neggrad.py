@@ -1,0 +1,40 @@
+"""Gradient ascent on the deleted data.
+
+* `neggrad` (NegGrad / GradAscent; e.g. Golatkar et al. 2020, Thudi et al.
+  2022): ascend the task loss on Df, L = −L_task(Df). In the reference
+  MultiDelete code the ascent task was never installed, so its "neggrad" was
+  ordinary fine-tuning on Df (spec §1.7 item 7); this is true ascent.
+* `neggrad_plus` (NegGrad+, Kurmanji et al., "Towards Unbounded Machine
+  Unlearning", NeurIPS 2023; "gradient difference" in MU-Bench):
+  L = β L_task(Dr) − (1 − β) L_task(Df). MU-Bench fixed β = ½ and only built
+  the paired batches for TOFU; here β is `retain_weight` and every step sees
+  a Df and a Dr batch.
+"""
+
+from __future__ import annotations
+
+from mmul_jax import losses
+from mmul_jax.methods import base
+
+
+def build_neggrad(ctx: base.Context) -> base.Plan:
+  return base.Plan(loss=losses.negate(losses.on_forget(ctx.task())),
+                   parts=("df",))
+
+
+def build_neggrad_plus(ctx: base.Context) -> base.Plan:
+  beta = float(ctx.hparams.retain_weight)
+  task = ctx.task()
+  loss = losses.weighted_sum(
+      {"retain": losses.on_retain(task),
+       "forget": losses.negate(losses.on_forget(task))},
+      weights={"retain": beta, "forget": 1.0 - beta})
+  return base.Plan(loss=loss)
+
+
+def check_neggrad_plus(h, config) -> list[str]:
+  del config
+  w = h.retain_weight
+  if not isinstance(w, (int, float)) or not 0.0 <= w <= 1.0:
+    return ["method.neggrad_plus.retain_weight (β) must be in [0, 1]"]
+  return []

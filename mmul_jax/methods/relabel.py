@@ -1,0 +1,83 @@
+"""Training on deliberately wrong answers for the deleted data.
+
+* `randlabel` (RandLabel; Golatkar et al. 2020, Graves et al. 2021; MU-Bench
+  `random_label`): the task loss on Df with corrupted answers together with
+  Dr. For retrieval the corrupted answer of a deleted image is a caption of
+  *another* deleted image (a derangement keyed on image ids, so never one of
+  its own captions), and the pair counts as a new item. For classification
+  it is a random wrong label: MU-Bench's (y + 1) mod C is not random; that
+  variant needs labels, which the retrieval tasks do not have.
+* `salun` (Fan et al., "SalUn: Empowering Machine Unlearning via Gradient-
+  based Weight Saliency", ICLR 2024): RandLabel, but only the weights with
+  the largest |∇θ L_task(Df)| at θ₀ move (a gradient mask, `threshold` the
+  fraction kept, default ½ as in MU-Bench). Departures from MU-Bench: the
+  first gradient batch is not thrown away, and the saliency batches use
+  the same input pipeline as unlearning.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from mmul_jax import gradient_transforms
+from mmul_jax import losses
+from mmul_jax.methods import base
+
+TARGETS = ("captions", "labels")
+
+
+def relabel_and_merge(batch: dict, rng: jax.Array) -> dict:
+  """One flat batch: Df with each image given another Df image's caption,
+  followed by Dr. Relabelled pairs get fresh negative ids, so they are
+  positives of each other only."""
+  df, dr = batch["df"], batch["dr"]
+  perm, _ = losses.derangement(rng, df["image_id"])
+  n = df["image_id"].shape[0]
+  fake_ids = -1 - jnp.arange(n, dtype=df["image_id"].dtype)
+  relabelled = {"image": df["image"], "text": df["text"][perm],
+                "image_id": fake_ids}
+  return {k: jnp.concatenate([relabelled[k], dr[k]]) for k in relabelled}
+
+
+def randlabel_loss(ctx: base.Context) -> losses.LossTerm:
+  return losses.map_batch(ctx.task(), relabel_and_merge)
+
+
+def build_randlabel(ctx: base.Context) -> base.Plan:
+  return base.Plan(loss=randlabel_loss(ctx))
+
+
+def build_salun(ctx: base.Context) -> base.Plan:
+  h = ctx.hparams
+  saliency = base.gradient_statistic(
+      ctx, ctx.task(), "df", num_batches=int(h.mask_batches), fn=jnp.abs)
+  mask = gradient_transforms.saliency_mask(saliency,
+                                           fraction=float(h.threshold))
+  kept = sum(float(m.sum()) for m in jax.tree.leaves(mask))
+  total = sum(m.size for m in jax.tree.leaves(mask))
+  return base.Plan(
+      loss=randlabel_loss(ctx),
+      gradient_transforms=(gradient_transforms.mask_updates(mask),),
+      info={"mask_fraction": kept / total})
+
+
+def needs(h) -> set[str]:
+  return {"labels"} if h.target == "labels" else {"captions"}
+
+
+def check_randlabel(h, config) -> list[str]:
+  del config
+  if h.target not in TARGETS:
+    return [f"target must be one of {list(TARGETS)}"]
+  return []
+
+
+def check_salun(h, config) -> list[str]:
+  problems = check_randlabel(h, config)
+  if not isinstance(h.threshold, (int, float)) or not 0 < h.threshold <= 1:
+    problems.append("threshold (the fraction of weights updated) must be "
+                    "in (0, 1]")
+  if not isinstance(h.mask_batches, int) or h.mask_batches < 1:
+    problems.append("mask_batches must be a positive integer")
+  return problems

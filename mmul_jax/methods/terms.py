@@ -1,0 +1,197 @@
+"""Loss terms of the dual encoder: the losses of `mmul_jax.losses` wired to
+the model's representations, as `LossTerm`s that methods compose.
+
+The model being unlearned runs in training mode (dropout on) and the frozen
+model in inference mode under `stop_gradient`, as in the reference. Terms
+that compare against other batch items take `axis_name`, so they also give
+global-batch values under `shard_map` or `pmap`.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from mmul_jax import losses
+from mmul_jax.losses import _collective
+from mmul_jax.training import objective
+
+
+def _student(model, params, method, *args, rng):
+  return model.apply(params, *args, train=True, method=method,
+                     rngs={"dropout": rng})
+
+
+def _frozen(model, params, method, *args):
+  return jax.lax.stop_gradient(
+      model.apply(params, *args, train=False, method=method))
+
+
+def task(model, *, itm_weight: float = 1.0,
+         axis_name: str | None = None) -> losses.LossTerm:
+  """The training objective (ITC + ITM with hard negatives) on a flat batch.
+
+  Fine-tuning, NegGrad, RandLabel and others use it; it ignores the frozen
+  model.
+  """
+  return objective.pretrain_term(model, itm_weight=itm_weight,
+                                 axis_name=axis_name)
+
+
+def _local_rows(x_all: jax.Array, rows: int, axis_name: str | None):
+  start = _collective.row_offset(rows, axis_name)
+  return jax.lax.dynamic_slice_in_dim(x_all, start, rows)
+
+
+def modality_decoupling(model, *, negative_source: str = "df",
+                        axis_name: str | None = None) -> losses.LossTerm:
+  """L_MD on `batch["df"]`; unrelated captions from Df or from `batch["dr"]`.
+
+  Df negatives are a derangement keyed on image ids over the global batch,
+  so no image is paired with one of its own captions (the reference's
+  `randperm` could). Dr negatives are a random choice of retained captions.
+  """
+  if negative_source not in ("df", "dr"):
+    raise ValueError("negative_source must be 'df' or 'dr', got "
+                     f"{negative_source!r}")
+
+  def term(params, frozen_params, batch, *, rng):
+    df = batch["df"]
+    k_perm, k_img, k_txt = jax.random.split(rng, 3)
+    img = _student(model, params, model.encode_image, df["image"],
+                   rng=k_img)["image_embed"]
+    txt = _student(model, params, model.encode_text, df["text"],
+                   rng=k_txt)["text_embed"]
+    img0 = _frozen(model, frozen_params, model.encode_image,
+                   df["image"])["image_embed"]
+    b = img.shape[0]
+    aux = {}
+    if negative_source == "df":
+      txt0 = _frozen(model, frozen_params, model.encode_text,
+                     df["text"])["text_embed"]
+      ids_all = _collective.gather(df["image_id"], axis_name)
+      perm, valid = losses.derangement(k_perm, ids_all)
+      neg_all = _collective.gather(txt0, axis_name)[perm]
+      aux["derangement_valid"] = valid.astype(jnp.float32)
+    else:
+      dr_txt0 = _frozen(model, frozen_params, model.encode_text,
+                        batch["dr"]["text"])["text_embed"]
+      pool = _collective.gather(dr_txt0, axis_name)
+      n_df = b if axis_name is None else b * jax.lax.axis_size(axis_name)
+      if pool.shape[0] < n_df:
+        raise ValueError("negative_source='dr' needs a Dr batch at least as "
+                         "large as the Df batch")
+      neg_all = pool[jax.random.permutation(k_perm, pool.shape[0])[:n_df]]
+    neg = _local_rows(neg_all, b, axis_name)
+    aux["df_pair_sim"] = jnp.mean(jnp.sum(img * txt, -1))
+    return losses.modality_decoupling(img, txt, img0, neg,
+                                      axis_name=axis_name), aux
+
+  return losses.loss_term(term)
+
+
+def unimodal_retention(model) -> losses.LossTerm:
+  """L_UKR on a flat batch (Df for MMUL): image and text embeddings."""
+
+  def term(params, frozen_params, batch, *, rng):
+    k_img, k_txt = jax.random.split(rng)
+    img = _student(model, params, model.encode_image, batch["image"],
+                   rng=k_img)["image_embed"]
+    txt = _student(model, params, model.encode_text, batch["text"],
+                   rng=k_txt)["text_embed"]
+    img0 = _frozen(model, frozen_params, model.encode_image,
+                   batch["image"])["image_embed"]
+    txt0 = _frozen(model, frozen_params, model.encode_text,
+                   batch["text"])["text_embed"]
+    return losses.unimodal_retention((img, txt), (img0, txt0)), {}
+
+  return losses.loss_term(term)
+
+
+def multimodal_retention(model) -> losses.LossTerm:
+  """L_MKR on a flat batch (Dr for MMUL): the fusion [CLS]."""
+
+  def term(params, frozen_params, batch, *, rng):
+    fused = _student(model, params, model.__call__, batch["image"],
+                     batch["text"], rng=rng)["fusion_cls"]
+    fused0 = _frozen(model, frozen_params, model.__call__, batch["image"],
+                     batch["text"])["fusion_cls"]
+    return losses.multimodal_retention(fused, fused0), {}
+
+  return losses.loss_term(term)
+
+
+def retrieval_logits(out: dict, ids: jax.Array,
+                     axis_name: str | None = None) -> dict[str, tuple]:
+  """The model's answers as classification logits, with their true classes.
+
+  Retrieval has no labels; its "logits" are (1) each image's scores over the
+  batch's captions, (2) each caption's scores over the batch's images, both
+  scaled by the learned temperature as in ITC, and (3) the matching head's
+  two logits of the true pair. Values: `(logits, true_class_mask)`.
+  """
+  scale = jnp.exp(out["logit_scale"])
+  img_all = _collective.gather(out["image_embed"], axis_name)
+  txt_all = _collective.gather(out["text_embed"], axis_name)
+  positives = losses.positive_mask(ids, _collective.gather(ids, axis_name))
+  itm = out["itm_logits"]
+  matched = jnp.zeros(itm.shape, bool).at[:, 1].set(True)
+  return {"i2t": (scale * out["image_embed"] @ txt_all.T, positives),
+          "t2i": (scale * out["text_embed"] @ img_all.T, positives),
+          "itm": (itm, matched)}
+
+
+def _distillation(model, loss_fn, axis_name):
+  def term(params, frozen_params, batch, *, rng):
+    ids = batch["image_id"]
+    student = retrieval_logits(
+        _student(model, params, model.__call__, batch["image"],
+                 batch["text"], rng=rng), ids, axis_name)
+    teacher = retrieval_logits(
+        _frozen(model, frozen_params, model.__call__, batch["image"],
+                batch["text"]), ids, axis_name)
+    per_view = {k: loss_fn(teacher[k][0], student[k][0], teacher[k][1])
+                for k in student}
+    values = sum(per_view.values()) / len(per_view)
+    return values, {f"kl_{k}": jnp.mean(v) for k, v in per_view.items()}
+  return losses.loss_term(term)
+
+
+def distillation(model, *, temperature: float = 1.0,
+                 axis_name: str | None = None) -> losses.LossTerm:
+  """KL(teacher ‖ student) on a flat batch, averaged over the three views of
+  `retrieval_logits`; the teacher is the frozen model."""
+  return _distillation(
+      model, lambda t, s, _: losses.kl_divergence(
+          t, s, temperature=temperature), axis_name)
+
+
+def decoupled_distillation(model, *, temperature: float = 1.0,
+                           mask_value: float = -1e9,
+                           axis_name: str | None = None) -> losses.LossTerm:
+  """DELETE's loss on a flat batch: KL to the frozen teacher with the true
+  captions, images and the "matched" class masked out of its logits."""
+  return _distillation(
+      model, lambda t, s, m: losses.decoupled_distillation(
+          t, s, m, temperature=temperature, mask_value=mask_value),
+      axis_name)
+
+
+def l1_penalty() -> losses.LossTerm:
+  """‖θ‖₁ of the parameters being unlearned (ℓ1-sparse)."""
+
+  def term(params, frozen_params, batch, *, rng):
+    del frozen_params, batch, rng
+    return losses.l1_norm(params), {}
+
+  return losses.loss_term(term)
+
+
+def zero() -> losses.LossTerm:
+  """A constant 0 with zero gradients: for methods that only perturb."""
+
+  def term(params, frozen_params, batch, *, rng):
+    del params, frozen_params, batch, rng
+    return jnp.zeros((), jnp.float32), {}
+
+  return losses.loss_term(term)
