@@ -2,8 +2,11 @@
 
 Public API (everything else is internal):
 
-  mmul_jax.losses        loss functions (MMUL's three, contrastive, matching)
-  mmul_jax.methods       unlearning methods by name (`methods.build`)
+  mmul_jax.losses        loss functions (MMUL's three, contrastive, matching,
+                         distillation) and the loss-term algebra
+  mmul_jax.gradient_transforms  optax transforms of methods (saliency mask,
+                         one-step noise, l2-ball projection)
+  mmul_jax.methods       unlearning methods by name (`methods.METHODS`)
   mmul_jax.models        the dual encoder and its size presets
   mmul_jax.data          embedded dataset, tokenizer, deletion sets, input
   mmul_jax.evaluation    recall@K, Df-vs-Dr AUC, reports
@@ -12,6 +15,7 @@ Public API (everything else is internal):
 
 from mmul_jax import data
 from mmul_jax import evaluation
+from mmul_jax import gradient_transforms
 from mmul_jax import losses
 from mmul_jax import methods
 from mmul_jax import models
@@ -25,6 +29,7 @@ __all__ = [
     "data",
     "default_config",
     "evaluation",
+    "gradient_transforms",
     "losses",
     "methods",
     "models",

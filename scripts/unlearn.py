@@ -1,7 +1,7 @@
 """Unlearn a deletion set from a trained model and evaluate the result.
 
   python scripts/unlearn.py --config=configs/mmul_demo.py [--workdir=DIR]
-      [--config.method.md_weight=0.5 ...]
+      [--config.method.name=salun] [--config.method.mmul.md_weight=0.5 ...]
 
 Loads the original model and the retrained reference from the workdir, or
 trains and caches them first; then runs the configured method, checkpoints it,

@@ -42,9 +42,28 @@ def test_train_then_unlearn(workdir):
   assert results["config"]["method"]["name"] == "mmul"
 
 
+def test_another_method_by_flag_and_the_comparison_script(workdir):
+  wd, data_dir = workdir
+  common = (f"--workdir={wd}", f"--config.data.data_dir={data_dir}")
+  r = _run("unlearn.py", *common, "--config.method.name=scrub")
+  assert r.returncode == 0, r.stderr[-3000:]
+  results = json.load(open(os.path.join(wd, "results.json")))
+  assert set(results["models"]) == {"original", "retrained", "scrub"}
+  r = _run("compare_methods.py", *common, "--methods=neggrad,fisher")
+  assert r.returncode == 0, r.stderr[-3000:]
+  comparison = json.load(open(os.path.join(wd, "comparison.json")))
+  assert set(comparison["selected"]) == {"neggrad", "fisher"}
+  assert len(comparison["runs"]) == 6  # the tuning budget: 3 settings each
+  assert "| neggrad |" in r.stdout and "| retrained | reference |" in r.stdout
+
+
 @pytest.mark.parametrize("args,message", [
     (("--config.train.lrr=1",), "unknown config key 'train.lrr'"),
     (("--config.method.name=forgetful",), "unknown method 'forgetful'"),
+    (("--config.method.name=randlabel",
+      "--config.method.randlabel.target=labels"), "needs labels"),
+    (("--config.method.name=salun", "--config.method.salun.threshold=0"),
+     "threshold"),
     (("--config.deletion.ratio=0",), r"in (0, 100)"),
     (("--config.deletion.ratio=150",), r"in (0, 100)"),
 ])

@@ -34,7 +34,7 @@ def relabel_and_merge(batch: dict, rng: jax.Array) -> dict:
   df, dr = batch["df"], batch["dr"]
   perm, _ = losses.derangement(rng, df["image_id"])
   n = df["image_id"].shape[0]
-  fake_ids = -1 - jnp.arange(n, dtype=df["image_id"].dtype)
+  fake_ids = -1 - jnp.arange(n)
   relabelled = {"image": df["image"], "text": df["text"][perm],
                 "image_id": fake_ids}
   return {k: jnp.concatenate([relabelled[k], dr[k]]) for k in relabelled}

@@ -1,0 +1,35 @@
+"""Run every unlearning method with the same tuning budget and compare.
+
+  python scripts/compare_methods.py --config=configs/mmul_demo.py \
+      [--workdir=DIR] [--methods=neggrad,salun]
+
+Trains (or loads) the original and retrained models once, runs each method
+over its settings in `mmul_jax.unlearn.compare.GRID`, selects a setting per
+method without test data, prints a markdown table and writes
+DIR/comparison.json.
+"""
+
+from absl import app
+from absl import flags
+
+from mmul_jax import cli
+from mmul_jax import methods
+from mmul_jax.unlearn import compare
+
+_ARGS = cli.define_flags()
+_METHODS = flags.DEFINE_list("methods", None,
+                             "Methods to compare (default: all).")
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  config, workdir = _ARGS()
+  names = _METHODS.value
+  for name in names or ():
+    methods.get(name)  # unknown names fail before any compute
+  cli.run_or_exit(lambda: compare.compare(config, workdir, names))
+
+
+if __name__ == "__main__":
+  app.run(main, flags_parser=cli.parse_flags)

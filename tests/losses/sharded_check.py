@@ -1,0 +1,124 @@
+"""Run as a script with 8 fake CPU devices (see sharded_test.py): the
+contrastive and MMUL losses under shard_map / pmap / vmap with an axis name
+against one device with the whole batch. Prints a JSON dict of values."""
+
+import json
+import os
+import sys
+
+os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
+                           + " --xla_force_host_platform_device_count=8")
+
+import jax  # noqa: E402  (after XLA_FLAGS)
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+from jax.sharding import PartitionSpec as P  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..",
+                                "configs"))
+import tiny  # noqa: E402
+
+from mmul_jax import losses  # noqa: E402
+from mmul_jax import models  # noqa: E402
+from mmul_jax.methods import mmul  # noqa: E402
+
+N, AX = 8, "data"
+
+
+def unit(x):
+  return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+
+def main():
+  assert jax.device_count() == N, jax.devices()
+  mesh = jax.make_mesh((N,), (AX,))
+  rng = np.random.default_rng(0)
+  out = {}
+
+  # Contrastive: 16 pairs, 2 per device, two captions per image id.
+  b = 16
+  img, txt = (jnp.asarray(unit(rng.normal(size=(b, 8))), jnp.float32)
+              for _ in range(2))
+  ids = jnp.asarray(np.repeat(np.arange(b // 2), 2))
+  scale = jnp.float32(np.log(10.0))
+
+  def contrastive(i, t, d, axis_name=None):
+    return jnp.mean(losses.clip_contrastive(i, t, logit_scale=scale, ids=d,
+                                            axis_name=axis_name))
+
+  def place(x, spec):
+    return jax.device_put(x, jax.sharding.NamedSharding(mesh, spec))
+
+  def sharded_mean(fn, *args):
+    f = jax.shard_map(lambda *a: jax.lax.pmean(fn(*a, axis_name=AX), AX),
+                      mesh=mesh, in_specs=(P(AX),) * len(args),
+                      out_specs=P())
+    return float(jax.jit(f)(*(place(a, P(AX)) for a in args)))
+
+  def per_device(x):
+    return x.reshape((N, -1) + x.shape[1:])
+
+  out["contrastive_single"] = float(contrastive(img, txt, ids))
+  out["contrastive_shard_map"] = sharded_mean(contrastive, img, txt, ids)
+  out["contrastive_pmap"] = float(jnp.mean(jax.pmap(
+      lambda *a: contrastive(*a, axis_name=AX), axis_name=AX)(
+          *map(per_device, (img, txt, ids)))))
+  out["contrastive_vmap"] = float(jnp.mean(jax.vmap(
+      lambda *a: contrastive(*a, axis_name=AX), axis_name=AX)(
+          *map(per_device, (img, txt, ids)))))
+
+  # Modality decoupling on embeddings.
+  v0, t0 = (jnp.asarray(unit(rng.normal(size=(b, 8))), jnp.float32)
+            for _ in range(2))
+
+  def md(i, t, a, c, axis_name=None):
+    return jnp.mean(losses.modality_decoupling(i, t, a, c,
+                                               axis_name=axis_name))
+
+  out["md_single"] = float(md(img, txt, v0, t0))
+  out["md_shard_map"] = sharded_mean(md, img, txt, v0, t0)
+  out["md_pmap"] = float(jnp.mean(jax.pmap(
+      lambda *a: md(*a, axis_name=AX), axis_name=AX)(
+          *map(per_device, (img, txt, v0, t0)))))
+
+  # The whole MMUL loss term of the tiny model, negatives from Df and Dr.
+  c = tiny.get_config()
+  model = models.build(c.model)
+  images = np.zeros((1, c.model.image_size, c.model.image_size, 3),
+                    np.float32)
+  text = np.zeros((1, c.model.context_length), np.int32)
+  theta0 = model.init(jax.random.key(0), images, text)
+  theta = model.init(jax.random.key(1), images, text)
+
+  def part(n, seed):
+    r = np.random.default_rng(seed)
+    tokens = r.integers(4, c.model.vocab_size, (n, c.model.context_length))
+    tokens[:, -1] = c.model.eot_id
+    return {"image": jnp.asarray(r.normal(size=(n, c.model.image_size,
+                                                c.model.image_size, 3)),
+                                 jnp.float32),
+            "text": jnp.asarray(tokens, jnp.int32),
+            "image_id": jnp.asarray(np.repeat(np.arange(n // 2), 2)
+                                    + 100 * seed)}
+
+  batch = {"df": part(16, 1), "dr": part(16, 2)}
+  key = jax.random.key(3)
+  for source in ("df", "dr"):
+    def value(params, frozen, batch, axis_name=None, source=source):
+      term = mmul.loss(model, negative_source=source, axis_name=axis_name)
+      loss, _, _ = term.apply(term.init(params), params, frozen, batch,
+                              rng=key)
+      return loss
+
+    out[f"mmul_{source}_single"] = float(jax.jit(value)(theta, theta0,
+                                                        batch))
+    f = jax.shard_map(
+        lambda p, f, x: jax.lax.pmean(value(p, f, x, axis_name=AX), AX),
+        mesh=mesh, in_specs=(P(), P(), P(AX)), out_specs=P())
+    out[f"mmul_{source}_shard_map"] = float(jax.jit(f)(
+        place(theta, P()), place(theta0, P()), place(batch, P(AX))))
+  print(json.dumps(out))
+
+
+if __name__ == "__main__":
+  main()

@@ -1,0 +1,32 @@
+"""Losses with an axis name give the single-device value on 8 fake devices.
+
+The check runs in a subprocess, so only it sees 8 CPU devices."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def values():
+  script = os.path.join(os.path.dirname(__file__), "sharded_check.py")
+  proc = subprocess.run([sys.executable, script], capture_output=True,
+                        text=True, timeout=600)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("loss,ways", [
+    ("contrastive", ("shard_map", "pmap", "vmap")),
+    ("md", ("shard_map", "pmap")),
+    ("mmul_df", ("shard_map",)),
+    ("mmul_dr", ("shard_map",)),
+])
+def test_sharded_equals_single_device(values, loss, ways):
+  single = values[f"{loss}_single"]
+  assert single > 0
+  for way in ways:
+    assert values[f"{loss}_{way}"] == pytest.approx(single, rel=1e-5), way

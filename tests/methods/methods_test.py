@@ -1,0 +1,195 @@
+"""Every method through the one loop; method pieces against numpy."""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from mmul_jax import errors
+from mmul_jax import experiment
+from mmul_jax import methods
+from mmul_jax import models
+from mmul_jax.methods import distill
+from mmul_jax.methods import finetune
+from mmul_jax.methods import mmul
+from mmul_jax.methods import noise
+from mmul_jax.methods import relabel
+from mmul_jax.methods import terms
+from mmul_jax.training import train
+from mmul_jax.unlearn import run as run_lib
+
+
+@pytest.fixture(scope="module")
+def setup(tiny_builder, data_dir, tiny_config, tmp_path_factory):
+  workdir = tmp_path_factory.mktemp("methods")
+
+  def make(**overrides):
+    c = tiny_config.copy_and_resolve_references()
+    c.data.data_dir = data_dir
+    c.unlearn.num_steps = 2
+    c.update_from_flattened_dict(overrides)
+    return experiment.setup(c, str(workdir))
+
+  original, _ = train.train_model(make(), "original")
+  return make, original
+
+
+def _max_change(a, b):
+  return max(float(jnp.max(jnp.abs(x - y))) for x, y in
+             zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+
+
+@pytest.mark.parametrize("name", sorted(methods.METHODS))
+def test_every_method_runs_through_the_same_loop(setup, name):
+  make, original = setup
+  exp = make(**{"method.name": name})
+  params, info = run_lib.unlearn_model(exp, original)
+  leaves = jax.tree.leaves(params)
+  assert all(bool(jnp.all(jnp.isfinite(x))) for x in leaves)
+  assert info["wall_seconds"] > 0
+  assert _max_change(params, original) > 0  # the model changed
+  if name != "retrain":
+    assert info["history"] and np.isfinite(info["history"][-1]["loss"])
+
+
+def test_salun_moves_only_salient_weights(setup):
+  make, original = setup
+  exp = make(**{"method.name": "salun", "unlearn.weight_decay": 0.0,
+                "method.salun.threshold": 0.3})
+  plan = methods.build(run_lib._context(exp, original))
+  mask = plan.gradient_transforms[0].init(original).mask
+  kept = sum(float(m.sum()) for m in jax.tree.leaves(mask))
+  total = sum(m.size for m in jax.tree.leaves(mask))
+  assert kept / total == pytest.approx(0.3, abs=0.01)
+  params, _ = run_lib.unlearn_model(exp, original)
+  for p, p0, m in zip(jax.tree.leaves(params), jax.tree.leaves(original),
+                      jax.tree.leaves(mask)):
+    frozen = np.asarray(m) == 0
+    np.testing.assert_array_equal(np.asarray(p)[frozen],
+                                  np.asarray(p0)[frozen])
+
+
+def test_bad_teaching_uses_a_random_teacher(setup):
+  make, original = setup
+  plan = methods.build(run_lib._context(
+      make(**{"method.name": "bad_teaching"}), original))
+  assert plan.frozen["good"] is original
+  assert _max_change(plan.frozen["bad"], original) > 0.01
+
+
+@pytest.mark.parametrize("n,wd,expected", [
+    (145_000, 0.02, 0.40),  # Flickr30K, ALBEF (reference spec §2.1)
+    (145_000, 0.05, 0.065),  # Flickr30K, BLIP
+    (86_373, 0.02, 0.66),  # NLVR2, ALBEF
+])
+def test_dtd_sigma_reproduces_the_reference_values(n, wd, expected):
+  sigma = noise.dtd_sigma(n=n, steps=1, weight_decay=wd, epsilon=5.0)
+  assert sigma == pytest.approx(expected, rel=0.05)
+
+
+def test_dtd_sigma_formula_by_hand():
+  n, wd, eps, steps = 1000, 0.1, 2.0, 3
+  gamma = (4 - wd - wd) / (4 - wd + wd)
+  lg = math.log(n ** 2)
+  expected = (4 * math.sqrt(2) * (1 + wd) * gamma ** steps
+              / (wd * n * (1 - gamma ** steps)
+                 * (math.sqrt(lg + eps) - math.sqrt(lg))))
+  assert noise.dtd_sigma(n=n, steps=steps, weight_decay=wd,
+                         epsilon=eps) == pytest.approx(expected, rel=1e-12)
+
+
+def test_scrub_alternates_max_and_min_steps():
+  select = distill.scrub_phase(period=5, max_steps=2, max_periods=2)
+  phases = [int(select(jnp.int32(t))) for t in range(13)]
+  assert phases == [0, 0, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1]
+
+
+def test_l1_weight_decays_linearly_to_zero():
+  w = finetune.l1_weight(alpha=0.4, num_steps=10, no_l1_steps=2)
+  np.testing.assert_allclose([float(w(t)) for t in (0, 4, 8, 9)],
+                             [0.4, 0.2, 0.0, 0.0], atol=1e-7)
+
+
+def test_relabel_gives_every_deleted_image_another_images_caption():
+  r = np.random.default_rng(0)
+  ids = np.array([7, 8, 9, 10, 11, 12])
+  df = {"image": r.normal(size=(6, 2)).astype(np.float32),
+        "text": np.arange(6)[:, None] * np.ones((1, 3), np.int32) + ids[:,
+                                                                        None],
+        "image_id": ids}
+  dr = {"image": r.normal(size=(4, 2)).astype(np.float32),
+        "text": np.full((4, 3), 99, np.int32), "image_id": np.arange(4)}
+  out = relabel.relabel_and_merge({"df": df, "dr": dr}, jax.random.key(1))
+  text, image_id = np.asarray(out["text"]), np.asarray(out["image_id"])
+  assert text.shape == (10, 3)
+  owner = {tuple(df["text"][i]): ids[i] for i in range(6)}
+  for i in range(6):
+    assert owner[tuple(text[i])] != ids[i]  # never its own caption
+  assert sorted(owner[tuple(t)] for t in text[:6]) == sorted(ids)
+  np.testing.assert_array_equal(image_id[:6], -1 - np.arange(6))
+  np.testing.assert_array_equal(text[6:], dr["text"])
+  np.testing.assert_array_equal(np.asarray(out["image"])[:6], df["image"])
+
+
+def _softmax(z):
+  e = np.exp(z - z.max(-1, keepdims=True))
+  return e / e.sum(-1, keepdims=True)
+
+
+def test_distillation_terms_match_numpy(tiny_config):
+  c = tiny_config.model
+  model = models.build(c)
+  r = np.random.default_rng(0)
+  images = r.normal(size=(4, c.image_size, c.image_size, 3)).astype(
+      np.float32)
+  text = r.integers(4, c.vocab_size, (4, c.context_length)).astype(np.int32)
+  text[:, -1] = c.eot_id
+  batch = {"image": images, "text": text, "image_id": np.array([0, 0, 1, 2])}
+  student = model.init(jax.random.key(0), images[:1], text[:1])
+  teacher = model.init(jax.random.key(1), images[:1], text[:1])
+  out_s = model.apply(student, images, text)
+  out_t = model.apply(teacher, images, text)
+
+  def views(out):
+    s = np.exp(float(out["logit_scale"]))
+    v, t = np.asarray(out["image_embed"]), np.asarray(out["text_embed"])
+    return [s * v @ t.T, s * t @ v.T, np.asarray(out["itm_logits"])]
+
+  pos = batch["image_id"][:, None] == batch["image_id"][None, :]
+  masks = [pos, pos, np.array([[False, True]] * 4)]
+  for term, tau, mask_on in (
+      (terms.distillation(model, temperature=2.0), 2.0, False),
+      (terms.decoupled_distillation(model, temperature=1.0), 1.0, True)):
+    value, aux, _ = term.apply(term.init(student), student, teacher, batch,
+                               rng=jax.random.key(0))
+    per_view = []
+    for zt, zs, m in zip(views(out_t), views(out_s), masks):
+      p = _softmax(np.where(m, -np.inf, zt / tau) if mask_on else zt / tau)
+      q = _softmax(zs / tau)
+      with np.errstate(divide="ignore", invalid="ignore"):
+        kl = np.where(p > 0, p * (np.log(p) - np.log(q)), 0).sum(-1)
+      per_view.append(tau ** 2 * kl)
+    np.testing.assert_allclose(value, np.mean(sum(per_view) / 3), rtol=2e-4)
+    np.testing.assert_allclose(aux["kl_itm"], per_view[2].mean(), rtol=2e-4)
+
+
+def test_mmul_ablation_leaves_out_zero_weight_terms(tiny_config):
+  model = models.build(tiny_config.model)
+  term = mmul.loss(model, md_weight=1.0, ukr_weight=0.0, mkr_weight=2.0)
+  state = term.init({})
+  assert set(state.weights) == {"md", "mkr"}
+  h = tiny_config.method.mmul.copy_and_resolve_references()
+  h.update(md_weight=0.0, mkr_weight=0.0)
+  assert mmul.parts_read(h) == ("df",)
+  h.update(md_weight=1.0, negative_source="dr")
+  assert mmul.parts_read(h) == ("df", "dr")
+  with pytest.raises(ValueError, match="nonzero weight"):
+    mmul.loss(model, md_weight=0, ukr_weight=0, mkr_weight=0)
+
+
+def test_unknown_method_is_a_config_error():
+  with pytest.raises(errors.ConfigError, match="unknown method 'forget_all'"
+                     ".*available: bad_teaching"):
+    methods.get("forget_all")
