@@ -5,7 +5,8 @@
 
 Trains (or loads) the original and retrained models once, runs each method
 over its settings in `mmul_jax.unlearn.compare.GRID`, selects a setting per
-method without test data, prints a markdown table and writes
+method without test data (`--selection=retrain_gap|reference`, see
+`mmul_jax.unlearn.compare`), prints a markdown table and writes
 DIR/comparison.json.
 """
 
@@ -19,6 +20,9 @@ from mmul_jax.unlearn import compare
 _ARGS = cli.define_flags()
 _METHODS = flags.DEFINE_list("methods", None,
                              "Methods to compare (default: all).")
+_RULE = flags.DEFINE_enum("selection", "retrain_gap",
+                          sorted(compare.SELECTION_RULES),
+                          "How one setting per method is chosen.")
 
 
 def main(argv):
@@ -28,7 +32,8 @@ def main(argv):
   names = _METHODS.value
   for name in names or ():
     methods.get(name)  # unknown names fail before any compute
-  cli.run_or_exit(lambda: compare.compare(config, workdir, names))
+  cli.run_or_exit(lambda: compare.compare(config, workdir, names,
+                                              rule=_RULE.value))
 
 
 if __name__ == "__main__":
