@@ -38,6 +38,20 @@ def task(model, *, itm_weight: float = 1.0,
                                  axis_name=axis_name)
 
 
+def _embeddings(model, params, frozen_params, batch, k_img, k_txt):
+  """Image and text embeddings of the model being unlearned and the frozen
+  one (XLA drops whichever a term does not use)."""
+  return (
+      _student(model, params, model.encode_image, batch["image"],
+               rng=k_img)["image_embed"],
+      _student(model, params, model.encode_text, batch["text"],
+               rng=k_txt)["text_embed"],
+      _frozen(model, frozen_params, model.encode_image,
+              batch["image"])["image_embed"],
+      _frozen(model, frozen_params, model.encode_text,
+              batch["text"])["text_embed"])
+
+
 def _local_rows(x_all: jax.Array, rows: int, axis_name: str | None):
   start = _collective.row_offset(rows, axis_name)
   return jax.lax.dynamic_slice_in_dim(x_all, start, rows)
@@ -58,17 +72,11 @@ def modality_decoupling(model, *, negative_source: str = "df",
   def term(params, frozen_params, batch, *, rng):
     df = batch["df"]
     k_perm, k_img, k_txt = jax.random.split(rng, 3)
-    img = _student(model, params, model.encode_image, df["image"],
-                   rng=k_img)["image_embed"]
-    txt = _student(model, params, model.encode_text, df["text"],
-                   rng=k_txt)["text_embed"]
-    img0 = _frozen(model, frozen_params, model.encode_image,
-                   df["image"])["image_embed"]
+    img, txt, img0, txt0 = _embeddings(model, params, frozen_params, df,
+                                       k_img, k_txt)
     b = img.shape[0]
     aux = {}
     if negative_source == "df":
-      txt0 = _frozen(model, frozen_params, model.encode_text,
-                     df["text"])["text_embed"]
       ids_all = _collective.gather(df["image_id"], axis_name)
       perm, valid = losses.derangement(k_perm, ids_all)
       neg_all = _collective.gather(txt0, axis_name)[perm]
@@ -94,15 +102,8 @@ def unimodal_retention(model) -> losses.LossTerm:
   """L_UKR on a flat batch (Df for MMUL): image and text embeddings."""
 
   def term(params, frozen_params, batch, *, rng):
-    k_img, k_txt = jax.random.split(rng)
-    img = _student(model, params, model.encode_image, batch["image"],
-                   rng=k_img)["image_embed"]
-    txt = _student(model, params, model.encode_text, batch["text"],
-                   rng=k_txt)["text_embed"]
-    img0 = _frozen(model, frozen_params, model.encode_image,
-                   batch["image"])["image_embed"]
-    txt0 = _frozen(model, frozen_params, model.encode_text,
-                   batch["text"])["text_embed"]
+    img, txt, img0, txt0 = _embeddings(model, params, frozen_params, batch,
+                                       *jax.random.split(rng))
     return losses.unimodal_retention((img, txt), (img0, txt0)), {}
 
   return losses.loss_term(term)

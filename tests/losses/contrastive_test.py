@@ -60,3 +60,26 @@ def test_itm_cross_entropy_matches_numpy():
   got = contrastive.itm_cross_entropy(jnp.asarray(pos), jnp.asarray(nt),
                                       jnp.asarray(ni))
   np.testing.assert_allclose(got, expected, rtol=1e-5)
+
+
+def test_contrastive_losses_are_finite_and_compile_once():
+  import chex
+
+  @jax.jit
+  @chex.assert_max_traces(n=1)
+  def total(rng, v, t, ids, logits):
+    itc = contrastive.clip_contrastive(v, t, logit_scale=jnp.float32(4.6),
+                                       ids=ids)
+    ti, ii = contrastive.sample_hard_negatives(
+        rng, v @ t.T, contrastive.positive_mask(ids, ids))
+    itm = contrastive.itm_cross_entropy(logits, logits[ti], logits[ii])
+    return jnp.mean(itc) + jnp.mean(itm)
+
+  rng = np.random.default_rng(4)
+  for seed in range(3):
+    v, t = (jnp.asarray(rng.normal(size=(6, 4)) * 30, jnp.float32)
+            for _ in range(2))
+    ids = jnp.asarray([0, 0, 1, 2, 3, 4])
+    logits = jnp.asarray(rng.normal(size=(6, 2)) * 30, jnp.float32)
+    out = total(jax.random.key(seed), v, t, ids, logits)
+    assert np.isfinite(float(out))

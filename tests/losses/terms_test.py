@@ -168,18 +168,24 @@ def test_alternate_runs_the_selected_term_and_compiles_once():
 
 def test_terms_are_finite_and_compile_once_under_grad():
   batch = {"df": _data(1), "dr": _data(2)}
+  def pull(params, frozen, batch, *, rng):
+    del batch, rng
+    return jnp.sum((params["w"] - frozen["w"]) ** 2), {}
+
   term = losses.weighted_sum(
       {"f": losses.negate(losses.on_forget(_sq())),
        "r": losses.on_retain(losses.map_batch(
-           _sq(), lambda b, rng: {**b, "x": b["x"] * 2}))},
-      weights={"f": 0.5, "r": 1.0})
+           _sq(), lambda b, rng: {**b, "x": b["x"] * 2})),
+       "p": losses.with_frozen(losses.loss_term(pull), "good")},
+      weights={"f": 0.5, "r": 1.0, "p": 0.1})
+  frozen = {"good": {"w": np.zeros(3, np.float32)}}
 
   @jax.jit
   @chex.assert_max_traces(n=1)
   def step(params, state):
     (value, state), grads = jax.value_and_grad(
         lambda p: (lambda v, a, s: (v, s))(
-            *term.apply(state, p, None, batch, rng=RNG)), has_aux=True)(
+            *term.apply(state, p, frozen, batch, rng=RNG)), has_aux=True)(
                 params)
     return value, state, grads
 
