@@ -1,6 +1,8 @@
 """Every method through the one loop; method pieces against numpy."""
 
 import math
+import os
+import shutil
 
 import jax
 import jax.numpy as jnp
@@ -193,3 +195,22 @@ def test_unknown_method_is_a_config_error():
   with pytest.raises(errors.ConfigError, match="unknown method 'forget_all'"
                      ".*available: bad_teaching"):
     methods.get("forget_all")
+
+
+@pytest.mark.parametrize("name", ["scrub", "l1_sparse"])
+def test_unlearning_resumes_with_its_loss_state(setup, name):
+  """Scheduled weights and SCRUB's phase live in the checkpointed loss
+  state: a run killed after its mid-run checkpoint ends bit-identical."""
+  make, original = setup
+  overrides = {"method.name": name, "unlearn.num_steps": 4,
+               "unlearn.checkpoint_every": 2, "method.scrub.period": 3,
+               "method.scrub.max_steps": 1}
+  exp = make(**overrides)
+  full, _ = run_lib.unlearn_model(exp, original)
+  directory = run_lib.unlearn_dir(exp)
+  for entry in ("4", run_lib.INFO_FILE):
+    path = os.path.join(directory, entry)
+    shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+  resumed, info = run_lib.unlearn_model(make(**overrides), original)
+  assert info["resumed_from"] == 2
+  jax.tree.map(np.testing.assert_array_equal, resumed, full)
