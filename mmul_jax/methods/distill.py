@@ -36,6 +36,7 @@ from mmul_jax.methods import terms
 
 
 def build_bad_teaching(ctx: base.Context) -> base.Plan:
+  """Bad Teaching (Chundawat et al., AAAI 2023); departures above."""
   h = ctx.hparams
   kl = terms.distillation(ctx.model, temperature=float(h.temperature))
   loss = losses.weighted_sum(
@@ -56,6 +57,7 @@ def scrub_phase(*, period: int, max_steps: int, max_periods: int):
 
 
 def build_scrub(ctx: base.Context) -> base.Plan:
+  """SCRUB (Kurmanji et al., NeurIPS 2023) with alternating steps."""
   h = ctx.hparams
   kl = terms.distillation(ctx.model, temperature=float(h.temperature))
   max_step = losses.negate(losses.on_forget(kl))
@@ -70,6 +72,7 @@ def build_scrub(ctx: base.Context) -> base.Plan:
 
 
 def build_delete(ctx: base.Context) -> base.Plan:
+  """DELETE (Zhou et al., CVPR 2025) on Df; departures above."""
   h = ctx.hparams
   loss = losses.on_forget(terms.decoupled_distillation(
       ctx.model, temperature=float(h.temperature),

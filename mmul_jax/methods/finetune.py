@@ -24,11 +24,13 @@ from mmul_jax.methods import terms
 
 
 def build_retrain(ctx: base.Context) -> base.Plan:
+  """Retraining from scratch on Dr with the original recipe (see above)."""
   del ctx
   return base.Plan(retrain=True)
 
 
 def build_finetune(ctx: base.Context) -> base.Plan:
+  """Fine-tuning on Dr (MultiDelete's and MU-Bench's FT; see above)."""
   return base.Plan(loss=losses.on_retain(ctx.task()), parts=("dr",))
 
 
@@ -40,6 +42,7 @@ def l1_weight(*, alpha: float, num_steps: int,
 
 
 def build_l1_sparse(ctx: base.Context) -> base.Plan:
+  """ℓ1-sparse (Jia et al., NeurIPS 2023); departures above."""
   h = ctx.hparams
   weight = l1_weight(alpha=float(h.alpha),
                      num_steps=ctx.config.unlearn.num_steps,

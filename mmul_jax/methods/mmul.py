@@ -64,6 +64,7 @@ def parts_read(h) -> tuple[str, ...]:
 
 
 def build(ctx: base.Context) -> base.Plan:
+  """MMUL (Cheng & Amiri) from `config.method.mmul`; see above."""
   h = ctx.hparams
   return base.Plan(
       loss=loss(ctx.model, md_weight=float(h.md_weight),

@@ -18,11 +18,13 @@ from mmul_jax.methods import base
 
 
 def build_neggrad(ctx: base.Context) -> base.Plan:
+  """NegGrad: true gradient ascent on Df (the reference's was descent)."""
   return base.Plan(loss=losses.negate(losses.on_forget(ctx.task())),
                    parts=("df",))
 
 
 def build_neggrad_plus(ctx: base.Context) -> base.Plan:
+  """NegGrad+ (Kurmanji et al., NeurIPS 2023) with β = retain_weight."""
   beta = float(ctx.hparams.retain_weight)
   task = ctx.task()
   loss = losses.weighted_sum(

@@ -51,6 +51,7 @@ def dtd_sigma(*, n: int, steps: int, weight_decay: float, epsilon: float,
 
 
 def build_dtd(ctx: base.Context) -> base.Plan:
+  """Descent-to-Delete (Neel et al., ALT 2021); departures above."""
   h, u = ctx.hparams, ctx.config.unlearn
   steps = int(u.num_steps) if h.descent else 1
   sigma = dtd_sigma(n=ctx.num_pairs["dr"], steps=steps,
@@ -70,6 +71,7 @@ def build_dtd(ctx: base.Context) -> base.Plan:
 
 
 def build_fisher(ctx: base.Context) -> base.Plan:
+  """Fisher forgetting (Golatkar et al., CVPR 2020); departures above."""
   h = ctx.hparams
   fisher = base.gradient_statistic(ctx, ctx.task(), "dr",
                                    num_batches=int(h.num_batches),

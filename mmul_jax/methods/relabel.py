@@ -45,10 +45,12 @@ def randlabel_loss(ctx: base.Context) -> losses.LossTerm:
 
 
 def build_randlabel(ctx: base.Context) -> base.Plan:
+  """RandLabel with random captions for the deleted images (see above)."""
   return base.Plan(loss=randlabel_loss(ctx))
 
 
 def build_salun(ctx: base.Context) -> base.Plan:
+  """SalUn (Fan et al., ICLR 2024): saliency mask at θ₀, then RandLabel."""
   h = ctx.hparams
   saliency = base.gradient_statistic(
       ctx, ctx.task(), "df", num_batches=int(h.mask_batches), fn=jnp.abs)
