@@ -1,6 +1,7 @@
 """Run as a script with 8 fake CPU devices (see sharded_test.py): the
-contrastive and MMUL losses under shard_map / pmap / vmap with an axis name
-against one device with the whole batch. Prints a JSON dict of values."""
+contrastive, MMUL and distillation losses under shard_map / pmap / vmap with
+an axis name against one device with the whole batch. Prints a JSON dict of
+values."""
 
 import json
 import os
@@ -21,6 +22,7 @@ import tiny  # noqa: E402
 from mmul_jax import losses  # noqa: E402
 from mmul_jax import models  # noqa: E402
 from mmul_jax.methods import mmul  # noqa: E402
+from mmul_jax.methods import terms  # noqa: E402
 
 N, AX = 8, "data"
 
@@ -117,6 +119,22 @@ def main():
         mesh=mesh, in_specs=(P(), P(), P(AX)), out_specs=P())
     out[f"mmul_{source}_shard_map"] = float(jax.jit(f)(
         place(theta, P()), place(theta0, P()), place(batch, P(AX))))
+  # The distillation terms (Bad Teaching, SCRUB, DELETE) on a flat batch.
+  for kind in ("distillation", "decoupled_distillation"):
+    def value(params, frozen, batch, axis_name=None, kind=kind):
+      term = getattr(terms, kind)(model, temperature=2.0,
+                                  axis_name=axis_name)
+      loss, _, _ = term.apply(term.init(params), params, frozen, batch,
+                              rng=key)
+      return loss
+
+    flat = batch["df"]
+    out[f"{kind}_single"] = float(jax.jit(value)(theta, theta0, flat))
+    f = jax.shard_map(
+        lambda p, f, x: jax.lax.pmean(value(p, f, x, axis_name=AX), AX),
+        mesh=mesh, in_specs=(P(), P(), P(AX)), out_specs=P())
+    out[f"{kind}_shard_map"] = float(jax.jit(f)(
+        place(theta, P()), place(theta0, P()), place(flat, P(AX))))
   print(json.dumps(out))
 
 

@@ -24,6 +24,8 @@ def values():
     ("md", ("shard_map", "pmap")),
     ("mmul_df", ("shard_map",)),
     ("mmul_dr", ("shard_map",)),
+    ("distillation", ("shard_map",)),
+    ("decoupled_distillation", ("shard_map",)),
 ])
 def test_sharded_equals_single_device(values, loss, ways):
   single = values[f"{loss}_single"]
