@@ -49,11 +49,12 @@ def test_another_method_by_flag_and_the_comparison_script(workdir):
   assert r.returncode == 0, r.stderr[-3000:]
   results = json.load(open(os.path.join(wd, "results.json")))
   assert set(results["models"]) == {"original", "retrained", "scrub"}
-  r = _run("compare_methods.py", *common, "--methods=neggrad,fisher")
+  r = _run("compare_methods.py", *common, "--methods=retrain,neggrad,fisher")
   assert r.returncode == 0, r.stderr[-3000:]
   comparison = json.load(open(os.path.join(wd, "comparison.json")))
-  assert set(comparison["selected"]) == {"neggrad", "fisher"}
-  assert len(comparison["runs"]) == 6  # the tuning budget: 3 settings each
+  assert set(comparison["selected"]) == {"retrain", "neggrad", "fisher"}
+  assert len(comparison["runs"]) == 7  # 3 settings each, retrain has 1
+  assert comparison["selected"]["retrain"]["scores"]["retrain_gap"] == 0
   assert "| neggrad |" in r.stdout and "| retrained | reference |" in r.stdout
 
 

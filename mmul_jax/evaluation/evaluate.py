@@ -12,6 +12,10 @@ from mmul_jax.data import pipeline
 from mmul_jax.evaluation import deletion_auc
 from mmul_jax.evaluation import retrieval
 
+# Part of the key of cached evaluations: bump it when what `evaluate`
+# computes changes, so no stale cached result is reported.
+VERSION = 1
+
 
 def _batched(fn, arrays: tuple[np.ndarray, ...], batch_size: int):
   """Applies `fn` over the leading axis in fixed-size (padded) chunks, so it

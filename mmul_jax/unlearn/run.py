@@ -33,12 +33,16 @@ def _method_settings(config) -> dict:
   return {"name": name, name: h.to_dict() if h is not None else {}}
 
 
+def _digest(obj) -> str:
+  text = json.dumps(obj, sort_keys=True)
+  return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
 def unlearn_dir(exp: experiment_lib.Experiment) -> str:
   """One directory per (method, deletion set, hyperparameters)."""
   c = exp.config
-  settings = json.dumps({"unlearn": c.unlearn.to_dict(),
-                         "method": _method_settings(c)}, sort_keys=True)
-  digest = hashlib.sha256(settings.encode()).hexdigest()[:10]
+  digest = _digest({"unlearn": c.unlearn.to_dict(),
+                    "method": _method_settings(c)})
   return os.path.join(exp.workdir, "unlearn", c.method.name,
                       exp.deletion.tag, digest)
 
@@ -167,14 +171,16 @@ def run(config, workdir: str) -> dict:
   kwargs = dict(ks=tuple(c.eval.recall_ks),
                 auc_num_samples=c.eval.auc_num_samples,
                 auc_seed=c.eval.auc_seed, rerank_k=c.eval.rerank_k)
-  key = hashlib.sha256(json.dumps(
-      {"eval": c.eval.to_dict(), "deletion": exp.deletion.sha256},
-      sort_keys=True).encode()).hexdigest()[:10]
+  key = _digest({"eval": c.eval.to_dict(), "deletion": exp.deletion.sha256,
+                 "version": evaluate.VERSION})
   evals = {}
   for name, params, cache_dir in (
       ("original", original, train.model_dir(exp, "original")),
       ("retrained", retrained, train.model_dir(exp, "retrain")),
       (c.method.name, unlearned, None)):
+    if name == "retrain":  # the method is the retrained model itself
+      evals[name] = evals["retrained"]
+      continue
     evals[name] = _evaluate_cached(
         cache_dir and os.path.join(cache_dir, f"eval_{key}.json"),
         lambda params=params, name=name: evaluate.evaluate(
