@@ -1,0 +1,102 @@
+"""Run as a script with 8 fake CPU devices (see mesh_test.py): the jitted
+training and unlearning steps on a 1-device and an 8-device mesh, from the
+same state and batches. Prints a JSON dict of per-step losses, gradient
+norms, the largest parameter difference and trace counts."""
+
+import json
+import os
+import sys
+
+os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
+                           + " --xla_force_host_platform_device_count=8")
+
+import jax  # noqa: E402  (after XLA_FLAGS)
+import numpy as np  # noqa: E402
+import optax  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..",
+                                "configs"))
+import tiny  # noqa: E402
+
+from mmul_jax import losses  # noqa: E402
+from mmul_jax import models  # noqa: E402
+from mmul_jax.methods import mmul  # noqa: E402
+from mmul_jax.training import loop  # noqa: E402
+from mmul_jax.training import objective  # noqa: E402
+from mmul_jax.training import sharding  # noqa: E402
+from mmul_jax.training import state as state_lib  # noqa: E402
+
+STEPS = 3
+
+
+def counted(term, counter):
+  """`term`, counting how often its apply is traced."""
+  def apply(*args, **kwargs):
+    counter[0] += 1
+    return term.apply(*args, **kwargs)
+  return losses.LossTerm(term.init, apply)
+
+
+def batch(c, n, seed):
+  r = np.random.default_rng(seed)
+  tokens = r.integers(4, c.model.vocab_size, (n, c.model.context_length))
+  tokens[:, -1] = c.model.eot_id
+  size = c.model.image_size
+  return {"image": r.normal(size=(n, size, size, 3)).astype(np.float32),
+          "text": tokens.astype(np.int32),
+          "image_id": (np.arange(n) + 1000 * seed).astype(np.int32)}
+
+
+def run(term, params, frozen, batches, num_devices):
+  mesh = sharding.make_mesh(num_devices)
+  # Plain SGD: parameter differences are gradient differences (Adam would
+  # amplify float noise in near-zero gradients into visible steps).
+  tx = optax.sgd(1e-2)
+  params = jax.tree.map(np.array, params)  # the step donates its state
+  state = jax.device_put(state_lib.create(params, tx, term.init(params)),
+                         sharding.replicated(mesh))
+  rep = sharding.replicated(mesh)
+  extra = () if frozen is None else (jax.device_put(frozen, rep),)
+  step = loop.make_step(term, tx, jax.random.key(7), mesh,
+                        with_frozen=frozen is not None)
+  out = []
+  for b in batches:
+    state, metrics = step(state, sharding.shard_batch(b, mesh), *extra)
+    out.append({k: float(metrics[k]) for k in ("loss", "grad_norm")})
+  return out, jax.device_get(state.params)
+
+
+def main():
+  assert jax.device_count() == 8, jax.devices()
+  c = tiny.get_config()
+  model = models.build(c.model)
+  dummy = batch(c, 1, 0)
+  theta0 = model.init(jax.random.key(0), dummy["image"], dummy["text"])
+  theta = jax.tree.map(lambda x: x + 0.01, theta0)
+  result = {}
+  cases = {
+      "train": (objective.pretrain_term(model), None,
+                [batch(c, 16, s) for s in range(STEPS)]),
+      "mmul": (mmul.loss(model), theta0,
+               [{"df": batch(c, 8, s), "dr": batch(c, 16, 100 + s)}
+                for s in range(STEPS)]),
+  }
+  for name, (term, frozen, batches) in cases.items():
+    runs = {}
+    for n in (1, 8):
+      traces = [0]
+      runs[n] = run(counted(term, traces), theta, frozen, batches, n)
+      result[f"{name}_traces_{n}"] = traces[0]
+    result[f"{name}_metrics_1"], result[f"{name}_metrics_8"] = (
+        runs[1][0], runs[8][0])
+    result[f"{name}_max_param_diff"] = max(
+        float(np.max(np.abs(a - b))) for a, b in
+        zip(jax.tree.leaves(runs[1][1]), jax.tree.leaves(runs[8][1])))
+    result[f"{name}_max_param_move"] = max(
+        float(np.max(np.abs(a - b))) for a, b in
+        zip(jax.tree.leaves(runs[1][1]), jax.tree.leaves(theta)))
+  print(json.dumps(result))
+
+
+if __name__ == "__main__":
+  main()

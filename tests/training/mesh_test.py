@@ -1,0 +1,33 @@
+"""Training and unlearning steps give the same losses, gradients and
+parameters on 1 and on 8 fake CPU devices, and compile once on each.
+
+The check runs in a subprocess, so only it sees 8 CPU devices."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def values():
+  script = os.path.join(os.path.dirname(__file__), "mesh_check.py")
+  proc = subprocess.run([sys.executable, script], capture_output=True,
+                        text=True, timeout=600)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("case", ["train", "mmul"])
+def test_one_and_eight_devices_agree(values, case):
+  assert values[f"{case}_traces_1"] == 1
+  assert values[f"{case}_traces_8"] == 1
+  for one, eight in zip(values[f"{case}_metrics_1"],
+                        values[f"{case}_metrics_8"]):
+    assert eight["loss"] == pytest.approx(one["loss"], rel=1e-5)
+    assert eight["grad_norm"] == pytest.approx(one["grad_norm"], rel=1e-5)
+  # Three SGD steps: parameters differ by float noise only.
+  assert (values[f"{case}_max_param_diff"]
+          < 1e-4 * values[f"{case}_max_param_move"])
