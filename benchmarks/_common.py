@@ -1,0 +1,69 @@
+"""Shared by the benchmarks: the demo's model and an MMUL step on a mesh."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import jax
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "configs"))
+
+
+def demo_config():
+  import mmul_demo  # configs/mmul_demo.py
+  return mmul_demo.get_config()
+
+
+def synthetic_part(c, n: int, seed: int) -> dict:
+  """A batch with the demo's shapes (values do not matter for speed)."""
+  r = np.random.default_rng(seed)
+  size = c.model.image_size
+  tokens = r.integers(4, c.model.vocab_size, (n, c.model.context_length))
+  tokens[:, -1] = c.model.eot_id
+  return {"image": r.normal(size=(n, size, size, 3)).astype(np.float32),
+          "text": tokens.astype(np.int32),
+          "image_id": np.arange(n, dtype=np.int32) + 1000 * seed}
+
+
+def mmul_step(c, mesh):
+  """(jitted step, state, frozen params) for the demo's MMUL settings."""
+  from mmul_jax import models
+  from mmul_jax import optim
+  from mmul_jax.methods import mmul
+  from mmul_jax.training import loop
+  from mmul_jax.training import sharding
+  from mmul_jax.training import state as state_lib
+  model = models.build(c.model)
+  part = synthetic_part(c, 1, 0)
+  frozen = model.init(jax.random.key(0), part["image"], part["text"])
+  h = c.method.mmul
+  term = mmul.loss(model, md_weight=h.md_weight, ukr_weight=h.ukr_weight,
+                   mkr_weight=h.mkr_weight, negative_source=h.negative_source)
+  tx = optim.adamw(learning_rate=c.unlearn.learning_rate,
+                   num_steps=c.unlearn.num_steps, warmup_steps=0,
+                   weight_decay=c.unlearn.weight_decay,
+                   grad_clip_norm=c.unlearn.grad_clip_norm, kind="constant")
+  params = jax.tree.map(np.array, frozen)
+  rep = sharding.replicated(mesh)
+  state = jax.device_put(state_lib.create(params, tx, term.init(params)), rep)
+  step = loop.make_step(term, tx, jax.random.key(1), mesh, with_frozen=True)
+  return step, state, jax.device_put(frozen, rep)
+
+
+def time_steps(step, state, frozen, batches, mesh, num_steps: int):
+  """(compile seconds incl. the first step, steady steps per second)."""
+  from mmul_jax.training import sharding
+  sharded = [sharding.shard_batch(b, mesh) for b in batches]
+  t0 = time.perf_counter()
+  state, m = step(state, sharded[0], frozen)
+  jax.block_until_ready(m)
+  compile_s = time.perf_counter() - t0
+  t0 = time.perf_counter()
+  for i in range(num_steps):
+    state, m = step(state, sharded[i % len(sharded)], frozen)
+  jax.block_until_ready(m)
+  return compile_s, num_steps / (time.perf_counter() - t0)
