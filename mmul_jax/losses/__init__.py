@@ -33,7 +33,8 @@ Loss terms (`init(params) -> state`,
 `apply(state, params, frozen_params, batch, *, rng) -> (loss, aux, state)`):
   LossTerm, loss_term(fn), weighted_sum(terms, *, weights), negate(term),
   map_batch(term, fn), restrict(term, part), on_forget(term),
-  on_retain(term), with_frozen(term, key), alternate(terms, *, select)
+  on_retain(term), precompute(term, fn), with_frozen(term, key),
+  alternate(terms, *, select)
 """
 
 from mmul_jax.losses._contrastive import clip_contrastive
@@ -56,6 +57,7 @@ from mmul_jax.losses._terms import map_batch
 from mmul_jax.losses._terms import negate
 from mmul_jax.losses._terms import on_forget
 from mmul_jax.losses._terms import on_retain
+from mmul_jax.losses._terms import precompute
 from mmul_jax.losses._terms import restrict
 from mmul_jax.losses._terms import weighted_sum
 from mmul_jax.losses._terms import with_frozen
@@ -79,6 +81,7 @@ __all__ = [
     "on_forget",
     "on_retain",
     "positive_mask",
+    "precompute",
     "restrict",
     "sample_hard_negatives",
     "unimodal_retention",

@@ -13,8 +13,9 @@ injected weights). Combinators build methods out of terms, the way
 or injected into the state, so changing them never recompiles), `negate`
 (gradient ascent), `restrict` / `on_forget` / `on_retain` (use one part of a
 `{"df": ..., "dr": ...}` batch), `map_batch` (corrupt labels, concatenate
-parts), `with_frozen` (pick one of several frozen models) and `alternate`
-(switch terms by step, as SCRUB's max/min steps).
+parts), `precompute` (representations several terms share), `with_frozen`
+(pick one of several frozen models) and `alternate` (switch terms by step,
+as SCRUB's max/min steps).
 """
 
 from __future__ import annotations
@@ -138,6 +139,25 @@ def on_forget(term: LossTerm) -> LossTerm:
 def on_retain(term: LossTerm) -> LossTerm:
   """`term` on the retained part of a `{"df": ..., "dr": ...}` batch."""
   return restrict(term, "dr")
+
+
+def precompute(term: LossTerm,
+               fn: Callable[..., Any]) -> LossTerm:
+  """Runs `fn(params, frozen_params, batch, *, rng) -> batch` once and
+  applies `term` to the batch it returns.
+
+  For representations that several terms share: `fn` adds them to the batch
+  (e.g. the deleted items' embeddings, used by both modality decoupling and
+  unimodal retention), so the model runs once and gradients flow through
+  both uses. `term` gets the same `rng` as without `precompute`.
+  """
+
+  def apply(state, params, frozen_params, batch, *, rng):
+    batch = fn(params, frozen_params, batch,
+               rng=jax.random.fold_in(rng, 0x5EED))
+    return term.apply(state, params, frozen_params, batch, rng=rng)
+
+  return LossTerm(term.init, apply)
 
 
 def with_frozen(term: LossTerm, key: str) -> LossTerm:

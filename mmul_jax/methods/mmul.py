@@ -47,8 +47,11 @@ def loss(model, *, md_weight: float = 1.0, ukr_weight: float = 1.0,
   used = {k: (w, make) for k, (w, make) in parts.items() if w}
   if not used:
     raise ValueError("MMUL needs at least one loss term with nonzero weight")
-  return losses.weighted_sum({k: make() for k, (_, make) in used.items()},
+  term = losses.weighted_sum({k: make() for k, (_, make) in used.items()},
                              weights={k: w for k, (w, _) in used.items()})
+  if "md" in used and "ukr" in used:  # both read the Df embeddings: once
+    term = losses.precompute(term, terms.share_embeddings(model, "df"))
+  return term
 
 
 def parts_read(h) -> tuple[str, ...]:

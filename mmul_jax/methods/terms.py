@@ -40,7 +40,10 @@ def task(model, *, itm_weight: float = 1.0,
 
 def _embeddings(model, params, frozen_params, batch, k_img, k_txt):
   """Image and text embeddings of the model being unlearned and the frozen
-  one (XLA drops whichever a term does not use)."""
+  one: `batch["embeddings"]` when `share_embeddings` put them there, else
+  computed (XLA drops whichever a term does not use)."""
+  if "embeddings" in batch:
+    return batch["embeddings"]
   return (
       _student(model, params, model.encode_image, batch["image"],
                rng=k_img)["image_embed"],
@@ -50,6 +53,19 @@ def _embeddings(model, params, frozen_params, batch, k_img, k_txt):
               batch["image"])["image_embed"],
       _frozen(model, frozen_params, model.encode_text,
               batch["text"])["text_embed"])
+
+
+def share_embeddings(model, part: str = "df"):
+  """For `losses.precompute`: computes `_embeddings` of `batch[part]` once
+  and stores them in it, for every term that reads that part."""
+
+  def fn(params, frozen_params, batch, *, rng):
+    k_img, k_txt = jax.random.split(rng)
+    sub = batch[part]
+    shared = _embeddings(model, params, frozen_params, sub, k_img, k_txt)
+    return {**batch, part: {**sub, "embeddings": shared}}
+
+  return fn
 
 
 def _local_rows(x_all: jax.Array, rows: int, axis_name: str | None):

@@ -194,3 +194,43 @@ def test_terms_are_finite_and_compile_once_under_grad():
     value, state, grads = step(PARAMS, state)
     assert np.isfinite(float(value))
     assert np.all(np.isfinite(grads["w"]))
+
+
+def test_precompute_shares_one_computation_between_terms():
+  calls = []
+
+  def features(params, frozen, batch, *, rng):
+    del frozen, rng
+    calls.append(1)
+    return {**batch, "pred": batch["x"] @ params["w"]}
+
+  def from_pred(params, frozen, batch, *, rng):
+    del params, frozen, rng
+    return (batch["pred"] - batch["y"]) ** 2, {}
+
+  def abs_pred(params, frozen, batch, *, rng):
+    del params, frozen, rng
+    return jnp.abs(batch["pred"]), {}
+
+  term = losses.precompute(
+      losses.weighted_sum({"sq": losses.loss_term(from_pred),
+                           "abs": losses.loss_term(abs_pred)},
+                          weights={"sq": 2.0, "abs": 0.5}), features)
+  batch = _data()
+
+  @jax.jit
+  @chex.assert_max_traces(n=1)
+  def value_and_grad(params):
+    return jax.value_and_grad(
+        lambda p: _apply(term, batch, params=p)[0])(params)
+
+  value, grads = value_and_grad(PARAMS)
+  assert len(calls) == 1  # traced once, computed once for both terms
+  x, y, w = batch["x"], batch["y"], PARAMS["w"]
+  pred = x @ w
+  np.testing.assert_allclose(
+      value, 2.0 * np.mean((pred - y) ** 2) + 0.5 * np.mean(np.abs(pred)),
+      rtol=1e-5)
+  expected = (2.0 * 2 / len(y) * x.T @ (pred - y)
+              + 0.5 / len(y) * x.T @ np.sign(pred))
+  np.testing.assert_allclose(grads["w"], expected, rtol=1e-4)
