@@ -23,18 +23,13 @@ def main():
   parser.add_argument("--steps", type=int, default=30)
   args = parser.parse_args()
 
+  from mmul_jax import experiment
   from mmul_jax.data import pipeline
-  from mmul_jax.data import shapes_tfds
   from mmul_jax.data import tokenizer as tokenizer_lib
   from mmul_jax.training import sharding
   c = _common.demo_config()
   d = c.data
-  data_dir = d.data_dir or os.path.join(os.path.expanduser("~"),
-                                        "tensorflow_datasets")
-  builder = shapes_tfds.prepare(
-      data_dir, num_train=d.num_train, num_test=d.num_test,
-      captions_per_image=d.captions_per_image, image_size=d.image_size,
-      seed=d.seed)
+  builder = experiment.prepare_dataset(d)
   train = pipeline.index_split(builder.as_data_source()["train"])
   tok = tokenizer_lib.shapes_tokenizer(c.model.context_length)
   n_df = int(round(len(train) * c.deletion.ratio / 100))

@@ -62,6 +62,16 @@ def _check_tokenizer(tok: tokenizers.Tokenizer, model_cfg) -> None:
         f"end-of-text id is {tokenizer_lib.eot_id(tok)}")
 
 
+def prepare_dataset(d: ml_collections.ConfigDict):
+  """The TFDS builder of `config.data`, generated on first use."""
+  data_dir = d.data_dir or os.path.join(os.path.expanduser("~"),
+                                        "tensorflow_datasets")
+  return shapes_tfds.prepare(
+      data_dir, num_train=d.num_train, num_test=d.num_test,
+      captions_per_image=d.captions_per_image, image_size=d.image_size,
+      seed=d.seed)
+
+
 def setup(config: ml_collections.ConfigDict, workdir: str) -> Experiment:
   """Validates the config, prepares the dataset and the deletion sets."""
   config_schema.validate(config)
@@ -75,13 +85,7 @@ def setup(config: ml_collections.ConfigDict, workdir: str) -> Experiment:
       sharding.check_batch_size(size, mesh, what)
     except ValueError as e:
       raise config_schema.ConfigError(str(e)) from None
-  d = config.data
-  data_dir = d.data_dir or os.path.join(os.path.expanduser("~"),
-                                        "tensorflow_datasets")
-  builder = shapes_tfds.prepare(
-      data_dir, num_train=d.num_train, num_test=d.num_test,
-      captions_per_image=d.captions_per_image, image_size=d.image_size,
-      seed=d.seed)
+  builder = prepare_dataset(config.data)
   sources = builder.as_data_source()
   train = pipeline.index_split(sources["train"], desc="index train")
   test = pipeline.index_split(sources["test"], desc="index test")

@@ -1,6 +1,8 @@
 """Shared fixtures: a tiny model and a tiny prepared dataset."""
 
+import json
 import os
+import subprocess
 import sys
 
 import pytest
@@ -28,3 +30,15 @@ def tiny_builder(data_dir, tiny_config):
       data_dir, num_train=d.num_train, num_test=d.num_test,
       captions_per_image=d.captions_per_image, image_size=d.image_size,
       seed=d.seed)
+
+
+@pytest.fixture(scope="session")
+def json_script():
+  """Runs a check script in its own process (e.g. with fake devices) and
+  returns the JSON dict it prints last."""
+  def run(path, timeout=600):
+    proc = subprocess.run([sys.executable, path], capture_output=True,
+                          text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+  return run

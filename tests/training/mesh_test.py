@@ -3,21 +3,15 @@ parameters on 1 and on 8 fake CPU devices, and compile once on each.
 
 The check runs in a subprocess, so only it sees 8 CPU devices."""
 
-import json
 import os
-import subprocess
-import sys
 
 import pytest
 
 
 @pytest.fixture(scope="module")
-def values():
-  script = os.path.join(os.path.dirname(__file__), "mesh_check.py")
-  proc = subprocess.run([sys.executable, script], capture_output=True,
-                        text=True, timeout=600)
-  assert proc.returncode == 0, proc.stderr[-3000:]
-  return json.loads(proc.stdout.strip().splitlines()[-1])
+def values(json_script):
+  return json_script(os.path.join(os.path.dirname(__file__),
+                                  "mesh_check.py"))
 
 
 @pytest.mark.parametrize("case", ["train", "mmul"])
