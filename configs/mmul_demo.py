@@ -4,7 +4,7 @@
 
 Trains the original model on D (2,000 images, 2 captions each) and the
 retrained reference on Dr (5% of the images deleted), runs MMUL and prints
-the comparison. About 5 minutes on 2 CPU cores.
+the comparison. About 3 minutes on 2 CPU cores.
 
 The MMUL hyperparameters below were chosen from 18 settings (learning rate
 3e-5 to 1e-3, 50 to 300 steps, UKR/MKR weights 0 to 100, Df batch 8 to 32,
