@@ -18,6 +18,7 @@ import ml_collections
 import optax
 
 from mmul_jax import losses
+from mmul_jax.training import objective
 
 OPTIMIZERS = ("adamw", "sgd", "none")
 PARTS = ("df", "dr")
@@ -77,9 +78,26 @@ class Context:
   num_pairs: dict[str, int]
 
   def task(self) -> losses.LossTerm:
-    """The model's training objective, with the training ITM weight."""
-    from mmul_jax.methods import terms  # late: terms import the model zoo
-    return terms.task(self.model, itm_weight=self.config.train.itm_weight)
+    """The model's training objective (ITC + ITM with hard negatives) on a
+    flat batch, with the training ITM weight."""
+    return objective.pretrain_term(self.model,
+                                   itm_weight=self.config.train.itm_weight)
+
+
+def require_numbers(h, keys, *, minimum: float,
+                    exclusive: bool = False) -> list[str]:
+  """For the methods' `check` functions: one problem per hyperparameter in
+  `keys` that is not a number >= `minimum` (> `minimum` if `exclusive`)."""
+  op = ">" if exclusive else ">="
+  return [f"{k} must be a number {op} {minimum:g}" for k in keys
+          if not isinstance(h[k], (int, float))
+          or (h[k] <= minimum if exclusive else h[k] < minimum)]
+
+
+def require_integers(h, keys, *, minimum: int) -> list[str]:
+  """One problem per hyperparameter in `keys` not an integer >= `minimum`."""
+  return [f"{k} must be an integer >= {minimum}" for k in keys
+          if not isinstance(h[k], int) or h[k] < minimum]
 
 
 def gradient_statistic(ctx: Context, term: losses.LossTerm, part: str, *,

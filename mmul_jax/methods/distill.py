@@ -80,14 +80,13 @@ def build_delete(ctx: base.Context) -> base.Plan:
   return base.Plan(loss=loss, parts=("df",))
 
 
-def _positive(h, keys) -> list[str]:
-  return [f"{k} must be a number > 0" for k in keys
-          if not isinstance(h[k], (int, float)) or h[k] <= 0]
+def _check_temperature(h) -> list[str]:
+  return base.require_numbers(h, ("temperature",), minimum=0, exclusive=True)
 
 
 def check_bad_teaching(h, config) -> list[str]:
   del config
-  problems = _positive(h, ("temperature",))
+  problems = _check_temperature(h)
   if not isinstance(h.teacher_seed, int):
     problems.append("teacher_seed must be an integer")
   return problems
@@ -95,13 +94,10 @@ def check_bad_teaching(h, config) -> list[str]:
 
 def check_scrub(h, config) -> list[str]:
   del config
-  problems = _positive(h, ("temperature",))
-  problems += [f"{k} must be a number >= 0" for k in ("task_weight",
-                                                       "kl_weight")
-               if not isinstance(h[k], (int, float)) or h[k] < 0]
-  for k in ("period", "max_steps", "max_periods"):
-    if not isinstance(h[k], int) or h[k] < 0:
-      problems.append(f"{k} must be an integer >= 0")
+  problems = _check_temperature(h)
+  problems += base.require_numbers(h, ("task_weight", "kl_weight"), minimum=0)
+  problems += base.require_integers(
+      h, ("period", "max_steps", "max_periods"), minimum=0)
   if not problems and not (h.max_steps <= h.period and h.period > 0):
     problems.append("need 0 < period and max_steps <= period")
   return problems
@@ -109,7 +105,7 @@ def check_scrub(h, config) -> list[str]:
 
 def check_delete(h, config) -> list[str]:
   del config
-  problems = _positive(h, ("temperature",))
+  problems = _check_temperature(h)
   if not isinstance(h.mask_value, (int, float)) or h.mask_value >= 0:
     problems.append("mask_value must be a negative number")
   return problems

@@ -54,11 +54,9 @@ def build_l1_sparse(ctx: base.Context) -> base.Plan:
 
 
 def check_l1_sparse(h, config) -> list[str]:
-  problems = []
-  if not isinstance(h.alpha, (int, float)) or h.alpha < 0:
-    problems.append("method.l1_sparse.alpha must be a number >= 0")
+  problems = base.require_numbers(h, ("alpha",), minimum=0)
   if not isinstance(h.no_l1_steps, int) or not (
       0 <= h.no_l1_steps < config.unlearn.num_steps):
-    problems.append("method.l1_sparse.no_l1_steps must be an integer in "
+    problems.append("no_l1_steps must be an integer in "
                     "[0, unlearn.num_steps)")
   return problems

@@ -25,7 +25,7 @@ from mmul_jax import losses
 from mmul_jax.methods import base
 from mmul_jax.methods import terms
 
-NEGATIVE_SOURCES = ("df", "dr")
+NEGATIVE_SOURCES = terms.NEGATIVE_SOURCES
 HPARAMS = ("md_weight", "ukr_weight", "mkr_weight", "negative_source")
 
 
@@ -78,10 +78,8 @@ def build(ctx: base.Context) -> base.Plan:
 
 
 def check(h, config) -> list[str]:
-  problems = []
-  for k in ("md_weight", "ukr_weight", "mkr_weight"):
-    if not isinstance(h[k], (int, float)) or h[k] < 0:
-      problems.append(f"{k} must be a number >= 0")
+  problems = base.require_numbers(
+      h, ("md_weight", "ukr_weight", "mkr_weight"), minimum=0)
   if not problems and h.md_weight == h.ukr_weight == h.mkr_weight == 0:
     problems.append("all loss weights are 0; set at least one of "
                     "md_weight, ukr_weight, mkr_weight")

@@ -38,5 +38,5 @@ def check_neggrad_plus(h, config) -> list[str]:
   del config
   w = h.retain_weight
   if not isinstance(w, (int, float)) or not 0.0 <= w <= 1.0:
-    return ["method.neggrad_plus.retain_weight (β) must be in [0, 1]"]
+    return ["retain_weight (β) must be in [0, 1]"]
   return []

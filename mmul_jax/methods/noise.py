@@ -90,8 +90,8 @@ def check_dtd(h, config) -> list[str]:
   problems = []
   if not isinstance(h.descent, bool):
     problems.append("descent must be True or False")
-  if not isinstance(h.epsilon, (int, float)) or h.epsilon <= 0:
-    problems.append("epsilon must be a number > 0")
+  problems += base.require_numbers(h, ("epsilon",), minimum=0,
+                                  exclusive=True)
   if not isinstance(h.delta, (int, float)) or not 0 <= h.delta < 1:
     problems.append("delta must be in [0, 1) (0: 1/n²)")
   if not isinstance(h.radius, (int, float)) or h.radius < 0:
@@ -104,10 +104,6 @@ def check_dtd(h, config) -> list[str]:
 
 def check_fisher(h, config) -> list[str]:
   del config
-  problems = []
-  for k in ("alpha", "max_variance"):
-    if not isinstance(h[k], (int, float)) or h[k] <= 0:
-      problems.append(f"{k} must be a number > 0")
-  if not isinstance(h.num_batches, int) or h.num_batches < 1:
-    problems.append("num_batches must be a positive integer")
-  return problems
+  return (base.require_numbers(h, ("alpha", "max_variance"), minimum=0,
+                               exclusive=True)
+          + base.require_integers(h, ("num_batches",), minimum=1))

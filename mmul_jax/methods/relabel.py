@@ -80,6 +80,5 @@ def check_salun(h, config) -> list[str]:
   if not isinstance(h.threshold, (int, float)) or not 0 < h.threshold <= 1:
     problems.append("threshold (the fraction of weights updated) must be "
                     "in (0, 1]")
-  if not isinstance(h.mask_batches, int) or h.mask_batches < 1:
-    problems.append("mask_batches must be a positive integer")
+  problems += base.require_integers(h, ("mask_batches",), minimum=1)
   return problems

@@ -14,7 +14,10 @@ import jax.numpy as jnp
 
 from mmul_jax import losses
 from mmul_jax.losses import _collective
-from mmul_jax.training import objective
+
+
+# Where modality decoupling takes its unrelated captions from.
+NEGATIVE_SOURCES = ("df", "dr")
 
 
 def _student(model, params, method, *args, rng):
@@ -25,17 +28,6 @@ def _student(model, params, method, *args, rng):
 def _frozen(model, params, method, *args):
   return jax.lax.stop_gradient(
       model.apply(params, *args, train=False, method=method))
-
-
-def task(model, *, itm_weight: float = 1.0,
-         axis_name: str | None = None) -> losses.LossTerm:
-  """The training objective (ITC + ITM with hard negatives) on a flat batch.
-
-  Fine-tuning, NegGrad, RandLabel and others use it; it ignores the frozen
-  model.
-  """
-  return objective.pretrain_term(model, itm_weight=itm_weight,
-                                 axis_name=axis_name)
 
 
 def _embeddings(model, params, frozen_params, batch, k_img, k_txt):
@@ -81,9 +73,9 @@ def modality_decoupling(model, *, negative_source: str = "df",
   so no image is paired with one of its own captions (the reference's
   `randperm` could). Dr negatives are a random choice of retained captions.
   """
-  if negative_source not in ("df", "dr"):
-    raise ValueError("negative_source must be 'df' or 'dr', got "
-                     f"{negative_source!r}")
+  if negative_source not in NEGATIVE_SOURCES:
+    raise ValueError(f"negative_source must be one of {NEGATIVE_SOURCES}, "
+                     f"got {negative_source!r}")
 
   def term(params, frozen_params, batch, *, rng):
     df = batch["df"]
