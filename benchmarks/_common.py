@@ -31,8 +31,8 @@ def synthetic_part(c, n: int, seed: int) -> dict:
 
 def mmul_step(c, mesh):
   """(jitted step, state, frozen params) for the demo's MMUL settings."""
+  from mmul_jax import methods
   from mmul_jax import models
-  from mmul_jax import optim
   from mmul_jax.methods import mmul
   from mmul_jax.training import loop
   from mmul_jax.training import sharding
@@ -43,10 +43,8 @@ def mmul_step(c, mesh):
   h = c.method.mmul
   term = mmul.loss(model, md_weight=h.md_weight, ukr_weight=h.ukr_weight,
                    mkr_weight=h.mkr_weight, negative_source=h.negative_source)
-  tx = optim.adamw(learning_rate=c.unlearn.learning_rate,
-                   num_steps=c.unlearn.num_steps, warmup_steps=0,
-                   weight_decay=c.unlearn.weight_decay,
-                   grad_clip_norm=c.unlearn.grad_clip_norm, kind="constant")
+  from mmul_jax.unlearn import run
+  tx = run.optimizer(c, methods.Plan(loss=term))
   params = jax.tree.map(np.array, frozen)
   rep = sharding.replicated(mesh)
   state = jax.device_put(state_lib.create(params, tx, term.init(params)), rep)

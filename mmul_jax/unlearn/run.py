@@ -93,6 +93,17 @@ def _context(exp, original_params) -> methods.Context:
                  "dr": len(exp.deletion.retain_ids) * captions})
 
 
+def optimizer(config, plan: methods.Plan):
+  """The plan's optimiser with `config.unlearn`'s schedule, clipping and
+  weight decay, wrapped in the plan's transformations."""
+  u = config.unlearn
+  return optim.optimizer(
+      plan.optimizer, learning_rate=u.learning_rate,
+      num_steps=plan.num_steps or u.num_steps, warmup_steps=u.warmup_steps,
+      weight_decay=u.weight_decay, grad_clip_norm=u.grad_clip_norm,
+      kind=u.schedule, before=plan.gradient_transforms, after=plan.after)
+
+
 def unlearn_model(exp: experiment_lib.Experiment, original_params):
   """Runs the configured method from the original model; `(params, info)`.
 
@@ -111,12 +122,7 @@ def unlearn_model(exp: experiment_lib.Experiment, original_params):
   num_steps = plan.num_steps or c.unlearn.num_steps
   directory = unlearn_dir(exp)
   ckpt = checkpoint.Checkpointer(directory, _fingerprint(exp))
-  tx = optim.optimizer(
-      plan.optimizer, learning_rate=c.unlearn.learning_rate,
-      num_steps=num_steps, warmup_steps=c.unlearn.warmup_steps,
-      weight_decay=c.unlearn.weight_decay,
-      grad_clip_norm=c.unlearn.grad_clip_norm, kind=c.unlearn.schedule,
-      before=plan.gradient_transforms, after=plan.after)
+  tx = optimizer(c, plan)
   latest = ckpt.latest_step()
   if latest is not None:
     state = ckpt.restore(train.abstract_state(exp, tx, plan.loss))
