@@ -89,6 +89,21 @@ def default_config() -> ml_collections.ConfigDict:
   c.method.fisher = dict(alpha=1e-8, max_variance=1e3, num_batches=8)
   c.method.l1_sparse = dict(alpha=5e-4, no_l1_steps=0)
 
+  # Several processes (hosts) in one job. Empty address: one process;
+  # "auto": detected by JAX (TPU pods, SLURM, Open MPI); else "host:port" of
+  # process 0, with every process given the same address and its own id.
+  c.distributed = ml_collections.ConfigDict()
+  c.distributed.coordinator_address = ""
+  c.distributed.num_processes = 1
+  c.distributed.process_id = 0
+
+  # How parameters are laid out over the devices' mesh: "replicated", or
+  # "fsdp" (arrays of at least fsdp_min_size elements split over devices,
+  # with their optimiser state; for towers that do not fit on one device).
+  c.parallel = ml_collections.ConfigDict()
+  c.parallel.param_sharding = "replicated"
+  c.parallel.fsdp_min_size = 2 ** 16
+
   c.eval = ml_collections.ConfigDict()
   c.eval.batch_size = 256
   c.eval.recall_ks = (1, 5, 10)
@@ -104,6 +119,7 @@ _CHOICES = {
     "model.preset": tuple(presets.PRESETS),
     "model.dtype": ("float32", "bfloat16"),
     "unlearn.schedule": ("constant", "cosine"),
+    "parallel.param_sharding": ("replicated", "fsdp"),
 }
 # What each dataset gives a method (RandLabel's "labels" target needs labels).
 DATA_FEATURES = {"shapes_captions": {"images", "captions"}}
@@ -113,7 +129,8 @@ _POSITIVE_INTS = (
     "train.checkpoint_every", "train.log_every", "unlearn.num_steps",
     "unlearn.df_batch_size", "unlearn.dr_batch_size",
     "unlearn.checkpoint_every", "unlearn.log_every", "eval.batch_size",
-    "eval.auc_num_samples")
+    "eval.auc_num_samples", "distributed.num_processes",
+    "parallel.fsdp_min_size")
 _NONNEGATIVE = (
     "train.learning_rate", "train.warmup_steps", "train.weight_decay",
     "train.itm_weight", "train.grad_clip_norm", "unlearn.learning_rate",
@@ -183,6 +200,11 @@ def validate(config: ml_collections.ConfigDict) -> None:
   if config.model.image_size % config.model.patch_size:
     raise ConfigError("model.image_size must be a multiple of "
                       "model.patch_size")
+  d = config.distributed
+  if d.coordinator_address and d.coordinator_address != "auto" and not (
+      isinstance(d.process_id, int) and 0 <= d.process_id < d.num_processes):
+    raise ConfigError(f"distributed.process_id ({d.process_id}) must be in "
+                      f"0..{d.num_processes - 1} (distributed.num_processes)")
   if config.eval.rerank_k < 0:
     raise ConfigError("eval.rerank_k must be >= 0 (0 turns re-ranking off)")
   if not config.eval.recall_ks or min(config.eval.recall_ks) < 1:

@@ -13,6 +13,7 @@ import numpy as np
 import tokenizers
 
 from mmul_jax import config_schema
+from mmul_jax import distributed
 from mmul_jax import models
 from mmul_jax.data import deletion
 from mmul_jax.data import pipeline
@@ -46,6 +47,21 @@ class Experiment:
                                   tok=tok, desc="load Dr"),
     }
 
+  def training_stream(self, image_ids, batch_size: int, seed: int):
+    """This process's rows of the seeded batch stream over `image_ids`."""
+    c = self.config.data
+    return pipeline.training_stream(
+        self.train, image_ids, tok=self.tokenizer, batch_size=batch_size,
+        seed=seed, mean=c.mean, std=c.std,
+        shard=sharding.local_rows(self.mesh, batch_size))
+
+  def state_sharding(self, tree):
+    """Shardings of a parameter-shaped tree under `config.parallel`."""
+    p = self.config.parallel
+    return sharding.state_sharding(
+        tree, self.mesh,
+        p.fsdp_min_size if p.param_sharding == "fsdp" else 0)
+
   def data_fingerprint(self) -> dict:
     return {"dataset": self.dataset_name,
             "data": self.config.data.to_dict()}
@@ -77,6 +93,7 @@ def setup(config: ml_collections.ConfigDict, workdir: str) -> Experiment:
   config_schema.validate(config)
   tok = tokenizer_lib.shapes_tokenizer(config.model.context_length)
   _check_tokenizer(tok, config.model)
+  distributed.initialize(config.distributed)
   mesh = sharding.make_mesh()
   for what, size in (("train.batch_size", config.train.batch_size),
                      ("unlearn.df_batch_size", config.unlearn.df_batch_size),
@@ -85,16 +102,18 @@ def setup(config: ml_collections.ConfigDict, workdir: str) -> Experiment:
       sharding.check_batch_size(size, mesh, what)
     except ValueError as e:
       raise config_schema.ConfigError(str(e)) from None
-  builder = prepare_dataset(config.data)
+  with distributed.main_first("prepare dataset"):
+    builder = prepare_dataset(config.data)
   sources = builder.as_data_source()
   train = pipeline.index_split(sources["train"], desc="index train")
   test = pipeline.index_split(sources["test"], desc="index test")
   dataset_name = f"{builder.name}/{builder.builder_config.name}"
   ratios = sorted(set(deletion.STANDARD_RATIOS) |
                   {float(config.deletion.ratio)})
-  sets = deletion.standard_sets(
-      os.path.join(workdir, "deletion"), train.image_ids,
-      dataset=dataset_name, seed=config.deletion.seed, ratios=ratios)
+  with distributed.main_first("deletion manifests"):
+    sets = deletion.standard_sets(
+        os.path.join(workdir, "deletion"), train.image_ids,
+        dataset=dataset_name, seed=config.deletion.seed, ratios=ratios)
   df = sets[float(config.deletion.ratio)]
   _check_deletion_fits(config, df)
   return Experiment(config, workdir, dataset_name, train, test, df, tok,

@@ -2,6 +2,7 @@
 
 import os
 
+import grain
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -10,6 +11,8 @@ import pytest
 
 from mmul_jax import checkpoint
 from mmul_jax import errors
+from mmul_jax.data import pipeline
+from mmul_jax.training import loop
 from mmul_jax.training import state as state_lib
 
 
@@ -72,3 +75,46 @@ def test_corrupt_fingerprint_gives_a_clear_error(tmp_path):
     f.write("{not json")
   with pytest.raises(errors.CheckpointError, match="corrupt"):
     checkpoint.Checkpointer(str(tmp_path), {"a": 1})
+
+
+def _resume_setup(tmp_path, saved_position, with_data=True):
+  """A checkpoint at step 3 whose iterator was at `saved_position`."""
+  state, _ = _state()
+  state = state.replace(step=state.step + 2)  # step 3
+  stream = grain.MapDataset.range(100)
+  it = pipeline.iterate(stream, saved_position)
+  ckpt = checkpoint.Checkpointer(str(tmp_path), {},
+                                 data=("train",) if with_data else ())
+  ckpt.save(3, state, data={"train": it} if with_data else None)
+  ckpt.close()
+  return state, stream
+
+
+def test_resume_restores_the_saved_input_position(tmp_path):
+  state, stream = _resume_setup(tmp_path, 3)
+  ckpt = checkpoint.Checkpointer(str(tmp_path), {}, data=("train",))
+  restored, its, latest = loop.resume(ckpt, lambda: _abstract(state),
+                                      {"train": stream})
+  assert latest == 3 and int(restored.step) == 3
+  assert ckpt.restore_data(3, {"train": pipeline.iterate(stream, 0)})
+  assert next(its["train"]) == 3
+  ckpt.close()
+
+
+def test_resume_without_saved_positions_starts_at_the_step(tmp_path):
+  # As after a change of process count: positions are per process.
+  state, stream = _resume_setup(tmp_path, 3, with_data=False)
+  ckpt = checkpoint.Checkpointer(str(tmp_path), {}, data=("train",))
+  assert not ckpt.restore_data(3, {"train": pipeline.iterate(stream, 0)})
+  _, its, _ = loop.resume(ckpt, lambda: _abstract(state), {"train": stream})
+  assert next(its["train"]) == 3
+  ckpt.close()
+
+
+def test_input_position_that_disagrees_with_the_state_is_refused(tmp_path):
+  state, stream = _resume_setup(tmp_path, 7)
+  ckpt = checkpoint.Checkpointer(str(tmp_path), {}, data=("train",))
+  with pytest.raises(errors.CheckpointError,
+                     match=r"stream 'train' at batch 7, not 3"):
+    loop.resume(ckpt, lambda: _abstract(state), {"train": stream})
+  ckpt.close()

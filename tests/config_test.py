@@ -50,6 +50,11 @@ def test_every_config_validates(path):
         {"method.name": "delete", "method.delete.mask_value": 5.0}),
      "mask_value must be a negative number"),
     (lambda c: setattr(c.model, "image_size", 64), "data.image_size"),
+    (lambda c: setattr(c.parallel, "param_sharding", "zero3"),
+     "parallel.param_sharding"),
+    (lambda c: c.distributed.update(coordinator_address="localhost:1234",
+                                    num_processes=2, process_id=2),
+     r"distributed.process_id \(2\) must be in 0..1"),
 ])
 def test_bad_values_are_rejected(mutate, message):
   c = config_schema.default_config()

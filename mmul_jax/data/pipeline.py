@@ -87,12 +87,18 @@ def _decode_caption(c) -> str:
 
 def training_stream(split: ImageTextSplit, image_ids: Sequence[int], *,
                     tok: tokenizers.Tokenizer, batch_size: int, seed: int,
-                    mean, std) -> grain.MapDataset:
+                    mean, std, shard: tuple[int, int] = (0, 1)
+                    ) -> grain.MapDataset:
   """Endless `MapDataset` of batches; index k is the batch of step k.
 
   Batches are dicts with `image` float32 `(B, H, W, 3)`, `text` int32
-  `(B, L)` and `image_id` int64 `(B,)`.
+  `(B, L)` and `image_id` int64 `(B,)`. With `shard=(i, n)` it holds only
+  rows `[i * B/n, (i + 1) * B/n)` of each batch, so the n processes of a job
+  together read exactly the one-process batches, each record once.
   """
+  index, count = shard
+  if batch_size % count or not 0 <= index < count:
+    raise ValueError(f"shard {shard} does not split batches of {batch_size}")
   if len(image_ids) == 0:
     raise ValueError("cannot build a training stream over zero images")
   records = split.records_for(image_ids)
@@ -112,15 +118,36 @@ def training_stream(split: ImageTextSplit, image_ids: Sequence[int], *,
 
   ds = grain.MapDataset.source(_Subset(split.source, records))
   ds = ds.shuffle(seed=seed).repeat().random_map(pick, seed=seed + 1)
-  return ds.batch(batch_size, drop_remainder=True).map(collate)
+  ds = ds.batch(batch_size // count, drop_remainder=True)
+  return (ds[index::count] if count > 1 else ds).map(collate)
 
 
 def iterate(stream: grain.MapDataset, start_step: int, *,
-            num_threads: int = 2, prefetch: int = 4):
-  """An iterator over `stream` from batch `start_step`, read ahead in threads."""
-  return iter(stream[start_step:].to_iter_dataset(
+            num_threads: int = 2, prefetch: int = 4) -> grain.DatasetIterator:
+  """An iterator over `stream` from batch `start_step`, read ahead in threads.
+
+  Its position (`get_state`) counts batches from the start of the stream, so
+  it can be saved in a checkpoint and restored into a fresh iterator.
+  """
+  it = iter(stream.to_iter_dataset(
       grain.ReadOptions(num_threads=num_threads,
                         prefetch_buffer_size=prefetch)))
+  if start_step:
+    it.set_state({**_position_state(it), "next_index": int(start_step)})
+  return it
+
+
+def position(it: grain.DatasetIterator) -> int:
+  """The index of the batch `next(it)` returns."""
+  return int(_position_state(it)["next_index"])
+
+
+def _position_state(it) -> dict:
+  state = it.get_state()
+  if not isinstance(state, dict) or "next_index" not in state:
+    raise RuntimeError(f"unexpected grain iterator state {state!r}; this "
+                       "grain version is not supported (see pyproject.toml)")
+  return state
 
 
 @dataclasses.dataclass(frozen=True)

@@ -13,6 +13,7 @@ from tqdm.auto import tqdm
 
 from mmul_jax import errors
 from mmul_jax import losses
+from mmul_jax.data import pipeline
 from mmul_jax.training import sharding
 from mmul_jax.training import state as state_lib
 
@@ -21,7 +22,8 @@ NonFiniteLossError = errors.NonFiniteLossError
 
 
 def make_step(loss: losses.LossTerm, tx: optax.GradientTransformation,
-              rng: jax.Array, mesh, *, with_frozen: bool = False):
+              rng: jax.Array, mesh, *, with_frozen: bool = False,
+              state_sharding=None, frozen_sharding=None):
   """`step(state, batch[, frozen]) -> (state, metrics)`, jitted once.
 
   `loss` is a `LossTerm`; its state travels in `state.loss_state`. The rng
@@ -51,9 +53,12 @@ def make_step(loss: losses.LossTerm, tx: optax.GradientTransformation,
                          opt_state=opt_state, loss_state=loss_state), metrics
 
   rep, data = sharding.replicated(mesh), sharding.data_sharded(mesh)
-  in_shardings = (rep, data) + ((rep,) if with_frozen else ())
+  state_sharding = rep if state_sharding is None else state_sharding
+  in_shardings = (state_sharding, data) + (
+      (rep if frozen_sharding is None else frozen_sharding,)
+      if with_frozen else ())
   return jax.jit(step, in_shardings=in_shardings,
-                 out_shardings=(rep, rep), donate_argnums=0)
+                 out_shardings=(state_sharding, rep), donate_argnums=0)
 
 
 def _check_finite(metrics: dict, step: int, last_saved: int | None) -> dict:
@@ -69,15 +74,42 @@ def _check_finite(metrics: dict, step: int, last_saved: int | None) -> dict:
   return values
 
 
+def resume(ckpt, abstract_state, streams: dict[str, Any]):
+  """`(state or None, iterators, latest step or None)` for a run directory.
+
+  The iterators over `streams` (grain `MapDataset`s, by name) start at the
+  positions saved with the latest checkpoint, or at its step when it holds
+  none for this process count; at 0 without a checkpoint. `abstract_state`
+  is called only when there is something to restore.
+  """
+  iterators = {n: pipeline.iterate(s, 0) for n, s in streams.items()}
+  latest = ckpt.latest_step()
+  if latest is None:
+    return None, iterators, None
+  state = ckpt.restore(abstract_state())
+  step = int(state.step)
+  if not ckpt.restore_data(latest, iterators):
+    iterators = {n: pipeline.iterate(s, step) for n, s in streams.items()}
+  for name, it in iterators.items():
+    if pipeline.position(it) != step:
+      raise errors.CheckpointError(
+          f"checkpoint step {latest} in {ckpt.directory} has input stream "
+          f"{name!r} at batch {pipeline.position(it)}, not {step}; delete "
+          "that step directory to resume from an earlier one")
+  return state, iterators, latest
+
+
 def run_steps(step_fn, state, batches: Iterator[Any], *, mesh,
               num_steps: int, checkpointer=None, checkpoint_every: int = 0,
-              log_every: int = 50, desc: str = "steps",
-              frozen: tuple = ()) -> tuple[Any, list[dict], float]:
+              log_every: int = 50, desc: str = "steps", frozen: tuple = (),
+              data: dict | None = None) -> tuple[Any, list[dict], float]:
   """Runs `step_fn` from `state.step` to `num_steps`.
 
   Checks the loss for NaN/inf every `log_every` steps and before every save,
-  so a bad state is never written. Returns `(state, logged metrics, wall
-  seconds of the loop)`, the time including input and compilation.
+  so a bad state is never written. Each checkpoint also saves the positions
+  of the iterators `data` (those `batches` reads). Returns `(state, logged
+  metrics, wall seconds of the loop)`, the time including input and
+  compilation.
   """
   start = int(state.step)
   history: list[dict] = []
@@ -97,7 +129,7 @@ def run_steps(step_fn, state, batches: Iterator[Any], *, mesh,
         history.append({"step": done, **values})
         bar.set_postfix(loss=f"{values['loss']:.4f}")
       if save:
-        checkpointer.save(done, state)
+        checkpointer.save(done, state, data=data)
         last_saved = done
       bar.update(1)
   jax.block_until_ready(state)

@@ -8,13 +8,12 @@ import os
 import jax
 
 from mmul_jax import checkpoint
+from mmul_jax import distributed
 from mmul_jax import experiment as experiment_lib
 from mmul_jax import io_utils
 from mmul_jax import optim
-from mmul_jax.data import pipeline
 from mmul_jax.training import loop
 from mmul_jax.training import objective
-from mmul_jax.training import sharding
 from mmul_jax.training import state as state_lib
 
 KINDS = ("original", "retrain")
@@ -39,14 +38,19 @@ def _fingerprint(exp, kind: str) -> dict:
 
 
 def abstract_state(exp, tx, loss=None):
-  """Shapes of the train state, replicated over the mesh (no compute)."""
+  """Shapes and shardings of the train state (no compute)."""
 
   def create():
     params = experiment_lib.init_params(exp, 0)
     return state_lib.create(params, tx, loss.init(params) if loss else ())
 
   shapes = jax.eval_shape(create)
-  return checkpoint.abstract_like(shapes, sharding.replicated(exp.mesh))
+  return checkpoint.abstract_like(shapes, exp.state_sharding(shapes))
+
+
+def place_state(exp, state):
+  """A host-built state laid out over the mesh (`config.parallel`)."""
+  return jax.device_put(state, exp.state_sharding(state))
 
 
 def train_model(exp: experiment_lib.Experiment, kind: str):
@@ -57,42 +61,40 @@ def train_model(exp: experiment_lib.Experiment, kind: str):
   """
   c = exp.config
   directory = model_dir(exp, kind)
-  ckpt = checkpoint.Checkpointer(directory, _fingerprint(exp, kind))
+  ckpt = checkpoint.Checkpointer(directory, _fingerprint(exp, kind),
+                                 data=("train",))
   tx = optim.adamw(
       learning_rate=c.train.learning_rate, num_steps=c.train.num_steps,
       warmup_steps=c.train.warmup_steps, weight_decay=c.train.weight_decay,
       grad_clip_norm=c.train.grad_clip_norm, kind="cosine",
       end_ratio=c.train.end_learning_rate_ratio)
-  latest = ckpt.latest_step()
-  if latest is not None:
-    state = ckpt.restore(abstract_state(exp, tx))
-  else:
-    state = jax.device_put(
-        state_lib.create(experiment_lib.init_params(exp, c.seed), tx),
-        sharding.replicated(exp.mesh))
+  ids = (exp.deletion.all_ids if kind == "original"
+         else exp.deletion.retain_ids)
+  stream = exp.training_stream(ids, c.train.batch_size, c.seed)
+  state, iterators, latest = loop.resume(
+      ckpt, lambda: abstract_state(exp, tx), {"train": stream})
+  if state is None:
+    state = place_state(exp, state_lib.create(
+        experiment_lib.init_params(exp, c.seed), tx))
   info_path = os.path.join(directory, INFO_FILE)
   if int(state.step) >= c.train.num_steps and os.path.exists(info_path):
     ckpt.close()
     with open(info_path) as f:
       return state.params, json.load(f)
-  ids = (exp.deletion.all_ids if kind == "original"
-         else exp.deletion.retain_ids)
-  stream = pipeline.training_stream(
-      exp.train, ids, tok=exp.tokenizer, batch_size=c.train.batch_size,
-      seed=c.seed, mean=c.data.mean, std=c.data.std)
   step = loop.make_step(objective.pretrain_term(
       exp.model, itm_weight=c.train.itm_weight), tx, jax.random.key(c.seed),
-      exp.mesh)
+      exp.mesh, state_sharding=exp.state_sharding(state))
   label = "train original on D" if kind == "original" else \
       "retrain from scratch on Dr"
   state, history, seconds = loop.run_steps(
-      step, state, pipeline.iterate(stream, int(state.step)),
-      mesh=exp.mesh, num_steps=c.train.num_steps, checkpointer=ckpt,
+      step, state, iterators["train"], mesh=exp.mesh,
+      num_steps=c.train.num_steps, checkpointer=ckpt,
       checkpoint_every=c.train.checkpoint_every,
-      log_every=c.train.log_every, desc=label)
+      log_every=c.train.log_every, desc=label, data=iterators)
   ckpt.close()
   info = {"kind": kind, "num_images": int(len(ids)),
           "steps": c.train.num_steps, "resumed_from": latest,
           "wall_seconds": seconds, "history": history}
-  io_utils.atomic_write_json(info_path, info)
+  if distributed.is_main():
+    io_utils.atomic_write_json(info_path, info)
   return state.params, info

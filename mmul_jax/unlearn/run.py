@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 
 from mmul_jax import checkpoint
+from mmul_jax import distributed
 from mmul_jax import experiment as experiment_lib
 from mmul_jax import io_utils
 from mmul_jax import methods
@@ -59,21 +60,17 @@ _PART_IDS = {"df": ("forget_ids", "df_batch_size", 1000),
              "dr": ("retain_ids", "dr_batch_size", 2000)}
 
 
-def _stream(exp, part: str, start: int):
+def _stream(exp, part: str):
   c = exp.config
   ids_attr, size_key, seed = _PART_IDS[part]
-  stream = pipeline.training_stream(
-      exp.train, getattr(exp.deletion, ids_attr), tok=exp.tokenizer,
-      batch_size=c.unlearn[size_key], seed=c.seed + seed, mean=c.data.mean,
-      std=c.data.std)
-  return pipeline.iterate(stream, start)
+  return exp.training_stream(getattr(exp.deletion, ids_attr),
+                             c.unlearn[size_key], c.seed + seed)
 
 
-def _unlearning_batches(exp, parts, start: int):
-  """Endless `{"df": ..., "dr": ...}` batches (only `parts`) from `start`."""
-  its = {p: _stream(exp, p, start) for p in parts}
+def _zip(iterators: dict):
+  """Endless `{"df": ..., "dr": ...}` batches from the named iterators."""
   while True:
-    yield {k: next(it) for k, it in its.items()}
+    yield {k: next(it) for k, it in iterators.items()}
 
 
 def _context(exp, original_params) -> methods.Context:
@@ -81,7 +78,7 @@ def _context(exp, original_params) -> methods.Context:
   captions = c.data.captions_per_image
 
   def batches(part):
-    for batch in _stream(exp, part, 0):
+    for batch in pipeline.iterate(_stream(exp, part), 0):
       yield sharding.shard_batch(batch, exp.mesh)
 
   return methods.Context(
@@ -121,35 +118,39 @@ def unlearn_model(exp: experiment_lib.Experiment, original_params):
   prep_seconds = time.perf_counter() - t0
   num_steps = plan.num_steps or c.unlearn.num_steps
   directory = unlearn_dir(exp)
-  ckpt = checkpoint.Checkpointer(directory, _fingerprint(exp))
+  ckpt = checkpoint.Checkpointer(directory, _fingerprint(exp),
+                                 data=plan.parts)
   tx = optimizer(c, plan)
-  latest = ckpt.latest_step()
-  if latest is not None:
-    state = ckpt.restore(train.abstract_state(exp, tx, plan.loss))
-  else:
+  state, iterators, latest = loop.resume(
+      ckpt, lambda: train.abstract_state(exp, tx, plan.loss),
+      {p: _stream(exp, p) for p in plan.parts})
+  if state is None:
     # A copy: the step donates its state, the frozen original must survive.
     params = jax.tree.map(jnp.copy, original_params)
-    state = state_lib.create(params, tx, plan.loss.init(params))
-    state = jax.device_put(state, sharding.replicated(exp.mesh))
+    state = train.place_state(
+        exp, state_lib.create(params, tx, plan.loss.init(params)))
   info_path = os.path.join(directory, INFO_FILE)
   if int(state.step) >= num_steps and os.path.exists(info_path):
     ckpt.close()
     with open(info_path) as f:
       return state.params, json.load(f)
   frozen = original_params if plan.frozen is None else plan.frozen
+  frozen = train.place_state(exp, frozen)  # a teacher may be host-built
   step = loop.make_step(plan.loss, tx, jax.random.fold_in(
-      jax.random.key(c.seed), 1), exp.mesh, with_frozen=True)
+      jax.random.key(c.seed), 1), exp.mesh, with_frozen=True,
+      state_sharding=exp.state_sharding(state),
+      frozen_sharding=exp.state_sharding(frozen))
   state, history, seconds = loop.run_steps(
-      step, state, _unlearning_batches(exp, plan.parts, int(state.step)),
-      mesh=exp.mesh, num_steps=num_steps, checkpointer=ckpt,
-      checkpoint_every=c.unlearn.checkpoint_every,
+      step, state, _zip(iterators), mesh=exp.mesh, num_steps=num_steps,
+      checkpointer=ckpt, checkpoint_every=c.unlearn.checkpoint_every,
       log_every=c.unlearn.log_every, desc=f"unlearn with {c.method.name}",
-      frozen=(frozen,))
+      frozen=(frozen,), data=iterators)
   ckpt.close()
   info = {"method": c.method.name, "steps": num_steps,
           "resumed_from": latest, "wall_seconds": prep_seconds + seconds,
           "prepare_seconds": prep_seconds, **plan.info, "history": history}
-  io_utils.atomic_write_json(info_path, info)
+  if distributed.is_main():
+    io_utils.atomic_write_json(info_path, info)
   return state.params, info
 
 
@@ -159,7 +160,7 @@ def _evaluate_cached(path: str | None, evaluate_fn) -> dict:
     with open(path) as f:
       return json.load(f)
   result = evaluate_fn()
-  if path:
+  if path and distributed.is_main():
     io_utils.atomic_write_json(path, result)
   return result
 
@@ -187,6 +188,9 @@ def run(config, workdir: str) -> dict:
     if name == "retrain":  # the method is the retrained model itself
       evals[name] = evals["retrained"]
       continue
+    # Every process evaluates alone on a local copy (outside the cache
+    # test: gathering FSDP parameters needs all processes).
+    params = distributed.local_copy(params)
     evals[name] = _evaluate_cached(
         cache_dir and os.path.join(cache_dir, f"eval_{key}.json"),
         lambda params=params, name=name: evaluate.evaluate(
@@ -198,9 +202,10 @@ def run(config, workdir: str) -> dict:
              "retrained": retrain_info["wall_seconds"],
              c.method.name: unlearn_info["wall_seconds"]},
       total_seconds=time.perf_counter() - t0)
-  # The latest run's results, and a copy kept per method and setting.
-  io_utils.atomic_write_json(os.path.join(workdir, RESULTS_FILE), results)
-  io_utils.atomic_write_json(os.path.join(unlearn_dir(exp), RESULTS_FILE),
-                             results)
-  print(report.table(results))
+  if distributed.is_main():
+    # The latest run's results, and a copy kept per method and setting.
+    io_utils.atomic_write_json(os.path.join(workdir, RESULTS_FILE), results)
+    io_utils.atomic_write_json(os.path.join(unlearn_dir(exp), RESULTS_FILE),
+                               results)
+    print(report.table(results))
   return results

@@ -1,7 +1,9 @@
 """Run as a script with 8 fake CPU devices (see mesh_test.py): the jitted
 training and unlearning steps on a 1-device and an 8-device mesh, from the
-same state and batches. Prints a JSON dict of per-step losses, gradient
-norms, the largest parameter difference and trace counts."""
+same state and batches, and on 8 devices with FSDP (parameters, optimiser
+state and the frozen model split over devices). Prints a JSON dict of
+per-step losses, gradient norms, the largest parameter difference, trace
+counts and how many parameter arrays FSDP split."""
 
 import json
 import os
@@ -47,23 +49,31 @@ def batch(c, n, seed):
           "image_id": (np.arange(n) + 1000 * seed).astype(np.int32)}
 
 
-def run(term, params, frozen, batches, num_devices):
+def run(term, params, frozen, batches, num_devices, fsdp_min_size=0):
   mesh = sharding.make_mesh(num_devices)
-  # Plain SGD: parameter differences are gradient differences (Adam would
-  # amplify float noise in near-zero gradients into visible steps).
-  tx = optax.sgd(1e-2)
+  # SGD with momentum: parameter differences are gradient differences
+  # (Adam would amplify float noise in near-zero gradients into visible
+  # steps), and there is optimiser state for FSDP to split.
+  tx = optax.sgd(1e-2, momentum=0.9)
   params = jax.tree.map(np.array, params)  # the step donates its state
-  state = jax.device_put(state_lib.create(params, tx, term.init(params)),
-                         sharding.replicated(mesh))
-  rep = sharding.replicated(mesh)
-  extra = () if frozen is None else (jax.device_put(frozen, rep),)
+  state = state_lib.create(params, tx, term.init(params))
+  state_sharding = sharding.state_sharding(state, mesh, fsdp_min_size)
+  state = jax.device_put(state, state_sharding)
+  extra, frozen_sharding = (), None
+  if frozen is not None:
+    frozen_sharding = sharding.state_sharding(frozen, mesh, fsdp_min_size)
+    extra = (jax.device_put(frozen, frozen_sharding),)
   step = loop.make_step(term, tx, jax.random.key(7), mesh,
-                        with_frozen=frozen is not None)
+                        with_frozen=frozen is not None,
+                        state_sharding=state_sharding,
+                        frozen_sharding=frozen_sharding)
   out = []
   for b in batches:
     state, metrics = step(state, sharding.shard_batch(b, mesh), *extra)
     out.append({k: float(metrics[k]) for k in ("loss", "grad_norm")})
-  return out, jax.device_get(state.params)
+  split = sum(not x.sharding.is_fully_replicated
+              for x in jax.tree.leaves(state.params))
+  return out, jax.device_get(state.params), split
 
 
 def main():
@@ -83,15 +93,16 @@ def main():
   }
   for name, (term, frozen, batches) in cases.items():
     runs = {}
-    for n in (1, 8):
+    for key, n, fsdp in ((1, 1, 0), (8, 8, 0), ("fsdp", 8, 1024)):
       traces = [0]
-      runs[n] = run(counted(term, traces), theta, frozen, batches, n)
-      result[f"{name}_traces_{n}"] = traces[0]
-    result[f"{name}_metrics_1"], result[f"{name}_metrics_8"] = (
-        runs[1][0], runs[8][0])
-    result[f"{name}_max_param_diff"] = max(
-        float(np.max(np.abs(a - b))) for a, b in
-        zip(jax.tree.leaves(runs[1][1]), jax.tree.leaves(runs[8][1])))
+      runs[key] = run(counted(term, traces), theta, frozen, batches, n, fsdp)
+      result[f"{name}_traces_{key}"] = traces[0]
+      result[f"{name}_metrics_{key}"] = runs[key][0]
+      result[f"{name}_split_{key}"] = runs[key][2]
+      result[f"{name}_max_param_diff_{key}"] = max(
+          float(np.max(np.abs(a - b))) for a, b in
+          zip(jax.tree.leaves(runs[1][1]), jax.tree.leaves(runs[key][1])))
+    result[f"{name}_num_params"] = len(jax.tree.leaves(theta))
     result[f"{name}_max_param_move"] = max(
         float(np.max(np.abs(a - b))) for a, b in
         zip(jax.tree.leaves(runs[1][1]), jax.tree.leaves(theta)))

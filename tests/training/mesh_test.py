@@ -1,5 +1,6 @@
 """Training and unlearning steps give the same losses, gradients and
-parameters on 1 and on 8 fake CPU devices, and compile once on each.
+parameters on 1 and on 8 fake CPU devices, replicated or FSDP, and compile
+once on each.
 
 The check runs in a subprocess, so only it sees 8 CPU devices."""
 
@@ -14,14 +15,20 @@ def values(json_script):
                                   "mesh_check.py"))
 
 
+@pytest.mark.parametrize("layout", ["8", "fsdp"])
 @pytest.mark.parametrize("case", ["train", "mmul"])
-def test_one_and_eight_devices_agree(values, case):
+def test_one_and_eight_devices_agree(values, case, layout):
   assert values[f"{case}_traces_1"] == 1
-  assert values[f"{case}_traces_8"] == 1
+  assert values[f"{case}_traces_{layout}"] == 1
   for one, eight in zip(values[f"{case}_metrics_1"],
-                        values[f"{case}_metrics_8"]):
+                        values[f"{case}_metrics_{layout}"]):
     assert eight["loss"] == pytest.approx(one["loss"], rel=1e-5)
     assert eight["grad_norm"] == pytest.approx(one["grad_norm"], rel=1e-5)
   # Three SGD steps: parameters differ by float noise only.
-  assert (values[f"{case}_max_param_diff"]
+  assert (values[f"{case}_max_param_diff_{layout}"]
           < 1e-4 * values[f"{case}_max_param_move"])
+
+
+def test_fsdp_splits_the_large_arrays_only(values):
+  assert values["train_split_8"] == 0
+  assert 0 < values["train_split_fsdp"] < values["train_num_params"]
