@@ -29,8 +29,9 @@ def synthetic_part(c, n: int, seed: int) -> dict:
           "image_id": np.arange(n, dtype=np.int32) + 1000 * seed}
 
 
-def mmul_step(c, mesh):
-  """(jitted step, state, frozen params) for the demo's MMUL settings."""
+def mmul_step(c, mesh, fsdp_min_size: int = 0):
+  """(jitted step, state, frozen params) for the demo's MMUL settings;
+  parameters replicated, or FSDP with `fsdp_min_size > 0`."""
   from mmul_jax import methods
   from mmul_jax import models
   from mmul_jax.methods import mmul
@@ -46,10 +47,14 @@ def mmul_step(c, mesh):
   from mmul_jax.unlearn import run
   tx = run.optimizer(c, methods.Plan(loss=term))
   params = jax.tree.map(np.array, frozen)
-  rep = sharding.replicated(mesh)
-  state = jax.device_put(state_lib.create(params, tx, term.init(params)), rep)
-  step = loop.make_step(term, tx, jax.random.key(1), mesh, with_frozen=True)
-  return step, state, jax.device_put(frozen, rep)
+  state = state_lib.create(params, tx, term.init(params))
+  state_sharding = sharding.state_sharding(state, mesh, fsdp_min_size)
+  frozen_sharding = sharding.state_sharding(frozen, mesh, fsdp_min_size)
+  step = loop.make_step(term, tx, jax.random.key(1), mesh, with_frozen=True,
+                        state_sharding=state_sharding,
+                        frozen_sharding=frozen_sharding)
+  return (step, jax.device_put(state, state_sharding),
+          jax.device_put(frozen, frozen_sharding))
 
 
 def time_steps(step, state, frozen, batches, mesh, num_steps: int):
