@@ -46,6 +46,13 @@ def default_config() -> ml_collections.ConfigDict:
   c.deletion = ml_collections.ConfigDict()
   c.deletion.ratio = 5.0  # percent of training images
   c.deletion.seed = 0
+  # "uniform", or "class_skewed": Df from the units of class skew_class
+  # only, same size (the dataset-bias analysis).
+  c.deletion.strategy = "uniform"
+  c.deletion.skew_class = 0
+  # A MU-Bench index file (one 0-based train row per line, the 10% set):
+  # Df is its first ratio/10 of lines. Empty: draw Df as `strategy` says.
+  c.deletion.mubench_file = ""
 
   # Training of the original model on D and of the retrained model on Dr.
   c.train = ml_collections.ConfigDict()
@@ -69,6 +76,10 @@ def default_config() -> ml_collections.ConfigDict:
   c.unlearn.schedule = "constant"  # or "cosine"
   c.unlearn.weight_decay = 0.05
   c.unlearn.grad_clip_norm = 1.0
+  # Parameter-efficient unlearning: train rank-r adapters on every 2-D
+  # kernel instead of all weights (0: all weights), scaled by alpha / r.
+  c.unlearn.lora_rank = 0
+  c.unlearn.lora_alpha = 16.0
   c.unlearn.checkpoint_every = 50
   c.unlearn.log_every = 10
 
@@ -104,6 +115,16 @@ def default_config() -> ml_collections.ConfigDict:
   c.parallel.param_sharding = "replicated"
   c.parallel.fsdp_min_size = 2 ** 16
 
+  # scripts/benchmark.py: the grid of methods x deletion sets x seeds (and
+  # model widths) and, per method, "name: key=value, ..." config changes.
+  c.benchmark = ml_collections.ConfigDict()
+  c.benchmark.methods = ("mmul", "finetune", "neggrad")
+  c.benchmark.ratios = (5.0,)
+  c.benchmark.seeds = (0,)
+  c.benchmark.strategies = ("uniform",)
+  c.benchmark.model_widths = ()  # empty: the model as configured
+  c.benchmark.settings = ()
+
   c.eval = ml_collections.ConfigDict()
   c.eval.batch_size = 256
   c.eval.recall_ks = (1, 5, 10)
@@ -120,7 +141,10 @@ _CHOICES = {
     "model.dtype": ("float32", "bfloat16"),
     "unlearn.schedule": ("constant", "cosine"),
     "parallel.param_sharding": ("replicated", "fsdp"),
+    "deletion.strategy": ("uniform", "class_skewed"),
 }
+# Methods whose optax transforms are shaped like the full parameters.
+_FULL_WEIGHT_METHODS = ("salun", "fisher", "dtd")
 # What each dataset gives a method (RandLabel's "labels" target needs labels).
 DATA_FEATURES = {"shapes_captions": {"images", "captions"}}
 _POSITIVE_INTS = (
@@ -135,6 +159,7 @@ _NONNEGATIVE = (
     "train.learning_rate", "train.warmup_steps", "train.weight_decay",
     "train.itm_weight", "train.grad_clip_norm", "unlearn.learning_rate",
     "unlearn.warmup_steps", "unlearn.weight_decay", "unlearn.grad_clip_norm",
+    "unlearn.lora_rank", "unlearn.lora_alpha",
     "model.dropout_rate")
 
 
@@ -200,6 +225,31 @@ def validate(config: ml_collections.ConfigDict) -> None:
   if config.model.image_size % config.model.patch_size:
     raise ConfigError("model.image_size must be a multiple of "
                       "model.patch_size")
+  if config.deletion.mubench_file and not 0 < config.deletion.ratio <= 10:
+    raise ConfigError("a MU-Bench deletion file holds the 10% set: "
+                      "deletion.ratio must be in (0, 10]")
+  if not isinstance(config.unlearn.lora_rank, int):
+    raise ConfigError("unlearn.lora_rank must be an integer >= 0 (0: train "
+                      f"every weight), got {config.unlearn.lora_rank!r}")
+  if config.unlearn.lora_rank and config.method.name in _FULL_WEIGHT_METHODS:
+    raise ConfigError(
+        f"method {config.method.name!r} transforms the update of every "
+        "weight (mask or noise), so it cannot train LoRA adapters; set "
+        "unlearn.lora_rank=0")
+  b = config.benchmark
+  for key in ("methods", "ratios", "seeds", "strategies", "model_widths"):
+    if not isinstance(b[key], (tuple, list)) or (
+        not b[key] and key != "model_widths"):
+      raise ConfigError(f"benchmark.{key} must be a non-empty tuple")
+  unknown = set(b.methods) - set(methods.METHODS)
+  if unknown:
+    raise ConfigError(f"benchmark.methods: unknown method(s) "
+                      f"{sorted(unknown)}; available: "
+                      f"{sorted(methods.METHODS)}")
+  bad = set(b.strategies) - set(_CHOICES["deletion.strategy"])
+  if bad:
+    raise ConfigError(f"benchmark.strategies: {sorted(bad)} not in "
+                      f"{list(_CHOICES['deletion.strategy'])}")
   d = config.distributed
   if d.coordinator_address and d.coordinator_address != "auto" and not (
       isinstance(d.process_id, int) and 0 <= d.process_id < d.num_processes):

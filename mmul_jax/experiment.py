@@ -108,16 +108,33 @@ def setup(config: ml_collections.ConfigDict, workdir: str) -> Experiment:
   train = pipeline.index_split(sources["train"], desc="index train")
   test = pipeline.index_split(sources["test"], desc="index test")
   dataset_name = f"{builder.name}/{builder.builder_config.name}"
-  ratios = sorted(set(deletion.STANDARD_RATIOS) |
-                  {float(config.deletion.ratio)})
   with distributed.main_first("deletion manifests"):
-    sets = deletion.standard_sets(
-        os.path.join(workdir, "deletion"), train.image_ids,
-        dataset=dataset_name, seed=config.deletion.seed, ratios=ratios)
-  df = sets[float(config.deletion.ratio)]
+    df = deletion_set(config.deletion, train, dataset_name,
+                      os.path.join(workdir, "deletion"))
   _check_deletion_fits(config, df)
   return Experiment(config, workdir, dataset_name, train, test, df, tok,
                     models.build(config.model), mesh)
+
+
+def deletion_set(d: ml_collections.ConfigDict, train: pipeline.ImageTextSplit,
+                 dataset_name: str, root: str) -> deletion.DeletionSet:
+  """Df as `config.deletion` says: imported from a MU-Bench file, or the
+  seeded uniform (all standard ratios written at once) or class-skewed
+  set, from its manifest under `root`."""
+  ratio = float(d.ratio)
+  if d.mubench_file:
+    rows = deletion.read_mubench_indices(d.mubench_file, num_rows=len(train),
+                                         ratio=ratio)
+    return deletion.from_rows(rows, train.image_ids, ratio=ratio,
+                              dataset=dataset_name)
+  if d.strategy == "class_skewed":
+    return deletion.skewed_set(
+        root, train.image_ids, pipeline.read_column(train, "label"),
+        dataset=dataset_name, seed=d.seed, ratio=ratio,
+        skew_class=d.skew_class)
+  ratios = sorted(set(deletion.STANDARD_RATIOS) | {ratio})
+  return deletion.standard_sets(root, train.image_ids, dataset=dataset_name,
+                                seed=d.seed, ratios=ratios)[ratio]
 
 
 def _check_deletion_fits(config, df: deletion.DeletionSet) -> None:

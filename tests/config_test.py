@@ -50,6 +50,11 @@ def test_every_config_validates(path):
         {"method.name": "delete", "method.delete.mask_value": 5.0}),
      "mask_value must be a negative number"),
     (lambda c: setattr(c.model, "image_size", 64), "data.image_size"),
+    (lambda c: c.update_from_flattened_dict(
+        {"method.name": "salun", "unlearn.lora_rank": 4}),
+     "cannot train LoRA adapters"),
+    (lambda c: setattr(c.benchmark, "methods", ("mmul", "forgetful")),
+     r"benchmark.methods: unknown method\(s\) \['forgetful'\]"),
     (lambda c: setattr(c.parallel, "param_sharding", "zero3"),
      "parallel.param_sharding"),
     (lambda c: c.distributed.update(coordinator_address="localhost:1234",

@@ -58,6 +58,30 @@ def test_another_method_by_flag_and_the_comparison_script(workdir):
   assert "| neggrad |" in r.stdout and "| retrained | reference |" in r.stdout
 
 
+def test_benchmark_script_writes_records_leaderboard_and_plots(workdir):
+  wd, data_dir = workdir
+  r = _run("benchmark.py", f"--workdir={wd}",
+           f"--config.data.data_dir={data_dir}",
+           "--config.benchmark.methods=('mmul','finetune')",
+           "--config.benchmark.ratios=(10.0,)",
+           "--config.benchmark.seeds=(0,)")
+  assert r.returncode == 0, r.stderr[-3000:]
+  lines = open(os.path.join(wd, "records.jsonl")).read().splitlines()
+  assert [json.loads(ln)["method"] for ln in lines] == ["mmul", "finetune"]
+  record = json.loads(lines[0])
+  assert set(record["metrics"]) == {"original", "retrained", "mmul"}
+  assert 0 <= record["metrics"]["mmul"]["knowledge_gap"] <= 1
+  assert "| finetune |" in open(os.path.join(wd, "leaderboard.md")).read()
+  assert os.path.exists(os.path.join(wd, "tradeoff.png"))
+  # Run again: nothing left to do.
+  r = _run("benchmark.py", f"--workdir={wd}",
+           f"--config.data.data_dir={data_dir}",
+           "--config.benchmark.methods=('mmul','finetune')",
+           "--config.benchmark.ratios=(10.0,)",
+           "--config.benchmark.seeds=(0,)")
+  assert r.returncode == 0 and "2 done, 0 to run" in r.stdout
+
+
 @pytest.mark.parametrize("args,message", [
     (("--config.train.lrr=1",), "unknown config key 'train.lrr'"),
     (("--config.method.name=forgetful",), "unknown method 'forgetful'"),

@@ -7,6 +7,16 @@ first round(r/100 * N) ids, so smaller deletion sets are prefixes of larger
 ones (the MultiDelete and MU-Bench convention). Each set is written as a
 JSON manifest holding the ids and the SHA-256 of the id list, which is
 checked on load and names the cached retrained model.
+
+Two other kinds of set:
+
+* **class-skewed** (`draw(..., labels=, skew_class=)`): Df drawn from the
+  units of one class only, at the same size as a uniform set; the
+  dataset-bias analysis compares the two.
+* **MU-Bench index files** (`read_mubench_indices`, `read_mubench_mask`):
+  the benchmark's fixed deletion sets, one 0-based train-row index per line
+  for a 10% deletion; ratio r% takes the first floor(r/10 * lines) lines, so
+  the sets are nested. UCF101 ships 0/1 masks per clip instead.
 """
 
 from __future__ import annotations
@@ -49,6 +59,8 @@ class DeletionSet:
   ratio: float
   forget_ids: np.ndarray
   all_ids: np.ndarray  # sorted
+  # How Df was chosen: "uniform", "class<k>" (skewed) or "mubench".
+  source: str = "uniform"
 
   @property
   def retain_ids(self) -> np.ndarray:
@@ -61,7 +73,8 @@ class DeletionSet:
   @property
   def tag(self) -> str:
     """Short name for directories: ratio, seed and hash prefix."""
-    return f"r{self.ratio:g}_seed{self.seed}_{self.sha256[:10]}"
+    kind = "" if self.source == "uniform" else f"{self.source}_"
+    return f"r{self.ratio:g}_{kind}seed{self.seed}_{self.sha256[:10]}"
 
   def check(self) -> None:
     """Df ⊂ D, Df ∩ Dr = ∅, Df ∪ Dr = D, no duplicates."""
@@ -83,14 +96,20 @@ class DeletionSet:
             "num_forget": len(self.forget_ids),
             "forget_ids": [int(i) for i in self.forget_ids],
             "all_ids_sha256": ids_hash(self.all_ids),
-            "sha256": self.sha256}
+            "source": self.source, "sha256": self.sha256}
 
 
 def draw(all_ids: Sequence[int], *, ratio: float, seed: int, dataset: str,
-         unit: str = "image") -> DeletionSet:
-  """The ratio% prefix of the seeded permutation of `all_ids`."""
+         unit: str = "image", labels: Sequence[int] | None = None,
+         skew_class: int | None = None) -> DeletionSet:
+  """The ratio% prefix of the seeded permutation of `all_ids`.
+
+  With `labels` (one per id, in the order of `all_ids`) and `skew_class`,
+  the permutation is of that class's ids only: a class-skewed Df of the
+  same size as the uniform one.
+  """
   ratio = check_ratio(ratio)
-  all_ids = np.sort(np.asarray(all_ids, np.int64))
+  all_ids = np.asarray(all_ids, np.int64)
   if len(np.unique(all_ids)) != len(all_ids):
     raise errors.DataError("unit ids must be unique")
   n = int(round(ratio / 100.0 * len(all_ids)))
@@ -98,14 +117,100 @@ def draw(all_ids: Sequence[int], *, ratio: float, seed: int, dataset: str,
     raise errors.DataError(f"ratio {ratio}% of {len(all_ids)} units gives {n} "
                      "deleted units; choose a ratio that deletes at least one "
                      "unit and keeps at least one")
-  order = np.random.default_rng(seed).permutation(all_ids)
-  result = DeletionSet(dataset, unit, int(seed), ratio, order[:n], all_ids)
+  pool, source = np.sort(all_ids), "uniform"
+  if skew_class is not None:
+    labels = np.asarray(labels)
+    pool, source = np.sort(all_ids[labels == skew_class]), f"class{skew_class}"
+    if len(pool) < n:
+      raise errors.ConfigError(
+          f"class {skew_class} has {len(pool)} units, fewer than the {n} "
+          f"a {ratio:g}% deletion needs; lower deletion.ratio")
+  order = np.random.default_rng(seed).permutation(pool)
+  result = DeletionSet(dataset, unit, int(seed), ratio, order[:n],
+                       np.sort(all_ids), source)
   result.check()
   return result
 
 
-def manifest_path(root: str, dataset: str, seed: int, ratio: float) -> str:
-  return os.path.join(root, dataset, f"seed{seed}", f"ratio{ratio:g}.json")
+def from_rows(rows: np.ndarray, row_ids: Sequence[int], *, ratio: float,
+              dataset: str, unit: str = "image") -> DeletionSet:
+  """A Df given as row indices into a split whose row i has id
+  `row_ids[i]` (an imported MU-Bench set)."""
+  row_ids = np.asarray(row_ids, np.int64)
+  result = DeletionSet(dataset, unit, -1, float(ratio),
+                       row_ids[np.asarray(rows, np.int64)],
+                       np.sort(row_ids), "mubench")
+  result.check()
+  return result
+
+
+def _prefix(n_lines: int, ratio: float) -> int:
+  ratio = float(ratio)
+  if not 0.0 < ratio <= 10.0:
+    raise errors.ConfigError(
+        f"MU-Bench deletion files hold 10% deletions; ratio {ratio:g} must "
+        "be in (0, 10]")
+  return int(np.floor(ratio / 10.0 * n_lines + 1e-9))
+
+
+def read_mubench_indices(path: str, *, num_rows: int,
+                         ratio: float) -> np.ndarray:
+  """The train rows of a ratio% deletion from a MU-Bench index file.
+
+  The file lists the 10% set, one 0-based row index per line; ratio r takes
+  the first floor(r/10 * lines). Every index is checked against the split
+  (`num_rows` rows), not only the prefix, so a file for another dataset is
+  refused whatever the ratio.
+  """
+  try:
+    with open(path) as f:
+      lines = [(i + 1, ln.strip()) for i, ln in enumerate(f) if ln.strip()]
+  except OSError as e:
+    raise errors.DataError(f"cannot read MU-Bench index file {path}: "
+                           f"{e.strerror}") from e
+  rows = []
+  for number, text in lines:
+    try:
+      rows.append(int(text))
+    except ValueError:
+      raise errors.DataError(f"{path}, line {number}: {text[:40]!r} is not a "
+                             "row index (one integer per line)") from None
+  rows = np.asarray(rows, np.int64)
+  bad = np.flatnonzero((rows < 0) | (rows >= num_rows))
+  if bad.size:
+    i = int(bad[0])
+    raise errors.DataError(
+        f"{path}, line {lines[i][0]}: row {rows[i]} is out of range for a "
+        f"train split of {num_rows} rows ({bad.size} such lines); is this "
+        "the file for this dataset?")
+  if len(np.unique(rows)) != len(rows):
+    raise errors.DataError(f"{path} lists a row more than once")
+  return rows[:_prefix(len(rows), ratio)]
+
+
+def read_mubench_mask(directory: str, *, num_rows: int,
+                      ratio: float) -> np.ndarray:
+  """The rows of a ratio% deletion from MU-Bench's per-ratio 0/1 masks
+  (UCF101: `<ratio>.txt`, named "1.txt" or "2.0.txt")."""
+  ratio = float(ratio)
+  names = [f"{ratio:g}.txt", f"{ratio:.1f}.txt"]
+  path = next((os.path.join(directory, n) for n in names
+               if os.path.exists(os.path.join(directory, n))), None)
+  if path is None:
+    raise errors.DataError(f"no mask for ratio {ratio:g} in {directory} "
+                           f"(looked for {' and '.join(names)})")
+  mask = np.loadtxt(path, dtype=np.int64, ndmin=1)
+  if len(mask) != num_rows or not np.isin(mask, (0, 1)).all():
+    raise errors.DataError(f"{path} must hold {num_rows} lines of 0 or 1, "
+                           f"got {len(mask)} lines")
+  return np.flatnonzero(mask)
+
+
+def manifest_path(root: str, dataset: str, seed: int, ratio: float,
+                  source: str = "uniform") -> str:
+  kind = "" if source == "uniform" else f"_{source}"
+  return os.path.join(root, dataset, f"seed{seed}",
+                      f"ratio{ratio:g}{kind}.json")
 
 
 def save(ds: DeletionSet, path: str) -> None:
@@ -131,7 +236,8 @@ def load(path: str, all_ids: Sequence[int] | None = None) -> DeletionSet:
     raise errors.DataError(f"deletion manifest {path} was drawn from another "
                      "dataset (unit ids differ)")
   result = DeletionSet(m["dataset"], m["unit"], int(m["seed"]),
-                       float(m["ratio"]), forget, all_ids)
+                       float(m["ratio"]), forget, all_ids,
+                       m.get("source", "uniform"))
   result.check()
   return result
 
@@ -140,12 +246,24 @@ def standard_sets(root: str, all_ids: Sequence[int], *, dataset: str,
                   seed: int, ratios: Sequence[float] = STANDARD_RATIOS
                   ) -> dict[float, DeletionSet]:
   """Loads, or draws and saves, the nested sets for `ratios` (percent)."""
-  out = {}
-  for r in ratios:
-    path = manifest_path(root, dataset, seed, float(r))
-    if os.path.exists(path):
-      out[float(r)] = load(path, all_ids)
-    else:
-      out[float(r)] = draw(all_ids, ratio=r, seed=seed, dataset=dataset)
-      save(out[float(r)], path)
-  return out
+  return {float(r): _load_or_draw(
+      manifest_path(root, dataset, seed, float(r)), all_ids, ratio=r,
+      seed=seed, dataset=dataset) for r in ratios}
+
+
+def skewed_set(root: str, all_ids: Sequence[int], labels: Sequence[int], *,
+               dataset: str, seed: int, ratio: float,
+               skew_class: int) -> DeletionSet:
+  """Loads, or draws and saves, the class-skewed set (see `draw`)."""
+  return _load_or_draw(
+      manifest_path(root, dataset, seed, float(ratio), f"class{skew_class}"),
+      all_ids, ratio=ratio, seed=seed, dataset=dataset, labels=labels,
+      skew_class=skew_class)
+
+
+def _load_or_draw(path: str, all_ids, **kwargs) -> DeletionSet:
+  if os.path.exists(path):
+    return load(path, all_ids)
+  result = draw(all_ids, **kwargs)
+  save(result, path)
+  return result

@@ -60,6 +60,12 @@ def index_split(source, desc: str = "indexing") -> ImageTextSplit:
   return ImageTextSplit(source, ids)
 
 
+def read_column(split: ImageTextSplit, key: str) -> np.ndarray:
+  """One scalar feature of every record, in record order."""
+  return np.asarray([split.source[i][key] for i in tqdm(
+      range(len(split)), desc=f"read {key}", leave=False, mininterval=2)])
+
+
 class _Subset(grain.sources.RandomAccessDataSource):
   """The records `indices` of `source`, in that order."""
 

@@ -10,11 +10,12 @@ from tqdm.auto import tqdm
 
 from mmul_jax.data import pipeline
 from mmul_jax.evaluation import deletion_auc
+from mmul_jax.evaluation import mubench
 from mmul_jax.evaluation import retrieval
 
 # Part of the key of cached evaluations: bump it when what `evaluate`
 # computes changes, so no stale cached result is reported.
-VERSION = 1
+VERSION = 2
 
 
 def _batched(fn, arrays: tuple[np.ndarray, ...], batch_size: int):
@@ -46,7 +47,8 @@ class Embedder:
     def match(p, img_tok, txt_tok, txt_mask):
       logits = model.apply(p, img_tok, txt_tok, txt_mask,
                            method=model.fuse)["itm_logits"]
-      return {"logit": logits[:, 1], "prob": jax.nn.softmax(logits)[:, 1]}
+      return {"logit": logits[:, 1], "prob": jax.nn.softmax(logits)[:, 1],
+              "margin": logits[:, 1] - logits[:, 0]}
 
     self._match = jax.jit(match)
 
@@ -94,10 +96,52 @@ def rerank_with_matching(embedder: Embedder, params, sim: np.ndarray, img,
   return out[0], out[1].T
 
 
+def mubench_retrieval(pairs: dict, *, logit_scale: float, num_samples: int,
+                      seed: int, metric_samples: int = 500) -> dict:
+  """MU-Bench's metrics for image-text retrieval (reference spec §3.2).
+
+  `pairs[name]` holds `image_embed`, `text_embed`, `caption_owner` and the
+  per-pair `features` of the "test", "df" and "dr" sets. Per-caption
+  correctness is a text-to-image top-1 hit. Df captions search the Df
+  images; Dr captions search `num_samples` disjoint random sets of |Df| Dr
+  images (seeded), so both galleries have the same size and the knowledge
+  gap measures memorisation, not gallery size. ZRF scores the Df captions'
+  softmax over the Df images at the model's temperature. The membership
+  attack uses per-pair features, Dr members against test non-members.
+  """
+  df, dr = pairs["df"], pairs["dr"]
+  n = len(df["image_embed"])
+  correct_df = retrieval.t2i_hits(df["image_embed"] @ df["text_embed"].T,
+                                  df["caption_owner"])
+  pick = np.random.default_rng(seed).permutation(len(dr["image_embed"]))
+  correct_dr = []
+  for i in range(num_samples):
+    images = pick[i * n:(i + 1) * n]
+    caps, owner = retrieval.sub_gallery(dr["caption_owner"], images)
+    correct_dr.append(retrieval.t2i_hits(
+        dr["image_embed"][images] @ dr["text_embed"][caps].T, owner))
+  correct_dr = np.concatenate(correct_dr)
+  df_logits = logit_scale * (df["text_embed"] @ df["image_embed"].T)
+  mia = mubench.membership_inference(
+      dr["features"], pairs["test"]["features"], df["features"], seed=seed)
+  return {
+      "df_t2i_acc": float(correct_df.mean()),
+      "dr_t2i_acc_same_gallery": float(correct_dr.mean()),
+      "knowledge_gap": mubench.knowledge_gap(
+          correct_dr, correct_df, num_samples=metric_samples, seed=seed),
+      "knowledge_gap_closed_form": mubench.knowledge_gap_closed_form(
+          correct_dr.mean(), correct_df.mean()),
+      "zrf": mubench.zrf(df_logits, num_samples=metric_samples, seed=seed),
+      "df_chance": 1.0 / n,
+      "mia": mia,
+  }
+
+
 def evaluate(embedder: Embedder, params, sets: dict[str, pipeline.PairSet],
              *, ks: Sequence[int], auc_num_samples: int, auc_seed: int,
              rerank_k: int = 0, desc: str = "evaluate") -> dict:
-  """Recall@K on every set (gallery = that set's images) and the Df/Dr AUC.
+  """Recall@K on every set (gallery = that set's images), the Df/Dr AUC
+  and MU-Bench's metrics (`mubench_retrieval`).
 
   `sets` must hold "test", "df" and "dr". Per set: `itc` recall (cosine
   ranking); with `rerank_k > 0` also `itm` recall (top-k re-ranked by the
@@ -105,7 +149,7 @@ def evaluate(embedder: Embedder, params, sets: dict[str, pipeline.PairSet],
   pair scores: the ITC cosine (`df_vs_dr_auc`, the headline) and the
   matching probability (`df_vs_dr_auc_itm`).
   """
-  results, cos, itm = {}, {}, {}
+  results, cos, itm, pairs = {}, {}, {}, {}
   for name, s in tqdm(sets.items(), desc=desc, unit="set", leave=False):
     img = embedder.images(params, s.images)
     txt = embedder.texts(params, s.text)
@@ -123,8 +167,13 @@ def evaluate(embedder: Embedder, params, sets: dict[str, pipeline.PairSet],
         res["itm"][f"r{kk}_mean"] = 0.5 * (a[f"i2t_r{kk}"] + b[f"t2i_r{kk}"])
     cos[name] = pair_scores(img["image_embed"], txt["text_embed"],
                             s.caption_owner)
-    itm[name] = embedder.match(params, img["image_tokens"][s.caption_owner],
-                               txt["text_tokens"], txt["text_mask"])["prob"]
+    match = embedder.match(params, img["image_tokens"][s.caption_owner],
+                           txt["text_tokens"], txt["text_mask"])
+    itm[name] = match["prob"]
+    pairs[name] = {"image_embed": img["image_embed"],
+                   "text_embed": txt["text_embed"],
+                   "caption_owner": s.caption_owner,
+                   "features": np.stack([cos[name], match["margin"]], 1)}
     res["mean_pair_cosine"] = float(np.mean(cos[name]))
     res["mean_pair_match_prob"] = float(np.mean(itm[name]))
     results[name] = res
@@ -133,4 +182,6 @@ def evaluate(embedder: Embedder, params, sets: dict[str, pipeline.PairSet],
                                                       **auc)
   results["df_vs_dr_auc_itm"] = deletion_auc.df_vs_dr_auc(
       itm["df"], itm["dr"], **auc)
+  scale = float(np.exp(np.asarray(params["params"]["logit_scale"])))
+  results["mubench"] = mubench_retrieval(pairs, logit_scale=scale, **auc)
   return results

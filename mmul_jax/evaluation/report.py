@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import jax
 
+from mmul_jax.evaluation import mubench
+
 
 def auc_progress(auc_original: float, auc_retrained: float,
                  auc_unlearned: float) -> float | None:
@@ -19,8 +21,33 @@ def auc_progress(auc_original: float, auc_retrained: float,
   return (auc_unlearned - auc_original) / gap
 
 
+def headline_metrics(ev: dict) -> dict:
+  """One model's main metrics, all as fractions in [0, 1]."""
+  m = ev["mubench"]
+  return {"test_r1": ev["test"]["itc"]["r1_mean"] / 100.0,
+          "df_r1": ev["df"]["itc"]["r1_mean"] / 100.0,
+          "dr_r1": ev["dr"]["itc"]["r1_mean"] / 100.0,
+          "auc": ev["df_vs_dr_auc"]["mean"],
+          "auc_match": ev["df_vs_dr_auc_itm"]["mean"],
+          "knowledge_gap": m["knowledge_gap"], "zrf": m["zrf"],
+          "mia_df_non_member": m["mia"]["target_non_member_rate"],
+          "mia_df_auc": m["mia"]["target_auc"]}
+
+
+def overall_score(ev: dict, original: dict, *, method: str) -> float:
+  """MU-Bench's harmonic mean on text-to-image R@1: test against the
+  original's, Df against chance (1 / |Df images|)."""
+  grad_ascent = method in ("neggrad", "neggrad_plus")
+  return mubench.harmonic_mean_score(
+      ev["test"]["itc"]["t2i_r1"] / 100.0,
+      original["test"]["itc"]["t2i_r1"] / 100.0,
+      ev["mubench"]["df_t2i_acc"], ev["mubench"]["df_chance"],
+      max_dt_drop=0.4 if grad_ascent else 0.2)
+
+
 def results_record(exp, evals: dict, *, method: str, times: dict,
-                   total_seconds: float) -> dict:
+                   total_seconds: float, eval_seconds: dict | None = None
+                   ) -> dict:
   d = exp.deletion
   cap = exp.config.data.captions_per_image
   models = {k: {**v, "wall_seconds": times.get(k)} for k, v in evals.items()}
@@ -33,6 +60,19 @@ def results_record(exp, evals: dict, *, method: str, times: dict,
     if ranking in ("itc", "itm"):
       r1 = {k: v["test"][ranking]["r1_mean"] for k, v in evals.items()}
       summary[f"test_r1_mean_change_{ranking}"] = r1[method] - r1["original"]
+  headline = {k: headline_metrics(v) for k, v in evals.items()}
+  summary["metrics"] = headline
+  summary["overall"] = {
+      k: overall_score(v, evals["original"], method=k if k == method else "")
+      for k, v in evals.items()}
+  summary["retrain_gap"] = {
+      k: mubench.retrain_gaps(headline[k], headline["retrained"])
+      for k in evals if k != "retrained"}
+  if eval_seconds is not None:
+    summary["seconds"] = {
+        k: {"unlearn": times.get(k), "evaluate": eval_seconds.get(k),
+            "with_evaluation": (times.get(k) or 0.0)
+            + (eval_seconds.get(k) or 0.0)} for k in evals}
   return {
       "dataset": exp.dataset_name,
       "method": method,

@@ -7,6 +7,24 @@ from typing import Sequence
 import numpy as np
 
 
+def t2i_hits(sim: np.ndarray, caption_owner: np.ndarray) -> np.ndarray:
+  """Per caption: is its own image the top-1 (ties count against it)?"""
+  sim = np.asarray(sim, np.float64)
+  owner = np.asarray(caption_owner)
+  true_score = sim[owner, np.arange(sim.shape[1])]
+  return (sim >= true_score[None, :]).sum(axis=0) == 1
+
+
+def sub_gallery(caption_owner: np.ndarray, images: np.ndarray):
+  """`(caption indices, their owners renumbered into images)` for the
+  captions of the image subset `images` (indices)."""
+  owner = np.asarray(caption_owner)
+  pos = np.full(owner.max() + 1 if len(owner) else 0, -1)
+  pos[np.asarray(images)] = np.arange(len(images))
+  captions = np.flatnonzero(pos[owner] >= 0)
+  return captions, pos[owner[captions]]
+
+
 def recall_at_k(sim: np.ndarray, caption_owner: np.ndarray,
                 ks: Sequence[int] = (1, 5, 10)) -> dict[str, float]:
   """Recall@K in percent from an `(N_images, N_captions)` score matrix.

@@ -14,6 +14,7 @@ from mmul_jax import checkpoint
 from mmul_jax import distributed
 from mmul_jax import experiment as experiment_lib
 from mmul_jax import io_utils
+from mmul_jax import lora
 from mmul_jax import methods
 from mmul_jax import optim
 from mmul_jax.data import pipeline
@@ -121,22 +122,40 @@ def unlearn_model(exp: experiment_lib.Experiment, original_params):
   ckpt = checkpoint.Checkpointer(directory, _fingerprint(exp),
                                  data=plan.parts)
   tx = optimizer(c, plan)
+  loss, rank = plan.loss, c.unlearn.lora_rank
+  frozen = original_params if plan.frozen is None else plan.frozen
+  if rank:  # train adapters only; the original is their frozen base
+    loss = lora.lora_term(plan.loss, original_params,
+                          alpha=c.unlearn.lora_alpha)
+    frozen = (original_params, frozen)
+
+  def initial_state():
+    if rank:
+      params = lora.init(original_params, rank=rank,
+                         rng=jax.random.fold_in(jax.random.key(c.seed), 2))
+    else:  # a copy: the step donates its state, the original must survive
+      params = jax.tree.map(jnp.copy, original_params)
+    return state_lib.create(params, tx, loss.init(params))
+
+  def abstract_state():
+    shapes = jax.eval_shape(initial_state)
+    return checkpoint.abstract_like(shapes, exp.state_sharding(shapes))
+
+  def model_params(trained):
+    return (lora.merge(original_params, trained, alpha=c.unlearn.lora_alpha)
+            if rank else trained)
+
   state, iterators, latest = loop.resume(
-      ckpt, lambda: train.abstract_state(exp, tx, plan.loss),
-      {p: _stream(exp, p) for p in plan.parts})
+      ckpt, abstract_state, {p: _stream(exp, p) for p in plan.parts})
   if state is None:
-    # A copy: the step donates its state, the frozen original must survive.
-    params = jax.tree.map(jnp.copy, original_params)
-    state = train.place_state(
-        exp, state_lib.create(params, tx, plan.loss.init(params)))
+    state = train.place_state(exp, initial_state())
   info_path = os.path.join(directory, INFO_FILE)
   if int(state.step) >= num_steps and os.path.exists(info_path):
     ckpt.close()
     with open(info_path) as f:
-      return state.params, json.load(f)
-  frozen = original_params if plan.frozen is None else plan.frozen
+      return model_params(state.params), json.load(f)
   frozen = train.place_state(exp, frozen)  # a teacher may be host-built
-  step = loop.make_step(plan.loss, tx, jax.random.fold_in(
+  step = loop.make_step(loss, tx, jax.random.fold_in(
       jax.random.key(c.seed), 1), exp.mesh, with_frozen=True,
       state_sharding=exp.state_sharding(state),
       frozen_sharding=exp.state_sharding(frozen))
@@ -149,9 +168,12 @@ def unlearn_model(exp: experiment_lib.Experiment, original_params):
   info = {"method": c.method.name, "steps": num_steps,
           "resumed_from": latest, "wall_seconds": prep_seconds + seconds,
           "prepare_seconds": prep_seconds, **plan.info, "history": history}
+  if rank:
+    info["trainable_fraction"] = lora.trainable_fraction(original_params,
+                                                         state.params)
   if distributed.is_main():
     io_utils.atomic_write_json(info_path, info)
-  return state.params, info
+  return model_params(state.params), info
 
 
 def _evaluate_cached(path: str | None, evaluate_fn) -> dict:
@@ -180,7 +202,7 @@ def run(config, workdir: str) -> dict:
                 auc_seed=c.eval.auc_seed, rerank_k=c.eval.rerank_k)
   key = _digest({"eval": c.eval.to_dict(), "deletion": exp.deletion.sha256,
                  "version": evaluate.VERSION})
-  evals = {}
+  evals, eval_seconds = {}, {}
   for name, params, cache_dir in (
       ("original", original, train.model_dir(exp, "original")),
       ("retrained", retrained, train.model_dir(exp, "retrain")),
@@ -191,17 +213,19 @@ def run(config, workdir: str) -> dict:
     # Every process evaluates alone on a local copy (outside the cache
     # test: gathering FSDP parameters needs all processes).
     params = distributed.local_copy(params)
+    t_eval = time.perf_counter()
     evals[name] = _evaluate_cached(
         cache_dir and os.path.join(cache_dir, f"eval_{key}.json"),
         lambda params=params, name=name: evaluate.evaluate(
             embedder, params, exp.eval_sets, desc=f"evaluate {name}",
             **kwargs))
+    eval_seconds[name] = time.perf_counter() - t_eval
   results = report.results_record(
       exp, evals, method=c.method.name,
       times={"original": original_info["wall_seconds"],
              "retrained": retrain_info["wall_seconds"],
              c.method.name: unlearn_info["wall_seconds"]},
-      total_seconds=time.perf_counter() - t0)
+      total_seconds=time.perf_counter() - t0, eval_seconds=eval_seconds)
   if distributed.is_main():
     # The latest run's results, and a copy kept per method and setting.
     io_utils.atomic_write_json(os.path.join(workdir, RESULTS_FILE), results)

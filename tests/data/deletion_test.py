@@ -1,6 +1,7 @@
 """Deletion sets: nested, disjoint, hashed manifests, clear errors."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -72,3 +73,108 @@ def test_standard_sets_are_written_once(tmp_path):
   b = deletion.standard_sets(root, IDS, dataset="d/c", seed=0)
   for r in a:
     assert a[r].sha256 == b[r].sha256
+
+
+# MU-Bench's own index files live beside the project (never committed).
+MUBENCH_DF = os.path.join(os.path.dirname(__file__), "..", "..", "..",
+                          "shared", "reference", "mubench_df")
+needs_mubench = pytest.mark.skipif(
+    not os.path.isdir(MUBENCH_DF),
+    reason="MU-Bench index files not found at ../shared/reference/mubench_df")
+
+
+def _index_file(tmp_path, rows):
+  path = tmp_path / "df.txt"
+  path.write_text("".join(f"{r}\n" for r in rows))
+  return str(path)
+
+
+def test_mubench_prefix_semantics(tmp_path):
+  rows = np.random.default_rng(0).permutation(1000)[:100]
+  path = _index_file(tmp_path, rows)
+  for ratio, n in ((10, 100), (5, 50), (2.5, 25), (1, 10), (0.15, 1)):
+    got = deletion.read_mubench_indices(path, num_rows=1000, ratio=ratio)
+    np.testing.assert_array_equal(got, rows[:n])
+  with pytest.raises(errors.ConfigError, match=r"must be in \(0, 10\]"):
+    deletion.read_mubench_indices(path, num_rows=1000, ratio=20)
+
+
+def test_mubench_out_of_range_and_bad_lines_are_refused(tmp_path):
+  path = _index_file(tmp_path, [3, 7, 1200, 5])
+  with pytest.raises(errors.DataError,
+                     match=r"line 3: row 1200 is out of range for a train "
+                           r"split of 1000 rows"):
+    deletion.read_mubench_indices(path, num_rows=1000, ratio=1)
+  path = _index_file(tmp_path, [3, -1])
+  with pytest.raises(errors.DataError, match="line 2: row -1"):
+    deletion.read_mubench_indices(path, num_rows=1000, ratio=10)
+  (tmp_path / "bad.txt").write_text("3\nseven\n")
+  with pytest.raises(errors.DataError, match="line 2: 'seven' is not a row"):
+    deletion.read_mubench_indices(str(tmp_path / "bad.txt"), num_rows=10,
+                                  ratio=10)
+  with pytest.raises(errors.DataError, match="cannot read"):
+    deletion.read_mubench_indices(str(tmp_path / "missing.txt"),
+                                  num_rows=10, ratio=10)
+
+
+def test_rows_become_a_deletion_set_of_ids():
+  row_ids = np.arange(50) * 10 + 7  # record i holds unit id 10 i + 7
+  ds = deletion.from_rows(np.array([4, 0, 9]), row_ids, ratio=6,
+                          dataset="toy")
+  np.testing.assert_array_equal(ds.forget_ids, [47, 7, 97])
+  assert ds.source == "mubench" and ds.tag.startswith("r6_mubench_")
+  assert len(ds.retain_ids) == 47
+
+
+@needs_mubench
+@pytest.mark.parametrize("name,num_rows", [
+    ("cifar10", 50000), ("cifar100", 50000), ("imdb", 25000),
+    ("ddi", 25296), ("nlvr2", 86373), ("samsum", 14732)])
+def test_real_mubench_files_are_nested_prefixes(name, num_rows):
+  path = os.path.join(MUBENCH_DF, f"{name}.txt")
+  lines = np.loadtxt(path, dtype=np.int64)
+  previous = np.array([], np.int64)
+  for ratio in range(1, 11):
+    rows = deletion.read_mubench_indices(path, num_rows=num_rows,
+                                         ratio=ratio)
+    assert len(rows) == int(np.floor(ratio / 10 * len(lines) + 1e-9))
+    np.testing.assert_array_equal(rows[:len(previous)], previous)
+    previous = rows
+  np.testing.assert_array_equal(previous, lines)  # 10 %: the whole file
+
+
+@needs_mubench
+def test_real_mubench_file_for_another_dataset_is_refused():
+  # CIFAR-10's rows go up to 49,999: not an IMDB (25,000 rows) file.
+  with pytest.raises(errors.DataError, match="out of range"):
+    deletion.read_mubench_indices(os.path.join(MUBENCH_DF, "cifar10.txt"),
+                                  num_rows=25000, ratio=1)
+
+
+@needs_mubench
+def test_real_ucf101_masks_are_nested_with_k_clips_per_class():
+  directory = os.path.join(MUBENCH_DF, "ucf101")
+  previous = np.array([], np.int64)
+  for ratio in range(1, 11):  # files are named "1.txt" and "2.0.txt"
+    rows = deletion.read_mubench_mask(directory, num_rows=9537, ratio=ratio)
+    assert len(rows) == 101 * ratio
+    assert np.isin(previous, rows).all()
+    previous = rows
+
+
+def test_class_skewed_set_has_one_class_and_the_uniform_size():
+  ids = np.arange(400) + 1000
+  labels = np.arange(400) % 4
+  uniform = deletion.draw(ids, ratio=10, seed=0, dataset="toy")
+  skewed = deletion.draw(ids, ratio=10, seed=0, dataset="toy",
+                         labels=labels, skew_class=2)
+  assert len(skewed.forget_ids) == len(uniform.forget_ids) == 40
+  assert set(labels[skewed.forget_ids - 1000]) == {2}
+  assert len(set(labels[uniform.forget_ids - 1000])) == 4
+  small = deletion.draw(ids, ratio=5, seed=0, dataset="toy", labels=labels,
+                        skew_class=2)
+  np.testing.assert_array_equal(small.forget_ids, skewed.forget_ids[:20])
+  assert skewed.tag.startswith("r10_class2_seed0_")
+  with pytest.raises(errors.ConfigError, match="class 2 has 100 units"):
+    deletion.draw(ids, ratio=30, seed=0, dataset="toy", labels=labels,
+                  skew_class=2)

@@ -8,9 +8,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from flax import traverse_util
 
 from mmul_jax import errors
 from mmul_jax import experiment
+from mmul_jax import losses
 from mmul_jax import methods
 from mmul_jax import models
 from mmul_jax.methods import distill
@@ -214,3 +216,46 @@ def test_unlearning_resumes_with_its_loss_state(setup, name):
   resumed, info = run_lib.unlearn_model(make(**overrides), original)
   assert info["resumed_from"] == 2
   jax.tree.map(np.testing.assert_array_equal, resumed, full)
+
+
+@pytest.mark.parametrize("name", ["mmul", "bad_teaching"])
+def test_lora_unlearning_changes_only_kernels_through_adapters(setup, name):
+  make, original = setup
+  exp = make(**{"method.name": name, "unlearn.lora_rank": 2})
+  params, info = run_lib.unlearn_model(exp, original)
+  assert 0 < info["trainable_fraction"] < 0.5
+  flat_new = traverse_util.flatten_dict(params)
+  flat_old = traverse_util.flatten_dict(original)
+  changed = {k for k in flat_old
+             if not np.array_equal(flat_new[k], flat_old[k])}
+  assert changed  # the adapters moved some kernels
+  assert all(k[-1] == "kernel" for k in changed)
+  for k in changed:  # by a rank-2 update (beyond float32 rounding)
+    delta = np.asarray(flat_new[k], np.float64) - flat_old[k]
+    sv = np.linalg.svd(delta, compute_uv=False)
+    assert np.sum(sv > 1e-3 * sv[0]) <= 2, (k, sv[:4])
+  # Resuming a finished run loads the adapters and merges them again.
+  again, _ = run_lib.unlearn_model(make(**{"method.name": name,
+                                           "unlearn.lora_rank": 2}), original)
+  jax.tree.map(np.testing.assert_array_equal, again, params)
+
+
+def test_lora_adapters_start_at_the_base_and_match_the_merged_term(
+    tiny_config):
+  from mmul_jax import lora
+  model = models.build(tiny_config.model)
+  x = np.zeros((2, 32, 32, 3), np.float32)
+  t = np.full((2, tiny_config.model.context_length), 5, np.int32)
+  base = model.init(jax.random.key(0), x, t)
+  adapters = lora.init(base, rank=4, rng=jax.random.key(1))
+  jax.tree.map(np.testing.assert_array_equal,
+               lora.merge(base, adapters, alpha=8.0), base)
+  adapters = jax.tree.map(lambda v: v + 0.01, adapters)
+  term = losses.loss_term(lambda p, f, b, rng: (sum(
+      jnp.sum(v ** 2) for v in jax.tree.leaves(p)), {}))
+  wrapped = lora.lora_term(term, base, alpha=8.0)
+  got, _, _ = wrapped.apply(wrapped.init(adapters), adapters, (base, None),
+                            {}, rng=jax.random.key(0))
+  want, _, _ = term.apply((), lora.merge(base, adapters, alpha=8.0), None,
+                          {}, rng=jax.random.key(0))
+  np.testing.assert_allclose(got, want, rtol=1e-6)

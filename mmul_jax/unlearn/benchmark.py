@@ -1,0 +1,166 @@
+"""MU-Bench's protocol on one task: methods x deletion sets x seeds.
+
+A grid cell is one method on one deletion set (ratio, seed, strategy) with
+one model width. Every cell runs `unlearn.run.run` in the same workdir, so
+the original model is trained once per width, the retrained reference once
+per deletion set, and their evaluations are cached beside them. Each
+finished cell appends one JSON line to `records.jsonl`; a restarted grid
+reads it and runs only the missing cells (a cell killed half-way resumes
+from its own checkpoints). The report (`leaderboard.py`) is rebuilt from
+the records.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import io
+import itertools
+import json
+import os
+import time
+from typing import Callable, Sequence
+
+from mmul_jax import config_schema
+from mmul_jax import errors
+from mmul_jax import methods
+from mmul_jax.unlearn import run as run_lib
+
+RECORDS_FILE = "records.jsonl"
+
+
+def parse_settings(settings: Sequence[str]) -> dict[str, dict]:
+  """`("mmul: unlearn.learning_rate=3e-4, method.mmul.ukr_weight=30",)`
+  -> `{"mmul": {"unlearn.learning_rate": 3e-4, ...}}`."""
+  out: dict[str, dict] = {}
+  for entry in settings:
+    name, sep, rest = entry.partition(":")
+    name = name.strip()
+    if not sep or name not in methods.METHODS:
+      raise errors.ConfigError(
+          f"benchmark.settings entry {entry!r} must start with a method "
+          f"name and a colon, one of {sorted(methods.METHODS)}")
+    for pair in filter(None, (p.strip() for p in rest.split(","))):
+      key, eq, value = pair.partition("=")
+      if not eq:
+        raise errors.ConfigError(f"benchmark.settings: {pair!r} is not "
+                                 "key=value")
+      try:
+        parsed = ast.literal_eval(value.strip())
+      except (ValueError, SyntaxError):
+        parsed = value.strip()
+      out.setdefault(name, {})[key.strip()] = parsed
+  return out
+
+
+def cells(config) -> list[dict]:
+  """Every cell of the grid, deletion sets outermost (so each retrained
+  model is trained once, before its methods). Without
+  `benchmark.model_widths` the model is the config's."""
+  bc = config.benchmark
+  widths = bc.model_widths or (config.model.vision_width,)
+  grid = itertools.product(widths, bc.strategies, bc.ratios, bc.seeds,
+                           bc.methods)
+  return [{"width": int(w), "strategy": s, "ratio": float(r), "seed": int(d),
+           "method": m} for w, s, r, d, m in grid]
+
+
+def cell_key(cell: dict) -> str:
+  return (f"{cell['method']}|w{cell['width']}|{cell['strategy']}|"
+          f"r{cell['ratio']:g}|seed{cell['seed']}")
+
+
+def cell_config(base, cell: dict, settings: dict):
+  c = base.copy_and_resolve_references()
+  c.method.name = cell["method"]
+  c.deletion.ratio = cell["ratio"]
+  c.deletion.seed = cell["seed"]
+  c.deletion.strategy = cell["strategy"]
+  if base.benchmark.model_widths:
+    for key in ("vision_width", "text_width", "fusion_width"):
+      c.model[key] = cell["width"]
+  c.update_from_flattened_dict(settings.get(cell["method"], {}))
+  return c
+
+
+def read_records(path: str) -> dict[str, dict]:
+  """Finished cells by key. A last line cut short by a kill is dropped
+  (and removed from the file), so that cell runs again."""
+  if not os.path.exists(path):
+    return {}
+  with open(path) as f:
+    lines = f.read().split("\n")
+  records, good = {}, []
+  for n, line in enumerate(lines):
+    if not line.strip():
+      continue
+    try:
+      r = json.loads(line)
+    except ValueError:  # only the last line may be torn
+      if any(ln.strip() for ln in lines[n + 1:]):
+        raise errors.DataError(f"{path}, line {n + 1} is not JSON; delete "
+                               "that line to rerun its cell") from None
+      continue
+    records[r["key"]] = r
+    good.append(line)
+  if len(good) != sum(1 for ln in lines if ln.strip()):
+    with open(path, "w") as f:
+      f.write("".join(ln + "\n" for ln in good))
+  return records
+
+
+def append_record(path: str, record: dict) -> None:
+  """One line per cell, flushed to disk before the next cell starts."""
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  with open(path, "a") as f:
+    f.write(json.dumps(record, sort_keys=True) + "\n")
+    f.flush()
+    os.fsync(f.fileno())
+
+
+def record_of(cell: dict, results: dict) -> dict:
+  """What the leaderboard needs from one cell's results.json."""
+  s, method = results["summary"], cell["method"]
+  seconds = s.get("seconds", {}).get(method, {})
+  return {
+      "key": cell_key(cell), **cell,
+      "deletion": results["deletion"],
+      "metrics": {k: s["metrics"][k] for k in
+                  ("original", "retrained", method)},
+      "overall": s["overall"],
+      "retrain_gap": s["retrain_gap"].get(method),
+      "auc_progress": s["df_vs_dr_auc_progress"],
+      "seconds": {"unlearn": seconds.get("unlearn"),
+                  "evaluate": seconds.get("evaluate"),
+                  "with_evaluation": seconds.get("with_evaluation"),
+                  "retrain": results["models"]["retrained"]["wall_seconds"]},
+  }
+
+
+def run(config, workdir: str, *, quiet: bool = True,
+        run_cell: Callable | None = None) -> list[dict]:
+  """Runs the missing cells of `config.benchmark`'s grid; returns every
+  record, in grid order. `run_cell(config, workdir) -> results` defaults to
+  the full unlearning run (tests pass another)."""
+  bc = config.benchmark
+  settings = parse_settings(bc.settings)
+  grid = cells(config)
+  for cell in grid:  # every cell's config is checked before any compute
+    config_schema.validate(cell_config(config, cell, settings))
+  path = os.path.join(workdir, RECORDS_FILE)
+  done = read_records(path)
+  run_cell = run_cell or run_lib.run
+  todo = [c for c in grid if cell_key(c) not in done]
+  print(f"benchmark: {len(grid)} cells, {len(grid) - len(todo)} done, "
+        f"{len(todo)} to run", flush=True)
+  for i, cell in enumerate(todo):
+    t0 = time.perf_counter()
+    with (contextlib.redirect_stdout(io.StringIO()) if quiet
+          else contextlib.nullcontext()):
+      results = run_cell(cell_config(config, cell, settings), workdir)
+    record = record_of(cell, results)
+    append_record(path, record)
+    done[record["key"]] = record
+    print(f"[{i + 1}/{len(todo)}] {cell_key(cell)}: "
+          f"{time.perf_counter() - t0:.0f} s", flush=True)
+  return [done[cell_key(c)] for c in grid]

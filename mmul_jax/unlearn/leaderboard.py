@@ -1,0 +1,198 @@
+"""The benchmark's report: a Markdown leaderboard and PNG plots.
+
+Every figure is a mean ± std over the deletion seeds of one (method,
+width, strategy, ratio). Forgetting metrics are judged by their distance to
+the retrained model (forgetting more than a model that never saw Df is
+over-forgetting, not success); test recall and the overall score by their
+value.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+
+import numpy as np
+
+from mmul_jax import io_utils
+
+# (key, column title, scale, higher is better; None: closest to retrained)
+COLUMNS = (
+    ("test_r1", "test R@1", 100, True),
+    ("df_r1", "Df R@1", 100, None),
+    ("dr_r1", "Dr R@1", 100, None),
+    ("auc", "AUC", 1, None),
+    ("auc_match", "AUC match", 1, None),
+    ("knowledge_gap", "knowledge gap", 1, None),
+    ("zrf", "ZRF", 1, None),
+    ("mia_df_non_member", "MIA Df non-member", 1, None),
+    ("overall", "overall (HM)", 1, True),
+    ("gap", "gap to retrain", 1, False),
+    ("seconds", "unlearn s", 1, False),
+)
+REFERENCES = ("original", "retrained")
+
+
+def _values(record: dict, model: str) -> dict:
+  m = dict(record["metrics"][model])
+  m["overall"] = record["overall"][model]
+  if model in REFERENCES:
+    m["gap"] = 0.0 if model == "retrained" else None
+    m["seconds"] = (record["seconds"]["retrain"] if model == "retrained"
+                    else None)
+  else:
+    m["gap"] = record["retrain_gap"]["mean"]
+    m["seconds"] = record["seconds"]["unlearn"]
+  return m
+
+
+def aggregate(records: list[dict]) -> dict:
+  """`{(width, strategy, ratio): {model: {metric: (mean, std, n)}}}`; the
+  references are averaged over every record of their deletion sets."""
+  groups = collections.defaultdict(lambda: collections.defaultdict(list))
+  seen_refs = set()
+  for r in records:
+    group = (r["width"], r["strategy"], r["ratio"])
+    groups[group][r["method"]].append(_values(r, r["method"]))
+    ref_key = (group, r["seed"])
+    if ref_key not in seen_refs:  # one reference row per deletion set
+      seen_refs.add(ref_key)
+      for ref in REFERENCES:
+        groups[group][ref].append(_values(r, ref))
+  out = {}
+  for group, models in groups.items():
+    out[group] = {}
+    for model, rows in models.items():
+      stats = {}
+      for key, *_ in COLUMNS:
+        vals = [row[key] for row in rows if row.get(key) is not None]
+        if vals:
+          stats[key] = (float(np.mean(vals)), float(np.std(vals)), len(vals))
+      out[group][model] = stats
+  return out
+
+
+def winners(models: dict) -> dict:
+  """Per column, the best method (references excluded)."""
+  retrained = models.get("retrained", {})
+  out = {}
+  for key, title, _, higher in COLUMNS:
+    cands = {m: s[key][0] for m, s in models.items()
+             if m not in REFERENCES and key in s}
+    if not cands:
+      continue
+    if higher is None:
+      if key not in retrained:
+        continue
+      target = retrained[key][0]
+      best = min(cands, key=lambda m: abs(cands[m] - target))
+    else:
+      best = (max if higher else min)(cands, key=cands.get)
+    out[title] = best
+  return out
+
+
+def _cell(stats: dict, key: str, scale: float) -> str:
+  if key not in stats:
+    return "-"
+  mean, std, n = stats[key]
+  digits = 1 if scale == 100 or key == "seconds" else 3
+  text = f"{mean * scale:.{digits}f}"
+  return text + (f" ± {std * scale:.{digits}f}" if n > 1 else "")
+
+
+def markdown(agg: dict) -> str:
+  lines = ["# Benchmark leaderboard", "",
+           "Mean ± std over deletion seeds. Forgetting metrics (Df/Dr R@1, "
+           "AUCs, knowledge gap, ZRF, MIA) are best when closest to the "
+           "retrained model; **bold** marks the best method per column.",
+           ""]
+  for (width, strategy, ratio) in sorted(agg):
+    models = agg[(width, strategy, ratio)]
+    best = winners(models)
+    lines += [f"## {ratio:g}% deleted, {strategy} Df, width {width}", "",
+              "| model | " + " | ".join(t for _, t, _, _ in COLUMNS) + " |",
+              "|---|" + "---|" * len(COLUMNS)]
+    order = [m for m in REFERENCES if m in models] + sorted(
+        m for m in models if m not in REFERENCES)
+    for model in order:
+      cells = []
+      for key, title, scale, _ in COLUMNS:
+        text = _cell(models[model], key, scale)
+        cells.append(f"**{text}**" if best.get(title) == model else text)
+      lines.append(f"| {model} | " + " | ".join(cells) + " |")
+    lines += ["", "Best per metric: " + "; ".join(
+        f"{t}: {m}" for t, m in best.items()) + ".", ""]
+  return "\n".join(lines)
+
+
+def plots(agg: dict, directory: str) -> list[str]:
+  """`metric_vs_ratio.png` per (width, strategy) and `tradeoff.png`."""
+  import matplotlib
+  matplotlib.use("Agg")
+  from matplotlib import pyplot as plt
+
+  written = []
+  panels = (("test_r1", "test R@1 (%)", 100), ("df_r1", "Df R@1 (%)", 100),
+            ("auc", "Df-vs-Dr AUC", 1), ("gap", "gap to retrain", 1),
+            ("overall", "overall (HM)", 1), ("seconds", "seconds", 1))
+  settings = sorted({(w, s) for w, s, _ in agg})
+  for width, strategy in settings:
+    ratios = sorted(r for w, s, r in agg if (w, s) == (width, strategy))
+    models = sorted({m for r in ratios for m in agg[(width, strategy, r)]})
+    fig, axes = plt.subplots(2, 3, figsize=(13, 7))
+    for ax, (key, label, scale) in zip(axes.ravel(), panels):
+      for model in models:
+        pts = [(r, agg[(width, strategy, r)][model][key]) for r in ratios
+               if key in agg[(width, strategy, r)].get(model, {})]
+        if not pts:
+          continue
+        x = [p[0] for p in pts]
+        y = np.array([p[1][0] for p in pts]) * scale
+        e = np.array([p[1][1] for p in pts]) * scale
+        style = "--" if model in REFERENCES else "-"
+        ax.errorbar(x, y, yerr=e, fmt=style + "o", ms=3, capsize=2,
+                    label=model)
+      ax.set_xlabel("deletion ratio (%)")
+      ax.set_ylabel(label)
+    axes[0, 0].legend(fontsize=7)
+    fig.suptitle(f"metrics vs deletion ratio ({strategy} Df, width {width})")
+    fig.tight_layout()
+    path = os.path.join(directory, f"metric_vs_ratio_w{width}_{strategy}.png")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    written.append(path)
+
+  fig, ax = plt.subplots(figsize=(7, 5))
+  markers = "osD^v<>p*h"
+  for i, (width, strategy, ratio) in enumerate(sorted(agg)):
+    for model, stats in agg[(width, strategy, ratio)].items():
+      if "gap" not in stats or "test_r1" not in stats:
+        continue
+      ax.scatter(stats["gap"][0], stats["test_r1"][0] * 100,
+                 marker=markers[i % len(markers)], s=30)
+      ax.annotate(f"{model} {ratio:g}%", (stats["gap"][0],
+                                          stats["test_r1"][0] * 100),
+                  fontsize=6)
+  ax.set_xlabel("gap to the retrained model (lower: closer)")
+  ax.set_ylabel("test R@1 (%)")
+  ax.set_title("forgetting quality vs utility")
+  fig.tight_layout()
+  path = os.path.join(directory, "tradeoff.png")
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+  written.append(path)
+  return written
+
+
+def write_report(records: list[dict], directory: str) -> dict:
+  """leaderboard.md, leaderboard.json and the plots, in `directory`."""
+  agg = aggregate(records)
+  text = markdown(agg)
+  io_utils.atomic_write_text(os.path.join(directory, "leaderboard.md"), text)
+  io_utils.atomic_write_json(
+      os.path.join(directory, "leaderboard.json"),
+      [{"width": w, "strategy": s, "ratio": r, "models": models,
+        "winners": winners(models)} for (w, s, r), models in sorted(
+            agg.items())])
+  return {"markdown": text, "plots": plots(agg, directory)}

@@ -1,0 +1,35 @@
+"""MU-Bench's protocol on one task: a grid of methods x deletion ratios x
+seeds, a leaderboard and plots.
+
+  python scripts/benchmark.py --config=configs/bench_demo.py [--workdir=DIR]
+
+Runs every cell of `config.benchmark`'s grid that DIR/records.jsonl does not
+hold yet (a killed grid resumes where it stopped; no finished cell runs
+again), then writes DIR/leaderboard.md, DIR/leaderboard.json and PNG plots.
+"""
+
+from absl import app
+
+from mmul_jax import cli
+from mmul_jax.unlearn import benchmark
+from mmul_jax.unlearn import leaderboard
+
+_ARGS = cli.define_flags()
+
+
+def _run(config, workdir):
+  records = benchmark.run(config, workdir)
+  report = leaderboard.write_report(records, workdir)
+  print(report["markdown"])
+  print("plots: " + ", ".join(report["plots"]))
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  config, workdir = _ARGS()
+  cli.run_or_exit(lambda: _run(config, workdir))
+
+
+if __name__ == "__main__":
+  app.run(main, flags_parser=cli.parse_flags)
