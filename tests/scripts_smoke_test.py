@@ -58,6 +58,7 @@ def test_another_method_by_flag_and_the_comparison_script(workdir):
   assert "| neggrad |" in r.stdout and "| retrained | reference |" in r.stdout
 
 
+@pytest.mark.slow
 def test_benchmark_script_writes_records_leaderboard_and_plots(workdir):
   wd, data_dir = workdir
   r = _run("benchmark.py", f"--workdir={wd}",

@@ -41,6 +41,10 @@ from mmul_jax.losses._contrastive import clip_contrastive
 from mmul_jax.losses._contrastive import itm_cross_entropy
 from mmul_jax.losses._contrastive import positive_mask
 from mmul_jax.losses._contrastive import sample_hard_negatives
+from mmul_jax.losses._curriculum import SuperLossState
+from mmul_jax.losses._curriculum import lambert_w0
+from mmul_jax.losses._curriculum import superloss
+from mmul_jax.losses._curriculum import superloss_confidence
 from mmul_jax.losses._distill import decoupled_distillation
 from mmul_jax.losses._distill import kl_divergence
 from mmul_jax.losses._distill import l1_norm
@@ -65,6 +69,7 @@ from mmul_jax.losses._terms import with_frozen
 __all__ = [
     "AlternateState",
     "LossTerm",
+    "SuperLossState",
     "WeightedSumState",
     "alternate",
     "clip_contrastive",
@@ -73,6 +78,7 @@ __all__ = [
     "itm_cross_entropy",
     "kl_divergence",
     "l1_norm",
+    "lambert_w0",
     "loss_term",
     "map_batch",
     "modality_decoupling",
@@ -84,6 +90,8 @@ __all__ = [
     "precompute",
     "restrict",
     "sample_hard_negatives",
+    "superloss",
+    "superloss_confidence",
     "unimodal_retention",
     "weighted_sum",
     "with_frozen",
