@@ -78,6 +78,10 @@ def default_config() -> ml_collections.ConfigDict:
   c.unlearn.grad_clip_norm = 1.0
   # Parameter-efficient unlearning: train rank-r adapters on every 2-D
   # kernel instead of all weights (0: all weights), scaled by alpha / r.
+  # Curriculum: "superloss" weights the per-example task loss of the
+  # methods that train on it by SuperLoss confidence (MU-Bench's use_cl).
+  c.unlearn.curriculum = "none"
+  c.unlearn.superloss_lambda = 10.0
   c.unlearn.lora_rank = 0
   c.unlearn.lora_alpha = 16.0
   c.unlearn.checkpoint_every = 50
@@ -142,9 +146,13 @@ _CHOICES = {
     "unlearn.schedule": ("constant", "cosine"),
     "parallel.param_sharding": ("replicated", "fsdp"),
     "deletion.strategy": ("uniform", "class_skewed"),
+    "unlearn.curriculum": ("none", "superloss"),
 }
 # Methods whose optax transforms are shaped like the full parameters.
 _FULL_WEIGHT_METHODS = ("salun", "fisher", "dtd")
+# Methods whose training loss includes the task loss (SuperLoss applies).
+_CURRICULUM_METHODS = ("finetune", "l1_sparse", "neggrad", "neggrad_plus",
+                       "randlabel", "salun", "scrub", "dtd")
 # What each dataset gives a method (RandLabel's "labels" target needs labels).
 DATA_FEATURES = {"shapes_captions": {"images", "captions"}}
 _POSITIVE_INTS = (
@@ -228,6 +236,14 @@ def validate(config: ml_collections.ConfigDict) -> None:
   if config.deletion.mubench_file and not 0 < config.deletion.ratio <= 10:
     raise ConfigError("a MU-Bench deletion file holds the 10% set: "
                       "deletion.ratio must be in (0, 10]")
+  if (config.unlearn.curriculum != "none"
+      and config.method.name not in _CURRICULUM_METHODS):
+    raise ConfigError(
+        f"method {config.method.name!r} does not train on the task loss, so "
+        "unlearn.curriculum has nothing to weight; it works with "
+        f"{', '.join(_CURRICULUM_METHODS)}")
+  if not config.unlearn.superloss_lambda > 0:
+    raise ConfigError("unlearn.superloss_lambda must be > 0")
   if not isinstance(config.unlearn.lora_rank, int):
     raise ConfigError("unlearn.lora_rank must be an integer >= 0 (0: train "
                       f"every weight), got {config.unlearn.lora_rank!r}")

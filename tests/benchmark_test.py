@@ -138,3 +138,12 @@ def test_leaderboard_means_winners_and_plots(tmp_path):
     assert os.path.getsize(path) > 10_000
     with open(path, "rb") as f:
       assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_changed_settings_are_new_cells(tmp_path):
+  c = _config()
+  benchmark.run(c, str(tmp_path), run_cell=_fake_results)
+  c.benchmark.settings = ("finetune: unlearn.learning_rate=3e-3",)
+  calls = []
+  benchmark.run(c, str(tmp_path), run_cell=_counting(calls))
+  assert len(calls) == 4 and all(k.startswith("finetune") for k in calls)

@@ -53,6 +53,8 @@ def test_every_config_validates(path):
     (lambda c: c.update_from_flattened_dict(
         {"method.name": "salun", "unlearn.lora_rank": 4}),
      "cannot train LoRA adapters"),
+    (lambda c: setattr(c.unlearn, "curriculum", "superloss"),
+     "'mmul' does not train on the task loss"),
     (lambda c: setattr(c.benchmark, "methods", ("mmul", "forgetful")),
      r"benchmark.methods: unknown method\(s\) \['forgetful'\]"),
     (lambda c: setattr(c.parallel, "param_sharding", "zero3"),

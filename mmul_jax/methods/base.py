@@ -77,11 +77,17 @@ class Context:
   batches: Callable[[str], Iterator[dict]]
   num_pairs: dict[str, int]
 
-  def task(self) -> losses.LossTerm:
+  def task(self, curriculum: bool = True) -> losses.LossTerm:
     """The model's training objective (ITC + ITM with hard negatives) on a
-    flat batch, with the training ITM weight."""
-    return objective.pretrain_term(self.model,
-                                   itm_weight=self.config.train.itm_weight)
+    flat batch, with the training ITM weight; SuperLoss-weighted when
+    `unlearn.curriculum` says so (`curriculum=False` for the gradient
+    statistics of SalUn and Fisher, which use the plain loss)."""
+    u = self.config.unlearn
+    lam = (float(u.superloss_lambda)
+           if curriculum and u.curriculum == "superloss" else None)
+    return objective.pretrain_term(
+        self.model, itm_weight=self.config.train.itm_weight,
+        superloss_lambda=lam)
 
 
 def require_numbers(h, keys, *, minimum: float,

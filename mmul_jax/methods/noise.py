@@ -73,7 +73,7 @@ def build_dtd(ctx: base.Context) -> base.Plan:
 def build_fisher(ctx: base.Context) -> base.Plan:
   """Fisher forgetting (Golatkar et al., CVPR 2020); departures above."""
   h = ctx.hparams
-  fisher = base.gradient_statistic(ctx, ctx.task(), "dr",
+  fisher = base.gradient_statistic(ctx, ctx.task(curriculum=False), "dr",
                                    num_batches=int(h.num_batches),
                                    fn=jnp.square)
   std = gradient_transforms.fisher_noise_stddev(

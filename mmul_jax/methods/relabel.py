@@ -53,7 +53,8 @@ def build_salun(ctx: base.Context) -> base.Plan:
   """SalUn (Fan et al., ICLR 2024): saliency mask at θ₀, then RandLabel."""
   h = ctx.hparams
   saliency = base.gradient_statistic(
-      ctx, ctx.task(), "df", num_batches=int(h.mask_batches), fn=jnp.abs)
+      ctx, ctx.task(curriculum=False), "df", num_batches=int(h.mask_batches),
+      fn=jnp.abs)
   mask = gradient_transforms.saliency_mask(saliency,
                                            fraction=float(h.threshold))
   kept = sum(float(m.sum()) for m in jax.tree.leaves(mask))

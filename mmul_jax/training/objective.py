@@ -15,7 +15,8 @@ Batch = dict[str, jax.Array]
 
 def make_pretrain_loss(model, *, itm_weight: float = 1.0,
                        axis_name: str | None = None) -> Callable[..., Any]:
-  """`loss(params, batch, rng) -> (scalar, aux)`: contrastive + matching.
+  """`loss(params, batch, rng) -> (per-example (B,), aux)`: contrastive +
+  matching; their batch mean is the training loss.
 
   ITC: CLIP's symmetric InfoNCE over in-batch negatives. ITM: the fusion
   head classifies the true pairs against one hard negative text per image
@@ -45,25 +46,29 @@ def make_pretrain_loss(model, *, itm_weight: float = 1.0,
                      out["text_mask"])
     itm = contrastive.itm_cross_entropy(out["itm_logits"], neg_text,
                                         neg_image)
-    loss = jnp.mean(itc) + itm_weight * jnp.mean(itm)
+    per_example = itc + itm_weight * itm
     itm_acc = jnp.mean(jnp.concatenate([
         jnp.argmax(out["itm_logits"], -1) == 1,
         jnp.argmax(neg_text, -1) == 0, jnp.argmax(neg_image, -1) == 0]))
     aux = {"itc": jnp.mean(itc), "itm": jnp.mean(itm), "itm_acc": itm_acc,
            "logit_scale": out["logit_scale"]}
-    return loss, aux
+    return per_example, aux
 
   return loss_fn
 
 
 def pretrain_term(model, *, itm_weight: float = 1.0,
-                  axis_name: str | None = None) -> losses.LossTerm:
-  """`make_pretrain_loss` as a stateless `LossTerm` on a flat batch (the
-  frozen model is ignored)."""
+                  axis_name: str | None = None,
+                  superloss_lambda: float | None = None) -> losses.LossTerm:
+  """`make_pretrain_loss` as a `LossTerm` on a flat batch (the frozen model
+  is ignored): the batch mean, or with `superloss_lambda` the SuperLoss
+  curriculum's confidence-weighted mean (`losses.superloss`)."""
   fn = make_pretrain_loss(model, itm_weight=itm_weight, axis_name=axis_name)
 
   def term(params, frozen_params, batch, *, rng):
     del frozen_params
     return fn(params, batch, rng)
 
+  if superloss_lambda is not None:
+    return losses.superloss(term, lam=superloss_lambda)
   return losses.loss_term(term)

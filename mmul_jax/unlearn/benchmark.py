@@ -70,6 +70,12 @@ def cell_key(cell: dict) -> str:
           f"r{cell['ratio']:g}|seed{cell['seed']}")
 
 
+def record_key(cell: dict, config) -> str:
+  """The cell and a digest of its unlearning settings (the one that names
+  its unlearning directory), so changed settings are new cells."""
+  return f"{cell_key(cell)}|{run_lib.settings_digest(config)}"
+
+
 def cell_config(base, cell: dict, settings: dict):
   c = base.copy_and_resolve_references()
   c.method.name = cell["method"]
@@ -118,12 +124,12 @@ def append_record(path: str, record: dict) -> None:
     os.fsync(f.fileno())
 
 
-def record_of(cell: dict, results: dict) -> dict:
+def record_of(cell: dict, key: str, results: dict) -> dict:
   """What the leaderboard needs from one cell's results.json."""
   s, method = results["summary"], cell["method"]
   seconds = s.get("seconds", {}).get(method, {})
   return {
-      "key": cell_key(cell), **cell,
+      "key": key, **cell,
       "deletion": results["deletion"],
       "metrics": {k: s["metrics"][k] for k in
                   ("original", "retrained", method)},
@@ -145,22 +151,24 @@ def run(config, workdir: str, *, quiet: bool = True,
   bc = config.benchmark
   settings = parse_settings(bc.settings)
   grid = cells(config)
-  for cell in grid:  # every cell's config is checked before any compute
-    config_schema.validate(cell_config(config, cell, settings))
+  configs = [cell_config(config, cell, settings) for cell in grid]
+  for c in configs:  # every cell's config is checked before any compute
+    config_schema.validate(c)
+  keys = [record_key(cell, c) for cell, c in zip(grid, configs)]
   path = os.path.join(workdir, RECORDS_FILE)
   done = read_records(path)
   run_cell = run_cell or run_lib.run
-  todo = [c for c in grid if cell_key(c) not in done]
+  todo = [i for i, k in enumerate(keys) if k not in done]
   print(f"benchmark: {len(grid)} cells, {len(grid) - len(todo)} done, "
         f"{len(todo)} to run", flush=True)
-  for i, cell in enumerate(todo):
+  for n, i in enumerate(todo):
     t0 = time.perf_counter()
     with (contextlib.redirect_stdout(io.StringIO()) if quiet
           else contextlib.nullcontext()):
-      results = run_cell(cell_config(config, cell, settings), workdir)
-    record = record_of(cell, results)
+      results = run_cell(configs[i], workdir)
+    record = record_of(grid[i], keys[i], results)
     append_record(path, record)
-    done[record["key"]] = record
-    print(f"[{i + 1}/{len(todo)}] {cell_key(cell)}: "
+    done[keys[i]] = record
+    print(f"[{n + 1}/{len(todo)}] {cell_key(grid[i])}: "
           f"{time.perf_counter() - t0:.0f} s", flush=True)
-  return [done[cell_key(c)] for c in grid]
+  return [done[k] for k in keys]

@@ -40,13 +40,18 @@ def _digest(obj) -> str:
   return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
+def settings_digest(config) -> str:
+  """A short hash of the unlearning settings: `config.unlearn` and the
+  selected method's hyperparameters."""
+  return _digest({"unlearn": config.unlearn.to_dict(),
+                  "method": _method_settings(config)})
+
+
 def unlearn_dir(exp: experiment_lib.Experiment) -> str:
   """One directory per (method, deletion set, hyperparameters)."""
   c = exp.config
-  digest = _digest({"unlearn": c.unlearn.to_dict(),
-                    "method": _method_settings(c)})
   return os.path.join(exp.workdir, "unlearn", c.method.name,
-                      exp.deletion.tag, digest)
+                      exp.deletion.tag, settings_digest(c))
 
 
 def _fingerprint(exp) -> dict:

@@ -259,3 +259,16 @@ def test_lora_adapters_start_at_the_base_and_match_the_merged_term(
   want, _, _ = term.apply((), lora.merge(base, adapters, alpha=8.0), None,
                           {}, rng=jax.random.key(0))
   np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_superloss_curriculum_weights_the_task_loss(setup):
+  make, original = setup
+  plain, _ = run_lib.unlearn_model(make(**{"method.name": "neggrad"}),
+                                   original)
+  params, info = run_lib.unlearn_model(
+      make(**{"method.name": "neggrad", "unlearn.curriculum": "superloss",
+              "unlearn.superloss_lambda": 1.0}), original)
+  last = info["history"][-1]
+  assert "superloss_tau" in last and last["superloss_tau"] > 0
+  assert last["superloss_mean_confidence"] != pytest.approx(1.0)
+  assert _max_change(params, plain) > 0  # the weighting changed the steps
