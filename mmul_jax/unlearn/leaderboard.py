@@ -140,6 +140,8 @@ def plots(agg: dict, directory: str) -> list[str]:
   for width, strategy in settings:
     ratios = sorted(r for w, s, r in agg if (w, s) == (width, strategy))
     models = sorted({m for r in ratios for m in agg[(width, strategy, r)]})
+    # One colour per model in every panel (some panels skip references).
+    colour = {m: f"C{i % 10}" for i, m in enumerate(models)}
     fig, axes = plt.subplots(2, 3, figsize=(13, 7))
     for ax, (key, label, scale) in zip(axes.ravel(), panels):
       for model in models:
@@ -152,7 +154,7 @@ def plots(agg: dict, directory: str) -> list[str]:
         e = np.array([p[1][1] for p in pts]) * scale
         style = "--" if model in REFERENCES else "-"
         ax.errorbar(x, y, yerr=e, fmt=style + "o", ms=3, capsize=2,
-                    label=model)
+                    color=colour[model], label=model)
       ax.set_xlabel("deletion ratio (%)")
       ax.set_ylabel(label)
     axes[0, 0].legend(fontsize=7)
