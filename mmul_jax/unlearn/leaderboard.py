@@ -167,15 +167,20 @@ def plots(agg: dict, directory: str) -> list[str]:
 
   fig, ax = plt.subplots(figsize=(7, 5))
   markers = "osD^v<>p*h"
-  for i, (width, strategy, ratio) in enumerate(sorted(agg)):
-    for model, stats in agg[(width, strategy, ratio)].items():
+  groups = sorted(agg)
+  models = sorted({m for g in groups for m in agg[g]})
+  colour = {m: f"C{i % 10}" for i, m in enumerate(models)}
+  for i, group in enumerate(groups):  # marker: deletion set; colour: model
+    for model, stats in agg[group].items():
       if "gap" not in stats or "test_r1" not in stats:
         continue
       ax.scatter(stats["gap"][0], stats["test_r1"][0] * 100,
-                 marker=markers[i % len(markers)], s=30)
-      ax.annotate(f"{model} {ratio:g}%", (stats["gap"][0],
-                                          stats["test_r1"][0] * 100),
-                  fontsize=6)
+                 marker=markers[i % len(markers)], s=30,
+                 color=colour[model],
+                 label=model if i == 0 else None)
+      ax.annotate(f"{group[2]:g}%", (stats["gap"][0],
+                                     stats["test_r1"][0] * 100), fontsize=6)
+  ax.legend(fontsize=7)
   ax.set_xlabel("gap to the retrained model (lower: closer)")
   ax.set_ylabel("test R@1 (%)")
   ax.set_title("forgetting quality vs utility")
