@@ -1,4 +1,4 @@
-"""Multi-process (multi-host) runs: start-up, the main process, barriers.
+"""Multi-process (multi-host) runs: start-up, the main process, ordering.
 
 Every process runs the same program over one global device mesh (SPMD). Each
 feeds its own rows of every batch; parameters and optimiser state are global
@@ -47,12 +47,6 @@ def initialize(cfg) -> None:
 
 def is_main() -> bool:
   return jax.process_index() == 0
-
-
-def barrier(name: str) -> None:
-  """Waits until every process gets here (a no-op with one process)."""
-  if jax.process_count() > 1:
-    multihost_utils.sync_global_devices(name)
 
 
 @contextlib.contextmanager

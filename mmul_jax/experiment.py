@@ -129,7 +129,7 @@ def deletion_set(d: ml_collections.ConfigDict, train: pipeline.ImageTextSplit,
                               dataset=dataset_name)
   if d.strategy == "class_skewed":
     return deletion.skewed_set(
-        root, train.image_ids, pipeline.read_column(train, "label"),
+        root, train.image_ids, pipeline.read_column(train.source, "label"),
         dataset=dataset_name, seed=d.seed, ratio=ratio,
         skew_class=d.skew_class)
   ratios = sorted(set(deletion.STANDARD_RATIOS) | {ratio})

@@ -20,7 +20,7 @@ def make(tiny_builder, data_dir, tiny_config, tmp_path):
 
 def test_class_skewed_deletion_takes_one_class(make):
   exp = make(strategy="class_skewed", skew_class=1)
-  labels = pipeline.read_column(exp.train, "label")
+  labels = pipeline.read_column(exp.train.source, "label")
   rows = exp.train.records_for(exp.deletion.forget_ids)
   assert set(labels[rows]) == {1}
   uniform = make()

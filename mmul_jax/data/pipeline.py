@@ -49,21 +49,19 @@ class ImageTextSplit:
     return order[pos]
 
 
+def read_column(source, key: str, desc: str | None = None) -> np.ndarray:
+  """One scalar feature of every record of `source`, in record order."""
+  return np.asarray([source[i][key] for i in tqdm(
+      range(len(source)), desc=desc or f"read {key}", leave=False,
+      mininterval=2)])
+
+
 def index_split(source, desc: str = "indexing") -> ImageTextSplit:
   """Reads every record's `image_id` once."""
-  ids = np.fromiter(
-      (source[i]["image_id"] for i in tqdm(range(len(source)), desc=desc,
-                                           leave=False, mininterval=2)),
-      dtype=np.int64, count=len(source))
+  ids = read_column(source, "image_id", desc).astype(np.int64)
   if len(np.unique(ids)) != len(ids):
     raise errors.DataError("image_id is not unique within the split")
   return ImageTextSplit(source, ids)
-
-
-def read_column(split: ImageTextSplit, key: str) -> np.ndarray:
-  """One scalar feature of every record, in record order."""
-  return np.asarray([split.source[i][key] for i in tqdm(
-      range(len(split)), desc=f"read {key}", leave=False, mininterval=2)])
 
 
 class _Subset(grain.sources.RandomAccessDataSource):

@@ -100,8 +100,9 @@ def mubench_retrieval(pairs: dict, *, logit_scale: float, num_samples: int,
                       seed: int, metric_samples: int = 500) -> dict:
   """MU-Bench's metrics for image-text retrieval (reference spec §3.2).
 
-  `pairs[name]` holds `image_embed`, `text_embed`, `caption_owner` and the
-  per-pair `features` of the "test", "df" and "dr" sets. Per-caption
+  `pairs[name]` holds `image_embed`, `text_embed`, `caption_owner`, the
+  image-caption similarities `sim` and the per-pair `features` of the
+  "test", "df" and "dr" sets. Per-caption
   correctness is a text-to-image top-1 hit. Df captions search the Df
   images; Dr captions search `num_samples` disjoint random sets of |Df| Dr
   images (seeded), so both galleries have the same size and the knowledge
@@ -111,8 +112,7 @@ def mubench_retrieval(pairs: dict, *, logit_scale: float, num_samples: int,
   """
   df, dr = pairs["df"], pairs["dr"]
   n = len(df["image_embed"])
-  correct_df = retrieval.t2i_hits(df["image_embed"] @ df["text_embed"].T,
-                                  df["caption_owner"])
+  correct_df = retrieval.t2i_hits(df["sim"], df["caption_owner"])
   pick = np.random.default_rng(seed).permutation(len(dr["image_embed"]))
   correct_dr = []
   for i in range(num_samples):
@@ -121,7 +121,7 @@ def mubench_retrieval(pairs: dict, *, logit_scale: float, num_samples: int,
     correct_dr.append(retrieval.t2i_hits(
         dr["image_embed"][images] @ dr["text_embed"][caps].T, owner))
   correct_dr = np.concatenate(correct_dr)
-  df_logits = logit_scale * (df["text_embed"] @ df["image_embed"].T)
+  df_logits = logit_scale * df["sim"].T
   mia = mubench.membership_inference(
       dr["features"], pairs["test"]["features"], df["features"], seed=seed)
   return {
@@ -172,7 +172,7 @@ def evaluate(embedder: Embedder, params, sets: dict[str, pipeline.PairSet],
     itm[name] = match["prob"]
     pairs[name] = {"image_embed": img["image_embed"],
                    "text_embed": txt["text_embed"],
-                   "caption_owner": s.caption_owner,
+                   "caption_owner": s.caption_owner, "sim": sim,
                    "features": np.stack([cos[name], match["margin"]], 1)}
     res["mean_pair_cosine"] = float(np.mean(cos[name]))
     res["mean_pair_match_prob"] = float(np.mean(itm[name]))

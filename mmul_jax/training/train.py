@@ -37,13 +37,8 @@ def _fingerprint(exp, kind: str) -> dict:
   return fp
 
 
-def abstract_state(exp, tx, loss=None):
-  """Shapes and shardings of the train state (no compute)."""
-
-  def create():
-    params = experiment_lib.init_params(exp, 0)
-    return state_lib.create(params, tx, loss.init(params) if loss else ())
-
+def abstract_state(exp, create):
+  """Shapes and shardings of the state `create()` builds (no compute)."""
   shapes = jax.eval_shape(create)
   return checkpoint.abstract_like(shapes, exp.state_sharding(shapes))
 
@@ -71,11 +66,14 @@ def train_model(exp: experiment_lib.Experiment, kind: str):
   ids = (exp.deletion.all_ids if kind == "original"
          else exp.deletion.retain_ids)
   stream = exp.training_stream(ids, c.train.batch_size, c.seed)
+
+  def initial_state():
+    return state_lib.create(experiment_lib.init_params(exp, c.seed), tx)
+
   state, iterators, latest = loop.resume(
-      ckpt, lambda: abstract_state(exp, tx), {"train": stream})
+      ckpt, lambda: abstract_state(exp, initial_state), {"train": stream})
   if state is None:
-    state = place_state(exp, state_lib.create(
-        experiment_lib.init_params(exp, c.seed), tx))
+    state = place_state(exp, initial_state())
   info_path = os.path.join(directory, INFO_FILE)
   if int(state.step) >= c.train.num_steps and os.path.exists(info_path):
     ckpt.close()

@@ -142,16 +142,13 @@ def unlearn_model(exp: experiment_lib.Experiment, original_params):
       params = jax.tree.map(jnp.copy, original_params)
     return state_lib.create(params, tx, loss.init(params))
 
-  def abstract_state():
-    shapes = jax.eval_shape(initial_state)
-    return checkpoint.abstract_like(shapes, exp.state_sharding(shapes))
-
   def model_params(trained):
     return (lora.merge(original_params, trained, alpha=c.unlearn.lora_alpha)
             if rank else trained)
 
   state, iterators, latest = loop.resume(
-      ckpt, abstract_state, {p: _stream(exp, p) for p in plan.parts})
+      ckpt, lambda: train.abstract_state(exp, initial_state),
+      {p: _stream(exp, p) for p in plan.parts})
   if state is None:
     state = train.place_state(exp, initial_state())
   info_path = os.path.join(directory, INFO_FILE)
