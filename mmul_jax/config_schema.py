@@ -38,6 +38,12 @@ def default_config() -> ml_collections.ConfigDict:
 
   c.model = ml_collections.ConfigDict(presets.preset("tiny"))
   c.model.preset = "tiny"
+  # A CLIP checkpoint (Hugging Face directory or OpenAI/open_clip state
+  # dict) to start the image and text towers and the temperature from; the
+  # fusion encoder has no CLIP counterpart and starts random. Its tokenizer
+  # (tokenizer.json beside the weights) replaces the embedded one. Empty:
+  # random initialisation.
+  c.model.pretrained = ""
   c.model.mlp_ratio = 4.0
   c.model.logit_scale_init = float(np.log(1 / 0.07))
   c.model.dropout_rate = 0.0
@@ -143,6 +149,7 @@ _CHOICES = {
     "data.name": ("shapes_captions",),
     "model.preset": tuple(presets.PRESETS),
     "model.dtype": ("float32", "bfloat16"),
+    "model.activation": ("quick_gelu", "gelu", "gelu_exact"),
     "unlearn.schedule": ("constant", "cosine"),
     "parallel.param_sharding": ("replicated", "fsdp"),
     "deletion.strategy": ("uniform", "class_skewed"),

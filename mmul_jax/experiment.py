@@ -15,6 +15,7 @@ import tokenizers
 from mmul_jax import config_schema
 from mmul_jax import distributed
 from mmul_jax import models
+from mmul_jax import pretrained
 from mmul_jax.data import deletion
 from mmul_jax.data import pipeline
 from mmul_jax.data import shapes_tfds
@@ -68,14 +69,34 @@ class Experiment:
 
 
 def _check_tokenizer(tok: tokenizers.Tokenizer, model_cfg) -> None:
-  if tok.get_vocab_size() > model_cfg.vocab_size:
+  size = tok.get_vocab_size()
+  if model_cfg.pretrained and size != model_cfg.vocab_size:
+    # A checkpoint's embedding rows belong to its own vocabulary.
     raise config_schema.ConfigError(
-        f"the tokenizer has {tok.get_vocab_size()} tokens but "
+        f"the tokenizer beside {model_cfg.pretrained} has {size} tokens but "
+        f"the model has {model_cfg.vocab_size}; use the checkpoint's own "
+        "tokenizer.json")
+  if size > model_cfg.vocab_size:
+    raise config_schema.ConfigError(
+        f"the tokenizer has {size} tokens but "
         f"model.vocab_size is {model_cfg.vocab_size}; raise model.vocab_size")
   if tokenizer_lib.eot_id(tok) != model_cfg.eot_id:
     raise config_schema.ConfigError(
         f"model.eot_id is {model_cfg.eot_id} but the tokenizer's "
         f"end-of-text id is {tokenizer_lib.eot_id(tok)}")
+
+
+def make_tokenizer(model_cfg) -> tokenizers.Tokenizer:
+  """The checkpoint's tokenizer with `model.pretrained`, else the embedded
+  dataset's; checked against the model."""
+  if model_cfg.pretrained:
+    pretrained.check_model_config(model_cfg.pretrained, model_cfg)
+    tok = tokenizer_lib.from_checkpoint(model_cfg.pretrained,
+                                        model_cfg.context_length)
+  else:
+    tok = tokenizer_lib.shapes_tokenizer(model_cfg.context_length)
+  _check_tokenizer(tok, model_cfg)
+  return tok
 
 
 def prepare_dataset(d: ml_collections.ConfigDict):
@@ -91,8 +112,7 @@ def prepare_dataset(d: ml_collections.ConfigDict):
 def setup(config: ml_collections.ConfigDict, workdir: str) -> Experiment:
   """Validates the config, prepares the dataset and the deletion sets."""
   config_schema.validate(config)
-  tok = tokenizer_lib.shapes_tokenizer(config.model.context_length)
-  _check_tokenizer(tok, config.model)
+  tok = make_tokenizer(config.model)
   distributed.initialize(config.distributed)
   mesh = sharding.make_mesh()
   for what, size in (("train.batch_size", config.train.batch_size),
@@ -167,3 +187,13 @@ def init_params(exp: Experiment, seed: int):
   images = np.zeros((1, c.image_size, c.image_size, 3), np.float32)
   text = np.zeros((1, c.context_length), np.int32)
   return jax.jit(exp.model.init)(jax.random.key(seed), images, text)
+
+
+def initial_params(exp: Experiment, seed: int):
+  """Where training starts: `init_params`, with the image and text towers
+  from `model.pretrained` when it is set."""
+  params = init_params(exp, seed)
+  if exp.config.model.pretrained:
+    params = pretrained.load_towers(exp.config.model.pretrained, params,
+                                    exp.config.model)
+  return params

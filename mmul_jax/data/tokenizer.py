@@ -1,5 +1,8 @@
 """Tokenizers built on the `tokenizers` library.
 
+A pretrained checkpoint brings its own tokenizer (`from_checkpoint`: the
+`tokenizer.json` of a Hugging Face directory). Otherwise:
+
 The embedded dataset has a closed vocabulary, so its tokenizer is a WordPiece
 model over a fixed vocabulary, built in code (no training, so it is the same
 everywhere): every caption word is one token and made-up names split into
@@ -9,6 +12,9 @@ padded with `[PAD]` (id 0) to the model's context length, CLIP-style.
 
 from __future__ import annotations
 
+import json
+import os
+
 import numpy as np
 import tokenizers
 from tokenizers import decoders
@@ -17,6 +23,7 @@ from tokenizers import normalizers
 from tokenizers import pre_tokenizers
 from tokenizers import processors
 
+from mmul_jax import errors
 from mmul_jax.data import shapes
 
 PAD, BOS, EOS, UNK = "[PAD]", "[BOS]", "[EOS]", "[UNK]"
@@ -41,8 +48,52 @@ def shapes_tokenizer(context_length: int) -> tokenizers.Tokenizer:
   return tok
 
 
-def eot_id(tok: tokenizers.Tokenizer) -> int:
-  return tok.token_to_id(EOS)
+# End-of-text tokens: ours, then CLIP's.
+END_OF_TEXT = (EOS, "<|endoftext|>")
+
+
+def eot_id(tok: tokenizers.Tokenizer) -> int | None:
+  """The id of the tokenizer's end-of-text token (None if it has none)."""
+  for token in END_OF_TEXT:
+    if tok.token_to_id(token) is not None:
+      return tok.token_to_id(token)
+  return None
+
+
+def _special(config: dict, key: str, default: str) -> str:
+  value = config.get(key) or default
+  return value["content"] if isinstance(value, dict) else value
+
+
+def from_checkpoint(path: str, context_length: int) -> tokenizers.Tokenizer:
+  """The `tokenizer.json` beside a checkpoint, padded and truncated to
+  `context_length` like the embedded tokenizer (CLIP pads with its
+  end-of-text token unless `tokenizer_config.json` names another)."""
+  directory = path if os.path.isdir(path) else os.path.dirname(path)
+  file = os.path.join(directory, "tokenizer.json")
+  if not os.path.exists(file):
+    raise errors.CheckpointError(
+        f"no tokenizer.json in {directory}. Save the checkpoint's fast "
+        "tokenizer there, e.g. transformers.CLIPTokenizerFast.from_pretrained"
+        f"(...).save_pretrained({directory!r})")
+  try:
+    tok = tokenizers.Tokenizer.from_file(file)
+  except Exception as e:  # the Rust library raises plain Exceptions
+    raise errors.CheckpointError(f"{file} is not a valid tokenizer: "
+                                 f"{e}") from None
+  config = {}
+  config_file = os.path.join(directory, "tokenizer_config.json")
+  if os.path.exists(config_file):
+    with open(config_file) as f:
+      config = json.load(f)
+  eos = _special(config, "eos_token", "<|endoftext|>")
+  pad = _special(config, "pad_token", eos)
+  if tok.token_to_id(pad) is None:
+    raise errors.CheckpointError(f"{file} has no padding token {pad!r}")
+  tok.enable_truncation(context_length)
+  tok.enable_padding(pad_id=tok.token_to_id(pad), pad_token=pad,
+                     length=context_length)
+  return tok
 
 
 def encode(tok: tokenizers.Tokenizer, texts: list[str]) -> np.ndarray:

@@ -9,7 +9,7 @@ from mmul_jax.models.presets import PRESETS
 from mmul_jax.models.presets import preset
 
 # Config keys that describe the run, not the module.
-_NON_MODULE_KEYS = ("preset",)
+_NON_MODULE_KEYS = ("preset", "pretrained")
 
 
 def build(model_config) -> DualEncoder:

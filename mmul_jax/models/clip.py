@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from mmul_jax.models import fusion
+from mmul_jax.models import layers
 from mmul_jax.models import text_transformer
 from mmul_jax.models import vit
 
@@ -53,19 +54,22 @@ class DualEncoder(nn.Module):
   dropout_rate: float = 0.0
   logit_scale_init: float = float(np.log(1 / 0.07))
   dtype: Any = jnp.float32
+  layer_norm_eps: float = layers.DEFAULT_LN_EPS
 
   def setup(self):
     self.img = vit.VisionTransformer(
         self.image_size, self.patch_size, self.vision_width,
         self.vision_layers, self.vision_heads, self.embed_dim,
-        self.mlp_ratio, self.activation, self.dropout_rate, self.dtype)
+        self.mlp_ratio, self.activation, self.dropout_rate, self.dtype,
+        self.layer_norm_eps)
     self.txt = text_transformer.TextTransformer(
         self.vocab_size, self.context_length, self.text_width,
         self.text_layers, self.text_heads, self.embed_dim, self.eot_id,
-        self.mlp_ratio, self.activation, self.dropout_rate, self.dtype)
+        self.mlp_ratio, self.activation, self.dropout_rate, self.dtype,
+        self.layer_norm_eps)
     self.fusion = fusion.FusionEncoder(
         self.fusion_width, self.fusion_layers, self.fusion_heads,
-        self.mlp_ratio, self.dropout_rate, self.dtype)
+        self.mlp_ratio, self.dropout_rate, self.dtype, self.layer_norm_eps)
     self.logit_scale = self.param(
         "logit_scale", nn.initializers.constant(self.logit_scale_init), ())
 

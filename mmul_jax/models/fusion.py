@@ -30,6 +30,7 @@ class FusionEncoder(nn.Module):
   mlp_ratio: float = 4.0
   dropout_rate: float = 0.0
   dtype: Any = jnp.float32
+  layer_norm_eps: float = layers.DEFAULT_LN_EPS
 
   @nn.compact
   def __call__(self, text_tokens: jax.Array, text_mask: jax.Array,
@@ -48,9 +49,10 @@ class FusionEncoder(nn.Module):
     for i in range(self.num_layers):
       x = layers.CrossAttentionBlock(
           self.num_heads, self.mlp_ratio, "gelu", self.dropout_rate,
-          self.dtype, name=f"layers_{i}")(
+          self.dtype, self.layer_norm_eps, name=f"layers_{i}")(
               x, ctx, self_mask, context_mask=context_mask, train=train)
-    x = nn.LayerNorm(dtype=self.dtype, name="ln_final")(x)
+    x = nn.LayerNorm(epsilon=self.layer_norm_eps, dtype=self.dtype,
+                     name="ln_final")(x)
     cls_out = x[:, 0]
     itm_logits = nn.Dense(2, dtype=self.dtype, name="itm_head")(cls_out)
     return cls_out, itm_logits

@@ -23,8 +23,11 @@ def quick_gelu(x: jax.Array) -> jax.Array:
 
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "quick_gelu": quick_gelu,
-    "gelu": nn.gelu,
+    "gelu": nn.gelu,  # tanh approximation (PyTorch's "gelu_pytorch_tanh")
+    "gelu_exact": lambda x: nn.gelu(x, approximate=False),  # erf (torch's)
 }
+# Flax's LayerNorm epsilon; OpenAI and Hugging Face CLIP use 1e-5.
+DEFAULT_LN_EPS = 1e-6
 
 
 class MlpBlock(nn.Module):
@@ -59,15 +62,18 @@ class ResidualAttentionBlock(nn.Module):
   activation: str = "quick_gelu"
   dropout_rate: float = 0.0
   dtype: Dtype = jnp.float32
+  layer_norm_eps: float = DEFAULT_LN_EPS
 
   @nn.compact
   def __call__(self, x: jax.Array, mask: jax.Array | None, *,
                train: bool) -> jax.Array:
-    y = nn.LayerNorm(dtype=self.dtype, name="ln_1")(x)
+    y = nn.LayerNorm(epsilon=self.layer_norm_eps, dtype=self.dtype,
+                     name="ln_1")(x)
     y = _attention(self.num_heads, self.dropout_rate, self.dtype, "attn")(
         y, mask=mask, deterministic=not train)
     x = x + nn.Dropout(self.dropout_rate)(y, deterministic=not train)
-    y = nn.LayerNorm(dtype=self.dtype, name="ln_2")(x)
+    y = nn.LayerNorm(epsilon=self.layer_norm_eps, dtype=self.dtype,
+                     name="ln_2")(x)
     y = MlpBlock(self.mlp_ratio, self.activation, self.dropout_rate,
                  self.dtype, name="mlp")(y, train=train)
     return x + nn.Dropout(self.dropout_rate)(y, deterministic=not train)
@@ -82,6 +88,7 @@ class Transformer(nn.Module):
   activation: str = "quick_gelu"
   dropout_rate: float = 0.0
   dtype: Dtype = jnp.float32
+  layer_norm_eps: float = DEFAULT_LN_EPS
 
   @nn.compact
   def __call__(self, x: jax.Array, mask: jax.Array | None = None, *,
@@ -89,7 +96,8 @@ class Transformer(nn.Module):
     for i in range(self.num_layers):
       x = ResidualAttentionBlock(
           self.num_heads, self.mlp_ratio, self.activation, self.dropout_rate,
-          self.dtype, name=f"resblocks_{i}")(x, mask, train=train)
+          self.dtype, self.layer_norm_eps,
+          name=f"resblocks_{i}")(x, mask, train=train)
     return x
 
 
@@ -105,6 +113,7 @@ class CrossAttentionBlock(nn.Module):
   activation: str = "gelu"
   dropout_rate: float = 0.0
   dtype: Dtype = jnp.float32
+  layer_norm_eps: float = DEFAULT_LN_EPS
 
   @nn.compact
   def __call__(self, x: jax.Array, context: jax.Array,
@@ -112,11 +121,13 @@ class CrossAttentionBlock(nn.Module):
                context_mask: jax.Array | None = None,
                train: bool) -> jax.Array:
     drop = lambda y: nn.Dropout(self.dropout_rate)(y, deterministic=not train)
-    y = nn.LayerNorm(dtype=self.dtype, name="ln_1")(x)
+    y = nn.LayerNorm(epsilon=self.layer_norm_eps, dtype=self.dtype,
+                     name="ln_1")(x)
     y = _attention(self.num_heads, self.dropout_rate, self.dtype, "attn")(
         y, mask=self_mask, deterministic=not train)
     x = x + drop(y)
-    y = nn.LayerNorm(dtype=self.dtype, name="ln_cross")(x)
+    y = nn.LayerNorm(epsilon=self.layer_norm_eps, dtype=self.dtype,
+                     name="ln_cross")(x)
     cross_mask = None
     if context_mask is not None:  # e.g. padding nodes of a graph batch
       cross_mask = nn.make_attention_mask(
@@ -125,7 +136,8 @@ class CrossAttentionBlock(nn.Module):
                    "cross_attn")(y, context, mask=cross_mask,
                                  deterministic=not train)
     x = x + drop(y)
-    y = nn.LayerNorm(dtype=self.dtype, name="ln_2")(x)
+    y = nn.LayerNorm(epsilon=self.layer_norm_eps, dtype=self.dtype,
+                     name="ln_2")(x)
     y = MlpBlock(self.mlp_ratio, self.activation, self.dropout_rate,
                  self.dtype, name="mlp")(y, train=train)
     return x + drop(y)

@@ -1,4 +1,5 @@
-"""Model sizes. `vit_b32` / `vit_b16` match OpenAI CLIP parameter shapes.
+"""Model sizes. `vit_b32` / `vit_b16` match OpenAI CLIP (shapes, activation,
+LayerNorm epsilon), so its checkpoints import into them (`model.pretrained`).
 
 The fusion encoder is not part of CLIP; its size in the large presets follows
 ALBEF (6 layers of width 768).
@@ -18,17 +19,17 @@ PRESETS: dict[str, dict] = {
         vision_layers=2, vision_heads=4, vocab_size=256, context_length=32,
         text_width=64, text_layers=2, text_heads=4, eot_id=2,
         fusion_width=64, fusion_layers=1, fusion_heads=4,
-        activation="gelu"),
+        activation="gelu", layer_norm_eps=1e-6),
     "vit_b32": dict(
         embed_dim=512, image_size=224, patch_size=32, vision_width=768,
         vision_layers=12, vision_heads=12, **_CLIP_TEXT,
         fusion_width=768, fusion_layers=6, fusion_heads=12,
-        activation="quick_gelu"),
+        activation="quick_gelu", layer_norm_eps=1e-5),
     "vit_b16": dict(
         embed_dim=512, image_size=224, patch_size=16, vision_width=768,
         vision_layers=12, vision_heads=12, **_CLIP_TEXT,
         fusion_width=768, fusion_layers=6, fusion_heads=12,
-        activation="quick_gelu"),
+        activation="quick_gelu", layer_norm_eps=1e-5),
 }
 
 

@@ -40,6 +40,7 @@ class TextTransformer(nn.Module):
   activation: str = "quick_gelu"
   dropout_rate: float = 0.0
   dtype: Any = jnp.float32
+  layer_norm_eps: float = layers.DEFAULT_LN_EPS
 
   @nn.compact
   def __call__(self, tokens: jax.Array, *,
@@ -57,8 +58,10 @@ class TextTransformer(nn.Module):
     causal = nn.make_causal_mask(tokens)
     x = layers.Transformer(self.num_layers, self.num_heads, self.mlp_ratio,
                            self.activation, self.dropout_rate, self.dtype,
+                           self.layer_norm_eps,
                            name="transformer")(x, causal, train=train)
-    x = nn.LayerNorm(dtype=self.dtype, name="ln_final")(x)
+    x = nn.LayerNorm(epsilon=self.layer_norm_eps, dtype=self.dtype,
+                     name="ln_final")(x)
     eot = eot_positions(tokens, self.eot_id)
     pooled = jnp.take_along_axis(x, eot[:, None, None], axis=1)[:, 0]
     proj = self.param("text_projection",

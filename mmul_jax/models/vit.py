@@ -29,6 +29,7 @@ class VisionTransformer(nn.Module):
   activation: str = "quick_gelu"
   dropout_rate: float = 0.0
   dtype: Any = jnp.float32
+  layer_norm_eps: float = layers.DEFAULT_LN_EPS
 
   @nn.compact
   def __call__(self, images: jax.Array, *,
@@ -48,10 +49,13 @@ class VisionTransformer(nn.Module):
     pos = self.param("positional_embedding", init, (num_tokens, self.width))
     cls = jnp.broadcast_to(cls.astype(self.dtype), (x.shape[0], 1, self.width))
     x = jnp.concatenate([cls, x], axis=1) + pos.astype(self.dtype)
-    x = nn.LayerNorm(dtype=self.dtype, name="ln_pre")(x)
+    x = nn.LayerNorm(epsilon=self.layer_norm_eps, dtype=self.dtype,
+                     name="ln_pre")(x)
     x = layers.Transformer(self.num_layers, self.num_heads, self.mlp_ratio,
                            self.activation, self.dropout_rate, self.dtype,
+                           self.layer_norm_eps,
                            name="transformer")(x, train=train)
-    x = nn.LayerNorm(dtype=self.dtype, name="ln_post")(x)
+    x = nn.LayerNorm(epsilon=self.layer_norm_eps, dtype=self.dtype,
+                     name="ln_post")(x)
     proj = self.param("proj", init, (self.width, self.output_dim))
     return x[:, 0] @ proj.astype(self.dtype), x

@@ -51,7 +51,8 @@ def place_state(exp, state):
 def train_model(exp: experiment_lib.Experiment, kind: str):
   """Returns `(params, info)`; trains, resumes, or just loads if finished.
 
-  Both kinds use the same recipe, initialisation and seed; "retrain" sees
+  Both kinds use the same recipe, initialisation (random, or the towers of
+  `model.pretrained`) and seed; "retrain" sees
   only Dr, so it is the gold standard an unlearning method is compared to.
   """
   c = exp.config
@@ -67,11 +68,14 @@ def train_model(exp: experiment_lib.Experiment, kind: str):
          else exp.deletion.retain_ids)
   stream = exp.training_stream(ids, c.train.batch_size, c.seed)
 
-  def initial_state():
-    return state_lib.create(experiment_lib.init_params(exp, c.seed), tx)
+  def initial_state(init=experiment_lib.initial_params):
+    return state_lib.create(init(exp, c.seed), tx)
 
+  # Shapes come from the random initialisation: no checkpoint is read.
   state, iterators, latest = loop.resume(
-      ckpt, lambda: abstract_state(exp, initial_state), {"train": stream})
+      ckpt, lambda: abstract_state(
+          exp, lambda: initial_state(experiment_lib.init_params)),
+      {"train": stream})
   if state is None:
     state = place_state(exp, initial_state())
   info_path = os.path.join(directory, INFO_FILE)
