@@ -24,12 +24,13 @@ def main():
   args = parser.parse_args()
 
   from mmul_jax import experiment
+  from mmul_jax.data import datasets
   from mmul_jax.data import pipeline
   from mmul_jax.data import tokenizer as tokenizer_lib
   from mmul_jax.training import sharding
   c = _common.demo_config()
   d = c.data
-  builder = experiment.prepare_dataset(d)
+  builder = datasets.prepare(d)
   train = pipeline.index_split(builder.as_data_source()["train"])
   tok = tokenizer_lib.shapes_tokenizer(c.model.context_length)
   n_df = int(round(len(train) * c.deletion.ratio / 100))
@@ -37,11 +38,11 @@ def main():
       "df": pipeline.training_stream(
           train, train.image_ids[:n_df], tok=tok,
           batch_size=c.unlearn.df_batch_size, seed=1, mean=d.mean,
-          std=d.std),
+          std=d.std, image_size=d.image_size),
       "dr": pipeline.training_stream(
           train, train.image_ids[n_df:], tok=tok,
           batch_size=c.unlearn.dr_batch_size, seed=2, mean=d.mean,
-          std=d.std)}
+          std=d.std, image_size=d.image_size)}
   its = {k: pipeline.iterate(s, 0) for k, s in streams.items()}
   batches = [{k: next(it) for k, it in its.items()} for _ in range(5)]
   t0 = time.perf_counter()

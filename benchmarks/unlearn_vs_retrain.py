@@ -73,7 +73,7 @@ def main():
   batches = pipeline.iterate(pipeline.training_stream(
       exp.train, exp.deletion.retain_ids, tok=exp.tokenizer,
       batch_size=t.batch_size, seed=c.seed, mean=c.data.mean,
-      std=c.data.std), 0)
+      std=c.data.std, image_size=c.data.image_size), 0)
   seconds, reached, r1 = 0.0, None, 0.0
   for k in range(1, t.num_steps + 1):
     batch = sharding.shard_batch(next(batches), exp.mesh)

@@ -86,13 +86,14 @@ def enable_compilation_cache() -> None:
 
 
 def run_or_exit(fn: Callable[[], object]) -> None:
-  """Runs `fn`; a user error becomes one line on stderr and exit code 2."""
+  """Runs `fn`; a user error becomes its message on stderr (one line, or
+  the line and what to do, e.g. download instructions) and exit code 2."""
   enable_compilation_cache()
   # Orbax and TFDS log every save at INFO; progress bars tell the story.
   logging.set_verbosity(logging.WARNING)
   try:
     fn()
   except errors.UserError as e:
-    msg = str(e).strip().splitlines()
-    print(f"error: {msg[0] if msg else type(e).__name__}", file=sys.stderr)
+    msg = str(e).strip() or type(e).__name__
+    print(f"error: {msg}", file=sys.stderr)
     sys.exit(2)

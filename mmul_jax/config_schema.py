@@ -12,6 +12,7 @@ import numpy as np
 
 from mmul_jax import errors
 
+from mmul_jax.data import datasets
 from mmul_jax.models import presets
 
 
@@ -28,13 +29,16 @@ def default_config() -> ml_collections.ConfigDict:
   c.data = ml_collections.ConfigDict()
   c.data.name = "shapes_captions"
   c.data.data_dir = ""  # empty: the TFDS default (~/tensorflow_datasets)
+  # Real datasets: where the hand-downloaded files are (see the builders'
+  # instructions); empty: <data_dir>/downloads/manual.
+  c.data.manual_dir = ""
   c.data.num_train = 2000
   c.data.num_test = 500
   c.data.captions_per_image = 2
   c.data.image_size = 32
   c.data.seed = 0
-  c.data.mean = 0.5
-  c.data.std = 0.25
+  c.data.mean = (0.5, 0.5, 0.5)  # per RGB channel
+  c.data.std = (0.25, 0.25, 0.25)
 
   c.model = ml_collections.ConfigDict(presets.preset("tiny"))
   c.model.preset = "tiny"
@@ -139,14 +143,28 @@ def default_config() -> ml_collections.ConfigDict:
   c.eval.batch_size = 256
   c.eval.recall_ks = (1, 5, 10)
   c.eval.auc_num_samples = 5
+  # Evaluate Dr on this many of its images (seeded by auc_seed); 0: all.
+  # Real datasets need a cap: every evaluated image is held in memory.
+  c.eval.max_dr_images = 0
   c.eval.auc_seed = 0
   # Re-rank each query's ITC top-k with the matching head (0: off).
   c.eval.rerank_k = 16
   return c
 
 
+def use_preset(c: ml_collections.ConfigDict, name: str) -> None:
+  """Sets every architecture key of `c.model` to the named size preset."""
+  c.model.update(presets.preset(name))
+  c.model.preset = name
+
+
+# CLIP's image normalisation (per RGB channel).
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
 _CHOICES = {
-    "data.name": ("shapes_captions",),
+    "data.name": tuple(datasets.FEATURES),
     "model.preset": tuple(presets.PRESETS),
     "model.dtype": ("float32", "bfloat16"),
     "model.activation": ("quick_gelu", "gelu", "gelu_exact"),
@@ -160,8 +178,6 @@ _FULL_WEIGHT_METHODS = ("salun", "fisher", "dtd")
 # Methods whose training loss includes the task loss (SuperLoss applies).
 _CURRICULUM_METHODS = ("finetune", "l1_sparse", "neggrad", "neggrad_plus",
                        "randlabel", "salun", "scrub", "dtd")
-# What each dataset gives a method (RandLabel's "labels" target needs labels).
-DATA_FEATURES = {"shapes_captions": {"images", "captions"}}
 _POSITIVE_INTS = (
     "data.num_train", "data.num_test", "data.captions_per_image",
     "data.image_size", "train.batch_size", "train.num_steps",
@@ -234,7 +250,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
   if config.model.image_size != config.data.image_size:
     raise ConfigError(f"model.image_size ({config.model.image_size}) must "
                       f"equal data.image_size ({config.data.image_size})")
-  if not 0 < config.data.captions_per_image <= 4:
+  if config.data.name == "shapes_captions" and not (
+      0 < config.data.captions_per_image <= 4):
     raise ConfigError("data.captions_per_image must be in 1..4 for the "
                       "shapes dataset")
   if config.model.image_size % config.model.patch_size:
@@ -278,8 +295,19 @@ def validate(config: ml_collections.ConfigDict) -> None:
       isinstance(d.process_id, int) and 0 <= d.process_id < d.num_processes):
     raise ConfigError(f"distributed.process_id ({d.process_id}) must be in "
                       f"0..{d.num_processes - 1} (distributed.num_processes)")
+  if (not isinstance(config.eval.max_dr_images, int)
+      or config.eval.max_dr_images < 0):
+    raise ConfigError("eval.max_dr_images must be an integer >= 0 (0: "
+                      "every retained image)")
   if config.eval.rerank_k < 0:
     raise ConfigError("eval.rerank_k must be >= 0 (0 turns re-ranking off)")
   if not config.eval.recall_ks or min(config.eval.recall_ks) < 1:
     raise ConfigError("eval.recall_ks must be positive integers")
-  methods.check_config(config, DATA_FEATURES[config.data.name])
+  features = datasets.FEATURES[config.data.name]
+  if (config.deletion.strategy == "class_skewed"
+      or "class_skewed" in config.benchmark.strategies) and (
+          "classes" not in features):
+    raise ConfigError(f"class-skewed deletion needs a class per image; "
+                      f"{config.data.name} has none (use the uniform "
+                      "strategy)")
+  methods.check_config(config, set(features))

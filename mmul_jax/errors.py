@@ -1,6 +1,7 @@
 """Errors caused by the user's input; their messages say what to do.
 
-The scripts print these as one line and exit with status 2; anything else is
+The scripts print these (one line, plus instructions where there are
+some) and exit with status 2; anything else is
 a bug and keeps its traceback.
 """
 

@@ -18,7 +18,7 @@ from mmul_jax import models
 from mmul_jax import pretrained
 from mmul_jax.data import deletion
 from mmul_jax.data import pipeline
-from mmul_jax.data import shapes_tfds
+from mmul_jax.data import datasets
 from mmul_jax.data import tokenizer as tokenizer_lib
 from mmul_jax.training import sharding
 
@@ -38,22 +38,31 @@ class Experiment:
   @functools.cached_property
   def eval_sets(self) -> dict[str, pipeline.PairSet]:
     """All pairs of the test split, of Df and of Dr (loaded once)."""
-    tok = self.tokenizer
+    tok, size = self.tokenizer, self.config.data.image_size
     return {
         "test": pipeline.load_pairs(self.test, self.test.image_ids, tok=tok,
-                                    desc="load test"),
+                                    image_size=size, desc="load test"),
         "df": pipeline.load_pairs(self.train, self.deletion.forget_ids,
-                                  tok=tok, desc="load Df"),
-        "dr": pipeline.load_pairs(self.train, self.deletion.retain_ids,
-                                  tok=tok, desc="load Dr"),
+                                  tok=tok, image_size=size, desc="load Df"),
+        "dr": pipeline.load_pairs(self.train, self.eval_retain_ids(),
+                                  tok=tok, image_size=size, desc="load Dr"),
     }
+
+  def eval_retain_ids(self) -> np.ndarray:
+    """The Dr images evaluated: all, or `eval.max_dr_images` of them drawn
+    with `eval.auc_seed` (the same for every model of a run)."""
+    ids, cap = self.deletion.retain_ids, self.config.eval.max_dr_images
+    if not cap or cap >= len(ids):
+      return ids
+    rng = np.random.default_rng(self.config.eval.auc_seed)
+    return np.sort(rng.choice(ids, cap, replace=False))
 
   def training_stream(self, image_ids, batch_size: int, seed: int):
     """This process's rows of the seeded batch stream over `image_ids`."""
     c = self.config.data
     return pipeline.training_stream(
         self.train, image_ids, tok=self.tokenizer, batch_size=batch_size,
-        seed=seed, mean=c.mean, std=c.std,
+        seed=seed, mean=c.mean, std=c.std, image_size=c.image_size,
         shard=sharding.local_rows(self.mesh, batch_size))
 
   def state_sharding(self, tree):
@@ -90,28 +99,19 @@ def make_tokenizer(model_cfg) -> tokenizers.Tokenizer:
   """The checkpoint's tokenizer with `model.pretrained`, else the embedded
   dataset's; checked against the model."""
   if model_cfg.pretrained:
-    pretrained.check_model_config(model_cfg.pretrained, model_cfg)
-    tok = tokenizer_lib.from_checkpoint(model_cfg.pretrained,
-                                        model_cfg.context_length)
+    path = os.path.expanduser(model_cfg.pretrained)
+    pretrained.check_model_config(path, model_cfg)
+    tok = tokenizer_lib.from_checkpoint(path, model_cfg.context_length)
   else:
     tok = tokenizer_lib.shapes_tokenizer(model_cfg.context_length)
   _check_tokenizer(tok, model_cfg)
   return tok
 
 
-def prepare_dataset(d: ml_collections.ConfigDict):
-  """The TFDS builder of `config.data`, generated on first use."""
-  data_dir = d.data_dir or os.path.join(os.path.expanduser("~"),
-                                        "tensorflow_datasets")
-  return shapes_tfds.prepare(
-      data_dir, num_train=d.num_train, num_test=d.num_test,
-      captions_per_image=d.captions_per_image, image_size=d.image_size,
-      seed=d.seed)
-
-
 def setup(config: ml_collections.ConfigDict, workdir: str) -> Experiment:
   """Validates the config, prepares the dataset and the deletion sets."""
   config_schema.validate(config)
+  datasets.check_available(config.data)  # instructions, before compute
   tok = make_tokenizer(config.model)
   distributed.initialize(config.distributed)
   mesh = sharding.make_mesh()
@@ -123,11 +123,12 @@ def setup(config: ml_collections.ConfigDict, workdir: str) -> Experiment:
     except ValueError as e:
       raise config_schema.ConfigError(str(e)) from None
   with distributed.main_first("prepare dataset"):
-    builder = prepare_dataset(config.data)
+    builder = datasets.prepare(config.data)
   sources = builder.as_data_source()
   train = pipeline.index_split(sources["train"], desc="index train")
   test = pipeline.index_split(sources["test"], desc="index test")
-  dataset_name = f"{builder.name}/{builder.builder_config.name}"
+  dataset_name = builder.name + (f"/{builder.builder_config.name}"
+                                 if builder.builder_config else "")
   with distributed.main_first("deletion manifests"):
     df = deletion_set(config.deletion, train, dataset_name,
                       os.path.join(workdir, "deletion"))
@@ -152,7 +153,10 @@ def deletion_set(d: ml_collections.ConfigDict, train: pipeline.ImageTextSplit,
         root, train.image_ids, pipeline.read_column(train.source, "label"),
         dataset=dataset_name, seed=d.seed, ratio=ratio,
         skew_class=d.skew_class)
-  ratios = sorted(set(deletion.STANDARD_RATIOS) | {ratio})
+  # The standard ratios too (nested manifests), where they delete anything.
+  n = len(train.image_ids)
+  ratios = sorted({r for r in deletion.STANDARD_RATIOS
+                   if 0 < round(r / 100 * n) < n} | {ratio})
   return deletion.standard_sets(root, train.image_ids, dataset=dataset_name,
                                 seed=d.seed, ratios=ratios)[ratio]
 
@@ -174,11 +178,13 @@ def _check_deletion_fits(config, df: deletion.DeletionSet) -> None:
     raise config_schema.ConfigError(
         f"unlearn.dr_batch_size ({config.unlearn.dr_batch_size}) exceeds the "
         f"{n_dr} retained images")
-  if config.eval.auc_num_samples * n_df > n_dr:  # same check as at eval
+  n_eval = min(n_dr, config.eval.max_dr_images or n_dr)
+  if config.eval.auc_num_samples * n_df > n_eval:  # same check as at eval
     raise config_schema.ConfigError(
         f"eval.auc_num_samples ({config.eval.auc_num_samples}) disjoint Dr "
-        f"samples of |Df| = {n_df} images do not fit in Dr ({n_dr} images); "
-        "lower eval.auc_num_samples or deletion.ratio")
+        f"samples of |Df| = {n_df} images do not fit in the {n_eval} "
+        "evaluated Dr images; lower eval.auc_num_samples or deletion.ratio, "
+        "or raise eval.max_dr_images")
 
 
 def init_params(exp: Experiment, seed: int):
@@ -194,6 +200,7 @@ def initial_params(exp: Experiment, seed: int):
   from `model.pretrained` when it is set."""
   params = init_params(exp, seed)
   if exp.config.model.pretrained:
-    params = pretrained.load_towers(exp.config.model.pretrained, params,
-                                    exp.config.model)
+    params = pretrained.load_towers(
+        os.path.expanduser(exp.config.model.pretrained), params,
+        exp.config.model)
   return params

@@ -147,3 +147,17 @@ def test_changed_settings_are_new_cells(tmp_path):
   calls = []
   benchmark.run(c, str(tmp_path), run_cell=_counting(calls))
   assert len(calls) == 4 and all(k.startswith("finetune") for k in calls)
+
+
+def test_each_model_width_gets_its_own_model_directory(tmp_path):
+  c = _config()
+  c.benchmark.model_widths = (32, 64)
+  seen = {}
+
+  def run_cell(config, workdir):
+    seen.setdefault(workdir, set()).add(config.model.vision_width)
+    return _fake_results(config, workdir)
+
+  benchmark.run(c, str(tmp_path), run_cell=run_cell)
+  assert seen == {str(tmp_path / "w32"): {32}, str(tmp_path / "w64"): {64}}
+  assert (tmp_path / benchmark.RECORDS_FILE).exists()  # one record file

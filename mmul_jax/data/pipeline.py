@@ -18,6 +18,7 @@ from typing import Any, Sequence
 
 import grain
 import numpy as np
+import PIL.Image
 import tokenizers
 from tqdm.auto import tqdm
 
@@ -85,14 +86,29 @@ def normalize_images(images: np.ndarray, mean: float | Sequence[float],
   return (x - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
 
 
+def fit_image(image: np.ndarray, size: int) -> np.ndarray:
+  """uint8 `(H, W, 3)` -> `(size, size, 3)`: the shorter side resized to
+  `size` (bicubic), then the centre crop, as CLIP's preprocessing does.
+  Images of the right size pass through untouched."""
+  if image.shape[:2] == (size, size):
+    return image
+  h, w = image.shape[:2]
+  scale = size / min(h, w)
+  new_h, new_w = max(size, round(h * scale)), max(size, round(w * scale))
+  resized = np.asarray(PIL.Image.fromarray(image).resize(
+      (new_w, new_h), PIL.Image.Resampling.BICUBIC))
+  top, left = (new_h - size) // 2, (new_w - size) // 2
+  return resized[top:top + size, left:left + size]
+
+
 def _decode_caption(c) -> str:
   return c.decode("utf-8") if isinstance(c, bytes) else str(c)
 
 
 def training_stream(split: ImageTextSplit, image_ids: Sequence[int], *,
                     tok: tokenizers.Tokenizer, batch_size: int, seed: int,
-                    mean, std, shard: tuple[int, int] = (0, 1)
-                    ) -> grain.MapDataset:
+                    mean, std, image_size: int,
+                    shard: tuple[int, int] = (0, 1)) -> grain.MapDataset:
   """Endless `MapDataset` of batches; index k is the batch of step k.
 
   Batches are dicts with `image` float32 `(B, H, W, 3)`, `text` int32
@@ -110,7 +126,8 @@ def training_stream(split: ImageTextSplit, image_ids: Sequence[int], *,
   def pick(record, rng: np.random.Generator):
     captions = record["captions"]
     caption = _decode_caption(captions[int(rng.integers(len(captions)))])
-    return {"image": record["image"], "caption": caption,
+    return {"image": fit_image(record["image"], image_size),
+            "caption": caption,
             "image_id": np.int64(record["image_id"])}
 
   def collate(batch):
@@ -165,12 +182,13 @@ class PairSet:
 
 
 def load_pairs(split: ImageTextSplit, image_ids: Sequence[int], *,
-               tok: tokenizers.Tokenizer, desc: str = "loading") -> PairSet:
+               tok: tokenizers.Tokenizer, image_size: int,
+               desc: str = "loading") -> PairSet:
   records = split.records_for(image_ids)
   images, ids, captions, owner = [], [], [], []
   for n, r in enumerate(tqdm(records, desc=desc, leave=False, mininterval=2)):
     rec = split.source[int(r)]
-    images.append(rec["image"])
+    images.append(fit_image(rec["image"], image_size))
     ids.append(rec["image_id"])
     for c in rec["captions"]:
       captions.append(_decode_caption(c))

@@ -1,9 +1,10 @@
 """MU-Bench's protocol on one task: methods x deletion sets x seeds.
 
 A grid cell is one method on one deletion set (ratio, seed, strategy) with
-one model width. Every cell runs `unlearn.run.run` in the same workdir, so
-the original model is trained once per width, the retrained reference once
-per deletion set, and their evaluations are cached beside them. Each
+one model width. Every cell of a width runs `unlearn.run.run` in the same
+workdir (`<workdir>/w<width>` when the grid varies the width), so the
+original model is trained once per width, the retrained reference once per
+deletion set, and their evaluations are cached beside them. Each
 finished cell appends one JSON line to `records.jsonl`; a restarted grid
 reads it and runs only the missing cells (a cell killed half-way resumes
 from its own checkpoints). The report (`leaderboard.py`) is rebuilt from
@@ -143,6 +144,14 @@ def record_of(cell: dict, key: str, results: dict) -> dict:
   }
 
 
+def cell_workdir(config, cell: dict, workdir: str) -> str:
+  """Where a cell's models live: one directory per model width when the
+  grid varies it (their checkpoints differ in shape)."""
+  if config.benchmark.model_widths:
+    return os.path.join(workdir, f"w{cell['width']}")
+  return workdir
+
+
 def run(config, workdir: str, *, quiet: bool = True,
         run_cell: Callable | None = None) -> list[dict]:
   """Runs the missing cells of `config.benchmark`'s grid; returns every
@@ -165,7 +174,7 @@ def run(config, workdir: str, *, quiet: bool = True,
     t0 = time.perf_counter()
     with (contextlib.redirect_stdout(io.StringIO()) if quiet
           else contextlib.nullcontext()):
-      results = run_cell(configs[i], workdir)
+      results = run_cell(configs[i], cell_workdir(config, grid[i], workdir))
     record = record_of(grid[i], keys[i], results)
     append_record(path, record)
     done[keys[i]] = record

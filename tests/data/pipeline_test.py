@@ -16,7 +16,7 @@ def _stream(split, shard=(0, 1), batch_size=8):
   tok = tokenizer_lib.shapes_tokenizer(32)
   return pipeline.training_stream(
       split, split.image_ids[:40], tok=tok, batch_size=batch_size, seed=3,
-      mean=0.5, std=0.25, shard=shard)
+      mean=0.5, std=0.25, image_size=32, shard=shard)
 
 
 @pytest.mark.parametrize("count", [2, 4])
@@ -45,3 +45,16 @@ def test_iterator_positions_count_from_the_stream_start(split):
   fresh.set_state(it.get_state())  # what a checkpoint restore does
   np.testing.assert_array_equal(next(fresh)["image_id"],
                                 stream[6]["image_id"])
+
+
+def test_fit_image_resizes_the_short_side_and_centre_crops():
+  rng = np.random.default_rng(0)
+  wide = rng.integers(0, 255, (20, 40, 3), dtype=np.uint8)
+  out = pipeline.fit_image(wide, 10)
+  assert out.shape == (10, 10, 3) and out.dtype == np.uint8
+  # The centre crop of the half-size image: columns 5..15 of 20.
+  half = np.asarray(pipeline.PIL.Image.fromarray(wide).resize(
+      (20, 10), pipeline.PIL.Image.Resampling.BICUBIC))
+  np.testing.assert_array_equal(out, half[:, 5:15])
+  same = rng.integers(0, 255, (10, 10, 3), dtype=np.uint8)
+  assert pipeline.fit_image(same, 10) is same

@@ -1,0 +1,100 @@
+"""The COCO and Flickr30K (Karpathy splits) builders on fake copies of the
+files a user downloads (tests/fixtures/, made by make_fake_datasets.py)."""
+
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from mmul_jax import errors
+from mmul_jax.data import karpathy_tfds
+
+FIXTURES = os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), "fixtures")
+CASES = [(karpathy_tfds.CocoKarpathy, "coco"),
+         (karpathy_tfds.Flickr30kKarpathy, "flickr30k")]
+
+
+@pytest.mark.parametrize("builder_cls,name", CASES)
+def test_builds_from_the_manual_files(tmp_path, builder_cls, name):
+  manual = os.path.join(FIXTURES, f"{name}_karpathy")
+  builder = karpathy_tfds.prepare(builder_cls, str(tmp_path), manual)
+  with open(os.path.join(manual, f"dataset_{name}.json")) as f:
+    entries = json.load(f)["images"]
+  sources = builder.as_data_source()
+  sizes = {k: len(v) for k, v in sources.items()}
+  want = {"train": sum(e["split"] in ("train", "restval") for e in entries),
+          "validation": sum(e["split"] == "val" for e in entries),
+          "test": sum(e["split"] == "test" for e in entries)}
+  assert sizes == want
+  by_file = {e["filename"]: e for e in entries}
+  for split, source in sources.items():
+    for i in range(len(source)):
+      rec = source[i]
+      entry = by_file[rec["filename"].decode()]
+      assert rec["image"].dtype == np.uint8 and rec["image"].shape == (
+          24, 32, 3)
+      assert [c.decode() for c in rec["captions"]] == [
+          s["raw"] for s in entry["sentences"]]
+      image_id = (entry["cocoid"] if name == "coco"
+                  else int(entry["filename"][:-4]))
+      assert rec["image_id"] == image_id
+  # A second prepare reuses the files (no manual dir needed any more).
+  karpathy_tfds.prepare(builder_cls, str(tmp_path), str(tmp_path / "none"))
+
+
+@pytest.mark.parametrize("builder_cls,name", CASES)
+def test_missing_files_are_named_with_instructions(tmp_path, builder_cls,
+                                                   name):
+  with pytest.raises(errors.DataError, match=rf"dataset_{name}\.json"
+                     r"(.|\n)*caption_datasets\.zip"):
+    karpathy_tfds.prepare(builder_cls, str(tmp_path / "data"),
+                          str(tmp_path / "empty"))
+  manual = tmp_path / "manual"
+  shutil.copytree(os.path.join(FIXTURES, f"{name}_karpathy"), manual)
+  victim = sorted(manual.rglob("*.jpg"))[3]
+  victim.unlink()
+  with pytest.raises(errors.DataError, match=victim.name):
+    karpathy_tfds.prepare(builder_cls, str(tmp_path / "data"), str(manual))
+
+
+def _script(*args, home, timeout=600):
+  import subprocess
+  import sys
+  root = os.path.dirname(FIXTURES)
+  root = os.path.dirname(root)
+  return subprocess.run(
+      [sys.executable, os.path.join(root, "scripts", "unlearn.py"), *args],
+      capture_output=True, text=True, timeout=timeout, cwd=root,
+      env=dict(os.environ, PYTHONPATH=root, HOME=str(home)))
+
+
+@pytest.mark.parametrize("config,file", [("mmul_coco", "dataset_coco.json"),
+                                         ("mmul_flickr30k",
+                                          "dataset_flickr30k.json")])
+def test_real_config_without_data_prints_instructions(tmp_path, config,
+                                                      file):
+  import time
+  start = time.monotonic()
+  r = _script(f"--config=configs/{config}.py", home=tmp_path,
+              timeout=60)
+  assert time.monotonic() - start < 10
+  assert r.returncode == 2
+  assert file in r.stderr and "caption_datasets.zip" in r.stderr
+  assert not os.path.exists(tmp_path / "runs")  # nothing written
+
+
+def test_unlearn_script_on_the_fake_coco_files(tmp_path):
+  r = _script("--config=configs/tiny.py", "--config.data.name=coco_karpathy",
+              f"--config.data.manual_dir={FIXTURES}/coco_karpathy",
+              f"--config.data.data_dir={tmp_path / 'tfds'}",
+              "--config.deletion.ratio=20", f"--workdir={tmp_path / 'run'}",
+              home=tmp_path)
+  assert r.returncode == 0, r.stderr[-3000:]
+  results = json.load(open(tmp_path / "run" / "results.json"))
+  assert results["dataset"].startswith("coco_karpathy")
+  original = results["models"]["original"]
+  assert set(original) >= {"test", "df", "dr"}
+  assert 0 <= original["df_vs_dr_auc"]["mean"] <= 1
