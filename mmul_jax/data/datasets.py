@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 
 from mmul_jax.data import karpathy_tfds
+from mmul_jax.data import manual_tfds
 from mmul_jax.data import shapes_tfds
 
 # What each dataset gives a method or a deletion strategy ("classes": a
@@ -35,12 +36,8 @@ def check_available(d) -> None:
   neither prepared nor downloaded; cheap, for before any compute."""
   if d.name in _MANUAL:
     builder_cls = _MANUAL[d.name]
-    # TFDS's layout of a prepared dataset (constructing the builder to ask
-    # would log a warning when it is not).
-    info = os.path.join(data_dir(d), builder_cls.name,
-                        str(builder_cls.VERSION), "dataset_info.json")
-    if not os.path.exists(info):
-      karpathy_tfds.check_manual_files(builder_cls, _manual_dir(d))
+    if not manual_tfds.is_prepared(builder_cls, data_dir(d)):
+      manual_tfds.check_manual_files(builder_cls, _manual_dir(d))
 
 
 def _manual_dir(d) -> str:
@@ -55,4 +52,4 @@ def prepare(d):
         data_dir(d), num_train=d.num_train, num_test=d.num_test,
         captions_per_image=d.captions_per_image, image_size=d.image_size,
         seed=d.seed)
-  return karpathy_tfds.prepare(_MANUAL[d.name], data_dir(d), _manual_dir(d))
+  return manual_tfds.prepare(_MANUAL[d.name], data_dir(d), _manual_dir(d))

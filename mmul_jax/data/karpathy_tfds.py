@@ -7,7 +7,8 @@ files with the same features as the embedded dataset: `image` (JPEG,
 decoded to uint8 by `tfds.data_source` with Pillow), `image_id`, `captions`
 (all of the image's sentences, 5 for Flickr30K, 5-7 for COCO), plus
 `filename`. Splits: `train` (COCO: Karpathy train + restval, 113,287
-images; Flickr30K: 29,000), `validation` and `test` (5,000 / 1,000 each).
+images; Flickr30K: 29,000), `validation` and `test` (COCO: 5,000 each;
+Flickr30K: 1,014 and 1,000).
 Nothing here imports TensorFlow.
 """
 
@@ -20,6 +21,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from mmul_jax import errors
+from mmul_jax.data import manual_tfds
 
 _COCO_INSTRUCTIONS = """\
 Download into the manual directory (data.manual_dir):
@@ -81,7 +83,7 @@ class _KarpathyCaptions(tfds.core.GeneratorBasedBuilder,
 
   def _split_generators(self, dl_manager):
     manual_dir = os.fspath(dl_manager.manual_dir)
-    check_manual_files(type(self), manual_dir)
+    manual_tfds.check_manual_files(type(self), manual_dir)
     with open(os.path.join(manual_dir, self.SPLIT_FILE)) as f:
       images = json.load(f)["images"]
     by_split = {name: [] for name in set(_SPLITS.values())}
@@ -130,28 +132,3 @@ class Flickr30kKarpathy(_KarpathyCaptions):
   def _image_id(self, entry: dict) -> int:
     return int(os.path.splitext(entry["filename"])[0])
 
-
-def check_manual_files(builder_cls, manual_dir: str) -> None:
-  """Raises `DataError` with the download instructions when a required file
-  is absent: before any compute, and before TFDS's own, vaguer check."""
-  missing = [p for p in builder_cls.required_files(manual_dir)
-             if not os.path.exists(p)]
-  if missing:
-    raise errors.DataError(
-        f"{builder_cls.__name__}: missing {', '.join(missing)}.\n"
-        f"{builder_cls.MANUAL_DOWNLOAD_INSTRUCTIONS}")
-
-
-def prepare(builder_cls, data_dir: str, manual_dir: str = ""):
-  """Builds (once) and returns the builder; `manual_dir` defaults to TFDS's
-  `<data_dir>/downloads/manual`."""
-  data_dir = os.fspath(data_dir)
-  manual_dir = manual_dir or os.path.join(data_dir, "downloads", "manual")
-  builder = builder_cls(data_dir=data_dir)
-  if not builder.is_prepared():
-    check_manual_files(builder_cls, manual_dir)
-  builder.download_and_prepare(
-      file_format="array_record",
-      download_config=tfds.download.DownloadConfig(
-          manual_dir=manual_dir, try_download_gcs=False))
-  return builder

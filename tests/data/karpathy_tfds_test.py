@@ -10,6 +10,7 @@ import pytest
 
 from mmul_jax import errors
 from mmul_jax.data import karpathy_tfds
+from mmul_jax.data import manual_tfds
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), "fixtures")
@@ -20,7 +21,7 @@ CASES = [(karpathy_tfds.CocoKarpathy, "coco"),
 @pytest.mark.parametrize("builder_cls,name", CASES)
 def test_builds_from_the_manual_files(tmp_path, builder_cls, name):
   manual = os.path.join(FIXTURES, f"{name}_karpathy")
-  builder = karpathy_tfds.prepare(builder_cls, str(tmp_path), manual)
+  builder = manual_tfds.prepare(builder_cls, str(tmp_path), manual)
   with open(os.path.join(manual, f"dataset_{name}.json")) as f:
     entries = json.load(f)["images"]
   sources = builder.as_data_source()
@@ -42,7 +43,7 @@ def test_builds_from_the_manual_files(tmp_path, builder_cls, name):
                   else int(entry["filename"][:-4]))
       assert rec["image_id"] == image_id
   # A second prepare reuses the files (no manual dir needed any more).
-  karpathy_tfds.prepare(builder_cls, str(tmp_path), str(tmp_path / "none"))
+  manual_tfds.prepare(builder_cls, str(tmp_path), str(tmp_path / "none"))
 
 
 @pytest.mark.parametrize("builder_cls,name", CASES)
@@ -50,14 +51,14 @@ def test_missing_files_are_named_with_instructions(tmp_path, builder_cls,
                                                    name):
   with pytest.raises(errors.DataError, match=rf"dataset_{name}\.json"
                      r"(.|\n)*caption_datasets\.zip"):
-    karpathy_tfds.prepare(builder_cls, str(tmp_path / "data"),
+    manual_tfds.prepare(builder_cls, str(tmp_path / "data"),
                           str(tmp_path / "empty"))
   manual = tmp_path / "manual"
   shutil.copytree(os.path.join(FIXTURES, f"{name}_karpathy"), manual)
   victim = sorted(manual.rglob("*.jpg"))[3]
   victim.unlink()
   with pytest.raises(errors.DataError, match=victim.name):
-    karpathy_tfds.prepare(builder_cls, str(tmp_path / "data"), str(manual))
+    manual_tfds.prepare(builder_cls, str(tmp_path / "data"), str(manual))
 
 
 def _script(*args, home, timeout=600):

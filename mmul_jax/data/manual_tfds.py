@@ -1,0 +1,49 @@
+"""What the builders of hand-downloaded datasets share: checking for the
+user's files (with the builder's instructions) and building once.
+
+A builder here has `MANUAL_DOWNLOAD_INSTRUCTIONS` and a classmethod
+`required_files(manual_dir)` listing what must exist before building; files
+it finds missing later (an image) it reports itself.
+"""
+
+from __future__ import annotations
+
+import os
+
+import tensorflow_datasets as tfds
+
+from mmul_jax import errors
+
+
+def check_manual_files(builder_cls, manual_dir: str) -> None:
+  """Raises `DataError` with the download instructions when a required
+  file is absent: before any compute, and before TFDS's own, vaguer check."""
+  missing = [p for p in builder_cls.required_files(manual_dir)
+             if not os.path.exists(p)]
+  if missing:
+    raise errors.DataError(
+        f"{builder_cls.__name__}: missing {', '.join(missing)}.\n"
+        f"{builder_cls.MANUAL_DOWNLOAD_INSTRUCTIONS}")
+
+
+def is_prepared(builder_cls, data_dir: str) -> bool:
+  """Whether TFDS's files of the builder exist (constructing the builder to
+  ask would log a warning when they do not)."""
+  return os.path.exists(os.path.join(data_dir, builder_cls.name,
+                                     str(builder_cls.VERSION),
+                                     "dataset_info.json"))
+
+
+def prepare(builder_cls, data_dir: str, manual_dir: str = ""):
+  """Builds (once) and returns the builder; `manual_dir` defaults to TFDS's
+  `<data_dir>/downloads/manual`."""
+  data_dir = os.fspath(data_dir)
+  manual_dir = manual_dir or os.path.join(data_dir, "downloads", "manual")
+  if not is_prepared(builder_cls, data_dir):
+    check_manual_files(builder_cls, manual_dir)
+  builder = builder_cls(data_dir=data_dir)
+  builder.download_and_prepare(
+      file_format="array_record",
+      download_config=tfds.download.DownloadConfig(
+          manual_dir=manual_dir, try_download_gcs=False))
+  return builder
