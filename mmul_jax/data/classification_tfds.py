@@ -54,31 +54,29 @@ def _missing(path: str, instructions: str) -> errors.DataError:
   return errors.DataError(f"{path} is missing.\n{instructions}")
 
 
-class Nlvr2(tfds.core.GeneratorBasedBuilder):
-  """NLVR2 grouped by image pair."""
+class _UnitsWithSentences(tfds.core.GeneratorBasedBuilder,
+                          skip_registration=True):
+  """A record per deletion unit (its image(s), sentences and labels), built
+  from one annotation file per split in the manual directory."""
 
   VERSION = tfds.core.Version("1.0.0")
   RELEASE_NOTES = {"1.0.0": "First release."}
-  MANUAL_DOWNLOAD_INSTRUCTIONS = _NLVR2_INSTRUCTIONS
-  SPLIT_FILES = {"train": "train.json", "validation": "dev.json",
-                 "test": "test1.json"}
-  # "{split}-{set}-{pair}-{sentence}"; the first three name the image pair.
-  _IDENTIFIER = re.compile(r"^(\w+)-(\d+)-(\d+)-(\d+)$")
+  SPLIT_FILES: dict[str, str] = {}
+  LABELS: tuple[str, ...] = ()
+  IMAGE_KEYS: tuple[str, ...] = ()
+  EXTRA_TEXT: tuple[str, ...] = ()
 
   def _info(self) -> tfds.core.DatasetInfo:
+    features = {k: tfds.features.Image() for k in self.IMAGE_KEYS}
+    features.update({k: tfds.features.Text() for k in self.EXTRA_TEXT})
+    features.update(
+        unit_id=tfds.features.Scalar(dtype=np.int64),
+        sentences=tfds.features.Sequence(tfds.features.Text()),
+        labels=tfds.features.Sequence(
+            tfds.features.ClassLabel(names=list(self.LABELS))))
     return self.dataset_info_from_configs(
-        description=__doc__,
-        features=tfds.features.FeaturesDict({
-            "image0": tfds.features.Image(),
-            "image1": tfds.features.Image(),
-            "unit_id": tfds.features.Scalar(dtype=np.int64),
-            "sentences": tfds.features.Sequence(tfds.features.Text()),
-            "labels": tfds.features.Sequence(
-                tfds.features.ClassLabel(names=list(NLVR2_LABELS))),
-            "pair": tfds.features.Text(),
-        }),
-        supervised_keys=None,
-    )
+        description=__doc__, features=tfds.features.FeaturesDict(features),
+        supervised_keys=None)
 
   @classmethod
   def required_files(cls, manual_dir: str) -> list[str]:
@@ -89,6 +87,19 @@ class Nlvr2(tfds.core.GeneratorBasedBuilder):
     manual_tfds.check_manual_files(type(self), manual_dir)
     return {split: self._generate_examples(manual_dir, file)
             for split, file in self.SPLIT_FILES.items()}
+
+
+class Nlvr2(_UnitsWithSentences):
+  """NLVR2 grouped by image pair."""
+
+  MANUAL_DOWNLOAD_INSTRUCTIONS = _NLVR2_INSTRUCTIONS
+  SPLIT_FILES = {"train": "train.json", "validation": "dev.json",
+                 "test": "test1.json"}
+  LABELS = NLVR2_LABELS
+  IMAGE_KEYS = ("image0", "image1")
+  EXTRA_TEXT = ("pair",)
+  # "{split}-{set}-{pair}-{sentence}"; the first three name the image pair.
+  _IDENTIFIER = re.compile(r"^(\w+)-(\d+)-(\d+)-(\d+)$")
 
   def _generate_examples(self, manual_dir: str, file: str):
     pairs = collections.OrderedDict()
@@ -123,38 +134,15 @@ class Nlvr2(tfds.core.GeneratorBasedBuilder):
                   "labels": entry["labels"], "pair": key}
 
 
-class SnliVe(tfds.core.GeneratorBasedBuilder):
+class SnliVe(_UnitsWithSentences):
   """SNLI-VE grouped by premise image."""
 
-  VERSION = tfds.core.Version("1.0.0")
-  RELEASE_NOTES = {"1.0.0": "First release."}
   MANUAL_DOWNLOAD_INSTRUCTIONS = _SNLI_VE_INSTRUCTIONS
   SPLIT_FILES = {"train": "snli_ve_train.jsonl",
                  "validation": "snli_ve_dev.jsonl",
                  "test": "snli_ve_test.jsonl"}
-
-  def _info(self) -> tfds.core.DatasetInfo:
-    return self.dataset_info_from_configs(
-        description=__doc__,
-        features=tfds.features.FeaturesDict({
-            "image": tfds.features.Image(),
-            "unit_id": tfds.features.Scalar(dtype=np.int64),
-            "sentences": tfds.features.Sequence(tfds.features.Text()),
-            "labels": tfds.features.Sequence(
-                tfds.features.ClassLabel(names=list(SNLI_VE_LABELS))),
-        }),
-        supervised_keys=None,
-    )
-
-  @classmethod
-  def required_files(cls, manual_dir: str) -> list[str]:
-    return [os.path.join(manual_dir, f) for f in cls.SPLIT_FILES.values()]
-
-  def _split_generators(self, dl_manager):
-    manual_dir = os.fspath(dl_manager.manual_dir)
-    manual_tfds.check_manual_files(type(self), manual_dir)
-    return {split: self._generate_examples(manual_dir, file)
-            for split, file in self.SPLIT_FILES.items()}
+  LABELS = SNLI_VE_LABELS
+  IMAGE_KEYS = ("image",)
 
   def _generate_examples(self, manual_dir: str, file: str):
     premises = collections.OrderedDict()
