@@ -50,6 +50,14 @@ Download into the manual directory (data.manual_dir):
 """
 
 
+def _json_lines(path: str):
+  """`(line number, parsed row)` of every non-empty line."""
+  with open(path) as f:
+    for n, line in enumerate(f, 1):
+      if line.strip():
+        yield n, json.loads(line)
+
+
 def _missing(path: str, instructions: str) -> errors.DataError:
   return errors.DataError(f"{path} is missing.\n{instructions}")
 
@@ -103,24 +111,20 @@ class Nlvr2(_UnitsWithSentences):
 
   def _generate_examples(self, manual_dir: str, file: str):
     pairs = collections.OrderedDict()
-    with open(os.path.join(manual_dir, file)) as f:
-      for n, line in enumerate(f, 1):
-        if not line.strip():
-          continue
-        row = json.loads(line)
-        match = self._IDENTIFIER.match(row["identifier"])
-        if not match or row["label"] not in NLVR2_LABELS:
-          raise errors.DataError(
-              f"{file} line {n}: unexpected identifier "
-              f"{row['identifier']!r} or label {row['label']!r}")
-        split, set_id, pair_id, _ = match.groups()
-        key = f"{split}-{set_id}-{pair_id}"
-        entry = pairs.setdefault(key, {
-            "unit_id": int(set_id) * 1000 + int(pair_id),
-            "directory": str(row.get("directory", "")), "split": split,
-            "sentences": [], "labels": []})
-        entry["sentences"].append(row["sentence"])
-        entry["labels"].append(row["label"])
+    for n, row in _json_lines(os.path.join(manual_dir, file)):
+      match = self._IDENTIFIER.match(row["identifier"])
+      if not match or row["label"] not in NLVR2_LABELS:
+        raise errors.DataError(
+            f"{file} line {n}: unexpected identifier "
+            f"{row['identifier']!r} or label {row['label']!r}")
+      split, set_id, pair_id, _ = match.groups()
+      key = f"{split}-{set_id}-{pair_id}"
+      entry = pairs.setdefault(key, {
+          "unit_id": int(set_id) * 1000 + int(pair_id),
+          "directory": str(row.get("directory", "")), "split": split,
+          "sentences": [], "labels": []})
+      entry["sentences"].append(row["sentence"])
+      entry["labels"].append(row["label"])
     for key, entry in pairs.items():
       folder = os.path.join(manual_dir, "images", entry["split"],
                             entry["directory"])
@@ -146,18 +150,14 @@ class SnliVe(_UnitsWithSentences):
 
   def _generate_examples(self, manual_dir: str, file: str):
     premises = collections.OrderedDict()
-    with open(os.path.join(manual_dir, file)) as f:
-      for n, line in enumerate(f, 1):
-        if not line.strip():
-          continue
-        row = json.loads(line)
-        if row["gold_label"] not in SNLI_VE_LABELS:
-          raise errors.DataError(f"{file} line {n}: unknown gold_label "
-                                 f"{row['gold_label']!r}")
-        entry = premises.setdefault(str(row["Flickr30K_ID"]),
-                                    {"sentences": [], "labels": []})
-        entry["sentences"].append(row["sentence2"])
-        entry["labels"].append(row["gold_label"])
+    for n, row in _json_lines(os.path.join(manual_dir, file)):
+      if row["gold_label"] not in SNLI_VE_LABELS:
+        raise errors.DataError(f"{file} line {n}: unknown gold_label "
+                               f"{row['gold_label']!r}")
+      entry = premises.setdefault(str(row["Flickr30K_ID"]),
+                                  {"sentences": [], "labels": []})
+      entry["sentences"].append(row["sentence2"])
+      entry["labels"].append(row["gold_label"])
     for image_id, entry in premises.items():
       path = os.path.join(manual_dir, "flickr30k_images", f"{image_id}.jpg")
       if not os.path.exists(path):
