@@ -168,9 +168,11 @@ def _is_clean_name(name: str, long_words: tuple[str, ...]) -> bool:
   return not any(name.startswith(w) for w in long_words)
 
 
-def unique_names(seed: int, count: int) -> list[str]:
-  """`count` distinct made-up names, the same for the same seed."""
-  long_words = tuple(w for w in vocabulary() if len(w) > 2)
+def unique_names(seed: int, count: int,
+                 extra_words: tuple[str, ...] = ()) -> list[str]:
+  """`count` distinct made-up names, the same for the same seed; none
+  starts with a word of the vocabulary (or of `extra_words`)."""
+  long_words = tuple(w for w in (*vocabulary(), *extra_words) if len(w) > 2)
   rng = np.random.default_rng([seed, 7919])
   n = len(SYLLABLES)
   names = []

@@ -30,11 +30,15 @@ PAD, BOS, EOS, UNK = "[PAD]", "[BOS]", "[EOS]", "[UNK]"
 SPECIAL_TOKENS = (PAD, BOS, EOS, UNK)  # ids 0, 1, 2, 3
 
 
-def shapes_tokenizer(context_length: int) -> tokenizers.Tokenizer:
-  """The tokenizer of the embedded shapes dataset."""
+def shapes_tokenizer(context_length: int,
+                     extra_words: tuple[str, ...] = ()) -> tokenizers.Tokenizer:
+  """The tokenizer of the embedded shapes datasets; `extra_words` (the
+  classification tasks' statements) get ids after all the others, so the
+  captions' ids do not depend on them."""
   pieces = list(SPECIAL_TOKENS) + shapes.vocabulary()
   pieces += [s for s in shapes.SYLLABLES if s not in pieces]
   pieces += ["##" + s for s in shapes.SYLLABLES]
+  pieces += [w for w in extra_words if w not in pieces]
   vocab = {p: i for i, p in enumerate(pieces)}
   tok = tokenizers.Tokenizer(models.WordPiece(vocab, unk_token=UNK))
   tok.normalizer = normalizers.Lowercase()
