@@ -13,6 +13,9 @@ model on unrelated captions T':
       L_UKR_i = Σ_m mean_d (e_m,i,d - e⁰_m,i,d)²
   multimodal_retention(fused, frozen_fused)
       L_MKR_i = mean_d (h_i,d - h⁰_i,d)²
+  fused_modality_decoupling(fused, target_fused)
+      classification tasks: L_MD_i = mean_d (h_i,d - h'_i,d)², h' the
+      original's fusion [CLS] with an unrelated sentence
   derangement(rng, ids) -> (perm, valid): unrelated-pair partners.
 
 Distillation (Bad Teaching, SCRUB, DELETE), p = softmax(z / τ):
@@ -49,6 +52,7 @@ from mmul_jax.losses._distill import decoupled_distillation
 from mmul_jax.losses._distill import kl_divergence
 from mmul_jax.losses._distill import l1_norm
 from mmul_jax.losses._mmul import derangement
+from mmul_jax.losses._mmul import fused_modality_decoupling
 from mmul_jax.losses._mmul import modality_decoupling
 from mmul_jax.losses._mmul import multimodal_retention
 from mmul_jax.losses._mmul import unimodal_retention
@@ -75,6 +79,7 @@ __all__ = [
     "clip_contrastive",
     "decoupled_distillation",
     "derangement",
+    "fused_modality_decoupling",
     "itm_cross_entropy",
     "kl_divergence",
     "l1_norm",

@@ -87,3 +87,16 @@ def multimodal_retention(fused: jax.Array,
                          frozen_fused: jax.Array) -> jax.Array:
   """L_MKR per retained example: MSE(h_θ(x), h_θ₀(x)) of the fusion [CLS]."""
   return _mse_rows(fused, frozen_fused)
+
+
+def fused_modality_decoupling(fused: jax.Array,
+                              target_fused: jax.Array) -> jax.Array:
+  """L_MD per deleted example of a classification task (NLVR2, SNLI-VE).
+
+  `fused`: the fusion [CLS] of the model being unlearned on the deleted
+  example (its images with its own sentence); `target_fused`: the original
+  model's [CLS] on the same images with an unrelated sentence. L_MD_i =
+  mean_d (h_i,d - h'_i,d)²: the deleted example's joint representation is
+  pulled to what the original makes of an unrelated pair (spec §1.4 b, c).
+  """
+  return _mse_rows(fused, target_fused)

@@ -1,8 +1,9 @@
-"""MMUL / MultiDelete for image-text retrieval models.
+"""MMUL / MultiDelete for image-text retrieval and classification models.
 
 Implements Cheng & Amiri, "Multimodal Machine Unlearning" (2023; ECCV 2024 as
-"MultiDelete"), following the reference spec §1.4(a), as a weighted sum of
-three loss terms:
+"MultiDelete"), following the reference spec §1.4 (a) for retrieval and
+(b, c) for NLVR2 / SNLI-VE models (`classification_terms`), as a weighted
+sum of three loss terms:
 
     L = λ_md L_MD(Df) + λ_ukr L_UKR(Df) + λ_mkr L_MKR(Dr)
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 from mmul_jax import losses
 from mmul_jax.methods import base
+from mmul_jax.methods import classification_terms
 from mmul_jax.methods import terms
 
 NEGATIVE_SOURCES = terms.NEGATIVE_SOURCES
@@ -36,20 +38,23 @@ def loss(model, *, md_weight: float = 1.0, ukr_weight: float = 1.0,
   if negative_source not in NEGATIVE_SOURCES:
     raise ValueError(f"negative_source must be one of {NEGATIVE_SOURCES}, "
                      f"got {negative_source!r}")
+  # Classification models (NLVR2, SNLI-VE) have their own variants.
+  lib = classification_terms if model.num_classes else terms
   parts = {
-      "md": (md_weight, lambda: terms.modality_decoupling(
+      "md": (md_weight, lambda: lib.modality_decoupling(
           model, negative_source=negative_source, axis_name=axis_name)),
       "ukr": (ukr_weight, lambda: losses.on_forget(
-          terms.unimodal_retention(model))),
+          lib.unimodal_retention(model))),
       "mkr": (mkr_weight, lambda: losses.on_retain(
-          terms.multimodal_retention(model))),
+          lib.multimodal_retention(model))),
   }
   used = {k: (w, make) for k, (w, make) in parts.items() if w}
   if not used:
     raise ValueError("MMUL needs at least one loss term with nonzero weight")
   term = losses.weighted_sum({k: make() for k, (_, make) in used.items()},
                              weights={k: w for k, (w, _) in used.items()})
-  if "md" in used and "ukr" in used:  # both read the Df embeddings: once
+  if "md" in used and "ukr" in used and not model.num_classes:
+    # Both read the Df embeddings: compute them once.
     term = losses.precompute(term, terms.share_embeddings(model, "df"))
   return term
 

@@ -5,8 +5,9 @@
   Dr. For retrieval the corrupted answer of a deleted image is a caption of
   *another* deleted image (a derangement keyed on image ids, so never one of
   its own captions), and the pair counts as a new item. For classification
-  it is a random wrong label: MU-Bench's (y + 1) mod C is not random; that
-  variant needs labels, which the retrieval tasks do not have.
+  it is a random wrong label (`target="labels"`, the NLVR2 and SNLI-VE
+  tasks): uniform over the other classes, where MU-Bench's (y + 1) mod C is
+  not random.
 * `salun` (Fan et al., "SalUn: Empowering Machine Unlearning via Gradient-
   based Weight Saliency", ICLR 2024): RandLabel, but only the weights with
   the largest |∇θ L_task(Df)| at θ₀ move (a gradient mask, `threshold` the
@@ -40,12 +41,30 @@ def relabel_and_merge(batch: dict, rng: jax.Array) -> dict:
   return {k: jnp.concatenate([relabelled[k], dr[k]]) for k in relabelled}
 
 
+def wrong_labels_and_merge(num_classes: int):
+  """For classification models: Df with each label replaced by a uniformly
+  random *other* class, followed by Dr, as one flat batch."""
+
+  def fn(batch: dict, rng: jax.Array) -> dict:
+    df, dr = batch["df"], batch["dr"]
+    shift = jax.random.randint(rng, df["label"].shape, 1, num_classes)
+    wrong = {**df, "label": (df["label"] + shift) % num_classes}
+    return {k: jnp.concatenate([wrong[k], dr[k]])
+            for k in ("image", "text", "label", "image_id")}
+
+  return fn
+
+
 def randlabel_loss(ctx: base.Context) -> losses.LossTerm:
+  if ctx.hparams.target == "labels":
+    return losses.map_batch(ctx.task(),
+                            wrong_labels_and_merge(ctx.model.num_classes))
   return losses.map_batch(ctx.task(), relabel_and_merge)
 
 
 def build_randlabel(ctx: base.Context) -> base.Plan:
-  """RandLabel with random captions for the deleted images (see above)."""
+  """RandLabel: random captions for the deleted images, or random wrong
+  labels on classification tasks (see above)."""
   return base.Plan(loss=randlabel_loss(ctx))
 
 

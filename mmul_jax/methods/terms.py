@@ -150,15 +150,28 @@ def retrieval_logits(out: dict, ids: jax.Array,
           "itm": (itm, matched)}
 
 
+def classification_logits(out: dict, labels: jax.Array) -> dict[str, tuple]:
+  """A classification model's answers: its class logits and the true-class
+  mask (what DELETE masks)."""
+  logits = out["class_logits"]
+  return {"cls": (logits, jax.nn.one_hot(labels, logits.shape[-1],
+                                         dtype=bool))}
+
+
 def _distillation(model, loss_fn, axis_name):
+  if model.num_classes:
+    method = model.classify
+    views = lambda out, batch: classification_logits(out, batch["label"])
+  else:
+    method = model.__call__
+    views = lambda out, batch: retrieval_logits(out, batch["image_id"],
+                                                axis_name)
+
   def term(params, frozen_params, batch, *, rng):
-    ids = batch["image_id"]
-    student = retrieval_logits(
-        _student(model, params, model.__call__, batch["image"],
-                 batch["text"], rng=rng), ids, axis_name)
-    teacher = retrieval_logits(
-        _frozen(model, frozen_params, model.__call__, batch["image"],
-                batch["text"]), ids, axis_name)
+    student = views(_student(model, params, method, batch["image"],
+                             batch["text"], rng=rng), batch)
+    teacher = views(_frozen(model, frozen_params, method, batch["image"],
+                            batch["text"]), batch)
     per_view = {k: loss_fn(teacher[k][0], student[k][0], teacher[k][1])
                 for k in student}
     values = sum(per_view.values()) / len(per_view)
@@ -169,7 +182,8 @@ def _distillation(model, loss_fn, axis_name):
 def distillation(model, *, temperature: float = 1.0,
                  axis_name: str | None = None) -> losses.LossTerm:
   """KL(teacher ‖ student) on a flat batch, averaged over the three views of
-  `retrieval_logits`; the teacher is the frozen model."""
+  `retrieval_logits` (classification models: their class logits); the
+  teacher is the frozen model."""
   return _distillation(
       model, lambda t, s, _: losses.kl_divergence(
           t, s, temperature=temperature), axis_name)

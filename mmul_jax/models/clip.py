@@ -6,7 +6,10 @@ representations the unlearning losses need come from three methods:
 * `encode_image` / `encode_text`: unimodal, L2-normalised embeddings (and
   token features);
 * `fuse`: the multimodal [CLS] of the fusion encoder and its matching logits;
-* `__call__`: all of them for a batch of aligned (image, text) pairs.
+* `__call__`: all of them for a batch of aligned (image, text) pairs;
+* `classify`: for classification tasks (`num_classes > 0`), the fusion
+  encoder over the tokens of `num_images` images (NLVR2: 2, SNLI-VE: 1) and
+  a class head on its [CLS].
 """
 
 from __future__ import annotations
@@ -55,6 +58,8 @@ class DualEncoder(nn.Module):
   logit_scale_init: float = float(np.log(1 / 0.07))
   dtype: Any = jnp.float32
   layer_norm_eps: float = layers.DEFAULT_LN_EPS
+  num_classes: int = 0  # > 0: a classification head (`classify`)
+  num_images: int = 1  # images per example of a classification task
 
   def setup(self):
     self.img = vit.VisionTransformer(
@@ -72,6 +77,12 @@ class DualEncoder(nn.Module):
         self.mlp_ratio, self.dropout_rate, self.dtype, self.layer_norm_eps)
     self.logit_scale = self.param(
         "logit_scale", nn.initializers.constant(self.logit_scale_init), ())
+    if self.num_classes:
+      self.cls_head = nn.Dense(self.num_classes, dtype=self.dtype)
+      # Tells the fusion encoder which image a token came from.
+      self.image_index = self.param(
+          "image_index", nn.initializers.normal(0.02),
+          (self.num_images, self.vision_width))
 
   def encode_image(self, images: jax.Array, *,
                    train: bool = False) -> dict[str, jax.Array]:
@@ -104,3 +115,32 @@ class DualEncoder(nn.Module):
                          out["text_mask"], train=train))
     out["logit_scale"] = self.logit_scale
     return out
+
+  def classify(self, images: jax.Array, text: jax.Array, *,
+               train: bool = False) -> dict[str, jax.Array]:
+    """`images`: `(B, K, H, W, 3)` with K = `num_images`; `text`: `(B, L)`.
+
+    The text cross-attends to the tokens of all K images (each marked with
+    its image's index embedding); the class head reads the fusion [CLS].
+    Returns `class_logits` `(B, C)`, `fusion_cls`, the per-image
+    `image_tokens` `(B, K, T, W)` and `image_embed` `(B, K, D)`, and the
+    text's `text_embed`.
+    """
+    if not self.num_classes:
+      raise ValueError("this model has no class head (num_classes=0)")
+    b, k = images.shape[:2]
+    if k != self.num_images:
+      raise ValueError(f"expected {self.num_images} image(s) per example, "
+                       f"got images of shape {images.shape}")
+    img = self.encode_image(images.reshape((b * k,) + images.shape[2:]),
+                            train=train)
+    tokens = img["image_tokens"].reshape(b, k, -1, self.vision_width)
+    context = tokens + self.image_index[None, :, None, :].astype(tokens.dtype)
+    txt = self.encode_text(text, train=train)
+    fused = self.fuse(context.reshape(b, -1, self.vision_width),
+                      txt["text_tokens"], txt["text_mask"], train=train)
+    logits = self.cls_head(fused["fusion_cls"].astype(self.dtype))
+    return {"class_logits": logits.astype(jnp.float32),
+            "fusion_cls": fused["fusion_cls"], "image_tokens": tokens,
+            "image_embed": img["image_embed"].reshape(b, k, -1),
+            "text_embed": txt["text_embed"]}

@@ -1,4 +1,5 @@
-"""The task loss the original (and retrained) model is trained with."""
+"""The task loss the original (and retrained) model is trained with:
+contrastive + matching for retrieval, cross-entropy for classification."""
 
 from __future__ import annotations
 
@@ -57,13 +58,34 @@ def make_pretrain_loss(model, *, itm_weight: float = 1.0,
   return loss_fn
 
 
+def make_classification_loss(model) -> Callable[..., Any]:
+  """`loss(params, batch, rng) -> (per-example (B,), aux)`: cross-entropy
+  of the class head (`model.classify`) against `batch["label"]`."""
+
+  def loss_fn(params, batch: Batch, rng: jax.Array):
+    out = model.apply(params, batch["image"], batch["text"], train=True,
+                      rngs={"dropout": rng}, method=model.classify)
+    log_p = jax.nn.log_softmax(out["class_logits"])
+    ce = -jnp.take_along_axis(log_p, batch["label"][:, None], axis=1)[:, 0]
+    acc = jnp.mean(jnp.argmax(log_p, -1) == batch["label"])
+    return ce, {"ce": jnp.mean(ce), "acc": acc}
+
+  return loss_fn
+
+
 def pretrain_term(model, *, itm_weight: float = 1.0,
                   axis_name: str | None = None,
                   superloss_lambda: float | None = None) -> losses.LossTerm:
-  """`make_pretrain_loss` as a `LossTerm` on a flat batch (the frozen model
-  is ignored): the batch mean, or with `superloss_lambda` the SuperLoss
-  curriculum's confidence-weighted mean (`losses.superloss`)."""
-  fn = make_pretrain_loss(model, itm_weight=itm_weight, axis_name=axis_name)
+  """The model's task loss as a `LossTerm` on a flat batch (the frozen
+  model is ignored): `make_pretrain_loss` for retrieval models,
+  `make_classification_loss` for models with a class head. The batch mean,
+  or with `superloss_lambda` the SuperLoss curriculum's confidence-weighted
+  mean (`losses.superloss`)."""
+  if model.num_classes:
+    fn = make_classification_loss(model)
+  else:
+    fn = make_pretrain_loss(model, itm_weight=itm_weight,
+                            axis_name=axis_name)
 
   def term(params, frozen_params, batch, *, rng):
     del frozen_params
