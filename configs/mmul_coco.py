@@ -14,7 +14,7 @@ openai/clip-vit-base-patch16, with its tokenizer.json; default
 The recipe is `mmul_jax.recipes.clip_retrieval` (the reference's ALBEF
 retrieval_coco settings: lr 1e-5, weight decay 0.05, ITC top-256 re-ranked).
 Df is 5,000 images, the paper's largest size; its others are 1,000-4,000:
-set deletion.ratio to 100 * n / 113287.
+set deletion.count.
 """
 
 from mmul_jax import config_schema

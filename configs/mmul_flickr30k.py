@@ -12,7 +12,7 @@ checkpoint with its tokenizer.json (default ~/checkpoints/clip-vit-b16).
 The recipe is `mmul_jax.recipes.clip_retrieval` (the reference's ALBEF
 retrieval_flickr30k settings: lr 1e-5, weight decay 0.02, ITC top-128
 re-ranked). Df is 5,000 images; the paper's sizes are 1,000-5,000: set
-deletion.ratio to 100 * n / 29000.
+deletion.count.
 """
 
 from mmul_jax import config_schema

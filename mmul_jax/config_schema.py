@@ -55,6 +55,9 @@ def default_config() -> ml_collections.ConfigDict:
 
   c.deletion = ml_collections.ConfigDict()
   c.deletion.ratio = 5.0  # percent of training images
+  # > 0: delete exactly this many units instead (the paper's sizes, e.g.
+  # 5,000 images); the ratio is then count / |D|.
+  c.deletion.count = 0
   c.deletion.seed = 0
   # "uniform", or "class_skewed": Df from the units of class skew_class
   # only, same size (the dataset-bias analysis).
@@ -150,6 +153,16 @@ def default_config() -> ml_collections.ConfigDict:
   # Re-rank each query's ITC top-k with the matching head (0: off).
   c.eval.rerank_k = 16
   return c
+
+
+def require_retrieval(config, what: str) -> None:
+  """`ConfigError` unless `config.data` is a retrieval dataset: for the
+  tools whose reports read retrieval metrics."""
+  if datasets.DATASETS[config.data.name].labels:
+    raise ConfigError(
+        f"{what} reports retrieval metrics and does not support the "
+        f"classification dataset {config.data.name!r} yet; run "
+        "scripts/unlearn.py once per method instead")
 
 
 def use_preset(c: ml_collections.ConfigDict, name: str) -> None:
@@ -257,6 +270,13 @@ def validate(config: ml_collections.ConfigDict) -> None:
   if config.model.image_size % config.model.patch_size:
     raise ConfigError("model.image_size must be a multiple of "
                       "model.patch_size")
+  count = config.deletion.count
+  if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+    raise ConfigError("deletion.count must be an integer >= 0 (0: use "
+                      f"deletion.ratio), got {count!r}")
+  if count and config.deletion.mubench_file:
+    raise ConfigError("deletion.count does not apply to a MU-Bench file "
+                      "(its sets are ratios); set deletion.count=0")
   if config.deletion.mubench_file and not 0 < config.deletion.ratio <= 10:
     raise ConfigError("a MU-Bench deletion file holds the 10% set: "
                       "deletion.ratio must be in (0, 10]")

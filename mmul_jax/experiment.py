@@ -34,19 +34,38 @@ class Experiment:
   tokenizer: tokenizers.Tokenizer
   model: models.DualEncoder
   mesh: jax.sharding.Mesh
+  spec: datasets.DatasetSpec
+
+  @property
+  def layout(self) -> pipeline.RecordLayout:
+    s = self.spec
+    return pipeline.RecordLayout(s.image_keys, s.id_key, s.text_key,
+                                 s.labels)
 
   @functools.cached_property
   def eval_sets(self) -> dict[str, pipeline.PairSet]:
     """All pairs of the test split, of Df and of Dr (loaded once)."""
-    tok, size = self.tokenizer, self.config.data.image_size
+    kw = dict(tok=self.tokenizer, image_size=self.config.data.image_size,
+              layout=self.layout)
     return {
-        "test": pipeline.load_pairs(self.test, self.test.image_ids, tok=tok,
-                                    image_size=size, desc="load test"),
+        "test": pipeline.load_pairs(self.test, self.test.image_ids,
+                                    desc="load test", **kw),
         "df": pipeline.load_pairs(self.train, self.deletion.forget_ids,
-                                  tok=tok, image_size=size, desc="load Df"),
+                                  desc="load Df", **kw),
         "dr": pipeline.load_pairs(self.train, self.eval_retain_ids(),
-                                  tok=tok, image_size=size, desc="load Dr"),
+                                  desc="load Dr", **kw),
     }
+
+  @functools.cached_property
+  def texts_per_unit(self) -> float:
+    """Captions (or sentences) per deletion unit: exact for the embedded
+    retrieval dataset, else the mean over up to 200 training records."""
+    if self.config.data.name == "shapes_captions":
+      return float(self.config.data.captions_per_image)
+    n = min(200, len(self.train))
+    key = self.spec.text_key
+    return float(np.mean([len(self.train.source[i][key])
+                          for i in range(n)]))
 
   def eval_retain_ids(self) -> np.ndarray:
     """The Dr images evaluated: all, or `eval.max_dr_images` of them drawn
@@ -63,7 +82,8 @@ class Experiment:
     return pipeline.training_stream(
         self.train, image_ids, tok=self.tokenizer, batch_size=batch_size,
         seed=seed, mean=c.mean, std=c.std, image_size=c.image_size,
-        shard=sharding.local_rows(self.mesh, batch_size))
+        shard=sharding.local_rows(self.mesh, batch_size),
+        layout=self.layout)
 
   def state_sharding(self, tree):
     """Shardings of a parameter-shaped tree under `config.parallel`."""
@@ -95,15 +115,17 @@ def _check_tokenizer(tok: tokenizers.Tokenizer, model_cfg) -> None:
         f"end-of-text id is {tokenizer_lib.eot_id(tok)}")
 
 
-def make_tokenizer(model_cfg) -> tokenizers.Tokenizer:
+def make_tokenizer(model_cfg, task_words=()) -> tokenizers.Tokenizer:
   """The checkpoint's tokenizer with `model.pretrained`, else the embedded
-  dataset's; checked against the model."""
+  datasets' (with the classification tasks' `task_words`); checked against
+  the model."""
   if model_cfg.pretrained:
     path = os.path.expanduser(model_cfg.pretrained)
     pretrained.check_model_config(path, model_cfg)
     tok = tokenizer_lib.from_checkpoint(path, model_cfg.context_length)
   else:
-    tok = tokenizer_lib.shapes_tokenizer(model_cfg.context_length)
+    tok = tokenizer_lib.shapes_tokenizer(model_cfg.context_length,
+                                         tuple(task_words))
   _check_tokenizer(tok, model_cfg)
   return tok
 
@@ -112,7 +134,8 @@ def setup(config: ml_collections.ConfigDict, workdir: str) -> Experiment:
   """Validates the config, prepares the dataset and the deletion sets."""
   config_schema.validate(config)
   datasets.check_available(config.data)  # instructions, before compute
-  tok = make_tokenizer(config.model)
+  spec = datasets.DATASETS[config.data.name]
+  tok = make_tokenizer(config.model, spec.task_words)
   distributed.initialize(config.distributed)
   mesh = sharding.make_mesh()
   for what, size in (("train.batch_size", config.train.batch_size),
@@ -125,16 +148,20 @@ def setup(config: ml_collections.ConfigDict, workdir: str) -> Experiment:
   with distributed.main_first("prepare dataset"):
     builder = datasets.prepare(config.data)
   sources = builder.as_data_source()
-  train = pipeline.index_split(sources["train"], desc="index train")
-  test = pipeline.index_split(sources["test"], desc="index test")
+  train = pipeline.index_split(sources["train"], desc="index train",
+                               id_key=spec.id_key)
+  test = pipeline.index_split(sources["test"], desc="index test",
+                              id_key=spec.id_key)
   dataset_name = builder.name + (f"/{builder.builder_config.name}"
                                  if builder.builder_config else "")
   with distributed.main_first("deletion manifests"):
     df = deletion_set(config.deletion, train, dataset_name,
                       os.path.join(workdir, "deletion"))
   _check_deletion_fits(config, df)
+  model = models.build(config.model, num_classes=spec.num_classes,
+                       num_images=len(spec.image_keys))
   return Experiment(config, workdir, dataset_name, train, test, df, tok,
-                    models.build(config.model), mesh)
+                    model, mesh, spec)
 
 
 def deletion_set(d: ml_collections.ConfigDict, train: pipeline.ImageTextSplit,
@@ -143,6 +170,12 @@ def deletion_set(d: ml_collections.ConfigDict, train: pipeline.ImageTextSplit,
   seeded uniform (all standard ratios written at once) or class-skewed
   set, from its manifest under `root`."""
   ratio = float(d.ratio)
+  if d.count:
+    if d.count >= len(train):
+      raise config_schema.ConfigError(
+          f"deletion.count ({d.count}) must be below the {len(train)} "
+          "training units")
+    ratio = 100.0 * d.count / len(train)
   if d.mubench_file:
     rows = deletion.read_mubench_indices(d.mubench_file, num_rows=len(train),
                                          ratio=ratio)
@@ -192,6 +225,12 @@ def init_params(exp: Experiment, seed: int):
   c = exp.config.model
   images = np.zeros((1, c.image_size, c.image_size, 3), np.float32)
   text = np.zeros((1, c.context_length), np.int32)
+  if exp.model.num_classes:  # the class head is reached through classify
+    images = np.zeros((1, exp.model.num_images) + images.shape[1:],
+                      np.float32)
+    return jax.jit(functools.partial(exp.model.init,
+                                     method=exp.model.classify))(
+        jax.random.key(seed), images, text)
   return jax.jit(exp.model.init)(jax.random.key(seed), images, text)
 
 

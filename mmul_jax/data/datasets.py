@@ -1,48 +1,94 @@
 """The datasets a config can name (`data.name`), and how each is prepared.
 
-Every dataset is a TFDS builder read through `tfds.data_source` with the
-same record features: `image` (uint8, any size; the pipeline fits it to
-`data.image_size`), `image_id`, `captions` and, for the embedded dataset, a
-class `label`. The real ones are built from files the user downloads
-(`data.manual_dir`); without them, preparing stops at once with the
-download instructions.
+Every dataset is a TFDS builder read through `tfds.data_source`, one record
+per deletion unit: its image(s) (uint8, any size; the pipeline fits them to
+`data.image_size`), its id, and its texts (captions, or sentences with
+labels for classification tasks). The real ones are built from files the
+user downloads (`data.manual_dir`); without them, preparing stops at once
+with the download instructions.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
+from mmul_jax.data import classification_tfds
 from mmul_jax.data import karpathy_tfds
 from mmul_jax.data import manual_tfds
+from mmul_jax.data import shapes_tasks
+from mmul_jax.data import shapes_tasks_tfds
 from mmul_jax.data import shapes_tfds
 
-# What each dataset gives a method or a deletion strategy ("classes": a
-# class per unit, for class-skewed deletion; "labels": task answers).
-FEATURES = {
-    "shapes_captions": frozenset({"images", "captions", "classes"}),
-    "coco_karpathy": frozenset({"images", "captions"}),
-    "flickr30k_karpathy": frozenset({"images", "captions"}),
+
+@dataclasses.dataclass(frozen=True)
+class DatasetSpec:
+  """What a dataset's records hold and what the run makes of them.
+
+  features: what a method or deletion strategy may use ("classes": a class
+    per unit, for class-skewed deletion; "labels": task answers;
+    "captions": retrieval texts).
+  image_keys: the record's image features (one, or two for NLVR2).
+  labels: class names of a classification task (empty: retrieval).
+  manual: the builder of a hand-downloaded dataset (None: generated).
+  """
+
+  features: frozenset[str]
+  image_keys: tuple[str, ...] = ("image",)
+  id_key: str = "image_id"
+  text_key: str = "captions"
+  labels: tuple[str, ...] = ()
+  manual: type | None = None
+  task_words: tuple[str, ...] = ()  # embedded tokenizer's extra words
+
+  @property
+  def num_classes(self) -> int:
+    return len(self.labels)
+
+
+_RETRIEVAL = frozenset({"images", "captions"})
+_CLASSIFICATION = frozenset({"images", "sentences", "labels"})
+_NLVR2 = dict(image_keys=("image0", "image1"), id_key="unit_id",
+              text_key="sentences", labels=classification_tfds.NLVR2_LABELS)
+_VE = dict(id_key="unit_id", text_key="sentences",
+           labels=classification_tfds.SNLI_VE_LABELS)
+
+DATASETS = {
+    "shapes_captions": DatasetSpec(_RETRIEVAL | {"classes"}),
+    "shapes_nlvr2": DatasetSpec(_CLASSIFICATION, **_NLVR2,
+                                task_words=shapes_tasks.TASK_WORDS),
+    "shapes_ve": DatasetSpec(_CLASSIFICATION, **_VE,
+                             task_words=shapes_tasks.TASK_WORDS),
+    "coco_karpathy": DatasetSpec(_RETRIEVAL,
+                                 manual=karpathy_tfds.CocoKarpathy),
+    "flickr30k_karpathy": DatasetSpec(
+        _RETRIEVAL, manual=karpathy_tfds.Flickr30kKarpathy),
+    "nlvr2": DatasetSpec(_CLASSIFICATION, **_NLVR2,
+                         manual=classification_tfds.Nlvr2),
+    "snli_ve": DatasetSpec(_CLASSIFICATION, **_VE,
+                           manual=classification_tfds.SnliVe),
 }
-_MANUAL = {"coco_karpathy": karpathy_tfds.CocoKarpathy,
-           "flickr30k_karpathy": karpathy_tfds.Flickr30kKarpathy}
+# What each dataset gives a method or a deletion strategy.
+FEATURES = {name: spec.features for name, spec in DATASETS.items()}
+_GENERATED = {"shapes_nlvr2": shapes_tasks_tfds.ShapesNlvr2,
+              "shapes_ve": shapes_tasks_tfds.ShapesVe}
 
 
 def data_dir(d) -> str:
   return os.path.expanduser(d.data_dir or "~/tensorflow_datasets")
 
 
-def check_available(d) -> None:
-  """Raises `DataError` with instructions if a manual dataset's files are
-  neither prepared nor downloaded; cheap, for before any compute."""
-  if d.name in _MANUAL:
-    builder_cls = _MANUAL[d.name]
-    if not manual_tfds.is_prepared(builder_cls, data_dir(d)):
-      manual_tfds.check_manual_files(builder_cls, _manual_dir(d))
-
-
 def _manual_dir(d) -> str:
   return os.path.expanduser(d.manual_dir) or os.path.join(
       data_dir(d), "downloads", "manual")
+
+
+def check_available(d) -> None:
+  """Raises `DataError` with instructions if a manual dataset's files are
+  neither prepared nor downloaded; cheap, for before any compute."""
+  builder_cls = DATASETS[d.name].manual
+  if builder_cls and not manual_tfds.is_prepared(builder_cls, data_dir(d)):
+    manual_tfds.check_manual_files(builder_cls, _manual_dir(d))
 
 
 def prepare(d):
@@ -52,4 +98,9 @@ def prepare(d):
         data_dir(d), num_train=d.num_train, num_test=d.num_test,
         captions_per_image=d.captions_per_image, image_size=d.image_size,
         seed=d.seed)
-  return manual_tfds.prepare(_MANUAL[d.name], data_dir(d), _manual_dir(d))
+  if d.name in _GENERATED:
+    return shapes_tasks_tfds.prepare(
+        _GENERATED[d.name], data_dir(d), num_train=d.num_train,
+        num_test=d.num_test, image_size=d.image_size, seed=d.seed)
+  return manual_tfds.prepare(DATASETS[d.name].manual, data_dir(d),
+                             _manual_dir(d))

@@ -3,12 +3,13 @@
 Two kinds of input:
 
 * **training streams**: an endless, seeded, per-epoch reshuffled stream of
-  `(image, one caption)` batches over a subset of images (D, Df or Dr). Each
-  image appears once per epoch with a caption drawn at random, so a batch
+  `(image, one caption)` batches over a subset of units (D, Df or Dr); for
+  classification tasks `(images, one sentence, its label)`. Each unit
+  appears once per epoch with a text drawn at random, so a batch
   rarely holds two captions of one image (and the losses handle it by id when
   it does, at epoch boundaries). Batch `k` is a pure function of `(seed, k)`,
   which is what makes resuming at step k exact.
-* **evaluation sets**: every `(image, caption)` pair of a subset, as arrays.
+* **evaluation sets**: every `(unit, text)` pair of a subset, as arrays.
 """
 
 from __future__ import annotations
@@ -57,11 +58,12 @@ def read_column(source, key: str, desc: str | None = None) -> np.ndarray:
       mininterval=2)])
 
 
-def index_split(source, desc: str = "indexing") -> ImageTextSplit:
-  """Reads every record's `image_id` once."""
-  ids = read_column(source, "image_id", desc).astype(np.int64)
+def index_split(source, desc: str = "indexing",
+                id_key: str = "image_id") -> ImageTextSplit:
+  """Reads every record's unit id (`id_key`) once."""
+  ids = read_column(source, id_key, desc).astype(np.int64)
   if len(np.unique(ids)) != len(ids):
-    raise errors.DataError("image_id is not unique within the split")
+    raise errors.DataError(f"{id_key} is not unique within the split")
   return ImageTextSplit(source, ids)
 
 
@@ -105,14 +107,38 @@ def _decode_caption(c) -> str:
   return c.decode("utf-8") if isinstance(c, bytes) else str(c)
 
 
+@dataclasses.dataclass(frozen=True)
+class RecordLayout:
+  """Where a dataset's records keep their parts (`datasets.DatasetSpec`
+  has these fields): retrieval records hold one `image` and `captions`;
+  classification records hold `image_keys` images and `sentences` with
+  `labels`."""
+
+  image_keys: tuple[str, ...] = ("image",)
+  id_key: str = "image_id"
+  text_key: str = "captions"
+  labels: tuple[str, ...] = ()
+
+  def images(self, record, image_size: int) -> np.ndarray:
+    """The record's image `(S, S, 3)`, or `(K, S, S, 3)` with labels."""
+    images = [fit_image(record[k], image_size) for k in self.image_keys]
+    return np.stack(images) if self.labels else images[0]
+
+
+RETRIEVAL = RecordLayout()
+
+
 def training_stream(split: ImageTextSplit, image_ids: Sequence[int], *,
                     tok: tokenizers.Tokenizer, batch_size: int, seed: int,
                     mean, std, image_size: int,
-                    shard: tuple[int, int] = (0, 1)) -> grain.MapDataset:
+                    shard: tuple[int, int] = (0, 1),
+                    layout: RecordLayout = RETRIEVAL) -> grain.MapDataset:
   """Endless `MapDataset` of batches; index k is the batch of step k.
 
   Batches are dicts with `image` float32 `(B, H, W, 3)`, `text` int32
-  `(B, L)` and `image_id` int64 `(B,)`. With `shard=(i, n)` it holds only
+  `(B, L)` and `image_id` int64 `(B,)` (the unit id). Classification
+  layouts add `label` int32 `(B,)`, the label of the drawn sentence, and
+  give `image` as `(B, K, H, W, 3)`. With `shard=(i, n)` it holds only
   rows `[i * B/n, (i + 1) * B/n)` of each batch, so the n processes of a job
   together read exactly the one-process batches, each record once.
   """
@@ -124,18 +150,24 @@ def training_stream(split: ImageTextSplit, image_ids: Sequence[int], *,
   records = split.records_for(image_ids)
 
   def pick(record, rng: np.random.Generator):
-    captions = record["captions"]
-    caption = _decode_caption(captions[int(rng.integers(len(captions)))])
-    return {"image": fit_image(record["image"], image_size),
-            "caption": caption,
-            "image_id": np.int64(record["image_id"])}
+    texts = record[layout.text_key]
+    k = int(rng.integers(len(texts)))
+    out = {"image": layout.images(record, image_size),
+           "caption": _decode_caption(texts[k]),
+           "image_id": np.int64(record[layout.id_key])}
+    if layout.labels:
+      out["label"] = np.int32(record["labels"][k])
+    return out
 
   def collate(batch):
-    return {
+    out = {
         "image": normalize_images(batch["image"], mean, std),
         "text": tokenizer_lib.encode(tok, list(batch["caption"])),
         "image_id": batch["image_id"],
     }
+    if layout.labels:
+      out["label"] = batch["label"]
+    return out
 
   ds = grain.MapDataset.source(_Subset(split.source, records))
   ds = ds.shuffle(seed=seed).repeat().random_map(pick, seed=seed + 1)
@@ -173,26 +205,31 @@ def _position_state(it) -> dict:
 
 @dataclasses.dataclass(frozen=True)
 class PairSet:
-  """Every (image, caption) pair of a set of images, for evaluation."""
+  """Every (unit, text) pair of a set of units, for evaluation."""
 
-  images: np.ndarray  # (N, H, W, 3) uint8
-  image_ids: np.ndarray  # (N,)
+  images: np.ndarray  # (N, H, W, 3) uint8; (N, K, H, W, 3) with labels
+  image_ids: np.ndarray  # (N,) unit ids
   text: np.ndarray  # (M, L) int32 token ids
-  caption_owner: np.ndarray  # (M,) index into images of each caption
+  caption_owner: np.ndarray  # (M,) index into images of each text
+  labels: np.ndarray | None = None  # (M,) classification labels
 
 
 def load_pairs(split: ImageTextSplit, image_ids: Sequence[int], *,
                tok: tokenizers.Tokenizer, image_size: int,
-               desc: str = "loading") -> PairSet:
+               desc: str = "loading",
+               layout: RecordLayout = RETRIEVAL) -> PairSet:
   records = split.records_for(image_ids)
-  images, ids, captions, owner = [], [], [], []
+  images, ids, captions, owner, labels = [], [], [], [], []
   for n, r in enumerate(tqdm(records, desc=desc, leave=False, mininterval=2)):
     rec = split.source[int(r)]
-    images.append(fit_image(rec["image"], image_size))
-    ids.append(rec["image_id"])
-    for c in rec["captions"]:
+    images.append(layout.images(rec, image_size))
+    ids.append(rec[layout.id_key])
+    for c in rec[layout.text_key]:
       captions.append(_decode_caption(c))
       owner.append(n)
+    if layout.labels:
+      labels.extend(int(x) for x in rec["labels"])
   return PairSet(np.stack(images), np.asarray(ids, np.int64),
                  tokenizer_lib.encode(tok, captions),
-                 np.asarray(owner, np.int64))
+                 np.asarray(owner, np.int64),
+                 np.asarray(labels, np.int32) if layout.labels else None)

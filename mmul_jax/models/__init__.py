@@ -12,10 +12,12 @@ from mmul_jax.models.presets import preset
 _NON_MODULE_KEYS = ("preset", "pretrained")
 
 
-def build(model_config) -> DualEncoder:
-  """The module described by a config's `model` block."""
+def build(model_config, **task) -> DualEncoder:
+  """The module described by a config's `model` block; `task` adds what the
+  dataset decides (`num_classes`, `num_images` of a classification task)."""
   kwargs = {k: v for k, v in dict(model_config).items()
             if k not in _NON_MODULE_KEYS}
+  kwargs.update(task)
   kwargs["dtype"] = jnp.dtype(kwargs.get("dtype", "float32"))
   return DualEncoder(**kwargs)
 

@@ -22,6 +22,7 @@ import io
 import os
 import time
 
+from mmul_jax import config_schema
 from mmul_jax import io_utils
 from mmul_jax import methods
 from mmul_jax.unlearn import run as run_lib
@@ -74,6 +75,7 @@ def _row(name: str, setting: dict, results: dict) -> dict:
 def compare(config, workdir: str, names=None, quiet: bool = True,
             rule: str = "retrain_gap") -> dict:
   """Runs the grid; returns and writes `comparison.json`; prints a table."""
+  config_schema.require_retrieval(config, "scripts/compare_methods.py")
   if rule not in SELECTION_RULES:
     raise ValueError(f"unknown selection rule {rule!r}; use one of "
                      f"{sorted(SELECTION_RULES)}")

@@ -18,6 +18,7 @@ from mmul_jax import lora
 from mmul_jax import methods
 from mmul_jax import optim
 from mmul_jax.data import pipeline
+from mmul_jax.evaluation import classification
 from mmul_jax.evaluation import evaluate
 from mmul_jax.evaluation import report
 from mmul_jax.training import loop
@@ -81,7 +82,7 @@ def _zip(iterators: dict):
 
 def _context(exp, original_params) -> methods.Context:
   c = exp.config
-  captions = c.data.captions_per_image
+  per_unit = exp.texts_per_unit
 
   def batches(part):
     for batch in pipeline.iterate(_stream(exp, part), 0):
@@ -92,8 +93,8 @@ def _context(exp, original_params) -> methods.Context:
       hparams=c.method.get(c.method.name),
       init_params=lambda seed: experiment_lib.init_params(exp, seed),
       batches=batches,
-      num_pairs={"df": len(exp.deletion.forget_ids) * captions,
-                 "dr": len(exp.deletion.retain_ids) * captions})
+      num_pairs={"df": round(len(exp.deletion.forget_ids) * per_unit),
+                 "dr": round(len(exp.deletion.retain_ids) * per_unit)})
 
 
 def optimizer(config, plan: methods.Plan):
@@ -189,6 +190,24 @@ def _evaluate_cached(path: str | None, evaluate_fn) -> dict:
   return result
 
 
+def evaluator(exp):
+  """`fn(params, desc) -> metrics` on the test split, Df and Dr: retrieval
+  metrics, or accuracy for classification tasks."""
+  c = exp.config
+  auc = dict(auc_num_samples=c.eval.auc_num_samples, auc_seed=c.eval.auc_seed)
+  if exp.model.num_classes:
+    classifier = classification.Classifier(
+        exp.model, batch_size=c.eval.batch_size, mean=c.data.mean,
+        std=c.data.std)
+    return lambda params, desc: classification.evaluate(
+        classifier, params, exp.eval_sets, desc=desc, **auc)
+  embedder = evaluate.Embedder(exp.model, batch_size=c.eval.batch_size,
+                               mean=c.data.mean, std=c.data.std)
+  return lambda params, desc: evaluate.evaluate(
+      embedder, params, exp.eval_sets, desc=desc,
+      ks=tuple(c.eval.recall_ks), rerank_k=c.eval.rerank_k, **auc)
+
+
 def run(config, workdir: str) -> dict:
   """The whole demo: returns (and writes) the results dictionary."""
   t0 = time.perf_counter()
@@ -197,11 +216,7 @@ def run(config, workdir: str) -> dict:
   retrained, retrain_info = train.train_model(exp, "retrain")
   unlearned, unlearn_info = unlearn_model(exp, original)
   c = config
-  embedder = evaluate.Embedder(exp.model, batch_size=c.eval.batch_size,
-                               mean=c.data.mean, std=c.data.std)
-  kwargs = dict(ks=tuple(c.eval.recall_ks),
-                auc_num_samples=c.eval.auc_num_samples,
-                auc_seed=c.eval.auc_seed, rerank_k=c.eval.rerank_k)
+  evaluate_fn = evaluator(exp)
   key = _digest({"eval": c.eval.to_dict(), "deletion": exp.deletion.sha256,
                  "version": evaluate.VERSION})
   evals, eval_seconds = {}, {}
@@ -218,9 +233,8 @@ def run(config, workdir: str) -> dict:
     t_eval = time.perf_counter()
     evals[name] = _evaluate_cached(
         cache_dir and os.path.join(cache_dir, f"eval_{key}.json"),
-        lambda params=params, name=name: evaluate.evaluate(
-            embedder, params, exp.eval_sets, desc=f"evaluate {name}",
-            **kwargs))
+        lambda params=params, name=name: evaluate_fn(
+            params, desc=f"evaluate {name}"))
     eval_seconds[name] = time.perf_counter() - t_eval
   results = report.results_record(
       exp, evals, method=c.method.name,

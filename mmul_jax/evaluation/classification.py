@@ -1,0 +1,75 @@
+"""Evaluation of a classification model (NLVR2, SNLI-VE) on the test split,
+Df and Dr: accuracy, the MultiDelete Df-vs-Dr AUC and MU-Bench's metrics.
+
+Every (unit, sentence) pair is one example. The AUC scores a pair by the
+probability of its true label, p(y | x) (the spec's clean definition, §3.1;
+the reference used a fixed class's probability). The membership attack's
+features are that probability's log and the predictive entropy.
+"""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+from scipy import special
+from tqdm.auto import tqdm
+
+from mmul_jax.data import pipeline
+from mmul_jax.evaluation import deletion_auc
+from mmul_jax.evaluation import evaluate as evaluate_lib
+from mmul_jax.evaluation import mubench
+
+
+class Classifier:
+  """The jitted class head at a fixed batch size."""
+
+  def __init__(self, model, *, batch_size: int, mean, std):
+    self.batch_size = batch_size
+    self._logits = jax.jit(lambda p, x, t: model.apply(
+        p, x, t, method=model.classify)["class_logits"])
+    self._prep = lambda x: pipeline.normalize_images(x, mean, std)
+
+  def logits(self, params, pairs: pipeline.PairSet) -> np.ndarray:
+    """`(M, C)` logits of every (unit, sentence) pair of `pairs`."""
+    return evaluate_lib._batched(
+        lambda owner, text: self._logits(
+            params, self._prep(pairs.images[owner]), text),
+        (pairs.caption_owner, pairs.text), self.batch_size)
+
+
+def evaluate(classifier: Classifier, params, sets: dict, *,
+             auc_num_samples: int, auc_seed: int,
+             desc: str = "evaluate") -> dict:
+  """Accuracy on every set, the Df/Dr AUC and MU-Bench's metrics.
+
+  `sets` must hold "test", "df" and "dr" `PairSet`s with labels.
+  """
+  results, p_true, correct, features, logits = {}, {}, {}, {}, {}
+  for name, s in tqdm(sets.items(), desc=desc, unit="set", leave=False):
+    z = classifier.logits(params, s)
+    log_p = special.log_softmax(z, axis=-1)
+    true = log_p[np.arange(len(z)), s.labels]
+    p_true[name] = np.exp(true)
+    correct[name] = np.argmax(z, -1) == s.labels
+    entropy = -np.sum(np.exp(log_p) * log_p, axis=-1)
+    features[name] = np.stack([true, entropy], 1)
+    logits[name] = z
+    results[name] = {"accuracy": 100.0 * float(correct[name].mean()),
+                     "mean_p_true": float(p_true[name].mean())}
+  auc = dict(num_samples=auc_num_samples, seed=auc_seed)
+  results["df_vs_dr_auc"] = deletion_auc.df_vs_dr_auc(p_true["df"],
+                                                      p_true["dr"], **auc)
+  num_classes = logits["df"].shape[-1]
+  results["mubench"] = {
+      "df_acc": float(correct["df"].mean()),
+      "dr_acc": float(correct["dr"].mean()),
+      "knowledge_gap": mubench.knowledge_gap(
+          correct["dr"], correct["df"], seed=auc_seed),
+      "knowledge_gap_closed_form": mubench.knowledge_gap_closed_form(
+          correct["dr"].mean(), correct["df"].mean()),
+      "zrf": mubench.zrf(logits["df"], seed=auc_seed),
+      "df_chance": 1.0 / num_classes,
+      "mia": mubench.membership_inference(
+          features["dr"], features["test"], features["df"], seed=auc_seed),
+  }
+  return results
