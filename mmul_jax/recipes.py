@@ -15,43 +15,59 @@ import ml_collections
 from mmul_jax import config_schema
 
 
-def clip_retrieval(c: ml_collections.ConfigDict, *, dataset: str,
-                   train_images: int, df_images: int, weight_decay: float,
-                   rerank_k: int, preset: str = "vit_b16") -> None:
-  """Sets `c` (a default config) to the recipe for `dataset`."""
+def _clip(c, dataset: str, preset: str) -> None:
+  """A CLIP-initialised model on `dataset`, with CLIP's preprocessing."""
   c.data.name = dataset
   c.data.image_size = 224
   c.data.mean, c.data.std = config_schema.CLIP_MEAN, config_schema.CLIP_STD
   config_schema.use_preset(c, preset)
   c.model.pretrained = f"~/checkpoints/clip-{preset.replace('_', '-')}"
 
-  c.deletion.count = df_images
 
-  c.train.batch_size = 32
-  c.train.num_steps = 5 * train_images // c.train.batch_size
-  c.train.learning_rate = 1e-5
-  c.train.warmup_steps = 500
-  c.train.end_learning_rate_ratio = 0.1
+def _optimisation(c, *, batch_size: int, train_steps: int, df_units: int,
+                  epochs: int, learning_rate: float, end_ratio: float,
+                  weight_decay: float, warmup_steps: int) -> None:
+  """Training on D / Dr and unlearning `epochs` passes over Df with the
+  reference's batches (Df: half the training batch; Dr: 64)."""
+  c.deletion.count = df_units
+  c.train.batch_size = batch_size
+  c.train.num_steps = train_steps
+  c.train.learning_rate = learning_rate
+  c.train.warmup_steps = warmup_steps
+  c.train.end_learning_rate_ratio = end_ratio
   c.train.weight_decay = weight_decay
   c.train.checkpoint_every = 2000
   c.train.log_every = 100
-
-  c.unlearn.df_batch_size = 16
+  c.unlearn.df_batch_size = batch_size // 2
   c.unlearn.dr_batch_size = 64
-  c.unlearn.num_steps = 5 * df_images // c.unlearn.df_batch_size
-  c.unlearn.learning_rate = 1e-5
+  c.unlearn.num_steps = epochs * df_units // c.unlearn.df_batch_size
+  c.unlearn.learning_rate = learning_rate
   c.unlearn.schedule = "cosine"
   c.unlearn.weight_decay = weight_decay
   c.unlearn.checkpoint_every = 200
   c.unlearn.log_every = 20
-
   c.method.name = "mmul"
   c.method.mmul.update(md_weight=1.0, ukr_weight=1.0, mkr_weight=1.0)
-
   c.eval.batch_size = 128
+
+
+def clip_retrieval(c: ml_collections.ConfigDict, *, dataset: str,
+                   train_images: int, df_images: int, weight_decay: float,
+                   rerank_k: int, preset: str = "vit_b16") -> None:
+  """Sets `c` (a default config) to the recipe for `dataset`."""
+  _clip(c, dataset, preset)
+  _optimisation(c, batch_size=32, train_steps=5 * train_images // 32,
+                df_units=df_images, epochs=5, learning_rate=1e-5,
+                end_ratio=0.1, weight_decay=weight_decay, warmup_steps=500)
   c.eval.rerank_k = rerank_k
   # The AUC needs 5 disjoint samples of |Df| retained images.
   c.eval.max_dr_images = min(5 * df_images, train_images - df_images)
+
+
+def _label_targets(c) -> None:
+  """Relabelling methods draw wrong classes on classification tasks."""
+  c.method.randlabel.target = "labels"
+  c.method.salun.target = "labels"
 
 
 def clip_classification(c: ml_collections.ConfigDict, *, dataset: str,
@@ -64,36 +80,26 @@ def clip_classification(c: ml_collections.ConfigDict, *, dataset: str,
   `epochs` over the `train_rows` training sentences at `batch_size`,
   unlearning `epochs` passes over the `df_units` deleted units at half that
   batch with Dr batch 64, cosine decay to `end_ratio` of the rate."""
+  _clip(c, dataset, preset)
+  _optimisation(c, batch_size=batch_size,
+                train_steps=epochs * train_rows // batch_size,
+                df_units=df_units, epochs=epochs,
+                learning_rate=learning_rate, end_ratio=end_ratio,
+                weight_decay=weight_decay, warmup_steps=warmup_steps)
+  _label_targets(c)
+  c.eval.max_dr_images = 5 * df_units  # units; the AUC's 5 samples
+
+
+def shapes_classification(c: ml_collections.ConfigDict, *,
+                          dataset: str) -> None:
+  """The embedded NLVR2-style / VE-style demo: the tiny model with a class
+  head, 5% of 2,000 units deleted, 1,500 training steps, MMUL with unit
+  weights at lr 3e-4 for 100 steps."""
   c.data.name = dataset
-  c.data.image_size = 224
-  c.data.mean, c.data.std = config_schema.CLIP_MEAN, config_schema.CLIP_STD
-  config_schema.use_preset(c, preset)
-  c.model.pretrained = f"~/checkpoints/clip-{preset.replace('_', '-')}"
-
-  c.deletion.count = df_units
-
-  c.train.batch_size = batch_size
-  c.train.num_steps = epochs * train_rows // batch_size
-  c.train.learning_rate = learning_rate
-  c.train.warmup_steps = warmup_steps
-  c.train.end_learning_rate_ratio = end_ratio
-  c.train.weight_decay = weight_decay
-  c.train.checkpoint_every = 2000
-  c.train.log_every = 100
-
-  c.unlearn.df_batch_size = batch_size // 2
-  c.unlearn.dr_batch_size = 64
-  c.unlearn.num_steps = epochs * df_units // c.unlearn.df_batch_size
-  c.unlearn.learning_rate = learning_rate
-  c.unlearn.schedule = "cosine"
-  c.unlearn.weight_decay = weight_decay
-  c.unlearn.checkpoint_every = 200
-  c.unlearn.log_every = 20
-
+  c.deletion.ratio = 5.0
+  c.train.num_steps = 1500
+  c.unlearn.num_steps = 100
+  c.unlearn.learning_rate = 3e-4
   c.method.name = "mmul"
   c.method.mmul.update(md_weight=1.0, ukr_weight=1.0, mkr_weight=1.0)
-  c.method.randlabel.target = "labels"
-  c.method.salun.target = "labels"
-
-  c.eval.batch_size = 128
-  c.eval.max_dr_images = 5 * df_units  # units; the AUC's 5 samples
+  _label_targets(c)

@@ -6,13 +6,13 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 
 import numpy as np
 import tensorflow_datasets as tfds
 
 from mmul_jax.data import shapes
 from mmul_jax.data import shapes_tasks
+from mmul_jax.data import shapes_tfds
 
 
 @dataclasses.dataclass
@@ -93,12 +93,5 @@ class ShapesNlvr2(_ShapesTask):
 
 def prepare(builder_cls, data_dir: str, **config_kwargs):
   """Builds (once) and returns the builder; later calls reuse the files."""
-  config = make_config(**config_kwargs)
-  listed = {c.name for c in builder_cls.BUILDER_CONFIGS}
-  builder = builder_cls(
-      config=config.name if config.name in listed else config,
-      data_dir=os.fspath(data_dir))
-  builder.download_and_prepare(
-      file_format="array_record",
-      download_config=tfds.download.DownloadConfig(try_download_gcs=False))
-  return builder
+  return shapes_tfds.prepare_generated(
+      builder_cls, make_config(**config_kwargs), data_dir)

@@ -89,11 +89,11 @@ class ShapesCaptions(tfds.core.GeneratorBasedBuilder):
       }
 
 
-def prepare(data_dir: str, **config_kwargs) -> ShapesCaptions:
-  """Builds (once) and returns the builder; later calls reuse the files."""
-  config = make_config(**config_kwargs)
-  listed = {c.name for c in ShapesCaptions.BUILDER_CONFIGS}
-  builder = ShapesCaptions(
+def prepare_generated(builder_cls, config, data_dir: str):
+  """Builds (once) a locally generated dataset with `config` (a listed
+  config by name, else the config itself) and returns the builder."""
+  listed = {c.name for c in builder_cls.BUILDER_CONFIGS}
+  builder = builder_cls(
       config=config.name if config.name in listed else config,
       data_dir=os.fspath(data_dir))
   builder.download_and_prepare(
@@ -101,3 +101,9 @@ def prepare(data_dir: str, **config_kwargs) -> ShapesCaptions:
       download_config=tfds.download.DownloadConfig(
           try_download_gcs=False))
   return builder
+
+
+def prepare(data_dir: str, **config_kwargs) -> ShapesCaptions:
+  """Builds (once) and returns the builder; later calls reuse the files."""
+  return prepare_generated(ShapesCaptions, make_config(**config_kwargs),
+                           data_dir)
