@@ -75,10 +75,10 @@ def _row(name: str, setting: dict, results: dict) -> dict:
 def compare(config, workdir: str, names=None, quiet: bool = True,
             rule: str = "retrain_gap") -> dict:
   """Runs the grid; returns and writes `comparison.json`; prints a table."""
-  config_schema.require_retrieval(config, "scripts/compare_methods.py")
   if rule not in SELECTION_RULES:
     raise ValueError(f"unknown selection rule {rule!r}; use one of "
                      f"{sorted(SELECTION_RULES)}")
+  config_schema.require_retrieval(config, "scripts/compare_methods.py")
   names = names or list(GRID)
   rows, references = [], None
   for name in names:
