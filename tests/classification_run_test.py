@@ -44,6 +44,7 @@ def test_embedded_tasks_unlearn_and_evaluate(tmp_path, tiny_config, data_dir,
       "deletion"]["num_forget_images"]
 
 
+@pytest.mark.slow
 def test_fake_nlvr2_download_runs_end_to_end(tmp_path, tiny_config):
   c = _config(tiny_config, str(tmp_path / "tfds"), **{
       "data.name": "nlvr2", "data.manual_dir": f"{FIXTURES}/nlvr2",

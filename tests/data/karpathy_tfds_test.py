@@ -87,6 +87,7 @@ def test_real_config_without_data_prints_instructions(tmp_path, config,
   assert not os.path.exists(tmp_path / "runs")  # nothing written
 
 
+@pytest.mark.slow
 def test_unlearn_script_on_the_fake_coco_files(tmp_path):
   r = _script("--config=configs/tiny.py", "--config.data.name=coco_karpathy",
               f"--config.data.manual_dir={FIXTURES}/coco_karpathy",
