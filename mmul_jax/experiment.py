@@ -34,19 +34,13 @@ class Experiment:
   tokenizer: tokenizers.Tokenizer
   model: models.DualEncoder
   mesh: jax.sharding.Mesh
-  spec: datasets.DatasetSpec
-
-  @property
-  def layout(self) -> pipeline.RecordLayout:
-    s = self.spec
-    return pipeline.RecordLayout(s.image_keys, s.id_key, s.text_key,
-                                 s.labels)
+  spec: datasets.DatasetSpec  # also the records' `pipeline.RecordLayout`
 
   @functools.cached_property
   def eval_sets(self) -> dict[str, pipeline.PairSet]:
     """All pairs of the test split, of Df and of Dr (loaded once)."""
     kw = dict(tok=self.tokenizer, image_size=self.config.data.image_size,
-              layout=self.layout)
+              layout=self.spec)
     return {
         "test": pipeline.load_pairs(self.test, self.test.image_ids,
                                     desc="load test", **kw),
@@ -58,10 +52,8 @@ class Experiment:
 
   @functools.cached_property
   def texts_per_unit(self) -> float:
-    """Captions (or sentences) per deletion unit: exact for the embedded
-    retrieval dataset, else the mean over up to 200 training records."""
-    if self.config.data.name == "shapes_captions":
-      return float(self.config.data.captions_per_image)
+    """Captions (or sentences) per deletion unit: the mean over up to 200
+    training records (exact where every unit has as many)."""
     n = min(200, len(self.train))
     key = self.spec.text_key
     return float(np.mean([len(self.train.source[i][key])
@@ -83,7 +75,7 @@ class Experiment:
         self.train, image_ids, tok=self.tokenizer, batch_size=batch_size,
         seed=seed, mean=c.mean, std=c.std, image_size=c.image_size,
         shard=sharding.local_rows(self.mesh, batch_size),
-        layout=self.layout)
+        layout=self.spec)
 
   def state_sharding(self, tree):
     """Shardings of a parameter-shaped tree under `config.parallel`."""
@@ -120,9 +112,8 @@ def make_tokenizer(model_cfg, task_words=()) -> tokenizers.Tokenizer:
   datasets' (with the classification tasks' `task_words`); checked against
   the model."""
   if model_cfg.pretrained:
-    path = os.path.expanduser(model_cfg.pretrained)
-    pretrained.check_model_config(path, model_cfg)
-    tok = tokenizer_lib.from_checkpoint(path, model_cfg.context_length)
+    tok = tokenizer_lib.from_checkpoint(
+        os.path.expanduser(model_cfg.pretrained), model_cfg.context_length)
   else:
     tok = tokenizer_lib.shapes_tokenizer(model_cfg.context_length,
                                          tuple(task_words))
@@ -135,6 +126,9 @@ def setup(config: ml_collections.ConfigDict, workdir: str) -> Experiment:
   config_schema.validate(config)
   datasets.check_available(config.data)  # instructions, before compute
   spec = datasets.DATASETS[config.data.name]
+  if config.model.pretrained:
+    pretrained.check_model_config(
+        os.path.expanduser(config.model.pretrained), config.model)
   tok = make_tokenizer(config.model, spec.task_words)
   distributed.initialize(config.distributed)
   mesh = sharding.make_mesh()
@@ -189,7 +183,7 @@ def deletion_set(d: ml_collections.ConfigDict, train: pipeline.ImageTextSplit,
   # The standard ratios too (nested manifests), where they delete anything.
   n = len(train.image_ids)
   ratios = sorted({r for r in deletion.STANDARD_RATIOS
-                   if 0 < round(r / 100 * n) < n} | {ratio})
+                   if 0 < deletion.unit_count(r, n) < n} | {ratio})
   return deletion.standard_sets(root, train.image_ids, dataset=dataset_name,
                                 seed=d.seed, ratios=ratios)[ratio]
 

@@ -16,30 +16,28 @@ import os
 from mmul_jax.data import classification_tfds
 from mmul_jax.data import karpathy_tfds
 from mmul_jax.data import manual_tfds
+from mmul_jax.data import pipeline
 from mmul_jax.data import shapes_tasks
 from mmul_jax.data import shapes_tasks_tfds
 from mmul_jax.data import shapes_tfds
 
 
 @dataclasses.dataclass(frozen=True)
-class DatasetSpec:
-  """What a dataset's records hold and what the run makes of them.
+class DatasetSpec(pipeline.RecordLayout):
+  """Where a dataset's records keep their parts (the `RecordLayout` fields:
+  image keys, two for NLVR2; unit id; texts; class names, empty for
+  retrieval) and what the run makes of them.
 
   features: what a method or deletion strategy may use ("classes": a class
     per unit, for class-skewed deletion; "labels": task answers;
     "captions": retrieval texts).
-  image_keys: the record's image features (one, or two for NLVR2).
-  labels: class names of a classification task (empty: retrieval).
   manual: the builder of a hand-downloaded dataset (None: generated).
+  task_words: the embedded tokenizer's extra words.
   """
 
-  features: frozenset[str]
-  image_keys: tuple[str, ...] = ("image",)
-  id_key: str = "image_id"
-  text_key: str = "captions"
-  labels: tuple[str, ...] = ()
+  features: frozenset[str] = frozenset()
   manual: type | None = None
-  task_words: tuple[str, ...] = ()  # embedded tokenizer's extra words
+  task_words: tuple[str, ...] = ()
 
   @property
   def num_classes(self) -> int:
@@ -54,18 +52,18 @@ _VE = dict(id_key="unit_id", text_key="sentences",
            labels=classification_tfds.SNLI_VE_LABELS)
 
 DATASETS = {
-    "shapes_captions": DatasetSpec(_RETRIEVAL | {"classes"}),
-    "shapes_nlvr2": DatasetSpec(_CLASSIFICATION, **_NLVR2,
+    "shapes_captions": DatasetSpec(features=_RETRIEVAL | {"classes"}),
+    "shapes_nlvr2": DatasetSpec(features=_CLASSIFICATION, **_NLVR2,
                                 task_words=shapes_tasks.TASK_WORDS),
-    "shapes_ve": DatasetSpec(_CLASSIFICATION, **_VE,
+    "shapes_ve": DatasetSpec(features=_CLASSIFICATION, **_VE,
                              task_words=shapes_tasks.TASK_WORDS),
-    "coco_karpathy": DatasetSpec(_RETRIEVAL,
+    "coco_karpathy": DatasetSpec(features=_RETRIEVAL,
                                  manual=karpathy_tfds.CocoKarpathy),
     "flickr30k_karpathy": DatasetSpec(
-        _RETRIEVAL, manual=karpathy_tfds.Flickr30kKarpathy),
-    "nlvr2": DatasetSpec(_CLASSIFICATION, **_NLVR2,
+        features=_RETRIEVAL, manual=karpathy_tfds.Flickr30kKarpathy),
+    "nlvr2": DatasetSpec(features=_CLASSIFICATION, **_NLVR2,
                          manual=classification_tfds.Nlvr2),
-    "snli_ve": DatasetSpec(_CLASSIFICATION, **_VE,
+    "snli_ve": DatasetSpec(features=_CLASSIFICATION, **_VE,
                            manual=classification_tfds.SnliVe),
 }
 # What each dataset gives a method or a deletion strategy.
@@ -87,8 +85,8 @@ def check_available(d) -> None:
   """Raises `DataError` with instructions if a manual dataset's files are
   neither prepared nor downloaded; cheap, for before any compute."""
   builder_cls = DATASETS[d.name].manual
-  if builder_cls and not manual_tfds.is_prepared(builder_cls, data_dir(d)):
-    manual_tfds.check_manual_files(builder_cls, _manual_dir(d))
+  if builder_cls:
+    manual_tfds.check_available(builder_cls, data_dir(d), _manual_dir(d))
 
 
 def prepare(d):

@@ -43,6 +43,11 @@ def check_ratio(ratio: float) -> float:
   return ratio
 
 
+def unit_count(ratio: float, num_units: int) -> int:
+  """How many of `num_units` units ratio% deletes."""
+  return int(round(ratio / 100.0 * num_units))
+
+
 def ids_hash(ids: Sequence[int]) -> str:
   """SHA-256 of the comma-separated decimal ids, in the given order."""
   text = ",".join(str(int(i)) for i in ids)
@@ -112,7 +117,7 @@ def draw(all_ids: Sequence[int], *, ratio: float, seed: int, dataset: str,
   all_ids = np.asarray(all_ids, np.int64)
   if len(np.unique(all_ids)) != len(all_ids):
     raise errors.DataError("unit ids must be unique")
-  n = int(round(ratio / 100.0 * len(all_ids)))
+  n = unit_count(ratio, len(all_ids))
   if n < 1 or n >= len(all_ids):
     raise errors.DataError(f"ratio {ratio}% of {len(all_ids)} units gives {n} "
                      "deleted units; choose a ratio that deletes at least one "

@@ -34,13 +34,18 @@ def is_prepared(builder_cls, data_dir: str) -> bool:
                                      "dataset_info.json"))
 
 
+def check_available(builder_cls, data_dir: str, manual_dir: str) -> None:
+  """`check_manual_files` unless the dataset is already built."""
+  if not is_prepared(builder_cls, data_dir):
+    check_manual_files(builder_cls, manual_dir)
+
+
 def prepare(builder_cls, data_dir: str, manual_dir: str = ""):
   """Builds (once) and returns the builder; `manual_dir` defaults to TFDS's
   `<data_dir>/downloads/manual`."""
   data_dir = os.fspath(data_dir)
   manual_dir = manual_dir or os.path.join(data_dir, "downloads", "manual")
-  if not is_prepared(builder_cls, data_dir):
-    check_manual_files(builder_cls, manual_dir)
+  check_available(builder_cls, data_dir, manual_dir)
   builder = builder_cls(data_dir=data_dir)
   builder.download_and_prepare(
       file_format="array_record",

@@ -109,10 +109,9 @@ def _decode_caption(c) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class RecordLayout:
-  """Where a dataset's records keep their parts (`datasets.DatasetSpec`
-  has these fields): retrieval records hold one `image` and `captions`;
-  classification records hold `image_keys` images and `sentences` with
-  `labels`."""
+  """Where a dataset's records keep their parts (`datasets.DatasetSpec` is
+  one): retrieval records hold one `image` and `captions`; classification
+  records hold `image_keys` images and `sentences` with `labels`."""
 
   image_keys: tuple[str, ...] = ("image",)
   id_key: str = "image_id"

@@ -31,7 +31,7 @@ class Classifier:
 
   def logits(self, params, pairs: pipeline.PairSet) -> np.ndarray:
     """`(M, C)` logits of every (unit, sentence) pair of `pairs`."""
-    return evaluate_lib._batched(
+    return evaluate_lib.batched(
         lambda owner, text: self._logits(
             params, self._prep(pairs.images[owner]), text),
         (pairs.caption_owner, pairs.text), self.batch_size)

@@ -18,7 +18,7 @@ from mmul_jax.evaluation import retrieval
 VERSION = 2
 
 
-def _batched(fn, arrays: tuple[np.ndarray, ...], batch_size: int):
+def batched(fn, arrays: tuple[np.ndarray, ...], batch_size: int):
   """Applies `fn` over the leading axis in fixed-size (padded) chunks, so it
   compiles once; returns the concatenated numpy outputs (a pytree)."""
   n = len(arrays[0])
@@ -54,16 +54,16 @@ class Embedder:
 
   def images(self, params, images: np.ndarray) -> dict[str, np.ndarray]:
     prep = lambda x: pipeline.normalize_images(x, self.mean, self.std)
-    return _batched(lambda x: self._image(params, prep(x)), (images,),
+    return batched(lambda x: self._image(params, prep(x)), (images,),
                     self.batch_size)
 
   def texts(self, params, text: np.ndarray) -> dict[str, np.ndarray]:
-    return _batched(lambda t: self._text(params, t), (text,),
+    return batched(lambda t: self._text(params, t), (text,),
                     self.batch_size)
 
   def match(self, params, image_tokens, text_tokens, text_mask):
     """Matching logit and probability of aligned (image, text) pairs."""
-    return _batched(lambda a, b, c: self._match(params, a, b, c),
+    return batched(lambda a, b, c: self._match(params, a, b, c),
                     (image_tokens, text_tokens, text_mask), self.batch_size)
 
 

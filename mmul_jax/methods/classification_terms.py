@@ -18,16 +18,14 @@ mode under `stop_gradient`, as in `terms`.
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 
 from mmul_jax import losses
-from mmul_jax.losses import _collective
 from mmul_jax.methods import terms
 
 
-def _classify(model, params, batch_or_images, text=None, *, rng=None):
-  images = batch_or_images if text is not None else batch_or_images["image"]
-  text = text if text is not None else batch_or_images["text"]
+def _classify(model, params, images, text, *, rng=None):
+  """The model being unlearned (with `rng`: training mode) or the frozen
+  one (without)."""
   if rng is None:
     return terms._frozen(model, params, model.classify, images, text)
   return terms._student(model, params, model.classify, images, text,
@@ -37,30 +35,18 @@ def _classify(model, params, batch_or_images, text=None, *, rng=None):
 def modality_decoupling(model, *, negative_source: str = "df",
                         axis_name: str | None = None) -> losses.LossTerm:
   """L_MD on `batch["df"]`; unrelated sentences from Df (a derangement keyed
-  on units over the global batch) or from `batch["dr"]`."""
-  if negative_source not in terms.NEGATIVE_SOURCES:
-    raise ValueError(f"negative_source must be one of "
-                     f"{terms.NEGATIVE_SOURCES}, got {negative_source!r}")
+  on units over the global batch) or from `batch["dr"]`
+  (`terms.unrelated_partners`)."""
+  terms.check_negative_source(negative_source)
 
   def term(params, frozen_params, batch, *, rng):
     df = batch["df"]
     k_perm, k_drop = jax.random.split(rng)
-    b = df["text"].shape[0]
-    aux = {}
-    if negative_source == "df":
-      ids_all = _collective.gather(df["image_id"], axis_name)
-      perm, valid = losses.derangement(k_perm, ids_all)
-      pool = _collective.gather(jnp.asarray(df["text"]), axis_name)[perm]
-      aux["derangement_valid"] = valid.astype(jnp.float32)
-    else:
-      pool = _collective.gather(jnp.asarray(batch["dr"]["text"]), axis_name)
-      n_df = b if axis_name is None else b * jax.lax.axis_size(axis_name)
-      if pool.shape[0] < n_df:
-        raise ValueError("negative_source='dr' needs a Dr batch at least as "
-                         "large as the Df batch")
-      pool = pool[jax.random.permutation(k_perm, pool.shape[0])[:n_df]]
-    unrelated = terms._local_rows(pool, b, axis_name)
-    fused = _classify(model, params, df, rng=k_drop)["fusion_cls"]
+    unrelated, aux = terms.unrelated_partners(
+        k_perm, df["image_id"], df["text"], lambda: batch["dr"]["text"],
+        negative_source=negative_source, axis_name=axis_name)
+    fused = _classify(model, params, df["image"], df["text"],
+                      rng=k_drop)["fusion_cls"]
     target = _classify(model, frozen_params, df["image"],
                        unrelated)["fusion_cls"]
     return losses.fused_modality_decoupling(fused, target), aux
@@ -89,9 +75,10 @@ def multimodal_retention(model) -> losses.LossTerm:
   """L_MKR on a flat batch (Dr for MMUL): the fusion [CLS]."""
 
   def term(params, frozen_params, batch, *, rng):
-    fused = _classify(model, params, batch, rng=rng)["fusion_cls"]
-    fused0 = _classify(model, frozen_params, batch)["fusion_cls"]
+    fused = _classify(model, params, batch["image"], batch["text"],
+                      rng=rng)["fusion_cls"]
+    fused0 = _classify(model, frozen_params, batch["image"],
+                       batch["text"])["fusion_cls"]
     return losses.multimodal_retention(fused, fused0), {}
 
   return losses.loss_term(term)
-

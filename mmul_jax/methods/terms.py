@@ -65,40 +65,55 @@ def _local_rows(x_all: jax.Array, rows: int, axis_name: str | None):
   return jax.lax.dynamic_slice_in_dim(x_all, start, rows)
 
 
-def modality_decoupling(model, *, negative_source: str = "df",
-                        axis_name: str | None = None) -> losses.LossTerm:
-  """L_MD on `batch["df"]`; unrelated captions from Df or from `batch["dr"]`.
-
-  Df negatives are a derangement keyed on image ids over the global batch,
-  so no image is paired with one of its own captions (the reference's
-  `randperm` could). Dr negatives are a random choice of retained captions.
-  """
+def check_negative_source(negative_source: str) -> None:
   if negative_source not in NEGATIVE_SOURCES:
     raise ValueError(f"negative_source must be one of {NEGATIVE_SOURCES}, "
                      f"got {negative_source!r}")
+
+
+def unrelated_partners(rng, df_ids, df_values, dr_values, *,
+                       negative_source: str, axis_name: str | None):
+  """For each local Df row, the value of an unrelated item, and aux.
+
+  With "df": `df_values` permuted by a derangement keyed on `df_ids` over
+  the global batch, so no unit is paired with one of its own texts (the
+  reference's `randperm` could). With "dr": a random choice among
+  `dr_values()` (a callable, so the Dr values are computed only here).
+  """
+  b = df_ids.shape[0]
+  aux = {}
+  if negative_source == "df":
+    ids_all = _collective.gather(df_ids, axis_name)
+    perm, valid = losses.derangement(rng, ids_all)
+    pool = _collective.gather(jnp.asarray(df_values), axis_name)[perm]
+    aux["derangement_valid"] = valid.astype(jnp.float32)
+  else:
+    pool = _collective.gather(jnp.asarray(dr_values()), axis_name)
+    n_df = b if axis_name is None else b * jax.lax.axis_size(axis_name)
+    if pool.shape[0] < n_df:
+      raise ValueError("negative_source='dr' needs a Dr batch at least as "
+                       "large as the Df batch")
+    pool = pool[jax.random.permutation(rng, pool.shape[0])[:n_df]]
+  return _local_rows(pool, b, axis_name), aux
+
+
+def modality_decoupling(model, *, negative_source: str = "df",
+                        axis_name: str | None = None) -> losses.LossTerm:
+  """L_MD on `batch["df"]`; unrelated captions from Df or from `batch["dr"]`
+  (`unrelated_partners`): the original model's embeddings of a deranged Df
+  caption, or of a random retained caption."""
+  check_negative_source(negative_source)
 
   def term(params, frozen_params, batch, *, rng):
     df = batch["df"]
     k_perm, k_img, k_txt = jax.random.split(rng, 3)
     img, txt, img0, txt0 = _embeddings(model, params, frozen_params, df,
                                        k_img, k_txt)
-    b = img.shape[0]
-    aux = {}
-    if negative_source == "df":
-      ids_all = _collective.gather(df["image_id"], axis_name)
-      perm, valid = losses.derangement(k_perm, ids_all)
-      neg_all = _collective.gather(txt0, axis_name)[perm]
-      aux["derangement_valid"] = valid.astype(jnp.float32)
-    else:
-      dr_txt0 = _frozen(model, frozen_params, model.encode_text,
-                        batch["dr"]["text"])["text_embed"]
-      pool = _collective.gather(dr_txt0, axis_name)
-      n_df = b if axis_name is None else b * jax.lax.axis_size(axis_name)
-      if pool.shape[0] < n_df:
-        raise ValueError("negative_source='dr' needs a Dr batch at least as "
-                         "large as the Df batch")
-      neg_all = pool[jax.random.permutation(k_perm, pool.shape[0])[:n_df]]
-    neg = _local_rows(neg_all, b, axis_name)
+    neg, aux = unrelated_partners(
+        k_perm, df["image_id"], txt0,
+        lambda: _frozen(model, frozen_params, model.encode_text,
+                        batch["dr"]["text"])["text_embed"],
+        negative_source=negative_source, axis_name=axis_name)
     aux["df_pair_sim"] = jnp.mean(jnp.sum(img * txt, -1))
     return losses.modality_decoupling(img, txt, img0, neg,
                                       axis_name=axis_name), aux
