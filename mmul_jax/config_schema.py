@@ -155,16 +155,6 @@ def default_config() -> ml_collections.ConfigDict:
   return c
 
 
-def require_retrieval(config, what: str) -> None:
-  """`ConfigError` unless `config.data` is a retrieval dataset: for the
-  tools whose reports read retrieval metrics."""
-  if datasets.DATASETS[config.data.name].labels:
-    raise ConfigError(
-        f"{what} reports retrieval metrics and does not support the "
-        f"classification dataset {config.data.name!r} yet; run "
-        "scripts/unlearn.py once per method instead")
-
-
 def use_preset(c: ml_collections.ConfigDict, name: str) -> None:
   """Sets every architecture key of `c.model` to the named size preset."""
   c.model.update(presets.preset(name))

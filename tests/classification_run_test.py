@@ -9,6 +9,8 @@ import pytest
 from mmul_jax import config_schema
 from mmul_jax.evaluation import report
 from mmul_jax.unlearn import benchmark
+from mmul_jax.unlearn import compare
+from mmul_jax.unlearn import leaderboard
 from mmul_jax.unlearn import run as run_lib
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -39,6 +41,8 @@ def test_embedded_tasks_unlearn_and_evaluate(tmp_path, tiny_config, data_dir,
   s = results["summary"]
   assert set(s["metrics"][method]) >= {"test_acc", "df_acc", "auc", "zrf"}
   assert "test acc" in report.table(results)
+  if method == "mmul":
+    _check_grid_tools(c, results, tmp_path)
   # 4 statements per unit in the embedded tasks.
   assert results["deletion"]["num_forget_pairs"] == 4 * results[
       "deletion"]["num_forget_images"]
@@ -56,11 +60,33 @@ def test_fake_nlvr2_download_runs_end_to_end(tmp_path, tiny_config):
   assert np.isfinite(results["models"]["neggrad"]["test"]["accuracy"])
 
 
-def test_grid_tools_refuse_classification_datasets(tiny_config):
+def _check_grid_tools(config, results, tmp_path):
+  """The benchmark's records and leaderboard and the comparison's table
+  read a classification run's accuracy columns."""
+  c = config.copy_and_resolve_references()
+  c.benchmark.methods = ("mmul",)
+  records = benchmark.run(c, str(tmp_path / "grid"),
+                          run_cell=lambda *_: results)
+  text = leaderboard.write_report(records, str(tmp_path / "grid"))[
+      "markdown"]
+  head = next(ln for ln in text.splitlines() if ln.startswith("| model"))
+  assert "| test acc | Df acc | Dr acc | AUC |" in head
+  assert "R@1" not in head and "AUC match" not in head
+  (group,) = leaderboard.aggregate(records).values()
+  mmul = group["mmul"]
+  assert mmul["df_acc"][0] * 100 == pytest.approx(
+      results["models"]["mmul"]["df"]["accuracy"])
+  table = compare.select(
+      [compare._row("mmul", {}, results)],
+      {k: compare._row(k, {}, results) for k in ("original", "retrained")},
+      "retrain_gap")
+  assert "| test accuracy |" in compare.markdown_table(table)
+  assert table["selected"]["mmul"]["dr"] == pytest.approx(
+      results["models"]["mmul"]["dr"]["accuracy"])
+
+
+def test_class_skewed_deletion_needs_one_class_per_image(tiny_config):
   c = tiny_config.copy_and_resolve_references()
-  c.data.name = "shapes_ve"
-  with pytest.raises(config_schema.ConfigError, match="scripts/benchmark"):
-    benchmark.run(c, "/nonexistent")
   c.data.name = "shapes_captions"
   c.deletion.strategy = "class_skewed"
   config_schema.validate(c)

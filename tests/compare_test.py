@@ -7,8 +7,9 @@ from mmul_jax.unlearn import compare
 
 def _row(method, lr, df, dr, auc):
   return {"method": method, "setting": {"unlearn.learning_rate": lr},
-          "test_r1": 0.0, "test_r1_rerank": None, "df_r1": df, "dr_r1": dr,
-          "auc": auc, "auc_std": 0.0, "auc_match": 0.5, "seconds": 1.0}
+          "score": "R@1", "test": 0.0, "test_rerank": None, "df": df,
+          "dr": dr, "auc": auc, "auc_std": 0.0, "auc_match": 0.5,
+          "seconds": 1.0}
 
 
 REFS = {"original": _row("original", 0, 90.0, 40.0, 0.55),

@@ -6,11 +6,12 @@ step count. The setting reported for a method is chosen without test data,
 by one of `SELECTION_RULES`:
 
 * `retrain_gap` (default): the smallest mean absolute difference from the
-  retrained model in recall@1 on Df, recall@1 on Dr (as fractions) and the
-  Df-vs-Dr AUC. Forgetting *more* than the retrained model is as visible
+  retrained model in the task's score on Df and on Dr (recall@1 for
+  retrieval, accuracy for classification; as fractions) and the Df-vs-Dr
+  AUC. Forgetting *more* than the retrained model is as visible
   as forgetting less, so this rule does not reward wrecking the model.
 * `reference`: MultiDelete's rule, ½ (utility + AUC), with recall@1 on Dr
-  as the utility. It rewards an AUC above the retrained model's, which
+  as the utility (accuracy on Dr for classification). It rewards an AUC above the retrained model's, which
   methods reach by destroying the model (see CHANGELOG.md).
 
 Runs are cached in the workdir like any unlearning run, so an interrupted
@@ -22,9 +23,9 @@ import io
 import os
 import time
 
-from mmul_jax import config_schema
 from mmul_jax import io_utils
 from mmul_jax import methods
+from mmul_jax.evaluation import report
 from mmul_jax.unlearn import run as run_lib
 
 LRS = (1e-4, 3e-4, 1e-3)
@@ -41,15 +42,16 @@ GRID = {
 
 
 def reference_score(row: dict, retrained: dict) -> float:
-  """Higher is better: ½ (R@1 on Dr + AUC)."""
+  """Higher is better: ½ (score on Dr + AUC)."""
   del retrained
-  return 0.5 * (row["dr_r1"] / 100.0 + row["auc"])
+  return 0.5 * (row["dr"] / 100.0 + row["auc"])
 
 
 def retrain_gap(row: dict, retrained: dict) -> float:
-  """Lower is better: mean |Δ| to retrained of Df R@1, Dr R@1 and AUC."""
-  return (abs(row["df_r1"] - retrained["df_r1"]) / 100.0
-          + abs(row["dr_r1"] - retrained["dr_r1"]) / 100.0
+  """Lower is better: mean |Δ| to retrained of the Df and Dr scores and the
+  AUC."""
+  return (abs(row["df"] - retrained["df"]) / 100.0
+          + abs(row["dr"] - retrained["dr"]) / 100.0
           + abs(row["auc"] - retrained["auc"])) / 3.0
 
 
@@ -59,17 +61,22 @@ SELECTION_RULES = {"retrain_gap": (retrain_gap, False),
 
 
 def _row(name: str, setting: dict, results: dict) -> dict:
+  """One run's scores in % ("test", "df", "dr": mean recall@1 by cosine
+  for retrieval, accuracy for classification, named by "score")."""
   m = results["models"][name]
-  return {
+  common = {
       "method": name, "setting": setting,
-      "test_r1": m["test"]["itc"]["r1_mean"],
-      "test_r1_rerank": (m["test"].get("itm") or {}).get("r1_mean"),
-      "df_r1": m["df"]["itc"]["r1_mean"], "dr_r1": m["dr"]["itc"]["r1_mean"],
       "auc": m["df_vs_dr_auc"]["mean"], "auc_std": m["df_vs_dr_auc"]["std"],
-      "auc_match": m["df_vs_dr_auc_itm"]["mean"],
       "auc_progress": results["summary"]["df_vs_dr_auc_progress"],
-      "seconds": m["wall_seconds"],
-  }
+      "seconds": m["wall_seconds"]}
+  if report.is_classification(m):
+    return {**common, "score": "accuracy",
+            **{s: m[s]["accuracy"] for s in ("test", "df", "dr")},
+            "test_rerank": None, "auc_match": None}
+  return {**common, "score": "R@1",
+          **{s: m[s]["itc"]["r1_mean"] for s in ("test", "df", "dr")},
+          "test_rerank": (m["test"].get("itm") or {}).get("r1_mean"),
+          "auc_match": m["df_vs_dr_auc_itm"]["mean"]}
 
 
 def compare(config, workdir: str, names=None, quiet: bool = True,
@@ -78,7 +85,6 @@ def compare(config, workdir: str, names=None, quiet: bool = True,
   if rule not in SELECTION_RULES:
     raise ValueError(f"unknown selection rule {rule!r}; use one of "
                      f"{sorted(SELECTION_RULES)}")
-  config_schema.require_retrieval(config, "scripts/compare_methods.py")
   names = names or list(GRID)
   rows, references = [], None
   for name in names:
@@ -120,17 +126,19 @@ def select(rows: list[dict], references: dict, rule: str,
 
 
 def markdown_table(comparison: dict) -> str:
-  head = ("model", "setting", "test R@1", "re-ranked", "Df R@1", "Dr R@1",
-          "AUC cosine", "AUC match", "gap to retrain", "time s")
+  score = comparison["references"]["retrained"]["score"]
+  auc = "AUC cosine" if score == "R@1" else "AUC p(y)"
+  head = ("model", "setting", f"test {score}", "re-ranked", f"Df {score}",
+          f"Dr {score}", auc, "AUC match", "gap to retrain", "time s")
   lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+  fmt = lambda x, spec: "-" if x is None else format(x, spec)
 
   def line(name, r, setting):
-    rerank = "-" if r["test_r1_rerank"] is None else \
-        f"{r['test_r1_rerank']:.1f}"
     lines.append(
-        f"| {name} | {setting} | {r['test_r1']:.1f} | {rerank} | "
-        f"{r['df_r1']:.1f} | {r['dr_r1']:.1f} | {r['auc']:.3f} ± "
-        f"{r['auc_std']:.3f} | {r['auc_match']:.3f} | "
+        f"| {name} | {setting} | {r['test']:.1f} | "
+        f"{fmt(r['test_rerank'], '.1f')} | {r['df']:.1f} | {r['dr']:.1f} | "
+        f"{r['auc']:.3f} ± {r['auc_std']:.3f} | "
+        f"{fmt(r['auc_match'], '.3f')} | "
         f"{r['scores']['retrain_gap']:.3f} | {r['seconds']:.0f} |")
 
   for name, r in (comparison["references"] or {}).items():

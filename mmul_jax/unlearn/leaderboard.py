@@ -16,11 +16,16 @@ import numpy as np
 
 from mmul_jax import io_utils
 
-# (key, column title, scale, higher is better; None: closest to retrained)
+# (key, column title, scale, higher is better; None: closest to retrained).
+# Retrieval records have the R@1 columns and "AUC match", classification
+# records the accuracy columns; a table shows the columns its records have.
 COLUMNS = (
     ("test_r1", "test R@1", 100, True),
+    ("test_acc", "test acc", 100, True),
     ("df_r1", "Df R@1", 100, None),
+    ("df_acc", "Df acc", 100, None),
     ("dr_r1", "Dr R@1", 100, None),
+    ("dr_acc", "Dr acc", 100, None),
     ("auc", "AUC", 1, None),
     ("auc_match", "AUC match", 1, None),
     ("knowledge_gap", "knowledge gap", 1, None),
@@ -31,6 +36,12 @@ COLUMNS = (
     ("seconds", "unlearn s", 1, False),
 )
 REFERENCES = ("original", "retrained")
+
+
+def _first_present(keys, stats: dict):
+  """The first of `keys` that `stats` holds (retrieval or classification
+  flavour of a metric), or None."""
+  return next((k for k in keys if k in stats), None)
 
 
 def _values(record: dict, model: str) -> dict:
@@ -103,21 +114,24 @@ def _cell(stats: dict, key: str, scale: float) -> str:
 
 def markdown(agg: dict) -> str:
   lines = ["# Benchmark leaderboard", "",
-           "Mean ± std over deletion seeds. Forgetting metrics (Df/Dr R@1, "
-           "AUCs, knowledge gap, ZRF, MIA) are best when closest to the "
+           "Mean ± std over deletion seeds. Forgetting metrics (Df/Dr R@1 "
+           "or accuracy, AUCs, knowledge gap, ZRF, MIA) are best when "
+           "closest to the "
            "retrained model; **bold** marks the best method per column.",
            ""]
   for (width, strategy, ratio) in sorted(agg):
     models = agg[(width, strategy, ratio)]
     best = winners(models)
+    columns = [c for c in COLUMNS
+               if any(c[0] in stats for stats in models.values())]
     lines += [f"## {ratio:g}% deleted, {strategy} Df, width {width}", "",
-              "| model | " + " | ".join(t for _, t, _, _ in COLUMNS) + " |",
-              "|---|" + "---|" * len(COLUMNS)]
+              "| model | " + " | ".join(t for _, t, _, _ in columns) + " |",
+              "|---|" + "---|" * len(columns)]
     order = [m for m in REFERENCES if m in models] + sorted(
         m for m in models if m not in REFERENCES)
     for model in order:
       cells = []
-      for key, title, scale, _ in COLUMNS:
+      for key, title, scale, _ in columns:
         text = _cell(models[model], key, scale)
         cells.append(f"**{text}**" if best.get(title) == model else text)
       lines.append(f"| {model} | " + " | ".join(cells) + " |")
@@ -133,9 +147,11 @@ def plots(agg: dict, directory: str) -> list[str]:
   from matplotlib import pyplot as plt
 
   written = []
-  panels = (("test_r1", "test R@1 (%)", 100), ("df_r1", "Df R@1 (%)", 100),
-            ("auc", "Df-vs-Dr AUC", 1), ("gap", "gap to retrain", 1),
-            ("overall", "overall (HM)", 1), ("seconds", "seconds", 1))
+  # (metric keys, the first present is drawn; axis label; scale)
+  panels = ((("test_r1", "test_acc"), "test R@1 / accuracy (%)", 100),
+            (("df_r1", "df_acc"), "Df R@1 / accuracy (%)", 100),
+            (("auc",), "Df-vs-Dr AUC", 1), (("gap",), "gap to retrain", 1),
+            (("overall",), "overall (HM)", 1), (("seconds",), "seconds", 1))
   settings = sorted({(w, s) for w, s, _ in agg})
   for width, strategy in settings:
     ratios = sorted(r for w, s, r in agg if (w, s) == (width, strategy))
@@ -143,10 +159,14 @@ def plots(agg: dict, directory: str) -> list[str]:
     # One colour per model in every panel (some panels skip references).
     colour = {m: f"C{i % 10}" for i, m in enumerate(models)}
     fig, axes = plt.subplots(2, 3, figsize=(13, 7))
-    for ax, (key, label, scale) in zip(axes.ravel(), panels):
+    for ax, (keys, label, scale) in zip(axes.ravel(), panels):
       for model in models:
-        pts = [(r, agg[(width, strategy, r)][model][key]) for r in ratios
-               if key in agg[(width, strategy, r)].get(model, {})]
+        pts = []
+        for r in ratios:
+          stats = agg[(width, strategy, r)].get(model, {})
+          key = _first_present(keys, stats)
+          if key:
+            pts.append((r, stats[key]))
         if not pts:
           continue
         x = [p[0] for p in pts]
@@ -172,17 +192,18 @@ def plots(agg: dict, directory: str) -> list[str]:
   colour = {m: f"C{i % 10}" for i, m in enumerate(models)}
   for i, group in enumerate(groups):  # marker: deletion set; colour: model
     for model, stats in agg[group].items():
-      if "gap" not in stats or "test_r1" not in stats:
+      utility = _first_present(("test_r1", "test_acc"), stats)
+      if "gap" not in stats or utility is None:
         continue
-      ax.scatter(stats["gap"][0], stats["test_r1"][0] * 100,
+      ax.scatter(stats["gap"][0], stats[utility][0] * 100,
                  marker=markers[i % len(markers)], s=30,
                  color=colour[model],
                  label=model if i == 0 else None)
       ax.annotate(f"{group[2]:g}%", (stats["gap"][0],
-                                     stats["test_r1"][0] * 100), fontsize=6)
+                                     stats[utility][0] * 100), fontsize=6)
   ax.legend(fontsize=7)
   ax.set_xlabel("gap to the retrained model (lower: closer)")
-  ax.set_ylabel("test R@1 (%)")
+  ax.set_ylabel("test R@1 / accuracy (%)")
   ax.set_title("forgetting quality vs utility")
   fig.tight_layout()
   path = os.path.join(directory, "tradeoff.png")
