@@ -167,7 +167,7 @@ CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
 _CHOICES = {
-    "data.name": tuple(datasets.FEATURES),
+    "data.name": tuple(datasets.DATASETS),
     "model.preset": tuple(presets.PRESETS),
     "model.dtype": ("float32", "bfloat16"),
     "model.activation": ("quick_gelu", "gelu", "gelu_exact"),
@@ -313,7 +313,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
     raise ConfigError("eval.rerank_k must be >= 0 (0 turns re-ranking off)")
   if not config.eval.recall_ks or min(config.eval.recall_ks) < 1:
     raise ConfigError("eval.recall_ks must be positive integers")
-  features = datasets.FEATURES[config.data.name]
+  features = datasets.DATASETS[config.data.name].features
   if (config.deletion.strategy == "class_skewed"
       or "class_skewed" in config.benchmark.strategies) and (
           "classes" not in features):

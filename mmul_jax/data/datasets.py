@@ -66,8 +66,6 @@ DATASETS = {
     "snli_ve": DatasetSpec(features=_CLASSIFICATION, **_VE,
                            manual=classification_tfds.SnliVe),
 }
-# What each dataset gives a method or a deletion strategy.
-FEATURES = {name: spec.features for name, spec in DATASETS.items()}
 _GENERATED = {"shapes_nlvr2": shapes_tasks_tfds.ShapesNlvr2,
               "shapes_ve": shapes_tasks_tfds.ShapesVe}
 
