@@ -39,6 +39,10 @@ def default_config() -> ml_collections.ConfigDict:
   c.data.seed = 0
   c.data.mean = (0.5, 0.5, 0.5)  # per RGB channel
   c.data.std = (0.25, 0.25, 0.25)
+  # Molecule datasets: every graph is padded to these budgets (heavy atoms,
+  # directed bonds = 2 x bonds), so every batch has one shape.
+  c.data.max_atoms = 32
+  c.data.max_edges = 72
 
   c.model = ml_collections.ConfigDict(presets.preset("tiny"))
   c.model.preset = "tiny"
@@ -52,6 +56,13 @@ def default_config() -> ml_collections.ConfigDict:
   c.model.logit_scale_init = float(np.log(1 / 0.07))
   c.model.dropout_rate = 0.0
   c.model.dtype = "float32"
+  # The graph tower of molecule datasets (`models.GraphTextEncoder`), in the
+  # image tower's place: message-passing layers ("gin" or "gat"), width,
+  # attention heads of "gat".
+  c.model.graph_layer = "gin"
+  c.model.graph_width = 64
+  c.model.graph_layers = 3
+  c.model.graph_heads = 4
 
   c.deletion = ml_collections.ConfigDict()
   c.deletion.ratio = 5.0  # percent of training images
@@ -171,6 +182,7 @@ _CHOICES = {
     "model.preset": tuple(presets.PRESETS),
     "model.dtype": ("float32", "bfloat16"),
     "model.activation": ("quick_gelu", "gelu", "gelu_exact"),
+    "model.graph_layer": ("gin", "gat"),
     "unlearn.schedule": ("constant", "cosine"),
     "parallel.param_sharding": ("replicated", "fsdp"),
     "deletion.strategy": ("uniform", "class_skewed"),
@@ -188,7 +200,8 @@ _POSITIVE_INTS = (
     "unlearn.df_batch_size", "unlearn.dr_batch_size",
     "unlearn.checkpoint_every", "unlearn.log_every", "eval.batch_size",
     "eval.auc_num_samples", "distributed.num_processes",
-    "parallel.fsdp_min_size")
+    "parallel.fsdp_min_size", "data.max_atoms", "data.max_edges",
+    "model.graph_width", "model.graph_layers", "model.graph_heads")
 _NONNEGATIVE = (
     "train.learning_rate", "train.warmup_steps", "train.weight_decay",
     "train.itm_weight", "train.grad_clip_norm", "unlearn.learning_rate",
@@ -253,10 +266,13 @@ def validate(config: ml_collections.ConfigDict) -> None:
   if config.model.image_size != config.data.image_size:
     raise ConfigError(f"model.image_size ({config.model.image_size}) must "
                       f"equal data.image_size ({config.data.image_size})")
-  if config.data.name == "shapes_captions" and not (
+  if config.data.name in ("shapes_captions", "molecule_text") and not (
       0 < config.data.captions_per_image <= 4):
     raise ConfigError("data.captions_per_image must be in 1..4 for the "
-                      "shapes dataset")
+                      "embedded shapes and molecule datasets")
+  if config.model.graph_width % config.model.graph_heads:
+    raise ConfigError("model.graph_width must be a multiple of "
+                      "model.graph_heads")
   if config.model.image_size % config.model.patch_size:
     raise ConfigError("model.image_size must be a multiple of "
                       "model.patch_size")

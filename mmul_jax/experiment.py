@@ -17,10 +17,14 @@ from mmul_jax import distributed
 from mmul_jax import models
 from mmul_jax import pretrained
 from mmul_jax.data import deletion
+from mmul_jax.data import molecules
 from mmul_jax.data import pipeline
 from mmul_jax.data import datasets
 from mmul_jax.data import tokenizer as tokenizer_lib
 from mmul_jax.training import sharding
+
+
+_GRAPH_DATA_KEYS = ("max_atoms", "max_edges")
 
 
 @dataclasses.dataclass
@@ -32,14 +36,15 @@ class Experiment:
   test: pipeline.ImageTextSplit
   deletion: deletion.DeletionSet
   tokenizer: tokenizers.Tokenizer
-  model: models.DualEncoder
+  model: models.DualEncoder | models.GraphTextEncoder
   mesh: jax.sharding.Mesh
   spec: datasets.DatasetSpec  # also the records' `pipeline.RecordLayout`
 
   @functools.cached_property
   def eval_sets(self) -> dict[str, pipeline.PairSet]:
     """All pairs of the test split, of Df and of Dr (loaded once)."""
-    kw = dict(tok=self.tokenizer, image_size=self.config.data.image_size,
+    kw = dict(tok=self.tokenizer,
+              shape=pipeline.InputShape.of(self.config.data),
               layout=self.spec)
     return {
         "test": pipeline.load_pairs(self.test, self.test.image_ids,
@@ -73,7 +78,8 @@ class Experiment:
     c = self.config.data
     return pipeline.training_stream(
         self.train, image_ids, tok=self.tokenizer, batch_size=batch_size,
-        seed=seed, mean=c.mean, std=c.std, image_size=c.image_size,
+        seed=seed, mean=c.mean, std=c.std,
+        shape=pipeline.InputShape.of(c),
         shard=sharding.local_rows(self.mesh, batch_size),
         layout=self.spec)
 
@@ -85,8 +91,21 @@ class Experiment:
         p.fsdp_min_size if p.param_sharding == "fsdp" else 0)
 
   def data_fingerprint(self) -> dict:
-    return {"dataset": self.dataset_name,
-            "data": self.config.data.to_dict()}
+    """The data config, without the graph budgets on image datasets (so
+    adding graph keys left image runs' checkpoints valid)."""
+    data = self.config.data.to_dict()
+    if self.spec.modality != "graph":
+      for key in _GRAPH_DATA_KEYS:
+        data.pop(key, None)
+    return {"dataset": self.dataset_name, "data": data}
+
+  def model_fingerprint(self) -> dict:
+    """The model config keys the built module reads, plus `preset` and
+    `pretrained`: a graph-text run ignores the image tower's keys and an
+    image run the `graph_*` ones."""
+    fields = {f.name for f in dataclasses.fields(type(self.model))}
+    return {k: v for k, v in self.config.model.to_dict().items()
+            if k in fields or k in ("preset", "pretrained")}
 
 
 def _check_tokenizer(tok: tokenizers.Tokenizer, model_cfg) -> None:
@@ -107,16 +126,18 @@ def _check_tokenizer(tok: tokenizers.Tokenizer, model_cfg) -> None:
         f"end-of-text id is {tokenizer_lib.eot_id(tok)}")
 
 
-def make_tokenizer(model_cfg, task_words=()) -> tokenizers.Tokenizer:
+def make_tokenizer(model_cfg, spec: datasets.DatasetSpec = datasets.DATASETS[
+    "shapes_captions"]) -> tokenizers.Tokenizer:
   """The checkpoint's tokenizer with `model.pretrained`, else the embedded
-  datasets' (with the classification tasks' `task_words`); checked against
-  the model."""
+  datasets' (the dataset's `words`, with the classification tasks'
+  `task_words`); checked against the model."""
   if model_cfg.pretrained:
     tok = tokenizer_lib.from_checkpoint(
         os.path.expanduser(model_cfg.pretrained), model_cfg.context_length)
   else:
-    tok = tokenizer_lib.shapes_tokenizer(model_cfg.context_length,
-                                         tuple(task_words))
+    tok = tokenizer_lib.shapes_tokenizer(
+        model_cfg.context_length, tuple(spec.task_words),
+        words=spec.words() if spec.words else None)
   _check_tokenizer(tok, model_cfg)
   return tok
 
@@ -129,7 +150,7 @@ def setup(config: ml_collections.ConfigDict, workdir: str) -> Experiment:
   if config.model.pretrained:
     pretrained.check_model_config(
         os.path.expanduser(config.model.pretrained), config.model)
-  tok = make_tokenizer(config.model, spec.task_words)
+  tok = make_tokenizer(config.model, spec)
   distributed.initialize(config.distributed)
   mesh = sharding.make_mesh()
   for what, size in (("train.batch_size", config.train.batch_size),
@@ -152,8 +173,11 @@ def setup(config: ml_collections.ConfigDict, workdir: str) -> Experiment:
     df = deletion_set(config.deletion, train, dataset_name,
                       os.path.join(workdir, "deletion"))
   _check_deletion_fits(config, df)
-  model = models.build(config.model, num_classes=spec.num_classes,
-                       num_images=len(spec.image_keys))
+  if spec.modality == "graph":
+    model = models.build(config.model, modality="graph")
+  else:
+    model = models.build(config.model, num_classes=spec.num_classes,
+                         num_images=len(spec.image_keys))
   return Experiment(config, workdir, dataset_name, train, test, df, tok,
                     model, mesh, spec)
 
@@ -217,8 +241,18 @@ def _check_deletion_fits(config, df: deletion.DeletionSet) -> None:
 def init_params(exp: Experiment, seed: int):
   """Freshly initialised parameters (the same for the same seed)."""
   c = exp.config.model
-  images = np.zeros((1, c.image_size, c.image_size, 3), np.float32)
   text = np.zeros((1, c.context_length), np.int32)
+  if exp.spec.modality == "graph":  # one molecule of a single atom
+    graph = molecules.MoleculeGraph(
+        np.zeros((1, len(molecules.NODE_FEATURES)), np.int32),
+        np.zeros((0, len(molecules.EDGE_FEATURES)), np.int32),
+        np.zeros((0,), np.int32), np.zeros((0,), np.int32))
+    shape = pipeline.InputShape.of(exp.config.data)
+    example = molecules.padded(graph, max_atoms=shape.max_atoms,
+                               max_edges=shape.max_edges)
+    return jax.jit(exp.model.init)(jax.random.key(seed),
+                                   pipeline.stack([example]), text)
+  images = np.zeros((1, c.image_size, c.image_size, 3), np.float32)
   if exp.model.num_classes:  # the class head is reached through classify
     images = np.zeros((1, exp.model.num_images) + images.shape[1:],
                       np.float32)

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from typing import Callable
 
 from mmul_jax.data import classification_tfds
 from mmul_jax.data import karpathy_tfds
 from mmul_jax.data import manual_tfds
+from mmul_jax.data import molecule_tfds
+from mmul_jax.data import molecule_text
 from mmul_jax.data import pipeline
 from mmul_jax.data import shapes_tasks
 from mmul_jax.data import shapes_tasks_tfds
@@ -33,11 +36,13 @@ class DatasetSpec(pipeline.RecordLayout):
     "captions": retrieval texts).
   manual: the builder of a hand-downloaded dataset (None: generated).
   task_words: the embedded tokenizer's extra words.
+  words: the embedded tokenizer's vocabulary (None: the shapes captions').
   """
 
   features: frozenset[str] = frozenset()
   manual: type | None = None
   task_words: tuple[str, ...] = ()
+  words: Callable[[], list[str]] | None = None
 
   @property
   def num_classes(self) -> int:
@@ -46,6 +51,9 @@ class DatasetSpec(pipeline.RecordLayout):
 
 _RETRIEVAL = frozenset({"images", "captions"})
 _CLASSIFICATION = frozenset({"images", "sentences", "labels"})
+_MOLECULES = dict(modality="graph", image_keys=(), id_key="mol_id",
+                  text_key="descriptions",
+                  features=frozenset({"graphs", "captions"}))
 _NLVR2 = dict(image_keys=("image0", "image1"), id_key="unit_id",
               text_key="sentences", labels=classification_tfds.NLVR2_LABELS)
 _VE = dict(id_key="unit_id", text_key="sentences",
@@ -65,6 +73,9 @@ DATASETS = {
                          manual=classification_tfds.Nlvr2),
     "snli_ve": DatasetSpec(features=_CLASSIFICATION, **_VE,
                            manual=classification_tfds.SnliVe),
+    "molecule_text": DatasetSpec(**_MOLECULES,
+                                 words=molecule_text.vocabulary),
+    "chebi20": DatasetSpec(**_MOLECULES, manual=molecule_tfds.Chebi20),
 }
 _GENERATED = {"shapes_nlvr2": shapes_tasks_tfds.ShapesNlvr2,
               "shapes_ve": shapes_tasks_tfds.ShapesVe}
@@ -94,6 +105,10 @@ def prepare(d):
         data_dir(d), num_train=d.num_train, num_test=d.num_test,
         captions_per_image=d.captions_per_image, image_size=d.image_size,
         seed=d.seed)
+  if d.name == "molecule_text":
+    return molecule_tfds.prepare_embedded(
+        data_dir(d), num_train=d.num_train, num_test=d.num_test,
+        descriptions_per_molecule=d.captions_per_image, seed=d.seed)
   if d.name in _GENERATED:
     return shapes_tasks_tfds.prepare(
         _GENERATED[d.name], data_dir(d), num_train=d.num_train,

@@ -18,12 +18,14 @@ import dataclasses
 from typing import Any, Sequence
 
 import grain
+import jax
 import numpy as np
 import PIL.Image
 import tokenizers
 from tqdm.auto import tqdm
 
 from mmul_jax import errors
+from mmul_jax.data import molecules
 from mmul_jax.data import tokenizer as tokenizer_lib
 
 
@@ -107,21 +109,76 @@ def _decode_caption(c) -> str:
   return c.decode("utf-8") if isinstance(c, bytes) else str(c)
 
 
+def stack(items: Sequence[Any]):
+  """Stacks equal-shaped examples (arrays or dicts of arrays)."""
+  return jax.tree.map(lambda *xs: np.stack(xs), *items)
+
+
+def take(tree, index):
+  """Rows `index` of every array of `tree` (an image array or a graph
+  batch)."""
+  return jax.tree.map(lambda x: x[index], tree)
+
+
+def num_rows(tree) -> int:
+  return len(jax.tree.leaves(tree)[0])
+
+
+@dataclasses.dataclass(frozen=True)
+class InputShape:
+  """The fixed shapes every example is brought to: images of
+  `image_size`, molecules padded to `max_atoms` atoms and `max_edges`
+  directed bonds (`config.data`)."""
+
+  image_size: int = 32
+  max_atoms: int = 0
+  max_edges: int = 0
+
+  @classmethod
+  def of(cls, data_config) -> InputShape:
+    return cls(data_config.image_size, data_config.get("max_atoms", 0),
+               data_config.get("max_edges", 0))
+
+
 @dataclasses.dataclass(frozen=True)
 class RecordLayout:
   """Where a dataset's records keep their parts (`datasets.DatasetSpec` is
   one): retrieval records hold one `image` and `captions`; classification
-  records hold `image_keys` images and `sentences` with `labels`."""
+  records hold `image_keys` images and `sentences` with `labels`; graph
+  records (`modality="graph"`) hold a molecule's `nodes`, `edges`,
+  `senders` and `receivers` (`molecules.MoleculeGraph`) in the image's
+  place."""
 
   image_keys: tuple[str, ...] = ("image",)
   id_key: str = "image_id"
   text_key: str = "captions"
   labels: tuple[str, ...] = ()
+  modality: str = "image"  # or "graph"
 
-  def images(self, record, image_size: int) -> np.ndarray:
-    """The record's image `(S, S, 3)`, or `(K, S, S, 3)` with labels."""
-    images = [fit_image(record[k], image_size) for k in self.image_keys]
+  def images(self, record, shape: InputShape):
+    """The record's image `(S, S, 3)` (`(K, S, S, 3)` with labels), or
+    its molecule padded to the budget (`molecules.padded`)."""
+    if self.modality == "graph":
+      # Reshaped: a molecule without bonds reads back as empty (0,) rows.
+      graph = molecules.MoleculeGraph(
+          nodes=np.asarray(record["nodes"]).reshape(
+              -1, len(molecules.NODE_FEATURES)),
+          edges=np.asarray(record["edges"]).reshape(
+              -1, len(molecules.EDGE_FEATURES)),
+          senders=np.asarray(record["senders"]),
+          receivers=np.asarray(record["receivers"]))
+      return molecules.padded(graph, max_atoms=shape.max_atoms,
+                              max_edges=shape.max_edges,
+                              record=str(record[self.id_key]))
+    images = [fit_image(record[k], shape.image_size)
+              for k in self.image_keys]
     return np.stack(images) if self.labels else images[0]
+
+  def model_input(self, examples, mean, std):
+    """What the model reads: normalised float images, graphs as they are."""
+    if self.modality == "graph":
+      return examples
+    return normalize_images(examples, mean, std)
 
 
 RETRIEVAL = RecordLayout()
@@ -129,7 +186,7 @@ RETRIEVAL = RecordLayout()
 
 def training_stream(split: ImageTextSplit, image_ids: Sequence[int], *,
                     tok: tokenizers.Tokenizer, batch_size: int, seed: int,
-                    mean, std, image_size: int,
+                    mean, std, shape: InputShape,
                     shard: tuple[int, int] = (0, 1),
                     layout: RecordLayout = RETRIEVAL) -> grain.MapDataset:
   """Endless `MapDataset` of batches; index k is the batch of step k.
@@ -151,7 +208,7 @@ def training_stream(split: ImageTextSplit, image_ids: Sequence[int], *,
   def pick(record, rng: np.random.Generator):
     texts = record[layout.text_key]
     k = int(rng.integers(len(texts)))
-    out = {"image": layout.images(record, image_size),
+    out = {"image": layout.images(record, shape),
            "caption": _decode_caption(texts[k]),
            "image_id": np.int64(record[layout.id_key])}
     if layout.labels:
@@ -160,7 +217,7 @@ def training_stream(split: ImageTextSplit, image_ids: Sequence[int], *,
 
   def collate(batch):
     out = {
-        "image": normalize_images(batch["image"], mean, std),
+        "image": layout.model_input(batch["image"], mean, std),
         "text": tokenizer_lib.encode(tok, list(batch["caption"])),
         "image_id": batch["image_id"],
     }
@@ -206,7 +263,8 @@ def _position_state(it) -> dict:
 class PairSet:
   """Every (unit, text) pair of a set of units, for evaluation."""
 
-  images: np.ndarray  # (N, H, W, 3) uint8; (N, K, H, W, 3) with labels
+  # (N, H, W, 3) uint8; (N, K, H, W, 3) with labels; padded graphs
+  images: Any
   image_ids: np.ndarray  # (N,) unit ids
   text: np.ndarray  # (M, L) int32 token ids
   caption_owner: np.ndarray  # (M,) index into images of each text
@@ -214,21 +272,21 @@ class PairSet:
 
 
 def load_pairs(split: ImageTextSplit, image_ids: Sequence[int], *,
-               tok: tokenizers.Tokenizer, image_size: int,
+               tok: tokenizers.Tokenizer, shape: InputShape,
                desc: str = "loading",
                layout: RecordLayout = RETRIEVAL) -> PairSet:
   records = split.records_for(image_ids)
   images, ids, captions, owner, labels = [], [], [], [], []
   for n, r in enumerate(tqdm(records, desc=desc, leave=False, mininterval=2)):
     rec = split.source[int(r)]
-    images.append(layout.images(rec, image_size))
+    images.append(layout.images(rec, shape))
     ids.append(rec[layout.id_key])
     for c in rec[layout.text_key]:
       captions.append(_decode_caption(c))
       owner.append(n)
     if layout.labels:
       labels.extend(int(x) for x in rec["labels"])
-  return PairSet(np.stack(images), np.asarray(ids, np.int64),
+  return PairSet(stack(images), np.asarray(ids, np.int64),
                  tokenizer_lib.encode(tok, captions),
                  np.asarray(owner, np.int64),
                  np.asarray(labels, np.int32) if layout.labels else None)

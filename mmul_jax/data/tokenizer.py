@@ -31,11 +31,13 @@ SPECIAL_TOKENS = (PAD, BOS, EOS, UNK)  # ids 0, 1, 2, 3
 
 
 def shapes_tokenizer(context_length: int,
-                     extra_words: tuple[str, ...] = ()) -> tokenizers.Tokenizer:
-  """The tokenizer of the embedded shapes datasets; `extra_words` (the
-  classification tasks' statements) get ids after all the others, so the
-  captions' ids do not depend on them."""
-  pieces = list(SPECIAL_TOKENS) + shapes.vocabulary()
+                     extra_words: tuple[str, ...] = (),
+                     words: list[str] | None = None) -> tokenizers.Tokenizer:
+  """The tokenizer of the embedded datasets: `words` (default: the shapes
+  captions' vocabulary; the molecule dataset passes its own) and the name
+  syllables. `extra_words` (the classification tasks' statements) get ids
+  after all the others, so the captions' ids do not depend on them."""
+  pieces = list(SPECIAL_TOKENS) + list(words or shapes.vocabulary())
   pieces += [s for s in shapes.SYLLABLES if s not in pieces]
   pieces += ["##" + s for s in shapes.SYLLABLES]
   pieces += [w for w in extra_words if w not in pieces]

@@ -33,7 +33,7 @@ class Classifier:
     """`(M, C)` logits of every (unit, sentence) pair of `pairs`."""
     return evaluate_lib.batched(
         lambda owner, text: self._logits(
-            params, self._prep(pairs.images[owner]), text),
+            params, self._prep(pipeline.take(pairs.images, owner)), text),
         (pairs.caption_owner, pairs.text), self.batch_size)
 
 

@@ -18,16 +18,18 @@ from mmul_jax.evaluation import retrieval
 VERSION = 2
 
 
-def batched(fn, arrays: tuple[np.ndarray, ...], batch_size: int):
-  """Applies `fn` over the leading axis in fixed-size (padded) chunks, so it
-  compiles once; returns the concatenated numpy outputs (a pytree)."""
-  n = len(arrays[0])
+def batched(fn, arrays: tuple, batch_size: int):
+  """Applies `fn` over the leading axis of `arrays` (arrays or pytrees of
+  them, e.g. graph batches) in fixed-size (padded) chunks, so it compiles
+  once; returns the concatenated numpy outputs (a pytree)."""
+  n = pipeline.num_rows(arrays)
   outs = []
   for i in range(0, n, batch_size):
-    chunk = [a[i:i + batch_size] for a in arrays]
-    pad = batch_size - len(chunk[0])
+    chunk = jax.tree.map(lambda a: a[i:i + batch_size], arrays)
+    pad = batch_size - min(batch_size, n - i)
     if pad:
-      chunk = [np.concatenate([c, np.repeat(c[-1:], pad, 0)]) for c in chunk]
+      chunk = jax.tree.map(
+          lambda c: np.concatenate([c, np.repeat(c[-1:], pad, 0)]), chunk)
     out = jax.device_get(fn(*chunk))
     outs.append(jax.tree.map(lambda x: x[:batch_size - pad], out))
   return jax.tree.map(lambda *xs: np.concatenate(xs), *outs)
@@ -36,35 +38,38 @@ def batched(fn, arrays: tuple[np.ndarray, ...], batch_size: int):
 class Embedder:
   """Jitted encoders and matching head at a fixed batch size."""
 
-  def __init__(self, model, *, batch_size: int, mean, std):
+  def __init__(self, model, *, batch_size: int, mean, std,
+               layout: pipeline.RecordLayout = pipeline.RETRIEVAL):
     self.batch_size = batch_size
-    self.mean, self.std = mean, std
+    self._prep = lambda x: layout.model_input(x, mean, std)
     self._image = jax.jit(lambda p, x: model.apply(
         p, x, method=model.encode_image))
     self._text = jax.jit(lambda p, t: model.apply(
         p, t, method=model.encode_text))
 
-    def match(p, img_tok, txt_tok, txt_mask):
-      logits = model.apply(p, img_tok, txt_tok, txt_mask,
+    def match(p, img_tok, img_mask, txt_tok, txt_mask):
+      logits = model.apply(p, img_tok, txt_tok, txt_mask, img_mask,
                            method=model.fuse)["itm_logits"]
       return {"logit": logits[:, 1], "prob": jax.nn.softmax(logits)[:, 1],
               "margin": logits[:, 1] - logits[:, 0]}
 
     self._match = jax.jit(match)
 
-  def images(self, params, images: np.ndarray) -> dict[str, np.ndarray]:
-    prep = lambda x: pipeline.normalize_images(x, self.mean, self.std)
-    return batched(lambda x: self._image(params, prep(x)), (images,),
-                    self.batch_size)
+  def images(self, params, images) -> dict[str, np.ndarray]:
+    return batched(lambda x: self._image(params, self._prep(x)), (images,),
+                   self.batch_size)
 
   def texts(self, params, text: np.ndarray) -> dict[str, np.ndarray]:
     return batched(lambda t: self._text(params, t), (text,),
                     self.batch_size)
 
-  def match(self, params, image_tokens, text_tokens, text_mask):
-    """Matching logit and probability of aligned (image, text) pairs."""
-    return batched(lambda a, b, c: self._match(params, a, b, c),
-                    (image_tokens, text_tokens, text_mask), self.batch_size)
+  def match(self, params, img: dict, i_idx, txt: dict, t_idx):
+    """Matching logit and probability of the aligned pairs (image `i_idx`,
+    text `t_idx`) of encoded images `img` and texts `txt`."""
+    return batched(lambda *a: self._match(params, *a),
+                   (img["image_tokens"][i_idx], img["image_mask"][i_idx],
+                    txt["text_tokens"][t_idx], txt["text_mask"][t_idx]),
+                   self.batch_size)
 
 
 def pair_scores(image_embed: np.ndarray, text_embed: np.ndarray,
@@ -88,8 +93,7 @@ def rerank_with_matching(embedder: Embedder, params, sim: np.ndarray, img,
     q = np.repeat(np.arange(scores.shape[0]), k_eff)
     c = top.ravel()
     i_idx, t_idx = (q, c) if len(out) == 0 else (c, q)
-    m = embedder.match(params, img["image_tokens"][i_idx],
-                       txt["text_tokens"][t_idx], txt["text_mask"][t_idx])
+    m = embedder.match(params, img, i_idx, txt, t_idx)
     new = np.full(scores.shape, -100.0)
     new[q, c] = m["logit"] + scores[q, c]
     out.append(new)
@@ -167,8 +171,8 @@ def evaluate(embedder: Embedder, params, sets: dict[str, pipeline.PairSet],
         res["itm"][f"r{kk}_mean"] = 0.5 * (a[f"i2t_r{kk}"] + b[f"t2i_r{kk}"])
     cos[name] = pair_scores(img["image_embed"], txt["text_embed"],
                             s.caption_owner)
-    match = embedder.match(params, img["image_tokens"][s.caption_owner],
-                           txt["text_tokens"], txt["text_mask"])
+    match = embedder.match(params, img, s.caption_owner, txt,
+                           np.arange(len(s.caption_owner)))
     itm[name] = match["prob"]
     pairs[name] = {"image_embed": img["image_embed"],
                    "text_embed": txt["text_embed"],

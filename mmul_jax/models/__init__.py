@@ -1,25 +1,35 @@
-"""Models: a CLIP-style dual encoder with a fusion encoder, and size presets."""
+"""Models: a CLIP-style dual encoder and a graph-text encoder (Jraph), both
+with a fusion encoder, and size presets."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import jax.numpy as jnp
 
 from mmul_jax.models.clip import DualEncoder
+from mmul_jax.models.graph import GraphEncoder
+from mmul_jax.models.graph_text import GraphTextEncoder
 from mmul_jax.models.presets import PRESETS
 from mmul_jax.models.presets import preset
 
-# Config keys that describe the run, not the module.
-_NON_MODULE_KEYS = ("preset", "pretrained")
+_MODULES = {"image": DualEncoder, "graph": GraphTextEncoder}
 
 
-def build(model_config, **task) -> DualEncoder:
-  """The module described by a config's `model` block; `task` adds what the
-  dataset decides (`num_classes`, `num_images` of a classification task)."""
-  kwargs = {k: v for k, v in dict(model_config).items()
-            if k not in _NON_MODULE_KEYS}
+def build(model_config, *, modality: str = "image",
+          **task) -> DualEncoder | GraphTextEncoder:
+  """The module described by a config's `model` block for a dataset of
+  `modality` ("image": `DualEncoder`; "graph": `GraphTextEncoder`, which
+  reads the `graph_*` keys instead of the image tower's); `task` adds what
+  the dataset decides (`num_classes`, `num_images` of a classification
+  task)."""
+  cls = _MODULES[modality]
+  fields = {f.name for f in dataclasses.fields(cls)}
+  kwargs = {k: v for k, v in dict(model_config).items() if k in fields}
   kwargs.update(task)
   kwargs["dtype"] = jnp.dtype(kwargs.get("dtype", "float32"))
-  return DualEncoder(**kwargs)
+  return cls(**kwargs)
 
 
-__all__ = ["DualEncoder", "PRESETS", "build", "preset"]
+__all__ = ["DualEncoder", "GraphEncoder", "GraphTextEncoder", "PRESETS",
+           "build", "preset"]

@@ -31,6 +31,47 @@ def l2_normalize(x: jax.Array, eps: float = 1e-6) -> jax.Array:
   return x / jnp.sqrt(jnp.sum(x * x, axis=-1, keepdims=True) + eps)
 
 
+def text_fusion_and_scale(m: nn.Module):
+  """The text tower, fusion encoder and contrastive temperature that every
+  model builds from its attributes (call in `setup`)."""
+  return (text_transformer.TextTransformer(
+              m.vocab_size, m.context_length, m.text_width, m.text_layers,
+              m.text_heads, m.embed_dim, m.eot_id, m.mlp_ratio,
+              m.activation, m.dropout_rate, m.dtype, m.layer_norm_eps),
+          fusion.FusionEncoder(
+              m.fusion_width, m.fusion_layers, m.fusion_heads, m.mlp_ratio,
+              m.dropout_rate, m.dtype, m.layer_norm_eps),
+          m.param("logit_scale",
+                  nn.initializers.constant(m.logit_scale_init), ()))
+
+
+def text_outputs(tower, text: jax.Array, *, train: bool) -> dict:
+  """A text tower's normalised embedding, tokens and mask."""
+  embed, tokens, mask = tower(text, train=train)
+  return {"text_embed": l2_normalize(embed.astype(jnp.float32)),
+          "text_tokens": tokens, "text_mask": mask}
+
+
+def fusion_outputs(fusion_encoder, image_tokens, text_tokens, text_mask,
+                   image_mask, *, train: bool) -> dict:
+  """The fusion [CLS] and matching logits (float32)."""
+  cls, itm_logits = fusion_encoder(text_tokens, text_mask, image_tokens,
+                                   image_mask, train=train)
+  return {"fusion_cls": cls.astype(jnp.float32),
+          "itm_logits": itm_logits.astype(jnp.float32)}
+
+
+def all_outputs(model, images, text, *, train: bool) -> dict:
+  """Every representation of aligned pairs: `model.encode_image`,
+  `encode_text`, `fuse` and the logit scale."""
+  out = model.encode_image(images, train=train)
+  out.update(model.encode_text(text, train=train))
+  out.update(model.fuse(out["image_tokens"], out["text_tokens"],
+                        out["text_mask"], out["image_mask"], train=train))
+  out["logit_scale"] = model.logit_scale
+  return out
+
+
 class DualEncoder(nn.Module):
   """Image tower `img`, text tower `txt`, fusion encoder `fusion`.
 
@@ -67,16 +108,7 @@ class DualEncoder(nn.Module):
         self.vision_layers, self.vision_heads, self.embed_dim,
         self.mlp_ratio, self.activation, self.dropout_rate, self.dtype,
         self.layer_norm_eps)
-    self.txt = text_transformer.TextTransformer(
-        self.vocab_size, self.context_length, self.text_width,
-        self.text_layers, self.text_heads, self.embed_dim, self.eot_id,
-        self.mlp_ratio, self.activation, self.dropout_rate, self.dtype,
-        self.layer_norm_eps)
-    self.fusion = fusion.FusionEncoder(
-        self.fusion_width, self.fusion_layers, self.fusion_heads,
-        self.mlp_ratio, self.dropout_rate, self.dtype, self.layer_norm_eps)
-    self.logit_scale = self.param(
-        "logit_scale", nn.initializers.constant(self.logit_scale_init), ())
+    self.txt, self.fusion, self.logit_scale = text_fusion_and_scale(self)
     if self.num_classes:
       self.cls_head = nn.Dense(self.num_classes, dtype=self.dtype)
       # Tells the fusion encoder which image a token came from.
@@ -86,35 +118,28 @@ class DualEncoder(nn.Module):
 
   def encode_image(self, images: jax.Array, *,
                    train: bool = False) -> dict[str, jax.Array]:
-    """`images`: float `(B, H, W, 3)`, already normalised."""
+    """`images`: float `(B, H, W, 3)`, already normalised. Every patch
+    token is valid (`image_mask` all true; graphs have padding nodes)."""
     embed, tokens = self.img(images, train=train)
     return {"image_embed": l2_normalize(embed.astype(jnp.float32)),
-            "image_tokens": tokens}
+            "image_tokens": tokens,
+            "image_mask": jnp.ones(tokens.shape[:2], bool)}
 
   def encode_text(self, text: jax.Array, *,
                   train: bool = False) -> dict[str, jax.Array]:
     """`text`: int token ids `(B, L)` with an end-of-text token."""
-    embed, tokens, mask = self.txt(text, train=train)
-    return {"text_embed": l2_normalize(embed.astype(jnp.float32)),
-            "text_tokens": tokens, "text_mask": mask}
+    return text_outputs(self.txt, text, train=train)
 
   def fuse(self, image_tokens: jax.Array, text_tokens: jax.Array,
-           text_mask: jax.Array, *,
+           text_mask: jax.Array, image_mask: jax.Array | None = None, *,
            train: bool = False) -> dict[str, jax.Array]:
-    cls, itm_logits = self.fusion(text_tokens, text_mask, image_tokens,
-                                  train=train)
-    return {"fusion_cls": cls.astype(jnp.float32),
-            "itm_logits": itm_logits.astype(jnp.float32)}
+    return fusion_outputs(self.fusion, image_tokens, text_tokens, text_mask,
+                          image_mask, train=train)
 
   def __call__(self, images: jax.Array, text: jax.Array, *,
                train: bool = False) -> dict[str, jax.Array]:
     """Every representation for aligned pairs `(images[i], text[i])`."""
-    out = self.encode_image(images, train=train)
-    out.update(self.encode_text(text, train=train))
-    out.update(self.fuse(out["image_tokens"], out["text_tokens"],
-                         out["text_mask"], train=train))
-    out["logit_scale"] = self.logit_scale
-    return out
+    return all_outputs(self, images, text, train=train)
 
   def classify(self, images: jax.Array, text: jax.Array, *,
                train: bool = False) -> dict[str, jax.Array]:

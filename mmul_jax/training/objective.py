@@ -38,13 +38,13 @@ def make_pretrain_loss(model, *, itm_weight: float = 1.0,
     sim = out["image_embed"] @ out["text_embed"].T
     text_idx, image_idx = contrastive.sample_hard_negatives(
         neg_rng, sim, contrastive.positive_mask(ids, ids))
-    fuse = lambda img_tok, txt_tok, txt_mask: model.apply(
-        params, img_tok, txt_tok, txt_mask, train=True, rngs=rngs,
+    fuse = lambda i, t: model.apply(
+        params, out["image_tokens"][i], out["text_tokens"][t],
+        out["text_mask"][t], out["image_mask"][i], train=True, rngs=rngs,
         method=model.fuse)["itm_logits"]
-    neg_text = fuse(out["image_tokens"], out["text_tokens"][text_idx],
-                    out["text_mask"][text_idx])
-    neg_image = fuse(out["image_tokens"][image_idx], out["text_tokens"],
-                     out["text_mask"])
+    rows = jnp.arange(len(ids))
+    neg_text = fuse(rows, text_idx)
+    neg_image = fuse(image_idx, rows)
     itm = contrastive.itm_cross_entropy(out["itm_logits"], neg_text,
                                         neg_image)
     per_example = itc + itm_weight * itm

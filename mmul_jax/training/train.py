@@ -30,7 +30,7 @@ def model_dir(exp: experiment_lib.Experiment, kind: str) -> str:
 
 def _fingerprint(exp, kind: str) -> dict:
   c = exp.config
-  fp = {"kind": kind, "seed": c.seed, "model": c.model.to_dict(),
+  fp = {"kind": kind, "seed": c.seed, "model": exp.model_fingerprint(),
         "train": c.train.to_dict(), **exp.data_fingerprint()}
   if kind == "retrain":
     fp["deletion_sha256"] = exp.deletion.sha256

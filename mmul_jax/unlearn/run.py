@@ -57,7 +57,7 @@ def unlearn_dir(exp: experiment_lib.Experiment) -> str:
 
 def _fingerprint(exp) -> dict:
   c = exp.config
-  return {"seed": c.seed, "model": c.model.to_dict(),
+  return {"seed": c.seed, "model": exp.model_fingerprint(),
           "train": c.train.to_dict(), "unlearn": c.unlearn.to_dict(),
           "method": _method_settings(c),
           "deletion_sha256": exp.deletion.sha256, **exp.data_fingerprint()}
@@ -202,7 +202,8 @@ def evaluator(exp):
     return lambda params, desc: classification.evaluate(
         classifier, params, exp.eval_sets, desc=desc, **auc)
   embedder = evaluate.Embedder(exp.model, batch_size=c.eval.batch_size,
-                               mean=c.data.mean, std=c.data.std)
+                               mean=c.data.mean, std=c.data.std,
+                               layout=exp.spec)
   return lambda params, desc: evaluate.evaluate(
       embedder, params, exp.eval_sets, desc=desc,
       ks=tuple(c.eval.recall_ks), rerank_k=c.eval.rerank_k, **auc)

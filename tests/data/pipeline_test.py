@@ -16,7 +16,7 @@ def _stream(split, shard=(0, 1), batch_size=8):
   tok = tokenizer_lib.shapes_tokenizer(32)
   return pipeline.training_stream(
       split, split.image_ids[:40], tok=tok, batch_size=batch_size, seed=3,
-      mean=0.5, std=0.25, image_size=32, shard=shard)
+      mean=0.5, std=0.25, shape=pipeline.InputShape(32), shard=shard)
 
 
 @pytest.mark.parametrize("count", [2, 4])
