@@ -40,7 +40,8 @@ def default_config() -> ml_collections.ConfigDict:
   c.data.mean = (0.5, 0.5, 0.5)  # per RGB channel
   c.data.std = (0.25, 0.25, 0.25)
   # Molecule datasets: every graph is padded to these budgets (heavy atoms,
-  # directed bonds = 2 x bonds), so every batch has one shape.
+  # directed bonds = 2 x bonds), so every batch has one shape. 0: the
+  # largest molecule's of the train and test splits, measured at setup.
   c.data.max_atoms = 32
   c.data.max_edges = 72
 
@@ -52,6 +53,11 @@ def default_config() -> ml_collections.ConfigDict:
   # (tokenizer.json beside the weights) replaces the embedded one. Empty:
   # random initialisation.
   c.model.pretrained = ""
+  # A tokenizer.json to use instead (say, the one a run trained, kept in
+  # its workdir). Empty: the checkpoint's with model.pretrained, else the
+  # embedded vocabulary on the embedded datasets, else a WordPiece
+  # vocabulary of model.vocab_size tokens trained on the training texts.
+  c.model.tokenizer = ""
   c.model.mlp_ratio = 4.0
   c.model.logit_scale_init = float(np.log(1 / 0.07))
   c.model.dropout_rate = 0.0
@@ -200,8 +206,7 @@ _POSITIVE_INTS = (
     "unlearn.df_batch_size", "unlearn.dr_batch_size",
     "unlearn.checkpoint_every", "unlearn.log_every", "eval.batch_size",
     "eval.auc_num_samples", "distributed.num_processes",
-    "parallel.fsdp_min_size", "data.max_atoms", "data.max_edges",
-    "model.graph_width", "model.graph_layers", "model.graph_heads")
+    "parallel.fsdp_min_size", "model.graph_width", "model.graph_layers", "model.graph_heads")
 _NONNEGATIVE = (
     "train.learning_rate", "train.warmup_steps", "train.weight_decay",
     "train.itm_weight", "train.grad_clip_norm", "unlearn.learning_rate",
@@ -256,6 +261,11 @@ def validate(config: ml_collections.ConfigDict) -> None:
     v = _get(config, key)
     if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
       raise ConfigError(f"{key} must be a positive integer, got {v!r}")
+  for key in ("data.max_atoms", "data.max_edges"):  # 0: measured
+    v = _get(config, key)
+    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+      raise ConfigError(f"{key} must be an integer >= 0 (0: the largest "
+                        f"molecule's), got {v!r}")
   for key in _NONNEGATIVE:
     v = _get(config, key)
     if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:

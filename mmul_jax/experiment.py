@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import os
+from typing import Callable, Iterable
 
 import jax
 import ml_collections
@@ -14,6 +16,7 @@ import tokenizers
 
 from mmul_jax import config_schema
 from mmul_jax import distributed
+from mmul_jax import io_utils
 from mmul_jax import models
 from mmul_jax import pretrained
 from mmul_jax.data import deletion
@@ -104,8 +107,14 @@ class Experiment:
     `pretrained`: a graph-text run ignores the image tower's keys and an
     image run the `graph_*` ones."""
     fields = {f.name for f in dataclasses.fields(type(self.model))}
-    return {k: v for k, v in self.config.model.to_dict().items()
-            if k in fields or k in ("preset", "pretrained")}
+    fp = {k: v for k, v in self.config.model.to_dict().items()
+          if k in fields or k in ("preset", "pretrained")}
+    # The embedded vocabulary is fixed in code; any other can differ
+    # between runs with the same config (a retrained or edited file).
+    if tokenizer_source(self.config.model, self.spec) != "embedded":
+      fp["tokenizer_sha256"] = tokenizer_lib.vocabulary_sha256(
+          self.tokenizer)
+    return fp
 
 
 def _check_tokenizer(tok: tokenizers.Tokenizer, model_cfg) -> None:
@@ -126,20 +135,72 @@ def _check_tokenizer(tok: tokenizers.Tokenizer, model_cfg) -> None:
         f"end-of-text id is {tokenizer_lib.eot_id(tok)}")
 
 
-def make_tokenizer(model_cfg, spec: datasets.DatasetSpec = datasets.DATASETS[
-    "shapes_captions"]) -> tokenizers.Tokenizer:
-  """The checkpoint's tokenizer with `model.pretrained`, else the embedded
-  datasets' (the dataset's `words`, with the classification tasks'
-  `task_words`); checked against the model."""
+TOKENIZER_FILE = "tokenizer.json"  # a trained tokenizer, in the workdir
+TOKENIZER_SOURCE_FILE = "tokenizer_source.json"  # what it was trained on
+
+
+def tokenizer_source(model_cfg, spec: datasets.DatasetSpec) -> str:
+  """Where a run's tokenizer comes from: "file" (`model.tokenizer`),
+  "checkpoint" (`model.pretrained`'s), "embedded" (the embedded datasets'
+  fixed vocabulary) or "trained" (a WordPiece vocabulary trained on a
+  hand-downloaded dataset's training texts: the embedded vocabulary would
+  turn most real words into [UNK])."""
+  if model_cfg.tokenizer:
+    return "file"
   if model_cfg.pretrained:
+    return "checkpoint"
+  return "trained" if spec.manual else "embedded"
+
+
+def make_tokenizer(model_cfg, spec: datasets.DatasetSpec = datasets.DATASETS[
+    "shapes_captions"], *, workdir: str = "", dataset_name: str = "",
+                   texts: Callable[[], Iterable[str]] | None = None
+                   ) -> tokenizers.Tokenizer:
+  """The run's tokenizer (`tokenizer_source`), checked against the model.
+  A "trained" one needs the `workdir` that keeps it, the dataset's name and
+  its training `texts`."""
+  source = tokenizer_source(model_cfg, spec)
+  length = model_cfg.context_length
+  if source == "file":
+    tok = tokenizer_lib.load(os.path.expanduser(model_cfg.tokenizer), length)
+  elif source == "checkpoint":
     tok = tokenizer_lib.from_checkpoint(
-        os.path.expanduser(model_cfg.pretrained), model_cfg.context_length)
-  else:
+        os.path.expanduser(model_cfg.pretrained), length)
+  elif source == "embedded":
     tok = tokenizer_lib.shapes_tokenizer(
-        model_cfg.context_length, tuple(spec.task_words),
+        length, tuple(spec.task_words),
         words=spec.words() if spec.words else None)
+  else:
+    tok = _trained_tokenizer(model_cfg, workdir, dataset_name, texts)
   _check_tokenizer(tok, model_cfg)
   return tok
+
+
+def _trained_tokenizer(model_cfg, workdir: str, dataset_name: str,
+                       texts) -> tokenizers.Tokenizer:
+  """Trained once, by process 0, and kept in the workdir: WordPiece
+  training breaks ties differently in every process, so other hosts,
+  resumed runs and later methods must all read this one file."""
+  path = os.path.join(workdir, TOKENIZER_FILE)
+  source_path = os.path.join(workdir, TOKENIZER_SOURCE_FILE)
+  wanted = {"dataset": dataset_name, "vocab_size": model_cfg.vocab_size}
+  with distributed.main_first("train tokenizer"):
+    if not os.path.exists(path):
+      tok = tokenizer_lib.train_wordpiece(
+          texts(), model_cfg.vocab_size, model_cfg.context_length)
+      # The source first: a tokenizer file never lacks one.
+      io_utils.atomic_write_json(source_path, wanted)
+      io_utils.atomic_write_text(path, tok.to_str())
+  stored = {}
+  if os.path.exists(source_path):
+    with open(source_path) as f:
+      stored = json.load(f)
+  if stored != wanted:
+    raise config_schema.ConfigError(
+        f"{path} was trained for {stored or 'an unknown source'}, this run "
+        f"needs one for {wanted}; use another workdir (or delete both "
+        f"{TOKENIZER_FILE} and {TOKENIZER_SOURCE_FILE} there)")
+  return tokenizer_lib.load(path, model_cfg.context_length)
 
 
 def setup(config: ml_collections.ConfigDict, workdir: str) -> Experiment:
@@ -150,7 +211,9 @@ def setup(config: ml_collections.ConfigDict, workdir: str) -> Experiment:
   if config.model.pretrained:
     pretrained.check_model_config(
         os.path.expanduser(config.model.pretrained), config.model)
-  tok = make_tokenizer(config.model, spec)
+  trained_tokenizer = tokenizer_source(config.model, spec) == "trained"
+  if not trained_tokenizer:  # its errors before any compute
+    tok = make_tokenizer(config.model, spec)
   distributed.initialize(config.distributed)
   mesh = sharding.make_mesh()
   for what, size in (("train.batch_size", config.train.batch_size),
@@ -169,6 +232,12 @@ def setup(config: ml_collections.ConfigDict, workdir: str) -> Experiment:
                               id_key=spec.id_key)
   dataset_name = builder.name + (f"/{builder.builder_config.name}"
                                  if builder.builder_config else "")
+  if spec.modality == "graph":
+    _graph_budgets(config.data, {"train": train, "test": test})
+  if trained_tokenizer:
+    tok = make_tokenizer(config.model, spec, workdir=workdir,
+                         dataset_name=dataset_name,
+                         texts=lambda: datasets.texts(builder, spec))
   with distributed.main_first("deletion manifests"):
     df = deletion_set(config.deletion, train, dataset_name,
                       os.path.join(workdir, "deletion"))
@@ -180,6 +249,30 @@ def setup(config: ml_collections.ConfigDict, workdir: str) -> Experiment:
                          num_images=len(spec.image_keys))
   return Experiment(config, workdir, dataset_name, train, test, df, tok,
                     model, mesh, spec)
+
+
+def _graph_budgets(d, splits: dict) -> None:
+  """Every molecule must fit `data.max_atoms` / `data.max_edges`: checked
+  over whole splits before any compute (the pipeline would otherwise stop
+  at the first oversized batch, mid-training), naming the sizes needed. A
+  budget of 0 is set here to the largest molecule's (so the fingerprints
+  record the budget used)."""
+  need = {}
+  for name, split in splits.items():
+    sizes = molecules.graph_sizes(split.source, desc=f"measure {name}")
+    need[name] = (int(sizes[:, 0].max(initial=1)),
+                  int(sizes[:, 1].max(initial=0)))
+  atoms = max(a for a, _ in need.values())
+  edges = max(e for _, e in need.values())
+  d.max_atoms = d.max_atoms or atoms
+  d.max_edges = d.max_edges or edges
+  if atoms > d.max_atoms or edges > d.max_edges:
+    raise config_schema.ConfigError(
+        f"the largest molecules of {d.name} have {atoms} atoms and {edges} "
+        f"directed bonds (per split: {need}), over data.max_atoms="
+        f"{d.max_atoms} / data.max_edges={d.max_edges}; set "
+        f"--config.data.max_atoms={atoms} --config.data.max_edges={edges} "
+        "(or 0 for both: the largest molecule's)")
 
 
 def deletion_set(d: ml_collections.ConfigDict, train: pipeline.ImageTextSplit,

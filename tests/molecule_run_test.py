@@ -1,9 +1,15 @@
-"""Graph-text unlearning end to end: the embedded molecule dataset through
-`unlearn.run` on a tiny graph-text model, with MMUL and a baseline."""
+"""Graph-text unlearning end to end: the embedded molecule dataset and the
+ChEBI-20 files (tests/fixtures/chebi20) through `unlearn.run` on a tiny
+graph-text model, with MMUL and a baseline."""
+
+import json
+import os
 
 import numpy as np
 import pytest
 
+from mmul_jax import config_schema
+from mmul_jax.data import tokenizer as tokenizer_lib
 from mmul_jax.unlearn import run as run_lib
 
 
@@ -38,3 +44,45 @@ def test_methods_run_on_the_graph_text_model(tmp_path, tiny_config,
   assert results["deletion"]["num_forget_pairs"] == 16  # 2 descriptions
   # The graph budgets are part of the data fingerprint.
   assert results["config"]["data"]["max_atoms"] == 32
+
+
+CHEBI = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures",
+                     "chebi20")
+
+
+def _chebi_config(tiny_config, tmp_path, **changes):
+  return _config(tiny_config, str(tmp_path / "tfds"), **{
+      "data.name": "chebi20", "data.manual_dir": CHEBI,
+      "deletion.ratio": 20.0, "model.vocab_size": 256,
+      "model.context_length": 40, **changes})
+
+
+def test_chebi_runs_with_a_tokenizer_trained_on_its_texts(tmp_path,
+                                                          tiny_config):
+  c = _chebi_config(tiny_config, tmp_path, **{"data.max_atoms": 0,
+                                               "data.max_edges": 0})
+  workdir = str(tmp_path / "run")
+  results = run_lib.run(c, workdir)
+  assert results["deletion"]["num_forget_images"] == 6  # 20 % of 30
+  # Budgets of 0: the largest molecule's (the test split's, 15 atoms).
+  assert results["config"]["data"]["max_atoms"] == 15
+  assert set(results["models"]) == {"original", "retrained", "mmul"}
+  # The WordPiece vocabulary was trained on the training descriptions and
+  # kept with the run; its digest is part of the model's fingerprint.
+  tok = tokenizer_lib.load(os.path.join(workdir, "tokenizer.json"), 40)
+  assert "[UNK]" not in tok.encode("The molecule is a primary alcohol").tokens
+  with open(os.path.join(workdir, "original", "fingerprint.json")) as f:
+    fingerprint = json.load(f)
+  assert fingerprint["model"]["tokenizer_sha256"] == (
+      tokenizer_lib.vocabulary_sha256(tok))
+
+
+def test_oversized_molecules_are_refused_before_any_compute(tmp_path,
+                                                            tiny_config):
+  c = _chebi_config(tiny_config, tmp_path, **{"data.max_atoms": 8})
+  with pytest.raises(config_schema.ConfigError,
+                     match=r"--config.data.max_atoms=(\d+) "
+                           r"--config.data.max_edges=(\d+)") as e:
+    run_lib.run(c, str(tmp_path / "run"))
+  assert "data.max_atoms=8" in str(e.value)
+  assert not os.path.exists(tmp_path / "run" / "original")

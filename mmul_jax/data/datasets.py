@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Callable
+from typing import Callable, Iterator
+
+import tensorflow_datasets as tfds
 
 from mmul_jax.data import classification_tfds
 from mmul_jax.data import karpathy_tfds
@@ -115,3 +117,14 @@ def prepare(d):
         num_test=d.num_test, image_size=d.image_size, seed=d.seed)
   return manual_tfds.prepare(DATASETS[d.name].manual, data_dir(d),
                              _manual_dir(d))
+
+
+def texts(builder, spec: DatasetSpec, split: str = "train") -> Iterator[str]:
+  """Every text of a split, its images left undecoded (reading them is
+  most of a record's cost), for training a tokenizer."""
+  source = builder.as_data_source(
+      split, decoders={k: tfds.decode.SkipDecoding()
+                       for k in spec.image_keys})
+  for i in range(len(source)):
+    for text in source[i][spec.text_key]:
+      yield pipeline.decode_text(text)

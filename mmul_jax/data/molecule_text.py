@@ -5,17 +5,18 @@ Every item is generated from its own seed, so the dataset is the same on
 every machine. An item has two kinds of content:
 
 * **Generalisable structure.** A ring scaffold (benzene, pyridine,
-  thiophene, cyclohexane, ...) with one to three substituents (hydroxy,
-  amino, chloro, carboxylic acid, nitrile, ...). Descriptions name the
-  scaffold, the functional groups RDKit finds (SMARTS matches, so a
-  carboxylic acid is not also called a hydroxy group) and computed
-  properties (rings; size from the heavy-atom count), so a model can learn
-  to describe molecules it has never seen. They are coarse on purpose:
-  many molecules share a description, as many scenes of the shapes dataset
-  share a caption.
+  thiophene, cyclohexane, ...) with one substituent (hydroxy, amino,
+  chloro, carboxylic acid, nitrile, ...). Descriptions name the scaffold,
+  the functional group RDKit finds (SMARTS matches, so a carboxylic acid
+  is not also called a hydroxy group) and computed properties (rings; size
+  from the heavy-atom count), so a model can learn to describe molecules
+  it has never seen. They are coarse on purpose: with 8 scaffolds and 14
+  substituents, a few test molecules share each description, as many
+  scenes of the shapes dataset share a caption (test recall@1 stays well
+  below 100 % however well a model generalises).
 * **Per-item detail.** A side chain of four atoms drawn from C, N, O and S
-  (no two heteroatoms adjacent) at a random ring position, and a random
-  made-up name in every description ("tovika"). Chain and name are drawn
+  (no two heteroatoms adjacent) at another random ring position, and a
+  random made-up name in every description ("tovika"). Chain and name are drawn
   independently, so only a model that saw the item in training can tell
   that chain X goes with name Y: the membership signal that unlearning must
   remove. Descriptions say only that there is a side chain.
@@ -85,7 +86,8 @@ def vocabulary() -> list[str]:
                   "{size}", "{rings}"):
       t = t.replace(field, " ")
     words.update(t.split())
-  words.update(["a", "an", "and", ",", "group", "groups", "ring", "rings"])
+  words.update(["a", "an", "and", ",", "group", "groups", "ring", "rings",
+                "alkyl"])
   words.update(w for s, _ in SCAFFOLDS for w in s.split())
   words.update(w for g, _ in GROUPS for w in g.split())
   words.update(COUNT_WORDS)
@@ -147,17 +149,15 @@ def make_item(seed: int, split_index: int, index: int, *,
   mol = chem.MolFromSmiles(smiles)
   free = [a.GetIdx() for a in mol.GetAtoms() if a.GetTotalNumHs() > 0
           and a.GetAtomicNum() == 6]
-  n_sub = int(rng.integers(1, 4))
-  sites = rng.permutation(free)[:n_sub + 1]
+  chain_site, site = rng.permutation(free)[:2]
   chain = _chain(rng)
+  _, frag = SUBSTITUENTS[int(rng.integers(len(SUBSTITUENTS)))]
   # Atom indices of `mol` stay valid: fragments are appended after them.
-  mol = _attach(chem, mol, int(sites[0]), "*" + chain)
-  for site in sites[1:]:
-    _, frag = SUBSTITUENTS[int(rng.integers(len(SUBSTITUENTS)))]
-    mol = _attach(chem, mol, int(site), frag)
-  groups = functional_groups(mol)
-  if not groups:  # a bare carbon chain: say so
-    groups = ("alkyl",)
+  mol = _attach(chem, mol, int(site), frag)
+  # The groups are read before the chain is attached, so the descriptions
+  # say nothing of the chain's atoms.
+  groups = functional_groups(mol) or ("alkyl",)  # methyl, ethyl: say so
+  mol = _attach(chem, mol, int(chain_site), "*" + chain)
   rings = mol.GetRingInfo().NumRings()
   fields = dict(
       name=name, scaffold=scaffold,

@@ -69,10 +69,13 @@ def make_config(num_train: int, num_test: int, descriptions_per_molecule: int,
 class MoleculeText(tfds.core.GeneratorBasedBuilder, skip_registration=True):
   """The embedded molecule-text dataset (see `molecule_text`)."""
 
-  VERSION = tfds.core.Version("1.1.0")
+  VERSION = tfds.core.Version("1.2.0")
   RELEASE_NOTES = {"1.0.0": "First release.",
                    "1.1.0": "Coarser descriptions: a size word instead of "
-                            "exact heavy-atom counts and weights."}
+                            "exact heavy-atom counts and weights.",
+                   "1.2.0": "One substituent and the side chain; the "
+                            "descriptions' groups leave out the chain's "
+                            "atoms (the chain is per-item detail)."}
   BUILDER_CONFIGS = [make_config(2000, 500, 2, 0)]
 
   def _info(self) -> tfds.core.DatasetInfo:

@@ -33,6 +33,7 @@ import dataclasses
 
 import jraph
 import numpy as np
+from tqdm.auto import tqdm
 
 from mmul_jax import errors
 
@@ -138,6 +139,16 @@ def to_graphs_tuple(g: MoleculeGraph) -> jraph.GraphsTuple:
       receivers=g.receivers, globals=None,
       n_node=np.asarray([g.num_atoms], np.int32),
       n_edge=np.asarray([len(g.senders)], np.int32))
+
+
+def graph_sizes(source, desc: str = "measure molecules") -> np.ndarray:
+  """`(N, 2)` int: every record's atoms and directed bonds (the two
+  padding budgets), in record order."""
+  return np.asarray(
+      [(len(r["nodes"]), len(r["senders"])) for r in (
+          source[i] for i in tqdm(range(len(source)), desc=desc,
+                                  leave=False, mininterval=2))],
+      np.int64).reshape(-1, 2)
 
 
 def padded(g: MoleculeGraph, *, max_atoms: int, max_edges: int,

@@ -105,7 +105,7 @@ def fit_image(image: np.ndarray, size: int) -> np.ndarray:
   return resized[top:top + size, left:left + size]
 
 
-def _decode_caption(c) -> str:
+def decode_text(c) -> str:
   return c.decode("utf-8") if isinstance(c, bytes) else str(c)
 
 
@@ -209,7 +209,7 @@ def training_stream(split: ImageTextSplit, image_ids: Sequence[int], *,
     texts = record[layout.text_key]
     k = int(rng.integers(len(texts)))
     out = {"image": layout.images(record, shape),
-           "caption": _decode_caption(texts[k]),
+           "caption": decode_text(texts[k]),
            "image_id": np.int64(record[layout.id_key])}
     if layout.labels:
       out["label"] = np.int32(record["labels"][k])
@@ -282,7 +282,7 @@ def load_pairs(split: ImageTextSplit, image_ids: Sequence[int], *,
     images.append(layout.images(rec, shape))
     ids.append(rec[layout.id_key])
     for c in rec[layout.text_key]:
-      captions.append(_decode_caption(c))
+      captions.append(decode_text(c))
       owner.append(n)
     if layout.labels:
       labels.extend(int(x) for x in rec["labels"])

@@ -1,17 +1,23 @@
 """Tokenizers built on the `tokenizers` library.
 
 A pretrained checkpoint brings its own tokenizer (`from_checkpoint`: the
-`tokenizer.json` of a Hugging Face directory). Otherwise:
+`tokenizer.json` of a Hugging Face directory), and any saved tokenizer file
+can be named (`load`). Otherwise:
 
-The embedded dataset has a closed vocabulary, so its tokenizer is a WordPiece
-model over a fixed vocabulary, built in code (no training, so it is the same
-everywhere): every caption word is one token and made-up names split into
-syllables (`tovika` -> `to ##vi ##ka`). Sequences are `[BOS] ... [EOS]` and
-padded with `[PAD]` (id 0) to the model's context length, CLIP-style.
+* The embedded datasets have a closed vocabulary, so their tokenizer is a
+  WordPiece model over a fixed vocabulary, built in code (no training, so it
+  is the same everywhere): every caption word is one token and made-up names
+  split into syllables (`tovika` -> `to ##vi ##ka`).
+* A real dataset's texts get a WordPiece vocabulary trained on its training
+  split (`train_wordpiece`; deterministic, so every host trains the same).
+
+Sequences are `[BOS] ... [EOS]` and padded with `[PAD]` (id 0) to the
+model's context length, CLIP-style.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 
@@ -22,6 +28,7 @@ from tokenizers import models
 from tokenizers import normalizers
 from tokenizers import pre_tokenizers
 from tokenizers import processors
+from tokenizers import trainers
 
 from mmul_jax import errors
 from mmul_jax.data import shapes
@@ -45,13 +52,44 @@ def shapes_tokenizer(context_length: int,
   tok = tokenizers.Tokenizer(models.WordPiece(vocab, unk_token=UNK))
   tok.normalizer = normalizers.Lowercase()
   tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+  return _clip_style(tok, context_length)
+
+
+def train_wordpiece(texts, vocab_size: int,
+                    context_length: int) -> tokenizers.Tokenizer:
+  """A WordPiece tokenizer of at most `vocab_size` tokens trained on
+  `texts` (an iterable of strings): lower-cased, split on whitespace and
+  punctuation (so "(2S)-2-aminopropanoic" keeps its parts), with our
+  special tokens at ids 0-3 like the embedded tokenizer."""
+  tok = tokenizers.Tokenizer(models.WordPiece(unk_token=UNK))
+  tok.normalizer = normalizers.Sequence([normalizers.NFKC(),
+                                         normalizers.Lowercase()])
+  tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+  trainer = trainers.WordPieceTrainer(
+      vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS),
+      show_progress=False)
+  tok.train_from_iterator(texts, trainer)
+  return _clip_style(tok, context_length)
+
+
+def _clip_style(tok: tokenizers.Tokenizer,
+                context_length: int) -> tokenizers.Tokenizer:
+  """`[BOS] ... [EOS]`, `[PAD]`-padded and truncated to `context_length`."""
+  bos, eos, pad = (tok.token_to_id(t) for t in (BOS, EOS, PAD))
   tok.post_processor = processors.TemplateProcessing(
-      single=f"{BOS} $A {EOS}",
-      special_tokens=[(BOS, vocab[BOS]), (EOS, vocab[EOS])])
+      single=f"{BOS} $A {EOS}", special_tokens=[(BOS, bos), (EOS, eos)])
   tok.decoder = decoders.WordPiece()
   tok.enable_truncation(context_length)
-  tok.enable_padding(pad_id=vocab[PAD], pad_token=PAD, length=context_length)
+  tok.enable_padding(pad_id=pad, pad_token=PAD, length=context_length)
   return tok
+
+
+def vocabulary_sha256(tok: tokenizers.Tokenizer) -> str:
+  """A digest of the tokens and their ids (what a trained model depends
+  on), for checkpoint fingerprints."""
+  pairs = sorted(tok.get_vocab(with_added_tokens=True).items(),
+                 key=lambda kv: kv[1])
+  return hashlib.sha256(json.dumps(pairs).encode()).hexdigest()
 
 
 # End-of-text tokens: ours, then CLIP's.
@@ -72,9 +110,8 @@ def _special(config: dict, key: str, default: str) -> str:
 
 
 def from_checkpoint(path: str, context_length: int) -> tokenizers.Tokenizer:
-  """The `tokenizer.json` beside a checkpoint, padded and truncated to
-  `context_length` like the embedded tokenizer (CLIP pads with its
-  end-of-text token unless `tokenizer_config.json` names another)."""
+  """The `tokenizer.json` beside a checkpoint (a directory or one of its
+  files), padded and truncated to `context_length` (`load`)."""
   directory = path if os.path.isdir(path) else os.path.dirname(path)
   file = os.path.join(directory, "tokenizer.json")
   if not os.path.exists(file):
@@ -82,18 +119,28 @@ def from_checkpoint(path: str, context_length: int) -> tokenizers.Tokenizer:
         f"no tokenizer.json in {directory}. Save the checkpoint's fast "
         "tokenizer there, e.g. transformers.CLIPTokenizerFast.from_pretrained"
         f"(...).save_pretrained({directory!r})")
+  return load(file, context_length)
+
+
+def load(file: str, context_length: int) -> tokenizers.Tokenizer:
+  """A saved `tokenizer.json`, padded and truncated to `context_length`
+  like the others. The padding token: `tokenizer_config.json`'s beside it,
+  else the file's own padding, else the end-of-text token (CLIP's way)."""
+  if not os.path.isfile(file):
+    raise errors.CheckpointError(f"tokenizer file {file} does not exist")
   try:
     tok = tokenizers.Tokenizer.from_file(file)
   except Exception as e:  # the Rust library raises plain Exceptions
     raise errors.CheckpointError(f"{file} is not a valid tokenizer: "
                                  f"{e}") from None
   config = {}
-  config_file = os.path.join(directory, "tokenizer_config.json")
+  config_file = os.path.join(os.path.dirname(file), "tokenizer_config.json")
   if os.path.exists(config_file):
     with open(config_file) as f:
       config = json.load(f)
   eos = _special(config, "eos_token", "<|endoftext|>")
-  pad = _special(config, "pad_token", eos)
+  own_pad = (tok.padding or {}).get("pad_token")
+  pad = _special(config, "pad_token", own_pad or eos)
   if tok.token_to_id(pad) is None:
     raise errors.CheckpointError(f"{file} has no padding token {pad!r}")
   tok.enable_truncation(context_length)

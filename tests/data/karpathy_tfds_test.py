@@ -72,18 +72,19 @@ def _script(*args, home, timeout=600):
       env=dict(os.environ, PYTHONPATH=root, HOME=str(home)))
 
 
-@pytest.mark.parametrize("config,file", [("mmul_coco", "dataset_coco.json"),
-                                         ("mmul_flickr30k",
-                                          "dataset_flickr30k.json")])
+@pytest.mark.parametrize("config,file,where", [
+    ("mmul_coco", "dataset_coco.json", "caption_datasets.zip"),
+    ("mmul_flickr30k", "dataset_flickr30k.json", "caption_datasets.zip"),
+    ("mmul_chebi", "train.txt", "MolT5/tree/main/ChEBI-20_data")])
 def test_real_config_without_data_prints_instructions(tmp_path, config,
-                                                      file):
+                                                      file, where):
   import time
   start = time.monotonic()
   r = _script(f"--config=configs/{config}.py", home=tmp_path,
               timeout=60)
   assert time.monotonic() - start < 10
   assert r.returncode == 2
-  assert file in r.stderr and "caption_datasets.zip" in r.stderr
+  assert file in r.stderr and where in r.stderr
   assert not os.path.exists(tmp_path / "runs")  # nothing written
 
 

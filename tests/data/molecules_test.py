@@ -81,3 +81,21 @@ def test_embedded_molecules_are_seeded_valid_and_described():
       assert group in it.descriptions[0]
   # The per-item chain is drawn apart from the name: chains repeat.
   assert len({it.chain for it in items}) < len(items)
+
+
+def test_embedded_descriptions_say_nothing_of_the_chain(monkeypatch):
+  # The same item with other chains (the rng draws stay the same): other
+  # molecules, the same descriptions, so only memorisation links a chain
+  # to its name.
+  draw = molecule_text._chain
+  items = []
+  for chain in ("CCCC", "OCCC", "NCSC"):
+    monkeypatch.setattr(molecule_text, "_chain",
+                        lambda rng, chain=chain: (draw(rng), chain)[1])
+    items.append([molecule_text.make_item(0, 0, i, num_descriptions=4,
+                                          name="tovika") for i in range(20)])
+  for a, b in zip(items[0], items[1]):
+    assert a.smiles != b.smiles
+    assert a.descriptions == b.descriptions
+  for a, c in zip(items[0], items[2]):
+    assert a.descriptions == c.descriptions
