@@ -62,14 +62,14 @@ def _missing(path: str, instructions: str) -> errors.DataError:
   return errors.DataError(f"{path} is missing.\n{instructions}")
 
 
-class _UnitsWithSentences(tfds.core.GeneratorBasedBuilder,
+class _UnitsWithSentences(manual_tfds.SplitFiles,
+                          tfds.core.GeneratorBasedBuilder,
                           skip_registration=True):
   """A record per deletion unit (its image(s), sentences and labels), built
   from one annotation file per split in the manual directory."""
 
   VERSION = tfds.core.Version("1.0.0")
   RELEASE_NOTES = {"1.0.0": "First release."}
-  SPLIT_FILES: dict[str, str] = {}
   LABELS: tuple[str, ...] = ()
   IMAGE_KEYS: tuple[str, ...] = ()
   EXTRA_TEXT: tuple[str, ...] = ()
@@ -85,16 +85,6 @@ class _UnitsWithSentences(tfds.core.GeneratorBasedBuilder,
     return self.dataset_info_from_configs(
         description=__doc__, features=tfds.features.FeaturesDict(features),
         supervised_keys=None)
-
-  @classmethod
-  def required_files(cls, manual_dir: str) -> list[str]:
-    return [os.path.join(manual_dir, f) for f in cls.SPLIT_FILES.values()]
-
-  def _split_generators(self, dl_manager):
-    manual_dir = os.fspath(dl_manager.manual_dir)
-    manual_tfds.check_manual_files(type(self), manual_dir)
-    return {split: self._generate_examples(manual_dir, file)
-            for split, file in self.SPLIT_FILES.items()}
 
 
 class Nlvr2(_UnitsWithSentences):

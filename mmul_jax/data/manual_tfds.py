@@ -26,6 +26,24 @@ def check_manual_files(builder_cls, manual_dir: str) -> None:
         f"{builder_cls.MANUAL_DOWNLOAD_INSTRUCTIONS}")
 
 
+class SplitFiles:
+  """A builder mixin for datasets with one annotation file per split in
+  the manual directory (`SPLIT_FILES`: split -> file name): those files
+  are required, and each split is `_generate_examples(manual_dir, file)`."""
+
+  SPLIT_FILES: dict[str, str] = {}
+
+  @classmethod
+  def required_files(cls, manual_dir: str) -> list[str]:
+    return [os.path.join(manual_dir, f) for f in cls.SPLIT_FILES.values()]
+
+  def _split_generators(self, dl_manager):
+    manual_dir = os.fspath(dl_manager.manual_dir)
+    check_manual_files(type(self), manual_dir)
+    return {split: self._generate_examples(manual_dir, file)
+            for split, file in self.SPLIT_FILES.items()}
+
+
 def is_prepared(builder_cls, data_dir: str) -> bool:
   """Whether TFDS's files of the builder exist (constructing the builder to
   ask would log a warning when they do not)."""

@@ -115,7 +115,8 @@ PubChem id), SMILES and description.
 COLUMNS = ("cid", "smiles", "description")
 
 
-class Chebi20(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+class Chebi20(manual_tfds.SplitFiles, tfds.core.GeneratorBasedBuilder,
+              skip_registration=True):
   """ChEBI-20 molecule descriptions: one record per molecule (its PubChem
   CID), its SMILES converted with RDKit, and its description."""
 
@@ -129,18 +130,8 @@ class Chebi20(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     return self.dataset_info_from_configs(
         description=self.__doc__, features=_features(), supervised_keys=None)
 
-  @classmethod
-  def required_files(cls, manual_dir: str) -> list[str]:
-    return [os.path.join(manual_dir, f) for f in cls.SPLIT_FILES.values()]
-
-  def _split_generators(self, dl_manager):
-    manual_dir = os.fspath(dl_manager.manual_dir)
-    manual_tfds.check_manual_files(type(self), manual_dir)
-    return {split: self._generate_examples(os.path.join(manual_dir, file))
-            for split, file in self.SPLIT_FILES.items()}
-
-  def _generate_examples(self, path: str):
-    name = os.path.basename(path)
+  def _generate_examples(self, manual_dir: str, name: str):
+    path = os.path.join(manual_dir, name)
     with open(path, newline="", encoding="utf-8") as f:
       rows = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
       header = [h.strip().lower() for h in next(rows, [])]
