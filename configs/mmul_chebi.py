@@ -55,9 +55,9 @@ def get_config():
   c.deletion.ratio = 5.0
   c.method.name = "mmul"
   c.method.mmul.md_weight = 1.0
-  c.method.mmul.ukr_weight = 30.0
-  c.method.mmul.mkr_weight = 30.0
+  c.method.mmul.ukr_weight = 15.0
+  c.method.mmul.mkr_weight = 3.0
   c.unlearn.num_steps = 500
-  c.unlearn.learning_rate = 1e-4
+  c.unlearn.learning_rate = 3e-4
   c.unlearn.checkpoint_every = 100
   return c

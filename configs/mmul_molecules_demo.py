@@ -17,7 +17,7 @@ from mmul_jax import config_schema
 def get_config():
   c = config_schema.default_config()
   c.data.name = "molecule_text"
-  c.data.max_atoms = 32  # the generated molecules have at most 26
+  c.data.max_atoms = 32  # the generated molecules have at most 18
   c.data.max_edges = 72
   c.model.vocab_size = 512  # descriptions' words, numbers and syllables
   c.model.context_length = 48
@@ -26,10 +26,13 @@ def get_config():
   c.model.graph_layers = 4
   c.train.num_steps = 2400  # 77 epochs: names are learnt by heart
   c.deletion.ratio = 5.0
-  c.unlearn.num_steps = 100
+  # Chosen from 11 settings on the 5 % set (steps, learning rate, UKR and
+  # MKR weights; CHANGELOG.md): MMUL moves the cosine AUC 82 % of the way
+  # to the retrained model at -2.7 test R@1.
+  c.unlearn.num_steps = 300
   c.unlearn.learning_rate = 3e-4
   c.method.name = "mmul"
   c.method.mmul.md_weight = 1.0
-  c.method.mmul.ukr_weight = 30.0
-  c.method.mmul.mkr_weight = 30.0
+  c.method.mmul.ukr_weight = 15.0
+  c.method.mmul.mkr_weight = 3.0
   return c
