@@ -28,6 +28,13 @@ from mmul_jax.methods import base
 TARGETS = ("captions", "labels")
 
 
+def _merge(first: dict, dr: dict) -> dict:
+  """`first` followed by Dr's rows of the same keys; leaf by leaf, since a
+  graph-text batch's "image" is a dict of padded graph arrays."""
+  return jax.tree.map(lambda a, b: jnp.concatenate([a, b]), first,
+                      {k: dr[k] for k in first})
+
+
 def relabel_and_merge(batch: dict, rng: jax.Array) -> dict:
   """One flat batch: Df with each image given another Df image's caption,
   followed by Dr. Relabelled pairs get fresh negative ids, so they are
@@ -38,7 +45,7 @@ def relabel_and_merge(batch: dict, rng: jax.Array) -> dict:
   fake_ids = -1 - jnp.arange(n)
   relabelled = {"image": df["image"], "text": df["text"][perm],
                 "image_id": fake_ids}
-  return {k: jnp.concatenate([relabelled[k], dr[k]]) for k in relabelled}
+  return _merge(relabelled, dr)
 
 
 def wrong_labels_and_merge(num_classes: int):
@@ -49,8 +56,8 @@ def wrong_labels_and_merge(num_classes: int):
     df, dr = batch["df"], batch["dr"]
     shift = jax.random.randint(rng, df["label"].shape, 1, num_classes)
     wrong = {**df, "label": (df["label"] + shift) % num_classes}
-    return {k: jnp.concatenate([wrong[k], dr[k]])
-            for k in ("image", "text", "label", "image_id")}
+    return _merge({k: wrong[k] for k in ("image", "text", "label",
+                                         "image_id")}, dr)
 
   return fn
 

@@ -137,6 +137,21 @@ def test_relabel_gives_every_deleted_image_another_images_caption():
   np.testing.assert_array_equal(np.asarray(out["image"])[:6], df["image"])
 
 
+def test_relabel_merges_graph_batches_leaf_by_leaf():
+  # A graph-text batch's "image" is a dict of per-molecule padded arrays.
+  graph = lambda n, v: {"nodes": np.full((n, 5, 8), v, np.int32),
+                        "senders": np.full((n, 6), v, np.int32)}
+  df = {"image": graph(3, 1), "text": np.ones((3, 4), np.int32),
+        "image_id": np.arange(3), "label": np.zeros(3, np.int32)}
+  dr = {"image": graph(2, 2), "text": np.zeros((2, 4), np.int32),
+        "image_id": np.arange(3, 5), "label": np.ones(2, np.int32)}
+  for merge in (relabel.relabel_and_merge, relabel.wrong_labels_and_merge(3)):
+    out = merge({"df": df, "dr": dr}, jax.random.key(0))
+    assert out["image"]["nodes"].shape == (5, 5, 8)
+    np.testing.assert_array_equal(out["image"]["senders"][:, 0],
+                                  [1, 1, 1, 2, 2])
+
+
 def _softmax(z):
   e = np.exp(z - z.max(-1, keepdims=True))
   return e / e.sum(-1, keepdims=True)
