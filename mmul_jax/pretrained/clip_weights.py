@@ -20,6 +20,7 @@ import os
 from typing import Callable, Iterator
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from mmul_jax import errors
@@ -58,6 +59,22 @@ def _read_file(path: str) -> dict[str, np.ndarray]:
   return dict(tree)
 
 
+def _read_json(path: str, *keys: str) -> dict:
+  """A JSON object file that must hold `keys`, or a `CheckpointError`
+  naming the file."""
+  try:
+    with open(path, encoding="utf-8") as f:
+      obj = json.load(f)
+  except (OSError, ValueError) as e:
+    raise errors.CheckpointError(f"{path} cannot be read as JSON ({e}); "
+                                 "re-download or re-export it") from None
+  missing = [k for k in keys if not isinstance(obj, dict) or k not in obj]
+  if missing:
+    raise errors.CheckpointError(f"{path} has no {', '.join(missing)}; "
+                                 "re-download or re-export it")
+  return obj
+
+
 def weight_files(path: str) -> list[str]:
   """The weight file(s) of a checkpoint file or directory."""
   if os.path.isfile(path):
@@ -68,8 +85,7 @@ def weight_files(path: str) -> list[str]:
   for name in SHARD_INDEXES:
     index = os.path.join(path, name)
     if os.path.exists(index):
-      with open(index) as f:
-        shards = sorted(set(json.load(f)["weight_map"].values()))
+      shards = sorted(set(_read_json(index, "weight_map").values()))
       return [os.path.join(path, s) for s in shards]
   for name in WEIGHT_FILES:
     if os.path.exists(os.path.join(path, name)):
@@ -116,9 +132,20 @@ def model_config(path: str, state: dict | None = None) -> dict:
   """
   cfg_path = os.path.join(path, "config.json") if os.path.isdir(path) else ""
   if cfg_path and os.path.exists(cfg_path):
-    with open(cfg_path) as f:
-      hf = json.load(f)
+    hf = _read_json(cfg_path, "text_config", "vision_config")
     t, v = hf["text_config"], hf["vision_config"]
+    for name, block, keys in (
+        ("text_config", t, ("vocab_size", "hidden_size", "intermediate_size",
+                            "num_hidden_layers", "num_attention_heads",
+                            "max_position_embeddings")),
+        ("vision_config", v, ("image_size", "patch_size", "hidden_size",
+                              "intermediate_size", "num_hidden_layers",
+                              "num_attention_heads"))):
+      missing = [k for k in keys if k not in block]
+      if missing:
+        raise errors.CheckpointError(
+            f"{cfg_path}: {name} lacks {', '.join(missing)}; is it a "
+            "Hugging Face CLIPConfig?")
     act = {HF_ACTIVATIONS.get(t.get("hidden_act", "quick_gelu")),
            HF_ACTIVATIONS.get(v.get("hidden_act", "quick_gelu"))}
     ratio = {t["intermediate_size"] / t["hidden_size"],
@@ -146,22 +173,33 @@ def model_config(path: str, state: dict | None = None) -> dict:
     raise errors.CheckpointError(
         f"{path}: a Hugging Face checkpoint needs its config.json beside "
         "the weights")
-  conv = state["visual.conv1.weight"]
-  width, patch = conv.shape[0], conv.shape[-1]
-  grid = round((state["visual.positional_embedding"].shape[0] - 1) ** 0.5)
-  text_width = state["ln_final.weight"].shape[0]
-  vocab = state["token_embedding.weight"].shape[0]
+  def shape(name: str, ndim: int) -> tuple[int, ...]:
+    if name not in state:
+      raise errors.CheckpointError(
+          f"{path} has no tensor {name!r}, which an OpenAI/open_clip CLIP "
+          "checkpoint has (and the model size is read from); is it a "
+          "complete CLIP state dict?")
+    if state[name].ndim != ndim:
+      raise errors.CheckpointError(
+          f"{path}: tensor {name!r} has shape {state[name].shape}, expected "
+          f"{ndim} dimensions")
+    return state[name].shape
+
+  conv = shape("visual.conv1.weight", 4)
+  width, patch = conv[0], conv[-1]
+  grid = round((shape("visual.positional_embedding", 2)[0] - 1) ** 0.5)
+  vocab = shape("token_embedding.weight", 2)[0]
   return dict(
-      embed_dim=state["text_projection"].shape[1], image_size=patch * grid,
+      embed_dim=shape("text_projection", 2)[1], image_size=patch * grid,
       patch_size=patch, vision_width=width,
       vision_layers=_count_layers(state, "visual.transformer.resblocks."),
       vocab_size=vocab,
-      context_length=state["positional_embedding"].shape[0],
-      text_width=text_width,
+      context_length=shape("positional_embedding", 2)[0],
+      text_width=shape("ln_final.weight", 1)[0],
       text_layers=_count_layers(state, "transformer.resblocks."),
       eot_id=vocab - 1,
-      mlp_ratio=state["visual.transformer.resblocks.0.mlp.c_fc.weight"]
-      .shape[0] / width, activation="quick_gelu", layer_norm_eps=1e-5)
+      mlp_ratio=shape("visual.transformer.resblocks.0.mlp.c_fc.weight", 2)[0]
+      / width, activation="quick_gelu", layer_norm_eps=1e-5)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -313,6 +351,7 @@ def import_towers(params: dict, state: dict[str, np.ndarray], model_cfg,
             f"{source} has no tensor {name!r} (needed for "
             f"{'/'.join(rule.target)}); is it a CLIP checkpoint of the "
             "configured size?")
+      check_weight(state[name], name, source)
     node = tree["params"]
     for part in rule.target[:-1]:
       node = node[part]
@@ -337,6 +376,21 @@ def import_towers(params: dict, state: dict[str, np.ndarray], model_cfg,
         f"e.g. {unused[:3]}; the configured model is smaller than the "
         "checkpoint (compare model.* with its config)")
   return tree
+
+
+def check_weight(tensor: np.ndarray, name: str, source: str) -> None:
+  """Refuses a weight that is not floating point (it would be cast and
+  trained) or holds NaN/inf (training would only diverge later)."""
+  if not jnp.issubdtype(tensor.dtype, jnp.floating):
+    raise errors.CheckpointError(
+        f"{source}: tensor {name!r} has dtype {tensor.dtype}, but weights "
+        "are floating point; is this the right file?")
+  bad = int(np.size(tensor) - np.count_nonzero(
+      np.isfinite(np.asarray(tensor, np.float32))))
+  if bad:
+    raise errors.CheckpointError(
+        f"{source}: tensor {name!r} holds {bad} NaN/inf value(s); the "
+        "checkpoint is corrupt (re-download or re-export it)")
 
 
 def check_model_config(path: str, model_cfg,

@@ -38,15 +38,44 @@ class _StorageType:
     self.dtype = np.dtype(_STORAGE_DTYPES[name])
 
 
+def _int_tuple(value, what: str) -> tuple[int, ...]:
+  if not isinstance(value, (tuple, list)) or not all(
+      isinstance(v, int) and not isinstance(v, bool) and v >= 0
+      for v in value):
+    raise errors.CheckpointError(
+        f"a tensor's {what} must be non-negative integers, got {value!r}")
+  return tuple(value)
+
+
 def _rebuild_tensor(storage, offset, size, stride, *unused):
+  """A copy of the tensor viewing `storage`, after checking that every
+  element it addresses lies inside the storage: a file's size, stride and
+  offset are untrusted, and numpy's strided view would read (or crash on)
+  whatever memory lies beyond."""
   del unused  # requires_grad, backward hooks, metadata
-  size, stride = tuple(size), tuple(stride)
+  if not isinstance(storage, np.ndarray):
+    raise errors.CheckpointError(
+        f"a tensor's storage must be a storage record, got "
+        f"{type(storage).__name__}")
+  size, stride = _int_tuple(size, "size"), _int_tuple(stride, "stride")
+  (offset,) = _int_tuple((offset,), "offset")
+  if len(size) != len(stride):
+    raise errors.CheckpointError(
+        f"a tensor has size {size} but stride {stride} (lengths differ)")
+  if any(n == 0 for n in size):
+    return np.zeros(size, storage.dtype)
+  last = offset + sum((n - 1) * s for n, s in zip(size, stride))
+  if last >= storage.size:
+    raise errors.CheckpointError(
+        f"a tensor of size {size}, stride {stride} and offset {offset} "
+        f"addresses element {last} of a storage of {storage.size}; the file "
+        "is corrupt or crafted")
   if not size:
     return np.array(storage[offset])
   itemsize = storage.dtype.itemsize
   view = np.lib.stride_tricks.as_strided(
       storage[offset:], shape=size,
-      strides=tuple(s * itemsize for s in stride))
+      strides=tuple(s * itemsize for s in stride), writeable=False)
   return np.array(view)  # own the memory, contiguous
 
 
@@ -87,10 +116,15 @@ class _Unpickler(pickle.Unpickler):
         "model.state_dict() alone, or convert the file to safetensors")
 
   def persistent_load(self, pid):
-    kind, storage_type, key, _location, numel = pid
-    if kind != "storage" or not isinstance(storage_type, _StorageType):
+    if not (isinstance(pid, tuple) and len(pid) == 5):
       raise errors.CheckpointError(
-          f"{self._path}: unsupported storage record {pid[:2]!r}")
+          f"{self._path}: unsupported storage record {str(pid)[:80]}")
+    kind, storage_type, key, _location, numel = pid
+    if (kind != "storage" or not isinstance(storage_type, _StorageType)
+        or not isinstance(key, str) or not isinstance(numel, int)
+        or isinstance(numel, bool) or numel < 0):
+      raise errors.CheckpointError(
+          f"{self._path}: unsupported storage record {str(pid)[:80]}")
     if key not in self._storages:
       raw = self._archive.read(f"{self._root}/data/{key}")
       arr = np.frombuffer(raw, storage_type.dtype)
@@ -126,5 +160,10 @@ def load(path: str) -> dict:
     try:
       return _Unpickler(archive.read(pickles[0]), archive, root,
                         path).load()
-    except (pickle.UnpicklingError, EOFError, KeyError, ValueError) as e:
+    except errors.CheckpointError as e:
+      if str(e).startswith(path):
+        raise
+      raise errors.CheckpointError(f"{path}: {e}") from None
+    except (pickle.UnpicklingError, EOFError, KeyError, ValueError,
+            TypeError, IndexError, zipfile.BadZipFile) as e:
       raise errors.CheckpointError(f"{path} is corrupt: {e}") from None
