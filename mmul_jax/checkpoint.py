@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from typing import Any
 
 import grain
@@ -50,17 +51,60 @@ def _jsonable(obj: Any) -> Any:
   return json.loads(json.dumps(obj, default=str))
 
 
+class CheckpointSaveError(errors.CheckpointError):
+  """A checkpoint step could not be written (disk full, permissions)."""
+
+
+def _save_failure_reason(e: BaseException) -> str:
+  """What an Orbax/TensorStore write error means, in a few words."""
+  text = str(e)
+  if isinstance(e, OSError) and e.strerror:
+    return e.strerror
+  if "os_error_code='28'" in text or "No space left" in text:
+    return "No space left on device"
+  if "os_error_code='13'" in text or "Permission denied" in text:
+    return "Permission denied"
+  if "os_error_code='30'" in text or "Read-only file system" in text:
+    return "Read-only file system"
+  first = text.strip().splitlines()[0][:200] if text.strip() else ""
+  return f"{type(e).__name__}: {first}"
+
+
 class Checkpointer:
-  """Save/restore `TrainState`s in `directory` for one fixed config."""
+  """Save/restore `TrainState`s in `directory` for one fixed config.
+
+  The fingerprint is written with the first checkpoint, so a run that
+  stopped before it (a NaN, a config error found late) leaves nothing that
+  refuses the corrected config; a directory without a finished step takes
+  any config.
+  """
 
   def __init__(self, directory: str, fingerprint: dict, *,
                data: tuple[str, ...] = (), max_to_keep: int = 2):
     self.directory = os.path.abspath(directory)
     self.fingerprint = _jsonable(fingerprint)
+    self.data = tuple(data)
+    handlers = {"state": ocp.StandardCheckpointHandler(),
+                **{f"data_{n}": grain.checkpoint.CheckpointHandler()
+                   for n in self.data}}
+    try:
+      self._manager = ocp.CheckpointManager(
+          self.directory,
+          options=ocp.CheckpointManagerOptions(
+              max_to_keep=max_to_keep, create=True,
+              # A step a SIGKILL cut short is removed at the next start.
+              cleanup_tmp_directories=True),
+          item_handlers=handlers)
+    except OSError as e:
+      raise CheckpointError(f"cannot create checkpoint directory "
+                            f"{self.directory} ({e.strerror})") from None
     path = os.path.join(self.directory, FINGERPRINT_FILE)
-    if os.path.exists(path):
+    self._fingerprint_path = path
+    finished = self.latest_step() is not None
+    stored = None
+    if os.path.exists(path) and finished:
       try:
-        with open(path) as f:
+        with open(path, encoding="utf-8") as f:
           stored = json.load(f)
       except ValueError as e:
         raise CheckpointError(f"{path} is corrupt ({e}); delete "
@@ -71,17 +115,16 @@ class Checkpointer:
             f"{self.directory} holds a checkpoint made with another config "
             f"(differs in: {'; '.join(diff[:4])}); use another --workdir or "
             "delete that directory")
-    elif distributed.is_main():
-      io_utils.atomic_write_json(path, self.fingerprint)
-    self.data = tuple(data)
-    handlers = {"state": ocp.StandardCheckpointHandler(),
-                **{f"data_{n}": grain.checkpoint.CheckpointHandler()
-                   for n in self.data}}
-    self._manager = ocp.CheckpointManager(
-        self.directory,
-        options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep,
-                                             create=True),
-        item_handlers=handlers)
+    # Written now for a directory of old runs that lacks one, else at the
+    # first save.
+    self._fingerprint_written = stored is not None
+    if finished and stored is None:
+      self._write_fingerprint()
+
+  def _write_fingerprint(self) -> None:
+    if distributed.is_main():
+      io_utils.atomic_write_json(self._fingerprint_path, self.fingerprint)
+    self._fingerprint_written = True
 
   def latest_step(self) -> int | None:
     return self._manager.latest_step()
@@ -91,10 +134,16 @@ class Checkpointer:
     data = data or {}
     if set(data) != set(self.data):
       raise ValueError(f"expected iterators {self.data}, got {tuple(data)}")
-    self._manager.save(int(step), args=ocp.args.Composite(
-        state=ocp.args.StandardSave(state),
-        **{f"data_{n}": grain.checkpoint.CheckpointSave(it)
-           for n, it in data.items()}))
+    try:
+      if not self._fingerprint_written:
+        self._write_fingerprint()
+      # Waits for the previous save first: its failure surfaces here.
+      self._manager.save(int(step), args=ocp.args.Composite(
+          state=ocp.args.StandardSave(state),
+          **{f"data_{n}": grain.checkpoint.CheckpointSave(it)
+             for n, it in data.items()}))
+    except Exception as e:  # orbax and tensorstore raise many types
+      self._raise_save_error(e, int(step))
 
   def restore(self, abstract_state, step: int | None = None):
     """Restores into `abstract_state` (shapes, dtypes and shardings)."""
@@ -132,12 +181,64 @@ class Checkpointer:
           "that step directory to resume from an earlier one, or the whole "
           "directory to start over") from e
 
+  def finished_steps(self) -> list[int]:
+    """The steps complete on disk (Orbax renames a step directory from
+    its temporary name only when every item is written)."""
+    try:
+      names = os.listdir(self.directory)
+    except OSError:
+      return []
+    return sorted(int(n) for n in names if n.isdigit()
+                  and os.path.isdir(os.path.join(self.directory, n)))
+
+  def _remove_unfinished(self) -> None:
+    """Deletes temporary step directories (process 0; after every save
+    has stopped)."""
+    if not distributed.is_main():
+      return
+    for name in os.listdir(self.directory):
+      if ".orbax-checkpoint-tmp" in name:
+        shutil.rmtree(os.path.join(self.directory, name), ignore_errors=True)
+
+  def settle(self) -> tuple[int | None, Exception | None]:
+    """Waits for the save in flight; removes what a failed save left.
+    Returns the latest complete step on disk and the save's error."""
+    error = None
+    try:
+      self._manager.wait_until_finished()
+    except Exception as e:  # the background save's error
+      error = e
+    self._remove_unfinished()
+    steps = self.finished_steps()
+    return (steps[-1] if steps else None), error
+
+  def _raise_save_error(self, error: Exception, step: int | None = None):
+    """Settles, then raises one `CheckpointSaveError` that names the step
+    really kept."""
+    kept, _ = self.settle()
+    kept_text = (f"the last complete checkpoint, step {kept}, is kept"
+                 if kept is not None else "no complete checkpoint is kept")
+    when = f" at step {step} or before" if step is not None else ""
+    raise CheckpointSaveError(
+        f"could not write a checkpoint in {self.directory}{when} "
+        f"({_save_failure_reason(error)}); {kept_text}. Free space (or fix "
+        "the directory's permissions) and rerun the same command to "
+        "resume") from error
+
   def wait(self) -> None:
-    self._manager.wait_until_finished()
+    """Blocks until the save in flight is on disk; a failed save raises
+    `CheckpointSaveError`, leaving no temporary directory."""
+    _, error = self.settle()
+    if error is not None:
+      self._raise_save_error(error)
 
   def close(self) -> None:
-    self._manager.wait_until_finished()
-    self._manager.close()
+    """Waits for the last save (raising `CheckpointSaveError` if it
+    failed) and closes the manager."""
+    try:
+      self.wait()
+    finally:
+      self._manager.close()
 
 
 def abstract_like(tree, sharding) -> Any:

@@ -7,6 +7,9 @@ range, each with a one-line message that says what to do.
 
 from __future__ import annotations
 
+import difflib
+import math
+
 import ml_collections
 import numpy as np
 
@@ -231,6 +234,30 @@ def known_keys() -> set[str]:
   return set(_flatten(default_config()))
 
 
+IMAGE_CHANNELS = 3  # data.mean / data.std: one value per RGB channel
+
+
+def _is_number(x) -> bool:
+  return isinstance(x, (int, float)) and not isinstance(x, bool) and (
+      math.isfinite(x))
+
+
+def _positive_ints(values) -> bool:
+  return (isinstance(values, (tuple, list)) and len(values) > 0
+          and all(isinstance(x, int) and not isinstance(x, bool) and x > 0
+                  for x in values))
+
+
+def unknown_key_message(key: str, known=None) -> str:
+  """"unknown config key ..." with the closest valid keys."""
+  known = known_keys() if known is None else known
+  close = difflib.get_close_matches(key, sorted(known), n=3, cutoff=0.75)
+  hint = (f"did you mean {' or '.join(repr(k) for k in close)}? "
+          if close else "")
+  return (f"unknown config key {key!r}; {hint}see the configs reference in "
+          "README.md for the valid keys")
+
+
 def _get(cfg, dotted):
   for part in dotted.split("."):
     cfg = cfg[part]
@@ -245,8 +272,11 @@ def validate(config: ml_collections.ConfigDict) -> None:
   given = _flatten(config)
   for key in given:
     if key not in known:
-      raise ConfigError(f"unknown config key {key!r}; see the configs "
-                        "reference in README.md for the valid keys")
+      raise ConfigError(unknown_key_message(key, known))
+  for key, v in given.items():
+    values = v if isinstance(v, (tuple, list)) else (v,)
+    if any(isinstance(x, float) and not math.isfinite(x) for x in values):
+      raise ConfigError(f"{key} = {v!r} is not a finite number")
   for key in known:
     # Method hyperparameters: only the selected method's, checked below.
     if key not in given and (key == "method.name"
@@ -317,6 +347,18 @@ def validate(config: ml_collections.ConfigDict) -> None:
     if not isinstance(b[key], (tuple, list)) or (
         not b[key] and key != "model_widths"):
       raise ConfigError(f"benchmark.{key} must be a non-empty tuple")
+  if not all(_is_number(r) and 0 < r < 100 for r in b.ratios):
+    raise ConfigError("benchmark.ratios must be percentages in (0, 100), "
+                      f"got {b.ratios!r}")
+  if not all(isinstance(x, int) and not isinstance(x, bool)
+             for x in b.seeds):
+    raise ConfigError(f"benchmark.seeds must be integers, got {b.seeds!r}")
+  if b.model_widths and not _positive_ints(b.model_widths):
+    raise ConfigError("benchmark.model_widths must be positive integers, "
+                      f"got {b.model_widths!r}")
+  if not all(isinstance(x, str) for x in b.settings):
+    raise ConfigError("benchmark.settings must be strings \"method: key="
+                      f"value, ...\", got {b.settings!r}")
   unknown = set(b.methods) - set(methods.METHODS)
   if unknown:
     raise ConfigError(f"benchmark.methods: unknown method(s) "
@@ -337,8 +379,17 @@ def validate(config: ml_collections.ConfigDict) -> None:
                       "every retained image)")
   if config.eval.rerank_k < 0:
     raise ConfigError("eval.rerank_k must be >= 0 (0 turns re-ranking off)")
-  if not config.eval.recall_ks or min(config.eval.recall_ks) < 1:
-    raise ConfigError("eval.recall_ks must be positive integers")
+  if not _positive_ints(config.eval.recall_ks):
+    raise ConfigError("eval.recall_ks must be a non-empty tuple of positive "
+                      f"integers, got {config.eval.recall_ks!r}")
+  for key in ("mean", "std"):
+    v = config.data[key]
+    if not (isinstance(v, (tuple, list)) and len(v) == IMAGE_CHANNELS
+            and all(_is_number(x) for x in v)):
+      raise ConfigError(f"data.{key} must be {IMAGE_CHANNELS} numbers (one "
+                        f"per RGB channel), got {v!r}")
+  if min(config.data.std) <= 0:
+    raise ConfigError(f"data.std must be > 0, got {config.data.std!r}")
   features = datasets.DATASETS[config.data.name].features
   if (config.deletion.strategy == "class_skewed"
       or "class_skewed" in config.benchmark.strategies) and (

@@ -9,6 +9,8 @@ a bug and keeps its traceback.
 class UserError(Exception):
   """Base class of errors a user can fix by changing input."""
 
+  exit_code = 2
+
 
 class ConfigError(UserError, ValueError):
   """A config that cannot run: unknown key, bad value, impossible setting."""
@@ -24,3 +26,9 @@ class CheckpointError(UserError, RuntimeError):
 
 class NonFiniteLossError(UserError, FloatingPointError):
   """The loss or gradient became NaN/inf."""
+
+
+class Interrupted(UserError):
+  """Ctrl-C or SIGTERM: the run stopped cleanly and can be resumed."""
+
+  exit_code = 130

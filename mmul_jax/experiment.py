@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import os
 from typing import Callable, Iterable
 
@@ -19,6 +18,7 @@ from mmul_jax import distributed
 from mmul_jax import io_utils
 from mmul_jax import models
 from mmul_jax import pretrained
+from mmul_jax import workdir_lock
 from mmul_jax.data import deletion
 from mmul_jax.data import molecules
 from mmul_jax.data import pipeline
@@ -193,14 +193,24 @@ def _trained_tokenizer(model_cfg, workdir: str, dataset_name: str,
       io_utils.atomic_write_text(path, tok.to_str())
   stored = {}
   if os.path.exists(source_path):
-    with open(source_path) as f:
-      stored = json.load(f)
+    stored = io_utils.read_json(
+        source_path, what="tokenizer record",
+        remedy=f"delete it and {TOKENIZER_FILE} beside it to train the "
+        "tokenizer again")
   if stored != wanted:
     raise config_schema.ConfigError(
         f"{path} was trained for {stored or 'an unknown source'}, this run "
         f"needs one for {wanted}; use another workdir (or delete both "
         f"{TOKENIZER_FILE} and {TOKENIZER_SOURCE_FILE} there)")
   return tokenizer_lib.load(path, model_cfg.context_length)
+
+
+def lock_workdir(config: ml_collections.ConfigDict, workdir: str) -> None:
+  """Joins the multi-process job (`config.distributed`) and takes the
+  workdir's lock on process 0, before anything is written there."""
+  distributed.initialize(config.distributed)
+  if distributed.is_main():
+    workdir_lock.acquire(workdir)
 
 
 def setup(config: ml_collections.ConfigDict, workdir: str) -> Experiment:
@@ -214,7 +224,7 @@ def setup(config: ml_collections.ConfigDict, workdir: str) -> Experiment:
   trained_tokenizer = tokenizer_source(config.model, spec) == "trained"
   if not trained_tokenizer:  # its errors before any compute
     tok = make_tokenizer(config.model, spec)
-  distributed.initialize(config.distributed)
+  lock_workdir(config, workdir)
   mesh = sharding.make_mesh()
   for what, size in (("train.batch_size", config.train.batch_size),
                      ("unlearn.df_batch_size", config.unlearn.df_batch_size),

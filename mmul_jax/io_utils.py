@@ -27,3 +27,17 @@ def atomic_write_text(path: str, text: str) -> None:
 
 def atomic_write_json(path: str, obj: Any) -> None:
   atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def read_json(path: str, *, what: str = "file",
+              remedy: str = "delete it and rerun the same command") -> Any:
+  """A JSON file this project wrote; a truncated or corrupt one (a disk
+  that filled, a hand edit) is a `DataError` that names it and says what to
+  do, instead of a decoder traceback."""
+  from mmul_jax import errors
+  try:
+    with open(path, encoding="utf-8") as f:
+      return json.load(f)
+  except (ValueError, UnicodeDecodeError) as e:  # JSONDecodeError included
+    raise errors.DataError(f"{what} {path} is corrupt or truncated ({e}); "
+                           f"{remedy}") from None

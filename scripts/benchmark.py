@@ -8,6 +8,8 @@ hold yet (a killed grid resumes where it stopped; no finished cell runs
 again), then writes DIR/leaderboard.md, DIR/leaderboard.json and PNG plots.
 """
 
+import sys
+
 from absl import app
 
 from mmul_jax import cli
@@ -25,8 +27,13 @@ def _run(config, workdir):
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  del argv  # cli.parse_flags refused positional arguments
+  if any(a.startswith("--config.method.name") for a in sys.argv[1:]):
+    print("error: benchmark.py runs every method of benchmark.methods, so "
+          "--config.method.name has no effect; pass "
+          "--config.benchmark.methods=\"('salun',)\" instead",
+          file=sys.stderr)
+    sys.exit(2)
   config, workdir = _ARGS()
   cli.run_or_exit(lambda: _run(config, workdir))
 

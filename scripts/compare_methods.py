@@ -26,14 +26,16 @@ _RULE = flags.DEFINE_enum("selection", "retrain_gap",
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  del argv  # cli.parse_flags refused positional arguments
   config, workdir = _ARGS()
   names = _METHODS.value
-  for name in names or ():
-    methods.get(name)  # unknown names fail before any compute
-  cli.run_or_exit(lambda: compare.compare(config, workdir, names,
-                                              rule=_RULE.value))
+
+  def go():
+    for name in names or ():
+      methods.get(name)  # unknown names fail before any compute
+    compare.compare(config, workdir, names, rule=_RULE.value)
+
+  cli.run_or_exit(go)
 
 
 if __name__ == "__main__":

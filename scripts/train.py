@@ -20,8 +20,7 @@ _MODEL = flags.DEFINE_enum("model", "original", train.KINDS,
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  del argv  # cli.parse_flags refused positional arguments
   config, workdir = _ARGS()
 
   def go():

@@ -17,8 +17,7 @@ _ARGS = cli.define_flags()
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  del argv  # cli.parse_flags refused positional arguments
   config, workdir = _ARGS()
   cli.run_or_exit(lambda: unlearn_run.run(config, workdir))
 

@@ -100,11 +100,30 @@ def test_a_torn_last_record_reruns_its_cell(tmp_path):
   assert len(lines) == 8 and all(json.loads(ln) for ln in lines)
 
 
-def test_corrupt_record_in_the_middle_is_an_error(tmp_path):
+REC = '{"key": "%s", "method": "m", "metrics": {}}\n'
+
+
+@pytest.mark.parametrize("middle,message", [
+    (b"not json\n", "line 2 is not JSON"),
+    (b'{"key": "x\xff\xfe"}\n', "line 2 is not UTF-8 text"),
+    (b"[1, 2]\n", "line 2 is JSON but not a grid record"),
+    (b'{"key": "c"}\n', "line 2 is JSON but not a grid record"),
+])
+def test_corrupt_record_in_the_middle_is_an_error(tmp_path, middle,
+                                                  message):
   path = tmp_path / benchmark.RECORDS_FILE
-  path.write_text('{"key": "a"}\nnot json\n{"key": "b"}\n')
-  with pytest.raises(errors.DataError, match="line 2 is not JSON"):
+  content = (REC % "a").encode() + middle + (REC % "b").encode()
+  path.write_bytes(content)
+  with pytest.raises(errors.DataError, match=message + ".*delete that line"):
     benchmark.read_records(str(path))
+  assert path.read_bytes() == content  # nothing rewritten
+
+
+def test_a_last_line_cut_inside_a_character_is_torn(tmp_path):
+  path = tmp_path / benchmark.RECORDS_FILE
+  path.write_bytes((REC % "a").encode() + (REC % "b\u00e9").encode()[:22])
+  assert list(benchmark.read_records(str(path))) == ["a"]
+  assert path.read_text() == REC % "a"
 
 
 def test_bad_grid_is_refused_before_any_cell():
@@ -115,6 +134,15 @@ def test_bad_grid_is_refused_before_any_cell():
   c = _config()
   c.benchmark.settings = ("mmul unlearn.learning_rate=1",)
   with pytest.raises(errors.ConfigError, match="must start with a method"):
+    benchmark.run(c, "/nonexistent", run_cell=_fake_results)
+  c.benchmark.settings = ("mmul: unlearn.learnin_rate=1",)
+  with pytest.raises(errors.ConfigError,
+                     match="unknown config key 'unlearn.learnin_rate'; did "
+                     "you mean 'unlearn.learning_rate'"):
+    benchmark.run(c, "/nonexistent", run_cell=_fake_results)
+  c = _config()
+  c.benchmark.ratios = (float("nan"),)
+  with pytest.raises(errors.ConfigError, match="not a finite number"):
     benchmark.run(c, "/nonexistent", run_cell=_fake_results)
 
 

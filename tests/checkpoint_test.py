@@ -1,5 +1,6 @@
 """Orbax round trip, resume guard and corrupt checkpoints."""
 
+import json
 import os
 
 import grain
@@ -47,7 +48,10 @@ def test_round_trip_restores_params_and_optimizer_state(tmp_path):
 
 
 def test_other_config_is_refused(tmp_path):
-  checkpoint.Checkpointer(str(tmp_path), {"model": {"width": 4}}).close()
+  state, _ = _state()
+  ckpt = checkpoint.Checkpointer(str(tmp_path), {"model": {"width": 4}})
+  ckpt.save(1, state)
+  ckpt.close()
   with pytest.raises(errors.CheckpointError,
                      match=r"another config.*model.width \(4 -> 8\)"):
     checkpoint.Checkpointer(str(tmp_path), {"model": {"width": 8}})
@@ -69,7 +73,10 @@ def test_corrupt_checkpoint_gives_a_clear_error(tmp_path):
 
 
 def test_corrupt_fingerprint_gives_a_clear_error(tmp_path):
-  checkpoint.Checkpointer(str(tmp_path), {"a": 1}).close()
+  state, _ = _state()
+  ckpt = checkpoint.Checkpointer(str(tmp_path), {"a": 1})
+  ckpt.save(1, state)
+  ckpt.close()
   with open(os.path.join(str(tmp_path), checkpoint.FINGERPRINT_FILE),
             "w") as f:
     f.write("{not json")
@@ -118,3 +125,19 @@ def test_input_position_that_disagrees_with_the_state_is_refused(tmp_path):
                      match=r"stream 'train' at batch 7, not 3"):
     loop.resume(ckpt, lambda: _abstract(state), {"train": stream})
   ckpt.close()
+
+
+def test_a_directory_without_a_finished_step_takes_a_changed_config(
+    tmp_path):
+  # A run that stopped before its first checkpoint (a NaN at step 3, a
+  # config error found late) must not refuse the corrected rerun.
+  checkpoint.Checkpointer(str(tmp_path), {"lr": 1.0}).close()
+  assert not os.path.exists(tmp_path / checkpoint.FINGERPRINT_FILE)
+  (tmp_path / checkpoint.FINGERPRINT_FILE).write_text('{"lr": 1.0}')
+  state, _ = _state()
+  ckpt = checkpoint.Checkpointer(str(tmp_path), {"lr": 0.1})
+  ckpt.save(1, state)
+  ckpt.close()
+  with open(tmp_path / checkpoint.FINGERPRINT_FILE) as f:
+    assert json.load(f) == {"lr": 0.1}
+  checkpoint.Checkpointer(str(tmp_path), {"lr": 0.1}).close()

@@ -83,10 +83,11 @@ def test_two_processes_agree_with_one(tmp_path, data_dir, tiny_builder):
     np.testing.assert_allclose(_history(a), _history(b), rtol=1e-5)
   # Unlearning starts from those (float-noise) different originals and
   # compares against them, so its loss differs more; Adam turns noise in
-  # near-zero gradients into steps of up to 2 lr, hence the atol.
+  # near-zero gradients into steps of up to 2 lr, hence the atol. (3e-3
+  # was exceeded once, at 3.5e-3, on a CPU of another machine.)
   (a,) = glob.glob(os.path.join(one, "unlearn", "*", "*", "*", "*info.json"))
   (b,) = glob.glob(os.path.join(two, "unlearn", "*", "*", "*", "*info.json"))
-  np.testing.assert_allclose(_history(a), _history(b), rtol=3e-3)
+  np.testing.assert_allclose(_history(a), _history(b), rtol=1e-2)
   for phase in ("original", os.path.join("unlearn", "*", "*", "*")):
     jax.tree.map(lambda x, y: np.testing.assert_allclose(x, y, atol=2e-3),
                  _final_params(one, phase), _final_params(two, phase))

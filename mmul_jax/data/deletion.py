@@ -84,8 +84,12 @@ class DeletionSet:
   def check(self) -> None:
     """Df ⊂ D, Df ∩ Dr = ∅, Df ∪ Dr = D, no duplicates."""
     forget = np.asarray(self.forget_ids)
-    if len(np.unique(forget)) != len(forget):
-      raise errors.DataError("deletion set has duplicate ids")
+    values, counts = np.unique(forget, return_counts=True)
+    if (counts > 1).any():
+      dup = values[counts > 1]
+      raise errors.DataError(
+          f"deletion set lists id {int(dup[0])} more than once "
+          f"({dup.size} duplicated id(s): {dup[:5].tolist()})")
     if not np.isin(forget, self.all_ids).all():
       bad = forget[~np.isin(forget, self.all_ids)][:5].tolist()
       raise errors.DataError(f"deletion ids not in the dataset: {bad}")
@@ -168,29 +172,47 @@ def read_mubench_indices(path: str, *, num_rows: int,
   refused whatever the ratio.
   """
   try:
-    with open(path) as f:
+    with open(path, encoding="utf-8") as f:
       lines = [(i + 1, ln.strip()) for i, ln in enumerate(f) if ln.strip()]
   except OSError as e:
     raise errors.DataError(f"cannot read MU-Bench index file {path}: "
                            f"{e.strerror}") from e
-  rows = []
+  except UnicodeDecodeError as e:
+    raise errors.DataError(f"MU-Bench index file {path} is not text ({e}); "
+                           "is it the index file?") from None
+  if not lines:
+    raise errors.DataError(f"MU-Bench index file {path} is empty; it must "
+                           "list the deleted train rows, one per line")
+  rows, out_of_range = [], []
   for number, text in lines:
     try:
-      rows.append(int(text))
+      row = int(text)
     except ValueError:
       raise errors.DataError(f"{path}, line {number}: {text[:40]!r} is not a "
                              "row index (one integer per line)") from None
-  rows = np.asarray(rows, np.int64)
-  bad = np.flatnonzero((rows < 0) | (rows >= num_rows))
-  if bad.size:
-    i = int(bad[0])
+    if not 0 <= row < num_rows:
+      out_of_range.append((number, text))
+    rows.append(row)
+  if out_of_range:
+    number, text = out_of_range[0]
     raise errors.DataError(
-        f"{path}, line {lines[i][0]}: row {rows[i]} is out of range for a "
-        f"train split of {num_rows} rows ({bad.size} such lines); is this "
-        "the file for this dataset?")
-  if len(np.unique(rows)) != len(rows):
-    raise errors.DataError(f"{path} lists a row more than once")
-  return rows[:_prefix(len(rows), ratio)]
+        f"{path}, line {number}: row {text[:40]} is out of range for a "
+        f"train split of {num_rows} rows ({len(out_of_range)} such lines); "
+        "is this the file for this dataset?")
+  rows = np.asarray(rows, np.int64)
+  values, counts = np.unique(rows, return_counts=True)
+  if (counts > 1).any():
+    row = int(values[counts > 1][0])
+    number = next(n for n, t in lines if int(t) == row)
+    raise errors.DataError(f"{path} lists row {row} more than once (first "
+                           f"on line {number})")
+  n = _prefix(len(rows), ratio)
+  if n == 0:
+    raise errors.DataError(
+        f"a {float(ratio):g}% deletion takes the first {float(ratio):g}/10 "
+        f"of {path}'s {len(rows)} rows, which is none; raise "
+        "deletion.ratio")
+  return rows[:n]
 
 
 def read_mubench_mask(directory: str, *, num_rows: int,
@@ -225,12 +247,16 @@ def save(ds: DeletionSet, path: str) -> None:
 def load(path: str, all_ids: Sequence[int] | None = None) -> DeletionSet:
   """Reads a manifest, verifying its hash (and its dataset, if given)."""
   try:
-    with open(path) as f:
+    with open(path, encoding="utf-8") as f:
       m = json.load(f)
     forget = np.asarray(m["forget_ids"], np.int64)
     expected = m["sha256"]
-  except (OSError, ValueError, KeyError) as e:
-    raise errors.DataError(f"unreadable deletion manifest {path}: {e}") from e
+    if forget.ndim != 1:
+      raise ValueError("forget_ids is not a list of ids")
+  except (OSError, ValueError, KeyError, TypeError, OverflowError) as e:
+    what = f"no key {e}" if isinstance(e, KeyError) else str(e)
+    raise errors.DataError(f"unreadable deletion manifest {path} ({what}); "
+                           "delete it to redraw the set") from None
   if ids_hash(forget) != expected:
     raise errors.DataError(f"deletion manifest {path} is corrupt: the id list does "
                      "not match its sha256; delete it to redraw")
@@ -240,10 +266,31 @@ def load(path: str, all_ids: Sequence[int] | None = None) -> DeletionSet:
   if ids_hash(all_ids) != m["all_ids_sha256"]:
     raise errors.DataError(f"deletion manifest {path} was drawn from another "
                      "dataset (unit ids differ)")
-  result = DeletionSet(m["dataset"], m["unit"], int(m["seed"]),
-                       float(m["ratio"]), forget, all_ids,
-                       m.get("source", "uniform"))
-  result.check()
+  try:
+    result = DeletionSet(m["dataset"], m["unit"], int(m["seed"]),
+                         float(m["ratio"]), forget, all_ids,
+                         m.get("source", "uniform"))
+    result.check()
+  except errors.DataError as e:
+    raise errors.DataError(f"deletion manifest {path}: {e}") from None
+  except (KeyError, TypeError, ValueError) as e:
+    raise errors.DataError(f"unreadable deletion manifest {path} ({e}); "
+                           "delete it to redraw the set") from None
+  # The counts it states must be those of its ids: a hand-edited manifest
+  # would otherwise be reported as the ratio it claims.
+  stated = {"num_forget": len(forget), "num_units": len(all_ids)}
+  for key, actual in stated.items():
+    if key in m and m[key] != actual:
+      raise errors.DataError(
+          f"deletion manifest {path} says {key} = {m[key]!r} but lists "
+          f"{actual}; delete it to redraw the set")
+  if result.source != "mubench" and unit_count(
+      result.ratio, len(all_ids)) != len(forget):
+    raise errors.DataError(
+        f"deletion manifest {path} says ratio {result.ratio:g}% of "
+        f"{len(all_ids)} units, which is "
+        f"{unit_count(result.ratio, len(all_ids))} units, but lists "
+        f"{len(forget)}; delete it to redraw the set")
   return result
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import optax
 from tqdm.auto import tqdm
 
+from mmul_jax import checkpoint
 from mmul_jax import errors
 from mmul_jax import losses
 from mmul_jax.data import pipeline
@@ -61,17 +62,38 @@ def make_step(loss: losses.LossTerm, tx: optax.GradientTransformation,
                  out_shardings=(state_sharding, rep), donate_argnums=0)
 
 
-def _check_finite(metrics: dict, step: int, last_saved: int | None) -> dict:
+def _check_finite(metrics: dict, step: int) -> dict:
   values = {k: float(np.asarray(v)) for k, v in metrics.items()}
   if not (np.isfinite(values["loss"]) and np.isfinite(values["grad_norm"])
           and values["params_finite"]):
-    kept = (f"the last good checkpoint (step {last_saved}) is kept"
-            if last_saved is not None else "no checkpoint was written")
     raise NonFiniteLossError(
         f"loss, gradient or parameters became non-finite at step {step} "
-        f"(loss={values['loss']}, grad_norm={values['grad_norm']}); {kept}. "
-        "Lower the learning rate or the loss weights and run again.")
+        f"(loss={values['loss']}, grad_norm={values['grad_norm']})")
   return values
+
+
+def _stopped(error: BaseException, step: int, checkpointer):
+  """The error to raise when the loop stops early, after the save in flight
+  finished (or failed and was cleaned up), naming the step really kept."""
+  kept, save_error = checkpointer.settle() if checkpointer else (None, None)
+  if save_error is not None and not isinstance(
+      error, checkpoint.CheckpointSaveError):
+    try:
+      checkpointer.wait()
+    except checkpoint.CheckpointSaveError as e:
+      return e
+  if isinstance(error, NonFiniteLossError):
+    kept_text = (f"the last complete checkpoint (step {kept}) is kept"
+                 if kept is not None else "no checkpoint was written")
+    return NonFiniteLossError(
+        f"{error}; {kept_text}. Lower the learning rate or the loss weights "
+        "and run again.")
+  if isinstance(error, KeyboardInterrupt):
+    resume_at = f"step {kept}" if kept is not None else "the start"
+    return errors.Interrupted(
+        f"interrupted at step {step}; rerun the same command to resume from "
+        f"{resume_at}")
+  return error
 
 
 def resume(ckpt, abstract_state, streams: dict[str, Any]):
@@ -113,24 +135,29 @@ def run_steps(step_fn, state, batches: Iterator[Any], *, mesh,
   """
   start = int(state.step)
   history: list[dict] = []
-  last_saved = start if checkpointer and start else None
+  done = start
   t0 = time.perf_counter()
-  with tqdm(total=num_steps, initial=start, desc=desc, unit="step",
-            dynamic_ncols=True, mininterval=1.0) as bar:
-    for step in range(start, num_steps):
-      batch = sharding.shard_batch(next(batches), mesh)
-      state, metrics = step_fn(state, batch, *frozen)
-      done = step + 1
-      save = checkpointer is not None and (
-          done == num_steps or (checkpoint_every and
-                                done % checkpoint_every == 0))
-      if save or done % log_every == 0 or done == num_steps:
-        values = _check_finite(metrics, done, last_saved)
-        history.append({"step": done, **values})
-        bar.set_postfix(loss=f"{values['loss']:.4f}")
-      if save:
-        checkpointer.save(done, state, data=data)
-        last_saved = done
-      bar.update(1)
+  try:
+    with tqdm(total=num_steps, initial=start, desc=desc, unit="step",
+              dynamic_ncols=True, mininterval=1.0) as bar:
+      for step in range(start, num_steps):
+        batch = sharding.shard_batch(next(batches), mesh)
+        state, metrics = step_fn(state, batch, *frozen)
+        done = step + 1
+        save = checkpointer is not None and (
+            done == num_steps or (checkpoint_every and
+                                  done % checkpoint_every == 0))
+        if save or done % log_every == 0 or done == num_steps:
+          values = _check_finite(metrics, done)
+          history.append({"step": done, **values})
+          bar.set_postfix(loss=f"{values['loss']:.4f}")
+        if save:
+          checkpointer.save(done, state, data=data)
+        bar.update(1)
+  except BaseException as e:  # Ctrl-C included: let the save finish first
+    stopped = _stopped(e, done, checkpointer)
+    if stopped is e:
+      raise
+    raise stopped from None
   jax.block_until_ready(state)
   return state, history, time.perf_counter() - t0

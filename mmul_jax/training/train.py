@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 import jax
@@ -81,8 +80,10 @@ def train_model(exp: experiment_lib.Experiment, kind: str):
   info_path = os.path.join(directory, INFO_FILE)
   if int(state.step) >= c.train.num_steps and os.path.exists(info_path):
     ckpt.close()
-    with open(info_path) as f:
-      return state.params, json.load(f)
+    return state.params, io_utils.read_json(
+        info_path, what="training record",
+        remedy="delete it and rerun the same command (the finished "
+        "checkpoint is reused; the record is rewritten)")
   step = loop.make_step(objective.pretrain_term(
       exp.model, itm_weight=c.train.itm_weight), tx, jax.random.key(c.seed),
       exp.mesh, state_sharding=exp.state_sharding(state))

@@ -24,7 +24,10 @@ from typing import Callable, Sequence
 
 from mmul_jax import config_schema
 from mmul_jax import errors
+from mmul_jax import experiment
+from mmul_jax import io_utils
 from mmul_jax import methods
+from mmul_jax import workdir_lock
 from mmul_jax.unlearn import run as run_lib
 
 RECORDS_FILE = "records.jsonl"
@@ -46,11 +49,17 @@ def parse_settings(settings: Sequence[str]) -> dict[str, dict]:
       if not eq:
         raise errors.ConfigError(f"benchmark.settings: {pair!r} is not "
                                  "key=value")
+      key = key.strip()
+      if key not in config_schema.known_keys() or key == "method.name":
+        raise errors.ConfigError(
+            f"benchmark.settings entry {entry!r}: " + (
+                "method.name is the entry's own method" if key ==
+                "method.name" else config_schema.unknown_key_message(key)))
       try:
         parsed = ast.literal_eval(value.strip())
       except (ValueError, SyntaxError):
         parsed = value.strip()
-      out.setdefault(name, {})[key.strip()] = parsed
+      out.setdefault(name, {})[key] = parsed
   return out
 
 
@@ -90,29 +99,44 @@ def cell_config(base, cell: dict, settings: dict):
   return c
 
 
+_RECORD_KEYS = ("key", "method", "metrics")  # what the leaderboard reads
+
+
 def read_records(path: str) -> dict[str, dict]:
   """Finished cells by key. A last line cut short by a kill is dropped
-  (and removed from the file), so that cell runs again."""
+  (and removed from the file, atomically), so that cell runs again; any
+  other bad line stops with its number."""
   if not os.path.exists(path):
     return {}
-  with open(path) as f:
-    lines = f.read().split("\n")
+  with open(path, "rb") as f:
+    lines = f.read().split(b"\n")
   records, good = {}, []
-  for n, line in enumerate(lines):
-    if not line.strip():
+  fix = "delete that line to rerun its cell"
+  for n, raw in enumerate(lines):
+    if not raw.strip():
       continue
+    last = not any(ln.strip() for ln in lines[n + 1:])
     try:
+      line = raw.decode("utf-8")
       r = json.loads(line)
+    except UnicodeDecodeError:
+      if last:  # a kill can cut a character in two
+        continue
+      raise errors.DataError(f"{path}, line {n + 1} is not UTF-8 text; "
+                             f"{fix}") from None
     except ValueError:  # only the last line may be torn
-      if any(ln.strip() for ln in lines[n + 1:]):
-        raise errors.DataError(f"{path}, line {n + 1} is not JSON; delete "
-                               "that line to rerun its cell") from None
-      continue
+      if last:
+        continue
+      raise errors.DataError(f"{path}, line {n + 1} is not JSON; {fix}"
+                             ) from None
+    if not isinstance(r, dict) or any(k not in r for k in _RECORD_KEYS):
+      raise errors.DataError(
+          f"{path}, line {n + 1} is JSON but not a grid record (a record "
+          f"has {', '.join(_RECORD_KEYS)}); {fix}")
     records[r["key"]] = r
     good.append(line)
   if len(good) != sum(1 for ln in lines if ln.strip()):
-    with open(path, "w") as f:
-      f.write("".join(ln + "\n" for ln in good))
+    io_utils.atomic_write_text(path, "".join(ln + "\n" for ln in good))
   return records
 
 
@@ -164,9 +188,15 @@ def run(config, workdir: str, *, quiet: bool = True,
   for c in configs:  # every cell's config is checked before any compute
     config_schema.validate(c)
   keys = [record_key(cell, c) for cell, c in zip(grid, configs)]
+  with workdir_lock.scope():
+    experiment.lock_workdir(config, workdir)  # records.jsonl is the grid's
+    return _run_cells(config, workdir, grid, configs, keys, quiet,
+                      run_cell or run_lib.run)
+
+
+def _run_cells(config, workdir, grid, configs, keys, quiet, run_cell):
   path = os.path.join(workdir, RECORDS_FILE)
   done = read_records(path)
-  run_cell = run_cell or run_lib.run
   todo = [i for i, k in enumerate(keys) if k not in done]
   print(f"benchmark: {len(grid)} cells, {len(grid) - len(todo)} done, "
         f"{len(todo)} to run", flush=True)

@@ -23,8 +23,10 @@ import io
 import os
 import time
 
+from mmul_jax import experiment
 from mmul_jax import io_utils
 from mmul_jax import methods
+from mmul_jax import workdir_lock
 from mmul_jax.evaluation import report
 from mmul_jax.unlearn import run as run_lib
 
@@ -86,6 +88,12 @@ def compare(config, workdir: str, names=None, quiet: bool = True,
     raise ValueError(f"unknown selection rule {rule!r}; use one of "
                      f"{sorted(SELECTION_RULES)}")
   names = names or list(GRID)
+  with workdir_lock.scope():  # held from the first run to the last
+    experiment.lock_workdir(config, workdir)
+    return _compare(config, workdir, names, quiet, rule)
+
+
+def _compare(config, workdir: str, names, quiet: bool, rule: str) -> dict:
   rows, references = [], None
   for name in names:
     for setting in GRID[name]:

@@ -17,6 +17,7 @@ from mmul_jax import io_utils
 from mmul_jax import lora
 from mmul_jax import methods
 from mmul_jax import optim
+from mmul_jax import workdir_lock
 from mmul_jax.data import pipeline
 from mmul_jax.evaluation import classification
 from mmul_jax.evaluation import evaluate
@@ -155,8 +156,10 @@ def unlearn_model(exp: experiment_lib.Experiment, original_params):
   info_path = os.path.join(directory, INFO_FILE)
   if int(state.step) >= num_steps and os.path.exists(info_path):
     ckpt.close()
-    with open(info_path) as f:
-      return model_params(state.params), json.load(f)
+    return model_params(state.params), io_utils.read_json(
+        info_path, what="unlearning record",
+        remedy="delete it and rerun the same command (the finished "
+        "checkpoint is reused; the record is rewritten)")
   frozen = train.place_state(exp, frozen)  # a teacher may be host-built
   step = loop.make_step(loss, tx, jax.random.fold_in(
       jax.random.key(c.seed), 1), exp.mesh, with_frozen=True,
@@ -182,8 +185,10 @@ def unlearn_model(exp: experiment_lib.Experiment, original_params):
 def _evaluate_cached(path: str | None, evaluate_fn) -> dict:
   """Evaluation of a finished, fixed model is cached beside its checkpoint."""
   if path and os.path.exists(path):
-    with open(path) as f:
-      return json.load(f)
+    return io_utils.read_json(
+        path, what="cached evaluation",
+        remedy="delete it and rerun the same command (the model is "
+        "evaluated again)")
   result = evaluate_fn()
   if path and distributed.is_main():
     io_utils.atomic_write_json(path, result)
@@ -210,7 +215,13 @@ def evaluator(exp):
 
 
 def run(config, workdir: str) -> dict:
-  """The whole demo: returns (and writes) the results dictionary."""
+  """The whole demo: returns (and writes) the results dictionary. The
+  workdir is locked against other runs until it returns."""
+  with workdir_lock.scope():
+    return _run(config, workdir)
+
+
+def _run(config, workdir: str) -> dict:
   t0 = time.perf_counter()
   exp = experiment_lib.setup(config, workdir)
   original, original_info = train.train_model(exp, "original")

@@ -178,3 +178,61 @@ def test_class_skewed_set_has_one_class_and_the_uniform_size():
   with pytest.raises(errors.ConfigError, match="class 2 has 100 units"):
     deletion.draw(ids, ratio=30, seed=0, dataset="toy", labels=labels,
                   skew_class=2)
+
+
+def _edit_manifest(path, **changes):
+  m = json.loads(open(path).read())
+  m.update(changes)
+  m["sha256"] = deletion.ids_hash(m["forget_ids"])  # a consistent hand edit
+  open(path, "w").write(json.dumps(m))
+
+
+def test_manifest_counts_must_match_its_ids(tmp_path):
+  ids = np.arange(80)
+  s = deletion.draw(ids, ratio=10, seed=0, dataset="x")  # 8 ids
+  path = str(tmp_path / "m.json")
+  deletion.save(s, path)
+  extra = [int(i) for i in s.retain_ids[:4]]
+  _edit_manifest(path, forget_ids=[int(i) for i in s.forget_ids] + extra)
+  with pytest.raises(errors.DataError,
+                     match=f"{path} says num_forget = 8 but lists 12"):
+    deletion.load(path, ids)
+  _edit_manifest(path, num_forget=12)
+  with pytest.raises(errors.DataError,
+                     match=r"says ratio 10% of 80 units, which is 8 units, "
+                     "but lists 12"):
+    deletion.load(path, ids)
+
+
+def test_a_duplicated_id_is_named_with_the_file(tmp_path):
+  ids = np.arange(80)
+  s = deletion.draw(ids, ratio=10, seed=0, dataset="x")
+  path = str(tmp_path / "m.json")
+  deletion.save(s, path)
+  forget = [int(i) for i in s.forget_ids]
+  _edit_manifest(path, forget_ids=forget[:-1] + [forget[0]])
+  with pytest.raises(errors.DataError,
+                     match=f"{path}: deletion set lists id {forget[0]} more "
+                     "than once"):
+    deletion.load(path, ids)
+  (tmp_path / "bad.json").write_text('{"forget_ids": [1, 2]}')
+  with pytest.raises(errors.DataError, match="no key 'sha256'"):
+    deletion.load(str(tmp_path / "bad.json"), ids)
+
+
+def test_mubench_empty_huge_and_duplicated_rows(tmp_path):
+  (tmp_path / "empty.txt").write_text("\n\n")
+  with pytest.raises(errors.DataError, match="is empty"):
+    deletion.read_mubench_indices(str(tmp_path / "empty.txt"), num_rows=10,
+                                  ratio=10)
+  path = _index_file(tmp_path, [3, 10 ** 30])
+  with pytest.raises(errors.DataError, match=r"line 2: row 10{30} is out "
+                     "of range"):
+    deletion.read_mubench_indices(path, num_rows=1000, ratio=10)
+  path = _index_file(tmp_path, [3, 4, 3])
+  with pytest.raises(errors.DataError,
+                     match="lists row 3 more than once"):
+    deletion.read_mubench_indices(path, num_rows=1000, ratio=10)
+  path = _index_file(tmp_path, [3, 4])
+  with pytest.raises(errors.DataError, match="which is none"):
+    deletion.read_mubench_indices(path, num_rows=1000, ratio=1)

@@ -1,6 +1,7 @@
 """Steps compile once; resume equals an uninterrupted run; NaN stops cleanly."""
 
 import os
+import re
 import shutil
 
 import chex
@@ -99,12 +100,15 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
   ckpt = checkpoint.Checkpointer(str(tmp_path), {"toy": 1})
   step = loop.make_step(losses.loss_term(loss_fn), tx, jax.random.key(0), mesh)
   with pytest.raises(errors.NonFiniteLossError,
-                     match="non-finite at step .*last good checkpoint"):
+                     match=r"non-finite at step .*the last complete "
+                     r"checkpoint \(step (\d+)\) is kept") as e:
     loop.run_steps(step, st, _batches(), mesh=mesh, num_steps=200,
                    checkpointer=ckpt, checkpoint_every=1, log_every=50)
-  ckpt.wait()
-  last = ckpt.latest_step()
-  assert last is not None
+  # The step named is complete on disk (the save in flight was waited
+  # for), and nothing half-written is left.
+  kept = int(re.search(r"\(step (\d+)\)", str(e.value)).group(1))
+  assert ckpt.finished_steps()[-1] == kept
+  assert not [n for n in os.listdir(tmp_path) if "tmp" in n]
   good = ckpt.restore(checkpoint.abstract_like(
       st, sharding.replicated(mesh)))
   assert all(np.isfinite(x).all() for x in jax.tree.leaves(good.params))
