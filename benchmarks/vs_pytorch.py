@@ -172,6 +172,13 @@ def main():
   parser.add_argument("--layers", type=int, default=0,
                       help="image and text layers (default: the demo's)")
   args = parser.parse_args()
+  try:  # before the JAX half: it is the comparison's other side
+    import torch  # noqa: F401
+  except ImportError:
+    print("error: benchmarks/vs_pytorch.py compares against PyTorch, which "
+          "is not installed; pip install torch==2.13.0 (the CPU build) and "
+          "run it again", file=sys.stderr)
+    sys.exit(2)
   from mmul_jax.training import sharding
   c = _common.demo_config()
   if args.width:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import os
 from typing import Callable, Iterable
 
+from absl import logging
 import jax
 import ml_collections
 import numpy as np
@@ -15,6 +17,7 @@ import tokenizers
 
 from mmul_jax import config_schema
 from mmul_jax import distributed
+from mmul_jax import errors
 from mmul_jax import io_utils
 from mmul_jax import models
 from mmul_jax import pretrained
@@ -117,22 +120,52 @@ class Experiment:
     return fp
 
 
-def _check_tokenizer(tok: tokenizers.Tokenizer, model_cfg) -> None:
+def _check_tokenizer(tok: tokenizers.Tokenizer, model_cfg,
+                     described: str) -> None:
+  """`described` says where `tok` came from, so a message points at the
+  file to change."""
   size = tok.get_vocab_size()
   if model_cfg.pretrained and size != model_cfg.vocab_size:
     # A checkpoint's embedding rows belong to its own vocabulary.
     raise config_schema.ConfigError(
-        f"the tokenizer beside {model_cfg.pretrained} has {size} tokens but "
-        f"the model has {model_cfg.vocab_size}; use the checkpoint's own "
-        "tokenizer.json")
+        f"{described} has {size} tokens but the checkpoint "
+        f"{model_cfg.pretrained} has {model_cfg.vocab_size} embedding rows "
+        "(model.vocab_size); use the checkpoint's own tokenizer.json")
   if size > model_cfg.vocab_size:
     raise config_schema.ConfigError(
-        f"the tokenizer has {size} tokens but "
-        f"model.vocab_size is {model_cfg.vocab_size}; raise model.vocab_size")
+        f"{described} has {size} tokens but model.vocab_size is "
+        f"{model_cfg.vocab_size}; raise model.vocab_size")
   if tokenizer_lib.eot_id(tok) != model_cfg.eot_id:
     raise config_schema.ConfigError(
-        f"model.eot_id is {model_cfg.eot_id} but the tokenizer's "
-        f"end-of-text id is {tokenizer_lib.eot_id(tok)}")
+        f"model.eot_id is {model_cfg.eot_id} but the end-of-text id of "
+        f"{described} is {tokenizer_lib.eot_id(tok)}")
+
+
+def describe_tokenizer(source: str, model_cfg, workdir: str = "") -> str:
+  """Where the tokenizer of `tokenizer_source` comes from, in words."""
+  if source == "file":
+    return f"the tokenizer model.tokenizer={model_cfg.tokenizer}"
+  if source == "checkpoint":
+    return f"the tokenizer.json beside model.pretrained={model_cfg.pretrained}"
+  if source == "embedded":
+    return "the embedded datasets' vocabulary"
+  return ("the WordPiece vocabulary trained for this dataset in "
+          f"{os.path.join(workdir, TOKENIZER_FILE)}")
+
+
+def warn_if_unknown(tok: tokenizers.Tokenizer, texts: Iterable[str],
+                    described: str, *, threshold: float = 0.05) -> float:
+  """Warns when more than `threshold` of the tokens of `texts` (a sample
+  of training texts) are the unknown token: a tokenizer made for other
+  text would turn the captions into noise. Returns the rate."""
+  rate = tokenizer_lib.unknown_rate(tok, texts)
+  if rate > threshold:
+    logging.warning(
+        "%.0f%% of the tokens of the training texts are unknown ([UNK]) to "
+        "%s; the model would see little of the text. Use a tokenizer made "
+        "for this data (see model.tokenizer in README.md)", 100 * rate,
+        described)
+  return rate
 
 
 TOKENIZER_FILE = "tokenizer.json"  # a trained tokenizer, in the workdir
@@ -172,7 +205,8 @@ def make_tokenizer(model_cfg, spec: datasets.DatasetSpec = datasets.DATASETS[
         words=spec.words() if spec.words else None)
   else:
     tok = _trained_tokenizer(model_cfg, workdir, dataset_name, texts)
-  _check_tokenizer(tok, model_cfg)
+  _check_tokenizer(tok, model_cfg,
+                   describe_tokenizer(source, model_cfg, workdir))
   return tok
 
 
@@ -214,7 +248,11 @@ def lock_workdir(config: ml_collections.ConfigDict, workdir: str) -> None:
 
 
 def setup(config: ml_collections.ConfigDict, workdir: str) -> Experiment:
-  """Validates the config, prepares the dataset and the deletion sets."""
+  """Validates the config, prepares the dataset and the deletion sets.
+
+  Locks the workdir against other processes (`workdir_lock`) until the
+  enclosing `workdir_lock.scope()` closes (`unlearn.run.run` has one), or
+  the process ends."""
   config_schema.validate(config)
   datasets.check_available(config.data)  # instructions, before compute
   spec = datasets.DATASETS[config.data.name]
@@ -235,11 +273,7 @@ def setup(config: ml_collections.ConfigDict, workdir: str) -> Experiment:
       raise config_schema.ConfigError(str(e)) from None
   with distributed.main_first("prepare dataset"):
     builder = datasets.prepare(config.data)
-  sources = builder.as_data_source()
-  train = pipeline.index_split(sources["train"], desc="index train",
-                               id_key=spec.id_key)
-  test = pipeline.index_split(sources["test"], desc="index test",
-                              id_key=spec.id_key)
+  train, test = _index_splits(builder, spec)
   dataset_name = builder.name + (f"/{builder.builder_config.name}"
                                  if builder.builder_config else "")
   if spec.modality == "graph":
@@ -248,6 +282,11 @@ def setup(config: ml_collections.ConfigDict, workdir: str) -> Experiment:
     tok = make_tokenizer(config.model, spec, workdir=workdir,
                          dataset_name=dataset_name,
                          texts=lambda: datasets.texts(builder, spec))
+  if distributed.is_main():
+    warn_if_unknown(
+        tok, itertools.islice(datasets.texts(builder, spec), 500),
+        describe_tokenizer(tokenizer_source(config.model, spec), config.model,
+                           workdir))
   with distributed.main_first("deletion manifests"):
     df = deletion_set(config.deletion, train, dataset_name,
                       os.path.join(workdir, "deletion"))
@@ -259,6 +298,25 @@ def setup(config: ml_collections.ConfigDict, workdir: str) -> Experiment:
                          num_images=len(spec.image_keys))
   return Experiment(config, workdir, dataset_name, train, test, df, tok,
                     model, mesh, spec)
+
+
+def _index_splits(builder, spec: datasets.DatasetSpec):
+  """The train and test splits, every record read once (so a truncated or
+  corrupt prepared file stops here, before any compute, naming it)."""
+  try:
+    sources = builder.as_data_source()
+    return tuple(pipeline.index_split(sources[s], desc=f"index {s}",
+                                      id_key=spec.id_key)
+                 for s in ("train", "test"))
+  except RuntimeError as e:  # array_record's reader raises RuntimeError
+    text = str(e)
+    if not any(w in text for w in ("ArrayRecord", "Riegeli", "records")):
+      raise
+    raise errors.DataError(
+        f"the prepared dataset in {builder.data_dir} is truncated or corrupt "
+        f"({text.splitlines()[0][:160]}); delete that directory to build it "
+        "again (from the generator, or from your downloaded files)"
+    ) from None
 
 
 def _graph_budgets(d, splits: dict) -> None:

@@ -20,6 +20,7 @@ import fcntl
 import os
 import socket
 import sys
+import tempfile
 import time
 
 from absl import logging
@@ -35,7 +36,8 @@ class WorkdirBusyError(errors.UserError):
   """Another process holds the workdir."""
 
 
-def check_writable(workdir: str, what: str = "workdir") -> str:
+def check_writable(workdir: str, what: str = "workdir",
+                   flag: str = "--workdir") -> str:
   """Creates `workdir` if needed; a file in its place or a directory the
   run cannot write is a `UserError` naming it. Returns its absolute path."""
   path = os.path.abspath(os.path.expanduser(workdir))
@@ -43,14 +45,18 @@ def check_writable(workdir: str, what: str = "workdir") -> str:
     os.makedirs(path, exist_ok=True)
   except FileExistsError:
     raise errors.ConfigError(f"{what} {path} is a file, not a directory; "
-                             "pass another --workdir") from None
+                             f"pass another {flag}") from None
   except OSError as e:
     raise errors.ConfigError(
-        f"cannot create {what} {path} ({e.strerror}); pass a --workdir "
+        f"cannot create {what} {path} ({e.strerror}); pass a {flag} "
         "this user can write") from None
-  if not os.access(path, os.W_OK | os.X_OK):
-    raise errors.ConfigError(f"cannot write to {what} {path} (permission "
-                             "denied); pass a --workdir this user can write")
+  try:  # os.access ignores read-only mounts for root; a real write tells
+    with tempfile.TemporaryFile(dir=path):
+      pass
+  except OSError as e:
+    raise errors.ConfigError(
+        f"cannot write to {what} {path} ({e.strerror}); pass a {flag} this "
+        "user can write") from None
   return path
 
 

@@ -114,3 +114,77 @@ def test_workdir_of_another_model_config_is_refused(workdir):
   # Nothing was overwritten.
   results = json.load(open(os.path.join(wd, "results.json")))
   assert results["config"]["model"]["vision_width"] == 32
+
+
+def _finished_run(workdir):
+  """The module's workdir after a full run (made here if run alone)."""
+  wd, data_dir = workdir
+  if not os.path.exists(os.path.join(wd, "results.json")):
+    r = _run("unlearn.py", f"--workdir={wd}",
+             f"--config.data.data_dir={data_dir}")
+    assert r.returncode == 0, r.stderr[-3000:]
+  return wd, data_dir
+
+
+def _truncated(path):
+  with open(path, "r+b") as f:
+    f.truncate(max(1, os.path.getsize(path) // 2))
+  return path
+
+
+def _first(root, pattern):
+  import glob
+  (path, *_) = sorted(glob.glob(os.path.join(root, pattern)))
+  return path
+
+
+def _overcount_manifest(wd):
+  path = _first(wd, "deletion/*/*/seed0/ratio5.json")
+  m = json.load(open(path))
+  m["num_forget"] += 3
+  open(path, "w").write(json.dumps(m))
+  return path
+
+
+# name -> (what to break in a copy of the finished workdir (returns the
+# path that must be named), words the error line must hold besides it)
+BROKEN_RUNS = {
+    "truncated_train_info": (
+        lambda wd, dd: _truncated(_first(wd, "original/train_info.json")),
+        ("training record", "delete it and rerun")),
+    "truncated_unlearn_info": (
+        lambda wd, dd: _truncated(_first(wd, "unlearn/mmul/*/*/"
+                                         "unlearn_info.json")),
+        ("unlearning record", "delete it and rerun")),
+    "truncated_eval_cache": (
+        lambda wd, dd: _truncated(_first(wd, "original/eval_*.json")),
+        ("cached evaluation", "delete it and rerun")),
+    "manifest_counts_edited": (
+        lambda wd, dd: _overcount_manifest(wd),
+        ("says num_forget", "lists")),
+    "truncated_prepared_records": (
+        lambda wd, dd: os.path.dirname(_truncated(_first(
+            dd, "shapes_captions/*/*/*train.array_record*"))),
+        ("is truncated or corrupt", "delete that directory")),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN_RUNS))
+def test_broken_files_of_a_finished_run_are_one_line(workdir, tmp_path,
+                                                     case):
+  import shutil
+  import script_checks as bad  # tests/ is on sys.path (conftest)
+  wd, data_dir = _finished_run(workdir)
+  copy, data_copy = str(tmp_path / "wd"), str(tmp_path / "tfds")
+  shutil.copytree(wd, copy)
+  if case == "truncated_prepared_records":
+    shutil.copytree(data_dir, data_copy)  # found before the fingerprints
+  else:  # the data directory is part of the checkpoints' fingerprint
+    data_copy = data_dir
+  break_it, needles = BROKEN_RUNS[case]
+  named = break_it(copy, data_copy)
+  before = bad.checksums(copy)
+  r = _run("unlearn.py", f"--workdir={copy}",
+           f"--config.data.data_dir={data_copy}")
+  bad.assert_one_line(r, named, *needles)
+  assert bad.checksums(copy) == before  # nothing rewritten or removed

@@ -17,7 +17,6 @@ Pillow by `tfds.data_source`. Nothing here imports TensorFlow.
 from __future__ import annotations
 
 import collections
-import json
 import os
 import re
 
@@ -48,14 +47,6 @@ Download into the manual directory (data.manual_dir):
      https://shannon.cs.illinois.edu/DenotationGraph/), extracted so that
      <manual_dir>/flickr30k_images/<Flickr30K_ID>.jpg exist.
 """
-
-
-def _json_lines(path: str):
-  """`(line number, parsed row)` of every non-empty line."""
-  with open(path) as f:
-    for n, line in enumerate(f, 1):
-      if line.strip():
-        yield n, json.loads(line)
 
 
 def _missing(path: str, instructions: str) -> errors.DataError:
@@ -101,7 +92,7 @@ class Nlvr2(_UnitsWithSentences):
 
   def _generate_examples(self, manual_dir: str, file: str):
     pairs = collections.OrderedDict()
-    for n, row in _json_lines(os.path.join(manual_dir, file)):
+    for n, row in manual_tfds.json_lines(os.path.join(manual_dir, file)):
       match = self._IDENTIFIER.match(row["identifier"])
       if not match or row["label"] not in NLVR2_LABELS:
         raise errors.DataError(
@@ -140,7 +131,7 @@ class SnliVe(_UnitsWithSentences):
 
   def _generate_examples(self, manual_dir: str, file: str):
     premises = collections.OrderedDict()
-    for n, row in _json_lines(os.path.join(manual_dir, file)):
+    for n, row in manual_tfds.json_lines(os.path.join(manual_dir, file)):
       if row["gold_label"] not in SNLI_VE_LABELS:
         raise errors.DataError(f"{file} line {n}: unknown gold_label "
                                f"{row['gold_label']!r}")

@@ -16,6 +16,7 @@ from typing import Callable, Iterator
 
 import tensorflow_datasets as tfds
 
+from mmul_jax import errors
 from mmul_jax.data import classification_tfds
 from mmul_jax.data import karpathy_tfds
 from mmul_jax.data import manual_tfds
@@ -101,7 +102,24 @@ def check_available(d) -> None:
 
 
 def prepare(d):
-  """The TFDS builder of `config.data`, built on first use."""
+  """The TFDS builder of `config.data`, built on first use. A data_dir that
+  cannot hold it (a file, a read-only or full disk) is a `DataError` naming
+  `data.data_dir`."""
+  root = data_dir(d)
+  if os.path.exists(root) and not os.path.isdir(root):
+    raise errors.ConfigError(f"data.data_dir {root} is a file, not a "
+                             "directory; pass another --config.data.data_dir")
+  try:
+    return _prepare(d)
+  except OSError as e:
+    where = e.filename or root
+    raise errors.DataError(
+        f"cannot prepare dataset {d.name} in data.data_dir {root} ({where}: "
+        f"{e.strerror or e}); pass a --config.data.data_dir this user can "
+        "write, with free space (the dataset is built there once)") from None
+
+
+def _prepare(d):
   if d.name == "shapes_captions":
     return shapes_tfds.prepare(
         data_dir(d), num_train=d.num_train, num_test=d.num_test,

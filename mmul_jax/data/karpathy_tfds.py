@@ -14,7 +14,6 @@ Nothing here imports TensorFlow.
 
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
@@ -84,8 +83,8 @@ class _KarpathyCaptions(tfds.core.GeneratorBasedBuilder,
   def _split_generators(self, dl_manager):
     manual_dir = os.fspath(dl_manager.manual_dir)
     manual_tfds.check_manual_files(type(self), manual_dir)
-    with open(os.path.join(manual_dir, self.SPLIT_FILE)) as f:
-      images = json.load(f)["images"]
+    images = manual_tfds.json_file(os.path.join(manual_dir, self.SPLIT_FILE),
+                                   "images")["images"]
     by_split = {name: [] for name in set(_SPLITS.values())}
     for entry in images:
       if entry["split"] not in _SPLITS:

@@ -8,11 +8,66 @@ it finds missing later (an image) it reports itself.
 
 from __future__ import annotations
 
+import json
 import os
 
 import tensorflow_datasets as tfds
 
 from mmul_jax import errors
+
+
+def _not_utf8(path: str, line: int, e: UnicodeDecodeError,
+              column: int) -> errors.DataError:
+  return errors.DataError(
+      f"{path}, line {line}: byte 0x{e.object[e.start]:02x} at column "
+      f"{column} is not UTF-8 text; re-save the file as UTF-8 (or "
+      "re-download it)")
+
+
+def text_lines(path: str):
+  """`(line number, text)` of every line of a UTF-8 file, each ending in
+  its newline; a byte that is not UTF-8 is a `DataError` naming the file
+  and the line (instead of a decoder traceback from deep in TFDS)."""
+  with open(path, "rb") as f:
+    for n, raw in enumerate(f, 1):
+      try:
+        yield n, raw.decode("utf-8")
+      except UnicodeDecodeError as e:
+        raise _not_utf8(path, n, e, e.start + 1) from None
+
+
+def json_lines(path: str):
+  """`(line number, parsed object)` of every non-empty line of a JSON-lines
+  file; bad lines are `DataError`s naming the file and the line."""
+  for n, line in text_lines(path):
+    if line.strip():
+      try:
+        yield n, json.loads(line)
+      except ValueError as e:
+        raise errors.DataError(f"{path}, line {n} is not JSON ({e}); "
+                               "re-download the file") from None
+
+
+def json_file(path: str, *keys: str):
+  """A UTF-8 JSON document that must be an object holding `keys`."""
+  with open(path, "rb") as f:
+    raw = f.read()
+  try:
+    text = raw.decode("utf-8")
+  except UnicodeDecodeError as e:
+    line = raw.count(b"\n", 0, e.start) + 1
+    column = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
+    raise _not_utf8(path, line, e, column) from None
+  try:
+    obj = json.loads(text)
+  except ValueError as e:
+    raise errors.DataError(f"{path} is not JSON ({e}); re-download the "
+                           "file") from None
+  missing = [k for k in keys if not isinstance(obj, dict) or k not in obj]
+  if missing:
+    raise errors.DataError(f"{path} has no {', '.join(map(repr, missing))}; "
+                           "is it the right file?")
+  return obj
 
 
 def check_manual_files(builder_cls, manual_dir: str) -> None:

@@ -132,29 +132,30 @@ class Chebi20(manual_tfds.SplitFiles, tfds.core.GeneratorBasedBuilder,
 
   def _generate_examples(self, manual_dir: str, name: str):
     path = os.path.join(manual_dir, name)
-    with open(path, newline="", encoding="utf-8") as f:
-      rows = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
-      header = [h.strip().lower() for h in next(rows, [])]
-      if not set(COLUMNS) <= set(header):
+    # Lines decoded one by one, so a byte that is not UTF-8 names its line.
+    rows = csv.reader((t for _, t in manual_tfds.text_lines(path)),
+                      delimiter="\t", quoting=csv.QUOTE_NONE)
+    header = [h.strip().lower() for h in next(rows, [])]
+    if not set(COLUMNS) <= set(header):
+      raise errors.DataError(
+          f"{path}: the header row must name the columns CID, SMILES and "
+          f"description (tab-separated), found {header}")
+    cols = [header.index(c) for c in COLUMNS]
+    for line, row in enumerate(rows, start=2):
+      if not any(row):
+        continue
+      if len(row) < len(header):
         raise errors.DataError(
-            f"{path}: the header row must name the columns CID, SMILES and "
-            f"description (tab-separated), found {header}")
-      cols = [header.index(c) for c in COLUMNS]
-      for line, row in enumerate(rows, start=2):
-        if not any(row):
-          continue
-        if len(row) < len(header):
-          raise errors.DataError(
-              f"{name}, line {line}: expected {len(header)} tab-separated "
-              f"columns, got {len(row)}")
-        cid, smiles, description = (row[c].strip() for c in cols)
-        try:
-          mol_id = int(cid)
-        except ValueError:
-          raise errors.DataError(f"{name}, line {line}: CID {cid!r} is not "
-                                 "an integer") from None
-        yield mol_id, _example(mol_id, smiles, [description],
-                               record=f"{name}, line {line}, CID {cid}")
+            f"{name}, line {line}: expected {len(header)} tab-separated "
+            f"columns, got {len(row)}")
+      cid, smiles, description = (row[c].strip() for c in cols)
+      try:
+        mol_id = int(cid)
+      except ValueError:
+        raise errors.DataError(f"{name}, line {line}: CID {cid!r} is not "
+                               "an integer") from None
+      yield mol_id, _example(mol_id, smiles, [description],
+                             record=f"{name}, line {line}, CID {cid}")
 
 
 def prepare_embedded(data_dir: str, **config_kwargs) -> MoleculeText:

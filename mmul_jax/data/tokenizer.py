@@ -136,8 +136,12 @@ def load(file: str, context_length: int) -> tokenizers.Tokenizer:
   config = {}
   config_file = os.path.join(os.path.dirname(file), "tokenizer_config.json")
   if os.path.exists(config_file):
-    with open(config_file) as f:
-      config = json.load(f)
+    try:
+      with open(config_file, encoding="utf-8") as f:
+        config = json.load(f)
+    except (ValueError, UnicodeDecodeError) as e:
+      raise errors.CheckpointError(f"{config_file} is not valid JSON ({e}); "
+                                   "re-download or re-save it") from None
   eos = _special(config, "eos_token", "<|endoftext|>")
   own_pad = (tok.padding or {}).get("pad_token")
   pad = _special(config, "pad_token", own_pad or eos)
@@ -147,6 +151,23 @@ def load(file: str, context_length: int) -> tokenizers.Tokenizer:
   tok.enable_padding(pad_id=tok.token_to_id(pad), pad_token=pad,
                      length=context_length)
   return tok
+
+
+def unknown_rate(tok: tokenizers.Tokenizer, texts) -> float:
+  """The fraction of `texts`' tokens (special tokens and padding aside)
+  that are the tokenizer's unknown token; 0 for tokenizers without one
+  (byte-level BPE)."""
+  unk = getattr(tok.model, "unk_token", None)
+  unk_id = tok.token_to_id(unk) if unk else None
+  if unk_id is None:
+    return 0.0
+  total = unknown = 0
+  for e in tok.encode_batch(list(texts)):
+    ids = [i for i, special in zip(e.ids, e.special_tokens_mask)
+           if not special]
+    total += len(ids)
+    unknown += sum(i == unk_id for i in ids)
+  return unknown / total if total else 0.0
 
 
 def encode(tok: tokenizers.Tokenizer, texts: list[str]) -> np.ndarray:

@@ -181,6 +181,7 @@ def run(config, workdir: str, *, quiet: bool = True,
   """Runs the missing cells of `config.benchmark`'s grid; returns every
   record, in grid order. `run_cell(config, workdir) -> results` defaults to
   the full unlearning run (tests pass another)."""
+  config_schema.validate(config)  # the grid's own keys, before the cells
   bc = config.benchmark
   settings = parse_settings(bc.settings)
   grid = cells(config)

@@ -97,3 +97,21 @@ def test_nlvr2_rejects_a_malformed_row(tmp_path):
   with pytest.raises(errors.DataError, match=r"train\.json line \d+"):
     manual_tfds.prepare(classification_tfds.Nlvr2, str(tmp_path / "data"),
                         str(manual))
+
+
+def test_nlvr2_sentence_that_is_not_utf8_names_file_and_line(tmp_path):
+  manual = tmp_path / "manual"
+  shutil.copytree(os.path.join(FIXTURES, "nlvr2"), manual)
+  with open(manual / "train.json", "ab") as f:
+    f.write(b'{"identifier": "train-1-0-0", "sentence": "caf\xe9"}\n')
+  line = len((manual / "train.json").read_bytes().splitlines())
+  with pytest.raises(errors.DataError,
+                     match=rf"train\.json, line {line}: byte 0xe9 .*not "
+                     "UTF-8"):
+    manual_tfds.prepare(classification_tfds.Nlvr2, str(tmp_path / "data"),
+                        str(manual))
+  (manual / "train.json").write_bytes(b'{"identifier": \n')
+  with pytest.raises(errors.DataError, match=r"train\.json, line 1 is not "
+                     "JSON"):
+    manual_tfds.prepare(classification_tfds.Nlvr2, str(tmp_path / "data"),
+                        str(manual))

@@ -101,3 +101,22 @@ def test_unlearn_script_on_the_fake_coco_files(tmp_path):
   original = results["models"]["original"]
   assert set(original) >= {"test", "df", "dr"}
   assert 0 <= original["df_vs_dr_auc"]["mean"] <= 1
+
+
+def test_split_file_that_is_not_utf8_or_not_karpathy_is_named(tmp_path):
+  manual = tmp_path / "manual"
+  shutil.copytree(os.path.join(FIXTURES, "coco_karpathy"), manual)
+  path = manual / "dataset_coco.json"
+  raw = path.read_bytes()
+  at = raw.index(b'"raw": "') + 8
+  path.write_bytes(raw[:at] + b"\xff" + raw[at:])
+  line = raw.count(b"\n", 0, at) + 1
+  with pytest.raises(errors.DataError,
+                     match=rf"dataset_coco\.json, line {line}: byte 0xff "
+                     ".*not UTF-8"):
+    manual_tfds.prepare(karpathy_tfds.CocoKarpathy, str(tmp_path / "data"),
+                        str(manual))
+  path.write_text('{"pictures": []}')
+  with pytest.raises(errors.DataError, match="has no 'images'"):
+    manual_tfds.prepare(karpathy_tfds.CocoKarpathy, str(tmp_path / "data"),
+                        str(manual))

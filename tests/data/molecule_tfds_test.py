@@ -86,3 +86,16 @@ def test_embedded_molecule_dataset_builds_and_reads_back(tmp_path):
   assert len(rec["descriptions"]) == 2
   g = molecules.smiles_to_graph(rec["smiles"].decode())
   np.testing.assert_array_equal(rec["nodes"], g.nodes)
+
+
+def test_chebi20_description_that_is_not_utf8_names_file_and_line(tmp_path):
+  manual = tmp_path / "manual"
+  shutil.copytree(os.path.join(FIXTURES, "chebi20"), manual)
+  with open(manual / "train.txt", "ab") as f:
+    f.write(b"98\tCCO\tAn alcohol \xe9thanol.\n")  # Latin-1, not UTF-8
+  line = len((manual / "train.txt").read_bytes().splitlines())
+  with pytest.raises(errors.DataError,
+                     match=rf"train\.txt, line {line}: byte 0xe9 at column "
+                     r"\d+ is not UTF-8"):
+    manual_tfds.prepare(molecule_tfds.Chebi20, str(tmp_path / "data"),
+                        str(manual))

@@ -93,3 +93,41 @@ def test_a_real_dataset_trains_its_tokenizer_once_per_workdir(tmp_path):
   with pytest.raises(config_schema.ConfigError, match="raise model.vocab"):
     experiment.make_tokenizer(_model_config(
         vocab_size=50, context_length=24, tokenizer=named.tokenizer), spec)
+
+
+def test_most_text_unknown_to_the_tokenizer_warns_with_the_rate(caplog):
+  from mmul_jax.data import tokenizer as t
+  tok = t.train_wordpiece(["the cat sat on the mat"] * 20, 60, 16)
+  assert t.unknown_rate(tok, ["the cat sat"]) == 0.0
+  with caplog.at_level("WARNING"):
+    rate = experiment.warn_if_unknown(tok, ["the cat", "zebra quokka"],
+                                      "the tokenizer model.tokenizer=x.json")
+  assert rate == 0.5
+  assert "50% of the tokens" in caplog.text and "x.json" in caplog.text
+  caplog.clear()
+  with caplog.at_level("WARNING"):
+    experiment.warn_if_unknown(tok, ["the mat"], "x")
+  assert not caplog.text
+
+
+def test_tokenizer_errors_name_the_file_it_came_from(tmp_path):
+  spec = datasets.DATASETS["chebi20"]
+  cfg = _model_config(vocab_size=200, context_length=24)
+  kw = dict(workdir=str(tmp_path), dataset_name="chebi20/1.0.0")
+  experiment.make_tokenizer(cfg, spec, texts=lambda: iter(TEXTS), **kw)
+  file = os.path.join(tmp_path, "tokenizer.json")
+  # A named file, with a checkpoint: the file is what to change.
+  with pytest.raises(config_schema.ConfigError,
+                     match=rf"the tokenizer model.tokenizer={file} has \d+ "
+                     "tokens but the checkpoint /ckpt"):
+    experiment._check_tokenizer(
+        tokenizer_lib.load(file, 24), _model_config(
+            vocab_size=999, pretrained="/ckpt", tokenizer=file),
+        experiment.describe_tokenizer("file", _model_config(tokenizer=file)))
+  with pytest.raises(config_schema.ConfigError,
+                     match=r"the WordPiece vocabulary trained for this "
+                     rf"dataset in {file} has \d+ tokens but "
+                     "model.vocab_size is 50"):
+    experiment._check_tokenizer(
+        tokenizer_lib.load(file, 24), _model_config(vocab_size=50),
+        experiment.describe_tokenizer("trained", cfg, str(tmp_path)))
