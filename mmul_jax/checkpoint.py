@@ -15,9 +15,12 @@ Restoring sets the iterators there, so input resumes where the state does.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
+import threading
 from typing import Any
 
 import grain
@@ -49,6 +52,26 @@ def _diff(old: Any, new: Any, prefix: str = "") -> list[str]:
 
 def _jsonable(obj: Any) -> Any:
   return json.loads(json.dumps(obj, default=str))
+
+
+@contextlib.contextmanager
+def _interrupts_deferred():
+  """SIGINT/SIGTERM received inside are raised as KeyboardInterrupt on
+  leaving (main thread only; elsewhere signals cannot be handled)."""
+  if threading.current_thread() is not threading.main_thread():
+    yield
+    return
+  received = []
+  handler = lambda signum, frame: received.append(signum)
+  previous = {s: signal.signal(s, handler)
+              for s in (signal.SIGINT, signal.SIGTERM)}
+  try:
+    yield
+  finally:
+    for s, h in previous.items():
+      signal.signal(s, h)
+  if received:
+    raise KeyboardInterrupt
 
 
 class CheckpointSaveError(errors.CheckpointError):
@@ -137,11 +160,13 @@ class Checkpointer:
     try:
       if not self._fingerprint_written:
         self._write_fingerprint()
-      # Waits for the previous save first: its failure surfaces here.
-      self._manager.save(int(step), args=ocp.args.Composite(
-          state=ocp.args.StandardSave(state),
-          **{f"data_{n}": grain.checkpoint.CheckpointSave(it)
-             for n, it in data.items()}))
+      # Waits for the previous save first: its failure surfaces here. A
+      # Ctrl-C inside would leave Orbax's save threads half started.
+      with _interrupts_deferred():
+        self._manager.save(int(step), args=ocp.args.Composite(
+            state=ocp.args.StandardSave(state),
+            **{f"data_{n}": grain.checkpoint.CheckpointSave(it)
+               for n, it in data.items()}))
     except Exception as e:  # orbax and tensorstore raise many types
       self._raise_save_error(e, int(step))
 

@@ -1,7 +1,9 @@
 """Every bad input to the scripts ends in one line on stderr (exit 2) that
 names the file, key or value and says what to do; nothing already in the
 workdir changes. These fail before any compute; the cases that need a
-finished run are in scripts_smoke_test.py, beside its run."""
+finished run are in scripts_smoke_test.py, beside its run. Bad values that
+reach `config_schema.validate` are tested there in-process
+(config_test.py); here, one of them shows the path to the one line."""
 
 import os
 import subprocess
@@ -53,27 +55,12 @@ CASES = {
     "unknown_key": ("scripts/unlearn.py", ("--config.train.learnin_rate=1",),
                     ("'train.learnin_rate'",
                      "did you mean 'train.learning_rate'")),
-    "tuple_of_non_numbers": (
-        "scripts/unlearn.py", ("--config.eval.recall_ks=(1,abc)",),
-        ("eval.recall_ks must be",)),
-    "nan_ratio": ("scripts/benchmark.py", ("--config.benchmark.ratios=(nan,)",),
-                  ("benchmark.ratios must be percentages", "nan")),
-    "mean_of_two_channels": (
-        "scripts/unlearn.py", ("--config.data.mean=(0.5,0.5)",),
-        ("data.mean must be 3 numbers",)),
     "nan_learning_rate": (
         "scripts/unlearn.py", ("--config.train.learning_rate=nan",),
         ("train.learning_rate = nan is not a finite number",)),
-    "inf_loss_weight": (
-        "scripts/unlearn.py", ("--config.method.mmul.md_weight=inf",),
-        ("method.mmul.md_weight = inf",)),
     "benchmark_with_method_name": (
         "scripts/benchmark.py", ("--config.method.name=salun",),
         ("--config.method.name has no effect", "benchmark.methods")),
-    "misspelt_benchmark_setting": (
-        "scripts/benchmark.py",
-        ("--config.benchmark.settings=('mmul: unlearn.learnin_rate=1',)",),
-        ("benchmark.settings", "did you mean 'unlearn.learning_rate'")),
     "unknown_compared_method": (
         "scripts/compare_methods.py", ("--methods=forgetful",),
         ("unknown method 'forgetful'",)),
@@ -89,12 +76,6 @@ CASES = {
     "data_dir_is_a_file": (
         "scripts/unlearn.py", ("--config.data.data_dir={file}",),
         ("data.data_dir {file} is a file",)),
-    "empty_mubench_file": (
-        "scripts/unlearn.py", ("--config.deletion.mubench_file={empty}",),
-        ("{empty}", "is empty")),
-    "mubench_row_too_large": (
-        "scripts/unlearn.py", ("--config.deletion.mubench_file={huge}",),
-        ("{huge}", "line 2", "out of range")),
     "records_line_not_a_record": (
         "scripts/benchmark.py", (), ("records.jsonl, line 1",
                                      "not a grid record")),
@@ -110,11 +91,8 @@ def test_bad_input_is_one_line_and_changes_nothing(case, tmp_path, data_dir,
   workdir.mkdir()
   (workdir / "kept.json").write_text('{"earlier": "result"}\n')
   config = TINY
-  values = {"file": str(tmp_path / "a_file"), "empty": str(tmp_path / "e"),
-            "huge": str(tmp_path / "h")}
+  values = {"file": str(tmp_path / "a_file")}
   (tmp_path / "a_file").write_text("x")
-  (tmp_path / "e").write_text("\n")
-  (tmp_path / "h").write_text("3\n" + "9" * 40 + "\n")
   if case == "config_file_raises":
     config = _config_file(tmp_path, "def get_config():\n  return 1 / 0\n")
   elif case == "config_file_import_fails":

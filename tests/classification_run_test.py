@@ -26,7 +26,8 @@ def _config(tiny_config, data_dir, **changes):
 
 
 @pytest.mark.parametrize("dataset,method,classes", [
-    ("shapes_ve", "mmul", 3), ("shapes_nlvr2", "randlabel", 2)])
+    pytest.param("shapes_ve", "mmul", 3, marks=pytest.mark.slow),
+    ("shapes_nlvr2", "randlabel", 2)])
 def test_embedded_tasks_unlearn_and_evaluate(tmp_path, tiny_config, data_dir,
                                              dataset, method, classes):
   c = _config(tiny_config, data_dir, **{"data.name": dataset,

@@ -58,6 +58,7 @@ def _chebi_config(tiny_config, tmp_path, **changes):
       "model.context_length": 40, **changes})
 
 
+@pytest.mark.slow
 def test_chebi_runs_with_a_tokenizer_trained_on_its_texts(tmp_path,
                                                           tiny_config):
   c = _chebi_config(tiny_config, tmp_path, **{"data.max_atoms": 0,

@@ -13,6 +13,7 @@ import time
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
+import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STEPS, EVERY, KILL_AFTER = 24, 4, 4
@@ -63,6 +64,7 @@ def _final_params(pattern):
   return state["params"]
 
 
+@pytest.mark.slow
 def test_sigkill_and_restart_gives_the_uninterrupted_result(tmp_path,
                                                             data_dir,
                                                             tiny_builder):

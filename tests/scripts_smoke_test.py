@@ -42,6 +42,7 @@ def test_train_then_unlearn(workdir):
   assert results["config"]["method"]["name"] == "mmul"
 
 
+@pytest.mark.slow
 def test_another_method_by_flag_and_the_comparison_script(workdir):
   wd, data_dir = workdir
   common = (f"--workdir={wd}", f"--config.data.data_dir={data_dir}")
