@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from mmul_jax import errors
+from mmul_jax import io_utils
 from mmul_jax.data import manual_tfds
 
 _COCO_INSTRUCTIONS = """\
@@ -83,8 +84,10 @@ class _KarpathyCaptions(tfds.core.GeneratorBasedBuilder,
   def _split_generators(self, dl_manager):
     manual_dir = os.fspath(dl_manager.manual_dir)
     manual_tfds.check_manual_files(type(self), manual_dir)
-    images = manual_tfds.json_file(os.path.join(manual_dir, self.SPLIT_FILE),
-                                   "images")["images"]
+    images = io_utils.read_json(
+        os.path.join(manual_dir, self.SPLIT_FILE), "images",
+        what="Karpathy split file",
+        remedy="re-download it (caption_datasets.zip)")["images"]
     by_split = {name: [] for name in set(_SPLITS.values())}
     for entry in images:
       if entry["split"] not in _SPLITS:

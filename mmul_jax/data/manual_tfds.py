@@ -48,28 +48,6 @@ def json_lines(path: str):
                                "re-download the file") from None
 
 
-def json_file(path: str, *keys: str):
-  """A UTF-8 JSON document that must be an object holding `keys`."""
-  with open(path, "rb") as f:
-    raw = f.read()
-  try:
-    text = raw.decode("utf-8")
-  except UnicodeDecodeError as e:
-    line = raw.count(b"\n", 0, e.start) + 1
-    column = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
-    raise _not_utf8(path, line, e, column) from None
-  try:
-    obj = json.loads(text)
-  except ValueError as e:
-    raise errors.DataError(f"{path} is not JSON ({e}); re-download the "
-                           "file") from None
-  missing = [k for k in keys if not isinstance(obj, dict) or k not in obj]
-  if missing:
-    raise errors.DataError(f"{path} has no {', '.join(map(repr, missing))}; "
-                           "is it the right file?")
-  return obj
-
-
 def check_manual_files(builder_cls, manual_dir: str) -> None:
   """Raises `DataError` with the download instructions when a required
   file is absent: before any compute, and before TFDS's own, vaguer check."""

@@ -31,6 +31,7 @@ from tokenizers import processors
 from tokenizers import trainers
 
 from mmul_jax import errors
+from mmul_jax import io_utils
 from mmul_jax.data import shapes
 
 PAD, BOS, EOS, UNK = "[PAD]", "[BOS]", "[EOS]", "[UNK]"
@@ -136,12 +137,9 @@ def load(file: str, context_length: int) -> tokenizers.Tokenizer:
   config = {}
   config_file = os.path.join(os.path.dirname(file), "tokenizer_config.json")
   if os.path.exists(config_file):
-    try:
-      with open(config_file, encoding="utf-8") as f:
-        config = json.load(f)
-    except (ValueError, UnicodeDecodeError) as e:
-      raise errors.CheckpointError(f"{config_file} is not valid JSON ({e}); "
-                                   "re-download or re-save it") from None
+    config = io_utils.read_json(config_file, what="tokenizer config",
+                                remedy="re-download or re-save it",
+                                error=errors.CheckpointError)
   eos = _special(config, "eos_token", "<|endoftext|>")
   own_pad = (tok.padding or {}).get("pad_token")
   pad = _special(config, "pad_token", own_pad or eos)

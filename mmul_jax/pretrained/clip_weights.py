@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import glob
-import json
 import os
 from typing import Callable, Iterator
 
@@ -24,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from mmul_jax import errors
+from mmul_jax import io_utils
 from mmul_jax.pretrained import torch_files
 
 # Files tried, in order, inside a checkpoint directory.
@@ -60,19 +60,9 @@ def _read_file(path: str) -> dict[str, np.ndarray]:
 
 
 def _read_json(path: str, *keys: str) -> dict:
-  """A JSON object file that must hold `keys`, or a `CheckpointError`
-  naming the file."""
-  try:
-    with open(path, encoding="utf-8") as f:
-      obj = json.load(f)
-  except (OSError, ValueError) as e:
-    raise errors.CheckpointError(f"{path} cannot be read as JSON ({e}); "
-                                 "re-download or re-export it") from None
-  missing = [k for k in keys if not isinstance(obj, dict) or k not in obj]
-  if missing:
-    raise errors.CheckpointError(f"{path} has no {', '.join(missing)}; "
-                                 "re-download or re-export it")
-  return obj
+  return io_utils.read_json(path, *keys, what="checkpoint file",
+                            remedy="re-download or re-export it",
+                            error=errors.CheckpointError)
 
 
 def weight_files(path: str) -> list[str]:

@@ -5,6 +5,7 @@ tensor, and numerical parity with `transformers.CLIPModel` (needs the
 import json
 import os
 import pickle
+import sys
 import zipfile
 
 import jax
@@ -147,51 +148,24 @@ def test_tokenizer_from_checkpoint_refuses_missing_file(tmp_path):
 try:
   import torch
   import transformers
+  sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
+      os.path.abspath(__file__))), "fixtures"))
+  import make_clip_golden as golden
 except ImportError:
-  torch = transformers = None
+  torch = transformers = golden = None
 needs_torch = pytest.mark.skipif(
     torch is None, reason="needs the torch extra: pip install torch==2.13.0 "
     "&& pip install -e '.[torch]'")
 
-LETTERS = "abcdefghijklmnopqrstuvwxyz"
-MERGES = [("t", "h"), ("th", "e</w>"), ("a", "n"), ("an", "d</w>")]
-
-
 def clip_tokenizer():
-  vocab = {c: i for i, c in enumerate(LETTERS)}
-  vocab.update({c + "</w>": 26 + i for i, c in enumerate(LETTERS)})
-  for a, b in MERGES:
-    vocab[a + b] = len(vocab)
-  vocab["<|startoftext|>"] = len(vocab)
-  vocab["<|endoftext|>"] = len(vocab)
-  return transformers.CLIPTokenizer(vocab=vocab, merges=MERGES)
+  return golden.tokenizer()
 
 
 def hf_checkpoint(directory, eos_token_id=57, hidden_act="quick_gelu"):
-  t = TOWERS
-  config = transformers.CLIPConfig(
-      text_config=dict(
-          vocab_size=t["vocab_size"], hidden_size=t["text_width"],
-          intermediate_size=4 * t["text_width"],
-          num_hidden_layers=t["text_layers"],
-          num_attention_heads=t["text_heads"],
-          max_position_embeddings=t["context_length"],
-          eos_token_id=eos_token_id, bos_token_id=56, pad_token_id=57,
-          hidden_act=hidden_act),
-      vision_config=dict(
-          hidden_size=t["vision_width"],
-          intermediate_size=4 * t["vision_width"],
-          num_hidden_layers=t["vision_layers"],
-          num_attention_heads=t["vision_heads"], image_size=t["image_size"],
-          patch_size=t["patch_size"], hidden_act=hidden_act),
-      projection_dim=t["embed_dim"])
-  torch.manual_seed(0)
-  model = transformers.CLIPModel(config).eval()
-  with torch.no_grad():  # a non-trivial temperature and LayerNorms
-    model.logit_scale.fill_(2.5)
-    for name, p in model.named_parameters():
-      if "norm" in name:
-        p.add_(0.1 * torch.randn_like(p))
+  """The golden files' random CLIP (tests/fixtures/make_clip_golden.py) at
+  this file's size, saved with its tokenizer."""
+  model = golden.model(TOWERS, eos_token_id=eos_token_id,
+                       hidden_act=hidden_act)
   model.save_pretrained(directory)
   clip_tokenizer().save_pretrained(directory)
   return model
