@@ -32,9 +32,12 @@ def _run(*args, **kw):
 
 
 def _popen(*args):
-  return subprocess.Popen(_command(*args), stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True, cwd=ROOT,
-                          env=dict(os.environ, PYTHONPATH=ROOT))
+  # A shell's background job ignores SIGINT, and the child would inherit
+  # that: give it the default, as a terminal does.
+  return subprocess.Popen(
+      _command(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+      text=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT),
+      preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _steps(directory):
@@ -45,9 +48,11 @@ def _temporary(workdir):
   return glob.glob(os.path.join(workdir, "**", "*tmp*"), recursive=True)
 
 
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_ctrl_c_stops_with_one_line_and_the_rerun_resumes(tmp_path,
                                                           data_dir,
-                                                          tiny_builder):
+                                                          tiny_builder,
+                                                          signum):
   del tiny_builder
   wd = str(tmp_path / "wd")
   many = ("--config.train.num_steps=60", "--config.train.checkpoint_every=2")
@@ -57,7 +62,7 @@ def test_ctrl_c_stops_with_one_line_and_the_rerun_resumes(tmp_path,
   while time.time() < deadline and not (
       os.path.isdir(original) and _steps(original)):
     time.sleep(0.2)
-  proc.send_signal(signal.SIGINT)
+  proc.send_signal(signum)
   out, err = proc.communicate(timeout=300)
   assert proc.returncode == 130, err[-3000:]
   assert "Traceback" not in err
