@@ -73,6 +73,9 @@ CASES = {
     "workdir_is_a_file": ("scripts/unlearn.py", (),
                           ("{workdir}", "is a file")),
     "workdir_read_only": ("scripts/unlearn.py", (), ("{workdir}",)),
+    "data_dir_read_only": (
+        "scripts/unlearn.py", ("--config.data.data_dir={ro}",),
+        ("cannot prepare dataset shapes_captions in data.data_dir {ro}",)),
     "data_dir_is_a_file": (
         "scripts/unlearn.py", ("--config.data.data_dir={file}",),
         ("data.data_dir {file} is a file",)),
@@ -101,6 +104,8 @@ def test_bad_input_is_one_line_and_changes_nothing(case, tmp_path, data_dir,
     workdir = tmp_path / "a_file"
   elif case == "workdir_read_only":
     workdir = _ro_dir(tmp_path)
+  elif case == "data_dir_read_only":
+    values["ro"] = _ro_dir(tmp_path)
   elif case == "records_line_not_a_record":
     (workdir / "records.jsonl").write_text('["a list"]\n{"key": "k"}\n')
   values.update(config=config, workdir=str(workdir))
@@ -110,8 +115,9 @@ def test_bad_input_is_one_line_and_changes_nothing(case, tmp_path, data_dir,
                    f"--config.data.data_dir={data_dir}",
                    *(a.format(**values) for a in args), config=config)
   finally:
-    if case == "workdir_read_only" and os.geteuid() == 0:
-      subprocess.run(["umount", "-l", str(workdir)], capture_output=True)
+    if case.endswith("read_only") and os.geteuid() == 0:
+      subprocess.run(["umount", "-l", values.get("ro", str(workdir))],
+                     capture_output=True)
   assert_one_line(r, *(n.format(**values) for n in needles))
   if before is not None and case != "workdir_read_only":
     assert checksums(workdir) == before

@@ -26,7 +26,7 @@ def _config(tiny_config, data_dir, **changes):
 
 
 @pytest.mark.parametrize("method,layer", [
-    ("mmul", "gin"),
+    pytest.param("mmul", "gin", marks=pytest.mark.slow),
     pytest.param("scrub", "gat", marks=pytest.mark.slow),
     pytest.param("salun", "gin", marks=pytest.mark.slow)])
 def test_methods_run_on_the_graph_text_model(tmp_path, tiny_config,

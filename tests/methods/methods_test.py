@@ -214,7 +214,8 @@ def test_unknown_method_is_a_config_error():
     methods.get("forget_all")
 
 
-@pytest.mark.parametrize("name", ["scrub", "l1_sparse"])
+@pytest.mark.parametrize("name", [
+    pytest.param("scrub", marks=pytest.mark.slow), "l1_sparse"])
 def test_unlearning_resumes_with_its_loss_state(setup, name):
   """Scheduled weights and SCRUB's phase live in the checkpointed loss
   state: a run killed after its mid-run checkpoint ends bit-identical."""

@@ -5,6 +5,7 @@ tensor, and numerical parity with `transformers.CLIPModel` (needs the
 import json
 import os
 import pickle
+import re
 import sys
 import zipfile
 
@@ -122,6 +123,21 @@ def test_missing_misshapen_and_unused_tensors_are_named(tmp_path):
                      "the checkpoint has 3"):
     safetensors.numpy.save_file(extra, str(tmp_path / "x.safetensors"))
     pretrained.check_model_config(str(tmp_path / "x.safetensors"), cfg)
+
+
+@pytest.mark.parametrize("value,message", [
+    (lambda x: np.where(np.arange(x.size).reshape(x.shape) == 3, np.nan, x),
+     "1 NaN/inf value"),
+    (lambda x: x.astype(np.int32), "dtype int32")])
+def test_non_finite_or_integer_weights_are_refused_on_import(value, message):
+  cfg = model_cfg()
+  _, params = init(cfg)
+  state = to_openai(params, cfg)
+  name = "visual.transformer.resblocks.0.mlp.c_fc.weight"
+  state[name] = value(state[name])
+  with pytest.raises(errors.CheckpointError,
+                     match=rf"tensor '{re.escape(name)}' .*{message}"):
+    pretrained.import_towers(params, state, cfg)
 
 
 def test_torch_file_reader_refuses_foreign_objects(tmp_path):
