@@ -126,12 +126,9 @@ class Checkpointer:
     finished = self.latest_step() is not None
     stored = None
     if os.path.exists(path) and finished:
-      try:
-        with open(path, encoding="utf-8") as f:
-          stored = json.load(f)
-      except ValueError as e:
-        raise CheckpointError(f"{path} is corrupt ({e}); delete "
-                              f"{self.directory} to start this run over")
+      stored = io_utils.read_json(
+          path, what="config fingerprint", error=CheckpointError,
+          remedy=f"delete {self.directory} to start this run over")
       diff = _diff(stored, self.fingerprint)
       if diff:
         raise CheckpointError(
@@ -168,7 +165,8 @@ class Checkpointer:
             **{f"data_{n}": grain.checkpoint.CheckpointSave(it)
                for n, it in data.items()}))
     except Exception as e:  # orbax and tensorstore raise many types
-      self._raise_save_error(e, int(step))
+      kept, _ = self.settle()
+      raise self.save_error(e, kept, int(step)) from e
 
   def restore(self, abstract_state, step: int | None = None):
     """Restores into `abstract_state` (shapes, dtypes and shardings)."""
@@ -237,25 +235,25 @@ class Checkpointer:
     steps = self.finished_steps()
     return (steps[-1] if steps else None), error
 
-  def _raise_save_error(self, error: Exception, step: int | None = None):
-    """Settles, then raises one `CheckpointSaveError` that names the step
-    really kept."""
-    kept, _ = self.settle()
+  def save_error(self, error: Exception, kept: int | None,
+                 step: int | None = None) -> CheckpointSaveError:
+    """The one error for a failed save, naming `kept`, the step `settle`
+    found complete on disk."""
     kept_text = (f"the last complete checkpoint, step {kept}, is kept"
                  if kept is not None else "no complete checkpoint is kept")
     when = f" at step {step} or before" if step is not None else ""
-    raise CheckpointSaveError(
+    return CheckpointSaveError(
         f"could not write a checkpoint in {self.directory}{when} "
         f"({_save_failure_reason(error)}); {kept_text}. Free space (or fix "
         "the directory's permissions) and rerun the same command to "
-        "resume") from error
+        "resume")
 
   def wait(self) -> None:
     """Blocks until the save in flight is on disk; a failed save raises
     `CheckpointSaveError`, leaving no temporary directory."""
-    _, error = self.settle()
+    kept, error = self.settle()
     if error is not None:
-      self._raise_save_error(error)
+      raise self.save_error(error, kept) from error
 
   def close(self) -> None:
     """Waits for the last save (raising `CheckpointSaveError` if it

@@ -203,7 +203,7 @@ def read_mubench_indices(path: str, *, num_rows: int,
   values, counts = np.unique(rows, return_counts=True)
   if (counts > 1).any():
     row = int(values[counts > 1][0])
-    number = next(n for n, t in lines if int(t) == row)
+    number = lines[int(np.flatnonzero(rows == row)[0])][0]  # row i: line i
     raise errors.DataError(f"{path} lists row {row} more than once (first "
                            f"on line {number})")
   n = _prefix(len(rows), ratio)
@@ -250,7 +250,8 @@ def load(path: str, all_ids: Sequence[int] | None = None) -> DeletionSet:
     with open(path, encoding="utf-8") as f:
       m = json.load(f)
     forget = np.asarray(m["forget_ids"], np.int64)
-    expected = m["sha256"]
+    expected, drawn_from = m["sha256"], m["all_ids_sha256"]
+    fields = (m["dataset"], m["unit"], int(m["seed"]), float(m["ratio"]))
     if forget.ndim != 1:
       raise ValueError("forget_ids is not a list of ids")
   except (OSError, ValueError, KeyError, TypeError, OverflowError) as e:
@@ -263,19 +264,14 @@ def load(path: str, all_ids: Sequence[int] | None = None) -> DeletionSet:
   if all_ids is None:
     raise errors.DataError("the ids of the dataset are needed to load a manifest")
   all_ids = np.sort(np.asarray(all_ids, np.int64))
-  if ids_hash(all_ids) != m["all_ids_sha256"]:
+  if ids_hash(all_ids) != drawn_from:
     raise errors.DataError(f"deletion manifest {path} was drawn from another "
                      "dataset (unit ids differ)")
+  result = DeletionSet(*fields, forget, all_ids, m.get("source", "uniform"))
   try:
-    result = DeletionSet(m["dataset"], m["unit"], int(m["seed"]),
-                         float(m["ratio"]), forget, all_ids,
-                         m.get("source", "uniform"))
     result.check()
   except errors.DataError as e:
     raise errors.DataError(f"deletion manifest {path}: {e}") from None
-  except (KeyError, TypeError, ValueError) as e:
-    raise errors.DataError(f"unreadable deletion manifest {path} ({e}); "
-                           "delete it to redraw the set") from None
   # The counts it states must be those of its ids: a hand-edited manifest
   # would otherwise be reported as the ratio it claims.
   stated = {"num_forget": len(forget), "num_units": len(all_ids)}

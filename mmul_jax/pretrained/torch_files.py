@@ -42,7 +42,7 @@ def _int_tuple(value, what: str) -> tuple[int, ...]:
   if not isinstance(value, (tuple, list)) or not all(
       isinstance(v, int) and not isinstance(v, bool) and v >= 0
       for v in value):
-    raise errors.CheckpointError(
+    raise ValueError(
         f"a tensor's {what} must be non-negative integers, got {value!r}")
   return tuple(value)
 
@@ -53,23 +53,22 @@ def _rebuild_tensor(storage, offset, size, stride, *unused):
   offset are untrusted, and numpy's strided view would read (or crash on)
   whatever memory lies beyond."""
   del unused  # requires_grad, backward hooks, metadata
+  # ValueErrors here become "<file> is corrupt: ..." in `load`.
   if not isinstance(storage, np.ndarray):
-    raise errors.CheckpointError(
-        f"a tensor's storage must be a storage record, got "
-        f"{type(storage).__name__}")
+    raise ValueError(f"a tensor's storage must be a storage record, got "
+                     f"{type(storage).__name__}")
   size, stride = _int_tuple(size, "size"), _int_tuple(stride, "stride")
   (offset,) = _int_tuple((offset,), "offset")
   if len(size) != len(stride):
-    raise errors.CheckpointError(
+    raise ValueError(
         f"a tensor has size {size} but stride {stride} (lengths differ)")
   if any(n == 0 for n in size):
     return np.zeros(size, storage.dtype)
   last = offset + sum((n - 1) * s for n, s in zip(size, stride))
   if last >= storage.size:
-    raise errors.CheckpointError(
+    raise ValueError(
         f"a tensor of size {size}, stride {stride} and offset {offset} "
-        f"addresses element {last} of a storage of {storage.size}; the file "
-        "is corrupt or crafted")
+        f"addresses element {last} of a storage of {storage.size}")
   if not size:
     return np.array(storage[offset])
   itemsize = storage.dtype.itemsize
@@ -160,10 +159,6 @@ def load(path: str) -> dict:
     try:
       return _Unpickler(archive.read(pickles[0]), archive, root,
                         path).load()
-    except errors.CheckpointError as e:
-      if str(e).startswith(path):
-        raise
-      raise errors.CheckpointError(f"{path}: {e}") from None
     except (pickle.UnpicklingError, EOFError, KeyError, ValueError,
             TypeError, IndexError, zipfile.BadZipFile) as e:
       raise errors.CheckpointError(f"{path} is corrupt: {e}") from None

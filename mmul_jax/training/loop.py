@@ -78,10 +78,7 @@ def _stopped(error: BaseException, step: int, checkpointer):
   kept, save_error = checkpointer.settle() if checkpointer else (None, None)
   if save_error is not None and not isinstance(
       error, checkpoint.CheckpointSaveError):
-    try:
-      checkpointer.wait()
-    except checkpoint.CheckpointSaveError as e:
-      return e
+    return checkpointer.save_error(save_error, kept)
   if isinstance(error, NonFiniteLossError):
     kept_text = (f"the last complete checkpoint (step {kept}) is kept"
                  if kept is not None else "no checkpoint was written")

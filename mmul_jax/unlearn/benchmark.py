@@ -37,6 +37,7 @@ def parse_settings(settings: Sequence[str]) -> dict[str, dict]:
   """`("mmul: unlearn.learning_rate=3e-4, method.mmul.ukr_weight=30",)`
   -> `{"mmul": {"unlearn.learning_rate": 3e-4, ...}}`."""
   out: dict[str, dict] = {}
+  known = config_schema.known_keys()
   for entry in settings:
     name, sep, rest = entry.partition(":")
     name = name.strip()
@@ -50,11 +51,12 @@ def parse_settings(settings: Sequence[str]) -> dict[str, dict]:
         raise errors.ConfigError(f"benchmark.settings: {pair!r} is not "
                                  "key=value")
       key = key.strip()
-      if key not in config_schema.known_keys() or key == "method.name":
+      if key not in known or key == "method.name":
         raise errors.ConfigError(
             f"benchmark.settings entry {entry!r}: " + (
                 "method.name is the entry's own method" if key ==
-                "method.name" else config_schema.unknown_key_message(key)))
+                "method.name" else config_schema.unknown_key_message(key,
+                                                                     known)))
       try:
         parsed = ast.literal_eval(value.strip())
       except (ValueError, SyntaxError):
