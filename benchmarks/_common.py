@@ -34,19 +34,21 @@ def mmul_step(c, mesh, fsdp_min_size: int = 0):
   parameters replicated, or FSDP with `fsdp_min_size > 0`."""
   from mmul_jax import methods
   from mmul_jax import models
+  from mmul_jax import tasks
   from mmul_jax.methods import mmul
   from mmul_jax.training import loop
   from mmul_jax.training import sharding
   from mmul_jax.training import state as state_lib
   model = models.build(c.model)
   part = synthetic_part(c, 1, 0)
-  frozen = model.init(jax.random.key(0), part["image"], part["text"])
+  frozen = {"original": model.init(jax.random.key(0), part["image"],
+                                   part["text"])}
   h = c.method.mmul
-  term = mmul.loss(model, md_weight=h.md_weight, ukr_weight=h.ukr_weight,
+  term = mmul.loss(tasks.Retrieval(None), model, md_weight=h.md_weight, ukr_weight=h.ukr_weight,
                    mkr_weight=h.mkr_weight, negative_source=h.negative_source)
-  from mmul_jax.unlearn import run
-  tx = run.optimizer(c, methods.Plan(loss=term))
-  params = jax.tree.map(np.array, frozen)
+  from mmul_jax.unlearn import phases
+  tx = phases.optimizer(c, methods.Plan(loss=term))
+  params = jax.tree.map(np.array, frozen["original"])
   state = state_lib.create(params, tx, term.init(params))
   state_sharding = sharding.state_sharding(state, mesh, fsdp_min_size)
   frozen_sharding = sharding.state_sharding(frozen, mesh, fsdp_min_size)

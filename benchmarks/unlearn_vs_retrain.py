@@ -36,7 +36,6 @@ def main():
   from mmul_jax.evaluation import evaluate
   from mmul_jax.evaluation import retrieval
   from mmul_jax.training import loop
-  from mmul_jax.training import objective
   from mmul_jax.training import sharding
   from mmul_jax.training import state as state_lib
   from mmul_jax.unlearn import run as run_lib
@@ -67,7 +66,7 @@ def main():
   state = jax.device_put(
       state_lib.create(experiment.init_params(exp, c.seed), tx),
       sharding.replicated(exp.mesh))
-  step = loop.make_step(objective.pretrain_term(
+  step = loop.make_step(exp.task.task_term(
       exp.model, itm_weight=t.itm_weight), tx, jax.random.key(c.seed),
       exp.mesh)
   batches = pipeline.iterate(pipeline.training_stream(

@@ -14,7 +14,8 @@ import ml_collections
 import numpy as np
 
 from mmul_jax import errors
-
+from mmul_jax import methods
+from mmul_jax import tasks
 from mmul_jax.data import datasets
 from mmul_jax.models import presets
 
@@ -121,21 +122,13 @@ def default_config() -> ml_collections.ConfigDict:
   c.unlearn.log_every = 10
 
   # The method to run and, under its name, its hyperparameters (every
-  # method's defaults are here; only the selected one is read).
+  # registered method's defaults, from its `methods.Method` record; only
+  # the selected one is read).
   c.method = ml_collections.ConfigDict()
   c.method.name = "mmul"
-  c.method.mmul = dict(md_weight=1.0, ukr_weight=1.0, mkr_weight=1.0,
-                       negative_source="df")
-  c.method.neggrad_plus = dict(retain_weight=0.5)  # β; Df gets 1 - β
-  c.method.randlabel = dict(target="captions")  # or "labels"
-  c.method.salun = dict(target="captions", threshold=0.5, mask_batches=8)
-  c.method.bad_teaching = dict(temperature=1.0, teacher_seed=1)
-  c.method.scrub = dict(temperature=4.0, task_weight=0.99, kl_weight=0.001,
-                        period=20, max_steps=4, max_periods=3)
-  c.method.delete = dict(temperature=1.0, mask_value=-1e9)
-  c.method.dtd = dict(descent=True, epsilon=5.0, delta=0.0, radius=0.0)
-  c.method.fisher = dict(alpha=1e-8, max_variance=1e3, num_batches=8)
-  c.method.l1_sparse = dict(alpha=5e-4, no_l1_steps=0)
+  for name, method in methods.METHODS.items():
+    if method.defaults:
+      c.method[name] = dict(method.defaults)
 
   # Several processes (hosts) in one job. Empty address: one process;
   # "auto": detected by JAX (TPU pods, SLURM, Open MPI); else "host:port" of
@@ -197,11 +190,6 @@ _CHOICES = {
     "deletion.strategy": ("uniform", "class_skewed"),
     "unlearn.curriculum": ("none", "superloss"),
 }
-# Methods whose optax transforms are shaped like the full parameters.
-_FULL_WEIGHT_METHODS = ("salun", "fisher", "dtd")
-# Methods whose training loss includes the task loss (SuperLoss applies).
-_CURRICULUM_METHODS = ("finetune", "l1_sparse", "neggrad", "neggrad_plus",
-                       "randlabel", "salun", "scrub", "dtd")
 _POSITIVE_INTS = (
     "data.num_train", "data.num_test", "data.captions_per_image",
     "data.image_size", "train.batch_size", "train.num_steps",
@@ -266,8 +254,6 @@ def _get(cfg, dotted):
 
 def validate(config: ml_collections.ConfigDict) -> None:
   """Raises `ConfigError` on the first problem found."""
-  from mmul_jax import methods  # late: methods import models and losses
-
   known = known_keys()
   given = _flatten(config)
   for key in given:
@@ -326,22 +312,11 @@ def validate(config: ml_collections.ConfigDict) -> None:
   if config.deletion.mubench_file and not 0 < config.deletion.ratio <= 10:
     raise ConfigError("a MU-Bench deletion file holds the 10% set: "
                       "deletion.ratio must be in (0, 10]")
-  if (config.unlearn.curriculum != "none"
-      and config.method.name not in _CURRICULUM_METHODS):
-    raise ConfigError(
-        f"method {config.method.name!r} does not train on the task loss, so "
-        "unlearn.curriculum has nothing to weight; it works with "
-        f"{', '.join(_CURRICULUM_METHODS)}")
   if not config.unlearn.superloss_lambda > 0:
     raise ConfigError("unlearn.superloss_lambda must be > 0")
   if not isinstance(config.unlearn.lora_rank, int):
     raise ConfigError("unlearn.lora_rank must be an integer >= 0 (0: train "
                       f"every weight), got {config.unlearn.lora_rank!r}")
-  if config.unlearn.lora_rank and config.method.name in _FULL_WEIGHT_METHODS:
-    raise ConfigError(
-        f"method {config.method.name!r} transforms the update of every "
-        "weight (mask or noise), so it cannot train LoRA adapters; set "
-        "unlearn.lora_rank=0")
   b = config.benchmark
   for key in ("methods", "ratios", "seeds", "strategies", "model_widths"):
     if not isinstance(b[key], (tuple, list)) or (
@@ -390,11 +365,12 @@ def validate(config: ml_collections.ConfigDict) -> None:
                         f"per RGB channel), got {v!r}")
   if min(config.data.std) <= 0:
     raise ConfigError(f"data.std must be > 0, got {config.data.std!r}")
-  features = datasets.DATASETS[config.data.name].features
+  spec = datasets.DATASETS[config.data.name]
+  features = spec.features
   if (config.deletion.strategy == "class_skewed"
       or "class_skewed" in config.benchmark.strategies) and (
           "classes" not in features):
     raise ConfigError(f"class-skewed deletion needs a class per image; "
                       f"{config.data.name} has none (use the uniform "
                       "strategy)")
-  methods.check_config(config, set(features))
+  methods.check_config(config, set(features), tasks.for_dataset(spec))

@@ -5,11 +5,15 @@ frozen base model, `a` `(in, r)` and `b` `(r, out)`; the model used is
 `base + (alpha / r) a @ b`. `b` starts at zero, so unlearning starts exactly
 at the base (original) model. Any `LossTerm` works unchanged through
 `lora_term`, which merges the adapters into the base before calling it; the
-base travels as the first frozen model, so it is an argument of the jitted
-step, not a constant baked into it.
+base travels as the frozen model "base", so it is an argument of the jitted
+step, not a constant baked into it. `trainable` is the one place a run
+chooses between training every weight and training adapters.
 """
 
 from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
@@ -57,20 +61,57 @@ def trainable_fraction(base, adapters: dict) -> float:
   return count(adapters) / count(base)
 
 
+BASE = "base"  # the frozen model the adapters are added to
+
+
 def lora_term(term: losses.LossTerm, base, *,
               alpha: float) -> losses.LossTerm:
-  """`term` over adapters: `apply(state, adapters, (base, frozen), ...)`.
+  """`term` over adapters: `apply(state, adapters, frozen, ...)` with the
+  base model as `frozen["base"]`; `term` gets the merged model and the
+  same frozen dict.
 
   `base` is used once, to build `term`'s state from the starting model;
-  in the step the base comes in as the first frozen model.
+  in the step the base comes in as a frozen model.
   """
 
   def init_fn(adapters):
     return term.init(merge(base, adapters, alpha=alpha))
 
   def apply_fn(state, adapters, frozen, batch, *, rng):
-    base_params, term_frozen = frozen
-    return term.apply(state, merge(base_params, adapters, alpha=alpha),
-                      term_frozen, batch, rng=rng)
+    return term.apply(state, merge(frozen[BASE], adapters, alpha=alpha),
+                      frozen, batch, rng=rng)
 
   return losses.LossTerm(init_fn, apply_fn)
+
+
+@dataclasses.dataclass(frozen=True)
+class Trainable:
+  """What an unlearning run trains, starting from the original model.
+
+  loss: the loss over the trained parameters; init(): them, fresh;
+  frozen: frozen models the loss needs beyond the method's ("base");
+  model_params(trained): the model's parameters; info(trained): numbers
+  worth reporting.
+  """
+
+  loss: losses.LossTerm
+  init: Callable[[], Any]
+  frozen: dict
+  model_params: Callable[[Any], Any]
+  info: Callable[[Any], dict]
+
+
+def trainable(term: losses.LossTerm, original, *, rank: int, alpha: float,
+              rng: jax.Array) -> Trainable:
+  """Every weight (`rank` 0: a copy of `original`, since the step donates
+  its state and the original must survive), or rank-`rank` adapters over
+  the original, its frozen base."""
+  if not rank:
+    return Trainable(term, lambda: jax.tree.map(jnp.copy, original), {},
+                     lambda trained: trained, lambda trained: {})
+  return Trainable(
+      lora_term(term, original, alpha=alpha),
+      lambda: init(original, rank=rank, rng=rng), {BASE: original},
+      lambda trained: merge(original, trained, alpha=alpha),
+      lambda trained: {"trainable_fraction": trainable_fraction(original,
+                                                                trained)})

@@ -4,7 +4,7 @@
       [--workdir=DIR] [--methods=neggrad,salun]
 
 Trains (or loads) the original and retrained models once, runs each method
-over its settings in `mmul_jax.unlearn.compare.GRID`, selects a setting per
+over its settings in `mmul_jax.unlearn.compare.grid()` (each `Method.grid`), selects a setting per
 method without test data (`--selection=retrain_gap|reference`, see
 `mmul_jax.unlearn.compare`), prints a markdown table and writes
 DIR/comparison.json.

@@ -12,10 +12,10 @@ from absl import flags
 
 from mmul_jax import cli
 from mmul_jax import experiment
-from mmul_jax.training import train
+from mmul_jax.unlearn import phases
 
 _ARGS = cli.define_flags()
-_MODEL = flags.DEFINE_enum("model", "original", train.KINDS,
+_MODEL = flags.DEFINE_enum("model", "original", phases.KINDS,
                            "original: train on D; retrain: train on Dr.")
 
 
@@ -25,10 +25,10 @@ def main(argv):
 
   def go():
     exp = experiment.setup(config, workdir)
-    _, info = train.train_model(exp, _MODEL.value)
+    _, info = phases.train_model(exp, _MODEL.value)
     print(f"{_MODEL.value} model: {info['steps']} steps on "
           f"{info['num_images']} images in "
-          f"{train.model_dir(exp, _MODEL.value)}")
+          f"{phases.model_dir(exp, _MODEL.value)}")
 
   cli.run_or_exit(go)
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from mmul_jax import config_schema
-from mmul_jax.evaluation import report
+from mmul_jax import tasks
 from mmul_jax.unlearn import benchmark
 from mmul_jax.unlearn import compare
 from mmul_jax.unlearn import leaderboard
@@ -41,7 +41,7 @@ def test_embedded_tasks_unlearn_and_evaluate(tmp_path, tiny_config, data_dir,
     assert m["mubench"]["df_chance"] == pytest.approx(1 / classes)
   s = results["summary"]
   assert set(s["metrics"][method]) >= {"test_acc", "df_acc", "auc", "zrf"}
-  assert "test acc" in report.table(results)
+  assert "test acc" in tasks.for_results(results).table(results)
   if method == "mmul":
     _check_grid_tools(c, results, tmp_path)
   # 4 statements per unit in the embedded tasks.

@@ -34,6 +34,8 @@ class DatasetSpec(pipeline.RecordLayout):
   image keys, two for NLVR2; unit id; texts; class names, empty for
   retrieval) and what the run makes of them.
 
+  task: the task kind (`mmul_jax.tasks`): "retrieval", "classification"
+    or "graph_text".
   features: what a method or deletion strategy may use ("classes": a class
     per unit, for class-skewed deletion; "labels": task answers;
     "captions": retrieval texts).
@@ -42,6 +44,7 @@ class DatasetSpec(pipeline.RecordLayout):
   words: the embedded tokenizer's vocabulary (None: the shapes captions').
   """
 
+  task: str = "retrieval"
   features: frozenset[str] = frozenset()
   manual: type | None = None
   task_words: tuple[str, ...] = ()
@@ -54,12 +57,12 @@ class DatasetSpec(pipeline.RecordLayout):
 
 _RETRIEVAL = frozenset({"images", "captions"})
 _CLASSIFICATION = frozenset({"images", "sentences", "labels"})
-_MOLECULES = dict(modality="graph", image_keys=(), id_key="mol_id",
+_MOLECULES = dict(task="graph_text", modality="graph", image_keys=(), id_key="mol_id",
                   text_key="descriptions",
                   features=frozenset({"graphs", "captions"}))
-_NLVR2 = dict(image_keys=("image0", "image1"), id_key="unit_id",
+_NLVR2 = dict(task="classification", image_keys=("image0", "image1"), id_key="unit_id",
               text_key="sentences", labels=classification_tfds.NLVR2_LABELS)
-_VE = dict(id_key="unit_id", text_key="sentences",
+_VE = dict(task="classification", id_key="unit_id", text_key="sentences",
            labels=classification_tfds.SNLI_VE_LABELS)
 
 DATASETS = {

@@ -33,7 +33,8 @@ Training objectives:
   itm_cross_entropy(pos_logits, neg_text_logits, neg_image_logits)
 
 Loss terms (`init(params) -> state`,
-`apply(state, params, frozen_params, batch, *, rng) -> (loss, aux, state)`):
+`apply(state, params, frozen, batch, *, rng) -> (loss, aux, state)`; typed
+as `TermInit` / `TermApply`):
   LossTerm, loss_term(fn), weighted_sum(terms, *, weights), negate(term),
   map_batch(term, fn), restrict(term, part), on_forget(term),
   on_retain(term), precompute(term, fn), with_frozen(term, key),
@@ -58,6 +59,8 @@ from mmul_jax.losses._mmul import multimodal_retention
 from mmul_jax.losses._mmul import unimodal_retention
 from mmul_jax.losses._terms import AlternateState
 from mmul_jax.losses._terms import LossTerm
+from mmul_jax.losses._terms import TermApply
+from mmul_jax.losses._terms import TermInit
 from mmul_jax.losses._terms import WeightedSumState
 from mmul_jax.losses._terms import alternate
 from mmul_jax.losses._terms import loss_term
@@ -74,6 +77,8 @@ __all__ = [
     "AlternateState",
     "LossTerm",
     "SuperLossState",
+    "TermApply",
+    "TermInit",
     "WeightedSumState",
     "alternate",
     "clip_contrastive",

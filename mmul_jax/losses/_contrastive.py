@@ -11,7 +11,14 @@ from mmul_jax.losses._collective import row_offset
 
 
 def positive_mask(ids_a: jax.Array, ids_b: jax.Array) -> jax.Array:
-  """`(B, B')` boolean: True where row and column come from the same item."""
+  """`(B, B')` boolean: True where row and column come from the same item.
+
+  Examples:
+    >>> import jax.numpy as jnp
+    >>> from mmul_jax import losses
+    >>> losses.positive_mask(jnp.array([0, 1]), jnp.array([0, 0, 1])).tolist()
+    [[True, True, False], [False, False, True]]
+  """
   return ids_a[:, None] == ids_b[None, :]
 
 
@@ -22,8 +29,25 @@ def clip_contrastive(image_embed: jax.Array, text_embed: jax.Array, *,
 
   loss_i = ½ [CE(s·⟨v_i, t_·⟩, P_i) + CE(s·⟨t_i, v_·⟩, P_i)], s = exp(logit_scale),
   where the target P_i is uniform over the columns that belong to the same item
-  as row i (just i when `ids` is None). With `axis_name`, negatives are
-  gathered from every device along that axis (global-batch negatives).
+  as row i (just i when `ids` is None).
+
+  Args:
+    image_embed, text_embed: `(B, D)` unit-norm embeddings.
+    logit_scale: log of the temperature's inverse s.
+    ids: `(B,)` item ids (None: every row its own item).
+    axis_name: negatives are then gathered from every device along that
+      axis (global-batch negatives).
+
+  Returns:
+    `(B,)` per-example losses.
+
+  Examples:
+    >>> import jax.numpy as jnp
+    >>> from mmul_jax import losses
+    >>> e = jnp.eye(2)  # two perfectly separated pairs
+    >>> loss = losses.clip_contrastive(e, e, logit_scale=jnp.log(100.0))
+    >>> bool(jnp.all(loss < 1e-6))
+    True
   """
   img_all = gather(image_embed, axis_name)
   txt_all = gather(text_embed, axis_name)
@@ -49,8 +73,25 @@ def sample_hard_negatives(rng: jax.Array, sim: jax.Array,
   """ALBEF hard negatives: for each image a text, for each text an image.
 
   Draws index j with probability ∝ exp(sim_ij) over the non-positive columns
-  (rows for the text side). Returns `(text_for_image, image_for_text)`, both
-  `(B,)` int. Rows without any negative fall back to a uniform draw.
+  (rows for the text side). Rows without any negative fall back to a
+  uniform draw.
+
+  Args:
+    rng: a PRNG key.
+    sim: `(B, B)` image-text similarities (no gradient flows through).
+    positives: `(B, B)` boolean, True for true pairs (never drawn).
+
+  Returns:
+    `(text_for_image, image_for_text)`, both `(B,)` int.
+
+  Examples:
+    >>> import jax, jax.numpy as jnp
+    >>> from mmul_jax import losses
+    >>> pos = jnp.eye(3, dtype=bool)
+    >>> t, i = losses.sample_hard_negatives(jax.random.key(0),
+    ...                                     jnp.zeros((3, 3)), pos)
+    >>> bool(jnp.all(t != jnp.arange(3)) and jnp.all(i != jnp.arange(3)))
+    True
   """
   sim = jax.lax.stop_gradient(sim)
   neg_inf = jnp.finfo(sim.dtype).min
@@ -65,8 +106,22 @@ def itm_cross_entropy(pos_logits: jax.Array, neg_text_logits: jax.Array,
                       neg_image_logits: jax.Array) -> jax.Array:
   """Matching loss on B matched and 2B mismatched pairs; per-example `(B,)`.
 
-  Each argument is `(B, 2)` logits of the matching head; class 1 = matched.
   loss_i = ⅓ [CE(pos_i, 1) + CE(neg_text_i, 0) + CE(neg_image_i, 0)].
+
+  Args:
+    pos_logits, neg_text_logits, neg_image_logits: `(B, 2)` logits of the
+      matching head; class 1 = matched.
+
+  Returns:
+    `(B,)` per-example losses.
+
+  Examples:
+    >>> import jax.numpy as jnp
+    >>> from mmul_jax import losses
+    >>> sure = jnp.array([[-20.0, 20.0]])  # confident "matched"
+    >>> float(losses.itm_cross_entropy(sure, sure[:, ::-1],
+    ...                                sure[:, ::-1])[0]) < 1e-6
+    True
   """
   ce = optax.softmax_cross_entropy_with_integer_labels
   ones = jnp.ones(pos_logits.shape[0], jnp.int32)

@@ -19,7 +19,15 @@ from mmul_jax.losses import _terms
 
 
 def lambert_w0(x: jax.Array, iterations: int = 8) -> jax.Array:
-  """Principal branch of W (w e^w = x) for x >= -1/e, by Halley steps."""
+  """Principal branch of W (w e^w = x) for x >= -1/e, by Halley steps.
+
+  Examples:
+    >>> import jax.numpy as jnp
+    >>> from mmul_jax import losses
+    >>> w = losses.lambert_w0(jnp.array([0.0, jnp.e]))
+    >>> [round(float(v), 5) for v in w]
+    [0.0, 1.0]
+  """
   x = jnp.asarray(x, jnp.float32)
   # Start near the branch point from its series, elsewhere from log1p(x).
   p = jnp.sqrt(jnp.maximum(2.0 * (jnp.e * x + 1.0), 0.0))
@@ -36,7 +44,24 @@ def lambert_w0(x: jax.Array, iterations: int = 8) -> jax.Array:
 
 def superloss_confidence(values: jax.Array, tau: jax.Array,
                          lam: float) -> jax.Array:
-  """sigma* per example (no gradient)."""
+  """sigma* per example (no gradient).
+
+  Args:
+    values: `(B,)` per-example losses.
+    tau: the threshold (easy below it).
+    lam: the regularisation λ > 0.
+
+  Returns:
+    `(B,)` confidences: above 1 for losses below `tau`, below 1 above it.
+
+  Examples:
+    >>> import jax.numpy as jnp
+    >>> from mmul_jax import losses
+    >>> s = losses.superloss_confidence(jnp.array([0.0, 1.0, 2.0]), 1.0,
+    ...                                 1.0)
+    >>> bool(s[0] > 1.0), round(float(s[1]), 5), bool(s[2] < 1.0)
+    (True, 1.0, True)
+  """
   beta = jnp.maximum(-2.0 / jnp.e, (values - tau) / lam)
   return jax.lax.stop_gradient(jnp.exp(-lambert_w0(0.5 * beta)))
 
@@ -58,6 +83,26 @@ def superloss(fn: Callable[..., tuple[jax.Array, dict]], *,
   loss, then an exponential moving average (`momentum`) of batch means.
   MU-Bench divides a running loss sum by a running sum of confidences
   instead, which the spec calls a probable bug.
+
+  Args:
+    fn: as for `loss_term`.
+    lam: λ of the confidence.
+    momentum: of tau's moving average.
+    full: the paper's full objective instead of the weighted mean.
+
+  Returns:
+    A `LossTerm` with a `SuperLossState`; aux adds `superloss_tau` and
+    `superloss_mean_confidence`.
+
+  Examples:
+    >>> import jax, jax.numpy as jnp
+    >>> from mmul_jax import losses
+    >>> t = losses.superloss(lambda p, f, b, *, rng: (b["l"], {}), lam=1.0)
+    >>> batch = {"l": jnp.array([0.0, 2.0])}  # tau = their mean, 1
+    >>> loss, aux, state = t.apply(t.init({}), {}, None, batch,
+    ...                            rng=jax.random.key(0))
+    >>> float(aux["superloss_tau"]), bool(loss < 1.0)  # the hard one counts less
+    (1.0, True)
   """
 
   def init(params):

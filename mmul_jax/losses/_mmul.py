@@ -27,9 +27,24 @@ def derangement(rng: jax.Array, ids: jax.Array) -> tuple[jax.Array, jax.Array]:
   position k + m (mod B), where m is the largest group. A group of size
   s ≤ m spans at most m consecutive positions, so k and k + m belong to
   different groups whenever 2m ≤ B. With unique ids this is a uniformly
-  random single cycle (not uniform over all derangements). Returns `(perm, valid)`: text `perm[i]`
-  becomes the negative partner of image `i`; `valid` is False when no such
-  permutation exists (one id holds more than half the batch).
+  random single cycle (not uniform over all derangements).
+
+  Args:
+    rng: a PRNG key.
+    ids: `(B,)` item ids (captions of one image share its id).
+
+  Returns:
+    `(perm, valid)`: text `perm[i]` becomes the negative partner of image
+    `i`; `valid` is False when no such permutation exists (one id holds
+    more than half the batch).
+
+  Examples:
+    >>> import jax, jax.numpy as jnp
+    >>> from mmul_jax import losses
+    >>> ids = jnp.array([0, 0, 1, 1, 2, 2])
+    >>> perm, valid = losses.derangement(jax.random.key(0), ids)
+    >>> bool(valid), bool(jnp.all(ids[perm] != ids))
+    (True, True)
   """
   b = ids.shape[0]
   k_group, k_item = jax.random.split(rng)
@@ -58,8 +73,24 @@ def modality_decoupling(image: jax.Array, text: jax.Array,
       L_MD_i = mean_j (S_ij - S'_ij)² + mean_j (S_ji - S'_ji)².
 
   Pulls each deleted pair towards the similarity that the original model
-  gives an unrelated pair. With `axis_name`, the batch is the concatenation
-  of the per-device batches along that axis (columns come from all devices).
+  gives an unrelated pair.
+
+  Args:
+    image, text: the deleted pairs' embeddings under θ, `(B, D)`.
+    target_image, target_text: θ₀'s embeddings of the same images and of
+      unrelated captions, `(B, D)`.
+    axis_name: the batch is then the concatenation of the per-device
+      batches along that axis (columns come from all devices).
+
+  Returns:
+    `(B,)` per-example losses.
+
+  Examples:
+    >>> import jax.numpy as jnp
+    >>> from mmul_jax import losses
+    >>> e = jnp.eye(3)  # three unit-norm embeddings
+    >>> losses.modality_decoupling(e, e, e, e).tolist()  # S = S'
+    [0.0, 0.0, 0.0]
   """
   img_all, txt_all = gather(image, axis_name), gather(text, axis_name)
   t_img_all = gather(target_image, axis_name)
@@ -77,6 +108,20 @@ def unimodal_retention(embeds: tuple[jax.Array, ...],
   Keeps each modality's own representation of the deleted items (for
   retrieval: the image and the text embedding; for classification tasks: the
   image token sequence) where the original model had it.
+
+  Args:
+    embeds: one array per modality under θ, each `(B, ...)`.
+    frozen_embeds: the same under θ₀.
+
+  Returns:
+    `(B,)` per-example losses.
+
+  Examples:
+    >>> import jax.numpy as jnp
+    >>> from mmul_jax import losses
+    >>> img, txt = jnp.ones((2, 4)), jnp.zeros((2, 4))
+    >>> losses.unimodal_retention((img, txt), (img, txt + 1.0)).tolist()
+    [1.0, 1.0]
   """
   if len(embeds) != len(frozen_embeds):
     raise ValueError("one frozen embedding per embedding is needed")
@@ -85,7 +130,21 @@ def unimodal_retention(embeds: tuple[jax.Array, ...],
 
 def multimodal_retention(fused: jax.Array,
                          frozen_fused: jax.Array) -> jax.Array:
-  """L_MKR per retained example: MSE(h_θ(x), h_θ₀(x)) of the fusion [CLS]."""
+  """L_MKR per retained example: MSE(h_θ(x), h_θ₀(x)) of the fusion [CLS].
+
+  Args:
+    fused: the fusion [CLS] of retained pairs under θ, `(B, D)`.
+    frozen_fused: the same under θ₀.
+
+  Returns:
+    `(B,)` per-example losses.
+
+  Examples:
+    >>> import jax.numpy as jnp
+    >>> from mmul_jax import losses
+    >>> losses.multimodal_retention(jnp.ones((1, 2)), jnp.zeros((1, 2)))
+    Array([1.], dtype=float32)
+  """
   return _mse_rows(fused, frozen_fused)
 
 
@@ -98,5 +157,18 @@ def fused_modality_decoupling(fused: jax.Array,
   model's [CLS] on the same images with an unrelated sentence. L_MD_i =
   mean_d (h_i,d - h'_i,d)²: the deleted example's joint representation is
   pulled to what the original makes of an unrelated pair (spec §1.4 b, c).
+
+  Args:
+    fused, target_fused: `(B, D)`, as above.
+
+  Returns:
+    `(B,)` per-example losses.
+
+  Examples:
+    >>> import jax.numpy as jnp
+    >>> from mmul_jax import losses
+    >>> losses.fused_modality_decoupling(jnp.full((1, 2), 3.0),
+    ...                                  jnp.ones((1, 2)))
+    Array([4.], dtype=float32)
   """
   return _mse_rows(fused, target_fused)

@@ -7,14 +7,18 @@
   dtd, fisher                       methods/noise.py
   mmul                              methods/mmul.py
 
-A method's hyperparameters are `config.method.<name>` (defaults in
-`mmul_jax.config_schema`); `check_config` validates them before any compute.
+Everything about a method is its `Method` record (`methods/base.py`): the
+builder, its hyperparameters' defaults and ranges, its checks and flags
+(trains the task loss, transforms every weight, gradient ascent) and its
+tuning grid. `config_schema.default_config` and `validate`,
+`unlearn.compare` and the report read the records.
+
+Adding a method: write its file (a `build(ctx) -> Plan` and a `Method`
+record) and add one line to `METHODS` below; nothing else changes. A test
+or another project can `register(name, method)` its own.
 """
 
 from __future__ import annotations
-
-import dataclasses
-from typing import Callable
 
 from mmul_jax import errors
 from mmul_jax.methods import distill
@@ -24,57 +28,33 @@ from mmul_jax.methods import neggrad
 from mmul_jax.methods import noise
 from mmul_jax.methods import relabel
 from mmul_jax.methods.base import Context
+from mmul_jax.methods.base import Method
 from mmul_jax.methods.base import Plan
 
-
-def _no_problems(h, config):
-  del h, config
-  return []
-
-
-def _needs_nothing(h):
-  del h
-  return set()
-
-
-@dataclasses.dataclass(frozen=True)
-class Method:
-  """A registered method: its builder, hyperparameters and checks."""
-
-  build: Callable[[Context], Plan]
-  hparams: tuple[str, ...] = ()
-  check: Callable[..., list[str]] = _no_problems
-  needs: Callable[..., set[str]] = _needs_nothing  # data features it reads
-
-
 METHODS: dict[str, Method] = {
-    "retrain": Method(finetune.build_retrain),
-    "finetune": Method(finetune.build_finetune),
-    "neggrad": Method(neggrad.build_neggrad),
-    "neggrad_plus": Method(neggrad.build_neggrad_plus, ("retain_weight",),
-                           neggrad.check_neggrad_plus),
-    "randlabel": Method(relabel.build_randlabel, ("target",),
-                        relabel.check_randlabel, relabel.needs),
-    "salun": Method(relabel.build_salun,
-                    ("target", "threshold", "mask_batches"),
-                    relabel.check_salun, relabel.needs),
-    "bad_teaching": Method(distill.build_bad_teaching,
-                           ("temperature", "teacher_seed"),
-                           distill.check_bad_teaching),
-    "scrub": Method(distill.build_scrub,
-                    ("temperature", "task_weight", "kl_weight", "period",
-                     "max_steps", "max_periods"), distill.check_scrub),
-    "delete": Method(distill.build_delete, ("temperature", "mask_value"),
-                     distill.check_delete),
-    "dtd": Method(noise.build_dtd, ("descent", "epsilon", "delta", "radius"),
-                  noise.check_dtd),
-    "fisher": Method(noise.build_fisher,
-                     ("alpha", "max_variance", "num_batches"),
-                     noise.check_fisher),
-    "l1_sparse": Method(finetune.build_l1_sparse, ("alpha", "no_l1_steps"),
-                        finetune.check_l1_sparse),
-    "mmul": Method(mmul.build, mmul.HPARAMS, mmul.check),
+    "retrain": finetune.RETRAIN,
+    "finetune": finetune.FINETUNE,
+    "neggrad": neggrad.NEGGRAD,
+    "neggrad_plus": neggrad.NEGGRAD_PLUS,
+    "randlabel": relabel.RANDLABEL,
+    "salun": relabel.SALUN,
+    "bad_teaching": distill.BAD_TEACHING,
+    "scrub": distill.SCRUB,
+    "delete": distill.DELETE,
+    "dtd": noise.DTD,
+    "fisher": noise.FISHER,
+    "l1_sparse": finetune.L1_SPARSE,
+    "mmul": mmul.MMUL,
 }
+
+
+def register(name: str, method: Method) -> Method:
+  """Adds (or replaces) a method under `name`. Its defaults reach
+  `default_config()` from then on."""
+  if not name.isidentifier():
+    raise ValueError(f"a method name must be an identifier, got {name!r}")
+  METHODS[name] = method
+  return method
 
 
 def get(name: str) -> Method:
@@ -84,8 +64,14 @@ def get(name: str) -> Method:
   return METHODS[name]
 
 
-def check_config(config, data_features: set[str]) -> None:
-  """Raises `ConfigError` if the selected method cannot run as configured."""
+def names_where(flag: str) -> list[str]:
+  """The registered methods whose `Method.<flag>` is true, sorted."""
+  return sorted(n for n, m in METHODS.items() if getattr(m, flag))
+
+
+def check_config(config, data_features: set[str], task=None) -> None:
+  """Raises `ConfigError` if the selected method cannot run as configured
+  (on `task`, the run's `tasks.Task`, when given)."""
   name = config.method.name
   method = get(name)
   h = config.method.get(name)
@@ -96,6 +82,8 @@ def check_config(config, data_features: set[str]) -> None:
         "start config files from mmul_jax.config_schema.default_config(), "
         "which has every method's defaults")
   problems = method.check(h, config)
+  if task is not None:
+    problems += method.check_task(h, task)
   if problems:
     raise errors.ConfigError(f"method {name!r}: {problems[0]}")
   lacking = method.needs(h) - data_features
@@ -104,6 +92,25 @@ def check_config(config, data_features: set[str]) -> None:
         f"method {name!r} needs {', '.join(sorted(lacking))}, which dataset "
         f"{config.data.name!r} does not have (it has "
         f"{', '.join(sorted(data_features))})")
+  if config.unlearn.curriculum != "none" and not method.trains_task_loss:
+    raise errors.ConfigError(
+        f"method {name!r} does not train on the task loss, so "
+        "unlearn.curriculum has nothing to weight; it works with "
+        f"{', '.join(names_where('trains_task_loss'))}")
+  if config.unlearn.lora_rank and method.full_weight:
+    raise errors.ConfigError(
+        f"method {name!r} transforms the update of every weight (mask or "
+        "noise), so it cannot train LoRA adapters; set unlearn.lora_rank=0")
+
+
+def check_deletion(config, df) -> None:
+  """Raises `ConfigError` if the selected method cannot run on the
+  deletion set `df` (`data.deletion.DeletionSet`)."""
+  name = config.method.name
+  problems = get(name).check_deletion(config.method.get(name), config,
+                                      len(df.forget_ids))
+  if problems:
+    raise errors.ConfigError(f"method {name!r}: {problems[0]}")
 
 
 def build(ctx: Context) -> Plan:
@@ -112,4 +119,4 @@ def build(ctx: Context) -> Plan:
 
 
 __all__ = ["METHODS", "Context", "Method", "Plan", "build", "check_config",
-           "get"]
+           "check_deletion", "get", "names_where", "register"]

@@ -1,16 +1,18 @@
-"""What a method hands the unlearning loop, and what the loop gives it.
+"""What a method is (`Method`), what it hands the unlearning loop (`Plan`)
+and what the loop gives it (`Context`).
 
 A method is a function `build(ctx) -> Plan`: a loss term over
-`{"df": ..., "dr": ...}` batches, the frozen model(s) the term compares
-against, and optax transformations around the optimiser. Everything else
-(batches, schedule, checkpoints, evaluation) is the loop's, and the same for
-every method.
+`{"df": ..., "dr": ...}` batches, the frozen models the term compares
+against besides the original, and optax transformations around the
+optimiser. Everything else (batches, schedule, checkpoints, evaluation) is
+the loop's, and the same for every method. Its `Method` record holds every
+other fact about it: defaults, checks, flags and tuning grid.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 import jax
 import jax.numpy as jnp
@@ -18,10 +20,63 @@ import ml_collections
 import optax
 
 from mmul_jax import losses
-from mmul_jax.training import objective
 
 OPTIMIZERS = ("adamw", "sgd", "none")
 PARTS = ("df", "dr")
+# The default tuning budget (`Method.grid`): three learning rates.
+LEARNING_RATES = (1e-4, 3e-4, 1e-3)
+LR_GRID = tuple({"unlearn.learning_rate": lr} for lr in LEARNING_RATES)
+
+
+def _no_problems(*args) -> list[str]:
+  del args
+  return []
+
+
+def _needs_nothing(h) -> set[str]:
+  del h
+  return set()
+
+
+@dataclasses.dataclass(frozen=True)
+class Method:
+  """Everything about a method, in one record (`methods.METHODS`).
+
+  build: `build(ctx) -> Plan`.
+  defaults: its hyperparameters `config.method.<name>` with their defaults
+    (`config_schema.default_config` reads them).
+  ranges: the search range of each tunable hyperparameter,
+    `name -> (low, high, "log" | "linear")`.
+  check: `check(h, config) -> problems` (one line each) before any compute.
+  check_task: `check(h, task) -> problems` for the run's `tasks.Task`
+    (MMUL needs two modalities).
+  check_deletion: `check(h, config, num_forget) -> problems` once the
+    deletion set is known (MMUL's derangement needs two deleted units).
+  needs: `needs(h) -> data features it reads` ("labels", "captions").
+  trains_task_loss: its loss includes the task loss (so the SuperLoss
+    curriculum applies).
+  full_weight: its optax transforms are shaped like every weight (a mask,
+    noise), so it cannot train LoRA adapters.
+  gradient_ascent: it ascends the task loss (MU-Bench's overall score then
+    allows a 0.4 test-score drop instead of 0.2).
+  grid: the settings `unlearn.compare` tries (dotted config keys).
+  """
+
+  build: Callable[["Context"], "Plan"]
+  defaults: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+  ranges: Mapping[str, tuple] = dataclasses.field(default_factory=dict)
+  check: Callable[..., list[str]] = _no_problems
+  check_task: Callable[..., list[str]] = _no_problems
+  check_deletion: Callable[..., list[str]] = _no_problems
+  needs: Callable[..., set[str]] = _needs_nothing
+  trains_task_loss: bool = False
+  full_weight: bool = False
+  gradient_ascent: bool = False
+  grid: tuple[Mapping[str, Any], ...] = LR_GRID
+
+  @property
+  def hparams(self) -> tuple[str, ...]:
+    return tuple(self.defaults)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,7 +84,9 @@ class Plan:
   """How to unlearn; see the module docstring.
 
   loss: the loss term (None only for `retrain`).
-  frozen: what the loss receives as `frozen_params` (default: the original).
+  frozen: frozen models besides the original, by name (Bad Teaching's
+    "bad" teacher); the loss receives them with "original" (and "base"
+    under LoRA) as one dict.
   gradient_transforms: applied to the gradients before the optimiser.
   optimizer: "adamw", "sgd" (the loop adds the schedule) or "none" (updates
     are zero; only `after` moves the parameters).
@@ -41,7 +98,7 @@ class Plan:
   """
 
   loss: losses.LossTerm | None = None
-  frozen: Any = None
+  frozen: Mapping[str, Any] = dataclasses.field(default_factory=dict)
   gradient_transforms: tuple[optax.GradientTransformation, ...] = ()
   optimizer: str = "adamw"
   after: tuple[optax.GradientTransformation, ...] = ()
@@ -63,12 +120,14 @@ class Plan:
 class Context:
   """What a method may use to build its plan.
 
-  model: the Flax module; original: θ₀; config: the whole run config;
+  task: the run's `tasks.Task`; model: the Flax module; original: θ₀;
+  config: the whole run config;
   hparams: `config.method.<name>`; init_params(seed): fresh parameters (a
   random teacher); batches(part): sharded batches of "df" or "dr" for a
   preparation pass; num_pairs: image-caption pairs in each part.
   """
 
+  task: Any
   model: Any
   original: Any
   config: ml_collections.ConfigDict
@@ -77,15 +136,15 @@ class Context:
   batches: Callable[[str], Iterator[dict]]
   num_pairs: dict[str, int]
 
-  def task(self, curriculum: bool = True) -> losses.LossTerm:
-    """The model's training objective (ITC + ITM with hard negatives) on a
-    flat batch, with the training ITM weight; SuperLoss-weighted when
-    `unlearn.curriculum` says so (`curriculum=False` for the gradient
+  def task_loss(self, curriculum: bool = True) -> losses.LossTerm:
+    """The task's training objective on a flat batch (retrieval: ITC + ITM
+    with hard negatives, with the training ITM weight); SuperLoss-weighted
+    when `unlearn.curriculum` says so (`curriculum=False` for the gradient
     statistics of SalUn and Fisher, which use the plain loss)."""
     u = self.config.unlearn
     lam = (float(u.superloss_lambda)
            if curriculum and u.curriculum == "superloss" else None)
-    return objective.pretrain_term(
+    return self.task.task_term(
         self.model, itm_weight=self.config.train.itm_weight,
         superloss_lambda=lam)
 
@@ -119,8 +178,8 @@ def gradient_statistic(ctx: Context, term: losses.LossTerm, part: str, *,
   @jax.jit
   def stat(params, batch, k):
     def loss(p):
-      value, _, _ = term.apply(term.init(p), p, ctx.original, batch,
-                               rng=jax.random.fold_in(rng, k))
+      value, _, _ = term.apply(term.init(p), p, {"original": ctx.original},
+                               batch, rng=jax.random.fold_in(rng, k))
       return value
     return jax.tree.map(fn, jax.grad(loss)(params))
 

@@ -38,14 +38,15 @@ from mmul_jax.methods import terms
 def build_bad_teaching(ctx: base.Context) -> base.Plan:
   """Bad Teaching (Chundawat et al., AAAI 2023); departures above."""
   h = ctx.hparams
-  kl = terms.distillation(ctx.model, temperature=float(h.temperature))
+  tau = float(h.temperature)
   loss = losses.weighted_sum(
-      {"retain": losses.with_frozen(losses.on_retain(kl), "good"),
-       "forget": losses.with_frozen(losses.on_forget(kl), "bad")},
+      {"retain": losses.on_retain(terms.distillation(
+          ctx.task, ctx.model, temperature=tau)),
+       "forget": losses.on_forget(terms.distillation(
+           ctx.task, ctx.model, temperature=tau, teacher="bad"))},
       weights={"retain": 1.0, "forget": 1.0})
-  frozen = {"good": ctx.original,
-            "bad": ctx.init_params(int(h.teacher_seed))}
-  return base.Plan(loss=loss, frozen=frozen)
+  return base.Plan(loss=loss,
+                   frozen={"bad": ctx.init_params(int(h.teacher_seed))})
 
 
 def scrub_phase(*, period: int, max_steps: int, max_periods: int):
@@ -59,10 +60,11 @@ def scrub_phase(*, period: int, max_steps: int, max_periods: int):
 def build_scrub(ctx: base.Context) -> base.Plan:
   """SCRUB (Kurmanji et al., NeurIPS 2023) with alternating steps."""
   h = ctx.hparams
-  kl = terms.distillation(ctx.model, temperature=float(h.temperature))
+  kl = terms.distillation(ctx.task, ctx.model,
+                          temperature=float(h.temperature))
   max_step = losses.negate(losses.on_forget(kl))
   min_step = losses.weighted_sum(
-      {"task": losses.on_retain(ctx.task()), "kl": losses.on_retain(kl)},
+      {"task": losses.on_retain(ctx.task_loss()), "kl": losses.on_retain(kl)},
       weights={"task": float(h.task_weight), "kl": float(h.kl_weight)})
   loss = losses.alternate(
       [max_step, min_step],
@@ -75,7 +77,7 @@ def build_delete(ctx: base.Context) -> base.Plan:
   """DELETE (Zhou et al., CVPR 2025) on Df; departures above."""
   h = ctx.hparams
   loss = losses.on_forget(terms.decoupled_distillation(
-      ctx.model, temperature=float(h.temperature),
+      ctx.task, ctx.model, temperature=float(h.temperature),
       mask_value=float(h.mask_value)))
   return base.Plan(loss=loss, parts=("df",))
 
@@ -109,3 +111,16 @@ def check_delete(h, config) -> list[str]:
   if not isinstance(h.mask_value, (int, float)) or h.mask_value >= 0:
     problems.append("mask_value must be a negative number")
   return problems
+
+
+_TEMPERATURE = {"temperature": (0.5, 8.0, "log")}
+BAD_TEACHING = base.Method(
+    build_bad_teaching, dict(temperature=1.0, teacher_seed=1),
+    ranges=_TEMPERATURE, check=check_bad_teaching)
+SCRUB = base.Method(
+    build_scrub, dict(temperature=4.0, task_weight=0.99, kl_weight=0.001,
+                      period=20, max_steps=4, max_periods=3),
+    ranges={**_TEMPERATURE, "kl_weight": (1e-4, 1.0, "log")},
+    check=check_scrub, trains_task_loss=True)
+DELETE = base.Method(build_delete, dict(temperature=1.0, mask_value=-1e9),
+                     ranges=_TEMPERATURE, check=check_delete)

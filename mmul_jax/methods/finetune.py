@@ -31,7 +31,7 @@ def build_retrain(ctx: base.Context) -> base.Plan:
 
 def build_finetune(ctx: base.Context) -> base.Plan:
   """Fine-tuning on Dr (MultiDelete's and MU-Bench's FT; see above)."""
-  return base.Plan(loss=losses.on_retain(ctx.task()), parts=("dr",))
+  return base.Plan(loss=losses.on_retain(ctx.task_loss()), parts=("dr",))
 
 
 def l1_weight(*, alpha: float, num_steps: int,
@@ -48,7 +48,7 @@ def build_l1_sparse(ctx: base.Context) -> base.Plan:
                      num_steps=ctx.config.unlearn.num_steps,
                      no_l1_steps=int(h.no_l1_steps))
   loss = losses.weighted_sum(
-      {"retain": losses.on_retain(ctx.task()), "l1": terms.l1_penalty()},
+      {"retain": losses.on_retain(ctx.task_loss()), "l1": terms.l1_penalty()},
       weights={"retain": 1.0, "l1": weight})
   return base.Plan(loss=loss, parts=("dr",))
 
@@ -60,3 +60,11 @@ def check_l1_sparse(h, config) -> list[str]:
     problems.append("no_l1_steps must be an integer in "
                     "[0, unlearn.num_steps)")
   return problems
+
+
+RETRAIN = base.Method(build_retrain, grid=({},))  # nothing to tune
+FINETUNE = base.Method(build_finetune, trains_task_loss=True)
+L1_SPARSE = base.Method(
+    build_l1_sparse, dict(alpha=5e-4, no_l1_steps=0),
+    ranges={"alpha": (1e-5, 1e-2, "log")}, check=check_l1_sparse,
+    trains_task_loss=True)

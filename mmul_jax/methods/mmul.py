@@ -2,8 +2,9 @@
 
 Implements Cheng & Amiri, "Multimodal Machine Unlearning" (2023; ECCV 2024 as
 "MultiDelete"), following the reference spec §1.4 (a) for retrieval and
-(b, c) for NLVR2 / SNLI-VE models (`classification_terms`), as a weighted
-sum of three loss terms:
+(b, c) for NLVR2 / SNLI-VE models (each task's `Task.mmul_terms`:
+`tasks/retrieval_terms.py`, `tasks/classification_terms.py`), as a
+weighted sum of three loss terms:
 
     L = λ_md L_MD(Df) + λ_ukr L_UKR(Df) + λ_mkr L_MKR(Dr)
 
@@ -24,38 +25,31 @@ from __future__ import annotations
 
 from mmul_jax import losses
 from mmul_jax.methods import base
-from mmul_jax.methods import classification_terms
-from mmul_jax.methods import terms
+from mmul_jax.tasks import model_terms
 
-NEGATIVE_SOURCES = terms.NEGATIVE_SOURCES
-HPARAMS = ("md_weight", "ukr_weight", "mkr_weight", "negative_source")
+NEGATIVE_SOURCES = model_terms.NEGATIVE_SOURCES
 
 
-def loss(model, *, md_weight: float = 1.0, ukr_weight: float = 1.0,
+def loss(task, model, *, md_weight: float = 1.0, ukr_weight: float = 1.0,
          mkr_weight: float = 1.0, negative_source: str = "df",
          axis_name: str | None = None) -> losses.LossTerm:
-  """MMUL's loss term over `{"df": ..., "dr": ...}` batches."""
+  """MMUL's loss term over `{"df": ..., "dr": ...}` batches, from the
+  task's three terms (`Task.mmul_terms`; a unimodal task refuses)."""
   if negative_source not in NEGATIVE_SOURCES:
     raise ValueError(f"negative_source must be one of {NEGATIVE_SOURCES}, "
                      f"got {negative_source!r}")
-  # Classification models (NLVR2, SNLI-VE) have their own variants.
-  lib = classification_terms if model.num_classes else terms
-  parts = {
-      "md": (md_weight, lambda: lib.modality_decoupling(
-          model, negative_source=negative_source, axis_name=axis_name)),
-      "ukr": (ukr_weight, lambda: losses.on_forget(
-          lib.unimodal_retention(model))),
-      "mkr": (mkr_weight, lambda: losses.on_retain(
-          lib.multimodal_retention(model))),
-  }
-  used = {k: (w, make) for k, (w, make) in parts.items() if w}
+  weights = {"md": md_weight, "ukr": ukr_weight, "mkr": mkr_weight}
+  used = {k: w for k, w in weights.items() if w}
   if not used:
     raise ValueError("MMUL needs at least one loss term with nonzero weight")
-  term = losses.weighted_sum({k: make() for k, (_, make) in used.items()},
-                             weights={k: w for k, (w, _) in used.items()})
-  if "md" in used and "ukr" in used and not model.num_classes:
-    # Both read the Df embeddings: compute them once.
-    term = losses.precompute(term, terms.share_embeddings(model, "df"))
+  made = task.mmul_terms(model, negative_source=negative_source,
+                         axis_name=axis_name)
+  placed = {"md": made.md, "ukr": losses.on_forget(made.ukr),
+            "mkr": losses.on_retain(made.mkr)}
+  term = losses.weighted_sum({k: placed[k] for k in used}, weights=used)
+  if "md" in used and "ukr" in used and made.share is not None:
+    # Both read the Df representations: compute them once.
+    term = losses.precompute(term, made.share)
   return term
 
 
@@ -75,7 +69,7 @@ def build(ctx: base.Context) -> base.Plan:
   """MMUL (Cheng & Amiri) from `config.method.mmul`; see above."""
   h = ctx.hparams
   return base.Plan(
-      loss=loss(ctx.model, md_weight=float(h.md_weight),
+      loss=loss(ctx.task, ctx.model, md_weight=float(h.md_weight),
                 ukr_weight=float(h.ukr_weight),
                 mkr_weight=float(h.mkr_weight),
                 negative_source=h.negative_source),
@@ -96,3 +90,30 @@ def check(h, config) -> list[str]:
     problems.append("negative_source='dr' needs "
                     "unlearn.dr_batch_size >= unlearn.df_batch_size")
   return problems
+
+
+def check_task(h, task) -> list[str]:
+  del h
+  if not task.supports_mmul:
+    return [f"MMUL needs two modalities; task {task.name!r} has one (use "
+            "a unimodal method: finetune, neggrad, randlabel, salun, scrub, "
+            "...)"]
+  return []
+
+
+def check_deletion(h, config, num_forget: int) -> list[str]:
+  del config
+  if h.md_weight and h.negative_source == "df" and num_forget < 2:
+    return ["modality decoupling with negatives from Df needs at least 2 "
+            f"deleted images, the deletion set has {num_forget}; raise "
+            "deletion.ratio or set method.mmul.negative_source='dr'"]
+  return []
+
+
+_WEIGHT = (0.1, 100.0, "log")
+MMUL = base.Method(
+    build, dict(md_weight=1.0, ukr_weight=1.0, mkr_weight=1.0,
+                negative_source="df"),
+    ranges={"md_weight": _WEIGHT, "ukr_weight": _WEIGHT,
+            "mkr_weight": _WEIGHT},
+    check=check, check_task=check_task, check_deletion=check_deletion)

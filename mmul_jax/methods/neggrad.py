@@ -19,14 +19,14 @@ from mmul_jax.methods import base
 
 def build_neggrad(ctx: base.Context) -> base.Plan:
   """NegGrad: true gradient ascent on Df (the reference's was descent)."""
-  return base.Plan(loss=losses.negate(losses.on_forget(ctx.task())),
+  return base.Plan(loss=losses.negate(losses.on_forget(ctx.task_loss())),
                    parts=("df",))
 
 
 def build_neggrad_plus(ctx: base.Context) -> base.Plan:
   """NegGrad+ (Kurmanji et al., NeurIPS 2023) with β = retain_weight."""
   beta = float(ctx.hparams.retain_weight)
-  task = ctx.task()
+  task = ctx.task_loss()
   loss = losses.weighted_sum(
       {"retain": losses.on_retain(task),
        "forget": losses.negate(losses.on_forget(task))},
@@ -40,3 +40,11 @@ def check_neggrad_plus(h, config) -> list[str]:
   if not isinstance(w, (int, float)) or not 0.0 <= w <= 1.0:
     return ["retain_weight (β) must be in [0, 1]"]
   return []
+
+
+NEGGRAD = base.Method(build_neggrad, trains_task_loss=True,
+                      gradient_ascent=True)
+NEGGRAD_PLUS = base.Method(  # β; Df gets 1 - β
+    build_neggrad_plus, dict(retain_weight=0.5),
+    ranges={"retain_weight": (0.0, 1.0, "linear")}, check=check_neggrad_plus,
+    trains_task_loss=True, gradient_ascent=True)

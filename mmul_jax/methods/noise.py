@@ -65,7 +65,7 @@ def build_dtd(ctx: base.Context) -> base.Plan:
     return base.Plan(loss=terms.zero(), optimizer="none", after=after,
                      num_steps=1, parts=("dr",), info={"sigma": sigma})
   return base.Plan(
-      loss=losses.on_retain(ctx.task()), optimizer="sgd",
+      loss=losses.on_retain(ctx.task_loss()), optimizer="sgd",
       gradient_transforms=(optax.add_decayed_weights(float(u.weight_decay)),),
       after=after, parts=("dr",), info={"sigma": sigma})
 
@@ -73,7 +73,7 @@ def build_dtd(ctx: base.Context) -> base.Plan:
 def build_fisher(ctx: base.Context) -> base.Plan:
   """Fisher forgetting (Golatkar et al., CVPR 2020); departures above."""
   h = ctx.hparams
-  fisher = base.gradient_statistic(ctx, ctx.task(curriculum=False), "dr",
+  fisher = base.gradient_statistic(ctx, ctx.task_loss(curriculum=False), "dr",
                                    num_batches=int(h.num_batches),
                                    fn=jnp.square)
   std = gradient_transforms.fisher_noise_stddev(
@@ -107,3 +107,17 @@ def check_fisher(h, config) -> list[str]:
   return (base.require_numbers(h, ("alpha", "max_variance"), minimum=0,
                                exclusive=True)
           + base.require_integers(h, ("num_batches",), minimum=1))
+
+
+DTD = base.Method(
+    build_dtd, dict(descent=True, epsilon=5.0, delta=0.0, radius=0.0),
+    ranges={"epsilon": (0.1, 10.0, "log")}, check=check_dtd,
+    trains_task_loss=True, full_weight=True,
+    # SGD needs larger steps than AdamW for a comparable distance moved.
+    grid=tuple({"unlearn.learning_rate": lr} for lr in (1e-2, 3e-2, 1e-1)))
+FISHER = base.Method(
+    build_fisher, dict(alpha=1e-8, max_variance=1e3, num_batches=8),
+    ranges={"alpha": (1e-9, 1e-5, "log")}, check=check_fisher,
+    full_weight=True,
+    # One-shot noise: the learning rate plays no part; α scales the noise.
+    grid=tuple({"method.fisher.alpha": a} for a in (1e-8, 1e-7, 1e-6)))

@@ -64,9 +64,9 @@ def wrong_labels_and_merge(num_classes: int):
 
 def randlabel_loss(ctx: base.Context) -> losses.LossTerm:
   if ctx.hparams.target == "labels":
-    return losses.map_batch(ctx.task(),
-                            wrong_labels_and_merge(ctx.model.num_classes))
-  return losses.map_batch(ctx.task(), relabel_and_merge)
+    return losses.map_batch(ctx.task_loss(),
+                            wrong_labels_and_merge(ctx.task.num_classes))
+  return losses.map_batch(ctx.task_loss(), relabel_and_merge)
 
 
 def build_randlabel(ctx: base.Context) -> base.Plan:
@@ -79,7 +79,7 @@ def build_salun(ctx: base.Context) -> base.Plan:
   """SalUn (Fan et al., ICLR 2024): saliency mask at θ₀, then RandLabel."""
   h = ctx.hparams
   saliency = base.gradient_statistic(
-      ctx, ctx.task(curriculum=False), "df", num_batches=int(h.mask_batches),
+      ctx, ctx.task_loss(curriculum=False), "df", num_batches=int(h.mask_batches),
       fn=jnp.abs)
   mask = gradient_transforms.saliency_mask(saliency,
                                            fraction=float(h.threshold))
@@ -92,6 +92,7 @@ def build_salun(ctx: base.Context) -> base.Plan:
 
 
 def needs(h) -> set[str]:
+  """RandLabel's target is the dataset's captions or its labels."""
   return {"labels"} if h.target == "labels" else {"captions"}
 
 
@@ -109,3 +110,12 @@ def check_salun(h, config) -> list[str]:
                     "in (0, 1]")
   problems += base.require_integers(h, ("mask_batches",), minimum=1)
   return problems
+
+
+RANDLABEL = base.Method(build_randlabel, dict(target="captions"),
+                        check=check_randlabel, needs=needs,
+                        trains_task_loss=True)
+SALUN = base.Method(
+    build_salun, dict(target="captions", threshold=0.5, mask_batches=8),
+    ranges={"threshold": (0.1, 1.0, "linear")}, check=check_salun,
+    needs=needs, trains_task_loss=True, full_weight=True)

@@ -28,6 +28,7 @@ from mmul_jax import experiment
 from mmul_jax import io_utils
 from mmul_jax import methods
 from mmul_jax import workdir_lock
+from mmul_jax.unlearn import phases
 from mmul_jax.unlearn import run as run_lib
 
 RECORDS_FILE = "records.jsonl"
@@ -85,7 +86,7 @@ def cell_key(cell: dict) -> str:
 def record_key(cell: dict, config) -> str:
   """The cell and a digest of its unlearning settings (the one that names
   its unlearning directory), so changed settings are new cells."""
-  return f"{cell_key(cell)}|{run_lib.settings_digest(config)}"
+  return f"{cell_key(cell)}|{phases.settings_digest(config)}"
 
 
 def cell_config(base, cell: dict, settings: dict):

@@ -1,7 +1,7 @@
 """Every method on the same deletion set, with the same tuning budget.
 
-Each method gets the settings of `GRID` (three per method, except retrain,
-which has nothing to tune), on the same original model, deletion set and
+Each method gets the settings of its `Method.grid` (`grid()`: three per
+method, except retrain, which has nothing to tune), on the same original model, deletion set and
 step count. The setting reported for a method is chosen without test data,
 by one of `SELECTION_RULES`:
 
@@ -26,21 +26,17 @@ import time
 from mmul_jax import experiment
 from mmul_jax import io_utils
 from mmul_jax import methods
+from mmul_jax import tasks
 from mmul_jax import workdir_lock
-from mmul_jax.evaluation import report
 from mmul_jax.unlearn import run as run_lib
 
-LRS = (1e-4, 3e-4, 1e-3)
-# The tuning budget: for each method, the settings tried (dotted config keys).
-GRID = {
-    **{name: [{"unlearn.learning_rate": lr} for lr in LRS]
-       for name in methods.METHODS},
-    "retrain": [{}],
-    # SGD needs larger steps than AdamW for a comparable distance moved.
-    "dtd": [{"unlearn.learning_rate": lr} for lr in (1e-2, 3e-2, 1e-1)],
-    # One-shot noise: the learning rate plays no part; α scales the noise.
-    "fisher": [{"method.fisher.alpha": a} for a in (1e-8, 1e-7, 1e-6)],
-}
+
+def grid() -> dict[str, list[dict]]:
+  """The tuning budget: per registered method, the settings tried (dotted
+  config keys), from its `Method.grid`."""
+  return {name: [dict(s) for s in m.grid]
+          for name, m in methods.METHODS.items()}
+
 
 
 def reference_score(row: dict, retrained: dict) -> float:
@@ -66,19 +62,13 @@ def _row(name: str, setting: dict, results: dict) -> dict:
   """One run's scores in % ("test", "df", "dr": mean recall@1 by cosine
   for retrieval, accuracy for classification, named by "score")."""
   m = results["models"][name]
-  common = {
+  task = tasks.for_results(results)
+  return {
       "method": name, "setting": setting,
       "auc": m["df_vs_dr_auc"]["mean"], "auc_std": m["df_vs_dr_auc"]["std"],
       "auc_progress": results["summary"]["df_vs_dr_auc_progress"],
-      "seconds": m["wall_seconds"]}
-  if report.is_classification(m):
-    return {**common, "score": "accuracy",
-            **{s: m[s]["accuracy"] for s in ("test", "df", "dr")},
-            "test_rerank": None, "auc_match": None}
-  return {**common, "score": "R@1",
-          **{s: m[s]["itc"]["r1_mean"] for s in ("test", "df", "dr")},
-          "test_rerank": (m["test"].get("itm") or {}).get("r1_mean"),
-          "auc_match": m["df_vs_dr_auc_itm"]["mean"]}
+      "seconds": m["wall_seconds"], "score": task.score,
+      **task.comparison_row(m)}
 
 
 def compare(config, workdir: str, names=None, quiet: bool = True,
@@ -87,7 +77,7 @@ def compare(config, workdir: str, names=None, quiet: bool = True,
   if rule not in SELECTION_RULES:
     raise ValueError(f"unknown selection rule {rule!r}; use one of "
                      f"{sorted(SELECTION_RULES)}")
-  names = names or list(GRID)
+  names = names or list(grid())
   with workdir_lock.scope():  # held from the first run to the last
     experiment.lock_workdir(config, workdir)
     return _compare(config, workdir, names, quiet, rule)
@@ -95,8 +85,9 @@ def compare(config, workdir: str, names=None, quiet: bool = True,
 
 def _compare(config, workdir: str, names, quiet: bool, rule: str) -> dict:
   rows, references = [], None
+  settings = grid()
   for name in names:
-    for setting in GRID[name]:
+    for setting in settings[name]:
       c = config.copy_and_resolve_references()
       c.method.name = name
       c.update_from_flattened_dict(setting)
@@ -125,7 +116,9 @@ def select(rows: list[dict], references: dict, rule: str,
   for r in rows:
     if r["method"] not in best or key(r) > key(best[r["method"]]):
       best[r["method"]] = r
-  out = {"rule": rule, "grid": {n: GRID.get(n) for n in best}, "runs": rows,
+  settings = grid()
+  out = {"rule": rule, "grid": {n: settings.get(n) for n in best},
+         "runs": rows,
          "selected": best, "references": references}
   if workdir:
     io_utils.atomic_write_json(os.path.join(workdir, "comparison.json"), out)

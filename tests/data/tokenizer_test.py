@@ -8,7 +8,7 @@ import pytest
 
 from mmul_jax import config_schema
 from mmul_jax import errors
-from mmul_jax import experiment
+from mmul_jax.data import tokenizer_policy
 from mmul_jax.data import datasets
 from mmul_jax.data import tokenizer as tokenizer_lib
 
@@ -64,34 +64,34 @@ def _model_config(**changes):
 def test_a_real_dataset_trains_its_tokenizer_once_per_workdir(tmp_path):
   spec = datasets.DATASETS["chebi20"]
   cfg = _model_config(vocab_size=200, context_length=24)
-  assert experiment.tokenizer_source(cfg, spec) == "trained"
-  assert experiment.tokenizer_source(
+  assert tokenizer_policy.tokenizer_source(cfg, spec) == "trained"
+  assert tokenizer_policy.tokenizer_source(
       cfg, datasets.DATASETS["molecule_text"]) == "embedded"
   kw = dict(workdir=str(tmp_path), dataset_name="chebi20/1.0.0")
-  tok = experiment.make_tokenizer(cfg, spec, texts=lambda: iter(TEXTS), **kw)
+  tok = tokenizer_policy.make_tokenizer(cfg, spec, texts=lambda: iter(TEXTS), **kw)
   assert json.loads((tmp_path / "tokenizer_source.json").read_text()) == {
       "dataset": "chebi20/1.0.0", "vocab_size": 200}
 
   def no_training():
     raise AssertionError("the saved tokenizer must be read, not retrained")
-  again = experiment.make_tokenizer(cfg, spec, texts=no_training, **kw)
+  again = tokenizer_policy.make_tokenizer(cfg, spec, texts=no_training, **kw)
   assert (tokenizer_lib.vocabulary_sha256(again)
           == tokenizer_lib.vocabulary_sha256(tok))
   # Another vocabulary size in the same workdir is refused, not reused.
   with pytest.raises(config_schema.ConfigError, match="another workdir"):
-    experiment.make_tokenizer(_model_config(vocab_size=300,
+    tokenizer_policy.make_tokenizer(_model_config(vocab_size=300,
                                             context_length=24),
                               spec, texts=no_training, **kw)
   # model.tokenizer names a file: used as it is, on any dataset.
   named = _model_config(vocab_size=200, context_length=24,
                         tokenizer=os.path.join(tmp_path, "tokenizer.json"))
-  assert experiment.tokenizer_source(named, spec) == "file"
-  tok = experiment.make_tokenizer(named, datasets.DATASETS["molecule_text"])
+  assert tokenizer_policy.tokenizer_source(named, spec) == "file"
+  tok = tokenizer_policy.make_tokenizer(named, datasets.DATASETS["molecule_text"])
   assert tokenizer_lib.vocabulary_sha256(tok) == (
       tokenizer_lib.vocabulary_sha256(again))
   # A vocabulary larger than the model's embedding table is refused.
   with pytest.raises(config_schema.ConfigError, match="raise model.vocab"):
-    experiment.make_tokenizer(_model_config(
+    tokenizer_policy.make_tokenizer(_model_config(
         vocab_size=50, context_length=24, tokenizer=named.tokenizer), spec)
 
 
@@ -100,13 +100,13 @@ def test_most_text_unknown_to_the_tokenizer_warns_with_the_rate(caplog):
   tok = t.train_wordpiece(["the cat sat on the mat"] * 20, 60, 16)
   assert t.unknown_rate(tok, ["the cat sat"]) == 0.0
   with caplog.at_level("WARNING"):
-    rate = experiment.warn_if_unknown(tok, ["the cat", "zebra quokka"],
+    rate = tokenizer_policy.warn_if_unknown(tok, ["the cat", "zebra quokka"],
                                       "the tokenizer model.tokenizer=x.json")
   assert rate == 0.5
   assert "50% of the tokens" in caplog.text and "x.json" in caplog.text
   caplog.clear()
   with caplog.at_level("WARNING"):
-    experiment.warn_if_unknown(tok, ["the mat"], "x")
+    tokenizer_policy.warn_if_unknown(tok, ["the mat"], "x")
   assert not caplog.text
 
 
@@ -114,20 +114,20 @@ def test_tokenizer_errors_name_the_file_it_came_from(tmp_path):
   spec = datasets.DATASETS["chebi20"]
   cfg = _model_config(vocab_size=200, context_length=24)
   kw = dict(workdir=str(tmp_path), dataset_name="chebi20/1.0.0")
-  experiment.make_tokenizer(cfg, spec, texts=lambda: iter(TEXTS), **kw)
+  tokenizer_policy.make_tokenizer(cfg, spec, texts=lambda: iter(TEXTS), **kw)
   file = os.path.join(tmp_path, "tokenizer.json")
   # A named file, with a checkpoint: the file is what to change.
   with pytest.raises(config_schema.ConfigError,
                      match=rf"the tokenizer model.tokenizer={file} has \d+ "
                      "tokens but the checkpoint /ckpt"):
-    experiment._check_tokenizer(
+    tokenizer_policy._check_tokenizer(
         tokenizer_lib.load(file, 24), _model_config(
             vocab_size=999, pretrained="/ckpt", tokenizer=file),
-        experiment.describe_tokenizer("file", _model_config(tokenizer=file)))
+        tokenizer_policy.describe_tokenizer("file", _model_config(tokenizer=file)))
   with pytest.raises(config_schema.ConfigError,
                      match=r"the WordPiece vocabulary trained for this "
                      rf"dataset in {file} has \d+ tokens but "
                      "model.vocab_size is 50"):
-    experiment._check_tokenizer(
+    tokenizer_policy._check_tokenizer(
         tokenizer_lib.load(file, 24), _model_config(vocab_size=50),
-        experiment.describe_tokenizer("trained", cfg, str(tmp_path)))
+        tokenizer_policy.describe_tokenizer("trained", cfg, str(tmp_path)))

@@ -21,6 +21,7 @@ import tiny  # noqa: E402
 
 from mmul_jax import losses  # noqa: E402
 from mmul_jax import models  # noqa: E402
+from mmul_jax import tasks  # noqa: E402
 from mmul_jax.methods import mmul  # noqa: E402
 from mmul_jax.methods import terms  # noqa: E402
 
@@ -89,8 +90,9 @@ def main():
   images = np.zeros((1, c.model.image_size, c.model.image_size, 3),
                     np.float32)
   text = np.zeros((1, c.model.context_length), np.int32)
-  theta0 = model.init(jax.random.key(0), images, text)
+  theta0 = {"original": model.init(jax.random.key(0), images, text)}
   theta = model.init(jax.random.key(1), images, text)
+  task = tasks.Retrieval(None)
 
   def part(n, seed):
     r = np.random.default_rng(seed)
@@ -107,7 +109,7 @@ def main():
   key = jax.random.key(3)
   for source in ("df", "dr"):
     def value(params, frozen, batch, axis_name=None, source=source):
-      term = mmul.loss(model, negative_source=source, axis_name=axis_name)
+      term = mmul.loss(task, model, negative_source=source, axis_name=axis_name)
       loss, _, _ = term.apply(term.init(params), params, frozen, batch,
                               rng=key)
       return loss
@@ -122,7 +124,7 @@ def main():
   # The distillation terms (Bad Teaching, SCRUB, DELETE) on a flat batch.
   for kind in ("distillation", "decoupled_distillation"):
     def value(params, frozen, batch, axis_name=None, kind=kind):
-      term = getattr(terms, kind)(model, temperature=2.0,
+      term = getattr(terms, kind)(task, model, temperature=2.0,
                                   axis_name=axis_name)
       loss, _, _ = term.apply(term.init(params), params, frozen, batch,
                               rng=key)

@@ -11,16 +11,22 @@ from mmul_jax import config_schema
 from mmul_jax import losses
 from mmul_jax import methods
 from mmul_jax import models
-from mmul_jax.methods import classification_terms
-from mmul_jax.training import objective
+from mmul_jax import tasks
+from mmul_jax.data import datasets
+from mmul_jax.tasks import classification_terms
 
 B = 6
 
 
+def _task(num_classes, num_images):
+  spec = datasets.DatasetSpec(
+      task="classification", labels=tuple(map(str, range(num_classes))),
+      image_keys=tuple(f"image{i}" for i in range(num_images)))
+  return tasks.for_dataset(spec)
+
+
 def _model(num_classes, num_images):
-  cfg = dict(models.preset("tiny"), num_classes=num_classes,
-             num_images=num_images)
-  return models.build(cfg)
+  return _task(num_classes, num_images).build_model(models.preset("tiny"))
 
 
 def _batch(rng, num_images, num_classes, ids=None):
@@ -50,7 +56,7 @@ def test_class_head_and_cross_entropy(task):
   out = model.apply(params, b["image"], b["text"], method=model.classify)
   assert out["class_logits"].shape == (B, c)
   assert out["image_tokens"].shape[:2] == (B, k)
-  per_example, aux = objective.make_classification_loss(model)(
+  per_example, aux = classification_terms.training_loss(model)(
       params, b, jax.random.key(0))
   logp = jax.nn.log_softmax(out["class_logits"])
   np.testing.assert_allclose(per_example,
@@ -70,13 +76,14 @@ def test_mmul_terms_match_their_definitions(task):
   for term, part in ((classification_terms.unimodal_retention(model), "df"),
                      (classification_terms.multimodal_retention(model),
                       "dr")):
-    value, _, _ = term.apply(term.init(params), params, params,
-                             batch[part], rng=rng)
+    value, _, _ = term.apply(term.init(params), params,
+                             {"original": params}, batch[part], rng=rng)
     assert float(value) == pytest.approx(0.0, abs=1e-10)
   # ... and modality decoupling compares each deleted example with the
   # original's [CLS] on its images and another unit's sentence.
   md = classification_terms.modality_decoupling(model)
-  value, aux, _ = md.apply(md.init(params), params, params, batch, rng=rng)
+  value, aux, _ = md.apply(md.init(params), params, {"original": params},
+                           batch, rng=rng)
   assert float(aux["derangement_valid"]) == 1.0
   perm, _ = losses.derangement(jax.random.split(rng)[0],
                                jnp.asarray(batch["df"]["image_id"]))
@@ -109,14 +116,14 @@ def test_methods_on_a_classification_model(name):
   batch = {"df": _batch(6, k, c), "dr": _batch(7, k, c, ids=np.arange(
       10, 10 + B))}
   ctx = methods.Context(
-      model=model, original=params, config=config,
+      task=_task(c, k), model=model, original=params, config=config,
       hparams=ml_collections.ConfigDict(hparams),
       init_params=lambda seed: model.init(
           jax.random.key(seed), batch["df"]["image"], batch["df"]["text"],
           method=model.classify),
       batches=None, num_pairs={"df": B, "dr": B})
   plan = methods.build(ctx)
-  frozen = params if plan.frozen is None else plan.frozen
+  frozen = {"original": params, **plan.frozen}
   loss = plan.loss
 
   def value(p):

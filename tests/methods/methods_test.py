@@ -15,14 +15,14 @@ from mmul_jax import experiment
 from mmul_jax import losses
 from mmul_jax import methods
 from mmul_jax import models
+from mmul_jax import tasks
 from mmul_jax.methods import distill
 from mmul_jax.methods import finetune
 from mmul_jax.methods import mmul
 from mmul_jax.methods import noise
 from mmul_jax.methods import relabel
 from mmul_jax.methods import terms
-from mmul_jax.training import train
-from mmul_jax.unlearn import run as run_lib
+from mmul_jax.unlearn import phases
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +36,11 @@ def setup(tiny_builder, data_dir, tiny_config, tmp_path_factory):
     c.update_from_flattened_dict(overrides)
     return experiment.setup(c, str(workdir))
 
-  original, _ = train.train_model(make(), "original")
+  original, _ = phases.train_model(make(), "original")
   return make, original
+
+
+RETRIEVAL = tasks.Retrieval(None)  # the tiny model's task kind
 
 
 def _max_change(a, b):
@@ -49,7 +52,7 @@ def _max_change(a, b):
 def test_every_method_runs_through_the_same_loop(setup, name):
   make, original = setup
   exp = make(**{"method.name": name})
-  params, info = run_lib.unlearn_model(exp, original)
+  params, info = phases.unlearn_model(exp, original)
   leaves = jax.tree.leaves(params)
   assert all(bool(jnp.all(jnp.isfinite(x))) for x in leaves)
   assert info["wall_seconds"] > 0
@@ -62,12 +65,12 @@ def test_salun_moves_only_salient_weights(setup):
   make, original = setup
   exp = make(**{"method.name": "salun", "unlearn.weight_decay": 0.0,
                 "method.salun.threshold": 0.3})
-  plan = methods.build(run_lib._context(exp, original))
+  plan = methods.build(phases._context(exp, original))
   mask = plan.gradient_transforms[0].init(original).mask
   kept = sum(float(m.sum()) for m in jax.tree.leaves(mask))
   total = sum(m.size for m in jax.tree.leaves(mask))
   assert kept / total == pytest.approx(0.3, abs=0.01)
-  params, _ = run_lib.unlearn_model(exp, original)
+  params, _ = phases.unlearn_model(exp, original)
   for p, p0, m in zip(jax.tree.leaves(params), jax.tree.leaves(original),
                       jax.tree.leaves(mask)):
     frozen = np.asarray(m) == 0
@@ -77,9 +80,9 @@ def test_salun_moves_only_salient_weights(setup):
 
 def test_bad_teaching_uses_a_random_teacher(setup):
   make, original = setup
-  plan = methods.build(run_lib._context(
+  plan = methods.build(phases._context(
       make(**{"method.name": "bad_teaching"}), original))
-  assert plan.frozen["good"] is original
+  assert set(plan.frozen) == {"bad"}  # the loop adds the original
   assert _max_change(plan.frozen["bad"], original) > 0.01
 
 
@@ -179,9 +182,11 @@ def test_distillation_terms_match_numpy(tiny_config):
   pos = batch["image_id"][:, None] == batch["image_id"][None, :]
   masks = [pos, pos, np.array([[False, True]] * 4)]
   for term, tau, mask_on in (
-      (terms.distillation(model, temperature=2.0), 2.0, False),
-      (terms.decoupled_distillation(model, temperature=1.0), 1.0, True)):
-    value, aux, _ = term.apply(term.init(student), student, teacher, batch,
+      (terms.distillation(RETRIEVAL, model, temperature=2.0), 2.0, False),
+      (terms.decoupled_distillation(RETRIEVAL, model, temperature=1.0), 1.0,
+       True)):
+    value, aux, _ = term.apply(term.init(student), student,
+                               {"original": teacher}, batch,
                                rng=jax.random.key(0))
     per_view = []
     for zt, zs, m in zip(views(out_t), views(out_s), masks):
@@ -196,7 +201,7 @@ def test_distillation_terms_match_numpy(tiny_config):
 
 def test_mmul_ablation_leaves_out_zero_weight_terms(tiny_config):
   model = models.build(tiny_config.model)
-  term = mmul.loss(model, md_weight=1.0, ukr_weight=0.0, mkr_weight=2.0)
+  term = mmul.loss(RETRIEVAL, model, md_weight=1.0, ukr_weight=0.0, mkr_weight=2.0)
   state = term.init({})
   assert set(state.weights) == {"md", "mkr"}
   h = tiny_config.method.mmul.copy_and_resolve_references()
@@ -205,7 +210,7 @@ def test_mmul_ablation_leaves_out_zero_weight_terms(tiny_config):
   h.update(md_weight=1.0, negative_source="dr")
   assert mmul.parts_read(h) == ("df", "dr")
   with pytest.raises(ValueError, match="nonzero weight"):
-    mmul.loss(model, md_weight=0, ukr_weight=0, mkr_weight=0)
+    mmul.loss(RETRIEVAL, model, md_weight=0, ukr_weight=0, mkr_weight=0)
 
 
 def test_unknown_method_is_a_config_error():
@@ -224,12 +229,12 @@ def test_unlearning_resumes_with_its_loss_state(setup, name):
                "unlearn.checkpoint_every": 2, "method.scrub.period": 3,
                "method.scrub.max_steps": 1}
   exp = make(**overrides)
-  full, _ = run_lib.unlearn_model(exp, original)
-  directory = run_lib.unlearn_dir(exp)
-  for entry in ("4", run_lib.INFO_FILE):
+  full, _ = phases.unlearn_model(exp, original)
+  directory = phases.unlearn_dir(exp)
+  for entry in ("4", phases.UNLEARN_INFO_FILE):
     path = os.path.join(directory, entry)
     shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
-  resumed, info = run_lib.unlearn_model(make(**overrides), original)
+  resumed, info = phases.unlearn_model(make(**overrides), original)
   assert info["resumed_from"] == 2
   jax.tree.map(np.testing.assert_array_equal, resumed, full)
 
@@ -238,7 +243,7 @@ def test_unlearning_resumes_with_its_loss_state(setup, name):
 def test_lora_unlearning_changes_only_kernels_through_adapters(setup, name):
   make, original = setup
   exp = make(**{"method.name": name, "unlearn.lora_rank": 2})
-  params, info = run_lib.unlearn_model(exp, original)
+  params, info = phases.unlearn_model(exp, original)
   assert 0 < info["trainable_fraction"] < 0.5
   flat_new = traverse_util.flatten_dict(params)
   flat_old = traverse_util.flatten_dict(original)
@@ -251,7 +256,7 @@ def test_lora_unlearning_changes_only_kernels_through_adapters(setup, name):
     sv = np.linalg.svd(delta, compute_uv=False)
     assert np.sum(sv > 1e-3 * sv[0]) <= 2, (k, sv[:4])
   # Resuming a finished run loads the adapters and merges them again.
-  again, _ = run_lib.unlearn_model(make(**{"method.name": name,
+  again, _ = phases.unlearn_model(make(**{"method.name": name,
                                            "unlearn.lora_rank": 2}), original)
   jax.tree.map(np.testing.assert_array_equal, again, params)
 
@@ -270,8 +275,8 @@ def test_lora_adapters_start_at_the_base_and_match_the_merged_term(
   term = losses.loss_term(lambda p, f, b, rng: (sum(
       jnp.sum(v ** 2) for v in jax.tree.leaves(p)), {}))
   wrapped = lora.lora_term(term, base, alpha=8.0)
-  got, _, _ = wrapped.apply(wrapped.init(adapters), adapters, (base, None),
-                            {}, rng=jax.random.key(0))
+  got, _, _ = wrapped.apply(wrapped.init(adapters), adapters,
+                            {"base": base}, {}, rng=jax.random.key(0))
   want, _, _ = term.apply((), lora.merge(base, adapters, alpha=8.0), None,
                           {}, rng=jax.random.key(0))
   np.testing.assert_allclose(got, want, rtol=1e-6)
@@ -279,12 +284,59 @@ def test_lora_adapters_start_at_the_base_and_match_the_merged_term(
 
 def test_superloss_curriculum_weights_the_task_loss(setup):
   make, original = setup
-  plain, _ = run_lib.unlearn_model(make(**{"method.name": "neggrad"}),
+  plain, _ = phases.unlearn_model(make(**{"method.name": "neggrad"}),
                                    original)
-  params, info = run_lib.unlearn_model(
+  params, info = phases.unlearn_model(
       make(**{"method.name": "neggrad", "unlearn.curriculum": "superloss",
               "unlearn.superloss_lambda": 1.0}), original)
   last = info["history"][-1]
   assert "superloss_tau" in last and last["superloss_tau"] > 0
   assert last["superloss_mean_confidence"] != pytest.approx(1.0)
   assert _max_change(params, plain) > 0  # the weighting changed the steps
+
+
+def _build_toy(ctx):
+  """A method written outside the library: ascent on Df, scaled."""
+  return methods.Plan(
+      loss=losses.weighted_sum(
+          {"ascent": losses.negate(losses.on_forget(ctx.task_loss()))},
+          weights={"ascent": float(ctx.hparams.scale)}),
+      parts=("df",))
+
+
+TOY = methods.Method(
+    _build_toy, defaults={"scale": 0.5},
+    ranges={"scale": (0.1, 1.0, "linear")},
+    check=lambda h, config: [] if h.scale > 0 else ["scale must be > 0"],
+    trains_task_loss=True, full_weight=True, gradient_ascent=True,
+    grid=({"method.toy.scale": 0.25}, {"method.toy.scale": 0.75}))
+
+
+def test_a_method_is_its_file_and_one_registry_line(setup, monkeypatch):
+  from mmul_jax import config_schema
+  from mmul_jax.unlearn import compare
+  monkeypatch.setitem(methods.METHODS, "toy", TOY)  # the registry line
+  c = config_schema.default_config()
+  assert c.method.toy.scale == 0.5  # defaults come from the record
+  c.method.name = "toy"
+  config_schema.validate(c)
+  c.method.toy.scale = -1.0
+  with pytest.raises(errors.ConfigError, match="method 'toy': scale must"):
+    config_schema.validate(c)
+  c.method.toy.scale = 0.5
+  c.unlearn.lora_rank = 2  # full_weight: no adapters
+  with pytest.raises(errors.ConfigError, match="cannot train LoRA"):
+    config_schema.validate(c)
+  c.unlearn.lora_rank = 0
+  c.unlearn.curriculum = "superloss"  # trains_task_loss: allowed
+  config_schema.validate(c)
+  assert compare.grid()["toy"] == [dict(s) for s in TOY.grid]
+  assert "toy" in methods.names_where("gradient_ascent")
+  make, original = setup
+  base = make()  # a config made before the registration lacks the toy's
+  c = base.config.copy_and_resolve_references()
+  c.method.name, c.method.toy = "toy", dict(TOY.defaults)
+  params, info = phases.unlearn_model(experiment.setup(c, base.workdir),
+                                      original)
+  assert info["history"] and np.isfinite(info["history"][-1]["loss"])
+  assert _max_change(params, original) > 0

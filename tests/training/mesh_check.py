@@ -22,9 +22,9 @@ import tiny  # noqa: E402
 
 from mmul_jax import losses  # noqa: E402
 from mmul_jax import models  # noqa: E402
+from mmul_jax import tasks  # noqa: E402
 from mmul_jax.methods import mmul  # noqa: E402
 from mmul_jax.training import loop  # noqa: E402
-from mmul_jax.training import objective  # noqa: E402
 from mmul_jax.training import sharding  # noqa: E402
 from mmul_jax.training import state as state_lib  # noqa: E402
 
@@ -85,9 +85,9 @@ def main():
   theta = jax.tree.map(lambda x: x + 0.01, theta0)
   result = {}
   cases = {
-      "train": (objective.pretrain_term(model), None,
+      "train": (tasks.Retrieval(None).task_term(model), None,
                 [batch(c, 16, s) for s in range(STEPS)]),
-      "mmul": (mmul.loss(model), theta0,
+      "mmul": (mmul.loss(tasks.Retrieval(None), model), {"original": theta0},
                [{"df": batch(c, 8, s), "dr": batch(c, 16, 100 + s)}
                 for s in range(STEPS)]),
   }

@@ -18,7 +18,7 @@ from mmul_jax import losses
 from mmul_jax.training import loop
 from mmul_jax.training import sharding
 from mmul_jax.training import state as state_lib
-from mmul_jax.training import train
+from mmul_jax.unlearn import phases
 
 
 @pytest.fixture(scope="module")
@@ -32,33 +32,33 @@ def exp_factory(tiny_builder, data_dir, tiny_config):
 
 def test_train_resume_matches_uninterrupted(exp_factory, tmp_path):
   exp = exp_factory(tmp_path / "a")
-  full, info = train.train_model(exp, "original")
+  full, info = phases.train_model(exp, "original")
   assert info["steps"] == exp.config.train.num_steps
-  directory = train.model_dir(exp, "original")
+  directory = phases.model_dir(exp, "original")
   # Simulate a run killed after its step-3 checkpoint.
   shutil.copytree(directory, tmp_path / "b" / "original")
   for name in os.listdir(tmp_path / "b" / "original"):
-    if name in (str(exp.config.train.num_steps), train.INFO_FILE):
+    if name in (str(exp.config.train.num_steps), phases.TRAIN_INFO_FILE):
       shutil.rmtree(tmp_path / "b" / "original" / name, ignore_errors=True)
       if os.path.exists(tmp_path / "b" / "original" / name):
         os.remove(tmp_path / "b" / "original" / name)
   exp_b = exp_factory(tmp_path / "b")
-  resumed, info_b = train.train_model(exp_b, "original")
+  resumed, info_b = phases.train_model(exp_b, "original")
   assert info_b["resumed_from"] == exp.config.train.checkpoint_every
   jax.tree.map(np.testing.assert_array_equal, resumed, full)
   # A finished run only loads.
-  again, info_c = train.train_model(exp_b, "original")
+  again, info_c = phases.train_model(exp_b, "original")
   assert info_c == info_b
   jax.tree.map(np.testing.assert_array_equal, again, full)
 
 
 def test_other_model_config_in_workdir_is_refused(exp_factory, tmp_path):
   exp = exp_factory(tmp_path)
-  train.train_model(exp, "original")
+  phases.train_model(exp, "original")
   exp.config.model.vision_width = 48
   with pytest.raises(errors.CheckpointError,
                      match=r"another config.*vision_width \(32 -> 48\)"):
-    train.train_model(exp, "original")
+    phases.train_model(exp, "original")
 
 
 def _replicated_state(mesh, params, tx):

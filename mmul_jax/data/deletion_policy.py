@@ -1,0 +1,61 @@
+"""Which deletion set a run forgets (`config.deletion`), and whether the
+unlearning batches and the evaluation fit in it."""
+
+from __future__ import annotations
+
+import ml_collections
+
+from mmul_jax import errors
+from mmul_jax.data import deletion
+from mmul_jax.data import pipeline
+
+
+def deletion_set(d: ml_collections.ConfigDict, train: pipeline.ImageTextSplit,
+                 dataset_name: str, root: str) -> deletion.DeletionSet:
+  """Df as `config.deletion` says: imported from a MU-Bench file, or the
+  seeded uniform (all standard ratios written at once) or class-skewed
+  set, from its manifest under `root`."""
+  ratio = float(d.ratio)
+  if d.count:
+    if d.count >= len(train):
+      raise errors.ConfigError(
+          f"deletion.count ({d.count}) must be below the {len(train)} "
+          "training units")
+    ratio = 100.0 * d.count / len(train)
+  if d.mubench_file:
+    rows = deletion.read_mubench_indices(d.mubench_file, num_rows=len(train),
+                                         ratio=ratio)
+    return deletion.from_rows(rows, train.image_ids, ratio=ratio,
+                              dataset=dataset_name)
+  if d.strategy == "class_skewed":
+    return deletion.skewed_set(
+        root, train.image_ids, pipeline.read_column(train.source, "label"),
+        dataset=dataset_name, seed=d.seed, ratio=ratio,
+        skew_class=d.skew_class)
+  # The standard ratios too (nested manifests), where they delete anything.
+  n = len(train.image_ids)
+  ratios = sorted({r for r in deletion.STANDARD_RATIOS
+                   if 0 < deletion.unit_count(r, n) < n} | {ratio})
+  return deletion.standard_sets(root, train.image_ids, dataset=dataset_name,
+                                seed=d.seed, ratios=ratios)[ratio]
+
+
+def check_fits(config, df: deletion.DeletionSet) -> None:
+  """The unlearning batches and the evaluation's Dr samples must fit in the
+  deletion set (before any compute)."""
+  n_df, n_dr = len(df.forget_ids), len(df.retain_ids)
+  if config.unlearn.df_batch_size > n_df:
+    raise errors.ConfigError(
+        f"unlearn.df_batch_size ({config.unlearn.df_batch_size}) exceeds the "
+        f"{n_df} deleted images; lower it or raise deletion.ratio")
+  if config.unlearn.dr_batch_size > n_dr:
+    raise errors.ConfigError(
+        f"unlearn.dr_batch_size ({config.unlearn.dr_batch_size}) exceeds the "
+        f"{n_dr} retained images")
+  n_eval = min(n_dr, config.eval.max_dr_images or n_dr)
+  if config.eval.auc_num_samples * n_df > n_eval:  # same check as at eval
+    raise errors.ConfigError(
+        f"eval.auc_num_samples ({config.eval.auc_num_samples}) disjoint Dr "
+        f"samples of |Df| = {n_df} images do not fit in the {n_eval} "
+        "evaluated Dr images; lower eval.auc_num_samples or deletion.ratio, "
+        "or raise eval.max_dr_images")

@@ -1,0 +1,58 @@
+"""Task kinds by name; a dataset names its kind (`DatasetSpec.task`).
+
+  retrieval         tasks/retrieval.py       image-text retrieval
+  classification    tasks/classification.py  classification over the fusion
+  graph_text        tasks/graph_text.py      molecule-text retrieval
+
+Adding a task kind: a file with a `Task` subclass (`tasks/base.py` lists
+what it implements) and one `register` line here (a test may register its
+own). Setup builds the run's task once (`for_dataset`); nothing after it
+decides the kind again.
+"""
+
+from __future__ import annotations
+
+from mmul_jax import errors
+from mmul_jax.data import datasets
+from mmul_jax.tasks.base import MmulTerms
+from mmul_jax.tasks.base import Task
+from mmul_jax.tasks.classification import Classification
+from mmul_jax.tasks.graph_text import GraphTextRetrieval
+from mmul_jax.tasks.retrieval import Retrieval
+
+TASKS: dict[str, type[Task]] = {}
+
+
+def register(cls: type[Task]) -> type[Task]:
+  """Adds a `Task` subclass under its `name` (usable as a decorator)."""
+  if not cls.name:
+    raise ValueError(f"{cls.__name__} needs a name")
+  TASKS[cls.name] = cls
+  return cls
+
+
+for _cls in (Retrieval, Classification, GraphTextRetrieval):
+  register(_cls)
+
+
+def get(name: str) -> type[Task]:
+  if name not in TASKS:
+    raise errors.ConfigError(f"unknown task {name!r}; available: "
+                             f"{', '.join(sorted(TASKS))}")
+  return TASKS[name]
+
+
+def for_dataset(spec) -> Task:
+  """The task of a dataset (`datasets.DatasetSpec`), built on its spec."""
+  return get(spec.task)(spec)
+
+
+def for_results(results: dict) -> Task:
+  """The task of a results record (results.json), which names it."""
+  return get(results["task"])(datasets.DATASETS[results["config"]["data"][
+      "name"]])
+
+
+__all__ = ["Classification", "GraphTextRetrieval", "MmulTerms", "Retrieval",
+           "TASKS", "Task", "for_dataset", "for_results", "get",
+           "register"]
