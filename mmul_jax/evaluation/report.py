@@ -1,6 +1,9 @@
-"""results.json records and the printed comparison table."""
+"""results.json records, and the one table renderer every table uses
+(the run's comparison, `compare`'s and the leaderboard's)."""
 
 from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple, Sequence
 
 import jax
 
@@ -71,13 +74,52 @@ def results_record(exp, evals: dict, *, method: str, times: dict,
   }
 
 
+def model_columns(*columns: tuple[str, Callable[[dict], str]]
+                  ) -> list[Column]:
+  """Columns over `(name, model results)` rows: the model's name, then
+  `(title, fn(model results) -> text)` for each of `columns`, then its
+  time."""
+  secs = lambda m: number(m.get("wall_seconds"), ".0f")
+  return ([Column("model", lambda r: r[0])]
+          + [Column(t, lambda r, fn=fn: fn(r[1])) for t, fn in columns]
+          + [Column("time s", lambda r: secs(r[1]))])
+
+
+def mean_std(stats: dict) -> str:
+  """An AUC's "mean ± std"."""
+  return f"{stats['mean']:.3f} ± {stats['std']:.3f}"
+
+
 def percent(x: float | None) -> str:
   """A fraction as a whole percentage ("n/a" for None)."""
   return "n/a" if x is None else f"{round(100 * x) + 0:d}%"
 
 
-def fixed_width(head, rows) -> list[str]:
-  """A plain-text table: the header, a rule, one line per row."""
+class Column(NamedTuple):
+  """A table column: its title and how a row becomes its cell's text."""
+
+  title: str
+  cell: Callable[[Any], str]
+
+
+def number(value: float | None, spec: str) -> str:
+  """`value` formatted by `spec`, "-" for None."""
+  return "-" if value is None else format(value, spec)
+
+
+def render(columns: Sequence[Column], rows: Sequence[Any], *,
+           markdown: bool = False) -> list[str]:
+  """The lines of a table of `rows`: plain fixed-width text (a header, a
+  rule, one line per row), or Markdown."""
+  head = [c.title for c in columns]
+  body = [[c.cell(r) for c in columns] for r in rows]
+  if markdown:
+    return (["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+            + ["| " + " | ".join(cells) + " |" for cells in body])
+  return _fixed_width(head, body)
+
+
+def _fixed_width(head, rows) -> list[str]:
   widths = [max(len(str(r[i])) for r in [head] + rows)
             for i in range(len(head))]
   fmt = lambda r: "  ".join(str(v).ljust(w) for v, w in zip(r, widths))

@@ -96,20 +96,19 @@ class Classification(base.Task):
             "test_accuracy_change": acc[method] - acc["original"]}
 
   def table(self, results):
-    head = ("model", "test acc", "Df acc", "Dr acc", "AUC p(y)",
-            "knowledge gap", "ZRF", "MIA Df non-member", "time s")
-    rows = []
-    for name, m in results["models"].items():
-      a, mb = m["df_vs_dr_auc"], m["mubench"]
-      secs = m.get("wall_seconds")
-      rows.append((name, f"{m['test']['accuracy']:.1f}",
-                   f"{m['df']['accuracy']:.1f}", f"{m['dr']['accuracy']:.1f}",
-                   f"{a['mean']:.3f} ± {a['std']:.3f}",
-                   f"{mb['knowledge_gap']:.3f}", f"{mb['zrf']:.3f}",
-                   f"{mb['mia']['target_non_member_rate']:.3f}",
-                   "-" if secs is None else f"{secs:.0f}"))
+    mb = lambda m, key: f"{m['mubench'][key]:.3f}"
+    columns = report.model_columns(
+        ("test acc", lambda m: f"{m['test']['accuracy']:.1f}"),
+        ("Df acc", lambda m: f"{m['df']['accuracy']:.1f}"),
+        ("Dr acc", lambda m: f"{m['dr']['accuracy']:.1f}"),
+        ("AUC p(y)", lambda m: report.mean_std(m["df_vs_dr_auc"])),
+        ("knowledge gap", lambda m: mb(m, "knowledge_gap")),
+        ("ZRF", lambda m: mb(m, "zrf")),
+        ("MIA Df non-member", lambda m: (
+            f"{m['mubench']['mia']['target_non_member_rate']:.3f}")))
     d, s = results["deletion"], results["summary"]
-    return "\n".join(report.fixed_width(head, rows) + [
+    return "\n".join(report.render(columns, list(results["models"].items()))
+                     + [
         "",
         f"Df = {d['num_forget_images']} units ({d['ratio']:g}% of train, "
         f"{d['num_forget_pairs']} examples), seed {d['seed']}, "

@@ -103,23 +103,21 @@ class Retrieval(base.Task):
             "auc_match": ev["df_vs_dr_auc_itm"]["mean"]}
 
   def table(self, results):
-    head = ("model", "test R@1 i2t/t2i/mean", "R@1 rerank", "R@5", "R@10",
-            "Df R@1", "Dr R@1", "AUC cosine", "AUC match", "time s")
-    rows = []
-    for name, m in results["models"].items():
-      t = m["test"]["itc"]
-      a, b = m["df_vs_dr_auc"], m["df_vs_dr_auc_itm"]
-      secs = m.get("wall_seconds")
-      rows.append((
-          name, f"{t['i2t_r1']:.1f} / {t['t2i_r1']:.1f} / {t['r1_mean']:.1f}",
-          _recall(m, "test", "itm"), _recall(m, "test", "itc", 5),
-          _recall(m, "test", "itc", 10), _recall(m, "df", "itc"),
-          _recall(m, "dr", "itc"), f"{a['mean']:.3f} ± {a['std']:.3f}",
-          f"{b['mean']:.3f} ± {b['std']:.3f}",
-          "-" if secs is None else f"{secs:.0f}"))
+    itc = lambda m: m["test"]["itc"]
+    columns = report.model_columns(
+        ("test R@1 i2t/t2i/mean", lambda m: f"{itc(m)['i2t_r1']:.1f} / "
+         f"{itc(m)['t2i_r1']:.1f} / {itc(m)['r1_mean']:.1f}"),
+        ("R@1 rerank", lambda m: _recall(m, "test", "itm")),
+        ("R@5", lambda m: _recall(m, "test", "itc", 5)),
+        ("R@10", lambda m: _recall(m, "test", "itc", 10)),
+        ("Df R@1", lambda m: _recall(m, "df", "itc")),
+        ("Dr R@1", lambda m: _recall(m, "dr", "itc")),
+        ("AUC cosine", lambda m: report.mean_std(m["df_vs_dr_auc"])),
+        ("AUC match", lambda m: report.mean_std(m["df_vs_dr_auc_itm"])))
     d, s = results["deletion"], results["summary"]
     pct = report.percent
-    return "\n".join(report.fixed_width(head, rows) + [
+    return "\n".join(report.render(columns, list(results["models"].items()))
+                     + [
         "",
         f"Df = {d['num_forget_images']} images ({d['ratio']:g}% of train, "
         f"{d['num_forget_pairs']} pairs), seed {d['seed']}, "

@@ -28,6 +28,7 @@ from mmul_jax import io_utils
 from mmul_jax import methods
 from mmul_jax import tasks
 from mmul_jax import workdir_lock
+from mmul_jax.evaluation import report
 from mmul_jax.unlearn import run as run_lib
 
 
@@ -127,25 +128,28 @@ def select(rows: list[dict], references: dict, rule: str,
 
 
 def markdown_table(comparison: dict) -> str:
+  """The references and each method's selected setting, as Markdown."""
   score = comparison["references"]["retrained"]["score"]
-  auc = "AUC cosine" if score == "R@1" else "AUC p(y)"
-  head = ("model", "setting", f"test {score}", "re-ranked", f"Df {score}",
-          f"Dr {score}", auc, "AUC match", "gap to retrain", "time s")
-  lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-  fmt = lambda x, spec: "-" if x is None else format(x, spec)
-
-  def line(name, r, setting):
-    lines.append(
-        f"| {name} | {setting} | {r['test']:.1f} | "
-        f"{fmt(r['test_rerank'], '.1f')} | {r['df']:.1f} | {r['dr']:.1f} | "
-        f"{r['auc']:.3f} ± {r['auc_std']:.3f} | "
-        f"{fmt(r['auc_match'], '.3f')} | "
-        f"{r['scores']['retrain_gap']:.3f} | {r['seconds']:.0f} |")
-
-  for name, r in (comparison["references"] or {}).items():
-    line(name, r, "reference")
-  for name, r in comparison["selected"].items():
-    setting = ", ".join(f"{k.split('.')[-1]}={v:g}" for k, v in
-                        r["setting"].items()) or "-"
-    line(name, r, setting)
-  return "\n".join(lines)
+  num = report.number
+  columns = [
+      report.Column("model", lambda row: row[0]),
+      report.Column("setting", lambda row: row[2]),
+      report.Column(f"test {score}", lambda row: num(row[1]["test"], ".1f")),
+      report.Column("re-ranked",
+                    lambda row: num(row[1]["test_rerank"], ".1f")),
+      report.Column(f"Df {score}", lambda row: num(row[1]["df"], ".1f")),
+      report.Column(f"Dr {score}", lambda row: num(row[1]["dr"], ".1f")),
+      report.Column("AUC cosine" if score == "R@1" else "AUC p(y)",
+                    lambda row: f"{row[1]['auc']:.3f} ± "
+                    f"{row[1]['auc_std']:.3f}"),
+      report.Column("AUC match", lambda row: num(row[1]["auc_match"], ".3f")),
+      report.Column("gap to retrain",
+                    lambda row: f"{row[1]['scores']['retrain_gap']:.3f}"),
+      report.Column("time s", lambda row: num(row[1]["seconds"], ".0f")),
+  ]
+  rows = [(name, r, "reference")
+          for name, r in (comparison["references"] or {}).items()]
+  rows += [(name, r, ", ".join(f"{k.split('.')[-1]}={v:g}" for k, v in
+                                r["setting"].items()) or "-")
+           for name, r in comparison["selected"].items()]
+  return "\n".join(report.render(columns, rows, markdown=True))

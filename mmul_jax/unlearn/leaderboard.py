@@ -15,6 +15,7 @@ import os
 import numpy as np
 
 from mmul_jax import io_utils
+from mmul_jax.evaluation import report
 
 # (key, column title, scale, higher is better; None: closest to retrained).
 # Retrieval records have the R@1 columns and "AUC match", classification
@@ -122,19 +123,21 @@ def markdown(agg: dict) -> str:
   for (width, strategy, ratio) in sorted(agg):
     models = agg[(width, strategy, ratio)]
     best = winners(models)
-    columns = [c for c in COLUMNS
+    present = [c for c in COLUMNS
                if any(c[0] in stats for stats in models.values())]
-    lines += [f"## {ratio:g}% deleted, {strategy} Df, width {width}", "",
-              "| model | " + " | ".join(t for _, t, _, _ in columns) + " |",
-              "|---|" + "---|" * len(columns)]
+
+    def cell(model, key, title, scale, models=models, best=best):
+      text = _cell(models[model], key, scale)
+      return f"**{text}**" if best.get(title) == model else text
+
+    columns = [report.Column("model", lambda model: model)] + [
+        report.Column(title, lambda model, k=key, t=title, sc=scale:
+                      cell(model, k, t, sc))
+        for key, title, scale, _ in present]
     order = [m for m in REFERENCES if m in models] + sorted(
         m for m in models if m not in REFERENCES)
-    for model in order:
-      cells = []
-      for key, title, scale, _ in columns:
-        text = _cell(models[model], key, scale)
-        cells.append(f"**{text}**" if best.get(title) == model else text)
-      lines.append(f"| {model} | " + " | ".join(cells) + " |")
+    lines += [f"## {ratio:g}% deleted, {strategy} Df, width {width}", ""]
+    lines += report.render(columns, order, markdown=True)
     lines += ["", "Best per metric: " + "; ".join(
         f"{t}: {m}" for t, m in best.items()) + ".", ""]
   return "\n".join(lines)

@@ -74,6 +74,6 @@ class SceneTruth(tasks.Task):
         auc["original"], auc["retrained"], auc[method])}
 
   def table(self, results):
-    rows = [(name, f"{m['test']['accuracy']:.1f}")
-            for name, m in results["models"].items()]
-    return "\n".join(report.fixed_width(("model", "truth acc"), rows))
+    columns = report.model_columns(
+        ("truth acc", lambda m: f"{m['test']['accuracy']:.1f}"))
+    return "\n".join(report.render(columns, list(results["models"].items())))
