@@ -36,6 +36,22 @@ def mask_updates(mask) -> optax.GradientTransformation:
 
   Entries with mask 0 never change through this path; weight decay that is
   chained *after* it still acts on them (the reference SalUn's behaviour).
+
+  Args:
+    mask: 0/1 per entry, a pytree shaped like the params.
+
+  Returns:
+    An optax `GradientTransformation`.
+
+  Examples:
+    >>> import jax.numpy as jnp, optax
+    >>> from mmul_jax import gradient_transforms as gt
+    >>> tx = optax.chain(gt.mask_updates({"w": jnp.array([1.0, 0.0])}),
+    ...                  optax.sgd(1.0))
+    >>> params = {"w": jnp.zeros(2)}
+    >>> updates, _ = tx.update({"w": jnp.ones(2)}, tx.init(params), params)
+    >>> (updates["w"] != 0).tolist()  # the masked entry stays put
+    [True, False]
   """
 
   def init(params):
@@ -61,9 +77,27 @@ def perturb_at_step(stddev, *, step: int,
                     seed: int = 0) -> optax.GradientTransformation:
   """Adds `stddev · N(0, 1)` to the updates of update number `step` only.
 
-  `stddev` is a number or a pytree like the params (per-weight scales).
   Placed last in a chain, it perturbs the published parameters once, after
   the gradient steps: θ_T ← θ_T + σ ξ.
+
+  Args:
+    stddev: a number or a pytree like the params (per-weight scales).
+    step: the 0-based update that gets the noise.
+    seed: of the noise (an int, so the state checkpoints anywhere).
+
+  Returns:
+    An optax `GradientTransformation`.
+
+  Examples:
+    >>> import jax.numpy as jnp
+    >>> from mmul_jax import gradient_transforms as gt
+    >>> tx = gt.perturb_at_step(0.1, step=1)
+    >>> zeros = {"w": jnp.zeros(3)}
+    >>> state = tx.init(zeros)
+    >>> first, state = tx.update(zeros, state)
+    >>> second, state = tx.update(zeros, state)
+    >>> bool(jnp.all(first["w"] == 0)), bool(jnp.any(second["w"] != 0))
+    (True, True)
   """
 
   scalar = isinstance(stddev, (int, float)) or getattr(stddev, "ndim", 1) == 0
@@ -96,6 +130,22 @@ def project_to_l2_ball(radius: float) -> optax.GradientTransformation:
   """Makes θ + update land in {θ : ‖θ‖₂ ≤ radius} (global norm).
 
   Chain it after the optimiser; needs `params` in `update`.
+
+  Args:
+    radius: of the ball around 0.
+
+  Returns:
+    An optax `GradientTransformation`.
+
+  Examples:
+    >>> import jax.numpy as jnp, optax
+    >>> from mmul_jax import gradient_transforms as gt
+    >>> tx = gt.project_to_l2_ball(1.0)
+    >>> params = {"w": jnp.zeros(2)}
+    >>> updates, _ = tx.update({"w": jnp.array([3.0, 4.0])}, tx.init(params),
+    ...                        params)
+    >>> [round(float(v), 4) for v in optax.apply_updates(params, updates)["w"]]
+    [0.6, 0.8]
   """
 
   def update(updates, state, params=None):
@@ -114,6 +164,21 @@ def saliency_mask(scores, *, fraction: float):
 
   Entries of all leaves are ranked jointly (SalUn ranks |∇θ L_f| across the
   whole network). Ties at the threshold are all kept.
+
+  Args:
+    scores: a pytree of arrays (e.g. |gradients|).
+    fraction: in (0, 1]: the share of entries kept.
+
+  Returns:
+    A float32 0/1 pytree shaped like `scores`.
+
+  Examples:
+    >>> import jax.numpy as jnp
+    >>> from mmul_jax import gradient_transforms as gt
+    >>> m = gt.saliency_mask({"a": jnp.array([4.0, 1.0]),
+    ...                       "b": jnp.array([3.0, 2.0])}, fraction=0.5)
+    >>> m["a"].tolist(), m["b"].tolist()
+    ([1.0, 0.0], [1.0, 0.0])
   """
   if not 0.0 < fraction <= 1.0:
     raise ValueError(f"fraction must be in (0, 1], got {fraction}")
@@ -130,7 +195,21 @@ def fisher_noise_stddev(fisher, *, alpha: float, max_variance: float = 1e3):
   var = α · min(1 / (F + 1e-8), max_variance); for matrices and tensors the
   variance is averaged over the input axis (axis 0 of a Flax kernel) so
   each output unit gets one scale; 1-D parameters (biases, norms) get 10×.
-  Returns √var.
+
+  Args:
+    fisher: the diagonal Fisher F, a pytree like the params.
+    alpha: α, the noise scale.
+    max_variance: the cap of 1 / F.
+
+  Returns:
+    √var, a pytree like `fisher`.
+
+  Examples:
+    >>> import jax.numpy as jnp
+    >>> from mmul_jax import gradient_transforms as gt
+    >>> std = gt.fisher_noise_stddev({"b": jnp.array([1.0])}, alpha=0.1)
+    >>> round(float(std["b"][0]), 4)  # sqrt(10 * 0.1 / (1 + 1e-8))
+    1.0
   """
 
   def one(f):

@@ -20,6 +20,8 @@ from mmul_jax import errors
 from mmul_jax import losses
 
 Batch = dict[str, Any]
+# The molecule budgets of `config.data`, which image tasks never read.
+GRAPH_DATA_KEYS = ("max_atoms", "max_edges")
 # `loss(params, batch, rng) -> (per-example losses (B,), aux)`
 TaskLoss = Callable[[Any, Batch, jax.Array], tuple[jax.Array, dict]]
 # `views(model_output, batch) -> {name: (logits, true-answer mask)}`

@@ -16,15 +16,12 @@ from mmul_jax.evaluation import report
 from mmul_jax.tasks import base
 from mmul_jax.tasks import classification_terms
 
-_GRAPH_DATA_KEYS = ("max_atoms", "max_edges")
-
-
 class Classification(base.Task):
   """Cross-entropy training, accuracy evaluation, the Df-vs-Dr AUC by the
   probability of the true label."""
 
   name = "classification"
-  ignored_data_keys = _GRAPH_DATA_KEYS
+  ignored_data_keys = base.GRAPH_DATA_KEYS
   score = "accuracy"
 
   @property

@@ -13,15 +13,12 @@ from mmul_jax.evaluation import report
 from mmul_jax.tasks import base
 from mmul_jax.tasks import retrieval_terms
 
-_GRAPH_DATA_KEYS = ("max_atoms", "max_edges")
-
-
 class Retrieval(base.Task):
   """Image-text retrieval: ITC + ITM training, recall@K evaluation, the
   Df-vs-Dr AUC by cosine and by matching probability."""
 
   name = "retrieval"
-  ignored_data_keys = _GRAPH_DATA_KEYS
+  ignored_data_keys = base.GRAPH_DATA_KEYS
   score = "R@1"
 
   def build_model(self, model_config):

@@ -1,9 +1,11 @@
-"""The runnable examples in the public losses' docstrings."""
+"""The runnable examples in the docstrings of the public losses, loss-term
+combinators and gradient transforms."""
 
 import doctest
 
 import pytest
 
+from mmul_jax import gradient_transforms
 from mmul_jax.losses import _contrastive
 from mmul_jax.losses import _curriculum
 from mmul_jax.losses import _distill
@@ -12,7 +14,7 @@ from mmul_jax.losses import _terms
 
 
 @pytest.mark.parametrize("module", [_terms, _mmul, _distill, _contrastive,
-                                    _curriculum],
+                                    _curriculum, gradient_transforms],
                          ids=lambda m: m.__name__.rsplit(".", 1)[-1])
 def test_docstring_examples_run(module):
   result = doctest.testmod(module, optionflags=doctest.ELLIPSIS

@@ -19,7 +19,7 @@ from mmul_jax.evaluation import report
 
 class SceneTruth(tasks.Task):
   name = "toy_scene_truth"
-  ignored_data_keys = ("max_atoms", "max_edges")
+  ignored_data_keys = tasks.base.GRAPH_DATA_KEYS
   score = "accuracy"
 
   def build_model(self, model_config):
