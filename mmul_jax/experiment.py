@@ -15,7 +15,6 @@ import tokenizers
 
 from mmul_jax import config_schema
 from mmul_jax import distributed
-from mmul_jax import errors
 from mmul_jax import methods
 from mmul_jax import models
 from mmul_jax import pretrained
@@ -69,13 +68,10 @@ class Experiment:
                           for i in range(n)]))
 
   def eval_retain_ids(self) -> np.ndarray:
-    """The Dr images evaluated: all, or `eval.max_dr_images` of them drawn
-    with `eval.auc_seed` (the same for every model of a run)."""
-    ids, cap = self.deletion.retain_ids, self.config.eval.max_dr_images
-    if not cap or cap >= len(ids):
-      return ids
-    rng = np.random.default_rng(self.config.eval.auc_seed)
-    return np.sort(rng.choice(ids, cap, replace=False))
+    """The Dr units evaluated (`deletion_policy.eval_retain_ids`)."""
+    e = self.config.eval
+    return deletion_policy.eval_retain_ids(
+        self.deletion, max_images=e.max_dr_images, seed=e.auc_seed)
 
   def training_stream(self, image_ids, batch_size: int, seed: int):
     """This process's rows of the seeded batch stream over `image_ids`."""
@@ -154,7 +150,7 @@ def setup(config: ml_collections.ConfigDict, workdir: str) -> Experiment:
       raise config_schema.ConfigError(str(e)) from None
   with distributed.main_first("prepare dataset"):
     builder = datasets.prepare(config.data)
-  train, test = _index_splits(builder, spec)
+  train, test = datasets.index_splits(builder, spec)
   dataset_name = builder.name + (f"/{builder.builder_config.name}"
                                  if builder.builder_config else "")
   task.check_splits(config.data, {"train": train, "test": test})
@@ -173,25 +169,6 @@ def setup(config: ml_collections.ConfigDict, workdir: str) -> Experiment:
   methods.check_deletion(config, df)
   return Experiment(config, workdir, dataset_name, train, test, df, tok,
                     task.build_model(config.model), mesh, spec, task)
-
-
-def _index_splits(builder, spec: datasets.DatasetSpec):
-  """The train and test splits, every record read once (so a truncated or
-  corrupt prepared file stops here, before any compute, naming it)."""
-  try:
-    sources = builder.as_data_source()
-    return tuple(pipeline.index_split(sources[s], desc=f"index {s}",
-                                      id_key=spec.id_key)
-                 for s in ("train", "test"))
-  except RuntimeError as e:  # array_record's reader raises RuntimeError
-    text = str(e)
-    if not any(w in text for w in ("ArrayRecord", "Riegeli", "records")):
-      raise
-    raise errors.DataError(
-        f"the prepared dataset in {builder.data_dir} is truncated or corrupt "
-        f"({text.splitlines()[0][:160]}); delete that directory to build it "
-        "again (from the generator, or from your downloaded files)"
-    ) from None
 
 
 def init_params(exp: Experiment, seed: int):

@@ -149,3 +149,22 @@ def texts(builder, spec: DatasetSpec, split: str = "train") -> Iterator[str]:
   for i in range(len(source)):
     for text in source[i][spec.text_key]:
       yield pipeline.decode_text(text)
+
+
+def index_splits(builder, spec: DatasetSpec):
+  """The train and test splits, every record read once (so a truncated or
+  corrupt prepared file stops here, before any compute, naming it)."""
+  try:
+    sources = builder.as_data_source()
+    return tuple(pipeline.index_split(sources[s], desc=f"index {s}",
+                                      id_key=spec.id_key)
+                 for s in ("train", "test"))
+  except RuntimeError as e:  # array_record's reader raises RuntimeError
+    text = str(e)
+    if not any(w in text for w in ("ArrayRecord", "Riegeli", "records")):
+      raise
+    raise errors.DataError(
+        f"the prepared dataset in {builder.data_dir} is truncated or corrupt "
+        f"({text.splitlines()[0][:160]}); delete that directory to build it "
+        "again (from the generator, or from your downloaded files)"
+    ) from None

@@ -4,6 +4,7 @@ unlearning batches and the evaluation fit in it."""
 from __future__ import annotations
 
 import ml_collections
+import numpy as np
 
 from mmul_jax import errors
 from mmul_jax.data import deletion
@@ -59,3 +60,14 @@ def check_fits(config, df: deletion.DeletionSet) -> None:
         f"samples of |Df| = {n_df} images do not fit in the {n_eval} "
         "evaluated Dr images; lower eval.auc_num_samples or deletion.ratio, "
         "or raise eval.max_dr_images")
+
+
+def eval_retain_ids(df: deletion.DeletionSet, *, max_images: int,
+                    seed: int) -> np.ndarray:
+  """The Dr units evaluated: all, or `max_images` of them drawn with
+  `seed` (the same for every model of a run)."""
+  ids = df.retain_ids
+  if not max_images or max_images >= len(ids):
+    return ids
+  rng = np.random.default_rng(seed)
+  return np.sort(rng.choice(ids, max_images, replace=False))
