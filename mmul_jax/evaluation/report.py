@@ -90,6 +90,37 @@ def mean_std(stats: dict) -> str:
   return f"{stats['mean']:.3f} ± {stats['std']:.3f}"
 
 
+# What differs between two runs of the same config on any machine.
+RUN_DEPENDENT_KEYS = frozenset({"wall_seconds", "total_seconds", "seconds",
+                                "prepare_seconds", "devices", "history"})
+
+
+def differences(a: dict, b: dict, *,
+                ignore: frozenset[str] = RUN_DEPENDENT_KEYS) -> list[str]:
+  """The `/`-joined paths of the leaves where two results records differ
+  (values compared exactly, NaN equal to NaN), the keys in `ignore` (times,
+  devices, logged losses) left out at every depth: what "the same results"
+  means when a change must not change behaviour."""
+
+  def leaves(x, path=()):
+    if isinstance(x, dict):
+      for k, v in x.items():
+        if k not in ignore:
+          yield from leaves(v, path + (str(k),))
+    elif isinstance(x, (list, tuple)):
+      for i, v in enumerate(x):
+        yield from leaves(v, path + (str(i),))
+    else:
+      yield "/".join(path), x
+
+  la, lb = dict(leaves(a)), dict(leaves(b))
+  same = lambda x, y: x == y or (isinstance(x, float) and isinstance(y, float)
+                                 and x != x and y != y)
+  missing = object()
+  return sorted(k for k in la.keys() | lb.keys()
+                if not same(la.get(k, missing), lb.get(k, missing)))
+
+
 def percent(x: float | None) -> str:
   """A fraction as a whole percentage ("n/a" for None)."""
   return "n/a" if x is None else f"{round(100 * x) + 0:d}%"

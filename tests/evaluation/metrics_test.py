@@ -73,3 +73,14 @@ def test_auc_progress():
   assert report.auc_progress(0.5, 0.7, 0.66) == pytest.approx(0.8)
   assert report.auc_progress(0.5, 0.7, 0.8) == pytest.approx(1.5)
   assert report.auc_progress(0.5, 0.5, 0.6) is None
+
+
+def test_differences_names_changed_values_and_ignores_times():
+  a = {"models": {"m": {"test": {"r1": 50.0, "nan": float("nan")},
+                        "wall_seconds": 3.0}}, "devices": ["cpu:0"]}
+  b = {"models": {"m": {"test": {"r1": 50.0, "nan": float("nan")},
+                        "wall_seconds": 9.0}}, "devices": ["gpu:0"]}
+  assert report.differences(a, b) == []
+  b["models"]["m"]["test"]["r1"] = 50.5
+  b["models"]["m"]["extra"] = [1]
+  assert report.differences(a, b) == ["models/m/extra/0", "models/m/test/r1"]
