@@ -27,7 +27,8 @@ def _config(tiny_config, data_dir, **changes):
 
 @pytest.mark.parametrize("dataset,method,classes", [
     pytest.param("shapes_ve", "mmul", 3, marks=pytest.mark.slow),
-    ("shapes_nlvr2", "randlabel", 2)])
+    # The toy task of tests/tasks runs this dataset end to end by default.
+    pytest.param("shapes_nlvr2", "randlabel", 2, marks=pytest.mark.slow)])
 def test_embedded_tasks_unlearn_and_evaluate(tmp_path, tiny_config, data_dir,
                                              dataset, method, classes):
   c = _config(tiny_config, data_dir, **{"data.name": dataset,

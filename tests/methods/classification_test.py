@@ -135,3 +135,31 @@ def test_methods_on_a_classification_model(name):
   assert np.isfinite(float(v))
   norm = float(jnp.sqrt(sum(jnp.sum(g ** 2) for g in jax.tree.leaves(grads))))
   assert np.isfinite(norm) and norm > 0
+
+
+def test_classification_task_reports_accuracy():
+  """The task's summary, headline metrics, overall score and table read an
+  evaluation (the end-to-end runs are in the slow suite)."""
+  ev = lambda acc, auc: {
+      "test": {"accuracy": acc}, "df": {"accuracy": acc - 10},
+      "dr": {"accuracy": acc}, "df_vs_dr_auc": {"mean": auc, "std": 0.01},
+      "mubench": {"knowledge_gap": 0.5, "zrf": 0.9, "df_acc": 0.5,
+                  "df_chance": 0.5, "mia": {"target_non_member_rate": 0.4,
+                                            "target_auc": 0.5}}}
+  evals = {"original": ev(70.0, 0.5), "retrained": ev(68.0, 0.6),
+           "mmul": ev(69.0, 0.55)}
+  task = _task(2, 2)
+  summary = task.summary(evals, "mmul")
+  assert summary["df_vs_dr_auc_progress"] == pytest.approx(0.5)
+  assert summary["test_accuracy_change"] == pytest.approx(-1.0)
+  assert task.headline_metrics(evals["mmul"])["test_acc"] == 0.69
+  assert task.split_scores(evals["mmul"]) == {"test": 69.0, "df": 59.0,
+                                              "dr": 69.0}
+  assert 0 < task.overall_score(evals["mmul"], evals["original"],
+                                max_dt_drop=0.2) <= 1
+  results = {"models": evals, "method": "mmul", "summary": summary,
+             "deletion": {"num_forget_images": 4, "ratio": 5.0,
+                          "num_forget_pairs": 16, "seed": 0,
+                          "sha256": "ab" * 32}}
+  table = task.table(results)
+  assert "test acc" in table and "moved 50% of the way" in table

@@ -48,7 +48,10 @@ def _max_change(a, b):
              zip(jax.tree.leaves(a), jax.tree.leaves(b)))
 
 
-@pytest.mark.parametrize("name", sorted(methods.METHODS))
+# retrain is the reference every run trains (tests/scripts_smoke_test.py).
+@pytest.mark.parametrize("name", [
+    pytest.param(n, marks=pytest.mark.slow) if n == "retrain" else n
+    for n in sorted(methods.METHODS)])
 def test_every_method_runs_through_the_same_loop(setup, name):
   make, original = setup
   exp = make(**{"method.name": name})
@@ -239,7 +242,8 @@ def test_unlearning_resumes_with_its_loss_state(setup, name):
   jax.tree.map(np.testing.assert_array_equal, resumed, full)
 
 
-@pytest.mark.parametrize("name", ["mmul", "bad_teaching"])
+@pytest.mark.parametrize("name", [
+    "mmul", pytest.param("bad_teaching", marks=pytest.mark.slow)])
 def test_lora_unlearning_changes_only_kernels_through_adapters(setup, name):
   make, original = setup
   exp = make(**{"method.name": name, "unlearn.lora_rank": 2})
