@@ -64,6 +64,7 @@ def test_every_method_runs_through_the_same_loop(setup, name):
     assert info["history"] and np.isfinite(info["history"][-1]["loss"])
 
 
+@pytest.mark.slow
 def test_salun_moves_only_salient_weights(setup):
   make, original = setup
   exp = make(**{"method.name": "salun", "unlearn.weight_decay": 0.0,
@@ -223,7 +224,8 @@ def test_unknown_method_is_a_config_error():
 
 
 @pytest.mark.parametrize("name", [
-    pytest.param("scrub", marks=pytest.mark.slow), "l1_sparse"])
+    pytest.param("scrub", marks=pytest.mark.slow),
+    pytest.param("l1_sparse", marks=pytest.mark.slow)])
 def test_unlearning_resumes_with_its_loss_state(setup, name):
   """Scheduled weights and SCRUB's phase live in the checkpointed loss
   state: a run killed after its mid-run checkpoint ends bit-identical."""

@@ -81,7 +81,9 @@ def _stacked(smiles, max_atoms, max_edges):
       max_edges=max_edges) for s in smiles])
 
 
-@pytest.mark.parametrize("layer_type", ["gin", "gat"])
+# GAT here by default (GIN's budget independence: the slow suite).
+@pytest.mark.parametrize("layer_type", [
+    pytest.param("gin", marks=pytest.mark.slow), "gat"])
 def test_graph_text_outputs_and_loss_do_not_depend_on_the_budget(
     layer_type):
   model = graph_text.GraphTextEncoder(
