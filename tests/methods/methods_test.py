@@ -48,9 +48,11 @@ def _max_change(a, b):
              zip(jax.tree.leaves(a), jax.tree.leaves(b)))
 
 
-# retrain is the reference every run trains (tests/scripts_smoke_test.py).
+# retrain is the reference every run trains (tests/scripts_smoke_test.py);
+# fisher's noise has its own unit tests (gradient_transforms_test.py).
 @pytest.mark.parametrize("name", [
-    pytest.param(n, marks=pytest.mark.slow) if n == "retrain" else n
+    pytest.param(n, marks=pytest.mark.slow) if n in ("retrain", "fisher")
+    else n
     for n in sorted(methods.METHODS)])
 def test_every_method_runs_through_the_same_loop(setup, name):
   make, original = setup
