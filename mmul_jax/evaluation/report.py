@@ -24,6 +24,13 @@ def auc_progress(auc_original: float, auc_retrained: float,
   return (auc_unlearned - auc_original) / gap
 
 
+def auc_progress_of(evals: dict, auc_key: str, method: str) -> float | None:
+  """`auc_progress` of `method`'s model in `evals` (evaluations by model
+  name, with "original" and "retrained"), by the AUC `evals[*][auc_key]`."""
+  auc = {k: v[auc_key]["mean"] for k, v in evals.items()}
+  return auc_progress(auc["original"], auc["retrained"], auc[method])
+
+
 # MU-Bench's guard rail on the test-score drop in the overall score: 0.2,
 # or 0.4 for gradient-ascent methods (which are expected to lose more).
 MAX_DT_DROP, MAX_DT_DROP_GRADIENT_ASCENT = 0.2, 0.4

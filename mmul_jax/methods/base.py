@@ -20,6 +20,7 @@ import ml_collections
 import optax
 
 from mmul_jax import losses
+from mmul_jax.tasks import model_terms
 
 OPTIMIZERS = ("adamw", "sgd", "none")
 PARTS = ("df", "dr")
@@ -178,8 +179,9 @@ def gradient_statistic(ctx: Context, term: losses.LossTerm, part: str, *,
   @jax.jit
   def stat(params, batch, k):
     def loss(p):
-      value, _, _ = term.apply(term.init(p), p, {"original": ctx.original},
-                               batch, rng=jax.random.fold_in(rng, k))
+      value, _, _ = term.apply(term.init(p), p,
+                               {model_terms.ORIGINAL: ctx.original}, batch,
+                               rng=jax.random.fold_in(rng, k))
       return value
     return jax.tree.map(fn, jax.grad(loss)(params))
 

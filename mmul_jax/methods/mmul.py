@@ -35,9 +35,7 @@ def loss(task, model, *, md_weight: float = 1.0, ukr_weight: float = 1.0,
          axis_name: str | None = None) -> losses.LossTerm:
   """MMUL's loss term over `{"df": ..., "dr": ...}` batches, from the
   task's three terms (`Task.mmul_terms`; a unimodal task refuses)."""
-  if negative_source not in NEGATIVE_SOURCES:
-    raise ValueError(f"negative_source must be one of {NEGATIVE_SOURCES}, "
-                     f"got {negative_source!r}")
+  model_terms.check_negative_source(negative_source)
   weights = {"md": md_weight, "ukr": ukr_weight, "mkr": mkr_weight}
   used = {k: w for k, w in weights.items() if w}
   if not used:

@@ -86,10 +86,9 @@ class Classification(base.Task):
         max_dt_drop=max_dt_drop)
 
   def summary(self, evals, method):
-    auc = {k: v["df_vs_dr_auc"]["mean"] for k, v in evals.items()}
     acc = {k: v["test"]["accuracy"] for k, v in evals.items()}
-    return {"df_vs_dr_auc_progress": report.auc_progress(
-                auc["original"], auc["retrained"], auc[method]),
+    return {"df_vs_dr_auc_progress": report.auc_progress_of(
+                evals, "df_vs_dr_auc", method),
             "test_accuracy_change": acc[method] - acc["original"]}
 
   def table(self, results):

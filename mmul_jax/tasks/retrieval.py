@@ -85,9 +85,8 @@ class Retrieval(base.Task):
   def summary(self, evals, method):
     out = {}
     for auc_key in ("df_vs_dr_auc", "df_vs_dr_auc_itm"):
-      auc = {k: v[auc_key]["mean"] for k, v in evals.items()}
-      out[f"{auc_key}_progress"] = report.auc_progress(
-          auc["original"], auc["retrained"], auc[method])
+      out[f"{auc_key}_progress"] = report.auc_progress_of(evals, auc_key,
+                                                          method)
     for ranking in evals["original"]["test"]:
       if ranking in ("itc", "itm"):
         r1 = {k: v["test"][ranking]["r1_mean"] for k, v in evals.items()}

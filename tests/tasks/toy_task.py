@@ -69,9 +69,8 @@ class SceneTruth(tasks.Task):
         ev["mubench"]["df_acc"], 0.5, max_dt_drop=max_dt_drop)
 
   def summary(self, evals, method):
-    auc = {k: v["df_vs_dr_auc"]["mean"] for k, v in evals.items()}
-    return {"df_vs_dr_auc_progress": report.auc_progress(
-        auc["original"], auc["retrained"], auc[method])}
+    return {"df_vs_dr_auc_progress": report.auc_progress_of(
+        evals, "df_vs_dr_auc", method)}
 
   def table(self, results):
     columns = report.model_columns(
