@@ -43,9 +43,9 @@ def main():
   c = _common.demo_config()
   with contextlib.redirect_stdout(io.StringIO()):
     results = run_lib.run(c, args.workdir)
-  mmul = results["models"]["mmul"]
-  target = mmul["test"]["itc"]["r1_mean"]
-  full_retrain = results["models"]["retrained"]["wall_seconds"]
+  mmul, retrained = results.models["mmul"], results.models["retrained"]
+  target = mmul.metrics["test/itc/r1_mean"]
+  full_retrain = retrained.wall_seconds
 
   exp = experiment.setup(c, args.workdir)
   embedder = evaluate.Embedder(exp.model, batch_size=c.eval.batch_size,
@@ -86,22 +86,22 @@ def main():
         reached = k
         break
 
-  print(f"MMUL unlearning: {mmul['wall_seconds']:.1f} s "
+  print(f"MMUL unlearning: {mmul.wall_seconds:.1f} s "
         f"({c.unlearn.num_steps} steps), test R@1 {target:.1f}")
   print(f"retraining on Dr, full recipe: {full_retrain:.1f} s "
         f"({t.num_steps} steps), test R@1 "
-        f"{results['models']['retrained']['test']['itc']['r1_mean']:.1f}")
+        f"{retrained.metrics['test/itc/r1_mean']:.1f}")
   if reached:
     print(f"retraining on Dr until test R@1 >= {target:.1f}: {seconds:.1f} s "
           f"({reached} steps, R@1 {r1:.1f})")
   else:
     print(f"retraining never reached test R@1 {target:.1f} "
           f"({seconds:.1f} s, {t.num_steps} steps)")
-  ratio = mmul["wall_seconds"] / full_retrain
+  ratio = mmul.wall_seconds / full_retrain
   print(f"ratio MMUL / full retraining: {ratio:.3f} (target <= 0.10)")
   if reached:
     print(f"ratio MMUL / retraining to the same test R@1: "
-          f"{mmul['wall_seconds'] / seconds:.3f}")
+          f"{mmul.wall_seconds / seconds:.3f}")
 
 
 if __name__ == "__main__":

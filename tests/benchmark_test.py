@@ -8,6 +8,8 @@ import pytest
 
 from mmul_jax import config_schema
 from mmul_jax import errors
+from mmul_jax.evaluation import results
+from mmul_jax.evaluation import results_v1
 from mmul_jax.unlearn import benchmark
 from mmul_jax.unlearn import leaderboard
 
@@ -22,27 +24,31 @@ def _config():
 
 
 def _fake_results(config, workdir):
-  """A results.json shaped like `unlearn.run.run`'s, from the cell."""
+  """A results record shaped like `unlearn.run.run`'s, from the cell."""
   del workdir
   m, r, s = config.method.name, config.deletion.ratio, config.deletion.seed
   lr = config.unlearn.learning_rate
-  base = {"test_r1": 0.3, "df_r1": 0.9 - r / 100, "dr_r1": 0.4,
-          "auc": 0.55 + s / 100, "auc_match": 0.55, "knowledge_gap": 0.5,
-          "zrf": 0.8, "mia_df_non_member": 0.4, "mia_df_auc": 0.6}
+  base = {"test/itc/r1_mean": 30.0, "df/itc/r1_mean": 90.0 - r,
+          "dr/itc/r1_mean": 40.0, "auc/cosine/mean": 0.55 + s / 100,
+          "auc/match/mean": 0.55, "mubench/knowledge_gap": 0.5,
+          "mubench/zrf": 0.8, "mubench/mia/target_non_member_rate": 0.4,
+          "mubench/mia/target_auc": 0.6}
   metrics = {"original": base,
-             "retrained": {**base, "df_r1": 0.6, "auc": 0.85},
-             m: {**base, "df_r1": 0.7 + lr, "auc": 0.7 if m == "mmul" else
-                 0.6}}
-  return {
-      "deletion": {"ratio": r, "seed": s},
-      "models": {"retrained": {"wall_seconds": 90.0}},
-      "summary": {
-          "metrics": metrics,
-          "overall": {k: 0.9 for k in metrics},
-          "retrain_gap": {m: {"mean": abs(metrics[m]["auc"] - 0.85)}},
-          "df_vs_dr_auc_progress": 0.5,
-          "seconds": {m: {"unlearn": 10.0, "evaluate": 2.0,
-                          "with_evaluation": 12.0}}}}
+             "retrained": {**base, "df/itc/r1_mean": 60.0,
+                           "auc/cosine/mean": 0.85},
+             m: {**base, "df/itc/r1_mean": 70.0 + 100 * lr,
+                 "auc/cosine/mean": 0.7 if m == "mmul" else 0.6}}
+  models = {k: results.ModelResults(
+      v, overall=0.9,
+      retrain_gap=None if k == "retrained" else {
+          "mean": abs(v["auc/cosine/mean"] - 0.85)},
+      wall_seconds=90.0 if k == "retrained" else 10.0, eval_seconds=2.0)
+      for k, v in metrics.items()}
+  return results.Results(
+      task="retrieval", dataset="shapes", method=m,
+      deletion=results.Deletion("image", r, s, 2, 4, 38, "ab" * 32),
+      models=models, summary={"progress/auc/cosine": 0.5},
+      devices=[], total_seconds=12.0, config={})
 
 
 class Killed(Exception):
@@ -57,7 +63,8 @@ def test_grid_resumes_without_recomputing_and_gives_the_same_records(
   assert {r["method"] for r in straight} == {"mmul", "finetune"}
   # finetune got its own learning rate from benchmark.settings.
   ft = next(r for r in straight if r["method"] == "finetune")
-  assert ft["metrics"]["finetune"]["df_r1"] == pytest.approx(0.701)
+  assert ft["metrics"]["finetune"]["df/itc/r1_mean"] == pytest.approx(70.1)
+  assert ft["seconds"]["with_evaluation"] == 12.0
 
   calls = []
   counting = _counting(calls)
@@ -100,14 +107,16 @@ def test_a_torn_last_record_reruns_its_cell(tmp_path):
   assert len(lines) == 8 and all(json.loads(ln) for ln in lines)
 
 
-REC = '{"key": "%s", "method": "m", "metrics": {}}\n'
+REC = ('{"key": "%s", "method": "m", "metrics": {}, "schema_version": 2, '
+       '"task": "retrieval"}\n')
 
 
 @pytest.mark.parametrize("middle,message", [
     (b"not json\n", "line 2 is not JSON"),
     (b'{"key": "x\xff\xfe"}\n', "line 2 is not UTF-8 text"),
     (b"[1, 2]\n", "line 2 is JSON but not a grid record"),
-    (b'{"key": "c"}\n', "line 2 is JSON but not a grid record"),
+    (b'{"key": "c", "schema_version": 2}\n',
+     "line 2 is JSON but not a grid record"),
 ])
 def test_corrupt_record_in_the_middle_is_an_error(tmp_path, middle,
                                                   message):
@@ -117,6 +126,35 @@ def test_corrupt_record_in_the_middle_is_an_error(tmp_path, middle,
   with pytest.raises(errors.DataError, match=message + ".*delete that line"):
     benchmark.read_records(str(path))
   assert path.read_bytes() == content  # nothing rewritten
+
+
+def test_a_schema_1_record_is_refused_and_the_converter_reads_it(tmp_path):
+  path = tmp_path / benchmark.RECORDS_FILE
+  old = {"key": "b", "method": "m", "ratio": 5.0, "seed": 0,
+         "strategy": "uniform", "width": 64,
+         "deletion": {"unit": "image", "ratio": 5.0, "seed": 0,
+                      "num_forget_images": 2, "num_forget_pairs": 4,
+                      "num_retain_images": 38, "sha256": "ab"},
+         "metrics": {k: {"test_r1": 0.3, "auc": 0.5, "zrf": 0.8}
+                     for k in ("original", "retrained", "m")},
+         "overall": {"m": 0.9}, "retrain_gap": {"auc": 0.1, "mean": 0.1},
+         "auc_progress": 0.5, "seconds": {"unlearn": 1.0}}
+  content = (REC % "a") + json.dumps(old) + "\n"
+  path.write_text(content)
+  with pytest.raises(errors.DataError,
+                     match="line 2 is a schema-1 results record.*"
+                     "convert_results.py"):
+    benchmark.read_records(str(path))
+  assert path.read_text() == content  # nothing rewritten
+  assert results_v1.convert_file(str(path)) == 1
+  assert (tmp_path / (benchmark.RECORDS_FILE + ".v1")).read_text() == content
+  new = benchmark.read_records(str(path))["b"]
+  assert new["task"] == "retrieval"
+  assert new["metrics"]["m"] == {"test/itc/r1_mean": 30.0,
+                                 "auc/cosine/mean": 0.5, "mubench/zrf": 0.8}
+  assert new["retrain_gap"] == {"auc/cosine/mean": 0.1, "mean": 0.1}
+  assert new["deletion"]["num_forget_examples"] == 4
+  assert results_v1.convert_file(str(path)) == 0  # already current
 
 
 def test_a_last_line_cut_inside_a_character_is_torn(tmp_path):
@@ -150,18 +188,27 @@ def test_leaderboard_means_winners_and_plots(tmp_path):
   records = benchmark.run(_config(), str(tmp_path), run_cell=_fake_results)
   report = leaderboard.write_report(records, str(tmp_path))
   agg = leaderboard.aggregate(records)
-  mmul = agg[(64, "uniform", 2.0)]["mmul"]
-  assert mmul["auc"][0] == pytest.approx(0.7)
+  group = ("retrieval", 64, "uniform", 2.0)
+  mmul = agg[group]["mmul"]
+  assert mmul["auc/cosine/mean"][0] == pytest.approx(0.7)
   # The retrained reference: one row per deletion seed, AUC 0.85 for both.
-  assert agg[(64, "uniform", 2.0)]["retrained"]["auc"][2] == 2
+  assert agg[group]["retrained"]["auc/cosine/mean"][2] == 2
   # Original AUC 0.55 and 0.56 over the two seeds.
-  orig = agg[(64, "uniform", 5.0)]["original"]["auc"]
+  orig = agg[("retrieval", 64, "uniform", 5.0)]["original"][
+      "auc/cosine/mean"]
   assert orig[0] == pytest.approx(0.555) and orig[1] == pytest.approx(0.005)
-  best = leaderboard.winners(agg[(64, "uniform", 2.0)])
-  assert best["AUC"] == "mmul"  # 0.7 is closer to the retrained 0.85
+  best = leaderboard.winners("retrieval", agg[group])
+  assert best["AUC cosine"] == "mmul"  # 0.7 is closer to the retrained 0.85
   assert best["gap to retrain"] == "mmul"
-  assert "| mmul |" in report["markdown"]
-  assert "## 5% deleted, uniform Df, width 64" in report["markdown"]
+  text = report["markdown"]
+  assert "| mmul |" in text
+  assert "## retrieval: 5% deleted, uniform Df, width 64" in text
+  # The columns are the task's headline metrics, then the extra columns.
+  head = next(ln for ln in text.splitlines() if ln.startswith("| model"))
+  assert head.startswith("| model | test R@1 | Df R@1 | Dr R@1 | AUC cosine "
+                         "| AUC match | knowledge gap | ZRF |")
+  assert head.endswith("| overall (HM) | gap to retrain | unlearn s |")
+  assert "| 70.1 ± 0.0 |" in text  # Df R@1 of finetune, in %
   for path in report["plots"]:
     assert os.path.getsize(path) > 10_000
     with open(path, "rb") as f:

@@ -34,20 +34,20 @@ def test_embedded_tasks_unlearn_and_evaluate(tmp_path, tiny_config, data_dir,
   c = _config(tiny_config, data_dir, **{"data.name": dataset,
                                         "method.name": method})
   results = run_lib.run(c, str(tmp_path))
-  assert set(results["models"]) == {"original", "retrained", method}
-  for m in results["models"].values():
+  assert set(results.models) == {"original", "retrained", method}
+  for m in results.models.values():
     for split in ("test", "df", "dr"):
-      assert 0 <= m[split]["accuracy"] <= 100
-    assert 0 <= m["df_vs_dr_auc"]["mean"] <= 1
-    assert m["mubench"]["df_chance"] == pytest.approx(1 / classes)
-  s = results["summary"]
-  assert set(s["metrics"][method]) >= {"test_acc", "df_acc", "auc", "zrf"}
+      assert 0 <= m.metrics[f"{split}/accuracy"] <= 100
+    assert 0 <= m.metrics["auc/p_true/mean"] <= 1
+    assert m.metrics["mubench/df_chance"] == pytest.approx(1 / classes)
+  assert set(results.models[method].retrain_gap) >= {
+      "test/accuracy", "df/accuracy", "auc/p_true/mean", "mubench/zrf"}
   assert "test acc" in tasks.for_results(results).table(results)
   if method == "mmul":
     _check_grid_tools(c, results, tmp_path)
   # 4 statements per unit in the embedded tasks.
-  assert results["deletion"]["num_forget_pairs"] == 4 * results[
-      "deletion"]["num_forget_images"]
+  d = results.deletion
+  assert d.num_forget_examples == 4 * d.num_forget_units
 
 
 @pytest.mark.slow
@@ -58,8 +58,8 @@ def test_fake_nlvr2_download_runs_end_to_end(tmp_path, tiny_config):
       "unlearn.df_batch_size": 2, "unlearn.dr_batch_size": 4,
       "eval.auc_num_samples": 1})
   results = run_lib.run(c, str(tmp_path / "run"))
-  assert results["deletion"]["num_forget_images"] == 3
-  assert np.isfinite(results["models"]["neggrad"]["test"]["accuracy"])
+  assert results.deletion.num_forget_units == 3
+  assert np.isfinite(results.models["neggrad"].metrics["test/accuracy"])
 
 
 def _check_grid_tools(config, results, tmp_path):
@@ -72,19 +72,19 @@ def _check_grid_tools(config, results, tmp_path):
   text = leaderboard.write_report(records, str(tmp_path / "grid"))[
       "markdown"]
   head = next(ln for ln in text.splitlines() if ln.startswith("| model"))
-  assert "| test acc | Df acc | Dr acc | AUC |" in head
+  assert "| test acc | Df acc | Dr acc | AUC p(y) |" in head
   assert "R@1" not in head and "AUC match" not in head
   (group,) = leaderboard.aggregate(records).values()
   mmul = group["mmul"]
-  assert mmul["df_acc"][0] * 100 == pytest.approx(
-      results["models"]["mmul"]["df"]["accuracy"])
+  assert mmul["df/accuracy"][0] == results.models["mmul"].metrics[
+      "df/accuracy"]
   table = compare.select(
       [compare._row("mmul", {}, results)],
       {k: compare._row(k, {}, results) for k in ("original", "retrained")},
       "retrain_gap")
   assert "| test accuracy |" in compare.markdown_table(table)
   assert table["selected"]["mmul"]["dr"] == pytest.approx(
-      results["models"]["mmul"]["dr"]["accuracy"])
+      results.models["mmul"].metrics["dr/accuracy"])
 
 
 def test_class_skewed_deletion_needs_one_class_per_image(tiny_config):

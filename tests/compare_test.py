@@ -8,7 +8,8 @@ from mmul_jax.unlearn import compare
 def _row(method, lr, df, dr, auc):
   return {"method": method, "setting": {"unlearn.learning_rate": lr},
           "score": "R@1", "test": 0.0, "test_rerank": None, "df": df,
-          "dr": dr, "auc": auc, "auc_std": 0.0, "auc_match": 0.5,
+          "dr": dr, "auc": auc, "auc_std": 0.0, "auc_title": "AUC cosine",
+          "auc_match": 0.5,
           "seconds": 1.0}
 
 

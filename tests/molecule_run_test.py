@@ -34,17 +34,18 @@ def test_methods_run_on_the_graph_text_model(tmp_path, tiny_config,
   c = _config(tiny_config, data_dir, **{"method.name": method,
                                         "model.graph_layer": layer})
   results = run_lib.run(c, str(tmp_path))
-  assert set(results["models"]) == {"original", "retrained", method}
-  for m in results["models"].values():
+  assert set(results.models) == {"original", "retrained", method}
+  assert results.task == "graph_text"
+  for m in results.models.values():
     for split in ("test", "df", "dr"):
-      assert 0 <= m[split]["itc"]["r1_mean"] <= 100
-      assert 0 <= m[split]["itm"]["r1_mean"] <= 100
-    assert 0 <= m["df_vs_dr_auc"]["mean"] <= 1
-    assert np.isfinite(m["mubench"]["mia"]["target_non_member_rate"])
-  assert results["deletion"]["num_forget_images"] == 8
-  assert results["deletion"]["num_forget_pairs"] == 16  # 2 descriptions
+      assert 0 <= m.metrics[f"{split}/itc/r1_mean"] <= 100
+      assert 0 <= m.metrics[f"{split}/itm/r1_mean"] <= 100
+    assert 0 <= m.metrics["auc/cosine/mean"] <= 1
+    assert np.isfinite(m.metrics["mubench/mia/target_non_member_rate"])
+  assert results.deletion.num_forget_units == 8
+  assert results.deletion.num_forget_examples == 16  # 2 descriptions
   # The graph budgets are part of the data fingerprint.
-  assert results["config"]["data"]["max_atoms"] == 32
+  assert results.config["data"]["max_atoms"] == 32
 
 
 CHEBI = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures",
@@ -65,10 +66,10 @@ def test_chebi_runs_with_a_tokenizer_trained_on_its_texts(tmp_path,
                                                "data.max_edges": 0})
   workdir = str(tmp_path / "run")
   results = run_lib.run(c, workdir)
-  assert results["deletion"]["num_forget_images"] == 6  # 20 % of 30
+  assert results.deletion.num_forget_units == 6  # 20 % of 30
   # Budgets of 0: the largest molecule's (the test split's, 15 atoms).
-  assert results["config"]["data"]["max_atoms"] == 15
-  assert set(results["models"]) == {"original", "retrained", "mmul"}
+  assert results.config["data"]["max_atoms"] == 15
+  assert set(results.models) == {"original", "retrained", "mmul"}
   # The WordPiece vocabulary was trained on the training descriptions and
   # kept with the run; its digest is part of the model's fingerprint.
   tok = tokenizer_lib.load(os.path.join(workdir, "tokenizer.json"), 40)

@@ -52,9 +52,7 @@ def _run_until_killed(cmd, pattern, timeout=300):
 
 def _metrics(workdir):
   results = json.load(open(os.path.join(workdir, "results.json")))
-  for m in results["models"].values():
-    m.pop("wall_seconds")
-  return results["models"]
+  return {k: m["metrics"] for k, m in results["models"].items()}
 
 
 def _final_params(pattern):

@@ -34,10 +34,13 @@ def test_train_then_unlearn(workdir):
   for row in ("original", "retrained", "mmul", "AUC cosine"):
     assert row in r.stdout
   results = json.load(open(os.path.join(wd, "results.json")))
+  assert results["schema_version"] == 2
   assert set(results["models"]) == {"original", "retrained", "mmul"}
   for m in results["models"].values():
-    assert 0 <= m["df_vs_dr_auc"]["mean"] <= 1
-    assert set(m) >= {"test", "df", "dr", "wall_seconds"}
+    assert 0 <= m["metrics"]["auc/cosine/mean"] <= 1
+    assert {"test/itc/r1_mean", "df/itc/r1_mean", "dr/itc/r1_mean"} <= set(
+        m["metrics"])
+    assert m["wall_seconds"] > 0
   # The original model came from the cache train.py wrote.
   assert results["config"]["method"]["name"] == "mmul"
 
@@ -72,7 +75,8 @@ def test_benchmark_script_writes_records_leaderboard_and_plots(workdir):
   assert [json.loads(ln)["method"] for ln in lines] == ["mmul", "finetune"]
   record = json.loads(lines[0])
   assert set(record["metrics"]) == {"original", "retrained", "mmul"}
-  assert 0 <= record["metrics"]["mmul"]["knowledge_gap"] <= 1
+  assert 0 <= record["metrics"]["mmul"]["mubench/knowledge_gap"] <= 1
+  assert record["task"] == "retrieval" and record["schema_version"] == 2
   assert "| finetune |" in open(os.path.join(wd, "leaderboard.md")).read()
   assert os.path.exists(os.path.join(wd, "tradeoff.png"))
   # Run again: nothing left to do.

@@ -18,6 +18,7 @@ from mmul_jax.data import pipeline
 from mmul_jax.evaluation import deletion_auc
 from mmul_jax.evaluation import evaluate as evaluate_lib
 from mmul_jax.evaluation import mubench
+from mmul_jax.evaluation import results as results_lib
 
 
 class Classifier:
@@ -40,7 +41,9 @@ class Classifier:
 def evaluate(classifier: Classifier, params, sets: dict, *,
              auc_num_samples: int, auc_seed: int,
              desc: str = "evaluate") -> dict:
-  """Accuracy on every set, the Df/Dr AUC and MU-Bench's metrics.
+  """Accuracy on every set (`<set>/accuracy`, in %), the Df/Dr AUC by
+  the true label's probability (`auc/p_true`) and MU-Bench's metrics, by
+  flat name (`evaluation.results`).
 
   `sets` must hold "test", "df" and "dr" `PairSet`s with labels.
   """
@@ -57,8 +60,8 @@ def evaluate(classifier: Classifier, params, sets: dict, *,
     results[name] = {"accuracy": 100.0 * float(correct[name].mean()),
                      "mean_p_true": float(p_true[name].mean())}
   auc = dict(num_samples=auc_num_samples, seed=auc_seed)
-  results["df_vs_dr_auc"] = deletion_auc.df_vs_dr_auc(p_true["df"],
-                                                      p_true["dr"], **auc)
+  results["auc"] = {"p_true": deletion_auc.df_vs_dr_auc(
+      p_true["df"], p_true["dr"], **auc)}
   num_classes = logits["df"].shape[-1]
   results["mubench"] = {
       "df_acc": float(correct["df"].mean()),
@@ -72,4 +75,4 @@ def evaluate(classifier: Classifier, params, sets: dict, *,
       "mia": mubench.membership_inference(
           features["dr"], features["test"], features["df"], seed=auc_seed),
   }
-  return results
+  return results_lib.flatten(results)

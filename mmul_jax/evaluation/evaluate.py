@@ -11,11 +11,13 @@ from tqdm.auto import tqdm
 from mmul_jax.data import pipeline
 from mmul_jax.evaluation import deletion_auc
 from mmul_jax.evaluation import mubench
+from mmul_jax.evaluation import results as results_lib
 from mmul_jax.evaluation import retrieval
 
-# Part of the key of cached evaluations: bump it when what `evaluate`
-# computes changes, so no stale cached result is reported.
-VERSION = 2
+# Part of the key of cached evaluations: bump it when what an evaluation
+# computes or how it names it changes, so no stale cached result is read.
+# 3: flat metric names (`evaluation.results`).
+VERSION = 3
 
 
 def batched(fn, arrays: tuple, batch_size: int):
@@ -145,13 +147,14 @@ def evaluate(embedder: Embedder, params, sets: dict[str, pipeline.PairSet],
              *, ks: Sequence[int], auc_num_samples: int, auc_seed: int,
              rerank_k: int = 0, desc: str = "evaluate") -> dict:
   """Recall@K on every set (gallery = that set's images), the Df/Dr AUC
-  and MU-Bench's metrics (`mubench_retrieval`).
+  and MU-Bench's metrics (`mubench_retrieval`), by flat name
+  (`evaluation.results`).
 
-  `sets` must hold "test", "df" and "dr". Per set: `itc` recall (cosine
-  ranking); with `rerank_k > 0` also `itm` recall (top-k re-ranked by the
-  matching head, the reference's test metric). The AUC is computed with two
-  pair scores: the ITC cosine (`df_vs_dr_auc`, the headline) and the
-  matching probability (`df_vs_dr_auc_itm`).
+  `sets` must hold "test", "df" and "dr". Per set: `<set>/itc/...` recall
+  (cosine ranking); with `rerank_k > 0` also `<set>/itm/...` (top-k
+  re-ranked by the matching head, the reference's test metric). The AUC is
+  computed with two pair scores: the ITC cosine (`auc/cosine`, the
+  headline) and the matching probability (`auc/match`).
   """
   results, cos, itm, pairs = {}, {}, {}, {}
   for name, s in tqdm(sets.items(), desc=desc, unit="set", leave=False):
@@ -182,10 +185,9 @@ def evaluate(embedder: Embedder, params, sets: dict[str, pipeline.PairSet],
     res["mean_pair_match_prob"] = float(np.mean(itm[name]))
     results[name] = res
   auc = dict(num_samples=auc_num_samples, seed=auc_seed)
-  results["df_vs_dr_auc"] = deletion_auc.df_vs_dr_auc(cos["df"], cos["dr"],
-                                                      **auc)
-  results["df_vs_dr_auc_itm"] = deletion_auc.df_vs_dr_auc(
-      itm["df"], itm["dr"], **auc)
+  results["auc"] = {
+      "cosine": deletion_auc.df_vs_dr_auc(cos["df"], cos["dr"], **auc),
+      "match": deletion_auc.df_vs_dr_auc(itm["df"], itm["dr"], **auc)}
   scale = float(np.exp(np.asarray(params["params"]["logit_scale"])))
   results["mubench"] = mubench_retrieval(pairs, logit_scale=scale, **auc)
-  return results
+  return results_lib.flatten(results)

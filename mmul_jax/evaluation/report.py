@@ -1,5 +1,6 @@
-"""results.json records, and the one table renderer every table uses
-(the run's comparison, `compare`'s and the leaderboard's)."""
+"""The run's results record (`results_record`), and the one table
+renderer every table uses (the run's comparison, `compare`'s and the
+leaderboard's)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any, Callable, NamedTuple, Sequence
 import jax
 
 from mmul_jax.evaluation import mubench
+from mmul_jax.evaluation import results
 
 
 def auc_progress(auc_original: float, auc_retrained: float,
@@ -24,10 +26,11 @@ def auc_progress(auc_original: float, auc_retrained: float,
   return (auc_unlearned - auc_original) / gap
 
 
-def auc_progress_of(evals: dict, auc_key: str, method: str) -> float | None:
-  """`auc_progress` of `method`'s model in `evals` (evaluations by model
-  name, with "original" and "retrained"), by the AUC `evals[*][auc_key]`."""
-  auc = {k: v[auc_key]["mean"] for k, v in evals.items()}
+def auc_progress_of(evals: dict, auc: str, method: str) -> float | None:
+  """`auc_progress` of `method`'s model in `evals` (metrics by model name,
+  with "original" and "retrained"), by the AUC named `auc` ("auc/cosine":
+  its mean is `auc/cosine/mean`)."""
+  auc = {k: v[f"{auc}/mean"] for k, v in evals.items()}
   return auc_progress(auc["original"], auc["retrained"], auc[method])
 
 
@@ -38,67 +41,56 @@ MAX_DT_DROP, MAX_DT_DROP_GRADIENT_ASCENT = 0.2, 0.4
 
 def results_record(exp, evals: dict, *, method: str, times: dict,
                    total_seconds: float, eval_seconds: dict | None = None,
-                   gradient_ascent: bool = False) -> dict:
-  """The run's results.json: every model's evaluation, the task's summary
-  (`Task.summary`, headline metrics, MU-Bench's overall score and the gaps
-  to the retrained model), times, deletion set and config. `exp.task`
-  reads the evaluations; `gradient_ascent` widens the overall score's
-  guard rail for the method's model."""
+                   gradient_ascent: bool = False) -> results.Results:
+  """The run's results record (results.json): every model's metrics, its
+  MU-Bench overall score and gaps to the retrained model, what the method
+  moved (`Task.summary`), times, deletion set and config. `exp.task` reads
+  the metrics; `gradient_ascent` widens the overall score's guard rail for
+  the method's model."""
   task, d = exp.task, exp.deletion
-  per_unit = exp.texts_per_unit
-  models = {k: {**v, "wall_seconds": times.get(k)} for k, v in evals.items()}
-  summary = task.summary(evals, method)
-  headline = {k: task.headline_metrics(v) for k, v in evals.items()}
-  summary["metrics"] = headline
-  summary["overall"] = {
-      k: task.overall_score(
-          v, evals["original"],
-          max_dt_drop=MAX_DT_DROP_GRADIENT_ASCENT
-          if k == method and gradient_ascent else MAX_DT_DROP)
-      for k, v in evals.items()}
-  summary["retrain_gap"] = {
-      k: mubench.retrain_gaps(headline[k], headline["retrained"])
-      for k in evals if k != "retrained"}
-  if eval_seconds is not None:
-    summary["seconds"] = {
-        k: {"unlearn": times.get(k), "evaluate": eval_seconds.get(k),
-            "with_evaluation": (times.get(k) or 0.0)
-            + (eval_seconds.get(k) or 0.0)} for k in evals}
-  return {
-      "task": task.name,
-      "dataset": exp.dataset_name,
-      "method": method,
-      "deletion": {"unit": d.unit, "ratio": d.ratio, "seed": d.seed,
-                   "num_forget_images": int(len(d.forget_ids)),
-                   "num_forget_pairs": round(len(d.forget_ids) * per_unit),
-                   "num_retain_images": int(len(d.retain_ids)),
-                   "sha256": d.sha256},
-      "models": models,
-      "summary": summary,
-      "devices": [str(x) for x in jax.devices()],
-      "total_seconds": total_seconds,
-      "config": exp.config.to_dict(),
-  }
+  eval_seconds = eval_seconds or {}
+  retrained = task.headline_fractions(evals["retrained"])
+  models = {}
+  for k, metrics in evals.items():
+    models[k] = results.ModelResults(
+        metrics=metrics,
+        overall=task.overall_score(
+            metrics, evals["original"],
+            max_dt_drop=MAX_DT_DROP_GRADIENT_ASCENT
+            if k == method and gradient_ascent else MAX_DT_DROP),
+        retrain_gap=None if k == "retrained" else mubench.retrain_gaps(
+            task.headline_fractions(metrics), retrained),
+        wall_seconds=times.get(k), eval_seconds=eval_seconds.get(k))
+  return results.Results(
+      task=task.name, dataset=exp.dataset_name, method=method,
+      deletion=results.Deletion(
+          unit=d.unit, ratio=d.ratio, seed=d.seed,
+          num_forget_units=int(len(d.forget_ids)),
+          num_forget_examples=round(len(d.forget_ids) * exp.texts_per_unit),
+          num_retain_units=int(len(d.retain_ids)), sha256=d.sha256),
+      models=models, summary=task.summary(evals, method),
+      devices=[str(x) for x in jax.devices()], total_seconds=total_seconds,
+      config=exp.config.to_dict())
 
 
 def model_columns(*columns: tuple[str, Callable[[dict], str]]
                   ) -> list[Column]:
-  """Columns over `(name, model results)` rows: the model's name, then
-  `(title, fn(model results) -> text)` for each of `columns`, then its
+  """Columns over `(name, results.ModelResults)` rows: the model's name,
+  then `(title, fn(metrics) -> text)` for each of `columns`, then its
   time."""
-  secs = lambda m: number(m.get("wall_seconds"), ".0f")
   return ([Column("model", lambda r: r[0])]
-          + [Column(t, lambda r, fn=fn: fn(r[1])) for t, fn in columns]
-          + [Column("time s", lambda r: secs(r[1]))])
+          + [Column(t, lambda r, fn=fn: fn(r[1].metrics)) for t, fn in columns]
+          + [Column("time s", lambda r: number(r[1].wall_seconds, ".0f"))])
 
 
-def mean_std(stats: dict) -> str:
-  """An AUC's "mean ± std"."""
-  return f"{stats['mean']:.3f} ± {stats['std']:.3f}"
+def mean_std(metrics: dict, auc: str) -> str:
+  """The AUC named `auc` ("auc/cosine") as "mean ± std"."""
+  return f"{metrics[auc + '/mean']:.3f} ± {metrics[auc + '/std']:.3f}"
 
 
 # What differs between two runs of the same config on any machine.
-RUN_DEPENDENT_KEYS = frozenset({"wall_seconds", "total_seconds", "seconds",
+RUN_DEPENDENT_KEYS = frozenset({"wall_seconds", "eval_seconds",
+                                "total_seconds", "seconds",
                                 "prepare_seconds", "devices", "history"})
 
 

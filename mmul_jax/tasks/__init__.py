@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from mmul_jax import errors
 from mmul_jax.data import datasets
+from mmul_jax.tasks.base import Metric
 from mmul_jax.tasks.base import MmulTerms
 from mmul_jax.tasks.base import Task
 from mmul_jax.tasks.classification import Classification
@@ -47,12 +48,12 @@ def for_dataset(spec) -> Task:
   return get(spec.task)(spec)
 
 
-def for_results(results: dict) -> Task:
-  """The task of a results record (results.json), which names it."""
-  return get(results["task"])(datasets.DATASETS[results["config"]["data"][
-      "name"]])
+def for_results(results) -> Task:
+  """The task of a results record (`evaluation.results.Results`), which
+  names it."""
+  return get(results.task)(datasets.DATASETS[results.config["data"]["name"]])
 
 
-__all__ = ["Classification", "GraphTextRetrieval", "MmulTerms", "Retrieval",
-           "TASKS", "Task", "for_dataset", "for_results", "get",
+__all__ = ["Classification", "GraphTextRetrieval", "Metric", "MmulTerms",
+           "Retrieval", "TASKS", "Task", "for_dataset", "for_results", "get",
            "register"]

@@ -18,6 +18,7 @@ import numpy as np
 
 from mmul_jax import errors
 from mmul_jax import losses
+from mmul_jax.evaluation import report
 
 Batch = dict[str, Any]
 # The molecule budgets of `config.data`, which image tasks never read.
@@ -26,6 +27,33 @@ GRAPH_DATA_KEYS = ("max_atoms", "max_edges")
 TaskLoss = Callable[[Any, Batch, jax.Array], tuple[jax.Array, dict]]
 # `views(model_output, batch) -> {name: (logits, true-answer mask)}`
 LogitViews = Callable[[dict, Batch], dict[str, tuple[jax.Array, jax.Array]]]
+
+
+class Metric(NamedTuple):
+  """A headline metric of a task: its flat name in the results record
+  (`evaluation.results`), its column title, how many of its units make one
+  (100 for a percentage: gaps to the retrained model are taken on
+  fractions), and which value is best: "higher", "lower", or None, the
+  closest to the retrained model (forgetting more than a model that never
+  saw Df is over-forgetting, not success)."""
+
+  name: str
+  title: str
+  scale: float = 1.0
+  best: str | None = None
+
+  @property
+  def digits(self) -> int:
+    """Decimals shown: one for a percentage, three for a fraction."""
+    return 1 if self.scale == 100 else 3
+
+
+# The MU-Bench headline metrics every task has.
+MUBENCH_HEADLINE = (
+    Metric("mubench/knowledge_gap", "knowledge gap"),
+    Metric("mubench/zrf", "ZRF"),
+    Metric("mubench/mia/target_non_member_rate", "MIA Df non-member"),
+    Metric("mubench/mia/target_auc", "MIA Df AUC"))
 
 
 class MmulTerms(NamedTuple):
@@ -44,7 +72,10 @@ class MmulTerms(NamedTuple):
 
 
 class Task:
-  """A task kind; subclasses implement every method below.
+  """A task kind. Subclasses set the class attributes (the names of its
+  metrics in the results record, `evaluation.results`) and implement every
+  method that raises `NotImplementedError`; the summary, the per-split
+  scores and the comparison row are read from the attributes.
 
   `spec` is the dataset's `datasets.DatasetSpec` (its record layout, class
   names and features).
@@ -53,7 +84,19 @@ class Task:
   name: ClassVar[str] = ""
   # Keys of `config.data` this kind never reads (left out of fingerprints).
   ignored_data_keys: ClassVar[tuple[str, ...]] = ()
-  score: ClassVar[str] = ""  # the per-split score's name, for tables
+  score: ClassVar[str] = ""  # the per-split score's title, for tables
+  # The per-split score's flat name below the split ("itc/r1_mean" is read
+  # as "test/itc/r1_mean", "df/itc/r1_mean", ...), in %.
+  score_metric: ClassVar[str] = ""
+  # The Df-vs-Dr AUCs by flat prefix ("auc/cosine"); the first is the
+  # headline, the one methods are selected by.
+  aucs: ClassVar[tuple[str, ...]] = ()
+  # Test scores whose change from the original the summary reports.
+  changes: ClassVar[tuple[str, ...]] = ()
+  # The re-ranked test score, where the task has one ("test/itm/r1_mean").
+  rerank_metric: ClassVar[str | None] = None
+  # What the leaderboard shows and the gap to retraining averages.
+  headline: ClassVar[tuple[Metric, ...]] = ()
 
   def __init__(self, spec):
     self.spec = spec
@@ -116,39 +159,54 @@ class Task:
 
   # Evaluation and reporting.
   def evaluator(self, model, config) -> Callable[..., dict]:
-    """`fn(params, sets, desc) -> metrics` on the "test", "df" and "dr"
-    `PairSet`s."""
+    """`fn(params, sets, desc) -> metrics` (by flat name) on the "test",
+    "df" and "dr" `PairSet`s."""
     raise NotImplementedError
 
-  def headline_metrics(self, ev: dict) -> dict:
-    """One model's main metrics, all as fractions in [0, 1]."""
-    raise NotImplementedError
-
-  def split_scores(self, ev: dict) -> dict:
-    """`{"test", "df", "dr"}`: the task's score on each split, in %."""
-    raise NotImplementedError
-
-  def overall_score(self, ev: dict, original: dict, *,
+  def overall_score(self, metrics: dict, original: dict, *,
                     max_dt_drop: float) -> float:
-    """MU-Bench's harmonic-mean score of `ev` against the original's."""
+    """MU-Bench's harmonic-mean score of `metrics` against the
+    original's."""
     raise NotImplementedError
 
-  def summary(self, evals: dict, method: str) -> dict:
-    """How far the method moved each metric (`evals` by model name)."""
-    raise NotImplementedError
-
-  def table(self, results: dict) -> str:
+  def table(self, results) -> str:
     """The printed comparison of a results record's models."""
     raise NotImplementedError
-
-  def comparison_row(self, ev: dict) -> dict:
-    """What `unlearn.compare` ranks: `split_scores` plus the second AUC
-    and re-ranked test score where the task has them (else None)."""
-    return {**self.split_scores(ev), "test_rerank": None, "auc_match": None}
 
   def check_splits(self, data_config, splits: dict) -> None:
     """Checks (or measures) `config.data` against the indexed splits."""
     del data_config, splits
+
+  # Read from the class attributes above; subclasses rarely override them.
+  def headline_fractions(self, metrics: dict) -> dict:
+    """The headline metrics of one model, as fractions."""
+    return {m.name: metrics[m.name] / m.scale for m in self.headline}
+
+  def split_scores(self, metrics: dict) -> dict:
+    """`{"test", "df", "dr"}`: the task's score on each split, in %."""
+    return {s: metrics[f"{s}/{self.score_metric}"]
+            for s in ("test", "df", "dr")}
+
+  def summary(self, evals: dict, method: str) -> dict:
+    """How far the method moved the AUCs (`progress/<auc>`) and the test
+    scores (`change/<metric>`, unlearned minus original); `evals` holds
+    every model's metrics by model name."""
+    out = {f"progress/{auc}": report.auc_progress_of(evals, auc, method)
+           for auc in self.aucs}
+    for name in self.changes:
+      if name in evals["original"]:
+        out[f"change/{name}"] = (evals[method][name]
+                                 - evals["original"][name])
+    return out
+
+  def comparison_row(self, metrics: dict) -> dict:
+    """What `unlearn.compare` ranks: `split_scores`, the re-ranked test
+    score and the second AUC where the task has them (else None)."""
+    rerank = (metrics.get(self.rerank_metric) if self.rerank_metric
+              else None)
+    return {**self.split_scores(metrics), "test_rerank": rerank,
+            "auc_match": (metrics[f"{self.aucs[1]}/mean"]
+                          if len(self.aucs) > 1 else None)}
 
 
 def zeros_text(model_config) -> np.ndarray:

@@ -16,6 +16,7 @@ from mmul_jax.evaluation import report
 from mmul_jax.tasks import base
 from mmul_jax.tasks import classification_terms
 
+
 class Classification(base.Task):
   """Cross-entropy training, accuracy evaluation, the Df-vs-Dr AUC by the
   probability of the true label."""
@@ -23,6 +24,15 @@ class Classification(base.Task):
   name = "classification"
   ignored_data_keys = base.GRAPH_DATA_KEYS
   score = "accuracy"
+  score_metric = "accuracy"
+  aucs = ("auc/p_true",)
+  changes = ("test/accuracy",)
+  headline = (
+      base.Metric("test/accuracy", "test acc", 100, "higher"),
+      base.Metric("df/accuracy", "Df acc", 100),
+      base.Metric("dr/accuracy", "Dr acc", 100),
+      base.Metric("auc/p_true/mean", "AUC p(y)"),
+      *base.MUBENCH_HEADLINE)
 
   @property
   def num_images(self) -> int:
@@ -65,54 +75,34 @@ class Classification(base.Task):
         classifier, params, sets, desc=desc,
         auc_num_samples=c.eval.auc_num_samples, auc_seed=c.eval.auc_seed)
 
-  def headline_metrics(self, ev):
-    m = ev["mubench"]
-    return {"test_acc": ev["test"]["accuracy"] / 100.0,
-            "df_acc": ev["df"]["accuracy"] / 100.0,
-            "dr_acc": ev["dr"]["accuracy"] / 100.0,
-            "auc": ev["df_vs_dr_auc"]["mean"],
-            "knowledge_gap": m["knowledge_gap"], "zrf": m["zrf"],
-            "mia_df_non_member": m["mia"]["target_non_member_rate"],
-            "mia_df_auc": m["mia"]["target_auc"]}
-
-  def split_scores(self, ev):
-    return {s: ev[s]["accuracy"] for s in ("test", "df", "dr")}
-
-  def overall_score(self, ev, original, *, max_dt_drop):
+  def overall_score(self, metrics, original, *, max_dt_drop):
     """Test accuracy against the original's; Df chance 1/classes."""
     return mubench.harmonic_mean_score(
-        ev["test"]["accuracy"] / 100.0, original["test"]["accuracy"] / 100.0,
-        ev["mubench"]["df_acc"], ev["mubench"]["df_chance"],
+        metrics["test/accuracy"] / 100.0, original["test/accuracy"] / 100.0,
+        metrics["mubench/df_acc"], metrics["mubench/df_chance"],
         max_dt_drop=max_dt_drop)
 
-  def summary(self, evals, method):
-    acc = {k: v["test"]["accuracy"] for k, v in evals.items()}
-    return {"df_vs_dr_auc_progress": report.auc_progress_of(
-                evals, "df_vs_dr_auc", method),
-            "test_accuracy_change": acc[method] - acc["original"]}
-
   def table(self, results):
-    mb = lambda m, key: f"{m['mubench'][key]:.3f}"
+    mb = lambda m, key: f"{m[f'mubench/{key}']:.3f}"
     columns = report.model_columns(
-        ("test acc", lambda m: f"{m['test']['accuracy']:.1f}"),
-        ("Df acc", lambda m: f"{m['df']['accuracy']:.1f}"),
-        ("Dr acc", lambda m: f"{m['dr']['accuracy']:.1f}"),
-        ("AUC p(y)", lambda m: report.mean_std(m["df_vs_dr_auc"])),
+        ("test acc", lambda m: f"{m['test/accuracy']:.1f}"),
+        ("Df acc", lambda m: f"{m['df/accuracy']:.1f}"),
+        ("Dr acc", lambda m: f"{m['dr/accuracy']:.1f}"),
+        ("AUC p(y)", lambda m: report.mean_std(m, "auc/p_true")),
         ("knowledge gap", lambda m: mb(m, "knowledge_gap")),
         ("ZRF", lambda m: mb(m, "zrf")),
-        ("MIA Df non-member", lambda m: (
-            f"{m['mubench']['mia']['target_non_member_rate']:.3f}")))
-    d, s = results["deletion"], results["summary"]
-    return "\n".join(report.render(columns, list(results["models"].items()))
+        ("MIA Df non-member", lambda m: mb(m, "mia/target_non_member_rate")))
+    d, s = results.deletion, results.summary
+    return "\n".join(report.render(columns, list(results.models.items()))
                      + [
         "",
-        f"Df = {d['num_forget_images']} units ({d['ratio']:g}% of train, "
-        f"{d['num_forget_pairs']} examples), seed {d['seed']}, "
-        f"sha256 {d['sha256'][:12]}",
-        f"{results['method']}: the Df-vs-Dr AUC moved "
-        f"{report.percent(s['df_vs_dr_auc_progress'])} of the way from "
+        f"Df = {d.num_forget_units} units ({d.ratio:g}% of train, "
+        f"{d.num_forget_examples} examples), seed {d.seed}, "
+        f"sha256 {d.sha256[:12]}",
+        f"{results.method}: the Df-vs-Dr AUC moved "
+        f"{report.percent(s['progress/auc/p_true'])} of the way from "
         "original to retrained; test accuracy changed by "
-        f"{s['test_accuracy_change']:+.1f} points.",
+        f"{s['change/test/accuracy']:+.1f} points.",
         "Accuracy in %. AUC: retained (1) vs deleted (0) training examples "
         "by the probability of the true label, mean ± std over 5 disjoint Dr "
         "samples of size |Df|.",

@@ -13,6 +13,7 @@ from mmul_jax.evaluation import report
 from mmul_jax.tasks import base
 from mmul_jax.tasks import retrieval_terms
 
+
 class Retrieval(base.Task):
   """Image-text retrieval: ITC + ITM training, recall@K evaluation, the
   Df-vs-Dr AUC by cosine and by matching probability."""
@@ -20,6 +21,17 @@ class Retrieval(base.Task):
   name = "retrieval"
   ignored_data_keys = base.GRAPH_DATA_KEYS
   score = "R@1"
+  score_metric = "itc/r1_mean"
+  aucs = ("auc/cosine", "auc/match")
+  changes = ("test/itc/r1_mean", "test/itm/r1_mean")
+  rerank_metric = "test/itm/r1_mean"
+  headline = (
+      base.Metric("test/itc/r1_mean", "test R@1", 100, "higher"),
+      base.Metric("df/itc/r1_mean", "Df R@1", 100),
+      base.Metric("dr/itc/r1_mean", "Dr R@1", 100),
+      base.Metric("auc/cosine/mean", "AUC cosine"),
+      base.Metric("auc/match/mean", "AUC match"),
+      *base.MUBENCH_HEADLINE)
 
   def build_model(self, model_config):
     return models.build(model_config)
@@ -59,73 +71,43 @@ class Retrieval(base.Task):
         rerank_k=c.eval.rerank_k, auc_num_samples=c.eval.auc_num_samples,
         auc_seed=c.eval.auc_seed)
 
-  def headline_metrics(self, ev):
-    m = ev["mubench"]
-    return {"test_r1": ev["test"]["itc"]["r1_mean"] / 100.0,
-            "df_r1": ev["df"]["itc"]["r1_mean"] / 100.0,
-            "dr_r1": ev["dr"]["itc"]["r1_mean"] / 100.0,
-            "auc": ev["df_vs_dr_auc"]["mean"],
-            "auc_match": ev["df_vs_dr_auc_itm"]["mean"],
-            "knowledge_gap": m["knowledge_gap"], "zrf": m["zrf"],
-            "mia_df_non_member": m["mia"]["target_non_member_rate"],
-            "mia_df_auc": m["mia"]["target_auc"]}
-
-  def split_scores(self, ev):
-    """Mean recall@1 of both directions by cosine ranking."""
-    return {s: ev[s]["itc"]["r1_mean"] for s in ("test", "df", "dr")}
-
-  def overall_score(self, ev, original, *, max_dt_drop):
+  def overall_score(self, metrics, original, *, max_dt_drop):
     """Text-to-image R@1 against the original's; Df chance 1/|Df|."""
     return mubench.harmonic_mean_score(
-        ev["test"]["itc"]["t2i_r1"] / 100.0,
-        original["test"]["itc"]["t2i_r1"] / 100.0,
-        ev["mubench"]["df_t2i_acc"], ev["mubench"]["df_chance"],
+        metrics["test/itc/t2i_r1"] / 100.0,
+        original["test/itc/t2i_r1"] / 100.0,
+        metrics["mubench/df_t2i_acc"], metrics["mubench/df_chance"],
         max_dt_drop=max_dt_drop)
 
-  def summary(self, evals, method):
-    out = {}
-    for auc_key in ("df_vs_dr_auc", "df_vs_dr_auc_itm"):
-      out[f"{auc_key}_progress"] = report.auc_progress_of(evals, auc_key,
-                                                          method)
-    for ranking in evals["original"]["test"]:
-      if ranking in ("itc", "itm"):
-        r1 = {k: v["test"][ranking]["r1_mean"] for k, v in evals.items()}
-        out[f"test_r1_mean_change_{ranking}"] = r1[method] - r1["original"]
-    return out
-
-  def comparison_row(self, ev):
-    return {**self.split_scores(ev),
-            "test_rerank": (ev["test"].get("itm") or {}).get("r1_mean"),
-            "auc_match": ev["df_vs_dr_auc_itm"]["mean"]}
-
   def table(self, results):
-    itc = lambda m: m["test"]["itc"]
+    r1 = lambda m, d: f"{m[f'test/itc/{d}_r1']:.1f}"
     columns = report.model_columns(
-        ("test R@1 i2t/t2i/mean", lambda m: f"{itc(m)['i2t_r1']:.1f} / "
-         f"{itc(m)['t2i_r1']:.1f} / {itc(m)['r1_mean']:.1f}"),
-        ("R@1 rerank", lambda m: _recall(m, "test", "itm")),
-        ("R@5", lambda m: _recall(m, "test", "itc", 5)),
-        ("R@10", lambda m: _recall(m, "test", "itc", 10)),
-        ("Df R@1", lambda m: _recall(m, "df", "itc")),
-        ("Dr R@1", lambda m: _recall(m, "dr", "itc")),
-        ("AUC cosine", lambda m: report.mean_std(m["df_vs_dr_auc"])),
-        ("AUC match", lambda m: report.mean_std(m["df_vs_dr_auc_itm"])))
-    d, s = results["deletion"], results["summary"]
+        ("test R@1 i2t/t2i/mean", lambda m: f"{r1(m, 'i2t')} / "
+         f"{r1(m, 't2i')} / {m['test/itc/r1_mean']:.1f}"),
+        ("R@1 rerank", lambda m: _recall(m, "test/itm/r1_mean")),
+        ("R@5", lambda m: _recall(m, "test/itc/r5_mean")),
+        ("R@10", lambda m: _recall(m, "test/itc/r10_mean")),
+        ("Df R@1", lambda m: _recall(m, "df/itc/r1_mean")),
+        ("Dr R@1", lambda m: _recall(m, "dr/itc/r1_mean")),
+        ("AUC cosine", lambda m: report.mean_std(m, "auc/cosine")),
+        ("AUC match", lambda m: report.mean_std(m, "auc/match")))
+    d, s = results.deletion, results.summary
     pct = report.percent
-    return "\n".join(report.render(columns, list(results["models"].items()))
+    rerank = s.get("change/test/itm/r1_mean")
+    return "\n".join(report.render(columns, list(results.models.items()))
                      + [
         "",
-        f"Df = {d['num_forget_images']} images ({d['ratio']:g}% of train, "
-        f"{d['num_forget_pairs']} pairs), seed {d['seed']}, "
-        f"sha256 {d['sha256'][:12]}",
-        f"{results['method']}: the Df-vs-Dr AUC moved "
-        f"{pct(s['df_vs_dr_auc_progress'])} (cosine score) and "
-        f"{pct(s['df_vs_dr_auc_itm_progress'])} (matching score) of the way "
+        f"Df = {d.num_forget_units} images ({d.ratio:g}% of train, "
+        f"{d.num_forget_examples} pairs), seed {d.seed}, "
+        f"sha256 {d.sha256[:12]}",
+        f"{results.method}: the Df-vs-Dr AUC moved "
+        f"{pct(s['progress/auc/cosine'])} (cosine score) and "
+        f"{pct(s['progress/auc/match'])} (matching score) of the way "
         "from original to retrained;",
         f"test R@1 (mean of both directions) changed by "
-        f"{s['test_r1_mean_change_itc']:+.1f} points (cosine ranking)"
-        + (f", {s['test_r1_mean_change_itm']:+.1f} (re-ranked)"
-           if "test_r1_mean_change_itm" in s else "") + ".",
+        f"{s['change/test/itc/r1_mean']:+.1f} points (cosine ranking)"
+        + (f", {rerank:+.1f} (re-ranked)" if rerank is not None else "")
+        + ".",
         "Recall in %; R@5/R@10/Df/Dr by cosine ranking; Df and Dr recall "
         "use only Df / Dr images as gallery.",
         "AUC: retained (1) vs deleted (0) training pairs by pair score, "
@@ -133,6 +115,5 @@ class Retrieval(base.Task):
     ])
 
 
-def _recall(m: dict, split: str, ranking: str, k: int = 1) -> str:
-  r = m[split].get(ranking)
-  return "-" if r is None else f"{r[f'r{k}_mean']:.1f}"
+def _recall(m: dict, name: str) -> str:
+  return report.number(m.get(name), ".1f")

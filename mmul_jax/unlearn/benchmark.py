@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import dataclasses
 import io
 import itertools
 import json
@@ -27,7 +28,9 @@ from mmul_jax import errors
 from mmul_jax import experiment
 from mmul_jax import io_utils
 from mmul_jax import methods
+from mmul_jax import tasks
 from mmul_jax import workdir_lock
+from mmul_jax.evaluation import results
 from mmul_jax.unlearn import phases
 from mmul_jax.unlearn import run as run_lib
 
@@ -102,13 +105,15 @@ def cell_config(base, cell: dict, settings: dict):
   return c
 
 
-_RECORD_KEYS = ("key", "method", "metrics")  # what the leaderboard reads
+# What the leaderboard reads.
+_RECORD_KEYS = ("key", "method", "task", "metrics")
 
 
 def read_records(path: str) -> dict[str, dict]:
   """Finished cells by key. A last line cut short by a kill is dropped
   (and removed from the file, atomically), so that cell runs again; any
-  other bad line stops with its number."""
+  other bad line, or one of another schema version (`evaluation.results`),
+  stops with its number and nothing is rewritten."""
   if not os.path.exists(path):
     return {}
   with open(path, "rb") as f:
@@ -132,6 +137,8 @@ def read_records(path: str) -> dict[str, dict]:
         continue
       raise errors.DataError(f"{path}, line {n + 1} is not JSON; {fix}"
                              ) from None
+    if isinstance(r, dict) and "key" in r:
+      results.check_version(r, f"{path}, line {n + 1}")
     if not isinstance(r, dict) or any(k not in r for k in _RECORD_KEYS):
       raise errors.DataError(
           f"{path}, line {n + 1} is JSON but not a grid record (a record "
@@ -152,22 +159,27 @@ def append_record(path: str, record: dict) -> None:
     os.fsync(f.fileno())
 
 
-def record_of(cell: dict, key: str, results: dict) -> dict:
-  """What the leaderboard needs from one cell's results.json."""
-  s, method = results["summary"], cell["method"]
-  seconds = s.get("seconds", {}).get(method, {})
+def record_of(cell: dict, key: str, res: results.Results) -> dict:
+  """What the leaderboard needs from one cell's results: the headline
+  metrics (by flat name, in their own units) of the original, retrained
+  and unlearned models, their overall scores, the method's gaps to the
+  retrained model, the headline AUC's progress and the times."""
+  method = cell["method"]
+  task = tasks.get(res.task)
+  models = ("original", "retrained", method)
+  m = res.models[method]
   return {
-      "key": key, **cell,
-      "deletion": results["deletion"],
-      "metrics": {k: s["metrics"][k] for k in
-                  ("original", "retrained", method)},
-      "overall": s["overall"],
-      "retrain_gap": s["retrain_gap"].get(method),
-      "auc_progress": s["df_vs_dr_auc_progress"],
-      "seconds": {"unlearn": seconds.get("unlearn"),
-                  "evaluate": seconds.get("evaluate"),
-                  "with_evaluation": seconds.get("with_evaluation"),
-                  "retrain": results["models"]["retrained"]["wall_seconds"]},
+      "schema_version": results.SCHEMA_VERSION, "key": key, **cell,
+      "task": res.task, "deletion": dataclasses.asdict(res.deletion),
+      "metrics": {k: {h.name: res.models[k].metrics[h.name]
+                      for h in task.headline} for k in models},
+      "overall": {k: res.models[k].overall for k in models},
+      "retrain_gap": m.retrain_gap,
+      "auc_progress": res.summary[f"progress/{task.aucs[0]}"],
+      "seconds": {"unlearn": m.wall_seconds, "evaluate": m.eval_seconds,
+                  "with_evaluation": (m.wall_seconds or 0.0)
+                  + (m.eval_seconds or 0.0),
+                  "retrain": res.models["retrained"].wall_seconds},
   }
 
 
@@ -182,8 +194,8 @@ def cell_workdir(config, cell: dict, workdir: str) -> str:
 def run(config, workdir: str, *, quiet: bool = True,
         run_cell: Callable | None = None) -> list[dict]:
   """Runs the missing cells of `config.benchmark`'s grid; returns every
-  record, in grid order. `run_cell(config, workdir) -> results` defaults to
-  the full unlearning run (tests pass another)."""
+  record, in grid order. `run_cell(config, workdir) -> results.Results`
+  defaults to the full unlearning run (tests pass another)."""
   config_schema.validate(config)  # the grid's own keys, before the cells
   bc = config.benchmark
   settings = parse_settings(bc.settings)

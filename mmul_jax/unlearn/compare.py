@@ -59,17 +59,24 @@ SELECTION_RULES = {"retrain_gap": (retrain_gap, False),
                    "reference": (reference_score, True)}
 
 
-def _row(name: str, setting: dict, results: dict) -> dict:
+def _row(name: str, setting: dict, results) -> dict:
   """One run's scores in % ("test", "df", "dr": mean recall@1 by cosine
-  for retrieval, accuracy for classification, named by "score")."""
-  m = results["models"][name]
+  for retrieval, accuracy for classification, titled by "score"), and its
+  headline AUC (titled by "auc_title"), from its `results.Results`."""
+  m = results.models[name]
   task = tasks.for_results(results)
+  auc = task.aucs[0]
   return {
       "method": name, "setting": setting,
-      "auc": m["df_vs_dr_auc"]["mean"], "auc_std": m["df_vs_dr_auc"]["std"],
-      "auc_progress": results["summary"]["df_vs_dr_auc_progress"],
-      "seconds": m["wall_seconds"], "score": task.score,
-      **task.comparison_row(m)}
+      "auc": m.metrics[f"{auc}/mean"], "auc_std": m.metrics[f"{auc}/std"],
+      "auc_title": _title(task, f"{auc}/mean"),
+      "auc_progress": results.summary[f"progress/{auc}"],
+      "seconds": m.wall_seconds, "score": task.score,
+      **task.comparison_row(m.metrics)}
+
+
+def _title(task, name: str) -> str:
+  return next(m.title for m in task.headline if m.name == name)
 
 
 def compare(config, workdir: str, names=None, quiet: bool = True,
@@ -139,7 +146,7 @@ def markdown_table(comparison: dict) -> str:
                     lambda row: num(row[1]["test_rerank"], ".1f")),
       report.Column(f"Df {score}", lambda row: num(row[1]["df"], ".1f")),
       report.Column(f"Dr {score}", lambda row: num(row[1]["dr"], ".1f")),
-      report.Column("AUC cosine" if score == "R@1" else "AUC p(y)",
+      report.Column(comparison["references"]["retrained"]["auc_title"],
                     lambda row: f"{row[1]['auc']:.3f} ± "
                     f"{row[1]['auc_std']:.3f}"),
       report.Column("AUC match", lambda row: num(row[1]["auc_match"], ".3f")),

@@ -1,10 +1,12 @@
 """The benchmark's report: a Markdown leaderboard and PNG plots.
 
-Every figure is a mean ± std over the deletion seeds of one (method,
-width, strategy, ratio). Forgetting metrics are judged by their distance to
-the retrained model (forgetting more than a model that never saw Df is
-over-forgetting, not success); test recall and the overall score by their
-value.
+Every figure is a mean ± std over the deletion seeds of one (task,
+method, width, strategy, ratio). The columns are the task's headline
+metrics (`Task.headline`, by flat name in their own units), the overall
+score, the gap to retraining and the time. Forgetting metrics are judged by
+their distance to the retrained model (forgetting more than a model that
+never saw Df is over-forgetting, not success); the test score and the
+overall score by their value.
 """
 
 from __future__ import annotations
@@ -15,34 +17,21 @@ import os
 import numpy as np
 
 from mmul_jax import io_utils
+from mmul_jax import tasks
 from mmul_jax.evaluation import report
 
-# (key, column title, scale, higher is better; None: closest to retrained).
-# Retrieval records have the R@1 columns and "AUC match", classification
-# records the accuracy columns; a table shows the columns its records have.
-COLUMNS = (
-    ("test_r1", "test R@1", 100, True),
-    ("test_acc", "test acc", 100, True),
-    ("df_r1", "Df R@1", 100, None),
-    ("df_acc", "Df acc", 100, None),
-    ("dr_r1", "Dr R@1", 100, None),
-    ("dr_acc", "Dr acc", 100, None),
-    ("auc", "AUC", 1, None),
-    ("auc_match", "AUC match", 1, None),
-    ("knowledge_gap", "knowledge gap", 1, None),
-    ("zrf", "ZRF", 1, None),
-    ("mia_df_non_member", "MIA Df non-member", 1, None),
-    ("overall", "overall (HM)", 1, True),
-    ("gap", "gap to retrain", 1, False),
-    ("seconds", "unlearn s", 1, False),
-)
+# After the task's headline metrics (`Task.headline`), every leaderboard
+# has these columns.
+EXTRA_COLUMNS = (tasks.Metric("overall", "overall (HM)", best="higher"),
+                 tasks.Metric("gap", "gap to retrain", best="lower"),
+                 tasks.Metric("seconds", "unlearn s", best="lower"))
 REFERENCES = ("original", "retrained")
 
 
-def _first_present(keys, stats: dict):
-  """The first of `keys` that `stats` holds (retrieval or classification
-  flavour of a metric), or None."""
-  return next((k for k in keys if k in stats), None)
+def columns(task: str) -> tuple[tasks.Metric, ...]:
+  """The leaderboard's columns for a task kind: its headline metrics, the
+  overall score, the gap to retraining and the unlearning time."""
+  return tasks.get(task).headline + EXTRA_COLUMNS
 
 
 def _values(record: dict, model: str) -> dict:
@@ -59,12 +48,12 @@ def _values(record: dict, model: str) -> dict:
 
 
 def aggregate(records: list[dict]) -> dict:
-  """`{(width, strategy, ratio): {model: {metric: (mean, std, n)}}}`; the
-  references are averaged over every record of their deletion sets."""
+  """`{(task, width, strategy, ratio): {model: {metric: (mean, std, n)}}}`;
+  the references are averaged over every record of their deletion sets."""
   groups = collections.defaultdict(lambda: collections.defaultdict(list))
   seen_refs = set()
   for r in records:
-    group = (r["width"], r["strategy"], r["ratio"])
+    group = (r["task"], r["width"], r["strategy"], r["ratio"])
     groups[group][r["method"]].append(_values(r, r["method"]))
     ref_key = (group, r["seed"])
     if ref_key not in seen_refs:  # one reference row per deletion set
@@ -76,41 +65,44 @@ def aggregate(records: list[dict]) -> dict:
     out[group] = {}
     for model, rows in models.items():
       stats = {}
-      for key, *_ in COLUMNS:
-        vals = [row[key] for row in rows if row.get(key) is not None]
+      for metric in columns(group[0]):
+        vals = [row[metric.name] for row in rows
+                if row.get(metric.name) is not None]
         if vals:
-          stats[key] = (float(np.mean(vals)), float(np.std(vals)), len(vals))
+          stats[metric.name] = (float(np.mean(vals)), float(np.std(vals)),
+                                len(vals))
       out[group][model] = stats
   return out
 
 
-def winners(models: dict) -> dict:
-  """Per column, the best method (references excluded)."""
+def winners(task: str, models: dict) -> dict:
+  """Per column title, the best method (references excluded)."""
   retrained = models.get("retrained", {})
   out = {}
-  for key, title, _, higher in COLUMNS:
+  for metric in columns(task):
+    key = metric.name
     cands = {m: s[key][0] for m, s in models.items()
              if m not in REFERENCES and key in s}
     if not cands:
       continue
-    if higher is None:
+    if metric.best is None:
       if key not in retrained:
         continue
       target = retrained[key][0]
       best = min(cands, key=lambda m: abs(cands[m] - target))
     else:
-      best = (max if higher else min)(cands, key=cands.get)
-    out[title] = best
+      best = (max if metric.best == "higher" else min)(cands, key=cands.get)
+    out[metric.title] = best
   return out
 
 
-def _cell(stats: dict, key: str, scale: float) -> str:
-  if key not in stats:
+def _cell(stats: dict, metric: tasks.Metric) -> str:
+  if metric.name not in stats:
     return "-"
-  mean, std, n = stats[key]
-  digits = 1 if scale == 100 or key == "seconds" else 3
-  text = f"{mean * scale:.{digits}f}"
-  return text + (f" ± {std * scale:.{digits}f}" if n > 1 else "")
+  mean, std, n = stats[metric.name]
+  digits = 1 if metric.name == "seconds" else metric.digits
+  text = f"{mean:.{digits}f}"
+  return text + (f" ± {std:.{digits}f}" if n > 1 else "")
 
 
 def markdown(agg: dict) -> str:
@@ -120,70 +112,82 @@ def markdown(agg: dict) -> str:
            "closest to the "
            "retrained model; **bold** marks the best method per column.",
            ""]
-  for (width, strategy, ratio) in sorted(agg):
-    models = agg[(width, strategy, ratio)]
-    best = winners(models)
-    present = [c for c in COLUMNS
-               if any(c[0] in stats for stats in models.values())]
+  for (task, width, strategy, ratio) in sorted(agg):
+    models = agg[(task, width, strategy, ratio)]
+    best = winners(task, models)
+    present = [c for c in columns(task)
+               if any(c.name in stats for stats in models.values())]
 
-    def cell(model, key, title, scale, models=models, best=best):
-      text = _cell(models[model], key, scale)
-      return f"**{text}**" if best.get(title) == model else text
+    def cell(model, metric, models=models, best=best):
+      text = _cell(models[model], metric)
+      return f"**{text}**" if best.get(metric.title) == model else text
 
-    columns = [report.Column("model", lambda model: model)] + [
-        report.Column(title, lambda model, k=key, t=title, sc=scale:
-                      cell(model, k, t, sc))
-        for key, title, scale, _ in present]
+    table = [report.Column("model", lambda model: model)] + [
+        report.Column(metric.title,
+                      lambda model, metric=metric: cell(model, metric))
+        for metric in present]
     order = [m for m in REFERENCES if m in models] + sorted(
         m for m in models if m not in REFERENCES)
-    lines += [f"## {ratio:g}% deleted, {strategy} Df, width {width}", ""]
-    lines += report.render(columns, order, markdown=True)
+    lines += [f"## {task}: {ratio:g}% deleted, {strategy} Df, width {width}",
+              ""]
+    lines += report.render(table, order, markdown=True)
     lines += ["", "Best per metric: " + "; ".join(
         f"{t}: {m}" for t, m in best.items()) + ".", ""]
   return "\n".join(lines)
 
 
+def _panels(task: str) -> tuple[tasks.Metric, ...]:
+  """The plotted metrics: the task's score on test and on Df, its
+  headline AUC, the gap to retraining, the overall score and the time."""
+  t = tasks.get(task)
+  by_name = {m.name: m for m in columns(task)}
+  return tuple(by_name[n] for n in (
+      f"test/{t.score_metric}", f"df/{t.score_metric}", f"{t.aucs[0]}/mean",
+      "gap", "overall", "seconds"))
+
+
 def plots(agg: dict, directory: str) -> list[str]:
-  """`metric_vs_ratio.png` per (width, strategy) and `tradeoff.png`."""
+  """`metric_vs_ratio_*.png` per (task, width, strategy) and
+  `tradeoff.png`."""
   import matplotlib
   matplotlib.use("Agg")
   from matplotlib import pyplot as plt
 
   written = []
-  # (metric keys, the first present is drawn; axis label; scale)
-  panels = ((("test_r1", "test_acc"), "test R@1 / accuracy (%)", 100),
-            (("df_r1", "df_acc"), "Df R@1 / accuracy (%)", 100),
-            (("auc",), "Df-vs-Dr AUC", 1), (("gap",), "gap to retrain", 1),
-            (("overall",), "overall (HM)", 1), (("seconds",), "seconds", 1))
-  settings = sorted({(w, s) for w, s, _ in agg})
-  for width, strategy in settings:
-    ratios = sorted(r for w, s, r in agg if (w, s) == (width, strategy))
-    models = sorted({m for r in ratios for m in agg[(width, strategy, r)]})
+  settings = sorted({(t, w, s) for t, w, s, _ in agg})
+  several_tasks = len({t for t, *_ in agg}) > 1
+  for task, width, strategy in settings:
+    ratios = sorted(r for t, w, s, r in agg if (t, w, s) == (task, width,
+                                                            strategy))
+    models = sorted({m for r in ratios
+                     for m in agg[(task, width, strategy, r)]})
     # One colour per model in every panel (some panels skip references).
     colour = {m: f"C{i % 10}" for i, m in enumerate(models)}
     fig, axes = plt.subplots(2, 3, figsize=(13, 7))
-    for ax, (keys, label, scale) in zip(axes.ravel(), panels):
+    for ax, metric in zip(axes.ravel(), _panels(task)):
       for model in models:
-        pts = []
-        for r in ratios:
-          stats = agg[(width, strategy, r)].get(model, {})
-          key = _first_present(keys, stats)
-          if key:
-            pts.append((r, stats[key]))
+        pts = [(r, agg[(task, width, strategy, r)][model][metric.name])
+               for r in ratios
+               if metric.name in agg[(task, width, strategy, r)].get(model,
+                                                                     {})]
         if not pts:
           continue
         x = [p[0] for p in pts]
-        y = np.array([p[1][0] for p in pts]) * scale
-        e = np.array([p[1][1] for p in pts]) * scale
+        y = np.array([p[1][0] for p in pts])
+        e = np.array([p[1][1] for p in pts])
         style = "--" if model in REFERENCES else "-"
         ax.errorbar(x, y, yerr=e, fmt=style + "o", ms=3, capsize=2,
                     color=colour[model], label=model)
       ax.set_xlabel("deletion ratio (%)")
-      ax.set_ylabel(label)
+      ax.set_ylabel(metric.title)
     axes[0, 0].legend(fontsize=7)
-    fig.suptitle(f"metrics vs deletion ratio ({strategy} Df, width {width})")
+    fig.suptitle(f"{task}: metrics vs deletion ratio ({strategy} Df, width "
+                 f"{width})")
     fig.tight_layout()
-    path = os.path.join(directory, f"metric_vs_ratio_w{width}_{strategy}.png")
+    name = f"metric_vs_ratio_w{width}_{strategy}.png"
+    if several_tasks:
+      name = f"{task}_{name}"
+    path = os.path.join(directory, name)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     written.append(path)
@@ -193,20 +197,20 @@ def plots(agg: dict, directory: str) -> list[str]:
   groups = sorted(agg)
   models = sorted({m for g in groups for m in agg[g]})
   colour = {m: f"C{i % 10}" for i, m in enumerate(models)}
+  titles = set()
   for i, group in enumerate(groups):  # marker: deletion set; colour: model
+    utility = _panels(group[0])[0]
+    titles.add(utility.title)
     for model, stats in agg[group].items():
-      utility = _first_present(("test_r1", "test_acc"), stats)
-      if "gap" not in stats or utility is None:
+      if "gap" not in stats or utility.name not in stats:
         continue
-      ax.scatter(stats["gap"][0], stats[utility][0] * 100,
-                 marker=markers[i % len(markers)], s=30,
-                 color=colour[model],
-                 label=model if i == 0 else None)
-      ax.annotate(f"{group[2]:g}%", (stats["gap"][0],
-                                     stats[utility][0] * 100), fontsize=6)
+      point = (stats["gap"][0], stats[utility.name][0])
+      ax.scatter(*point, marker=markers[i % len(markers)], s=30,
+                 color=colour[model], label=model if i == 0 else None)
+      ax.annotate(f"{group[3]:g}%", point, fontsize=6)
   ax.legend(fontsize=7)
   ax.set_xlabel("gap to the retrained model (lower: closer)")
-  ax.set_ylabel("test R@1 / accuracy (%)")
+  ax.set_ylabel(" / ".join(sorted(titles)))
   ax.set_title("forgetting quality vs utility")
   fig.tight_layout()
   path = os.path.join(directory, "tradeoff.png")
@@ -223,7 +227,7 @@ def write_report(records: list[dict], directory: str) -> dict:
   io_utils.atomic_write_text(os.path.join(directory, "leaderboard.md"), text)
   io_utils.atomic_write_json(
       os.path.join(directory, "leaderboard.json"),
-      [{"width": w, "strategy": s, "ratio": r, "models": models,
-        "winners": winners(models)} for (w, s, r), models in sorted(
+      [{"task": t, "width": w, "strategy": s, "ratio": r, "models": models,
+        "winners": winners(t, models)} for (t, w, s, r), models in sorted(
             agg.items())])
   return {"markdown": text, "plots": plots(agg, directory)}

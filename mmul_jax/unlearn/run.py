@@ -12,6 +12,7 @@ from mmul_jax import methods
 from mmul_jax import workdir_lock
 from mmul_jax.evaluation import evaluate
 from mmul_jax.evaluation import report
+from mmul_jax.evaluation import results as results_lib
 from mmul_jax.unlearn import phases
 
 RESULTS_FILE = "results.json"
@@ -30,14 +31,14 @@ def _evaluate_cached(path: str | None, evaluate_fn) -> dict:
   return result
 
 
-def run(config, workdir: str) -> dict:
-  """The whole demo: returns (and writes) the results dictionary. The
-  workdir is locked against other runs until it returns."""
+def run(config, workdir: str) -> results_lib.Results:
+  """The whole demo: returns (and writes, as results.json) the results
+  record. The workdir is locked against other runs until it returns."""
   with workdir_lock.scope():
     return _run(config, workdir)
 
 
-def _run(config, workdir: str) -> dict:
+def _run(config, workdir: str) -> results_lib.Results:
   t0 = time.perf_counter()
   exp = experiment_lib.setup(config, workdir)
   original, original_info = phases.train_model(exp, "original")
@@ -45,8 +46,9 @@ def _run(config, workdir: str) -> dict:
   unlearned, unlearn_info = phases.unlearn_model(exp, original)
   c = config
   evaluate_fn = exp.task.evaluator(exp.model, c)
-  key = phases.digest({"eval": c.eval.to_dict(), "deletion": exp.deletion.sha256,
-                 "version": evaluate.VERSION})
+  key = phases.digest({"eval": c.eval.to_dict(),
+                       "deletion": exp.deletion.sha256,
+                       "version": evaluate.VERSION})
   evals, eval_seconds = {}, {}
   for name, params, cache_dir in (
       ("original", original, phases.model_dir(exp, "original")),
@@ -73,8 +75,9 @@ def _run(config, workdir: str) -> dict:
       gradient_ascent=methods.get(c.method.name).gradient_ascent)
   if distributed.is_main():
     # The latest run's results, and a copy kept per method and setting.
-    io_utils.atomic_write_json(os.path.join(workdir, RESULTS_FILE), results)
+    record = results.to_json()
+    io_utils.atomic_write_json(os.path.join(workdir, RESULTS_FILE), record)
     io_utils.atomic_write_json(
-        os.path.join(phases.unlearn_dir(exp), RESULTS_FILE), results)
+        os.path.join(phases.unlearn_dir(exp), RESULTS_FILE), record)
     print(exp.task.table(results))
   return results

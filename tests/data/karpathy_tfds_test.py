@@ -98,9 +98,10 @@ def test_unlearn_script_on_the_fake_coco_files(tmp_path):
   assert r.returncode == 0, r.stderr[-3000:]
   results = json.load(open(tmp_path / "run" / "results.json"))
   assert results["dataset"].startswith("coco_karpathy")
-  original = results["models"]["original"]
-  assert set(original) >= {"test", "df", "dr"}
-  assert 0 <= original["df_vs_dr_auc"]["mean"] <= 1
+  original = results["models"]["original"]["metrics"]
+  assert {"test/itc/r1_mean", "df/itc/r1_mean", "dr/itc/r1_mean"} <= set(
+      original)
+  assert 0 <= original["auc/cosine/mean"] <= 1
 
 
 def test_split_file_that_is_not_utf8_or_not_karpathy_is_named(tmp_path):

@@ -13,6 +13,7 @@ from mmul_jax import methods
 from mmul_jax import models
 from mmul_jax import tasks
 from mmul_jax.data import datasets
+from mmul_jax.evaluation import results as results_lib
 from mmul_jax.tasks import classification_terms
 
 B = 6
@@ -138,28 +139,31 @@ def test_methods_on_a_classification_model(name):
 
 
 def test_classification_task_reports_accuracy():
-  """The task's summary, headline metrics, overall score and table read an
-  evaluation (the end-to-end runs are in the slow suite)."""
+  """The task's summary, headline metrics, overall score and table read
+  metrics by flat name (the end-to-end runs are in the slow suite)."""
   ev = lambda acc, auc: {
-      "test": {"accuracy": acc}, "df": {"accuracy": acc - 10},
-      "dr": {"accuracy": acc}, "df_vs_dr_auc": {"mean": auc, "std": 0.01},
-      "mubench": {"knowledge_gap": 0.5, "zrf": 0.9, "df_acc": 0.5,
-                  "df_chance": 0.5, "mia": {"target_non_member_rate": 0.4,
-                                            "target_auc": 0.5}}}
+      "test/accuracy": acc, "df/accuracy": acc - 10, "dr/accuracy": acc,
+      "auc/p_true/mean": auc, "auc/p_true/std": 0.01,
+      "mubench/knowledge_gap": 0.5, "mubench/zrf": 0.9,
+      "mubench/df_acc": 0.5, "mubench/df_chance": 0.5,
+      "mubench/mia/target_non_member_rate": 0.4,
+      "mubench/mia/target_auc": 0.5}
   evals = {"original": ev(70.0, 0.5), "retrained": ev(68.0, 0.6),
            "mmul": ev(69.0, 0.55)}
   task = _task(2, 2)
   summary = task.summary(evals, "mmul")
-  assert summary["df_vs_dr_auc_progress"] == pytest.approx(0.5)
-  assert summary["test_accuracy_change"] == pytest.approx(-1.0)
-  assert task.headline_metrics(evals["mmul"])["test_acc"] == 0.69
+  assert summary["progress/auc/p_true"] == pytest.approx(0.5)
+  assert summary["change/test/accuracy"] == pytest.approx(-1.0)
+  assert task.headline_fractions(evals["mmul"])["test/accuracy"] == 0.69
   assert task.split_scores(evals["mmul"]) == {"test": 69.0, "df": 59.0,
                                               "dr": 69.0}
   assert 0 < task.overall_score(evals["mmul"], evals["original"],
                                 max_dt_drop=0.2) <= 1
-  results = {"models": evals, "method": "mmul", "summary": summary,
-             "deletion": {"num_forget_images": 4, "ratio": 5.0,
-                          "num_forget_pairs": 16, "seed": 0,
-                          "sha256": "ab" * 32}}
+  results = results_lib.Results(
+      task=task.name, dataset="d", method="mmul",
+      deletion=results_lib.Deletion("pair", 5.0, 0, 4, 16, 76, "ab" * 32),
+      models={k: results_lib.ModelResults(v, 0.5, None, 1.0)
+              for k, v in evals.items()},
+      summary=summary, devices=[], total_seconds=1.0, config={})
   table = task.table(results)
   assert "test acc" in table and "moved 50% of the way" in table

@@ -39,12 +39,13 @@ def test_a_registered_task_runs_every_phase(toy, tiny_config, data_dir,
                                             tmp_path, capsys):
   results = run_lib.run(_config(tiny_config, data_dir, "delete"),
                         str(tmp_path))
-  assert results["task"] == "toy_scene_truth"
-  assert set(results["summary"]["metrics"]["delete"]) == {
-      "test_acc", "df_acc", "dr_acc", "auc"}
+  assert results.task == "toy_scene_truth"
+  assert set(results.models["delete"].retrain_gap) == {
+      "test/accuracy", "df/accuracy", "dr/accuracy", "auc/p_true/mean",
+      "mean"}  # the task's headline
   assert "truth acc" in capsys.readouterr().out  # the task's own table
-  info = results["models"]["original"]
-  assert 0 <= info["test"]["accuracy"] <= 100
+  assert set(results.summary) == {"progress/auc/p_true"}
+  assert 0 <= results.models["original"].metrics["test/accuracy"] <= 100
 
 
 def test_mmul_refuses_a_task_without_two_modalities(toy, tiny_config,

@@ -21,6 +21,12 @@ class SceneTruth(tasks.Task):
   name = "toy_scene_truth"
   ignored_data_keys = tasks.base.GRAPH_DATA_KEYS
   score = "accuracy"
+  score_metric = "accuracy"
+  aucs = ("auc/p_true",)
+  headline = (tasks.Metric("test/accuracy", "truth acc", 100, "higher"),
+              tasks.Metric("df/accuracy", "Df acc", 100),
+              tasks.Metric("dr/accuracy", "Dr acc", 100),
+              tasks.Metric("auc/p_true/mean", "AUC p(y)"))
 
   def build_model(self, model_config):
     return models.build(model_config, num_classes=2, num_images=2)
@@ -54,25 +60,12 @@ class SceneTruth(tasks.Task):
         clf, params, sets, auc_num_samples=config.eval.auc_num_samples,
         auc_seed=config.eval.auc_seed, desc=desc)
 
-  def headline_metrics(self, ev):
-    return {"test_acc": ev["test"]["accuracy"] / 100,
-            "df_acc": ev["df"]["accuracy"] / 100,
-            "dr_acc": ev["dr"]["accuracy"] / 100,
-            "auc": ev["df_vs_dr_auc"]["mean"]}
-
-  def split_scores(self, ev):
-    return {s: ev[s]["accuracy"] for s in ("test", "df", "dr")}
-
-  def overall_score(self, ev, original, *, max_dt_drop):
+  def overall_score(self, metrics, original, *, max_dt_drop):
     return mubench.harmonic_mean_score(
-        ev["test"]["accuracy"] / 100, original["test"]["accuracy"] / 100,
-        ev["mubench"]["df_acc"], 0.5, max_dt_drop=max_dt_drop)
-
-  def summary(self, evals, method):
-    return {"df_vs_dr_auc_progress": report.auc_progress_of(
-        evals, "df_vs_dr_auc", method)}
+        metrics["test/accuracy"] / 100, original["test/accuracy"] / 100,
+        metrics["mubench/df_acc"], 0.5, max_dt_drop=max_dt_drop)
 
   def table(self, results):
     columns = report.model_columns(
-        ("truth acc", lambda m: f"{m['test']['accuracy']:.1f}"))
-    return "\n".join(report.render(columns, list(results["models"].items())))
+        ("truth acc", lambda m: f"{m['test/accuracy']:.1f}"))
+    return "\n".join(report.render(columns, list(results.models.items())))
