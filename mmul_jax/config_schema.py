@@ -118,6 +118,13 @@ def default_config() -> ml_collections.ConfigDict:
   c.unlearn.superloss_lambda = 10.0
   c.unlearn.lora_rank = 0
   c.unlearn.lora_alpha = 16.0
+  # SOUL: "sophia" replaces the method's optimiser (AdamW or SGD) by
+  # SophiaG (`gradient_transforms.scale_by_sophia`): clipped second-order
+  # steps, m and h decayed by sophia_betas, ratio |m| / (rho * batch * h).
+  c.unlearn.second_order = "none"
+  c.unlearn.sophia_betas = (0.9, 0.95)
+  c.unlearn.sophia_rho = 0.04
+  c.unlearn.sophia_batch_size = 5120
   c.unlearn.checkpoint_every = 50
   c.unlearn.log_every = 10
 
@@ -189,13 +196,15 @@ _CHOICES = {
     "parallel.param_sharding": ("replicated", "fsdp"),
     "deletion.strategy": ("uniform", "class_skewed"),
     "unlearn.curriculum": ("none", "superloss"),
+    "unlearn.second_order": ("none", "sophia"),
 }
 _POSITIVE_INTS = (
     "data.num_train", "data.num_test", "data.captions_per_image",
     "data.image_size", "train.batch_size", "train.num_steps",
     "train.checkpoint_every", "train.log_every", "unlearn.num_steps",
     "unlearn.df_batch_size", "unlearn.dr_batch_size",
-    "unlearn.checkpoint_every", "unlearn.log_every", "eval.batch_size",
+    "unlearn.checkpoint_every", "unlearn.log_every",
+    "unlearn.sophia_batch_size", "eval.batch_size",
     "eval.auc_num_samples", "distributed.num_processes",
     "parallel.fsdp_min_size", "model.graph_width", "model.graph_layers", "model.graph_heads")
 _NONNEGATIVE = (
@@ -314,6 +323,15 @@ def validate(config: ml_collections.ConfigDict) -> None:
                       "deletion.ratio must be in (0, 10]")
   if not config.unlearn.superloss_lambda > 0:
     raise ConfigError("unlearn.superloss_lambda must be > 0")
+  betas = config.unlearn.sophia_betas
+  if not (isinstance(betas, (tuple, list)) and len(betas) == 2
+          and all(_is_number(b) and 0 <= b < 1 for b in betas)):
+    raise ConfigError("unlearn.sophia_betas must be two numbers in [0, 1), "
+                      f"got {betas!r}")
+  if not (_is_number(config.unlearn.sophia_rho)
+          and config.unlearn.sophia_rho > 0):
+    raise ConfigError("unlearn.sophia_rho must be a number > 0, got "
+                      f"{config.unlearn.sophia_rho!r}")
   if not isinstance(config.unlearn.lora_rank, int):
     raise ConfigError("unlearn.lora_rank must be an integer >= 0 (0: train "
                       f"every weight), got {config.unlearn.lora_rank!r}")

@@ -7,6 +7,7 @@ Chain them with any optimiser (`optax.chain`):
                               Descent-to-Delete, Fisher forgetting: Gaussian
                               noise added to the update of one step
   project_to_l2_ball(radius)  Descent-to-Delete: projected gradient descent
+  scale_by_sophia(...)        SOUL: Sophia's clipped second-order step
 
 and the statistics that parametrise them:
 
@@ -157,6 +158,64 @@ def project_to_l2_ball(radius: float) -> optax.GradientTransformation:
                         params), state
 
   return optax.GradientTransformation(lambda p: optax.EmptyState(), update)
+
+
+class SophiaState(NamedTuple):
+  mu: Any  # m, the gradients' moving average
+  hessian: Any  # h, the diagonal curvature estimate's
+
+
+def scale_by_sophia(*, b1: float = 0.9, b2: float = 0.95, rho: float = 0.04,
+                    batch_size: int = 5120,
+                    eps: float = 1e-15) -> optax.GradientTransformation:
+  """Sophia's update direction (Liu et al., "Sophia: a Scalable Stochastic
+  Second-order Optimizer", 2023), as SOUL (Jia et al., 2024) and MU-Bench
+  use it for unlearning.
+
+  Each step: m ← β₁ m + (1 − β₁) g; h ← β₂ h + (1 − β₂) g² (the
+  Gauss-Newton-like diagonal MU-Bench updates every step); the update is
+  sign(m) · min(|m| / (ρ · batch_size · h + ε), 1), a Newton step clipped
+  elementwise to at most 1. Chain it with `optax.add_decayed_weights` and
+  `optax.scale_by_learning_rate` for SophiaG (`optim.optimizer("sophia")`).
+  m is updated once per step (MU-Bench's SophiaG updated it twice).
+
+  Args:
+    b1, b2: the moving averages' decays, in [0, 1).
+    rho: ρ > 0, the clipping scale.
+    batch_size: the batch size h is scaled by (MU-Bench: 5120).
+    eps: keeps the ratio finite where h = 0.
+
+  Returns:
+    An optax `GradientTransformation`.
+
+  Examples:
+    >>> import jax.numpy as jnp
+    >>> from mmul_jax import gradient_transforms as gt
+    >>> tx = gt.scale_by_sophia(rho=1.0, batch_size=1)
+    >>> g = {"w": jnp.array([1e-4, -2.0])}
+    >>> u, _ = tx.update(g, tx.init(g))
+    >>> u["w"].tolist()  # m = 0.1 g, h = 0.05 g²: clipped to ±1
+    [1.0, -1.0]
+  """
+
+  def init(params):
+    zeros = lambda p: jnp.zeros(p.shape, jnp.float32)
+    return SophiaState(jax.tree.map(zeros, params),
+                       jax.tree.map(zeros, params))
+
+  def update(updates, state, params=None):
+    del params
+    g = jax.tree.map(lambda u: u.astype(jnp.float32), updates)
+    mu = jax.tree.map(lambda m, x: b1 * m + (1 - b1) * x, state.mu, g)
+    h = jax.tree.map(lambda v, x: b2 * v + (1 - b2) * x * x, state.hessian,
+                     g)
+    step = jax.tree.map(
+        lambda m, v, u: (jnp.sign(m) * jnp.minimum(
+            jnp.abs(m) / (rho * batch_size * v + eps), 1.0)).astype(u.dtype),
+        mu, h, updates)
+    return step, SophiaState(mu, h)
+
+  return optax.GradientTransformation(init, update)
 
 
 def saliency_mask(scores, *, fraction: float):

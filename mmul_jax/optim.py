@@ -1,9 +1,12 @@
-"""Optimisers from config values: AdamW with clipping and a schedule."""
+"""Optimisers from config values: AdamW (or SGD, or SophiaG) with clipping
+and a schedule."""
 
 from __future__ import annotations
 
 import jax
 import optax
+
+from mmul_jax import gradient_transforms
 
 
 def decay_mask(params):
@@ -40,12 +43,16 @@ def adamw(*, learning_rate: float, num_steps: int, warmup_steps: int,
 def optimizer(name: str, *, learning_rate: float, num_steps: int,
               warmup_steps: int, weight_decay: float, grad_clip_norm: float,
               kind: str = "cosine", end_ratio: float = 0.0,
-              before=(), after=()) -> optax.GradientTransformation:
+              before=(), after=(),
+              sophia: dict | None = None) -> optax.GradientTransformation:
   """clip -> `before` -> optimiser with schedule -> `after`.
 
   `name`: "adamw" (decoupled weight decay on matrices, LAVIS's rule), "sgd"
-  (no weight decay; a method adds its own) or "none" (zero updates, for
-  methods whose `after` transformations do all the work).
+  (no weight decay; a method adds its own), "sophia" (SophiaG, SOUL's
+  second-order optimiser: `gradient_transforms.scale_by_sophia` with the
+  keyword arguments `sophia`, then weight decay on matrices) or "none"
+  (zero updates, for methods whose `after` transformations do all the
+  work).
   """
   parts = []
   if grad_clip_norm and name != "none":
@@ -58,6 +65,10 @@ def optimizer(name: str, *, learning_rate: float, num_steps: int,
                              weight_decay=weight_decay, mask=decay_mask))
   elif name == "sgd":
     parts.append(optax.sgd(lr))
+  elif name == "sophia":
+    parts += [gradient_transforms.scale_by_sophia(**(sophia or {})),
+              optax.add_decayed_weights(weight_decay, mask=decay_mask),
+              optax.scale_by_learning_rate(lr)]
   elif name == "none":
     parts.append(optax.set_to_zero())
   else:

@@ -8,6 +8,7 @@ import optax
 import pytest
 
 from mmul_jax import gradient_transforms as gt
+from mmul_jax import optim
 
 PARAMS = {"k": np.arange(6, dtype=np.float32).reshape(2, 3) - 2.0,
           "b": np.array([0.5, -0.5], np.float32)}
@@ -109,3 +110,39 @@ def test_fisher_noise_stddev_matches_numpy():
   np.testing.assert_allclose(got["bias"], np.sqrt(10 * 1e-2 * np.minimum(
       1 / (fisher["bias"] + 1e-8), 100.0)), rtol=1e-5)
   np.testing.assert_allclose(got["scale"], np.sqrt(1e-2 * 2.0), rtol=1e-5)
+
+
+def test_sophiag_matches_numpy_over_several_steps():
+  """optim.optimizer("sophia") against SOUL's update written in numpy:
+  m, h moving averages of g and g² (m updated once), θ ← θ (1 − lr wd) on
+  matrices, θ ← θ − lr sign(m) min(|m| / (ρ bs h + ε), 1)."""
+  r = np.random.default_rng(0)
+  params = {"w": r.normal(size=(3, 4)).astype(np.float32),
+            "b": r.normal(size=(4,)).astype(np.float32)}
+  lr, wd, rho, bs, b1, b2 = 0.1, 0.05, 0.04, 8, 0.9, 0.95
+  tx = optim.optimizer("sophia", learning_rate=lr, num_steps=10,
+                       warmup_steps=0, weight_decay=wd, grad_clip_norm=0.0,
+                       kind="constant",
+                       sophia=dict(b1=b1, b2=b2, rho=rho, batch_size=bs))
+  state = tx.init(params)
+  theta = {k: v.astype(np.float64) for k, v in params.items()}
+  m = {k: np.zeros_like(v) for k, v in theta.items()}
+  h = {k: np.zeros_like(v) for k, v in theta.items()}
+  p = params
+  for _ in range(4):
+    g = {k: r.normal(size=v.shape).astype(np.float32) * 0.3
+         for k, v in params.items()}
+    updates, state = tx.update(g, state, p)
+    p = optax.apply_updates(p, updates)
+    for k in theta:
+      m[k] = b1 * m[k] + (1 - b1) * g[k]
+      h[k] = b2 * h[k] + (1 - b2) * g[k] ** 2
+      if theta[k].ndim >= 2:  # weight decay on matrices only
+        theta[k] = theta[k] * (1 - lr * wd)
+      theta[k] = theta[k] - lr * np.sign(m[k]) * np.minimum(
+          np.abs(m[k]) / (rho * bs * h[k] + 1e-15), 1.0)
+  for k in theta:
+    np.testing.assert_allclose(p[k], theta[k], rtol=1e-5, atol=1e-6)
+  # Small ratios are not clipped: the step is m / (ρ bs h), second order.
+  ratio = np.abs(m["w"]) / (rho * bs * h["w"])
+  assert (ratio < 1).any() and (ratio >= 1).any()

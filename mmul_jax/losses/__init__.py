@@ -26,6 +26,11 @@ Distillation (Bad Teaching, SCRUB, DELETE), p = softmax(z / τ):
       KL_i with the teacher's true-class logits lowered by |mask_value|
   l1_norm(params) = Σ |θ|  (a scalar)
 
+Against a reference model (NPO), CE_i = −log Σ_{true c} softmax(z_i)_c:
+  true_answer_nll(logits, target_mask) = CE_i
+  npo(student_logits, reference_logits, target_mask, *, beta)
+      L_i = −(2/β) log σ(β (CE_θ,i − CE_ref,i))
+
 Training objectives:
   clip_contrastive(image_embed, text_embed, *, logit_scale, ids, axis_name)
       ½ [CE(s V_i Tᵀ, P_i) + CE(s T_i Vᵀ, P_i)], P_i uniform over same-id
@@ -57,6 +62,8 @@ from mmul_jax.losses._mmul import fused_modality_decoupling
 from mmul_jax.losses._mmul import modality_decoupling
 from mmul_jax.losses._mmul import multimodal_retention
 from mmul_jax.losses._mmul import unimodal_retention
+from mmul_jax.losses._preference import npo
+from mmul_jax.losses._preference import true_answer_nll
 from mmul_jax.losses._terms import AlternateState
 from mmul_jax.losses._terms import LossTerm
 from mmul_jax.losses._terms import TermApply
@@ -94,6 +101,7 @@ __all__ = [
     "modality_decoupling",
     "multimodal_retention",
     "negate",
+    "npo",
     "on_forget",
     "on_retain",
     "positive_mask",
@@ -102,6 +110,7 @@ __all__ = [
     "sample_hard_negatives",
     "superloss",
     "superloss_confidence",
+    "true_answer_nll",
     "unimodal_retention",
     "weighted_sum",
     "with_frozen",

@@ -2,6 +2,7 @@
 
   retrain, finetune, l1_sparse      methods/finetune.py
   neggrad, neggrad_plus             methods/neggrad.py
+  npo                               methods/npo.py
   randlabel, salun                  methods/relabel.py
   bad_teaching, scrub, delete       methods/distill.py
   dtd, fisher                       methods/noise.py
@@ -26,6 +27,7 @@ from mmul_jax.methods import finetune
 from mmul_jax.methods import mmul
 from mmul_jax.methods import neggrad
 from mmul_jax.methods import noise
+from mmul_jax.methods import npo
 from mmul_jax.methods import relabel
 from mmul_jax.methods.base import Context
 from mmul_jax.methods.base import Method
@@ -45,6 +47,7 @@ METHODS: dict[str, Method] = {
     "fisher": noise.FISHER,
     "l1_sparse": finetune.L1_SPARSE,
     "mmul": mmul.MMUL,
+    "npo": npo.NPO,
 }
 
 

@@ -1,5 +1,5 @@
 """Model-bound loss terms that any task's methods compose: distillation
-over the task's logit views, the ℓ1 penalty and a zero loss.
+and NPO over the task's logit views, the ℓ1 penalty and a zero loss.
 
 Frozen models arrive as a dict by name ("original" is θ₀; Bad Teaching adds
 "bad"); the teacher of a distillation term is one of them. The student runs
@@ -14,7 +14,8 @@ from mmul_jax import losses
 from mmul_jax.tasks import model_terms
 
 
-def _distillation(task, model, loss_fn, teacher: str, axis_name):
+def _distillation(task, model, loss_fn, teacher: str, axis_name,
+                  name: str = "kl"):
   method, views = task.logit_views(model, axis_name=axis_name)
 
   def term(params, frozen, batch, *, rng):
@@ -27,7 +28,7 @@ def _distillation(task, model, loss_fn, teacher: str, axis_name):
     per_view = {k: loss_fn(reference[k][0], student[k][0], reference[k][1])
                 for k in student}
     values = sum(per_view.values()) / len(per_view)
-    return values, {f"kl_{k}": jnp.mean(v) for k, v in per_view.items()}
+    return values, {f"{name}_{k}": jnp.mean(v) for k, v in per_view.items()}
   return losses.loss_term(term)
 
 
@@ -52,6 +53,16 @@ def decoupled_distillation(task, model, *, temperature: float = 1.0,
       task, model, lambda t, s, m: losses.decoupled_distillation(
           t, s, m, temperature=temperature, mask_value=mask_value),
       model_terms.ORIGINAL, axis_name)
+
+
+def npo(task, model, *, beta: float = 0.1,
+        axis_name: str | None = None) -> losses.LossTerm:
+  """NPO on a flat batch (`losses.npo`) against the original, averaged over
+  the task's logit views: each view's true-answer cross-entropy is the
+  likelihood NPO compares."""
+  return _distillation(
+      task, model, lambda t, s, m: losses.npo(s, t, m, beta=beta),
+      model_terms.ORIGINAL, axis_name, name="npo")
 
 
 def l1_penalty() -> losses.LossTerm:

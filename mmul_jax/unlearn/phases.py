@@ -11,6 +11,7 @@ import time
 
 import jax
 
+from mmul_jax import errors
 from mmul_jax import experiment as experiment_lib
 from mmul_jax import lora
 from mmul_jax import methods
@@ -101,10 +102,25 @@ def digest(obj) -> str:
   return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
+# SOUL's keys, which change nothing without unlearn.second_order=sophia.
+_SOPHIA_KEYS = ("second_order", "sophia_betas", "sophia_rho",
+                "sophia_batch_size")
+
+
+def _unlearn_settings(config) -> dict:
+  """`config.unlearn`, without the keys that have no effect: SophiaG's
+  when it is off (so runs from before the option keep their directories
+  and fingerprints)."""
+  u = config.unlearn.to_dict()
+  if u.get("second_order", "none") == "none":
+    u = {k: v for k, v in u.items() if k not in _SOPHIA_KEYS}
+  return u
+
+
 def settings_digest(config) -> str:
   """A short hash of the unlearning settings: `config.unlearn` and the
   selected method's hyperparameters."""
-  return digest({"unlearn": config.unlearn.to_dict(),
+  return digest({"unlearn": _unlearn_settings(config),
                  "method": _method_settings(config)})
 
 
@@ -118,7 +134,7 @@ def unlearn_dir(exp: experiment_lib.Experiment) -> str:
 def _unlearn_fingerprint(exp) -> dict:
   c = exp.config
   return {"seed": c.seed, "model": exp.model_fingerprint(),
-          "train": c.train.to_dict(), "unlearn": c.unlearn.to_dict(),
+          "train": c.train.to_dict(), "unlearn": _unlearn_settings(c),
           "method": _method_settings(c),
           "deletion_sha256": exp.deletion.sha256, **exp.data_fingerprint()}
 
@@ -161,11 +177,22 @@ def optimizer(config, plan: methods.Plan):
   """The plan's optimiser with `config.unlearn`'s schedule, clipping and
   weight decay, wrapped in the plan's transformations."""
   u = config.unlearn
+  name = plan.optimizer
+  if u.second_order == "sophia":  # SOUL: any method's optimiser
+    if name == "none":
+      raise errors.ConfigError(
+          f"method {config.method.name!r} makes no optimiser steps (it only "
+          "adds noise), so unlearn.second_order=sophia has nothing to "
+          "change; set unlearn.second_order=none")
+    name = "sophia"
+  b1, b2 = u.sophia_betas
   return optim.optimizer(
-      plan.optimizer, learning_rate=u.learning_rate,
+      name, learning_rate=u.learning_rate,
       num_steps=plan.num_steps or u.num_steps, warmup_steps=u.warmup_steps,
       weight_decay=u.weight_decay, grad_clip_norm=u.grad_clip_norm,
-      kind=u.schedule, before=plan.gradient_transforms, after=plan.after)
+      kind=u.schedule, before=plan.gradient_transforms, after=plan.after,
+      sophia=dict(b1=b1, b2=b2, rho=u.sophia_rho,
+                  batch_size=u.sophia_batch_size))
 
 
 def unlearn_model(exp: experiment_lib.Experiment, original_params):

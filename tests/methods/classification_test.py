@@ -99,7 +99,7 @@ def test_mmul_terms_match_their_definitions(task):
 METHOD_SETTINGS = {"mmul": {}, "finetune": {}, "neggrad": {},
                    "neggrad_plus": {}, "l1_sparse": {},
                    "randlabel": {"target": "labels"}, "scrub": {},
-                   "bad_teaching": {}, "delete": {}}
+                   "bad_teaching": {}, "delete": {}, "npo": {}}
 
 
 @pytest.mark.parametrize("name", sorted(METHOD_SETTINGS))

@@ -11,6 +11,7 @@ import pytest
 from flax import traverse_util
 
 from mmul_jax import errors
+from mmul_jax import gradient_transforms as gt
 from mmul_jax import experiment
 from mmul_jax import losses
 from mmul_jax import methods
@@ -64,6 +65,29 @@ def test_every_method_runs_through_the_same_loop(setup, name):
   assert _max_change(params, original) > 0  # the model changed
   if name != "retrain":
     assert info["history"] and np.isfinite(info["history"][-1]["loss"])
+
+
+def test_soul_runs_any_method_with_sophiag(setup):
+  """unlearn.second_order=sophia swaps NPO's AdamW for SophiaG (its moment
+  and curvature state are in the checkpointed optimiser state), its own
+  unlearning directory; a noise-only method refuses it before any
+  compute."""
+  make, original = setup
+  sophia = {"method.name": "npo", "unlearn.second_order": "sophia",
+            "unlearn.sophia_batch_size": 8}
+  exp = make(**sophia)
+  plan = methods.build(phases._context(exp, original))
+  states = jax.tree.leaves(
+      phases.optimizer(exp.config, plan).init(original),
+      is_leaf=lambda x: isinstance(x, gt.SophiaState))
+  assert any(isinstance(x, gt.SophiaState) for x in states)
+  params, info = phases.unlearn_model(exp, original)
+  assert _max_change(params, original) > 0
+  assert np.isfinite(info["history"][-1]["loss"])
+  plain = make(**{"method.name": "npo"})
+  assert phases.unlearn_dir(exp) != phases.unlearn_dir(plain)
+  with pytest.raises(errors.ConfigError, match="fisher.*only adds noise"):
+    make(**{"method.name": "fisher", "unlearn.second_order": "sophia"})
 
 
 @pytest.mark.slow
@@ -166,7 +190,10 @@ def _softmax(z):
   return e / e.sum(-1, keepdims=True)
 
 
-def test_distillation_terms_match_numpy(tiny_config):
+def _two_models_on_a_batch(tiny_config):
+  """A tiny retrieval model's parameters for a student and a teacher, a
+  batch where two captions share an image, and numpy's view of both
+  models' logit views with their true-answer masks."""
   c = tiny_config.model
   model = models.build(c)
   r = np.random.default_rng(0)
@@ -177,16 +204,21 @@ def test_distillation_terms_match_numpy(tiny_config):
   batch = {"image": images, "text": text, "image_id": np.array([0, 0, 1, 2])}
   student = model.init(jax.random.key(0), images[:1], text[:1])
   teacher = model.init(jax.random.key(1), images[:1], text[:1])
-  out_s = model.apply(student, images, text)
-  out_t = model.apply(teacher, images, text)
 
-  def views(out):
+  def views(params):
+    out = model.apply(params, images, text)
     s = np.exp(float(out["logit_scale"]))
     v, t = np.asarray(out["image_embed"]), np.asarray(out["text_embed"])
     return [s * v @ t.T, s * t @ v.T, np.asarray(out["itm_logits"])]
 
   pos = batch["image_id"][:, None] == batch["image_id"][None, :]
   masks = [pos, pos, np.array([[False, True]] * 4)]
+  return model, batch, student, teacher, views, masks
+
+
+def test_distillation_terms_match_numpy(tiny_config):
+  model, batch, student, teacher, views, masks = _two_models_on_a_batch(
+      tiny_config)
   for term, tau, mask_on in (
       (terms.distillation(RETRIEVAL, model, temperature=2.0), 2.0, False),
       (terms.decoupled_distillation(RETRIEVAL, model, temperature=1.0), 1.0,
@@ -195,7 +227,7 @@ def test_distillation_terms_match_numpy(tiny_config):
                                {"original": teacher}, batch,
                                rng=jax.random.key(0))
     per_view = []
-    for zt, zs, m in zip(views(out_t), views(out_s), masks):
+    for zt, zs, m in zip(views(teacher), views(student), masks):
       p = _softmax(np.where(m, -np.inf, zt / tau) if mask_on else zt / tau)
       q = _softmax(zs / tau)
       with np.errstate(divide="ignore", invalid="ignore"):
@@ -203,6 +235,42 @@ def test_distillation_terms_match_numpy(tiny_config):
       per_view.append(tau ** 2 * kl)
     np.testing.assert_allclose(value, np.mean(sum(per_view) / 3), rtol=2e-4)
     np.testing.assert_allclose(aux["kl_itm"], per_view[2].mean(), rtol=2e-4)
+
+
+def test_npo_term_matches_numpy(tiny_config):
+  """NPO over the logit views: per view, −(2/β) log σ(β (CE_θ − CE_θ₀))
+  with CE the true answers' (a caption's two matching images) NLL."""
+  model, batch, student, teacher, views, masks = _two_models_on_a_batch(
+      tiny_config)
+  beta = 0.5
+  term = terms.npo(RETRIEVAL, model, beta=beta)
+  value, aux, _ = term.apply(term.init(student), student,
+                             {"original": teacher}, batch,
+                             rng=jax.random.key(0))
+  nll = lambda z, m: -np.log((_softmax(z) * m).sum(-1))
+  per_view = []
+  for zt, zs, m in zip(views(teacher), views(student), masks):
+    gap = nll(zs, m) - nll(zt, m)
+    per_view.append(-(2 / beta) * np.log(1 / (1 + np.exp(-beta * gap))))
+  np.testing.assert_allclose(value, np.mean(sum(per_view) / 3), rtol=2e-4)
+  np.testing.assert_allclose(aux["npo_itm"], per_view[2].mean(), rtol=2e-4)
+  # At the original NPO's gradient is gradient ascent's on the views' NLL.
+  ce = lambda p: jnp.mean(sum(
+      losses.true_answer_nll(z, m) for z, m in zip(_views_jax(
+          model, p, batch), masks)) / 3)
+  at_original = jax.grad(lambda p: term.apply(
+      term.init(p), p, {"original": teacher}, batch,
+      rng=jax.random.key(0))[0])(teacher)
+  ascent = jax.grad(lambda p: -ce(p))(teacher)
+  for a, b in zip(jax.tree.leaves(at_original), jax.tree.leaves(ascent)):
+    np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-6)
+
+
+def _views_jax(model, params, batch):
+  out = model.apply(params, batch["image"], batch["text"])
+  s = jnp.exp(out["logit_scale"])
+  v, t = out["image_embed"], out["text_embed"]
+  return [s * v @ t.T, s * t @ v.T, out["itm_logits"]]
 
 
 def test_mmul_ablation_leaves_out_zero_weight_terms(tiny_config):

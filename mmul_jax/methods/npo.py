@@ -1,0 +1,46 @@
+"""NPO: negative preference optimisation (Zhang, Lin, Bai & Mei, "Negative
+Preference Optimization: From Catastrophic Collapse to Effective
+Unlearning", 2024).
+
+On Df, L = mean_i −(2/β) log σ(β (CE_θ,i − CE_θ₀,i)) (`losses.npo`): at
+the original it is gradient ascent, but each example's push fades once the
+model's cross-entropy on it exceeds the original's, so the model does not
+collapse the way NegGrad's unbounded ascent does. The cross-entropy is the
+true answer's in each of the task's logit views (classification: the true
+label; retrieval: the matching captions and images in the batch and the
+"matched" class), averaged over views. β = 0.1 as in MU-Bench, which
+applied σ once per batch-mean CE (spec §2.2); here it is per example, as in
+the paper. `retain_weight` w > 0 adds w L_task(Dr), the paper's NPO+RT.
+"""
+
+from __future__ import annotations
+
+from mmul_jax import losses
+from mmul_jax.methods import base
+from mmul_jax.methods import terms
+
+
+def build_npo(ctx: base.Context) -> base.Plan:
+  """NPO on Df, plus the task loss on Dr when `retain_weight` > 0."""
+  h = ctx.hparams
+  forget = losses.on_forget(terms.npo(ctx.task, ctx.model,
+                                      beta=float(h.beta)))
+  w = float(h.retain_weight)
+  if w == 0.0:
+    return base.Plan(loss=forget, parts=("df",))
+  return base.Plan(loss=losses.weighted_sum(
+      {"forget": forget, "retain": losses.on_retain(ctx.task_loss())},
+      weights={"forget": 1.0, "retain": w}))
+
+
+def check_npo(h, config) -> list[str]:
+  del config
+  return (base.require_numbers(h, ("beta",), minimum=0.0, exclusive=True)
+          + base.require_numbers(h, ("retain_weight",), minimum=0.0))
+
+
+NPO = base.Method(
+    build_npo, dict(beta=0.1, retain_weight=0.0),
+    ranges={"beta": (0.01, 1.0, "log"), "retain_weight": (0.0, 1.0,
+                                                           "linear")},
+    check=check_npo, gradient_ascent=True)
