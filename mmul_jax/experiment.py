@@ -164,7 +164,8 @@ def setup(config: ml_collections.ConfigDict, workdir: str) -> Experiment:
         tokenizer_policy.describe_tokenizer(source, config.model, workdir))
   with distributed.main_first("deletion manifests"):
     df = deletion_policy.deletion_set(config.deletion, train, dataset_name,
-                                      os.path.join(workdir, "deletion"))
+                                      os.path.join(workdir, "deletion"),
+                                      example_rows=spec.example_rows)
   deletion_policy.check_fits(config, df)
   methods.check_deletion(config, df)
   return Experiment(config, workdir, dataset_name, train, test, df, tok,

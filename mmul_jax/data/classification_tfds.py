@@ -3,8 +3,9 @@ classification tasks, from files the user downloads by hand (`manual_dir`):
 
 * **NLVR2** (two images + a sentence -> true / false). One record per image
   pair, the deletion unit (spec §1.2): `image0`, `image1`, `unit_id`, and
-  the pair's `sentences` with their `labels`. Splits: train, validation
-  (dev), test (test1).
+  the pair's `sentences` with their `labels` and `rows` (each sentence's
+  example row in the split's file, the rows MU-Bench's index file lists).
+  Splits: train, validation (dev), test (test1).
 * **SNLI-VE** (premise image + hypothesis -> entailment / neutral /
   contradiction). One record per premise image, the deletion unit: `image`,
   `unit_id` (the Flickr30K id), and its `sentences` (hypotheses) with their
@@ -59,8 +60,11 @@ class _UnitsWithSentences(manual_tfds.SplitFiles,
   """A record per deletion unit (its image(s), sentences and labels), built
   from one annotation file per split in the manual directory."""
 
-  VERSION = tfds.core.Version("1.0.0")
-  RELEASE_NOTES = {"1.0.0": "First release."}
+  VERSION = tfds.core.Version("1.1.0")
+  RELEASE_NOTES = {
+      "1.0.0": "First release.",
+      "1.1.0": "rows: each sentence's example row (0-based) in its split's "
+               "file, which MU-Bench's statement-level index files name."}
   LABELS: tuple[str, ...] = ()
   IMAGE_KEYS: tuple[str, ...] = ()
   EXTRA_TEXT: tuple[str, ...] = ()
@@ -71,6 +75,7 @@ class _UnitsWithSentences(manual_tfds.SplitFiles,
     features.update(
         unit_id=tfds.features.Scalar(dtype=np.int64),
         sentences=tfds.features.Sequence(tfds.features.Text()),
+        rows=tfds.features.Sequence(tfds.features.Scalar(dtype=np.int64)),
         labels=tfds.features.Sequence(
             tfds.features.ClassLabel(names=list(self.LABELS))))
     return self.dataset_info_from_configs(
@@ -92,7 +97,8 @@ class Nlvr2(_UnitsWithSentences):
 
   def _generate_examples(self, manual_dir: str, file: str):
     pairs = collections.OrderedDict()
-    for n, row in manual_tfds.json_lines(os.path.join(manual_dir, file)):
+    for index, (n, row) in enumerate(manual_tfds.json_lines(
+        os.path.join(manual_dir, file))):
       match = self._IDENTIFIER.match(row["identifier"])
       if not match or row["label"] not in NLVR2_LABELS:
         raise errors.DataError(
@@ -103,9 +109,10 @@ class Nlvr2(_UnitsWithSentences):
       entry = pairs.setdefault(key, {
           "unit_id": int(set_id) * 1000 + int(pair_id),
           "directory": str(row.get("directory", "")), "split": split,
-          "sentences": [], "labels": []})
+          "sentences": [], "labels": [], "rows": []})
       entry["sentences"].append(row["sentence"])
       entry["labels"].append(row["label"])
+      entry["rows"].append(index)
     for key, entry in pairs.items():
       folder = os.path.join(manual_dir, "images", entry["split"],
                             entry["directory"])
@@ -116,7 +123,8 @@ class Nlvr2(_UnitsWithSentences):
       yield key, {"image0": images[0], "image1": images[1],
                   "unit_id": entry["unit_id"],
                   "sentences": entry["sentences"],
-                  "labels": entry["labels"], "pair": key}
+                  "labels": entry["labels"], "rows": entry["rows"],
+                  "pair": key}
 
 
 class SnliVe(_UnitsWithSentences):
@@ -131,14 +139,16 @@ class SnliVe(_UnitsWithSentences):
 
   def _generate_examples(self, manual_dir: str, file: str):
     premises = collections.OrderedDict()
-    for n, row in manual_tfds.json_lines(os.path.join(manual_dir, file)):
+    for index, (n, row) in enumerate(manual_tfds.json_lines(
+        os.path.join(manual_dir, file))):
       if row["gold_label"] not in SNLI_VE_LABELS:
         raise errors.DataError(f"{file} line {n}: unknown gold_label "
                                f"{row['gold_label']!r}")
       entry = premises.setdefault(str(row["Flickr30K_ID"]),
-                                  {"sentences": [], "labels": []})
+                                  {"sentences": [], "labels": [], "rows": []})
       entry["sentences"].append(row["sentence2"])
       entry["labels"].append(row["gold_label"])
+      entry["rows"].append(index)
     for image_id, entry in premises.items():
       path = os.path.join(manual_dir, "flickr30k_images", f"{image_id}.jpg")
       if not os.path.exists(path):

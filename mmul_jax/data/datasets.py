@@ -40,6 +40,9 @@ class DatasetSpec(pipeline.RecordLayout):
     per unit, for class-skewed deletion; "labels": task answers;
     "captions": retrieval texts).
   manual: the builder of a hand-downloaded dataset (None: generated).
+  example_rows: the records' feature listing each text's example row in
+    the source file, where MU-Bench's index file lists those rows rather
+    than units (NLVR2's statements); None: its rows are the records.
   task_words: the embedded tokenizer's extra words.
   words: the embedded tokenizer's vocabulary (None: the shapes captions').
   """
@@ -47,6 +50,7 @@ class DatasetSpec(pipeline.RecordLayout):
   task: str = "retrieval"
   features: frozenset[str] = frozenset()
   manual: type | None = None
+  example_rows: str | None = None
   task_words: tuple[str, ...] = ()
   words: Callable[[], list[str]] | None = None
 
@@ -76,7 +80,8 @@ DATASETS = {
     "flickr30k_karpathy": DatasetSpec(
         features=_RETRIEVAL, manual=karpathy_tfds.Flickr30kKarpathy),
     "nlvr2": DatasetSpec(features=_CLASSIFICATION, **_NLVR2,
-                         manual=classification_tfds.Nlvr2),
+                         manual=classification_tfds.Nlvr2,
+                         example_rows="rows"),
     "snli_ve": DatasetSpec(features=_CLASSIFICATION, **_VE,
                            manual=classification_tfds.SnliVe),
     "molecule_text": DatasetSpec(**_MOLECULES,

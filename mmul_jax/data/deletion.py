@@ -66,6 +66,9 @@ class DeletionSet:
   all_ids: np.ndarray  # sorted
   # How Df was chosen: "uniform", "class<k>" (skewed) or "mubench".
   source: str = "uniform"
+  # A MU-Bench file of example rows mapped to units: the counts (see
+  # `units_of_example_rows`), kept in the manifest.
+  mapping: dict | None = None
 
   @property
   def retain_ids(self) -> np.ndarray:
@@ -105,7 +108,8 @@ class DeletionSet:
             "num_forget": len(self.forget_ids),
             "forget_ids": [int(i) for i in self.forget_ids],
             "all_ids_sha256": ids_hash(self.all_ids),
-            "source": self.source, "sha256": self.sha256}
+            "source": self.source, "sha256": self.sha256,
+            **({"mubench_mapping": self.mapping} if self.mapping else {})}
 
 
 def draw(all_ids: Sequence[int], *, ratio: float, seed: int, dataset: str,
@@ -142,13 +146,14 @@ def draw(all_ids: Sequence[int], *, ratio: float, seed: int, dataset: str,
 
 
 def from_rows(rows: np.ndarray, row_ids: Sequence[int], *, ratio: float,
-              dataset: str, unit: str = "image") -> DeletionSet:
+              dataset: str, unit: str = "image",
+              mapping: dict | None = None) -> DeletionSet:
   """A Df given as row indices into a split whose row i has id
   `row_ids[i]` (an imported MU-Bench set)."""
   row_ids = np.asarray(row_ids, np.int64)
   result = DeletionSet(dataset, unit, -1, float(ratio),
                        row_ids[np.asarray(rows, np.int64)],
-                       np.sort(row_ids), "mubench")
+                       np.sort(row_ids), "mubench", mapping)
   result.check()
   return result
 
@@ -213,6 +218,41 @@ def read_mubench_indices(path: str, *, num_rows: int,
         f"of {path}'s {len(rows)} rows, which is none; raise "
         "deletion.ratio")
   return rows[:n]
+
+
+def example_row_owners(rows_per_record: Sequence[Sequence[int]],
+                       what: str = "the split") -> np.ndarray:
+  """`owner[r]`: the record holding example row r, from each record's
+  example rows (NLVR2: the statement rows of an image pair). The rows must
+  be 0..n-1, each in exactly one record."""
+  sizes = [len(r) for r in rows_per_record]
+  rows = np.concatenate([np.asarray(r, np.int64).ravel()
+                         for r in rows_per_record] or [np.zeros(0, np.int64)])
+  owner = np.repeat(np.arange(len(sizes)), sizes)
+  n = len(rows)
+  if n == 0 or rows.min() < 0 or rows.max() >= n or len(np.unique(rows)) != n:
+    raise errors.DataError(
+        f"the example rows of {what} are not 0..{n - 1}, each once; "
+        "prepare the dataset again (delete its TFDS directory)")
+  out = np.empty(n, np.int64)
+  out[rows] = owner
+  return out
+
+
+def units_of_example_rows(rows: np.ndarray, owner: np.ndarray,
+                          rows_per_unit: np.ndarray
+                          ) -> tuple[np.ndarray, dict]:
+  """The records (deletion units) of the example rows `rows` of a MU-Bench
+  file, in order of first appearance: deleting a unit deletes all its
+  examples, so Df covers at least the listed ones. Returns the record
+  positions and the counts for the manifest: the split's example rows, the
+  rows listed, the units deleted and the examples they hold."""
+  first = owner[np.asarray(rows, np.int64)]
+  _, where = np.unique(first, return_index=True)
+  units = first[np.sort(where)]
+  return units, {"example_rows": int(len(owner)),
+                 "rows_listed": int(len(rows)), "units": int(len(units)),
+                 "examples_deleted": int(np.sum(rows_per_unit[units]))}
 
 
 def read_mubench_mask(directory: str, *, num_rows: int,

@@ -12,10 +12,13 @@ from mmul_jax.data import pipeline
 
 
 def deletion_set(d: ml_collections.ConfigDict, train: pipeline.ImageTextSplit,
-                 dataset_name: str, root: str) -> deletion.DeletionSet:
+                 dataset_name: str, root: str, *,
+                 example_rows: str | None = None) -> deletion.DeletionSet:
   """Df as `config.deletion` says: imported from a MU-Bench file, or the
   seeded uniform (all standard ratios written at once) or class-skewed
-  set, from its manifest under `root`."""
+  set, from its manifest under `root`. `example_rows` names the records'
+  feature of their examples' rows where MU-Bench's file lists examples
+  rather than units (NLVR2's statements; `DatasetSpec.example_rows`)."""
   ratio = float(d.ratio)
   if d.count:
     if d.count >= len(train):
@@ -24,10 +27,8 @@ def deletion_set(d: ml_collections.ConfigDict, train: pipeline.ImageTextSplit,
           "training units")
     ratio = 100.0 * d.count / len(train)
   if d.mubench_file:
-    rows = deletion.read_mubench_indices(d.mubench_file, num_rows=len(train),
-                                         ratio=ratio)
-    return deletion.from_rows(rows, train.image_ids, ratio=ratio,
-                              dataset=dataset_name)
+    return _mubench_set(d.mubench_file, train, dataset_name, root, ratio,
+                        example_rows)
   if d.strategy == "class_skewed":
     return deletion.skewed_set(
         root, train.image_ids, pipeline.read_column(train.source, "label"),
@@ -39,6 +40,32 @@ def deletion_set(d: ml_collections.ConfigDict, train: pipeline.ImageTextSplit,
                    if 0 < deletion.unit_count(r, n) < n} | {ratio})
   return deletion.standard_sets(root, train.image_ids, dataset=dataset_name,
                                 seed=d.seed, ratios=ratios)[ratio]
+
+
+def _mubench_set(path: str, train: pipeline.ImageTextSplit,
+                 dataset_name: str, root: str, ratio: float,
+                 example_rows: str | None) -> deletion.DeletionSet:
+  """A MU-Bench index file's Df, its manifest written under `root` (with
+  how its example rows map to units, where they do)."""
+  if example_rows is None:
+    rows = deletion.read_mubench_indices(path, num_rows=len(train),
+                                         ratio=ratio)
+    df = deletion.from_rows(rows, train.image_ids, ratio=ratio,
+                            dataset=dataset_name)
+  else:
+    per_record = [np.asarray(train.source[i][example_rows], np.int64)
+                  for i in range(len(train))]
+    owner = deletion.example_row_owners(per_record,
+                                        f"{dataset_name}'s train split")
+    rows = deletion.read_mubench_indices(path, num_rows=len(owner),
+                                         ratio=ratio)
+    units, mapping = deletion.units_of_example_rows(
+        rows, owner, np.asarray([len(r) for r in per_record]))
+    df = deletion.from_rows(units, train.image_ids, ratio=ratio,
+                            dataset=dataset_name, mapping=mapping)
+  deletion.save(df, deletion.manifest_path(
+      root, dataset_name, df.seed, df.ratio, f"mubench_{df.sha256[:10]}"))
+  return df
 
 
 def check_fits(config, df: deletion.DeletionSet) -> None:

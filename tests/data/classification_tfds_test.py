@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from mmul_jax import errors
+from mmul_jax import experiment
 from mmul_jax.data import classification_tfds
 from mmul_jax.data import manual_tfds
 
@@ -29,9 +30,11 @@ def test_nlvr2_groups_sentences_by_image_pair(tmp_path):
   sources = builder.as_data_source()
   for split, file in classification_tfds.Nlvr2.SPLIT_FILES.items():
     want = collections.defaultdict(list)
-    for row in _rows(os.path.join(manual, file)):
+    want_rows = collections.defaultdict(list)
+    for index, row in enumerate(_rows(os.path.join(manual, file))):
       want[row["identifier"].rsplit("-", 1)[0]].append(
           (row["sentence"], row["label"]))
+      want_rows[row["identifier"].rsplit("-", 1)[0]].append(index)
     source = sources[split]
     assert len(source) == len(want)
     ids = set()
@@ -41,6 +44,8 @@ def test_nlvr2_groups_sentences_by_image_pair(tmp_path):
       got = [(s.decode(), classification_tfds.NLVR2_LABELS[label])
              for s, label in zip(rec["sentences"], rec["labels"])]
       assert got == want[pair]
+      # Each statement's row in the file: what MU-Bench's index lists.
+      assert [int(r) for r in rec["rows"]] == want_rows[pair]
       for key in ("image0", "image1"):
         assert rec[key].dtype == np.uint8 and rec[key].shape == (20, 28, 3)
       assert not np.array_equal(rec["image0"], rec["image1"])
@@ -115,3 +120,27 @@ def test_nlvr2_sentence_that_is_not_utf8_names_file_and_line(tmp_path):
                      "JSON"):
     manual_tfds.prepare(classification_tfds.Nlvr2, str(tmp_path / "data"),
                         str(manual))
+
+
+def test_a_mubench_statement_file_deletes_the_pairs_of_its_statements(
+    tmp_path, tiny_config):
+  """MU-Bench's NLVR2 file lists statement rows of train.json; setup maps
+  them onto the image pairs that hold them (here on the fake download)."""
+  rows = _rows(os.path.join(FIXTURES, "nlvr2", "train.json"))
+  listed = [4, 11, 0, 7]
+  (tmp_path / "nlvr2.txt").write_text("".join(f"{r}\n" for r in listed))
+  c = tiny_config.copy_and_resolve_references()
+  c.data.name, c.data.data_dir = "nlvr2", str(tmp_path / "tfds")
+  c.data.manual_dir = os.path.join(FIXTURES, "nlvr2")
+  c.deletion.mubench_file = str(tmp_path / "nlvr2.txt")
+  c.deletion.ratio = 10.0
+  c.unlearn.df_batch_size, c.unlearn.dr_batch_size = 1, 2
+  c.eval.auc_num_samples = 1
+  exp = experiment.setup(c, str(tmp_path / "run"))
+  pairs = [rows[r]["identifier"].rsplit("-", 1)[0] for r in listed]
+  want = [int(p.split("-")[1]) * 1000 + int(p.split("-")[2]) for p in pairs]
+  assert exp.deletion.forget_ids.tolist() == want
+  held = sum(r["identifier"].rsplit("-", 1)[0] in pairs for r in rows)
+  assert exp.deletion.mapping == {
+      "example_rows": len(rows), "rows_listed": 4, "units": 4,
+      "examples_deleted": held}

@@ -6,8 +6,11 @@ import os
 import numpy as np
 import pytest
 
+from mmul_jax import config_schema
 from mmul_jax import errors
 from mmul_jax.data import deletion
+from mmul_jax.data import deletion_policy
+from mmul_jax.data import pipeline
 
 IDS = np.arange(100, 300)
 
@@ -236,3 +239,52 @@ def test_mubench_empty_huge_and_duplicated_rows(tmp_path):
   path = _index_file(tmp_path, [3, 4])
   with pytest.raises(errors.DataError, match="which is none"):
     deletion.read_mubench_indices(path, num_rows=1000, ratio=1)
+
+
+def _statement_split():
+  """Five image pairs holding the statement rows 0..9 of a file, in the
+  shuffled order a builder groups them in."""
+  rows = [[0, 3], [1], [2, 4, 9], [5, 6, 7], [8]]
+  source = [{"unit_id": 100 + i, "rows": np.asarray(r)}
+            for i, r in enumerate(rows)]
+  return pipeline.ImageTextSplit(source, np.arange(100, 105)), rows
+
+
+def test_statement_rows_map_to_the_units_that_hold_them(tmp_path):
+  """NLVR2: MU-Bench lists statements; Df is every image pair one of them
+  belongs to, and the manifest says how many statements that deletes."""
+  train, rows = _statement_split()
+  path = tmp_path / "nlvr2.txt"
+  path.write_text("9\n4\n3\n8\n")  # the 10% set: statements 9, 4, 3, 8
+  c = config_schema.default_config().deletion
+  c.mubench_file, c.ratio = str(path), 10.0
+  root = tmp_path / "deletion"
+  df = deletion_policy.deletion_set(c, train, "nlvr2", str(root),
+                                    example_rows="rows")
+  # Statements 9 and 4 are pair 102's, 3 is pair 100's, 8 is pair 104's.
+  assert df.forget_ids.tolist() == [102, 100, 104]
+  assert df.mapping == {"example_rows": 10, "rows_listed": 4, "units": 3,
+                        "examples_deleted": 6}
+  (manifest,) = root.glob("nlvr2/seed-1/ratio10_mubench_*.json")
+  saved = json.loads(manifest.read_text())
+  assert saved["mubench_mapping"] == df.mapping
+  assert saved["forget_ids"] == [102, 100, 104]
+  # Half the file (5%): statements 9 and 4, one pair.
+  c.ratio = 5.0
+  half = deletion_policy.deletion_set(c, train, "nlvr2", str(root),
+                                      example_rows="rows")
+  assert half.forget_ids.tolist() == [102]
+  # A statement row beyond the split's 10 is refused with its line.
+  path.write_text("9\n10\n")
+  c.ratio = 10.0
+  with pytest.raises(errors.DataError, match="line 2: row 10 is out of "
+                     "range for a train split of 10 rows"):
+    deletion_policy.deletion_set(c, train, "nlvr2", str(root),
+                                 example_rows="rows")
+
+
+def test_example_rows_must_be_each_row_once():
+  with pytest.raises(errors.DataError, match="not 0..3, each once"):
+    deletion.example_row_owners([[0, 1], [1, 3]])
+  np.testing.assert_array_equal(
+      deletion.example_row_owners([[2, 0], [1]]), [0, 1, 0])
