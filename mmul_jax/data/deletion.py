@@ -239,9 +239,8 @@ def example_row_owners(rows_per_record: Sequence[Sequence[int]],
   return out
 
 
-def units_of_example_rows(rows: np.ndarray, owner: np.ndarray,
-                          rows_per_unit: np.ndarray
-                          ) -> tuple[np.ndarray, dict]:
+def units_of_example_rows(rows: np.ndarray,
+                          owner: np.ndarray) -> tuple[np.ndarray, dict]:
   """The records (deletion units) of the example rows `rows` of a MU-Bench
   file, in order of first appearance: deleting a unit deletes all its
   examples, so Df covers at least the listed ones. Returns the record
@@ -252,7 +251,7 @@ def units_of_example_rows(rows: np.ndarray, owner: np.ndarray,
   units = first[np.sort(where)]
   return units, {"example_rows": int(len(owner)),
                  "rows_listed": int(len(rows)), "units": int(len(units)),
-                 "examples_deleted": int(np.sum(rows_per_unit[units]))}
+                 "examples_deleted": int(np.isin(owner, units).sum())}
 
 
 def read_mubench_mask(directory: str, *, num_rows: int,

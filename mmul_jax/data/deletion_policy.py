@@ -59,8 +59,7 @@ def _mubench_set(path: str, train: pipeline.ImageTextSplit,
                                         f"{dataset_name}'s train split")
     rows = deletion.read_mubench_indices(path, num_rows=len(owner),
                                          ratio=ratio)
-    units, mapping = deletion.units_of_example_rows(
-        rows, owner, np.asarray([len(r) for r in per_record]))
+    units, mapping = deletion.units_of_example_rows(rows, owner)
     df = deletion.from_rows(units, train.image_ids, ratio=ratio,
                             dataset=dataset_name, mapping=mapping)
   deletion.save(df, deletion.manifest_path(

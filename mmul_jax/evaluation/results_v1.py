@@ -173,11 +173,9 @@ def convert_file(path: str, task: str | None = None) -> int:
   `PATH.v1` and the converted file is written atomically. Returns how many
   records were converted (0: it was already current and is untouched).
   `task` is for records.jsonl lines (`convert_record`)."""
-  with open(path, encoding="utf-8") as f:
-    text = f.read()
-  where = lambda n: f"{path}, line {n}"
   if path.endswith(".jsonl"):
-    lines = [ln for ln in text.splitlines() if ln.strip()]
+    with open(path, encoding="utf-8") as f:
+      lines = [ln for ln in f.read().splitlines() if ln.strip()]
     try:
       old = [json.loads(ln) for ln in lines]
     except ValueError as e:
@@ -186,7 +184,7 @@ def convert_file(path: str, task: str | None = None) -> int:
     new = [convert_record(r, task) for r in old]
     changed = sum(results.version_of(r) == 1 for r in old)
     for n, r in enumerate(new):
-      results.check_version(r, where(n + 1))
+      results.check_version(r, f"{path}, line {n + 1}")
     out = "".join(json.dumps(r, sort_keys=True) + "\n" for r in new)
   else:
     old = io_utils.read_json(path, what="results file",

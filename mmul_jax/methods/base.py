@@ -150,6 +150,17 @@ class Context:
         superloss_lambda=lam)
 
 
+def no_second_order(config) -> list[str]:
+  """For methods whose plan makes no optimiser steps (noise only): the
+  problem with `unlearn.second_order=sophia`, which has nothing to
+  replace (the loop refuses such a plan too)."""
+  if config.unlearn.second_order == "none":
+    return []
+  return ["makes no optimiser steps (it only adds noise), so "
+          "unlearn.second_order=sophia has nothing to change; set "
+          "unlearn.second_order=none"]
+
+
 def require_numbers(h, keys, *, minimum: float,
                     exclusive: bool = False) -> list[str]:
   """For the methods' `check` functions: one problem per hyperparameter in

@@ -100,7 +100,7 @@ def check_dtd(h, config) -> list[str]:
     problems.append("needs unlearn.weight_decay > 0 (the strong convexity "
                     "constant of its noise calibration)")
   if h.descent is False:
-    problems += _no_second_order(config)
+    problems += base.no_second_order(config)
   return problems
 
 
@@ -108,16 +108,8 @@ def check_fisher(h, config) -> list[str]:
   return (base.require_numbers(h, ("alpha", "max_variance"), minimum=0,
                                exclusive=True)
           + base.require_integers(h, ("num_batches",), minimum=1)
-          + _no_second_order(config))
+          + base.no_second_order(config))
 
-
-def _no_second_order(config) -> list[str]:
-  """A noise-only plan makes no optimiser steps for SophiaG to replace."""
-  if config.unlearn.second_order == "none":
-    return []
-  return ["makes no optimiser steps (it only adds noise), so "
-          "unlearn.second_order=sophia has nothing to change; set "
-          "unlearn.second_order=none"]
 
 
 DTD = base.Method(

@@ -180,10 +180,8 @@ def optimizer(config, plan: methods.Plan):
   name = plan.optimizer
   if u.second_order == "sophia":  # SOUL: any method's optimiser
     if name == "none":
-      raise errors.ConfigError(
-          f"method {config.method.name!r} makes no optimiser steps (it only "
-          "adds noise), so unlearn.second_order=sophia has nothing to "
-          "change; set unlearn.second_order=none")
+      (problem,) = methods.base.no_second_order(config)
+      raise errors.ConfigError(f"method {config.method.name!r} {problem}")
     name = "sophia"
   b1, b2 = u.sophia_betas
   return optim.optimizer(
