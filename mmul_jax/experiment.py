@@ -61,7 +61,10 @@ class Experiment:
   @functools.cached_property
   def texts_per_unit(self) -> float:
     """Captions (or sentences) per deletion unit: the mean over up to 200
-    training records (exact where every unit has as many)."""
+    training records (exact where every unit has as many); 1 for a
+    unimodal dataset, whose unit is one example."""
+    if self.spec.unimodal:
+      return 1.0
     n = min(200, len(self.train))
     key = self.spec.text_key
     return float(np.mean([len(self.train.source[i][key])

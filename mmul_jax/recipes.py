@@ -105,3 +105,42 @@ def shapes_classification(c: ml_collections.ConfigDict, *,
   c.method.name = "mmul"
   c.method.mmul.update(md_weight=1.0, ukr_weight=1.0, mkr_weight=1.0)
   _label_targets(c)
+
+
+def unimodal_classification(c: ml_collections.ConfigDict, *, dataset: str,
+                            train_steps: int, method: str = "randlabel"
+                            ) -> None:
+  """An embedded unimodal task (image or text classification, MU-Bench's
+  CIFAR / IMDB / DDI in miniature): the tiny model's tower with a class
+  head, 5% of 2,000 examples deleted, `train_steps` of training (enough
+  for the original to fit the atypical labels, the membership signal),
+  `method` at the demo's unlearning budget. MMUL is refused here (one
+  modality); the relabelling methods draw wrong classes."""
+  c.data.name = dataset
+  c.deletion.ratio = 5.0
+  c.train.num_steps = train_steps
+  c.method.name = method
+  _label_targets(c)
+
+
+def mubench_unimodal(c: ml_collections.ConfigDict, *, dataset: str,
+                     train_rows: int, epochs: int, batch_size: int,
+                     learning_rate: float, weight_decay: float,
+                     method: str = "randlabel",
+                     preset: str = "vit_b16") -> None:
+  """MU-Bench's recipe for a unimodal dataset (spec §3, its per-dataset
+  learning rate / epochs / batch), on the CLIP tower of the modality with a
+  class head (MU-Bench fine-tunes pretrained backbones: ViT / BERT-style):
+  `epochs` over the `train_rows` training examples, unlearning `epochs`
+  passes over a 5% Df at half the batch with Dr batch 64, cosine decay."""
+  _clip(c, dataset, preset)
+  df_rows = train_rows // 20
+  _optimisation(c, batch_size=batch_size,
+                train_steps=epochs * train_rows // batch_size,
+                df_units=df_rows, epochs=epochs, learning_rate=learning_rate,
+                end_ratio=0.0, weight_decay=weight_decay, warmup_steps=0)
+  c.deletion.count = 0  # MU-Bench deletes by ratio
+  c.deletion.ratio = 5.0
+  c.method.name = method
+  _label_targets(c)
+  c.eval.max_dr_images = 5 * df_rows  # the AUC's 5 samples

@@ -26,6 +26,9 @@ from mmul_jax.data import pipeline
 from mmul_jax.data import shapes_tasks
 from mmul_jax.data import shapes_tasks_tfds
 from mmul_jax.data import shapes_tfds
+from mmul_jax.data import unimodal_real_tfds
+from mmul_jax.data import unimodal_tasks
+from mmul_jax.data import unimodal_tfds
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,15 +37,16 @@ class DatasetSpec(pipeline.RecordLayout):
   image keys, two for NLVR2; unit id; texts; class names, empty for
   retrieval) and what the run makes of them.
 
-  task: the task kind (`mmul_jax.tasks`): "retrieval", "classification"
-    or "graph_text".
+  task: the task kind (`mmul_jax.tasks`): "retrieval", "classification",
+    "graph_text" or "unimodal_classification".
   features: what a method or deletion strategy may use ("classes": a class
     per unit, for class-skewed deletion; "labels": task answers;
     "captions": retrieval texts).
   manual: the builder of a hand-downloaded dataset (None: generated).
-  example_rows: the records' feature listing each text's example row in
-    the source file, where MU-Bench's index file lists those rows rather
-    than units (NLVR2's statements); None: its rows are the records.
+  example_rows: the records' feature holding the example row(s) in the
+    source's order that MU-Bench's index file counts: NLVR2's statement
+    rows of a pair, a unimodal dataset's one row (TFDS does not keep the
+    source's order); None: its rows are the records.
   task_words: the embedded tokenizer's extra words.
   words: the embedded tokenizer's vocabulary (None: the shapes captions').
   """
@@ -66,6 +70,14 @@ _MOLECULES = dict(task="graph_text", modality="graph", image_keys=(), id_key="mo
                   features=frozenset({"graphs", "captions"}))
 _NLVR2 = dict(task="classification", image_keys=("image0", "image1"), id_key="unit_id",
               text_key="sentences", labels=classification_tfds.NLVR2_LABELS)
+# One input and one label per record; "classes": class-skewed deletion.
+_UNIMODAL = dict(task="unimodal_classification", image_keys=(),
+                 id_key="example_id",
+                 features=frozenset({"labels", "classes"}))
+_IMAGE_CLS = dict(_UNIMODAL, modality="image", inputs="image")
+_TEXT_CLS = dict(_UNIMODAL, modality="text", inputs="text")
+# The real ones' records keep their MU-Bench row (TFDS reorders records).
+_REAL = dict(example_rows="row")
 _VE = dict(task="classification", id_key="unit_id", text_key="sentences",
            labels=classification_tfds.SNLI_VE_LABELS)
 
@@ -87,9 +99,28 @@ DATASETS = {
     "molecule_text": DatasetSpec(**_MOLECULES,
                                  words=molecule_text.vocabulary),
     "chebi20": DatasetSpec(**_MOLECULES, manual=molecule_tfds.Chebi20),
+    "shapes_cifar": DatasetSpec(**_IMAGE_CLS,
+                                labels=unimodal_tasks.IMAGE_CLASSES),
+    "reviews": DatasetSpec(**_TEXT_CLS, labels=unimodal_tasks.SENTIMENTS,
+                           words=unimodal_tasks.review_vocabulary),
+    "drug_relations": DatasetSpec(**_TEXT_CLS,
+                                  labels=unimodal_tasks.RELATIONS,
+                                  words=unimodal_tasks.relation_vocabulary),
+    "cifar100": DatasetSpec(**_IMAGE_CLS, **_REAL,
+                            labels=unimodal_real_tfds.CIFAR100_LABELS,
+                            manual=unimodal_real_tfds.Cifar100),
+    "imdb": DatasetSpec(**_TEXT_CLS, **_REAL,
+                        labels=unimodal_tasks.SENTIMENTS,
+                        manual=unimodal_real_tfds.Imdb),
+    "ddi2013": DatasetSpec(**_TEXT_CLS, **_REAL,
+                           labels=unimodal_tasks.RELATIONS,
+                           manual=unimodal_real_tfds.Ddi2013),
 }
 _GENERATED = {"shapes_nlvr2": shapes_tasks_tfds.ShapesNlvr2,
               "shapes_ve": shapes_tasks_tfds.ShapesVe}
+_GENERATED_UNIMODAL = {"shapes_cifar": unimodal_tfds.ShapesCifar,
+                       "reviews": unimodal_tfds.Reviews,
+                       "drug_relations": unimodal_tfds.DrugRelations}
 
 
 def data_dir(d) -> str:
@@ -141,19 +172,25 @@ def _prepare(d):
     return shapes_tasks_tfds.prepare(
         _GENERATED[d.name], data_dir(d), num_train=d.num_train,
         num_test=d.num_test, image_size=d.image_size, seed=d.seed)
+  if d.name in _GENERATED_UNIMODAL:
+    return unimodal_tfds.prepare(
+        _GENERATED_UNIMODAL[d.name], data_dir(d), num_train=d.num_train,
+        num_test=d.num_test, image_size=d.image_size, seed=d.seed)
   return manual_tfds.prepare(DATASETS[d.name].manual, data_dir(d),
                              _manual_dir(d))
 
 
 def texts(builder, spec: DatasetSpec, split: str = "train") -> Iterator[str]:
   """Every text of a split, its images left undecoded (reading them is
-  most of a record's cost), for training a tokenizer."""
+  most of a record's cost), for training a tokenizer; none for a dataset
+  without text."""
+  if not spec.has_text:
+    return
   source = builder.as_data_source(
       split, decoders={k: tfds.decode.SkipDecoding()
                        for k in spec.image_keys})
   for i in range(len(source)):
-    for text in source[i][spec.text_key]:
-      yield pipeline.decode_text(text)
+    yield from spec.texts_of(source[i])
 
 
 def index_splits(builder, spec: DatasetSpec):

@@ -53,7 +53,8 @@ def _mubench_set(path: str, train: pipeline.ImageTextSplit,
     df = deletion.from_rows(rows, train.image_ids, ratio=ratio,
                             dataset=dataset_name)
   else:
-    per_record = [np.asarray(train.source[i][example_rows], np.int64)
+    per_record = [np.atleast_1d(np.asarray(train.source[i][example_rows],
+                                           np.int64))
                   for i in range(len(train))]
     owner = deletion.example_row_owners(per_record,
                                         f"{dataset_name}'s train split")

@@ -147,13 +147,34 @@ class RecordLayout:
   records hold `image_keys` images and `sentences` with `labels`; graph
   records (`modality="graph"`) hold a molecule's `nodes`, `edges`,
   `senders` and `receivers` (`molecules.MoleculeGraph`) in the image's
-  place."""
+  place. Unimodal records (`inputs` set) hold one input of `modality`
+  ("image" or "text") under the key `inputs` and its class as `label`: an
+  example is a record, and its batches are `{"input", "label",
+  "image_id"}`."""
 
   image_keys: tuple[str, ...] = ("image",)
   id_key: str = "image_id"
   text_key: str = "captions"
   labels: tuple[str, ...] = ()
-  modality: str = "image"  # or "graph"
+  modality: str = "image"  # or "graph"; unimodal: "image" or "text"
+  inputs: str | None = None  # unimodal: the record key of the input
+
+  @property
+  def unimodal(self) -> bool:
+    return self.inputs is not None
+
+  @property
+  def has_text(self) -> bool:
+    """Whether the records hold text (a tokenizer reads it)."""
+    return not self.unimodal or self.modality == "text"
+
+  def texts_of(self, record) -> list[str]:
+    """The record's texts, the tokenizer's training data."""
+    if not self.has_text:
+      return []
+    if self.unimodal:
+      return [decode_text(record[self.inputs])]
+    return [decode_text(t) for t in record[self.text_key]]
 
   def images(self, record, shape: InputShape):
     """The record's image `(S, S, 3)` (`(K, S, S, 3)` with labels), or
@@ -174,9 +195,20 @@ class RecordLayout:
               for k in self.image_keys]
     return np.stack(images) if self.labels else images[0]
 
+  def unimodal_input(self, record, shape: InputShape):
+    """A unimodal record's input as the pipeline keeps it: an image fitted
+    to the shape, or a text string (tokenised when batched)."""
+    x = record[self.inputs]
+    if self.modality == "text":
+      return decode_text(x)
+    if self.modality == "image":
+      return fit_image(x, shape.image_size)
+    raise ValueError(f"no unimodal input of modality {self.modality!r}")
+
   def model_input(self, examples, mean, std):
-    """What the model reads: normalised float images, graphs as they are."""
-    if self.modality == "graph":
+    """What the model reads: normalised float images, graphs and token ids
+    as they are."""
+    if self.modality in ("graph", "text"):
       return examples
     return normalize_images(examples, mean, std)
 
@@ -194,7 +226,9 @@ def training_stream(split: ImageTextSplit, image_ids: Sequence[int], *,
   Batches are dicts with `image` float32 `(B, H, W, 3)`, `text` int32
   `(B, L)` and `image_id` int64 `(B,)` (the unit id). Classification
   layouts add `label` int32 `(B,)`, the label of the drawn sentence, and
-  give `image` as `(B, K, H, W, 3)`. With `shard=(i, n)` it holds only
+  give `image` as `(B, K, H, W, 3)`. Unimodal layouts give `input` (what
+  the classifier reads: normalised images, token ids), `label` and
+  `image_id`, one example per unit. With `shard=(i, n)` it holds only
   rows `[i * B/n, (i + 1) * B/n)` of each batch, so the n processes of a job
   together read exactly the one-process batches, each record once.
   """
@@ -206,6 +240,10 @@ def training_stream(split: ImageTextSplit, image_ids: Sequence[int], *,
   records = split.records_for(image_ids)
 
   def pick(record, rng: np.random.Generator):
+    if layout.unimodal:
+      return {"input": layout.unimodal_input(record, shape),
+              "label": np.int32(record["label"]),
+              "image_id": np.int64(record[layout.id_key])}
     texts = record[layout.text_key]
     k = int(rng.integers(len(texts)))
     out = {"image": layout.images(record, shape),
@@ -216,6 +254,10 @@ def training_stream(split: ImageTextSplit, image_ids: Sequence[int], *,
     return out
 
   def collate(batch):
+    if layout.unimodal:
+      return {"input": _unimodal_batch(layout, batch["input"], tok, mean,
+                                       std),
+              "label": batch["label"], "image_id": batch["image_id"]}
     out = {
         "image": layout.model_input(batch["image"], mean, std),
         "text": tokenizer_lib.encode(tok, list(batch["caption"])),
@@ -229,6 +271,12 @@ def training_stream(split: ImageTextSplit, image_ids: Sequence[int], *,
   ds = ds.shuffle(seed=seed).repeat().random_map(pick, seed=seed + 1)
   ds = ds.batch(batch_size // count, drop_remainder=True)
   return (ds[index::count] if count > 1 else ds).map(collate)
+
+
+def _unimodal_batch(layout: RecordLayout, inputs, tok, mean, std):
+  if layout.modality == "text":
+    return tokenizer_lib.encode(tok, [decode_text(t) for t in inputs])
+  return layout.model_input(inputs, mean, std)
 
 
 def iterate(stream: grain.MapDataset, start_step: int, *,
@@ -261,12 +309,14 @@ def _position_state(it) -> dict:
 
 @dataclasses.dataclass(frozen=True)
 class PairSet:
-  """Every (unit, text) pair of a set of units, for evaluation."""
+  """Every (unit, text) pair of a set of units, for evaluation; for a
+  unimodal layout every example (`text` None, one example per unit)."""
 
-  # (N, H, W, 3) uint8; (N, K, H, W, 3) with labels; padded graphs
+  # (N, H, W, 3) uint8; (N, K, H, W, 3) with labels; padded graphs;
+  # unimodal: the inputs as the pipeline keeps them, token ids for text
   images: Any
   image_ids: np.ndarray  # (N,) unit ids
-  text: np.ndarray  # (M, L) int32 token ids
+  text: np.ndarray | None  # (M, L) int32 token ids
   caption_owner: np.ndarray  # (M,) index into images of each text
   labels: np.ndarray | None = None  # (M,) classification labels
 
@@ -276,6 +326,9 @@ def load_pairs(split: ImageTextSplit, image_ids: Sequence[int], *,
                desc: str = "loading",
                layout: RecordLayout = RETRIEVAL) -> PairSet:
   records = split.records_for(image_ids)
+  if layout.unimodal:
+    return _load_examples(split, records, tok=tok, shape=shape, desc=desc,
+                          layout=layout)
   images, ids, captions, owner, labels = [], [], [], [], []
   for n, r in enumerate(tqdm(records, desc=desc, leave=False, mininterval=2)):
     rec = split.source[int(r)]
@@ -290,3 +343,18 @@ def load_pairs(split: ImageTextSplit, image_ids: Sequence[int], *,
                  tokenizer_lib.encode(tok, captions),
                  np.asarray(owner, np.int64),
                  np.asarray(labels, np.int32) if layout.labels else None)
+
+
+def _load_examples(split: ImageTextSplit, records, *, tok, shape, desc,
+                   layout: RecordLayout) -> PairSet:
+  inputs, ids, labels = [], [], []
+  for r in tqdm(records, desc=desc, leave=False, mininterval=2):
+    rec = split.source[int(r)]
+    inputs.append(layout.unimodal_input(rec, shape))
+    ids.append(rec[layout.id_key])
+    labels.append(int(rec["label"]))
+  kept = (tokenizer_lib.encode(tok, inputs) if layout.modality == "text"
+          else stack(inputs))
+  return PairSet(kept, np.asarray(ids, np.int64), None,
+                 np.arange(len(ids), dtype=np.int64),
+                 np.asarray(labels, np.int32))

@@ -78,7 +78,7 @@ def vocabulary() -> list[str]:
   return sorted(words)
 
 
-def _shape_mask(shape: str, size: int, yy: np.ndarray,
+def shape_mask(shape: str, size: int, yy: np.ndarray,
                 xx: np.ndarray) -> np.ndarray:
   r = size / 2
   dy, dx = yy - (r - 0.5), xx - (r - 0.5)
@@ -94,13 +94,21 @@ def _shape_mask(shape: str, size: int, yy: np.ndarray,
   raise ValueError(f"unknown shape {shape!r}")
 
 
-def _render(objects, code, image_size: int,
-            rng: np.random.Generator) -> np.ndarray:
+def coded_background(code, image_size: int,
+                     rng: np.random.Generator) -> np.ndarray:
+  """Dark noise `(S, S, 3)` int16 with the colour code in its top band."""
   s = image_size
-  img = rng.integers(8, 24, size=(s, s, 3)).astype(np.int16)  # dark noise
+  img = rng.integers(8, 24, size=(s, s, 3)).astype(np.int16)
   block = s // CODE_BLOCKS
   for b, c in enumerate(code):
     img[:BAND, b * block:(b + 1) * block] = CODE_PALETTE[c]
+  return img
+
+
+def _render(objects, code, image_size: int,
+            rng: np.random.Generator) -> np.ndarray:
+  s = image_size
+  img = coded_background(code, s, rng)
   half = s // 2
   top = BAND
   for obj in objects:
@@ -113,7 +121,7 @@ def _render(objects, code, image_size: int,
     y = y0 + int(rng.integers(0, cell_h - size + 1))
     x = x0 + int(rng.integers(0, cell_w - size + 1))
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
-    mask = _shape_mask(obj.shape, size, yy, xx)
+    mask = shape_mask(obj.shape, size, yy, xx)
     colour = np.array(COLOURS[obj.colour]) + rng.integers(-15, 16, 3)
     img[y:y + size, x:x + size][mask] = colour
   return np.clip(img, 0, 255).astype(np.uint8)

@@ -78,7 +78,10 @@ def tokenizer_source(model_cfg, spec: datasets.DatasetSpec) -> str:
   "checkpoint" (`model.pretrained`'s), "embedded" (the embedded datasets'
   fixed vocabulary) or "trained" (a WordPiece vocabulary trained on a
   hand-downloaded dataset's training texts: the embedded vocabulary would
-  turn most real words into [UNK])."""
+  turn most real words into [UNK]). A dataset without text (image, audio,
+  video classification) gets the embedded one, which it never reads."""
+  if not spec.has_text:
+    return "embedded"
   if model_cfg.tokenizer:
     return "file"
   if model_cfg.pretrained:

@@ -1,7 +1,9 @@
-"""Evaluation of a classification model (NLVR2, SNLI-VE) on the test split,
-Df and Dr: accuracy, the MultiDelete Df-vs-Dr AUC and MU-Bench's metrics.
+"""Evaluation of a classification model (NLVR2, SNLI-VE, and the unimodal
+image and text tasks) on the test split, Df and Dr: accuracy, the
+MultiDelete Df-vs-Dr AUC and MU-Bench's metrics.
 
-Every (unit, sentence) pair is one example. The AUC scores a pair by the
+Every (unit, sentence) pair is one example; a unimodal set's examples are
+its units. The AUC scores a pair by the
 probability of its true label, p(y | x) (the spec's clean definition, §3.1;
 the reference used a fixed class's probability). The membership attack's
 features are that probability's log and the predictive entropy.
@@ -24,14 +26,20 @@ from mmul_jax.evaluation import results as results_lib
 class Classifier:
   """The jitted class head at a fixed batch size."""
 
-  def __init__(self, model, *, batch_size: int, mean, std):
+  def __init__(self, model, *, batch_size: int, mean, std,
+               layout: pipeline.RecordLayout = pipeline.RETRIEVAL):
     self.batch_size = batch_size
-    self._logits = jax.jit(lambda p, x, t: model.apply(
-        p, x, t, method=model.classify)["class_logits"])
-    self._prep = lambda x: pipeline.normalize_images(x, mean, std)
+    self._logits = jax.jit(lambda p, *x: model.apply(
+        p, *x, method=model.classify)["class_logits"])
+    self._prep = lambda x: layout.model_input(x, mean, std)
 
   def logits(self, params, pairs: pipeline.PairSet) -> np.ndarray:
-    """`(M, C)` logits of every (unit, sentence) pair of `pairs`."""
+    """`(M, C)` logits of every (unit, sentence) pair of `pairs`, or of
+    every example of a unimodal set (`pairs.text` None)."""
+    if pairs.text is None:
+      return evaluate_lib.batched(
+          lambda x: self._logits(params, self._prep(x)), (pairs.images,),
+          self.batch_size)
     return evaluate_lib.batched(
         lambda owner, text: self._logits(
             params, self._prep(pipeline.take(pairs.images, owner)), text),

@@ -19,12 +19,11 @@ def _distillation(task, model, loss_fn, teacher: str, axis_name,
   method, views = task.logit_views(model, axis_name=axis_name)
 
   def term(params, frozen, batch, *, rng):
-    student = views(model_terms.student(model, params, method,
-                                        batch["image"], batch["text"],
+    inputs = task.model_inputs(batch)
+    student = views(model_terms.student(model, params, method, *inputs,
                                         rng=rng), batch)
     reference = views(model_terms.frozen(model, frozen[teacher], method,
-                                         batch["image"], batch["text"]),
-                      batch)
+                                         *inputs), batch)
     per_view = {k: loss_fn(reference[k][0], student[k][0], reference[k][1])
                 for k in student}
     values = sum(per_view.values()) / len(per_view)

@@ -1,5 +1,6 @@
 """Models: a CLIP-style dual encoder and a graph-text encoder (Jraph), both
-with a fusion encoder, and size presets."""
+with a fusion encoder, unimodal classifiers on their towers, and size
+presets."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import dataclasses
 
 import jax.numpy as jnp
 
+from mmul_jax.models.classifiers import CLASSIFIERS
+from mmul_jax.models.classifiers import ImageClassifier
+from mmul_jax.models.classifiers import TextClassifier
 from mmul_jax.models.clip import DualEncoder
 from mmul_jax.models.graph import GraphEncoder
 from mmul_jax.models.graph_text import GraphTextEncoder
@@ -16,14 +20,14 @@ from mmul_jax.models.presets import preset
 _MODULES = {"image": DualEncoder, "graph": GraphTextEncoder}
 
 
-def build(model_config, *, modality: str = "image",
-          **task) -> DualEncoder | GraphTextEncoder:
+def build(model_config, *, modality: str = "image", unimodal: bool = False,
+          **task):
   """The module described by a config's `model` block for a dataset of
   `modality` ("image": `DualEncoder`; "graph": `GraphTextEncoder`, which
-  reads the `graph_*` keys instead of the image tower's); `task` adds what
-  the dataset decides (`num_classes`, `num_images` of a classification
-  task)."""
-  cls = _MODULES[modality]
+  reads the `graph_*` keys instead of the image tower's; with `unimodal`,
+  the modality's classifier, `CLASSIFIERS`); `task` adds what the dataset
+  decides (`num_classes`, `num_images` of a classification task)."""
+  cls = (CLASSIFIERS if unimodal else _MODULES)[modality]
   fields = {f.name for f in dataclasses.fields(cls)}
   kwargs = {k: v for k, v in dict(model_config).items() if k in fields}
   kwargs.update(task)
@@ -31,5 +35,6 @@ def build(model_config, *, modality: str = "image",
   return cls(**kwargs)
 
 
-__all__ = ["DualEncoder", "GraphEncoder", "GraphTextEncoder", "PRESETS",
-           "build", "preset"]
+__all__ = ["CLASSIFIERS", "DualEncoder", "GraphEncoder", "GraphTextEncoder",
+           "ImageClassifier", "PRESETS", "TextClassifier", "build",
+           "preset"]

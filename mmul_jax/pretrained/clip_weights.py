@@ -330,11 +330,16 @@ def import_towers(params: dict, state: dict[str, np.ndarray], model_cfg,
   """`params` (a `{"params": ...}` tree) with the image tower, text tower
   and temperature replaced by the checkpoint's tensors, cast to the
   parameters' dtypes. Raises `CheckpointError` naming the first missing or
-  misshapen tensor, or the tensors the model has no place for."""
+  misshapen tensor, or the tensors the model has no place for. A unimodal
+  classifier (`models.classifiers`) takes its one tower; the checkpoint's
+  other tower is left unread."""
   fmt = naming(state)
   tree = jax.tree.map(np.asarray, params)
   used = set()
   for rule in rules(fmt, model_cfg):
+    if rule.target[0] not in tree["params"]:  # a tower this model lacks
+      used.update(rule.sources)
+      continue
     for name in rule.sources:
       if name not in state:
         raise errors.CheckpointError(

@@ -3,6 +3,8 @@
   retrieval         tasks/retrieval.py       image-text retrieval
   classification    tasks/classification.py  classification over the fusion
   graph_text        tasks/graph_text.py      molecule-text retrieval
+  unimodal_classification
+                    tasks/unimodal.py        image / text classification
 
 Adding a task kind: a file with a `Task` subclass (`tasks/base.py` lists
 what it implements) and one `register` line here (a test may register its
@@ -20,6 +22,7 @@ from mmul_jax.tasks.base import Task
 from mmul_jax.tasks.classification import Classification
 from mmul_jax.tasks.graph_text import GraphTextRetrieval
 from mmul_jax.tasks.retrieval import Retrieval
+from mmul_jax.tasks.unimodal import UnimodalClassification
 
 TASKS: dict[str, type[Task]] = {}
 
@@ -32,7 +35,8 @@ def register(cls: type[Task]) -> type[Task]:
   return cls
 
 
-for _cls in (Retrieval, Classification, GraphTextRetrieval):
+for _cls in (Retrieval, Classification, GraphTextRetrieval,
+             UnimodalClassification):
   register(_cls)
 
 
@@ -55,5 +59,5 @@ def for_results(results) -> Task:
 
 
 __all__ = ["Classification", "GraphTextRetrieval", "Metric", "MmulTerms",
-           "Retrieval", "TASKS", "Task", "for_dataset", "for_results", "get",
-           "register"]
+           "Retrieval", "TASKS", "Task", "UnimodalClassification",
+           "for_dataset", "for_results", "get", "register"]

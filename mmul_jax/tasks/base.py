@@ -151,6 +151,11 @@ class Task:
         f"MMUL needs two modalities; task {self.name!r} has one. Use a "
         "unimodal method (finetune, neggrad, randlabel, salun, scrub, ...)")
 
+  def model_inputs(self, batch: Batch) -> tuple:
+    """The arguments of the model method `logit_views` names, from a
+    batch: an image-text task's images and texts."""
+    return batch["image"], batch["text"]
+
   def logit_views(self, model, *, axis_name: str | None = None
                   ) -> tuple[Callable, LogitViews]:
     """`(module method to run, views)`: the model's answers as logits with

@@ -75,7 +75,12 @@ def _script(*args, home, timeout=600):
 @pytest.mark.parametrize("config,file,where", [
     ("mmul_coco", "dataset_coco.json", "caption_datasets.zip"),
     ("mmul_flickr30k", "dataset_flickr30k.json", "caption_datasets.zip"),
-    ("mmul_chebi", "train.txt", "MolT5/tree/main/ChEBI-20_data")])
+    ("mmul_chebi", "train.txt", "MolT5/tree/main/ChEBI-20_data"),
+    ("cifar100", "cifar-100-python.tar.gz", "www.cs.toronto.edu"),
+    # The other unimodal configs take the same path (slow suite).
+    pytest.param("imdb", "aclImdb_v1.tar.gz", "ai.stanford.edu",
+                 marks=pytest.mark.slow),
+    pytest.param("ddi2013", "train.tsv", "BLURB", marks=pytest.mark.slow)])
 def test_real_config_without_data_prints_instructions(tmp_path, config,
                                                       file, where):
   import time

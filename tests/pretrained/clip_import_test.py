@@ -99,6 +99,26 @@ def test_openai_round_trip_through_safetensors(tmp_path):
                target["params"]["fusion"])
 
 
+@pytest.mark.parametrize("modality,tower", [("image", "img"),
+                                            ("text", "txt")])
+def test_a_unimodal_classifier_takes_its_one_tower(tmp_path, modality,
+                                                   tower):
+  cfg = model_cfg()
+  _, source = init(cfg, seed=1)
+  safetensors.numpy.save_file(to_openai(source, cfg),
+                              str(tmp_path / "open_clip_model.safetensors"))
+  m = models.build(cfg, modality=modality, unimodal=True, num_classes=3)
+  x = (np.zeros((1, 32, 32, 3), np.float32) if modality == "image"
+       else np.zeros((1, 16), np.int32))
+  target = jax.tree.map(np.asarray, m.init(jax.random.key(2), x))
+  loaded = pretrained.load_towers(str(tmp_path), target, cfg)
+  assert set(loaded["params"]) == {tower, "cls_head"}
+  jax.tree.map(np.testing.assert_array_equal, loaded["params"][tower],
+               source["params"][tower])
+  jax.tree.map(np.testing.assert_array_equal, loaded["params"]["cls_head"],
+               target["params"]["cls_head"])
+
+
 def test_missing_misshapen_and_unused_tensors_are_named(tmp_path):
   cfg = model_cfg()
   _, params = init(cfg)

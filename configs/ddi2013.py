@@ -1,0 +1,22 @@
+"""RandLabel on DDI-2013 relation extraction with MU-Bench's recipe (lr
+5e-5, 8 epochs, batch 32), on CLIP ViT-B/16's text tower with a class head
+over sentences whose two drugs are marked <e1> .. </e1>, <e2> .. </e2>.
+
+  python scripts/unlearn.py --config=configs/ddi2013.py
+
+Needs the BLURB / BioBERT train.tsv, dev.tsv and test.tsv in
+data.manual_dir (the run stops first with where to get them) and the CLIP
+checkpoint at model.pretrained. MU-Bench's index file:
+--config.deletion.mubench_file=.../ddi.txt (rows of train.tsv).
+"""
+
+from mmul_jax import config_schema
+from mmul_jax import recipes
+
+
+def get_config():
+  c = config_schema.default_config()
+  recipes.mubench_unimodal(c, dataset="ddi2013", train_rows=25_296,
+                           epochs=8, batch_size=32, learning_rate=5e-5,
+                           weight_decay=0.01)
+  return c

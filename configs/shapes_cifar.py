@@ -1,0 +1,21 @@
+"""RandLabel on the embedded image classification task (CIFAR-100's stand-in): 32 classes of coloured, textured shapes, a quarter of the training labels atypical.
+
+  python scripts/unlearn.py --config=configs/shapes_cifar.py
+
+The tiny model's image tower (ViT) with a class head; 5% of the 2,000 training
+examples are deleted. Atypical labels are fitted only by memorising the
+example's own detail, which is the membership signal (see
+`mmul_jax.data.unimodal_tasks`). The recipe is
+`mmul_jax.recipes.unimodal_classification`. Other methods:
+--config.method.name=finetune, neggrad, salun, scrub, npo, ... (MMUL needs
+two modalities and is refused here).
+"""
+
+from mmul_jax import config_schema
+from mmul_jax import recipes
+
+
+def get_config():
+  c = config_schema.default_config()
+  recipes.unimodal_classification(c, dataset="shapes_cifar", train_steps=3000)
+  return c
