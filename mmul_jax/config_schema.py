@@ -48,6 +48,11 @@ def default_config() -> ml_collections.ConfigDict:
   # largest molecule's of the train and test splits, measured at setup.
   c.data.max_atoms = 32
   c.data.max_edges = 72
+  # Audio and video datasets: every waveform is cut or zero-padded to
+  # audio_samples samples (at the dataset's rate), every clip to num_frames
+  # frames (of image_size), so every batch has one shape.
+  c.data.audio_samples = 4000
+  c.data.num_frames = 8
 
   c.model = ml_collections.ConfigDict(presets.preset("tiny"))
   c.model.preset = "tiny"
@@ -73,6 +78,14 @@ def default_config() -> ml_collections.ConfigDict:
   c.model.graph_width = 64
   c.model.graph_layers = 3
   c.model.graph_heads = 4
+  # The spectrogram front end of audio datasets (`models.AudioClassifier`):
+  # the waveforms' rate (the dataset's), mel bands, window and hop in
+  # samples; the video tower's tubelet length in frames.
+  c.model.sample_rate = 8000
+  c.model.num_mels = 32
+  c.model.audio_window = 200
+  c.model.audio_hop = 80
+  c.model.tubelet_size = 2
 
   c.deletion = ml_collections.ConfigDict()
   c.deletion.ratio = 5.0  # percent of training images
@@ -206,7 +219,10 @@ _POSITIVE_INTS = (
     "unlearn.checkpoint_every", "unlearn.log_every",
     "unlearn.sophia_batch_size", "eval.batch_size",
     "eval.auc_num_samples", "distributed.num_processes",
-    "parallel.fsdp_min_size", "model.graph_width", "model.graph_layers", "model.graph_heads")
+    "parallel.fsdp_min_size", "model.graph_width", "model.graph_layers", "model.graph_heads",
+    "data.audio_samples", "data.num_frames", "model.sample_rate",
+    "model.num_mels", "model.audio_window", "model.audio_hop",
+    "model.tubelet_size")
 _NONNEGATIVE = (
     "train.learning_rate", "train.warmup_steps", "train.weight_decay",
     "train.itm_weight", "train.grad_clip_norm", "unlearn.learning_rate",
@@ -259,6 +275,22 @@ def _get(cfg, dotted):
   for part in dotted.split("."):
     cfg = cfg[part]
   return cfg
+
+
+def _check_signal(config, spec) -> None:
+  """The audio front end and the clips against an audio or video
+  dataset."""
+  m, d = config.model, config.data
+  if spec.modality == "audio":
+    if m.sample_rate != spec.sample_rate:
+      raise ConfigError(f"model.sample_rate ({m.sample_rate}) must be "
+                        f"{config.data.name}'s rate, {spec.sample_rate} Hz")
+    if d.audio_samples < m.audio_window or m.audio_hop > m.audio_window:
+      raise ConfigError("data.audio_samples must hold one model.audio_window"
+                        " and model.audio_hop must not exceed it")
+  if spec.modality == "video" and d.num_frames % m.tubelet_size:
+    raise ConfigError(f"data.num_frames ({d.num_frames}) must be a multiple "
+                      f"of model.tubelet_size ({m.tubelet_size})")
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
@@ -391,4 +423,5 @@ def validate(config: ml_collections.ConfigDict) -> None:
     raise ConfigError(f"class-skewed deletion needs a class per image; "
                       f"{config.data.name} has none (use the uniform "
                       "strategy)")
+  _check_signal(config, spec)
   methods.check_config(config, set(features), tasks.for_dataset(spec))

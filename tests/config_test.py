@@ -77,6 +77,17 @@ def test_every_config_validates(path):
      "method.mmul.md_weight = inf is not a finite number"),
     (lambda c: setattr(c.parallel, "param_sharding", "zero3"),
      "parallel.param_sharding"),
+    (lambda c: c.update_from_flattened_dict(
+        {"data.name": "tone_commands", "method.name": "finetune",
+         "model.sample_rate": 16000}),
+     r"model.sample_rate \(16000\) must be tone_commands's rate, 8000 Hz"),
+    (lambda c: c.update_from_flattened_dict(
+        {"data.name": "moving_shapes", "method.name": "finetune",
+         "data.num_frames": 7}),
+     r"data.num_frames \(7\) must be a multiple of model.tubelet_size"),
+    (lambda c: c.update_from_flattened_dict(
+        {"data.name": "reviews", "method.name": "mmul"}),
+     "MMUL needs two modalities"),
     (lambda c: c.distributed.update(coordinator_address="localhost:1234",
                                     num_processes=2, process_id=2),
      r"distributed.process_id \(2\) must be in 0..1"),

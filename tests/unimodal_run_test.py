@@ -12,7 +12,8 @@ from mmul_jax import tasks
 from mmul_jax.unlearn import run as run_lib
 
 GENERAL = sorted(set(methods.METHODS) - {"mmul"})
-CLASSES = {"shapes_cifar": 32, "reviews": 2, "drug_relations": 5}
+CLASSES = {"shapes_cifar": 32, "reviews": 2, "drug_relations": 5,
+           "tone_commands": 12, "moving_shapes": 10}
 
 
 def _config(tiny_config, data_dir, dataset, method):
@@ -42,7 +43,9 @@ def _check(results, dataset, method):
 @pytest.mark.parametrize("dataset,method", [
     ("shapes_cifar", "salun"),
     pytest.param("reviews", "npo", marks=pytest.mark.slow),
-    pytest.param("drug_relations", "scrub", marks=pytest.mark.slow)])
+    pytest.param("drug_relations", "scrub", marks=pytest.mark.slow),
+    pytest.param("tone_commands", "bad_teaching", marks=pytest.mark.slow),
+    pytest.param("moving_shapes", "neggrad", marks=pytest.mark.slow)])
 def test_embedded_unimodal_tasks_run(tmp_path, tiny_config, data_dir,
                                      dataset, method):
   c = _config(tiny_config, data_dir, dataset, method)

@@ -26,6 +26,8 @@ from mmul_jax.data import pipeline
 from mmul_jax.data import shapes_tasks
 from mmul_jax.data import shapes_tasks_tfds
 from mmul_jax.data import shapes_tfds
+from mmul_jax.data import signal_real_tfds
+from mmul_jax.data import signal_tasks
 from mmul_jax.data import unimodal_real_tfds
 from mmul_jax.data import unimodal_tasks
 from mmul_jax.data import unimodal_tfds
@@ -48,6 +50,7 @@ class DatasetSpec(pipeline.RecordLayout):
     rows of a pair, a unimodal dataset's one row (TFDS does not keep the
     source's order); None: its rows are the records.
   task_words: the embedded tokenizer's extra words.
+  sample_rate: an audio dataset's rate (`model.sample_rate` must match).
   words: the embedded tokenizer's vocabulary (None: the shapes captions').
   """
 
@@ -57,6 +60,7 @@ class DatasetSpec(pipeline.RecordLayout):
   example_rows: str | None = None
   task_words: tuple[str, ...] = ()
   words: Callable[[], list[str]] | None = None
+  sample_rate: int = 0  # audio: the waveforms' rate in Hz
 
   @property
   def num_classes(self) -> int:
@@ -76,6 +80,8 @@ _UNIMODAL = dict(task="unimodal_classification", image_keys=(),
                  features=frozenset({"labels", "classes"}))
 _IMAGE_CLS = dict(_UNIMODAL, modality="image", inputs="image")
 _TEXT_CLS = dict(_UNIMODAL, modality="text", inputs="text")
+_AUDIO_CLS = dict(_UNIMODAL, modality="audio", inputs="audio")
+_VIDEO_CLS = dict(_UNIMODAL, modality="video", inputs="video")
 # The real ones' records keep their MU-Bench row (TFDS reorders records).
 _REAL = dict(example_rows="row")
 _VE = dict(task="classification", id_key="unit_id", text_key="sentences",
@@ -106,6 +112,17 @@ DATASETS = {
     "drug_relations": DatasetSpec(**_TEXT_CLS,
                                   labels=unimodal_tasks.RELATIONS,
                                   words=unimodal_tasks.relation_vocabulary),
+    "tone_commands": DatasetSpec(**_AUDIO_CLS,
+                                 labels=signal_tasks.KEYWORDS,
+                                 sample_rate=signal_tasks.SAMPLE_RATE),
+    "moving_shapes": DatasetSpec(**_VIDEO_CLS, labels=signal_tasks.MOTIONS),
+    "speech_commands": DatasetSpec(
+        **_AUDIO_CLS, **_REAL, labels=signal_real_tfds.SUPERB_KEYWORDS,
+        sample_rate=signal_real_tfds.SPEECH_RATE,
+        manual=signal_real_tfds.SpeechCommandsKs),
+    "ucf101": DatasetSpec(**_VIDEO_CLS, **_REAL,
+                          labels=signal_real_tfds.UCF101_LABELS,
+                          manual=signal_real_tfds.Ucf101),
     "cifar100": DatasetSpec(**_IMAGE_CLS, **_REAL,
                             labels=unimodal_real_tfds.CIFAR100_LABELS,
                             manual=unimodal_real_tfds.Cifar100),
@@ -120,7 +137,9 @@ _GENERATED = {"shapes_nlvr2": shapes_tasks_tfds.ShapesNlvr2,
               "shapes_ve": shapes_tasks_tfds.ShapesVe}
 _GENERATED_UNIMODAL = {"shapes_cifar": unimodal_tfds.ShapesCifar,
                        "reviews": unimodal_tfds.Reviews,
-                       "drug_relations": unimodal_tfds.DrugRelations}
+                       "drug_relations": unimodal_tfds.DrugRelations,
+                       "tone_commands": unimodal_tfds.ToneCommands,
+                       "moving_shapes": unimodal_tfds.MovingShapes}
 
 
 def data_dir(d) -> str:

@@ -105,6 +105,25 @@ def fit_image(image: np.ndarray, size: int) -> np.ndarray:
   return resized[top:top + size, left:left + size]
 
 
+def fit_audio(wave: np.ndarray, num_samples: int) -> np.ndarray:
+  """int16 `(N,)` -> `(num_samples,)`: the first `num_samples` samples,
+  zero-padded at the end when shorter (Speech Commands' clips are at most
+  1 s and some are shorter)."""
+  wave = np.asarray(wave, np.int16).reshape(-1)[:num_samples]
+  return np.pad(wave, (0, num_samples - len(wave)))
+
+
+def fit_clip(frames: np.ndarray, num_frames: int, size: int) -> np.ndarray:
+  """uint8 `(T, H, W, 3)` -> `(num_frames, size, size, 3)`: `num_frames`
+  frames evenly spaced over the clip (repeated when it has fewer), each
+  fitted like an image (`fit_image`)."""
+  frames = np.asarray(frames)
+  if len(frames) == 0:
+    raise errors.DataError("a video clip without frames")
+  index = np.linspace(0, len(frames) - 1, num_frames).round().astype(int)
+  return np.stack([fit_image(frames[i], size) for i in index])
+
+
 def decode_text(c) -> str:
   return c.decode("utf-8") if isinstance(c, bytes) else str(c)
 
@@ -128,16 +147,21 @@ def num_rows(tree) -> int:
 class InputShape:
   """The fixed shapes every example is brought to: images of
   `image_size`, molecules padded to `max_atoms` atoms and `max_edges`
-  directed bonds (`config.data`)."""
+  directed bonds, waveforms of `audio_samples`, clips of `num_frames`
+  frames (`config.data`)."""
 
   image_size: int = 32
   max_atoms: int = 0
   max_edges: int = 0
+  audio_samples: int = 4000
+  num_frames: int = 8
 
   @classmethod
   def of(cls, data_config) -> InputShape:
     return cls(data_config.image_size, data_config.get("max_atoms", 0),
-               data_config.get("max_edges", 0))
+               data_config.get("max_edges", 0),
+               data_config.get("audio_samples", 4000),
+               data_config.get("num_frames", 8))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,7 +172,8 @@ class RecordLayout:
   records (`modality="graph"`) hold a molecule's `nodes`, `edges`,
   `senders` and `receivers` (`molecules.MoleculeGraph`) in the image's
   place. Unimodal records (`inputs` set) hold one input of `modality`
-  ("image" or "text") under the key `inputs` and its class as `label`: an
+  ("image", "text", "audio": int16 samples, "video": uint8 frames
+  `(T, H, W, 3)`) under the key `inputs` and its class as `label`: an
   example is a record, and its batches are `{"input", "label",
   "image_id"}`."""
 
@@ -156,7 +181,7 @@ class RecordLayout:
   id_key: str = "image_id"
   text_key: str = "captions"
   labels: tuple[str, ...] = ()
-  modality: str = "image"  # or "graph"; unimodal: "image" or "text"
+  modality: str = "image"  # or "graph"; unimodal: also text/audio/video
   inputs: str | None = None  # unimodal: the record key of the input
 
   @property
@@ -203,13 +228,19 @@ class RecordLayout:
       return decode_text(x)
     if self.modality == "image":
       return fit_image(x, shape.image_size)
+    if self.modality == "audio":
+      return fit_audio(x, shape.audio_samples)
+    if self.modality == "video":
+      return fit_clip(x, shape.num_frames, shape.image_size)
     raise ValueError(f"no unimodal input of modality {self.modality!r}")
 
   def model_input(self, examples, mean, std):
-    """What the model reads: normalised float images, graphs and token ids
-    as they are."""
+    """What the model reads: normalised float images and frames, float
+    waveforms in [-1, 1], graphs and token ids as they are."""
     if self.modality in ("graph", "text"):
       return examples
+    if self.modality == "audio":
+      return np.asarray(examples, np.float32) / 32768.0
     return normalize_images(examples, mean, std)
 
 

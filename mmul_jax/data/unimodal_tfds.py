@@ -1,5 +1,6 @@
-"""TFDS builders for the embedded unimodal tasks (`unimodal_tasks`): one
-record per example with its input (`image` uint8, or `text`), `label`,
+"""TFDS builders for the embedded unimodal tasks (`unimodal_tasks`,
+`signal_tasks`): one record per example with its input (`image` uint8,
+`text`, `audio` int16 samples, `video` uint8 frames), `label`,
 `example_id` (the deletion unit), and the generator's `typical_label` and
 `atypical` flag. Generated locally and seeded, written as array_record;
 the real datasets' builders (`unimodal_real_tfds`) have the same input and
@@ -14,6 +15,7 @@ import tensorflow_datasets as tfds
 
 from mmul_jax.data import shapes
 from mmul_jax.data import shapes_tfds
+from mmul_jax.data import signal_tasks
 from mmul_jax.data import unimodal_tasks
 
 
@@ -129,6 +131,40 @@ class DrugRelations(_Unimodal):
       j = 2 * (offset + i)
       yield unimodal_tasks.relation_example(
           c.seed, split_index, i, drugs=(names[j], names[j + 1]))
+
+
+class ToneCommands(_Unimodal):
+  """The embedded keyword spotting task (Speech Commands' stand-in)."""
+  INPUT = "audio"
+  LABELS = signal_tasks.KEYWORDS
+
+  def _input_feature(self):
+    return tfds.features.Tensor(shape=(signal_tasks.CLIP_SAMPLES,),
+                                dtype=np.int16)
+
+  def _examples(self, split_index, count, offset):
+    del offset
+    c = self.builder_config
+    for i in range(count):
+      yield signal_tasks.audio_example(c.seed, split_index, i)
+
+
+class MovingShapes(_Unimodal):
+  """The embedded action recognition task (UCF101's stand-in)."""
+  INPUT = "video"
+  LABELS = signal_tasks.MOTIONS
+
+  def _input_feature(self):
+    s = self.builder_config.image_size
+    return tfds.features.Tensor(shape=(signal_tasks.NUM_FRAMES, s, s, 3),
+                                dtype=np.uint8)
+
+  def _examples(self, split_index, count, offset):
+    del offset
+    c = self.builder_config
+    for i in range(count):
+      yield signal_tasks.video_example(c.seed, split_index, i,
+                                       image_size=c.image_size)
 
 
 def prepare(builder_cls, data_dir: str, **config_kwargs):

@@ -1,5 +1,6 @@
 """Unimodal classifiers (MU-Bench's image, text, audio and video tasks): one
-tower of the dual encoder, or a tower built like it, with a class head.
+tower of the dual encoder (the ViT also reads spectrograms and, with
+tubelets, clips) with a class head.
 
 Each module's fields are the `model` config keys its tower reads, so a run's
 model fingerprint holds only those. Every classifier has one method the
@@ -16,6 +17,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from mmul_jax.models import audio
 from mmul_jax.models import layers
 from mmul_jax.models import text_transformer
 from mmul_jax.models import vit
@@ -95,5 +97,81 @@ class TextClassifier(nn.Module):
     return self.classify(text, train=train)
 
 
+class AudioClassifier(nn.Module):
+  """A spectrogram transformer, as AST: the log-mel spectrogram of the
+  waveform (`models.audio`, computed in the step) cut into patches for a
+  ViT tower over `(frames, num_mels)`, and a class head on its [CLS].
+  `classify` reads float waveforms `(B, N)` in [-1, 1] at `sample_rate`;
+  the tower's grid follows from N (a fixed clip length per run)."""
+
+  num_classes: int
+  embed_dim: int
+  patch_size: int
+  vision_width: int
+  vision_layers: int
+  vision_heads: int
+  sample_rate: int
+  num_mels: int
+  audio_window: int
+  audio_hop: int
+  mlp_ratio: float = 4.0
+  activation: str = "quick_gelu"
+  dropout_rate: float = 0.0
+  dtype: Any = jnp.float32
+  layer_norm_eps: float = layers.DEFAULT_LN_EPS
+
+  @nn.compact
+  def classify(self, waveform: jax.Array, *, train: bool = False) -> dict:
+    spec = audio.log_mel(waveform, sample_rate=self.sample_rate,
+                         window=self.audio_window, hop=self.audio_hop,
+                         num_mels=self.num_mels)
+    # Roughly unit scale for the tower: log power of [-1, 1] audio.
+    spec = (spec + 4.0) / 4.0
+    embed, _ = vit.VisionTransformer(
+        spec.shape[1:], self.patch_size, self.vision_width,
+        self.vision_layers, self.vision_heads, self.embed_dim,
+        self.mlp_ratio, self.activation, self.dropout_rate, self.dtype,
+        self.layer_norm_eps, name="img")(spec[..., None], train=train)
+    return _head_outputs(nn.Dense(self.num_classes, name="cls_head"), embed)
+
+  def __call__(self, waveform: jax.Array, *, train: bool = False) -> dict:
+    return self.classify(waveform, train=train)
+
+
+class VideoClassifier(nn.Module):
+  """A video transformer with tubelet embedding (ViViT's, unfactorised):
+  the ViT tower over clips `(B, T, H, W, 3)` of normalised frames, one
+  token per `tubelet_size` x `patch_size`² tubelet, and a class head on
+  its [CLS]."""
+
+  num_classes: int
+  embed_dim: int
+  image_size: int
+  patch_size: int
+  vision_width: int
+  vision_layers: int
+  vision_heads: int
+  tubelet_size: int
+  mlp_ratio: float = 4.0
+  activation: str = "quick_gelu"
+  dropout_rate: float = 0.0
+  dtype: Any = jnp.float32
+  layer_norm_eps: float = layers.DEFAULT_LN_EPS
+
+  @nn.compact
+  def classify(self, clips: jax.Array, *, train: bool = False) -> dict:
+    embed, _ = vit.VisionTransformer(
+        self.image_size, self.patch_size, self.vision_width,
+        self.vision_layers, self.vision_heads, self.embed_dim,
+        self.mlp_ratio, self.activation, self.dropout_rate, self.dtype,
+        self.layer_norm_eps, num_frames=clips.shape[1],
+        tubelet_size=self.tubelet_size, name="img")(clips, train=train)
+    return _head_outputs(nn.Dense(self.num_classes, name="cls_head"), embed)
+
+  def __call__(self, clips: jax.Array, *, train: bool = False) -> dict:
+    return self.classify(clips, train=train)
+
+
 CLASSIFIERS: dict[str, type[nn.Module]] = {
-    "image": ImageClassifier, "text": TextClassifier}
+    "image": ImageClassifier, "text": TextClassifier,
+    "audio": AudioClassifier, "video": VideoClassifier}

@@ -23,6 +23,8 @@ from mmul_jax.evaluation import report
 Batch = dict[str, Any]
 # The molecule budgets of `config.data`, which image tasks never read.
 GRAPH_DATA_KEYS = ("max_atoms", "max_edges")
+# The clip lengths of `config.data` only audio and video tasks read.
+SIGNAL_DATA_KEYS = ("audio_samples", "num_frames")
 # `loss(params, batch, rng) -> (per-example losses (B,), aux)`
 TaskLoss = Callable[[Any, Batch, jax.Array], tuple[jax.Array, dict]]
 # `views(model_output, batch) -> {name: (logits, true-answer mask)}`

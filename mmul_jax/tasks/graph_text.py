@@ -20,7 +20,7 @@ class GraphTextRetrieval(retrieval.Retrieval):
   `data.max_edges`, which it reads (and measures when 0)."""
 
   name = "graph_text"
-  ignored_data_keys = ()
+  ignored_data_keys = base.SIGNAL_DATA_KEYS
 
   def build_model(self, model_config):
     return models.build(model_config, modality="graph")

@@ -26,6 +26,11 @@ def example_input(model_config, data_config, modality: str) -> np.ndarray:
     return np.zeros((1, s, s, 3), np.float32)
   if modality == "text":
     return base.zeros_text(model_config)
+  if modality == "audio":
+    return np.zeros((1, data_config.audio_samples), np.float32)
+  if modality == "video":
+    s = data_config.image_size
+    return np.zeros((1, data_config.num_frames, s, s, 3), np.float32)
   raise ValueError(f"no unimodal classifier for modality {modality!r}")
 
 
@@ -34,6 +39,14 @@ class UnimodalClassification(classification_task.Classification):
   Df-vs-Dr AUC by p(true label)."""
 
   name = "unimodal_classification"
+
+  @property
+  def ignored_data_keys(self) -> tuple[str, ...]:
+    """The graph budgets, and the clip length of the other signal."""
+    keep = {"audio": "audio_samples", "video": "num_frames"}.get(
+        self.spec.modality)
+    return base.GRAPH_DATA_KEYS + tuple(k for k in base.SIGNAL_DATA_KEYS
+                                        if k != keep)
   # One modality: the base class's refusal (classification has MMUL).
   mmul_terms = base.Task.mmul_terms
 

@@ -80,7 +80,11 @@ def _script(*args, home, timeout=600):
     # The other unimodal configs take the same path (slow suite).
     pytest.param("imdb", "aclImdb_v1.tar.gz", "ai.stanford.edu",
                  marks=pytest.mark.slow),
-    pytest.param("ddi2013", "train.tsv", "BLURB", marks=pytest.mark.slow)])
+    pytest.param("ddi2013", "train.tsv", "BLURB", marks=pytest.mark.slow),
+    pytest.param("speech_commands", "speech_commands_v0.01.tar.gz",
+                 "download.tensorflow.org", marks=pytest.mark.slow),
+    pytest.param("ucf101", "classInd.txt", "UCF101.rar",
+                 marks=pytest.mark.slow)])
 def test_real_config_without_data_prints_instructions(tmp_path, config,
                                                       file, where):
   import time

@@ -69,7 +69,8 @@ def test_reviews_say_their_typical_sentiment():
 
 
 @pytest.mark.parametrize("dataset", ["shapes_cifar", "reviews",
-                                     "drug_relations"])
+                                     "drug_relations", "tone_commands",
+                                     "moving_shapes"])
 def test_builders_write_one_example_per_record(tmp_path, dataset):
   builder = unimodal_tfds.prepare(
       datasets._GENERATED_UNIMODAL[dataset], str(tmp_path), num_train=12,
@@ -94,6 +95,11 @@ def test_builders_write_one_example_per_record(tmp_path, dataset):
                                     shape=shape, layout=spec)
   batch = stream[0]
   assert set(batch) == {"input", "label", "image_id"}
-  want = (4, 32, 32, 3) if spec.modality == "image" else (4, 32)
+  want = {"image": (4, 32, 32, 3), "text": (4, 32), "audio": (4, 4000),
+          "video": (4, 8, 32, 32, 3)}[spec.modality]
   assert batch["input"].shape == want
+  assert batch["input"].dtype == (np.int32 if spec.modality == "text"
+                                  else np.float32)
+  if spec.modality == "audio":
+    assert np.abs(batch["input"]).max() <= 1.0
   np.testing.assert_array_equal(stream[3]["input"], stream[3]["input"])

@@ -1,5 +1,6 @@
-"""Every general method on the unimodal classifiers (image and text): its
-plan builds and its loss has finite, non-zero gradients; MMUL is refused."""
+"""Every general method on the unimodal classifiers (image, text, audio,
+video): its plan builds and its loss has finite, non-zero gradients; MMUL
+is refused."""
 
 import itertools
 
@@ -29,7 +30,7 @@ def _task(modality):
   spec = datasets.DatasetSpec(
       task="unimodal_classification", modality=modality, inputs=modality,
       image_keys=(), id_key="example_id",
-      labels=tuple(map(str, range(C))))
+      labels=tuple(map(str, range(C))), sample_rate=8000)
   return tasks.for_dataset(spec)
 
 
@@ -37,6 +38,10 @@ def _batch(seed, modality, ids):
   r = np.random.default_rng(seed)
   if modality == "image":
     x = r.normal(size=(B, 32, 32, 3)).astype(np.float32)
+  elif modality == "audio":
+    x = r.uniform(-0.5, 0.5, (B, 4000)).astype(np.float32)
+  elif modality == "video":
+    x = r.normal(size=(B, 8, 32, 32, 3)).astype(np.float32)
   else:
     x = r.integers(4, 200, (B, 32)).astype(np.int32)
     x[:, 9] = 2  # end of text
@@ -47,7 +52,8 @@ def _batch(seed, modality, ids):
 # The image classifier's tower is the dual encoder's (tested there) and
 # runs end to end in tests/unimodal_run_test.py; its method sweep is slow.
 @pytest.fixture(scope="module",
-                params=["text", pytest.param("image", marks=pytest.mark.slow)])
+                params=["text", *(pytest.param(m, marks=pytest.mark.slow)
+                                  for m in ("image", "audio", "video"))])
 def setup(request):
   modality = request.param
   task = _task(modality)
@@ -70,7 +76,7 @@ def test_classifier_outputs_and_loss(setup):
   assert 0 <= float(aux["acc"]) <= 1
   # Only the tower the modality needs is built.
   towers = set(params["params"])
-  assert towers == {"img" if modality == "image" else "txt", "cls_head"}
+  assert towers == {"txt" if modality == "text" else "img", "cls_head"}
 
 
 def test_mmul_is_refused_with_what_to_use(setup):

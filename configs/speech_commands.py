@@ -1,0 +1,26 @@
+"""RandLabel on Speech Commands v0.01 in SUPERB's keyword spotting task (12
+classes), with a spectrogram transformer trained from scratch: 64 log-mel
+bands of 25 ms windows every 10 ms over 1 s at 16 kHz, in 16x16 patches.
+
+  python scripts/unlearn.py --config=configs/speech_commands.py
+
+Needs the two archives in data.manual_dir (the run stops first with where
+to get them). MU-Bench fine-tuned wav2vec2 / HuBERT; no pretrained audio
+tower is imported here, and the budget (30 epochs at 3e-4) is ours
+(`recipes.scratch_signal`). MU-Bench's index file:
+--config.deletion.mubench_file=.../speech_commands.txt (see README on its
+row order).
+"""
+
+from mmul_jax import config_schema
+from mmul_jax import recipes
+
+
+def get_config():
+  c = config_schema.default_config()
+  recipes.scratch_signal(c, dataset="speech_commands", train_rows=51_000,
+                         epochs=30, batch_size=64, learning_rate=3e-4)
+  c.data.audio_samples = 16_000
+  c.model.update(sample_rate=16_000, num_mels=64, audio_window=400,
+                 audio_hop=160)
+  return c

@@ -1,0 +1,23 @@
+"""RandLabel on UCF101 split 1 (101 actions), with a video transformer
+trained from scratch: 16 frames of 112x112, 2x16x16 tubelets.
+
+  python scripts/unlearn.py --config=configs/ucf101.py
+
+Needs the extracted clips and split lists in data.manual_dir (the run
+stops first with where to get them) and PyAV (pip install av). MU-Bench
+used VideoMAE; no pretrained video tower is imported here, and the budget
+(30 epochs at 3e-4) is ours (`recipes.scratch_signal`). MU-Bench's masks:
+mmul_jax.data.deletion.read_mubench_mask over their ucf101/ directory.
+"""
+
+from mmul_jax import config_schema
+from mmul_jax import recipes
+
+
+def get_config():
+  c = config_schema.default_config()
+  recipes.scratch_signal(c, dataset="ucf101", train_rows=9_537, epochs=30,
+                         batch_size=32, learning_rate=3e-4)
+  c.data.num_frames = 16
+  c.data.image_size = c.model.image_size = 112
+  return c
