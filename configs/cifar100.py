@@ -15,7 +15,6 @@ from mmul_jax import recipes
 
 def get_config():
   c = config_schema.default_config()
-  recipes.mubench_unimodal(c, dataset="cifar100", train_rows=50_000,
-                           epochs=10, batch_size=128, learning_rate=1e-5,
-                           weight_decay=1e-4)
+  c.method.name = "randlabel"
+  recipes.mubench_task(c, "cifar100")
   return c

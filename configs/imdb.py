@@ -16,7 +16,6 @@ from mmul_jax import recipes
 
 def get_config():
   c = config_schema.default_config()
-  recipes.mubench_unimodal(c, dataset="imdb", train_rows=25_000, epochs=6,
-                           batch_size=32, learning_rate=5e-5,
-                           weight_decay=0.01)
+  c.method.name = "randlabel"
+  recipes.mubench_task(c, "imdb")
   return c

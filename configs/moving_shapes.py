@@ -17,5 +17,5 @@ from mmul_jax import recipes
 
 def get_config():
   c = config_schema.default_config()
-  recipes.unimodal_classification(c, dataset="moving_shapes", train_steps=3000)
+  recipes.unimodal_classification(c, dataset="moving_shapes")
   return c

@@ -17,5 +17,5 @@ from mmul_jax import recipes
 
 def get_config():
   c = config_schema.default_config()
-  recipes.unimodal_classification(c, dataset="reviews", train_steps=2000)
+  recipes.unimodal_classification(c, dataset="reviews")
   return c

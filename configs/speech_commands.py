@@ -18,9 +18,6 @@ from mmul_jax import recipes
 
 def get_config():
   c = config_schema.default_config()
-  recipes.scratch_signal(c, dataset="speech_commands", train_rows=51_000,
-                         epochs=30, batch_size=64, learning_rate=3e-4)
-  c.data.audio_samples = 16_000
-  c.model.update(sample_rate=16_000, num_mels=64, audio_window=400,
-                 audio_hop=160)
+  c.method.name = "randlabel"
+  recipes.mubench_task(c, "speech_commands")
   return c

@@ -16,8 +16,6 @@ from mmul_jax import recipes
 
 def get_config():
   c = config_schema.default_config()
-  recipes.scratch_signal(c, dataset="ucf101", train_rows=9_537, epochs=30,
-                         batch_size=32, learning_rate=3e-4)
-  c.data.num_frames = 16
-  c.data.image_size = c.model.image_size = 112
+  c.method.name = "randlabel"
+  recipes.mubench_task(c, "ucf101")
   return c

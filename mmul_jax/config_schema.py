@@ -51,6 +51,9 @@ def default_config() -> ml_collections.ConfigDict:
   # Audio and video datasets: every waveform is cut or zero-padded to
   # audio_samples samples (at the dataset's rate), every clip to num_frames
   # frames (of image_size), so every batch has one shape.
+  # Which variant a grid's benchmark.datasets name: "embedded" (generated
+  # here) or "real" (the datasets they stand in for).
+  c.data.source = "embedded"
   c.data.audio_samples = 4000
   c.data.num_frames = 8
 
@@ -174,6 +177,13 @@ def default_config() -> ml_collections.ConfigDict:
   c.benchmark.strategies = ("uniform",)
   c.benchmark.model_widths = ()  # empty: the model as configured
   c.benchmark.settings = ()
+  # A grid over tasks (MU-Bench's breadth): the datasets whose recipe
+  # (`recipes.mubench_task`) each cell starts from; empty: data.name only.
+  # With data.source = "real", each names the real dataset it stands in
+  # for (`recipes.REAL_OF`). dataset_settings: "dataset: key=value, ..."
+  # applied after a dataset's recipe.
+  c.benchmark.datasets = ()
+  c.benchmark.dataset_settings = ()
 
   c.eval = ml_collections.ConfigDict()
   c.eval.batch_size = 256
@@ -210,6 +220,7 @@ _CHOICES = {
     "deletion.strategy": ("uniform", "class_skewed"),
     "unlearn.curriculum": ("none", "superloss"),
     "unlearn.second_order": ("none", "sophia"),
+    "data.source": ("embedded", "real"),
 }
 _POSITIVE_INTS = (
     "data.num_train", "data.num_test", "data.captions_per_image",
@@ -384,6 +395,16 @@ def validate(config: ml_collections.ConfigDict) -> None:
   if not all(isinstance(x, str) for x in b.settings):
     raise ConfigError("benchmark.settings must be strings \"method: key="
                       f"value, ...\", got {b.settings!r}")
+  if not all(isinstance(x, str) for x in (*b.datasets,
+                                          *b.dataset_settings)):
+    raise ConfigError("benchmark.datasets and benchmark.dataset_settings "
+                      f"must be strings, got {b.datasets!r}, "
+                      f"{b.dataset_settings!r}")
+  unknown = set(b.datasets) - set(datasets.DATASETS)
+  if unknown:
+    raise ConfigError(f"benchmark.datasets: unknown dataset(s) "
+                      f"{sorted(unknown)}; available: "
+                      f"{sorted(datasets.DATASETS)}")
   unknown = set(b.methods) - set(methods.METHODS)
   if unknown:
     raise ConfigError(f"benchmark.methods: unknown method(s) "

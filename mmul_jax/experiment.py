@@ -98,6 +98,7 @@ class Experiment:
     budgets on image datasets: adding them left image runs' checkpoints
     valid)."""
     data = self.config.data.to_dict()
+    data.pop("source", None)  # read by grids only, never by a run
     for key in self.task.ignored_data_keys:
       data.pop(key, None)
     return {"dataset": self.dataset_name, "data": data}

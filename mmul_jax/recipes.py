@@ -108,19 +108,17 @@ def shapes_classification(c: ml_collections.ConfigDict, *,
 
 
 def unimodal_classification(c: ml_collections.ConfigDict, *, dataset: str,
-                            train_steps: int, method: str = "randlabel"
-                            ) -> None:
-  """An embedded unimodal task (image or text classification, MU-Bench's
-  CIFAR / IMDB / DDI in miniature): the tiny model's tower with a class
-  head, 5% of 2,000 examples deleted, `train_steps` of training (enough
-  for the original to fit the atypical labels, the membership signal),
-  `method` at the demo's unlearning budget. MMUL is refused here (one
-  modality); the relabelling methods draw wrong classes."""
-  c.data.name = dataset
+                            method: str = "randlabel") -> None:
+  """An embedded unimodal task (MU-Bench's CIFAR / IMDB / DDI / Speech
+  Commands / UCF101 in miniature): the tiny model's tower with a class
+  head, 5% of 2,000 examples deleted, the task's training steps
+  (`EMBEDDED_TRAIN_STEPS`: enough for the original to fit the atypical
+  labels, the membership signal), `method` at the demo's unlearning
+  budget. MMUL is refused here (one modality); the relabelling methods
+  draw wrong classes."""
   c.deletion.ratio = 5.0
-  c.train.num_steps = train_steps
   c.method.name = method
-  _label_targets(c)
+  mubench_task(c, dataset)
 
 
 def mubench_unimodal(c: ml_collections.ConfigDict, *, dataset: str,
@@ -169,3 +167,59 @@ def scratch_signal(c: ml_collections.ConfigDict, *, dataset: str,
   c.method.name = method
   _label_targets(c)
   c.eval.max_dr_images = 5 * df_rows
+
+
+# Training steps of the embedded tasks of MU-Bench's grid (enough for the
+# original to fit its memorisable examples; see CHANGELOG.md).
+EMBEDDED_TRAIN_STEPS = {"shapes_nlvr2": 4000, "shapes_cifar": 3000,
+                        "reviews": 2000, "drug_relations": 2000,
+                        "tone_commands": 3000, "moving_shapes": 3000}
+# The real dataset each embedded task stands in for (`data.source=real`).
+REAL_OF = {"shapes_nlvr2": "nlvr2", "shapes_cifar": "cifar100",
+           "reviews": "imdb", "drug_relations": "ddi2013",
+           "tone_commands": "speech_commands", "moving_shapes": "ucf101"}
+_REAL_RECIPES = {
+    "nlvr2": lambda c: clip_classification(
+        c, dataset="nlvr2", train_rows=86_373, df_units=5000,
+        learning_rate=2e-5, end_ratio=0.05, weight_decay=0.02, epochs=5,
+        batch_size=16, warmup_steps=650),
+    "cifar100": lambda c: mubench_unimodal(
+        c, dataset="cifar100", train_rows=50_000, epochs=10, batch_size=128,
+        learning_rate=1e-5, weight_decay=1e-4),
+    "imdb": lambda c: mubench_unimodal(
+        c, dataset="imdb", train_rows=25_000, epochs=6, batch_size=32,
+        learning_rate=5e-5, weight_decay=0.01),
+    "ddi2013": lambda c: mubench_unimodal(
+        c, dataset="ddi2013", train_rows=25_296, epochs=8, batch_size=32,
+        learning_rate=5e-5, weight_decay=0.01),
+    "speech_commands": lambda c: (
+        scratch_signal(c, dataset="speech_commands", train_rows=51_000,
+                       epochs=30, batch_size=64, learning_rate=3e-4),
+        c.data.update(audio_samples=16_000),
+        c.model.update(sample_rate=16_000, num_mels=64, audio_window=400,
+                       audio_hop=160)),
+    "ucf101": lambda c: (
+        scratch_signal(c, dataset="ucf101", train_rows=9_537, epochs=30,
+                       batch_size=32, learning_rate=3e-4),
+        c.data.update(num_frames=16, image_size=112),
+        c.model.update(image_size=112)),
+}
+
+
+def mubench_task(c: ml_collections.ConfigDict, dataset: str) -> None:
+  """Sets `c` to the recipe of one task of MU-Bench's grid: an embedded
+  one's data and training steps (its unlearning budget stays the
+  config's, equal across tasks), or a real one's full recipe (MU-Bench's
+  where it has one). The task's config file calls this too."""
+  if dataset in EMBEDDED_TRAIN_STEPS:
+    c.data.name = dataset
+    c.train.num_steps = EMBEDDED_TRAIN_STEPS[dataset]
+    _label_targets(c)
+  elif dataset in _REAL_RECIPES:
+    method = c.method.name
+    _REAL_RECIPES[dataset](c)
+    c.method.name = method
+  else:
+    raise config_schema.ConfigError(
+        f"no MU-Bench grid recipe for dataset {dataset!r}; choose from "
+        f"{sorted(EMBEDDED_TRAIN_STEPS) + sorted(_REAL_RECIPES)}")

@@ -8,6 +8,8 @@ import pytest
 
 from mmul_jax import config_schema
 from mmul_jax import errors
+from mmul_jax import tasks
+from mmul_jax.data import datasets
 from mmul_jax.evaluation import results
 from mmul_jax.evaluation import results_v1
 from mmul_jax.unlearn import benchmark
@@ -48,7 +50,8 @@ def _fake_results(config, workdir):
       task="retrieval", dataset="shapes", method=m,
       deletion=results.Deletion("image", r, s, 2, 4, 38, "ab" * 32),
       models=models, summary={"progress/auc/cosine": 0.5},
-      devices=[], total_seconds=12.0, config={})
+      devices=[], total_seconds=12.0,
+      config={"data": {"name": config.data.name}})
 
 
 class Killed(Exception):
@@ -188,13 +191,14 @@ def test_leaderboard_means_winners_and_plots(tmp_path):
   records = benchmark.run(_config(), str(tmp_path), run_cell=_fake_results)
   report = leaderboard.write_report(records, str(tmp_path))
   agg = leaderboard.aggregate(records)
-  group = ("retrieval", 64, "uniform", 2.0)
+  group = ("retrieval", "shapes_captions", 64, "uniform", 2.0)
   mmul = agg[group]["mmul"]
   assert mmul["auc/cosine/mean"][0] == pytest.approx(0.7)
   # The retrained reference: one row per deletion seed, AUC 0.85 for both.
   assert agg[group]["retrained"]["auc/cosine/mean"][2] == 2
   # Original AUC 0.55 and 0.56 over the two seeds.
-  orig = agg[("retrieval", 64, "uniform", 5.0)]["original"][
+  orig = agg[("retrieval", "shapes_captions", 64, "uniform", 5.0)][
+      "original"][
       "auc/cosine/mean"]
   assert orig[0] == pytest.approx(0.555) and orig[1] == pytest.approx(0.005)
   best = leaderboard.winners("retrieval", agg[group])
@@ -202,7 +206,8 @@ def test_leaderboard_means_winners_and_plots(tmp_path):
   assert best["gap to retrain"] == "mmul"
   text = report["markdown"]
   assert "| mmul |" in text
-  assert "## retrieval: 5% deleted, uniform Df, width 64" in text
+  assert ("## shapes_captions (image+text, retrieval): 5% deleted, "
+          "uniform Df, width 64") in text
   # The columns are the task's headline metrics, then the extra columns.
   head = next(ln for ln in text.splitlines() if ln.startswith("| model"))
   assert head.startswith("| model | test R@1 | Df R@1 | Dr R@1 | AUC cosine "
@@ -236,3 +241,85 @@ def test_each_model_width_gets_its_own_model_directory(tmp_path):
   benchmark.run(c, str(tmp_path), run_cell=run_cell)
   assert seen == {str(tmp_path / "w32"): {32}, str(tmp_path / "w64"): {64}}
   assert (tmp_path / benchmark.RECORDS_FILE).exists()  # one record file
+
+
+def _fake_classification(config, workdir):
+  """A classification results record whose scores depend on the method
+  and the dataset (so ranks differ across datasets)."""
+  del workdir
+  m, d = config.method.name, config.data.name
+  task = tasks.for_dataset(datasets.DATASETS[d])
+  base = {h.name: 0.5 for h in task.headline}
+  skill = {"finetune": 0.10, "randlabel": 0.02, "mmul": 0.05}[m]
+  if d == "reviews" and m == "finetune":
+    skill = 0.01  # finetune wins here only
+  models = {k: results.ModelResults(
+      base, overall=0.9 - skill,
+      retrain_gap=None if k == "retrained" else {"mean": skill},
+      wall_seconds=10.0, eval_seconds=1.0)
+      for k in ("original", "retrained", m)}
+  return results.Results(
+      task=task.name, dataset=d, method=m,
+      deletion=results.Deletion("unit", 5.0, 0, 5, 5, 95, "ab" * 32),
+      models=models, summary={f"progress/{task.aucs[0]}": 0.5},
+      devices=[], total_seconds=12.0, config={"data": {"name": d}})
+
+
+def test_a_grid_over_tasks_ranks_methods_across_them(tmp_path):
+  c = _config()
+  c.benchmark.methods = ("mmul", "finetune", "randlabel")
+  c.benchmark.ratios = (5.0,)
+  c.benchmark.seeds = (0,)
+  c.benchmark.datasets = ("shapes_nlvr2", "shapes_cifar", "reviews")
+  c.benchmark.dataset_settings = ("reviews: train.num_steps=7",)
+  seen = []
+
+  def run_cell(config, workdir):
+    seen.append((config.data.name, config.method.name, workdir,
+                 config.train.num_steps, config.method.randlabel.target))
+    return _fake_classification(config, workdir)
+
+  records = benchmark.run(c, str(tmp_path), run_cell=run_cell)
+  # MMUL has no cell on the unimodal tasks; every cell starts from its
+  # dataset's recipe (training steps, wrong-label targets) in its own
+  # model directory.
+  assert [(d, m) for d, m, *_ in seen] == [
+      ("shapes_nlvr2", "mmul"), ("shapes_nlvr2", "finetune"),
+      ("shapes_nlvr2", "randlabel"), ("shapes_cifar", "finetune"),
+      ("shapes_cifar", "randlabel"), ("reviews", "finetune"),
+      ("reviews", "randlabel")]
+  assert {(d, w) for d, _, w, *_ in seen} == {
+      (d, str(tmp_path / d)) for d in c.benchmark.datasets}
+  steps = {d: s for d, _, _, s, _ in seen}
+  assert steps == {"shapes_nlvr2": 4000, "shapes_cifar": 3000, "reviews": 7}
+  assert {t for *_, t in seen} == {"labels"}
+  assert {r["dataset"] for r in records} == set(c.benchmark.datasets)
+  text = leaderboard.write_report(records, str(tmp_path))["markdown"]
+  assert "## shapes_cifar (image, unimodal_classification)" in text
+  assert "## shapes_nlvr2 (image+image+text, classification)" in text
+  ranks = leaderboard.ranks(leaderboard.aggregate(records))["gap"]
+  assert ranks["randlabel"] == {"shapes_nlvr2": 1.0, "shapes_cifar": 1.0,
+                                "reviews": 2.0, "average": pytest.approx(
+                                    4 / 3)}
+  assert ranks["mmul"] == {"shapes_nlvr2": 2.0, "average": 2.0}
+  assert ranks["finetune"]["reviews"] == 1.0
+  assert "## Across tasks" in text and "| randlabel |" in text
+  # Resumed: nothing runs again.
+  calls = []
+  benchmark.run(c, str(tmp_path), run_cell=_counting(calls))
+  assert calls == []
+
+
+def test_the_real_source_names_the_real_datasets():
+  c = _config()
+  c.benchmark.datasets = ("shapes_cifar", "tone_commands", "shapes_nlvr2")
+  c.data.source = "real"
+  assert benchmark.grid_datasets(c) == ("cifar100", "speech_commands",
+                                        "nlvr2")
+  cell = next(x for x in benchmark.cells(c) if x["dataset"] == "cifar100")
+  config = benchmark.cell_config(c, cell, {})
+  assert config.data.name == "cifar100" and config.model.pretrained
+  c.benchmark.dataset_settings = ("imdb: train.num_steps=1",)
+  with pytest.raises(errors.ConfigError, match="must start with a dataset "
+                     "name"):
+    benchmark.run(c, "/nonexistent", run_cell=_fake_results)

@@ -1,8 +1,10 @@
-"""MU-Bench's protocol on one task: methods x deletion sets x seeds.
+"""MU-Bench's protocol: methods x deletion sets x seeds, on one task or
+across tasks (`benchmark.datasets`).
 
-A grid cell is one method on one deletion set (ratio, seed, strategy) with
-one model width. Every cell of a width runs `unlearn.run.run` in the same
-workdir (`<workdir>/w<width>` when the grid varies the width), so the
+A grid cell is one method on one deletion set (ratio, seed, strategy) of
+one dataset with one model width. Every cell of a dataset and width runs
+`unlearn.run.run` in the same workdir (`<workdir>/<dataset>` for a grid
+over datasets, `.../w<width>` when it varies the width), so the
 original model is trained once per width, the retrained reference once per
 deletion set, and their evaluations are cached beside them. Each
 finished cell appends one JSON line to `records.jsonl`; a restarted grid
@@ -28,8 +30,10 @@ from mmul_jax import errors
 from mmul_jax import experiment
 from mmul_jax import io_utils
 from mmul_jax import methods
+from mmul_jax import recipes
 from mmul_jax import tasks
 from mmul_jax import workdir_lock
+from mmul_jax.data import datasets
 from mmul_jax.evaluation import results
 from mmul_jax.unlearn import phases
 from mmul_jax.unlearn import run as run_lib
@@ -37,27 +41,30 @@ from mmul_jax.unlearn import run as run_lib
 RECORDS_FILE = "records.jsonl"
 
 
-def parse_settings(settings: Sequence[str]) -> dict[str, dict]:
+def parse_settings(settings: Sequence[str], names=None,
+                   what: str = "benchmark.settings",
+                   kind: str = "method") -> dict[str, dict]:
   """`("mmul: unlearn.learning_rate=3e-4, method.mmul.ukr_weight=30",)`
-  -> `{"mmul": {"unlearn.learning_rate": 3e-4, ...}}`."""
+  -> `{"mmul": {"unlearn.learning_rate": 3e-4, ...}}`; entries start with
+  one of `names` (default: the methods)."""
   out: dict[str, dict] = {}
   known = config_schema.known_keys()
+  names = sorted(methods.METHODS if names is None else names)
   for entry in settings:
     name, sep, rest = entry.partition(":")
     name = name.strip()
-    if not sep or name not in methods.METHODS:
+    if not sep or name not in names:
       raise errors.ConfigError(
-          f"benchmark.settings entry {entry!r} must start with a method "
-          f"name and a colon, one of {sorted(methods.METHODS)}")
+          f"{what} entry {entry!r} must start with a {kind} name and a "
+          f"colon, one of {names}")
     for pair in filter(None, (p.strip() for p in rest.split(","))):
       key, eq, value = pair.partition("=")
       if not eq:
-        raise errors.ConfigError(f"benchmark.settings: {pair!r} is not "
-                                 "key=value")
+        raise errors.ConfigError(f"{what}: {pair!r} is not key=value")
       key = key.strip()
       if key not in known or key == "method.name":
         raise errors.ConfigError(
-            f"benchmark.settings entry {entry!r}: " + (
+            f"{what} entry {entry!r}: " + (
                 "method.name is the entry's own method" if key ==
                 "method.name" else config_schema.unknown_key_message(key,
                                                                      known)))
@@ -69,21 +76,51 @@ def parse_settings(settings: Sequence[str]) -> dict[str, dict]:
   return out
 
 
+def grid_datasets(config) -> tuple[str, ...]:
+  """The grid's datasets (`benchmark.datasets`, the real ones they stand
+  in for with `data.source=real`); empty: one dataset, the config's."""
+  names = tuple(config.benchmark.datasets)
+  if config.data.source == "real":
+    names = tuple(recipes.REAL_OF.get(n, n) for n in names)
+  return names
+
+
 def cells(config) -> list[dict]:
-  """Every cell of the grid, deletion sets outermost (so each retrained
-  model is trained once, before its methods). Without
-  `benchmark.model_widths` the model is the config's."""
+  """Every cell of the grid, datasets then deletion sets outermost (so
+  each retrained model is trained once, before its methods). Without
+  `benchmark.model_widths` the model is the config's. A method the
+  dataset's task refuses (MMUL on one modality) has no cell there."""
   bc = config.benchmark
   widths = bc.model_widths or (config.model.vision_width,)
-  grid = itertools.product(widths, bc.strategies, bc.ratios, bc.seeds,
-                           bc.methods)
-  return [{"width": int(w), "strategy": s, "ratio": float(r), "seed": int(d),
-           "method": m} for w, s, r, d, m in grid]
+  out = []
+  for dataset in grid_datasets(config) or (None,):
+    task = tasks.for_dataset(datasets.DATASETS[dataset or config.data.name])
+    kept = [m for m in bc.methods
+            if not methods.get(m).check_task(config.method.get(m), task)]
+    for w, s, r, d, m in itertools.product(widths, bc.strategies, bc.ratios,
+                                           bc.seeds, kept):
+      cell = {"width": int(w), "strategy": s, "ratio": float(r),
+              "seed": int(d), "method": m}
+      out.append({"dataset": dataset, **cell} if dataset else cell)
+  return out
+
+
+def skipped(config) -> list[str]:
+  """`method on dataset` for each pair the grid leaves out (the task
+  refuses the method)."""
+  bc = config.benchmark
+  out = []
+  for dataset in grid_datasets(config):
+    task = tasks.for_dataset(datasets.DATASETS[dataset])
+    out += [f"{m} on {dataset}" for m in bc.methods
+            if methods.get(m).check_task(config.method.get(m), task)]
+  return out
 
 
 def cell_key(cell: dict) -> str:
-  return (f"{cell['method']}|w{cell['width']}|{cell['strategy']}|"
-          f"r{cell['ratio']:g}|seed{cell['seed']}")
+  key = (f"{cell['method']}|w{cell['width']}|{cell['strategy']}|"
+         f"r{cell['ratio']:g}|seed{cell['seed']}")
+  return f"{cell['dataset']}|{key}" if "dataset" in cell else key
 
 
 def record_key(cell: dict, config) -> str:
@@ -92,8 +129,16 @@ def record_key(cell: dict, config) -> str:
   return f"{cell_key(cell)}|{phases.settings_digest(config)}"
 
 
-def cell_config(base, cell: dict, settings: dict):
+def cell_config(base, cell: dict, settings: dict,
+                dataset_settings: dict | None = None):
+  """A cell's config: its dataset's recipe (in a grid over datasets) and
+  `dataset_settings`, then its method, deletion set and width, then the
+  method's `settings`."""
   c = base.copy_and_resolve_references()
+  if "dataset" in cell:
+    recipes.mubench_task(c, cell["dataset"])
+    c.update_from_flattened_dict((dataset_settings or {}).get(
+        cell["dataset"], {}))
   c.method.name = cell["method"]
   c.deletion.ratio = cell["ratio"]
   c.deletion.seed = cell["seed"]
@@ -170,7 +215,8 @@ def record_of(cell: dict, key: str, res: results.Results) -> dict:
   m = res.models[method]
   return {
       "schema_version": results.SCHEMA_VERSION, "key": key, **cell,
-      "task": res.task, "deletion": dataclasses.asdict(res.deletion),
+      "task": res.task, "dataset": res.config["data"]["name"],
+      "deletion": dataclasses.asdict(res.deletion),
       "metrics": {k: {h.name: res.models[k].metrics[h.name]
                       for h in task.headline} for k in models},
       "overall": {k: res.models[k].overall for k in models},
@@ -184,8 +230,11 @@ def record_of(cell: dict, key: str, res: results.Results) -> dict:
 
 
 def cell_workdir(config, cell: dict, workdir: str) -> str:
-  """Where a cell's models live: one directory per model width when the
-  grid varies it (their checkpoints differ in shape)."""
+  """Where a cell's models live: one directory per dataset in a grid over
+  datasets, and per model width when the grid varies it (their
+  checkpoints differ in shape)."""
+  if "dataset" in cell:
+    workdir = os.path.join(workdir, cell["dataset"])
   if config.benchmark.model_widths:
     return os.path.join(workdir, f"w{cell['width']}")
   return workdir
@@ -199,8 +248,11 @@ def run(config, workdir: str, *, quiet: bool = True,
   config_schema.validate(config)  # the grid's own keys, before the cells
   bc = config.benchmark
   settings = parse_settings(bc.settings)
+  per_dataset = parse_settings(bc.dataset_settings, grid_datasets(config),
+                               "benchmark.dataset_settings", "dataset")
   grid = cells(config)
-  configs = [cell_config(config, cell, settings) for cell in grid]
+  configs = [cell_config(config, cell, settings, per_dataset)
+             for cell in grid]
   for c in configs:  # every cell's config is checked before any compute
     config_schema.validate(c)
   keys = [record_key(cell, c) for cell, c in zip(grid, configs)]
@@ -216,6 +268,9 @@ def _run_cells(config, workdir, grid, configs, keys, quiet, run_cell):
   todo = [i for i, k in enumerate(keys) if k not in done]
   print(f"benchmark: {len(grid)} cells, {len(grid) - len(todo)} done, "
         f"{len(todo)} to run", flush=True)
+  if skipped(config):
+    print("benchmark: left out (the task refuses the method): "
+          + ", ".join(skipped(config)), flush=True)
   for n, i in enumerate(todo):
     t0 = time.perf_counter()
     with (contextlib.redirect_stdout(io.StringIO()) if quiet

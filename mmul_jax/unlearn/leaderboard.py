@@ -1,7 +1,9 @@
 """The benchmark's report: a Markdown leaderboard and PNG plots.
 
 Every figure is a mean ± std over the deletion seeds of one (task,
-method, width, strategy, ratio). The columns are the task's headline
+dataset, method, width, strategy, ratio). A grid over several datasets
+also gets MU-Bench's cross-task summary: each method's rank per dataset
+and its average rank across them (`ranks`). The columns are the task's headline
 metrics (`Task.headline`, by flat name in their own units), the overall
 score, the gap to retraining and the time. Forgetting metrics are judged by
 their distance to the retrained model (forgetting more than a model that
@@ -18,6 +20,7 @@ import numpy as np
 
 from mmul_jax import io_utils
 from mmul_jax import tasks
+from mmul_jax.data import datasets
 from mmul_jax.evaluation import report
 
 # After the task's headline metrics (`Task.headline`), every leaderboard
@@ -48,12 +51,15 @@ def _values(record: dict, model: str) -> dict:
 
 
 def aggregate(records: list[dict]) -> dict:
-  """`{(task, width, strategy, ratio): {model: {metric: (mean, std, n)}}}`;
-  the references are averaged over every record of their deletion sets."""
+  """`{(task, dataset, width, strategy, ratio): {model: {metric: (mean,
+  std, n)}}}`; the references are averaged over every record of their
+  deletion sets. Records written before they named their dataset group
+  under ""."""
   groups = collections.defaultdict(lambda: collections.defaultdict(list))
   seen_refs = set()
   for r in records:
-    group = (r["task"], r["width"], r["strategy"], r["ratio"])
+    group = (r["task"], r.get("dataset", ""), r["width"], r["strategy"],
+             r["ratio"])
     groups[group][r["method"]].append(_values(r, r["method"]))
     ref_key = (group, r["seed"])
     if ref_key not in seen_refs:  # one reference row per deletion set
@@ -112,8 +118,9 @@ def markdown(agg: dict) -> str:
            "closest to the "
            "retrained model; **bold** marks the best method per column.",
            ""]
-  for (task, width, strategy, ratio) in sorted(agg):
-    models = agg[(task, width, strategy, ratio)]
+  for group in sorted(agg):
+    task, dataset, width, strategy, ratio = group
+    models = agg[group]
     best = winners(task, models)
     present = [c for c in columns(task)
                if any(c.name in stats for stats in models.values())]
@@ -128,12 +135,87 @@ def markdown(agg: dict) -> str:
         for metric in present]
     order = [m for m in REFERENCES if m in models] + sorted(
         m for m in models if m not in REFERENCES)
-    lines += [f"## {task}: {ratio:g}% deleted, {strategy} Df, width {width}",
-              ""]
+    where = f"{dataset} ({_modality(dataset)}, {task})" if dataset else task
+    lines += [f"## {where}: {ratio:g}% deleted, {strategy} Df, width "
+              f"{width}", ""]
     lines += report.render(table, order, markdown=True)
     lines += ["", "Best per metric: " + "; ".join(
         f"{t}: {m}" for t, m in best.items()) + ".", ""]
+  if len({g[1] for g in agg}) > 1:
+    lines += cross_task_markdown(agg)
   return "\n".join(lines)
+
+
+def _modality(dataset: str) -> str:
+  """"image", "text", "audio", "video", "image+text", "graph+text"."""
+  spec = datasets.DATASETS.get(dataset)
+  if spec is None:
+    return "?"
+  if spec.unimodal:
+    return spec.modality
+  images = len(spec.image_keys)
+  return ("image+" * images if spec.modality == "image" else "graph+") + (
+      "text")
+
+
+# What the cross-task ranking orders methods by: closeness to the
+# retrained model (lower gap) and MU-Bench's overall score (higher).
+RANKED_BY = (tasks.Metric("gap", "gap to retrain", best="lower"),
+             tasks.Metric("overall", "overall (HM)", best="higher"))
+
+
+def ranks(agg: dict) -> dict:
+  """`{metric name: {method: {dataset: rank}}}` (1 is best; ties share
+  the mean rank), each dataset's ranks averaged over its groups (ratios,
+  strategies, widths), references excluded; and under "average" the mean
+  rank of each method over the datasets it ran on."""
+  out = {}
+  for metric in RANKED_BY:
+    per = collections.defaultdict(lambda: collections.defaultdict(list))
+    for group, models in agg.items():
+      vals = {m: s[metric.name][0] for m, s in models.items()
+              if m not in REFERENCES and metric.name in s}
+      if not vals:
+        continue
+      sign = 1.0 if metric.best == "lower" else -1.0
+      order = sorted(vals, key=lambda m: sign * vals[m])
+      rank = {}
+      for m in order:  # ties share the mean of their positions
+        tied = [k + 1 for k, o in enumerate(order) if vals[o] == vals[m]]
+        rank[m] = float(np.mean(tied))
+      for m, r in rank.items():
+        per[m][group[1]].append(r)
+    table = {m: {d: float(np.mean(r)) for d, r in by.items()}
+             for m, by in per.items()}
+    for m, by in table.items():
+      by["average"] = float(np.mean(list(by.values())))
+    out[metric.name] = table
+  return out
+
+
+def cross_task_markdown(agg: dict) -> list[str]:
+  """MU-Bench's summary of a grid over datasets: per ranked metric, each
+  method's rank on every dataset and its average rank."""
+  all_ranks = ranks(agg)
+  names = sorted({g[1] for g in agg})
+  lines = ["## Across tasks", "",
+           "Rank of each method per dataset (1 = best; mean over its "
+           "ratios), and the average rank over the datasets it ran on "
+           "(a method a task refuses, MMUL on one modality, has no rank "
+           "there).", ""]
+  for metric in RANKED_BY:
+    table = all_ranks[metric.name]
+    order = sorted(table, key=lambda m: table[m]["average"])
+    cols = [report.Column("method", lambda m: m)] + [
+        report.Column(f"{d} ({_modality(d)})",
+                      lambda m, d=d, t=table: (f"{t[m][d]:.1f}" if d in t[m]
+                                               else "-"))
+        for d in names] + [
+        report.Column("average rank",
+                      lambda m, t=table: f"**{t[m]['average']:.2f}**")]
+    lines += [f"### by {metric.title} ({metric.best} is better)", ""]
+    lines += report.render(cols, order, markdown=True) + [""]
+  return lines
 
 
 def _panels(task: str) -> tuple[tasks.Metric, ...]:
@@ -154,22 +236,20 @@ def plots(agg: dict, directory: str) -> list[str]:
   from matplotlib import pyplot as plt
 
   written = []
-  settings = sorted({(t, w, s) for t, w, s, _ in agg})
-  several_tasks = len({t for t, *_ in agg}) > 1
-  for task, width, strategy in settings:
-    ratios = sorted(r for t, w, s, r in agg if (t, w, s) == (task, width,
-                                                            strategy))
-    models = sorted({m for r in ratios
-                     for m in agg[(task, width, strategy, r)]})
+  settings = sorted({g[:4] for g in agg})
+  several_tasks = len({g[:2] for g in agg}) > 1
+  for task, dataset, width, strategy in settings:
+    ratios = sorted(g[4] for g in agg if g[:4] == (task, dataset, width,
+                                                   strategy))
+    key = lambda r: (task, dataset, width, strategy, r)
+    models = sorted({m for r in ratios for m in agg[key(r)]})
     # One colour per model in every panel (some panels skip references).
     colour = {m: f"C{i % 10}" for i, m in enumerate(models)}
     fig, axes = plt.subplots(2, 3, figsize=(13, 7))
     for ax, metric in zip(axes.ravel(), _panels(task)):
       for model in models:
-        pts = [(r, agg[(task, width, strategy, r)][model][metric.name])
-               for r in ratios
-               if metric.name in agg[(task, width, strategy, r)].get(model,
-                                                                     {})]
+        pts = [(r, agg[key(r)][model][metric.name]) for r in ratios
+               if metric.name in agg[key(r)].get(model, {})]
         if not pts:
           continue
         x = [p[0] for p in pts]
@@ -181,12 +261,12 @@ def plots(agg: dict, directory: str) -> list[str]:
       ax.set_xlabel("deletion ratio (%)")
       ax.set_ylabel(metric.title)
     axes[0, 0].legend(fontsize=7)
-    fig.suptitle(f"{task}: metrics vs deletion ratio ({strategy} Df, width "
-                 f"{width})")
+    fig.suptitle(f"{dataset or task}: metrics vs deletion ratio ({strategy} "
+                 f"Df, width {width})")
     fig.tight_layout()
     name = f"metric_vs_ratio_w{width}_{strategy}.png"
     if several_tasks:
-      name = f"{task}_{name}"
+      name = f"{dataset or task}_{name}"
     path = os.path.join(directory, name)
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -207,7 +287,7 @@ def plots(agg: dict, directory: str) -> list[str]:
       point = (stats["gap"][0], stats[utility.name][0])
       ax.scatter(*point, marker=markers[i % len(markers)], s=30,
                  color=colour[model], label=model if i == 0 else None)
-      ax.annotate(f"{group[3]:g}%", point, fontsize=6)
+      ax.annotate(f"{group[4]:g}%", point, fontsize=6)
   ax.legend(fontsize=7)
   ax.set_xlabel("gap to the retrained model (lower: closer)")
   ax.set_ylabel(" / ".join(sorted(titles)))
@@ -227,7 +307,9 @@ def write_report(records: list[dict], directory: str) -> dict:
   io_utils.atomic_write_text(os.path.join(directory, "leaderboard.md"), text)
   io_utils.atomic_write_json(
       os.path.join(directory, "leaderboard.json"),
-      [{"task": t, "width": w, "strategy": s, "ratio": r, "models": models,
-        "winners": winners(t, models)} for (t, w, s, r), models in sorted(
-            agg.items())])
+      {"groups": [{"task": t, "dataset": d, "width": w, "strategy": s,
+                   "ratio": r, "models": models,
+                   "winners": winners(t, models)}
+                  for (t, d, w, s, r), models in sorted(agg.items())],
+       "ranks": ranks(agg)})
   return {"markdown": text, "plots": plots(agg, directory)}
