@@ -7,7 +7,8 @@ Needs the extracted clips and split lists in data.manual_dir (the run
 stops first with where to get them) and PyAV (pip install av). MU-Bench
 used VideoMAE; no pretrained video tower is imported here, and the budget
 (30 epochs at 3e-4) is ours (`recipes.scratch_signal`). MU-Bench's masks:
-mmul_jax.data.deletion.read_mubench_mask over their ucf101/ directory.
+--config.deletion.mubench_file=.../ucf101 (the directory of per-ratio
+masks).
 """
 
 from mmul_jax import config_schema

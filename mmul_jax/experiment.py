@@ -42,13 +42,18 @@ class Experiment:
   mesh: jax.sharding.Mesh
   spec: datasets.DatasetSpec  # also the records' `pipeline.RecordLayout`
   task: tasks.Task
+  ood: pipeline.ImageTextSplit | None = None  # `spec.ood`'s test split
 
   @functools.cached_property
   def eval_sets(self) -> dict[str, pipeline.PairSet]:
-    """All pairs of the test split, of Df and of Dr (loaded once)."""
+    """All pairs of the test split, of Df and of Dr (loaded once), and of
+    the out-of-distribution test set where the dataset has one ("ood")."""
     kw = dict(tok=self.tokenizer,
               shape=pipeline.InputShape.of(self.config.data),
               layout=self.spec)
+    ood = ({"ood": pipeline.load_pairs(self.ood, self.ood.image_ids,
+                                       desc="load OOD", **kw)}
+           if self.ood is not None else {})
     return {
         "test": pipeline.load_pairs(self.test, self.test.image_ids,
                                     desc="load test", **kw),
@@ -56,6 +61,7 @@ class Experiment:
                                   desc="load Df", **kw),
         "dr": pipeline.load_pairs(self.train, self.eval_retain_ids(),
                                   desc="load Dr", **kw),
+        **ood,
     }
 
   @functools.cached_property
@@ -154,7 +160,11 @@ def setup(config: ml_collections.ConfigDict, workdir: str) -> Experiment:
       raise config_schema.ConfigError(str(e)) from None
   with distributed.main_first("prepare dataset"):
     builder = datasets.prepare(config.data)
+    ood_builder = datasets.prepare_ood(config.data)
   train, test = datasets.index_splits(builder, spec)
+  ood = (pipeline.index_split(ood_builder.as_data_source("test"),
+                              desc="index OOD", id_key=spec.id_key)
+         if ood_builder else None)
   dataset_name = builder.name + (f"/{builder.builder_config.name}"
                                  if builder.builder_config else "")
   task.check_splits(config.data, {"train": train, "test": test})
@@ -173,7 +183,7 @@ def setup(config: ml_collections.ConfigDict, workdir: str) -> Experiment:
   deletion_policy.check_fits(config, df)
   methods.check_deletion(config, df)
   return Experiment(config, workdir, dataset_name, train, test, df, tok,
-                    task.build_model(config.model), mesh, spec, task)
+                    task.build_model(config.model), mesh, spec, task, ood)
 
 
 def init_params(exp: Experiment, seed: int):

@@ -51,6 +51,8 @@ class DatasetSpec(pipeline.RecordLayout):
     source's order); None: its rows are the records.
   task_words: the embedded tokenizer's extra words.
   sample_rate: an audio dataset's rate (`model.sample_rate` must match).
+  ood: the out-of-distribution test set evaluated beside test, where
+    MU-Bench has one (IMDB: Rotten Tomatoes), by name in `OOD_SETS`.
   words: the embedded tokenizer's vocabulary (None: the shapes captions').
   """
 
@@ -61,6 +63,7 @@ class DatasetSpec(pipeline.RecordLayout):
   task_words: tuple[str, ...] = ()
   words: Callable[[], list[str]] | None = None
   sample_rate: int = 0  # audio: the waveforms' rate in Hz
+  ood: str | None = None  # an out-of-distribution test set (`OOD_SETS`)
 
   @property
   def num_classes(self) -> int:
@@ -128,11 +131,15 @@ DATASETS = {
                             manual=unimodal_real_tfds.Cifar100),
     "imdb": DatasetSpec(**_TEXT_CLS, **_REAL,
                         labels=unimodal_tasks.SENTIMENTS,
-                        manual=unimodal_real_tfds.Imdb),
+                        manual=unimodal_real_tfds.Imdb,
+                        ood="rotten_tomatoes"),
     "ddi2013": DatasetSpec(**_TEXT_CLS, **_REAL,
                            labels=unimodal_tasks.RELATIONS,
                            manual=unimodal_real_tfds.Ddi2013),
 }
+# Out-of-distribution test sets (`DatasetSpec.ood`): a builder with a
+# `test` split in its dataset's record layout, read from data.manual_dir.
+OOD_SETS = {"rotten_tomatoes": unimodal_real_tfds.RottenTomatoes}
 _GENERATED = {"shapes_nlvr2": shapes_tasks_tfds.ShapesNlvr2,
               "shapes_ve": shapes_tasks_tfds.ShapesVe}
 _GENERATED_UNIMODAL = {"shapes_cifar": unimodal_tfds.ShapesCifar,
@@ -154,9 +161,10 @@ def _manual_dir(d) -> str:
 def check_available(d) -> None:
   """Raises `DataError` with instructions if a manual dataset's files are
   neither prepared nor downloaded; cheap, for before any compute."""
-  builder_cls = DATASETS[d.name].manual
-  if builder_cls:
-    manual_tfds.check_available(builder_cls, data_dir(d), _manual_dir(d))
+  spec = DATASETS[d.name]
+  for builder_cls in (spec.manual, OOD_SETS.get(spec.ood)):
+    if builder_cls:
+      manual_tfds.check_available(builder_cls, data_dir(d), _manual_dir(d))
 
 
 def prepare(d):
@@ -197,6 +205,15 @@ def _prepare(d):
         num_test=d.num_test, image_size=d.image_size, seed=d.seed)
   return manual_tfds.prepare(DATASETS[d.name].manual, data_dir(d),
                              _manual_dir(d))
+
+
+def prepare_ood(d):
+  """The builder of `config.data`'s out-of-distribution test set (None
+  when the dataset has none), built on first use."""
+  ood = DATASETS[d.name].ood
+  if ood is None:
+    return None
+  return manual_tfds.prepare(OOD_SETS[ood], data_dir(d), _manual_dir(d))
 
 
 def texts(builder, spec: DatasetSpec, split: str = "train") -> Iterator[str]:

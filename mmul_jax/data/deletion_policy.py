@@ -3,6 +3,8 @@ unlearning batches and the evaluation fit in it."""
 
 from __future__ import annotations
 
+import os
+
 import ml_collections
 import numpy as np
 
@@ -48,8 +50,7 @@ def _mubench_set(path: str, train: pipeline.ImageTextSplit,
   """A MU-Bench index file's Df, its manifest written under `root` (with
   how its example rows map to units, where they do)."""
   if example_rows is None:
-    rows = deletion.read_mubench_indices(path, num_rows=len(train),
-                                         ratio=ratio)
+    rows = _mubench_rows(path, len(train), ratio)
     df = deletion.from_rows(rows, train.image_ids, ratio=ratio,
                             dataset=dataset_name)
   else:
@@ -58,14 +59,21 @@ def _mubench_set(path: str, train: pipeline.ImageTextSplit,
                   for i in range(len(train))]
     owner = deletion.example_row_owners(per_record,
                                         f"{dataset_name}'s train split")
-    rows = deletion.read_mubench_indices(path, num_rows=len(owner),
-                                         ratio=ratio)
+    rows = _mubench_rows(path, len(owner), ratio)
     units, mapping = deletion.units_of_example_rows(rows, owner)
     df = deletion.from_rows(units, train.image_ids, ratio=ratio,
                             dataset=dataset_name, mapping=mapping)
   deletion.save(df, deletion.manifest_path(
       root, dataset_name, df.seed, df.ratio, f"mubench_{df.sha256[:10]}"))
   return df
+
+
+def _mubench_rows(path: str, num_rows: int, ratio: float) -> np.ndarray:
+  """The rows of a MU-Bench index file, or of the ratio's 0/1 mask in a
+  directory of per-ratio masks (UCF101's)."""
+  if os.path.isdir(path):
+    return deletion.read_mubench_mask(path, num_rows=num_rows, ratio=ratio)
+  return deletion.read_mubench_indices(path, num_rows=num_rows, ratio=ratio)
 
 
 def check_fits(config, df: deletion.DeletionSet) -> None:

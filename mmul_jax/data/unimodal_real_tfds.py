@@ -6,6 +6,8 @@ read without TensorFlow:
   32x32 images with their 100 fine labels (the coarse one kept beside).
 * **IMDB** (`aclImdb_v1.tar.gz`): 25,000 train and 25,000 test reviews,
   neg / pos.
+* **Rotten Tomatoes** (`rt-polaritydata.tar.gz`): 10,662 sentences, neg /
+  pos, IMDB's out-of-distribution test set.
 * **DDI-2013** (the BLURB / BioBERT `train.tsv`, `dev.tsv`, `test.tsv`):
   one sentence per drug pair, the two drugs marked `<e1> .. </e1>` and
   `<e2> .. </e2>`, five relation classes.
@@ -63,6 +65,14 @@ Download the Large Movie Review Dataset into the manual directory
 (data.manual_dir), unchanged:
   https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz
   -> <manual_dir>/aclImdb_v1.tar.gz
+"""
+
+_RT_INSTRUCTIONS = """\
+IMDB's out-of-distribution evaluation (MU-Bench's) reads Rotten Tomatoes'
+sentence polarity data; download it into the manual directory
+(data.manual_dir), unchanged:
+  https://www.cs.cornell.edu/people/pabo/movie-review-data/rt-polaritydata.tar.gz
+  -> <manual_dir>/rt-polaritydata.tar.gz
 """
 
 _DDI_INSTRUCTIONS = """\
@@ -123,6 +133,7 @@ class _OneArchive(_Examples):
   test splits; `_rows(path, split)` reads a split's rows in order."""
 
   ARCHIVE = ""
+  SPLITS = ("train", "test")
 
   @classmethod
   def required_files(cls, manual_dir: str) -> list[str]:
@@ -135,7 +146,7 @@ class _OneArchive(_Examples):
     manual_dir = os.fspath(dl_manager.manual_dir)
     manual_tfds.check_manual_files(type(self), manual_dir)
     path = os.path.join(manual_dir, self.ARCHIVE)
-    return {s: self._generate_examples(path, s) for s in ("train", "test")}
+    return {s: self._generate_examples(path, s) for s in self.SPLITS}
 
   def _generate_examples(self, path: str, split: str):
     yield from self._records(split, self._rows(path, split))
@@ -201,6 +212,36 @@ class Imdb(_OneArchive):
           raise errors.DataError(f"{path}: {member.name} is not UTF-8; "
                                  "download the archive again") from None
         yield text, parts[2], {"path": member.name}
+
+
+class RottenTomatoes(_OneArchive):
+  """Rotten Tomatoes sentence polarity (Pang & Lee 2005), 10,662
+  sentences, all in one `test` split: IMDB's out-of-distribution set, as
+  MU-Bench evaluates it (every split of it). Lines are Latin-1."""
+
+  MANUAL_DOWNLOAD_INSTRUCTIONS = _RT_INSTRUCTIONS
+  ARCHIVE = "rt-polaritydata.tar.gz"
+  INPUT = "text"
+  LABELS = unimodal_tasks.SENTIMENTS
+  SPLITS = ("test",)
+
+  def _input_feature(self):
+    return tfds.features.Text()
+
+  def _rows(self, path: str, split: str):
+    del split  # one split
+    with _open_tar(path, self.MANUAL_DOWNLOAD_INSTRUCTIONS) as tar:
+      for label in self.LABELS:
+        name = f"rt-polaritydata/rt-polarity.{label}"
+        try:
+          raw = tar.extractfile(name).read()
+        except KeyError:
+          raise errors.DataError(f"{path} lacks {name}; download it again."
+                                 f"\n{self.MANUAL_DOWNLOAD_INSTRUCTIONS}"
+                                 ) from None
+        for line in raw.decode("latin-1").splitlines():
+          if line.strip():
+            yield line.strip(), label, {}
 
 
 class Ddi2013(manual_tfds.SplitFiles, _Examples):

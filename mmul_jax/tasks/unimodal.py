@@ -83,6 +83,18 @@ class UnimodalClassification(classification_task.Classification):
         classifier, params, sets, desc=desc,
         auc_num_samples=c.eval.auc_num_samples, auc_seed=c.eval.auc_seed)
 
+  def table(self, results):
+    """Classification's table, and the accuracy on the out-of-distribution
+    test set beside it where the dataset has one."""
+    text = super().table(results)
+    if not self.spec.ood:
+      return text
+    accs = ", ".join(f"{name} {m.metrics['ood/accuracy']:.1f}"
+                     for name, m in results.models.items()
+                     if "ood/accuracy" in m.metrics)
+    return text + (f"\nOut-of-distribution test set ({self.spec.ood}) "
+                   f"accuracy in %: {accs}.")
+
   def logit_views(self, model, *, axis_name=None):
     del axis_name
     return model.classify, lambda out, batch: (

@@ -12,6 +12,7 @@ import pytest
 from mmul_jax import errors
 from mmul_jax.data import datasets
 from mmul_jax.data import deletion
+from mmul_jax.data import deletion_policy
 from mmul_jax.data import manual_tfds
 from mmul_jax.data import pipeline
 from mmul_jax.data import signal_real_tfds as real
@@ -112,10 +113,15 @@ def test_ucf101_mubench_masks_map_through_rows(tmp_path):
   got = deletion.read_mubench_mask(str(masks), num_rows=len(train),
                                    ratio=5.0)
   np.testing.assert_array_equal(got, [1, 3])
-  # Rows are the trainlist's lines, so mask row r names the clip whose
-  # `row` is r.
+  # deletion.mubench_file may name the masks' directory; mask row r is
+  # the clip whose `row` (its trainlist01.txt line) is r.
+  d = ml_collections.ConfigDict({"ratio": 5.0, "count": 0,
+                                 "mubench_file": str(masks),
+                                 "strategy": "uniform", "seed": 0})
+  df = deletion_policy.deletion_set(d, train, "ucf101", str(tmp_path),
+                                    example_rows=spec.example_rows)
   ids = {int(r): int(i) for r, i in zip(rows, train.image_ids)}
-  assert sorted(ids) == list(range(6))
+  assert sorted(df.forget_ids.tolist()) == sorted([ids[1], ids[3]])
 
 
 def test_missing_or_wrong_files_stop_with_instructions(tmp_path):

@@ -4,6 +4,7 @@ index files mapped through each record's row."""
 
 import os
 import pickle
+import shutil
 import tarfile
 
 import ml_collections
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 
 from mmul_jax import errors
+from mmul_jax import experiment
 from mmul_jax.data import datasets
 from mmul_jax.data import deletion_policy
 from mmul_jax.data import manual_tfds
@@ -128,3 +130,36 @@ def test_mubench_rows_map_through_each_records_row(tmp_path):
   # TFDS does not keep the file's order: records are not rows.
   rows = pipeline.read_column(train.source, "row")
   assert not np.array_equal(rows, np.arange(len(rows)))
+
+
+def test_rotten_tomatoes_is_imdbs_out_of_distribution_set(tmp_path,
+                                                          tiny_config):
+  manual = os.path.join(FIXTURES, "imdb")
+  builder = manual_tfds.prepare(real.RottenTomatoes, str(tmp_path / "rt"),
+                                manual)
+  test = builder.as_data_source("test")
+  assert list(builder.info.splits) == ["test"]
+  texts = sorted((real.RottenTomatoes.LABELS[test[i]["label"]],
+                  test[i]["text"].decode()) for i in range(len(test)))
+  assert len(texts) == 6 and texts[0] == ("neg", "a dull mess , take 0 é .")
+  # A run on IMDB evaluates it beside test ("ood"), and its files are
+  # checked before any compute like IMDB's own.
+  c = tiny_config.copy_and_resolve_references()
+  c.data.update(name="imdb", manual_dir=manual,
+                data_dir=str(tmp_path / "tfds"))
+  c.deletion.count = 4
+  c.unlearn.update(df_batch_size=2, dr_batch_size=4)
+  c.eval.auc_num_samples = 1
+  c.method.name = "finetune"
+  exp = experiment.setup(c, str(tmp_path / "run"))
+  sets = exp.eval_sets
+  assert list(sets) == ["test", "df", "dr", "ood"]
+  assert len(sets["ood"].labels) == 6 and sets["ood"].text is None
+  bare = tmp_path / "bare"
+  shutil.copytree(manual, bare)
+  os.remove(bare / "rt-polaritydata.tar.gz")
+  d = ml_collections.ConfigDict({"name": "imdb",
+                                 "data_dir": str(tmp_path / "other"),
+                                 "manual_dir": str(bare)})
+  with pytest.raises(errors.DataError, match="rt-polaritydata.tar.gz"):
+    datasets.check_available(d)

@@ -16,6 +16,7 @@ from mmul_jax import methods
 from mmul_jax import models
 from mmul_jax import tasks
 from mmul_jax.data import datasets
+from mmul_jax.evaluation import results as results_lib
 
 B, C = 6, 4
 # By default the methods whose terms read a unimodal batch differently
@@ -120,3 +121,23 @@ def test_general_methods_on_a_unimodal_classifier(setup, name):
       assert 0 < plan.info["mean_stddev"] < np.inf
   else:
     assert norm > 0
+
+
+def test_the_table_reports_the_out_of_distribution_set():
+  task = tasks.for_dataset(datasets.DATASETS["imdb"])
+  ev = lambda acc: {
+      "test/accuracy": acc, "df/accuracy": acc, "dr/accuracy": acc,
+      "ood/accuracy": acc - 10, "auc/p_true/mean": 0.5,
+      "auc/p_true/std": 0.0, "mubench/knowledge_gap": 0.5,
+      "mubench/zrf": 0.9, "mubench/mia/target_non_member_rate": 0.4,
+      "mubench/mia/target_auc": 0.5}
+  evals = {"original": ev(90.0), "retrained": ev(88.0), "npo": ev(80.0)}
+  results = results_lib.Results(
+      task=task.name, dataset="imdb", method="npo",
+      deletion=results_lib.Deletion("unit", 5.0, 0, 4, 4, 76, "ab" * 32),
+      models={k: results_lib.ModelResults(v, 0.5, None, 1.0)
+              for k, v in evals.items()},
+      summary=task.summary(evals, "npo"), devices=[], total_seconds=1.0,
+      config={})
+  assert ("Out-of-distribution test set (rotten_tomatoes) accuracy in %: "
+          "original 80.0, retrained 78.0, npo 70.0.") in task.table(results)
