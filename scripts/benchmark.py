@@ -1,7 +1,8 @@
-"""MU-Bench's protocol on one task: a grid of methods x deletion ratios x
-seeds, a leaderboard and plots.
+"""MU-Bench's protocol: a grid of methods x deletion ratios x seeds, on one
+task or across tasks (`benchmark.datasets`), a leaderboard and plots.
 
   python scripts/benchmark.py --config=configs/bench_demo.py [--workdir=DIR]
+  python scripts/benchmark.py --config=configs/bench_mubench.py
 
 Runs every cell of `config.benchmark`'s grid that DIR/records.jsonl does not
 hold yet (a killed grid resumes where it stopped; no finished cell runs

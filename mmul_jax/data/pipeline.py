@@ -221,8 +221,9 @@ class RecordLayout:
     return np.stack(images) if self.labels else images[0]
 
   def unimodal_input(self, record, shape: InputShape):
-    """A unimodal record's input as the pipeline keeps it: an image fitted
-    to the shape, or a text string (tokenised when batched)."""
+    """A unimodal record's input as the pipeline keeps it, fitted to the
+    run's shape: an image, int16 samples, a clip's frames, or a text
+    string (tokenised when batched)."""
     x = record[self.inputs]
     if self.modality == "text":
       return decode_text(x)
@@ -258,7 +259,8 @@ def training_stream(split: ImageTextSplit, image_ids: Sequence[int], *,
   `(B, L)` and `image_id` int64 `(B,)` (the unit id). Classification
   layouts add `label` int32 `(B,)`, the label of the drawn sentence, and
   give `image` as `(B, K, H, W, 3)`. Unimodal layouts give `input` (what
-  the classifier reads: normalised images, token ids), `label` and
+  the classifier reads: normalised images or clips, float waveforms, token
+  ids), `label` and
   `image_id`, one example per unit. With `shard=(i, n)` it holds only
   rows `[i * B/n, (i + 1) * B/n)` of each batch, so the n processes of a job
   together read exactly the one-process batches, each record once.

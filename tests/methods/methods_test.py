@@ -202,11 +202,12 @@ def _two_models_on_a_batch(tiny_config):
   text = r.integers(4, c.vocab_size, (4, c.context_length)).astype(np.int32)
   text[:, -1] = c.eot_id
   batch = {"image": images, "text": text, "image_id": np.array([0, 0, 1, 2])}
-  student = model.init(jax.random.key(0), images[:1], text[:1])
-  teacher = model.init(jax.random.key(1), images[:1], text[:1])
+  init, apply = jax.jit(model.init), jax.jit(model.apply)  # eager is slow
+  student = init(jax.random.key(0), images[:1], text[:1])
+  teacher = init(jax.random.key(1), images[:1], text[:1])
 
   def views(params):
-    out = model.apply(params, images, text)
+    out = apply(params, images, text)
     s = np.exp(float(out["logit_scale"]))
     v, t = np.asarray(out["image_embed"]), np.asarray(out["text_embed"])
     return [s * v @ t.T, s * t @ v.T, np.asarray(out["itm_logits"])]
@@ -223,9 +224,9 @@ def test_distillation_terms_match_numpy(tiny_config):
       (terms.distillation(RETRIEVAL, model, temperature=2.0), 2.0, False),
       (terms.decoupled_distillation(RETRIEVAL, model, temperature=1.0), 1.0,
        True)):
-    value, aux, _ = term.apply(term.init(student), student,
-                               {"original": teacher}, batch,
-                               rng=jax.random.key(0))
+    value, aux, _ = jax.jit(lambda s, t, term=term: term.apply(
+        term.init(s), s, {"original": t}, batch, rng=jax.random.key(0)))(
+            student, teacher)
     per_view = []
     for zt, zs, m in zip(views(teacher), views(student), masks):
       p = _softmax(np.where(m, -np.inf, zt / tau) if mask_on else zt / tau)
@@ -244,9 +245,9 @@ def test_npo_term_matches_numpy(tiny_config):
       tiny_config)
   beta = 0.5
   term = terms.npo(RETRIEVAL, model, beta=beta)
-  value, aux, _ = term.apply(term.init(student), student,
-                             {"original": teacher}, batch,
-                             rng=jax.random.key(0))
+  value, aux, _ = jax.jit(lambda s, t: term.apply(
+      term.init(s), s, {"original": t}, batch, rng=jax.random.key(0)))(
+          student, teacher)
   nll = lambda z, m: -np.log((_softmax(z) * m).sum(-1))
   per_view = []
   for zt, zs, m in zip(views(teacher), views(student), masks):
@@ -258,10 +259,10 @@ def test_npo_term_matches_numpy(tiny_config):
   ce = lambda p: jnp.mean(sum(
       losses.true_answer_nll(z, m) for z, m in zip(_views_jax(
           model, p, batch), masks)) / 3)
-  at_original = jax.grad(lambda p: term.apply(
+  at_original = jax.jit(jax.grad(lambda p: term.apply(
       term.init(p), p, {"original": teacher}, batch,
-      rng=jax.random.key(0))[0])(teacher)
-  ascent = jax.grad(lambda p: -ce(p))(teacher)
+      rng=jax.random.key(0))[0]))(teacher)
+  ascent = jax.jit(jax.grad(lambda p: -ce(p)))(teacher)
   for a, b in zip(jax.tree.leaves(at_original), jax.tree.leaves(ascent)):
     np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-6)
 
