@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import io
 import os
-import tarfile
 import wave
 
 import numpy as np
@@ -40,6 +39,7 @@ import tensorflow_datasets as tfds
 from mmul_jax import errors
 from mmul_jax.data import manual_tfds
 from mmul_jax.data import signal_tasks
+from mmul_jax.data import unimodal_real_tfds
 
 SPEECH_RATE = 16000
 SUPERB_KEYWORDS = signal_tasks.KEYWORDS  # the ten words, silence, unknown
@@ -85,33 +85,16 @@ Decoding the clips needs PyAV: pip install av
 """
 
 
-class _Clips(tfds.core.GeneratorBasedBuilder, skip_registration=True):
-  """One record per clip: input, label, example_id, row, path."""
+class _Clips(unimodal_real_tfds.ExampleBuilder, skip_registration=True):
+  """One record per clip, with its `path` in the download."""
 
-  VERSION = tfds.core.Version("1.0.0")
-  RELEASE_NOTES = {"1.0.0": "First release."}
-  LABELS: tuple[str, ...] = ()
-  INPUT = ""
-  TEST_ID_OFFSET = 10_000_000
+  DESCRIPTION = __doc__
 
-  def _input_feature(self):
-    raise NotImplementedError
-
-  def _info(self) -> tfds.core.DatasetInfo:
-    features = {self.INPUT: self._input_feature(),
-                "label": tfds.features.ClassLabel(names=list(self.LABELS)),
-                "example_id": tfds.features.Scalar(dtype=np.int64),
-                "row": tfds.features.Scalar(dtype=np.int64),
-                "path": tfds.features.Text()}
-    return self.dataset_info_from_configs(
-        description=__doc__, features=tfds.features.FeaturesDict(features),
-        supervised_keys=None)
+  def _extra_features(self) -> dict:
+    return {"path": tfds.features.Text()}
 
   def _generate_examples(self, split: str, rows):
-    offset = self.TEST_ID_OFFSET if split != "train" else 0
-    for row, (path, x, label) in enumerate(rows):
-      yield row, {self.INPUT: x, "label": label, "row": row,
-                  "example_id": offset + row, "path": path}
+    yield from self._records(split, rows)
 
 
 def read_wav(data: bytes, where: str) -> np.ndarray:
@@ -129,15 +112,6 @@ def read_wav(data: bytes, where: str) -> np.ndarray:
   except (wave.Error, EOFError) as e:
     raise errors.DataError(f"{where} is not a readable WAV file ({e}); "
                            "download the archive again") from None
-
-
-def _open_tar(path: str) -> tarfile.TarFile:
-  try:
-    return tarfile.open(path, "r:*")
-  except (tarfile.TarError, OSError) as e:
-    raise errors.DataError(f"{path} is not a readable tar archive ({e}); "
-                           f"download it again.\n{_SPEECH_INSTRUCTIONS}"
-                           ) from None
 
 
 class SpeechCommandsKs(_Clips):
@@ -160,10 +134,11 @@ class SpeechCommandsKs(_Clips):
     manual_dir = os.fspath(dl_manager.manual_dir)
     manual_tfds.check_manual_files(type(self), manual_dir)
     return {s: self._generate_examples(s, self._rows(
-        os.path.join(manual_dir, f), s)) for s, f in self.ARCHIVES.items()}
+        os.path.join(manual_dir, f), s))
+            for s, f in self.ARCHIVES.items()}
 
   def _rows(self, path: str, split: str):
-    with _open_tar(path) as tar:
+    with unimodal_real_tfds.open_tar(path, _SPEECH_INSTRUCTIONS) as tar:
       members = {m.name.removeprefix("./"): m for m in tar if m.isfile()}
       held_out = set()
       if split == "train":
@@ -185,16 +160,15 @@ class SpeechCommandsKs(_Clips):
       for name in clips:
         word = name.split("/")[0]
         label = word if word in SUPERB_KEYWORDS else "_unknown_"
-        yield name, read_wav(tar.extractfile(members[name]).read(),
-                             f"{path}: {name}"), label
+        yield (read_wav(tar.extractfile(members[name]).read(),
+                        f"{path}: {name}"), label, {"path": name})
       if split == "train":  # silence: 1 s slices of the background noise
         for name in noise:
           samples = read_wav(tar.extractfile(members[name]).read(),
                              f"{path}: {name}")
           for k in range(len(samples) // SPEECH_RATE):
-            yield (f"{name}#{k}",
-                   samples[k * SPEECH_RATE:(k + 1) * SPEECH_RATE],
-                   "_silence_")
+            yield (samples[k * SPEECH_RATE:(k + 1) * SPEECH_RATE],
+                   "_silence_", {"path": f"{name}#{k}"})
 
 
 def read_ucf_classes(path: str) -> tuple[str, ...]:
@@ -291,4 +265,4 @@ class Ucf101(_Clips):
         raise errors.DataError(f"{path} is missing.\n{_UCF_INSTRUCTIONS}")
       frames = decode_clip(path, num_frames=self.NUM_FRAMES,
                            frame_size=self.FRAME_SIZE)
-      yield name, [io.BytesIO(f) for f in frames], label
+      yield [io.BytesIO(f) for f in frames], label, {"path": name}

@@ -86,13 +86,17 @@ directory (data.manual_dir):
 """
 
 
-class _Examples(tfds.core.GeneratorBasedBuilder, skip_registration=True):
-  """One record per example; `row` is its row in MU-Bench's order."""
+class ExampleBuilder(tfds.core.GeneratorBasedBuilder,
+                     skip_registration=True):
+  """One record per example (here and in `signal_real_tfds`): its input,
+  `label`, `example_id` and `row`, its row in MU-Bench's order, plus
+  `_extra_features`."""
 
   VERSION = tfds.core.Version("1.0.0")
   RELEASE_NOTES = {"1.0.0": "First release."}
   LABELS: tuple[str, ...] = ()
   INPUT = ""
+  DESCRIPTION = __doc__
   # Test ids start here, after every train id.
   TEST_ID_OFFSET = 10_000_000
 
@@ -109,7 +113,8 @@ class _Examples(tfds.core.GeneratorBasedBuilder, skip_registration=True):
                 "row": tfds.features.Scalar(dtype=np.int64),
                 **self._extra_features()}
     return self.dataset_info_from_configs(
-        description=__doc__, features=tfds.features.FeaturesDict(features),
+        description=self.DESCRIPTION,
+        features=tfds.features.FeaturesDict(features),
         supervised_keys=None)
 
   def _records(self, split: str, rows):
@@ -120,7 +125,9 @@ class _Examples(tfds.core.GeneratorBasedBuilder, skip_registration=True):
                   "example_id": offset + row, **extra}
 
 
-def _open_tar(path: str, instructions: str) -> tarfile.TarFile:
+def open_tar(path: str, instructions: str) -> tarfile.TarFile:
+  """The archive at `path`; one that is not a tar archive is a `DataError`
+  with `instructions`."""
   try:
     return tarfile.open(path, "r:*")
   except (tarfile.TarError, OSError) as e:
@@ -128,7 +135,7 @@ def _open_tar(path: str, instructions: str) -> tarfile.TarFile:
                            f"download it again.\n{instructions}") from None
 
 
-class _OneArchive(_Examples):
+class _OneArchive(ExampleBuilder):
   """A dataset downloaded as one archive (`ARCHIVE`) holding its train and
   test splits; `_rows(path, split)` reads a split's rows in order."""
 
@@ -167,7 +174,7 @@ class Cifar100(_OneArchive):
     return {"coarse_label": tfds.features.Scalar(dtype=np.int64)}
 
   def _rows(self, path: str, split: str):
-    with _open_tar(path, self.MANUAL_DOWNLOAD_INSTRUCTIONS) as tar:
+    with open_tar(path, self.MANUAL_DOWNLOAD_INSTRUCTIONS) as tar:
       try:
         member = tar.extractfile(f"cifar-100-python/{split}")
         data = pickle.load(member, encoding="bytes")
@@ -198,7 +205,7 @@ class Imdb(_OneArchive):
     return {"path": tfds.features.Text()}
 
   def _rows(self, path: str, split: str):
-    with _open_tar(path, self.MANUAL_DOWNLOAD_INSTRUCTIONS) as tar:
+    with open_tar(path, self.MANUAL_DOWNLOAD_INSTRUCTIONS) as tar:
       for member in tar:  # archive order: MU-Bench's rows
         parts = member.name.split("/")
         if (not member.isfile() or len(parts) != 4
@@ -230,7 +237,7 @@ class RottenTomatoes(_OneArchive):
 
   def _rows(self, path: str, split: str):
     del split  # one split
-    with _open_tar(path, self.MANUAL_DOWNLOAD_INSTRUCTIONS) as tar:
+    with open_tar(path, self.MANUAL_DOWNLOAD_INSTRUCTIONS) as tar:
       for label in self.LABELS:
         name = f"rt-polaritydata/rt-polarity.{label}"
         try:
@@ -244,7 +251,7 @@ class RottenTomatoes(_OneArchive):
             yield line.strip(), label, {}
 
 
-class Ddi2013(manual_tfds.SplitFiles, _Examples):
+class Ddi2013(manual_tfds.SplitFiles, ExampleBuilder):
   """DDI-2013 drug pairs from the sentence-format TSV files."""
 
   MANUAL_DOWNLOAD_INSTRUCTIONS = _DDI_INSTRUCTIONS
