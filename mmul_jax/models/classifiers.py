@@ -23,6 +23,15 @@ from mmul_jax.models import text_transformer
 from mmul_jax.models import vit
 
 
+def vision_tower(m: nn.Module, image_size, **kw) -> vit.VisionTransformer:
+  """The ViT tower of classifier `m` from its `vision_*` attributes, over
+  inputs of `image_size` (`kw`: video tubelets, the submodule's name)."""
+  return vit.VisionTransformer(
+      image_size, m.patch_size, m.vision_width, m.vision_layers,
+      m.vision_heads, m.embed_dim, m.mlp_ratio, m.activation,
+      m.dropout_rate, m.dtype, m.layer_norm_eps, **kw)
+
+
 def _head_outputs(head: nn.Module, features: jax.Array) -> dict:
   features = features.astype(jnp.float32)
   return {"class_logits": head(features).astype(jnp.float32),
@@ -47,11 +56,7 @@ class ImageClassifier(nn.Module):
   layer_norm_eps: float = layers.DEFAULT_LN_EPS
 
   def setup(self):
-    self.img = vit.VisionTransformer(
-        self.image_size, self.patch_size, self.vision_width,
-        self.vision_layers, self.vision_heads, self.embed_dim,
-        self.mlp_ratio, self.activation, self.dropout_rate, self.dtype,
-        self.layer_norm_eps)
+    self.img = vision_tower(self, self.image_size)
     self.cls_head = nn.Dense(self.num_classes, name="cls_head")
 
   def classify(self, images: jax.Array, *, train: bool = False) -> dict:
@@ -127,11 +132,8 @@ class AudioClassifier(nn.Module):
                          num_mels=self.num_mels)
     # Roughly unit scale for the tower: log power of [-1, 1] audio.
     spec = (spec + 4.0) / 4.0
-    embed, _ = vit.VisionTransformer(
-        spec.shape[1:], self.patch_size, self.vision_width,
-        self.vision_layers, self.vision_heads, self.embed_dim,
-        self.mlp_ratio, self.activation, self.dropout_rate, self.dtype,
-        self.layer_norm_eps, name="img")(spec[..., None], train=train)
+    embed, _ = vision_tower(self, spec.shape[1:], name="img")(
+        spec[..., None], train=train)
     return _head_outputs(nn.Dense(self.num_classes, name="cls_head"), embed)
 
   def __call__(self, waveform: jax.Array, *, train: bool = False) -> dict:
@@ -160,12 +162,9 @@ class VideoClassifier(nn.Module):
 
   @nn.compact
   def classify(self, clips: jax.Array, *, train: bool = False) -> dict:
-    embed, _ = vit.VisionTransformer(
-        self.image_size, self.patch_size, self.vision_width,
-        self.vision_layers, self.vision_heads, self.embed_dim,
-        self.mlp_ratio, self.activation, self.dropout_rate, self.dtype,
-        self.layer_norm_eps, num_frames=clips.shape[1],
-        tubelet_size=self.tubelet_size, name="img")(clips, train=train)
+    embed, _ = vision_tower(self, self.image_size, num_frames=clips.shape[1],
+                            tubelet_size=self.tubelet_size, name="img")(
+                                clips, train=train)
     return _head_outputs(nn.Dense(self.num_classes, name="cls_head"), embed)
 
   def __call__(self, clips: jax.Array, *, train: bool = False) -> dict:
