@@ -148,4 +148,4 @@ def test_epsilon_estimate_known_answers():
   # Perfectly separated: every example at the measurable cap.
   np.testing.assert_allclose(far["epsilon"], far["epsilon_cap"])
   assert far["epsilon_cap"] == pytest.approx(math.log((0.99 - 1 / 16) * 16))
-  assert far["quality"] < 0.01
+  assert far["quality"] == 2.0 ** -math.floor(far["epsilon_cap"] / 0.5)
