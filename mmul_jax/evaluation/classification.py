@@ -23,6 +23,12 @@ from mmul_jax.evaluation import mubench
 from mmul_jax.evaluation import results as results_lib
 
 
+# What `Classifier.outputs` keeps of `model.classify`'s outputs (the image
+# tokens are left on the device).
+OUTPUTS = ("class_logits", "fusion_cls", "image_embed", "text_embed",
+           "features")
+
+
 class Classifier:
   """The jitted class head at a fixed batch size."""
 
@@ -31,19 +37,30 @@ class Classifier:
     self.batch_size = batch_size
     self._logits = jax.jit(lambda p, *x: model.apply(
         p, *x, method=model.classify)["class_logits"])
+    self._outputs = jax.jit(lambda p, *x: {
+        k: v for k, v in model.apply(p, *x, method=model.classify).items()
+        if k in OUTPUTS})
     self._prep = lambda x: layout.model_input(x, mean, std)
+
+  def _apply(self, fn, params, pairs: pipeline.PairSet):
+    if pairs.text is None:
+      return evaluate_lib.batched(
+          lambda x: fn(params, self._prep(x)), (pairs.images,),
+          self.batch_size)
+    return evaluate_lib.batched(
+        lambda owner, text: fn(
+            params, self._prep(pipeline.take(pairs.images, owner)), text),
+        (pairs.caption_owner, pairs.text), self.batch_size)
 
   def logits(self, params, pairs: pipeline.PairSet) -> np.ndarray:
     """`(M, C)` logits of every (unit, sentence) pair of `pairs`, or of
     every example of a unimodal set (`pairs.text` None)."""
-    if pairs.text is None:
-      return evaluate_lib.batched(
-          lambda x: self._logits(params, self._prep(x)), (pairs.images,),
-          self.batch_size)
-    return evaluate_lib.batched(
-        lambda owner, text: self._logits(
-            params, self._prep(pipeline.take(pairs.images, owner)), text),
-        (pairs.caption_owner, pairs.text), self.batch_size)
+    return self._apply(self._logits, params, pairs)
+
+  def outputs(self, params, pairs: pipeline.PairSet) -> dict:
+    """The model's `OUTPUTS` it has, per pair (or example): the logits
+    and the vectors the leakage audit compares."""
+    return self._apply(self._outputs, params, pairs)
 
 
 def evaluate(classifier: Classifier, params, sets: dict, *,

@@ -50,10 +50,12 @@ class Embedder:
         p, t, method=model.encode_text))
 
     def match(p, img_tok, img_mask, txt_tok, txt_mask):
-      logits = model.apply(p, img_tok, txt_tok, txt_mask, img_mask,
-                           method=model.fuse)["itm_logits"]
+      fused = model.apply(p, img_tok, txt_tok, txt_mask, img_mask,
+                          method=model.fuse)
+      logits = fused["itm_logits"]
       return {"logit": logits[:, 1], "prob": jax.nn.softmax(logits)[:, 1],
-              "margin": logits[:, 1] - logits[:, 0]}
+              "margin": logits[:, 1] - logits[:, 0],
+              "cls": fused["fusion_cls"]}
 
     self._match = jax.jit(match)
 
@@ -66,7 +68,7 @@ class Embedder:
                     self.batch_size)
 
   def match(self, params, img: dict, i_idx, txt: dict, t_idx):
-    """Matching logit and probability of the aligned pairs (image `i_idx`,
+    """Matching logit, probability, margin and fusion [CLS] of the pairs (image `i_idx`,
     text `t_idx`) of encoded images `img` and texts `txt`."""
     return batched(lambda *a: self._match(params, *a),
                    (img["image_tokens"][i_idx], img["image_mask"][i_idx],

@@ -99,6 +99,9 @@ class Task:
   rerank_metric: ClassVar[str | None] = None
   # What the leaderboard shows and the gap to retraining averages.
   headline: ClassVar[tuple[Metric, ...]] = ()
+  # What the model computes per example (`evaluation.example_scores`):
+  # the leakage audit's rows.
+  representations: ClassVar[tuple] = ()
 
   def __init__(self, spec):
     self.spec = spec
@@ -168,6 +171,11 @@ class Task:
   def evaluator(self, model, config) -> Callable[..., dict]:
     """`fn(params, sets, desc) -> metrics` (by flat name) on the "test",
     "df" and "dr" `PairSet`s."""
+    raise NotImplementedError
+
+  def example_scorer(self, model, config) -> Callable[..., dict]:
+    """`fn(params, sets) -> {set: {name: array}}`: the per-example scores
+    of `representations` on each `PairSet` (`evaluation.example_scores`)."""
     raise NotImplementedError
 
   def overall_score(self, metrics: dict, original: dict, *,

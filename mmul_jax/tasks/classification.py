@@ -10,7 +10,9 @@ import jax
 import numpy as np
 
 from mmul_jax import models
+from mmul_jax.data import pipeline
 from mmul_jax.evaluation import classification
+from mmul_jax.evaluation import example_scores
 from mmul_jax.evaluation import mubench
 from mmul_jax.evaluation import report
 from mmul_jax.tasks import base
@@ -27,6 +29,7 @@ class Classification(base.Task):
   score_metric = "accuracy"
   aucs = ("auc/p_true",)
   changes = ("test/accuracy",)
+  representations = example_scores.CLASSIFICATION
   headline = (
       base.Metric("test/accuracy", "test acc", 100, "higher"),
       base.Metric("df/accuracy", "Df acc", 100),
@@ -66,11 +69,24 @@ class Classification(base.Task):
     return model.classify, lambda out, batch: (
         classification_terms.classification_logits(out, batch["label"]))
 
+  def classifier_layout(self):
+    """How the evaluated sets' inputs become model inputs."""
+    return pipeline.RETRIEVAL
+
+  def _classifier(self, model, config):
+    c = config
+    return classification.Classifier(
+        model, batch_size=c.eval.batch_size, mean=c.data.mean,
+        std=c.data.std, layout=self.classifier_layout())
+
+  def example_scorer(self, model, config):
+    classifier = self._classifier(model, config)
+    return lambda params, sets: example_scores.classification(
+        classifier, params, sets)
+
   def evaluator(self, model, config):
     c = config
-    classifier = classification.Classifier(
-        model, batch_size=c.eval.batch_size, mean=c.data.mean,
-        std=c.data.std)
+    classifier = self._classifier(model, config)
     return lambda params, sets, desc: classification.evaluate(
         classifier, params, sets, desc=desc,
         auc_num_samples=c.eval.auc_num_samples, auc_seed=c.eval.auc_seed)

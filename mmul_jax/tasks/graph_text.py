@@ -11,6 +11,7 @@ from mmul_jax import errors
 from mmul_jax import models
 from mmul_jax.data import molecules
 from mmul_jax.data import pipeline
+from mmul_jax.evaluation import example_scores
 from mmul_jax.tasks import base
 from mmul_jax.tasks import retrieval
 
@@ -21,6 +22,7 @@ class GraphTextRetrieval(retrieval.Retrieval):
 
   name = "graph_text"
   ignored_data_keys = base.SIGNAL_DATA_KEYS
+  representations = example_scores.retrieval_representations("graph")
 
   def build_model(self, model_config):
     return models.build(model_config, modality="graph")

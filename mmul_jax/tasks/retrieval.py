@@ -8,6 +8,7 @@ import numpy as np
 
 from mmul_jax import models
 from mmul_jax.evaluation import evaluate
+from mmul_jax.evaluation import example_scores
 from mmul_jax.evaluation import mubench
 from mmul_jax.evaluation import report
 from mmul_jax.tasks import base
@@ -32,6 +33,7 @@ class Retrieval(base.Task):
       base.Metric("auc/cosine/mean", "AUC cosine"),
       base.Metric("auc/match/mean", "AUC match"),
       *base.MUBENCH_HEADLINE)
+  representations = example_scores.retrieval_representations("image")
 
   def build_model(self, model_config):
     return models.build(model_config)
@@ -61,11 +63,20 @@ class Retrieval(base.Task):
     return model.__call__, lambda out, batch: (
         retrieval_terms.retrieval_logits(out, batch["image_id"], axis_name))
 
+  def _embedder(self, model, config):
+    c = config
+    return evaluate.Embedder(model, batch_size=c.eval.batch_size,
+                             mean=c.data.mean, std=c.data.std,
+                             layout=self.spec)
+
+  def example_scorer(self, model, config):
+    embedder = self._embedder(model, config)
+    return lambda params, sets: example_scores.retrieval(embedder, params,
+                                                         sets)
+
   def evaluator(self, model, config):
     c = config
-    embedder = evaluate.Embedder(model, batch_size=c.eval.batch_size,
-                                 mean=c.data.mean, std=c.data.std,
-                                 layout=self.spec)
+    embedder = self._embedder(model, config)
     return lambda params, sets, desc: evaluate.evaluate(
         embedder, params, sets, desc=desc, ks=tuple(c.eval.recall_ks),
         rerank_k=c.eval.rerank_k, auc_num_samples=c.eval.auc_num_samples,

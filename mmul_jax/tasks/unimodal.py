@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from mmul_jax import models
-from mmul_jax.evaluation import classification
+from mmul_jax.evaluation import example_scores
 from mmul_jax.tasks import base
 from mmul_jax.tasks import classification as classification_task
 from mmul_jax.tasks import classification_terms
@@ -39,6 +39,7 @@ class UnimodalClassification(classification_task.Classification):
   Df-vs-Dr AUC by p(true label)."""
 
   name = "unimodal_classification"
+  representations = example_scores.UNIMODAL
 
   @property
   def ignored_data_keys(self) -> tuple[str, ...]:
@@ -74,14 +75,8 @@ class UnimodalClassification(classification_task.Classification):
 
     return loss_fn
 
-  def evaluator(self, model, config):
-    c = config
-    classifier = classification.Classifier(
-        model, batch_size=c.eval.batch_size, mean=c.data.mean,
-        std=c.data.std, layout=self.spec)
-    return lambda params, sets, desc: classification.evaluate(
-        classifier, params, sets, desc=desc,
-        auc_num_samples=c.eval.auc_num_samples, auc_seed=c.eval.auc_seed)
+  def classifier_layout(self):
+    return self.spec
 
   def table(self, results):
     """Classification's table, and the accuracy on the out-of-distribution

@@ -22,18 +22,12 @@ from mmul_jax.training import state as state_lib
 NonFiniteLossError = errors.NonFiniteLossError
 
 
-def make_step(loss: losses.LossTerm, tx: optax.GradientTransformation,
-              rng: jax.Array, mesh, *, with_frozen: bool = False,
-              state_sharding=None, frozen_sharding=None):
-  """`step(state, batch[, frozen]) -> (state, metrics)`, jitted once.
+def step_body(loss: losses.LossTerm, tx: optax.GradientTransformation):
+  """`body(state, batch, rng, *frozen) -> (state, metrics)`, unjitted: one
+  optimiser step on `loss`, drawing `fold_in(rng, state.step)`. `make_step`
+  jits it for one model, `vmapped.make_step` vmaps it over K."""
 
-  `loss` is a `LossTerm`; its state travels in `state.loss_state`. The rng
-  of a step is `fold_in(rng, state.step)`, so a resumed run draws the same
-  randomness as an uninterrupted one. The state is donated; batches are
-  split over the mesh's data axis and everything else is replicated.
-  """
-
-  def step(state: state_lib.TrainState, batch, *frozen):
+  def body(state: state_lib.TrainState, batch, rng, *frozen):
     step_rng = jax.random.fold_in(rng, state.step)
 
     def objective(params):
@@ -53,6 +47,24 @@ def make_step(loss: losses.LossTerm, tx: optax.GradientTransformation,
     return state.replace(step=state.step + 1, params=params,
                          opt_state=opt_state, loss_state=loss_state), metrics
 
+  return body
+
+
+def make_step(loss: losses.LossTerm, tx: optax.GradientTransformation,
+              rng: jax.Array, mesh, *, with_frozen: bool = False,
+              state_sharding=None, frozen_sharding=None):
+  """`step(state, batch[, frozen]) -> (state, metrics)`, jitted once.
+
+  `loss` is a `LossTerm`; its state travels in `state.loss_state`. The rng
+  of a step is `fold_in(rng, state.step)`, so a resumed run draws the same
+  randomness as an uninterrupted one. The state is donated; batches are
+  split over the mesh's data axis and everything else is replicated.
+  """
+  body = step_body(loss, tx)
+
+  def step(state: state_lib.TrainState, batch, *frozen):
+    return body(state, batch, rng, *frozen)
+
   rep, data = sharding.replicated(mesh), sharding.data_sharded(mesh)
   state_sharding = rep if state_sharding is None else state_sharding
   in_shardings = (state_sharding, data) + (
@@ -62,10 +74,18 @@ def make_step(loss: losses.LossTerm, tx: optax.GradientTransformation,
                  out_shardings=(state_sharding, rep), donate_argnums=0)
 
 
+def _value(x):
+  """A logged metric: a float, or a list of K floats from K vmapped
+  models."""
+  x = np.asarray(x)
+  return float(x) if x.ndim == 0 else x.astype(np.float64).tolist()
+
+
 def _check_finite(metrics: dict, step: int) -> dict:
-  values = {k: float(np.asarray(v)) for k, v in metrics.items()}
-  if not (np.isfinite(values["loss"]) and np.isfinite(values["grad_norm"])
-          and values["params_finite"]):
+  values = {k: _value(v) for k, v in metrics.items()}
+  if not (np.all(np.isfinite(values["loss"]))
+          and np.all(np.isfinite(values["grad_norm"]))
+          and np.all(values["params_finite"])):
     raise NonFiniteLossError(
         f"loss, gradient or parameters became non-finite at step {step} "
         f"(loss={values['loss']}, grad_norm={values['grad_norm']})")
@@ -106,7 +126,7 @@ def resume(ckpt, abstract_state, streams: dict[str, Any]):
   if latest is None:
     return None, iterators, None
   state = ckpt.restore(abstract_state())
-  step = int(state.step)
+  step = state_lib.step_of(state)
   if not ckpt.restore_data(latest, iterators):
     iterators = {n: pipeline.iterate(s, step) for n, s in streams.items()}
   for name, it in iterators.items():
@@ -130,7 +150,7 @@ def run_steps(step_fn, state, batches: Iterator[Any], *, mesh,
   metrics, wall seconds of the loop)`, the time including input and
   compilation.
   """
-  start = int(state.step)
+  start = state_lib.step_of(state)
   history: list[dict] = []
   done = start
   t0 = time.perf_counter()
@@ -147,7 +167,7 @@ def run_steps(step_fn, state, batches: Iterator[Any], *, mesh,
         if save or done % log_every == 0 or done == num_steps:
           values = _check_finite(metrics, done)
           history.append({"step": done, **values})
-          bar.set_postfix(loss=f"{values['loss']:.4f}")
+          bar.set_postfix(loss=f"{np.mean(values['loss']):.4f}")
         if save:
           checkpointer.save(done, state, data=data)
         bar.update(1)

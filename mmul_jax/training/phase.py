@@ -20,6 +20,7 @@ from mmul_jax import checkpoint
 from mmul_jax import distributed
 from mmul_jax import io_utils
 from mmul_jax.training import loop
+from mmul_jax.training import state as state_lib
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,7 +84,7 @@ def run_phase(phase: Phase, *, mesh, abstract_init: Callable[[], Any] | None
   if state is None:
     state = place(p.initial_state(), p.state_sharding)
   info_path = os.path.join(p.directory, p.info_file)
-  if int(state.step) >= p.num_steps and os.path.exists(info_path):
+  if state_lib.step_of(state) >= p.num_steps and os.path.exists(info_path):
     ckpt.close()
     return state, io_utils.read_json(
         info_path, what=p.what,

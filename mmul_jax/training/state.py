@@ -7,6 +7,7 @@ from typing import Any
 import flax.struct
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 
@@ -22,3 +23,9 @@ def create(params, tx: optax.GradientTransformation,
            loss_state: Any = ()) -> TrainState:
   return TrainState(step=jnp.zeros((), jnp.int32), params=params,
                     opt_state=tx.init(params), loss_state=loss_state)
+
+
+def step_of(state: TrainState) -> int:
+  """The step a state is at; K vmapped models (a `(K,)` step) move
+  together, so it is the first one's."""
+  return int(np.asarray(state.step).ravel()[0])

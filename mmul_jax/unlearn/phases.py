@@ -22,38 +22,71 @@ from mmul_jax.training import loop
 from mmul_jax.training import phase as phase_lib
 from mmul_jax.training import sharding
 from mmul_jax.training import state as state_lib
+from mmul_jax.training import vmapped
 
 KINDS = ("original", "retrain")
 TRAIN_INFO_FILE = "train_info.json"
 UNLEARN_INFO_FILE = "unlearn_info.json"
 
 
-def model_dir(exp: experiment_lib.Experiment, kind: str) -> str:
+def shadow_root(exp: experiment_lib.Experiment, seeds) -> str:
+  """Where the K models of `seeds` live: one directory per seed list."""
+  return os.path.join(exp.workdir, "shadow",
+                      f"{len(seeds)}x-{digest([int(s) for s in seeds])}")
+
+
+def model_dir(exp: experiment_lib.Experiment, kind: str,
+              seeds=None) -> str:
+  """The run directory of one model, or of the K models of `seeds`."""
+  root = exp.workdir if seeds is None else shadow_root(exp, seeds)
   if kind == "original":
-    return os.path.join(exp.workdir, "original")
+    return os.path.join(root, "original")
   if kind == "retrain":
-    return os.path.join(exp.workdir, "retrain", exp.deletion.tag)
+    return os.path.join(root, "retrain", exp.deletion.tag)
   raise ValueError(f"unknown training kind {kind!r}; use one of {KINDS}")
 
 
-def _train_fingerprint(exp, kind: str) -> dict:
+def _train_fingerprint(exp, kind: str, seeds=None) -> dict:
   c = exp.config
   fp = {"kind": kind, "seed": c.seed, "model": exp.model_fingerprint(),
         "train": c.train.to_dict(), **exp.data_fingerprint()}
   if kind == "retrain":
     fp["deletion_sha256"] = exp.deletion.sha256
+  if seeds is not None:
+    fp["seeds"] = [int(s) for s in seeds]
   return fp
 
 
-def train_model(exp: experiment_lib.Experiment, kind: str):
+def _seeded(seeds, build):
+  """`build(None)` for one model (the config's seed), or `build(seed)`
+  stacked over `seeds`."""
+  if seeds is None:
+    return build(None)
+  return vmapped.stack([build(int(s)) for s in seeds])
+
+
+def _stream_of(exp, seeds, build):
+  """`build(None)`, or with `seeds` the stacked stream of `build(seed)`
+  over this process's models."""
+  if seeds is None:
+    return build(None)
+  return vmapped.stacked_stream(
+      [build(int(seeds[k]))
+       for k in vmapped.local_models(len(seeds), exp.mesh)])
+
+
+def train_model(exp: experiment_lib.Experiment, kind: str, seeds=None):
   """Returns `(params, info)`; trains, resumes, or just loads if finished.
 
   Both kinds use the same recipe, initialisation (random, or the towers of
   `model.pretrained`) and seed; "retrain" sees only Dr, so it is the gold
-  standard an unlearning method is compared to.
+  standard an unlearning method is compared to. With `seeds`, K models
+  (one per seed: its initialisation and data order) train at once under
+  `jax.vmap` and `params` is their stacked tree; the model of seed
+  `config.seed` equals the one trained alone.
   """
   c = exp.config
-  directory = model_dir(exp, kind)  # an unknown kind fails here
+  directory = model_dir(exp, kind, seeds)  # an unknown kind fails here
   tx = optim.adamw(
       learning_rate=c.train.learning_rate, num_steps=c.train.num_steps,
       warmup_steps=c.train.warmup_steps, weight_decay=c.train.weight_decay,
@@ -64,17 +97,20 @@ def train_model(exp: experiment_lib.Experiment, kind: str):
 
   def make_step(state):
     term = exp.task.task_term(exp.model, itm_weight=c.train.itm_weight)
+    if seeds is not None:
+      return vmapped.make_step(term, tx, _keys(seeds), exp.mesh), ()
     return loop.make_step(term, tx, jax.random.key(c.seed), exp.mesh,
                           state_sharding=exp.state_sharding(state)), ()
 
+  seed_of = lambda s: c.seed if s is None else s
   phase = phase_lib.Phase(
-      directory=directory, fingerprint=_train_fingerprint(exp, kind),
-      streams={"train": exp.training_stream(ids, c.train.batch_size,
-                                            c.seed)},
+      directory=directory, fingerprint=_train_fingerprint(exp, kind, seeds),
+      streams={"train": _stream_of(exp, seeds, lambda s: exp.training_stream(
+          ids, c.train.batch_size, seed_of(s)))},
       batches=lambda iterators: iterators["train"],
-      initial_state=lambda: state_lib.create(
-          experiment_lib.initial_params(exp, c.seed), tx),
-      state_sharding=exp.state_sharding, make_step=make_step,
+      initial_state=lambda: _seeded(seeds, lambda s: state_lib.create(
+          experiment_lib.initial_params(exp, seed_of(s)), tx)),
+      state_sharding=_state_sharding(exp, seeds), make_step=make_step,
       record=lambda state, latest, history, seconds: {
           "kind": kind, "num_images": int(len(ids)),
           "steps": c.train.num_steps, "resumed_from": latest,
@@ -85,9 +121,24 @@ def train_model(exp: experiment_lib.Experiment, kind: str):
             else "retrain from scratch on Dr"))
   # Shapes come from the random initialisation: no checkpoint is read.
   state, info = phase_lib.run_phase(
-      phase, mesh=exp.mesh, abstract_init=lambda: state_lib.create(
-          experiment_lib.init_params(exp, c.seed), tx))
+      phase, mesh=exp.mesh, abstract_init=lambda: _seeded(
+          seeds, lambda s: state_lib.create(
+              experiment_lib.init_params(exp, seed_of(s)), tx)))
   return state.params, info
+
+
+def _keys(seeds, fold: int | None = None) -> jax.Array:
+  """The base keys of the K models, `key(seed)` (folded with `fold`)."""
+  keys = [jax.random.key(int(s)) for s in seeds]
+  if fold is not None:
+    keys = [jax.random.fold_in(k, fold) for k in keys]
+  return jax.numpy.stack(keys)
+
+
+def _state_sharding(exp, seeds):
+  if seeds is None:
+    return exp.state_sharding
+  return lambda tree: vmapped.model_sharding(tree, exp.mesh)
 
 
 def _method_settings(config) -> dict:
@@ -124,30 +175,38 @@ def settings_digest(config) -> str:
                  "method": _method_settings(config)})
 
 
-def unlearn_dir(exp: experiment_lib.Experiment) -> str:
-  """One directory per (method, deletion set, hyperparameters)."""
+def unlearn_dir(exp: experiment_lib.Experiment, seeds=None) -> str:
+  """One directory per (method, deletion set, hyperparameters), and per
+  seed list for K shadow models."""
   c = exp.config
-  return os.path.join(exp.workdir, "unlearn", c.method.name,
+  root = exp.workdir if seeds is None else shadow_root(exp, seeds)
+  return os.path.join(root, "unlearn", c.method.name,
                       exp.deletion.tag, settings_digest(c))
 
 
-def _unlearn_fingerprint(exp) -> dict:
+def _unlearn_fingerprint(exp, seeds=None) -> dict:
   c = exp.config
-  return {"seed": c.seed, "model": exp.model_fingerprint(),
-          "train": c.train.to_dict(), "unlearn": _unlearn_settings(c),
-          "method": _method_settings(c),
-          "deletion_sha256": exp.deletion.sha256, **exp.data_fingerprint()}
+  fp = {"seed": c.seed, "model": exp.model_fingerprint(),
+        "train": c.train.to_dict(), "unlearn": _unlearn_settings(c),
+        "method": _method_settings(c),
+        "deletion_sha256": exp.deletion.sha256, **exp.data_fingerprint()}
+  if seeds is not None:
+    fp["seeds"] = [int(s) for s in seeds]
+  return fp
 
 
 _PART_IDS = {"df": ("forget_ids", "df_batch_size", 1000),
              "dr": ("retain_ids", "dr_batch_size", 2000)}
 
 
-def _stream(exp, part: str):
+def _stream(exp, part: str, seed: int | None = None):
+  """The unlearning batches of `part` for the model of `seed` (default
+  the config's)."""
   c = exp.config
-  ids_attr, size_key, seed = _PART_IDS[part]
+  ids_attr, size_key, offset = _PART_IDS[part]
   return exp.training_stream(getattr(exp.deletion, ids_attr),
-                             c.unlearn[size_key], c.seed + seed)
+                             c.unlearn[size_key],
+                             (c.seed if seed is None else seed) + offset)
 
 
 def _zip(iterators: dict):
@@ -156,12 +215,14 @@ def _zip(iterators: dict):
     yield {k: next(it) for k, it in iterators.items()}
 
 
-def _context(exp, original_params) -> methods.Context:
-  c = exp.config
+def _context(exp, original_params, config=None) -> methods.Context:
+  """What a method builds its plan from; `config` (default the run's) sets
+  the seed of a shadow model's plan."""
+  c = config or exp.config
   per_unit = exp.texts_per_unit
 
   def batches(part):
-    for batch in pipeline.iterate(_stream(exp, part), 0):
+    for batch in pipeline.iterate(_stream(exp, part, c.seed), 0):
       yield sharding.shard_batch(batch, exp.mesh)
 
   return methods.Context(
@@ -193,7 +254,14 @@ def optimizer(config, plan: methods.Plan):
                   batch_size=u.sophia_batch_size))
 
 
-def unlearn_model(exp: experiment_lib.Experiment, original_params):
+def _seed_config(config, seed: int):
+  c = config.copy_and_resolve_references()
+  c.seed = int(seed)
+  return c
+
+
+def unlearn_model(exp: experiment_lib.Experiment, original_params,
+                  seeds=None):
   """Runs the configured method from the original model; `(params, info)`.
 
   The same loop for every method: the method's plan gives the loss, the
@@ -201,49 +269,90 @@ def unlearn_model(exp: experiment_lib.Experiment, original_params):
   checkpoints and the NaN guard are the loop's. What is trained (every
   weight or LoRA adapters) is `lora.trainable`'s choice. The reported wall
   time includes the method's preparation (saliency or Fisher passes).
+
+  With `seeds`, `original_params` is the stacked tree of K originals
+  (`train_model(..., seeds)`): each gets its own plan (built with its seed,
+  so its mask, noise or teacher is its own), and all K unlearn at once
+  under `jax.vmap`; the per-model parts of a plan live in the stacked
+  optimiser state and frozen trees, so the plans share their functions.
   """
   c = exp.config
   t0 = time.perf_counter()
-  plan = methods.build(_context(exp, original_params))
+  if seeds is None:
+    originals, configs = [original_params], [c]
+  else:
+    originals = [vmapped.unstack(original_params, k)
+                 for k in range(len(seeds))]
+    configs = [_seed_config(c, s) for s in seeds]
+  plans = [methods.build(_context(exp, o, ck))
+           for o, ck in zip(originals, configs)]
+  plan = plans[0]
   if plan.retrain:
-    params, info = train_model(exp, "retrain")
+    params, info = train_model(exp, "retrain", seeds)
     return params, {**info, "method": c.method.name}
   prep_seconds = time.perf_counter() - t0
   num_steps = plan.num_steps or c.unlearn.num_steps
-  tx = optimizer(c, plan)
-  trained = lora.trainable(
-      plan.loss, original_params, rank=c.unlearn.lora_rank,
-      alpha=c.unlearn.lora_alpha,
-      rng=jax.random.fold_in(jax.random.key(c.seed), 2))
+  txs = [optimizer(ck, p) for ck, p in zip(configs, plans)]
+  tx = txs[0]
+  trained = [lora.trainable(
+      p.loss, o, rank=c.unlearn.lora_rank, alpha=c.unlearn.lora_alpha,
+      rng=jax.random.fold_in(jax.random.key(ck.seed), 2))
+             for p, o, ck in zip(plans, originals, configs)]
+  one = seeds is None
 
   def initial_state():
-    params = trained.init()
-    return state_lib.create(params, tx, trained.loss.init(params))
+    states = []
+    for t, tx_k in zip(trained, txs):
+      params = t.init()
+      states.append(state_lib.create(params, tx_k, t.loss.init(params)))
+    return states[0] if one else vmapped.stack(states)
 
   def make_step(state):
     # A teacher may be host-built: every frozen model is placed here.
-    frozen = phase_lib.place(
-        {model_terms.ORIGINAL: original_params, **plan.frozen,
-         **trained.frozen}, exp.state_sharding)
-    step = loop.make_step(
-        trained.loss, tx, jax.random.fold_in(jax.random.key(c.seed), 1),
-        exp.mesh, with_frozen=True, state_sharding=exp.state_sharding(state),
-        frozen_sharding=exp.state_sharding(frozen))
+    frozen = [{model_terms.ORIGINAL: o, **p.frozen, **t.frozen}
+              for o, p, t in zip(originals, plans, trained)]
+    if one:
+      frozen = phase_lib.place(frozen[0], exp.state_sharding)
+      step = loop.make_step(
+          trained[0].loss, tx, jax.random.fold_in(jax.random.key(c.seed), 1),
+          exp.mesh, with_frozen=True,
+          state_sharding=exp.state_sharding(state),
+          frozen_sharding=exp.state_sharding(frozen))
+    else:
+      frozen = phase_lib.place(vmapped.stack(frozen),
+                               _state_sharding(exp, seeds))
+      step = vmapped.make_step(trained[0].loss, tx, _keys(seeds, fold=1),
+                               exp.mesh, with_frozen=True)
     return step, (frozen,)
 
+  def model_params(params):
+    if one:
+      return trained[0].model_params(params)
+    return vmapped.stack([t.model_params(vmapped.unstack(params, k))
+                          for k, t in enumerate(trained)])
+
   def record(state, latest, history, seconds):
-    return {"method": c.method.name, "steps": num_steps,
-            "resumed_from": latest, "wall_seconds": prep_seconds + seconds,
-            "prepare_seconds": prep_seconds, **plan.info,
-            "history": history, **trained.info(state.params)}
+    first = state.params if one else vmapped.unstack(state.params, 0)
+    out = {"method": c.method.name, "steps": num_steps,
+           "resumed_from": latest, "wall_seconds": prep_seconds + seconds,
+           "prepare_seconds": prep_seconds, **plan.info,
+           "history": history, **trained[0].info(first)}
+    if not one:
+      out["seeds"] = [int(s) for s in seeds]
+      out["plan_info"] = [p.info for p in plans]
+    return out
 
   phase = phase_lib.Phase(
-      directory=unlearn_dir(exp), fingerprint=_unlearn_fingerprint(exp),
-      streams={p: _stream(exp, p) for p in plan.parts}, batches=_zip,
-      initial_state=initial_state, state_sharding=exp.state_sharding,
+      directory=unlearn_dir(exp, seeds),
+      fingerprint=_unlearn_fingerprint(exp, seeds),
+      streams={p: _stream_of(exp, seeds, lambda s, p=p: _stream(exp, p, s))
+               for p in plan.parts},
+      batches=_zip, initial_state=initial_state,
+      state_sharding=_state_sharding(exp, seeds),
       make_step=make_step, record=record,
       num_steps=num_steps, checkpoint_every=c.unlearn.checkpoint_every,
-      log_every=c.unlearn.log_every, desc=f"unlearn with {c.method.name}",
+      log_every=c.unlearn.log_every, desc=f"unlearn with {c.method.name}"
+      + ("" if one else f" ({len(seeds)} models)"),
       info_file=UNLEARN_INFO_FILE, what="unlearning record")
   state, info = phase_lib.run_phase(phase, mesh=exp.mesh)
-  return trained.model_params(state.params), info
+  return model_params(state.params), info

@@ -49,11 +49,19 @@ def _max_change(a, b):
              zip(jax.tree.leaves(a), jax.tree.leaves(b)))
 
 
-# retrain is the reference every run trains (tests/scripts_smoke_test.py);
-# fisher's noise has its own unit tests (gradient_transforms_test.py).
+# The default suite runs the task loss (finetune), relabelling under a
+# saliency mask (salun), MMUL's terms and a preference loss (npo) through
+# the loop on the retrieval model; the distillation methods and the rest
+# run on the classification model (tests/methods/classification_test.py),
+# and every method here in the slow suite. retrain is the reference every
+# run trains (tests/scripts_smoke_test.py); fisher's noise has its own unit
+# tests (gradient_transforms_test.py).
+_DEFAULT_LOOP_METHODS = ("finetune", "salun", "mmul", "npo")
+
+
 @pytest.mark.parametrize("name", [
-    pytest.param(n, marks=pytest.mark.slow) if n in ("retrain", "fisher")
-    else n
+    n if n in _DEFAULT_LOOP_METHODS else pytest.param(
+        n, marks=pytest.mark.slow)
     for n in sorted(methods.METHODS)])
 def test_every_method_runs_through_the_same_loop(setup, name):
   make, original = setup

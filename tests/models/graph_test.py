@@ -42,7 +42,8 @@ def _permuted(g: molecules.MoleculeGraph, perm: np.ndarray):
                                  perm[g.receivers][order].astype(np.int32))
 
 
-@pytest.mark.parametrize("layer_type", ["gin", "gat"])
+@pytest.mark.parametrize("layer_type", [
+    "gin", pytest.param("gat", marks=pytest.mark.slow)])
 def test_graph_embedding_ignores_node_order(layer_type):
   enc = _encoder(layer_type)
   g = molecules.smiles_to_graph(SMILES[0])

@@ -8,6 +8,10 @@ import os
 
 import pytest
 
+# 8 fake devices in a subprocess take minutes on 2 cores: the slow suite.
+# The default suite keeps the sharded loss check (tests/losses/sharded_test).
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def values(json_script):
