@@ -16,17 +16,11 @@ this model. The fusion-[CLS] retention term does not protect the projected
 embeddings that retrieval ranks by, so both retention terms need more weight.
 """
 
+from mmul_jax import recipes
 from mmul_jax.config_schema import default_config
 
 
 def get_config():
   c = default_config()
-  c.deletion.ratio = 5.0
-  c.unlearn.num_steps = 100
-  c.unlearn.learning_rate = 3e-4
-  c.method.name = "mmul"
-  c.method.mmul.md_weight = 1.0
-  c.method.mmul.ukr_weight = 30.0
-  c.method.mmul.mkr_weight = 30.0
-  c.method.mmul.negative_source = "df"
+  recipes.mmul_demo(c)
   return c

@@ -168,6 +168,13 @@ def default_config() -> ml_collections.ConfigDict:
   c.parallel.param_sharding = "replicated"
   c.parallel.fsdp_min_size = 2 ** 16
 
+  # scripts/shadow.py: K models per kind (seeds seed .. seed + K - 1),
+  # trained and unlearned together under jax.vmap, and the methods whose
+  # K unlearned models the leakage audit compares to the K retrained ones.
+  c.shadow = ml_collections.ConfigDict()
+  c.shadow.num_models = 8
+  c.shadow.methods = ("finetune",)
+
   # scripts/benchmark.py: the grid of methods x deletion sets x seeds (and
   # model widths) and, per method, "name: key=value, ..." config changes.
   c.benchmark = ml_collections.ConfigDict()
@@ -228,7 +235,7 @@ _POSITIVE_INTS = (
     "train.checkpoint_every", "train.log_every", "unlearn.num_steps",
     "unlearn.df_batch_size", "unlearn.dr_batch_size",
     "unlearn.checkpoint_every", "unlearn.log_every",
-    "unlearn.sophia_batch_size", "eval.batch_size",
+    "unlearn.sophia_batch_size", "eval.batch_size", "shadow.num_models",
     "eval.auc_num_samples", "distributed.num_processes",
     "parallel.fsdp_min_size", "model.graph_width", "model.graph_layers", "model.graph_heads",
     "data.audio_samples", "data.num_frames", "model.sample_rate",

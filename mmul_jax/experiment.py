@@ -191,6 +191,25 @@ def init_params(exp: Experiment, seed: int):
   return exp.task.init_params(exp.model, exp.config, seed)
 
 
+def init_params_many(exp: Experiment, seeds):
+  """`init_params` of every seed, stacked on a leading axis: one vmapped,
+  compiled initialisation (model k equals `init_params(exp, seeds[k])`)."""
+  return jax.jit(jax.vmap(lambda s: init_params(exp, s)))(
+      jax.numpy.asarray(seeds, jax.numpy.int32))
+
+
+def initial_params_many(exp: Experiment, seeds):
+  """`initial_params` of every seed, stacked: the same pretrained towers in
+  every model, fresh heads per seed."""
+  params = init_params_many(exp, seeds)
+  if not exp.config.model.pretrained:
+    return params
+  path = os.path.expanduser(exp.config.model.pretrained)
+  return jax.tree.map(lambda *xs: np.stack(xs), *[
+      pretrained.load_towers(path, jax.tree.map(lambda x, k=k: np.asarray(
+          x[k]), params), exp.config.model) for k in range(len(seeds))])
+
+
 def initial_params(exp: Experiment, seed: int):
   """Where training starts: `init_params`, with the image and text towers
   from `model.pretrained` when it is set."""

@@ -15,6 +15,19 @@ import ml_collections
 from mmul_jax import config_schema
 
 
+def mmul_demo(c: ml_collections.ConfigDict) -> None:
+  """The demo's deletion set and MMUL settings (configs/mmul_demo.py says
+  how they were chosen)."""
+  c.deletion.ratio = 5.0
+  c.unlearn.num_steps = 100
+  c.unlearn.learning_rate = 3e-4
+  c.method.name = "mmul"
+  c.method.mmul.md_weight = 1.0
+  c.method.mmul.ukr_weight = 30.0
+  c.method.mmul.mkr_weight = 30.0
+  c.method.mmul.negative_source = "df"
+
+
 def _clip(c, dataset: str, preset: str) -> None:
   """A CLIP-initialised model on `dataset`, with CLIP's preprocessing."""
   c.data.name = dataset

@@ -102,11 +102,13 @@ def classification(classifier, params, sets: dict) -> dict:
 
 
 def self_similarity(vectors: np.ndarray, original: np.ndarray) -> np.ndarray:
-  """Row-wise cosine between a model's vectors and the original's."""
+  """Row-wise cosine between a model's vectors and the original's,
+  rounded to 10 decimals: differences below that are rounding, and would
+  otherwise rank identical vectors by float noise."""
   a = np.asarray(vectors, np.float64)
   b = np.asarray(original, np.float64)
   norm = np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1)
-  return np.sum(a * b, axis=-1) / np.maximum(norm, 1e-12)
+  return np.round(np.sum(a * b, axis=-1) / np.maximum(norm, 1e-12), 10)
 
 
 def member_score(rep: Representation, scores: dict,

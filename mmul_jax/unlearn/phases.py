@@ -57,14 +57,6 @@ def _train_fingerprint(exp, kind: str, seeds=None) -> dict:
   return fp
 
 
-def _seeded(seeds, build):
-  """`build(None)` for one model (the config's seed), or `build(seed)`
-  stacked over `seeds`."""
-  if seeds is None:
-    return build(None)
-  return vmapped.stack([build(int(s)) for s in seeds])
-
-
 def _stream_of(exp, seeds, build):
   """`build(None)`, or with `seeds` the stacked stream of `build(seed)`
   over this process's models."""
@@ -108,8 +100,9 @@ def train_model(exp: experiment_lib.Experiment, kind: str, seeds=None):
       streams={"train": _stream_of(exp, seeds, lambda s: exp.training_stream(
           ids, c.train.batch_size, seed_of(s)))},
       batches=lambda iterators: iterators["train"],
-      initial_state=lambda: _seeded(seeds, lambda s: state_lib.create(
-          experiment_lib.initial_params(exp, seed_of(s)), tx)),
+      initial_state=lambda: _initial_states(
+          exp, seeds, tx, experiment_lib.initial_params,
+          experiment_lib.initial_params_many),
       state_sharding=_state_sharding(exp, seeds), make_step=make_step,
       record=lambda state, latest, history, seconds: {
           "kind": kind, "num_images": int(len(ids)),
@@ -121,10 +114,19 @@ def train_model(exp: experiment_lib.Experiment, kind: str, seeds=None):
             else "retrain from scratch on Dr"))
   # Shapes come from the random initialisation: no checkpoint is read.
   state, info = phase_lib.run_phase(
-      phase, mesh=exp.mesh, abstract_init=lambda: _seeded(
-          seeds, lambda s: state_lib.create(
-              experiment_lib.init_params(exp, seed_of(s)), tx)))
+      phase, mesh=exp.mesh, abstract_init=lambda: _initial_states(
+          exp, seeds, tx, experiment_lib.init_params,
+          experiment_lib.init_params_many))
   return state.params, info
+
+
+def _initial_states(exp, seeds, tx, one, many):
+  """A fresh state from `one(exp, config seed)`, or the K states of
+  `many(exp, seeds)` built in one vmapped program."""
+  if seeds is None:
+    return state_lib.create(one(exp, exp.config.seed), tx)
+  return jax.jit(jax.vmap(lambda p: state_lib.create(p, tx)))(
+      many(exp, seeds))
 
 
 def _keys(seeds, fold: int | None = None) -> jax.Array:

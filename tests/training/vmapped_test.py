@@ -93,7 +93,8 @@ def _setup(tiny_config, data_dir, path, method, seed=0):
 
 
 @pytest.mark.parametrize("method", [
-    "salun", pytest.param("fisher", marks=pytest.mark.slow),
+    pytest.param("salun", marks=pytest.mark.slow),
+    pytest.param("fisher", marks=pytest.mark.slow),
     pytest.param("bad_teaching", marks=pytest.mark.slow)])
 def test_shadow_models_equal_models_trained_alone(tmp_path, tiny_config,
                                                   data_dir, method):

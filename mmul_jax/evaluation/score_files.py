@@ -1,0 +1,60 @@
+"""Per-example score files: `{model: {set: {name: array}}}` as one `.npz`
+(keys "model/set/name"), written atomically, with the task's name, so a
+metric can be recomputed later without running a model."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+from mmul_jax import errors
+
+_TASK_KEY = "__task__"
+
+
+def save(path: str, scores: dict, *, task: str) -> None:
+  """Writes `scores` beside its final name, then renames it into place."""
+  flat = {f"{m}/{s}/{n}": np.asarray(a) for m, sets in scores.items()
+          for s, names in sets.items() for n, a in names.items()}
+  flat[_TASK_KEY] = np.asarray(task)
+  directory = os.path.dirname(os.path.abspath(path))
+  os.makedirs(directory, exist_ok=True)
+  fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".npz")
+  try:
+    with os.fdopen(fd, "wb") as f:
+      np.savez(f, **flat)
+      f.flush()
+      os.fsync(f.fileno())
+    os.replace(tmp, path)
+  except BaseException:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+    raise
+
+
+def load(path: str) -> tuple[dict, str]:
+  """`(scores, task name)` of a file `save` wrote; a missing, truncated
+  or foreign file raises `DataError` saying what to do."""
+  remedy = ("delete it and rerun the command that wrote it (finished "
+            "models are reloaded from their checkpoints and scored again)")
+  if not os.path.exists(path):
+    raise errors.DataError(f"no score file at {path}; run scripts/shadow.py "
+                           "(or scripts/unlearn.py) first")
+  try:
+    with np.load(path, allow_pickle=False) as z:
+      flat = {k: z[k] for k in z.files}
+  except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+    raise errors.DataError(f"score file {path} is unreadable ({e}); "
+                           f"{remedy}") from None
+  if _TASK_KEY not in flat:
+    raise errors.DataError(f"{path} is not a score file of this project "
+                           f"(no task name); {remedy}")
+  task = str(flat.pop(_TASK_KEY))
+  scores: dict = {}
+  for key, a in flat.items():
+    m, s, n = key.split("/", 2)
+    scores.setdefault(m, {}).setdefault(s, {})[n] = a
+  return scores, task

@@ -1,0 +1,154 @@
+"""`run(config, workdir)`: K originals and K retrained models trained at
+once under `jax.vmap`, each original unlearned by every method of
+`config.shadow.methods` (vmapped too), every model scored per example, and
+the leakage audit against the K retrained models (`evaluation.leakage`).
+
+Writes, under the seed list's directory (`phases.shadow_root`):
+`scores.npz` (every model's per-example scores, `evaluation.score_files`),
+`shadow_results.json` (the audit) and `leakage.md` (its table). Every
+phase resumes like a single run's; a finished model's scores are cached
+beside its checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+
+from mmul_jax import config_schema
+from mmul_jax import distributed
+from mmul_jax import errors
+from mmul_jax import experiment as experiment_lib
+from mmul_jax import io_utils
+from mmul_jax import methods
+from mmul_jax import tasks
+from mmul_jax import workdir_lock
+from mmul_jax.evaluation import leakage
+from mmul_jax.evaluation import score_files
+from mmul_jax.training import vmapped
+from mmul_jax.unlearn import phases
+
+SCORES_FILE = "scores.npz"
+RESULTS_FILE = "shadow_results.json"
+TABLE_FILE = "leakage.md"
+# Bump when what a model's cached scores hold changes.
+SCORES_VERSION = 1
+
+
+def seeds_of(config) -> tuple[int, ...]:
+  """The K model seeds: `seed, seed + 1, ...`; the first is the single
+  run's, so shadow model 0 is the model `scripts/unlearn.py` trains."""
+  return tuple(config.seed + k for k in range(config.shadow.num_models))
+
+
+def method_configs(config) -> dict:
+  """`{method: config}` for `shadow.methods`, each validated whole (with
+  its task), before any compute."""
+  names = list(config.shadow.methods)
+  if not names or len(set(names)) != len(names):
+    raise errors.ConfigError(
+        f"shadow.methods must name distinct methods, got {names!r}")
+  out = {}
+  for name in names:
+    methods.get(name)  # an unknown name: one line naming the known ones
+    c = config.copy_and_resolve_references()
+    c.method.name = name
+    config_schema.validate(c)
+    out[name] = c
+  return out
+
+
+def score_models(exp, params, seeds, desc: str) -> dict:
+  """`{set: {name: (K, ...)}}`: the task's per-example scores of each of
+  the K stacked models."""
+  scorer = exp.task.example_scorer(exp.model, exp.config)
+  per_model = []
+  for k in range(len(seeds)):
+    one = distributed.local_copy(vmapped.unstack(params, k))
+    print(f"{desc}: scoring model {k + 1}/{len(seeds)}", flush=True)
+    per_model.append(scorer(one, exp.eval_sets))
+  return vmapped.stack(per_model)
+
+
+def _cached(path: str, exp, fn) -> dict:
+  if os.path.exists(path):
+    scores, _ = score_files.load(path)
+    return scores["model"]
+  out = fn()
+  if distributed.is_main():
+    score_files.save(path, {"model": out}, task=exp.task.name)
+  return out
+
+
+def run(config, workdir: str) -> dict:
+  """The whole shadow evaluation; returns the audit record. The workdir
+  is locked against other runs until it returns."""
+  with workdir_lock.scope():
+    return _run(config, workdir)
+
+
+def _run(config, workdir: str) -> dict:
+  t0 = time.perf_counter()
+  configs = method_configs(config)
+  # The models trained do not depend on the method: set up with the first.
+  exp = experiment_lib.setup(next(iter(configs.values())), workdir)
+  seeds = seeds_of(config)
+  try:
+    vmapped.check_num_models(len(seeds), exp.mesh)
+  except ValueError as e:
+    raise errors.ConfigError(f"shadow.num_models: {e}") from None
+  for c in configs.values():
+    methods.check_deletion(c, exp.deletion)
+  tag = f"scores_v{SCORES_VERSION}_{phases.digest(config.eval.to_dict())}"
+  scores, times = {}, {}
+  originals = None
+  for kind, name in (("original", "original"), ("retrain", "retrained")):
+    params, info = phases.train_model(exp, kind, seeds)
+    if kind == "original":
+      originals = params
+    times[name] = info["wall_seconds"]
+    scores[name] = _cached(
+        os.path.join(phases.model_dir(exp, kind, seeds), f"{tag}.npz"), exp,
+        lambda p=params, n=name: score_models(exp, p, seeds, n))
+  for name, c in configs.items():
+    exp_m = dataclasses.replace(exp, config=c)
+    params, info = phases.unlearn_model(exp_m, originals, seeds)
+    times[name] = info["wall_seconds"]
+    scores[name] = _cached(
+        os.path.join(phases.unlearn_dir(exp_m, seeds), f"{tag}.npz"), exp,
+        lambda p=params, n=name: score_models(exp, p, seeds, n))
+  reps = exp.task.representations
+  e = config.eval
+  audited = leakage.audit(reps, scores, auc_num_samples=e.auc_num_samples,
+                          auc_seed=e.auc_seed)
+  record = {"task": exp.task.name, "dataset": exp.dataset_name,
+            "seeds": list(seeds), "methods": list(configs),
+            "deletion": {"tag": exp.deletion.tag,
+                         "sha256": exp.deletion.sha256,
+                         "num_forget_units": len(exp.deletion.forget_ids)},
+            "leak_auc": leakage.LEAK_AUC,
+            "leaks": {m: leakage.leaks(audited, m) for m in audited
+                      if m != leakage.REFERENCE},
+            "audit": audited, "wall_seconds": times,
+            "total_seconds": time.perf_counter() - t0}
+  root = phases.shadow_root(exp, seeds)
+  table = leakage.markdown(reps, audited)
+  if distributed.is_main():
+    score_files.save(os.path.join(root, SCORES_FILE), scores,
+                     task=exp.task.name)
+    io_utils.atomic_write_json(os.path.join(root, RESULTS_FILE), record)
+    io_utils.atomic_write_text(os.path.join(root, TABLE_FILE), table + "\n")
+    print(table)
+    print(f"wrote {os.path.join(root, RESULTS_FILE)}")
+  return record
+
+
+def rescore(path: str, *, auc_num_samples: int = 5,
+            auc_seed: int = 0) -> tuple[dict, str]:
+  """The audit and its table, recomputed from a saved `scores.npz`."""
+  scores, task = score_files.load(path)
+  reps = tasks.get(task).representations
+  audited = leakage.audit(reps, scores, auc_num_samples=auc_num_samples,
+                          auc_seed=auc_seed)
+  return audited, leakage.markdown(reps, audited)
