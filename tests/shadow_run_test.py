@@ -84,3 +84,17 @@ def test_corrupt_score_file_is_one_clear_error(tmp_path):
     score_files.load(str(path))
   with pytest.raises(errors.DataError, match="no score file"):
     score_files.load(str(tmp_path / "missing.npz"))
+
+
+def test_single_run_saves_every_models_scores(tmp_path, tiny_config,
+                                              data_dir):
+  from mmul_jax.unlearn import run as run_lib
+  c = _config(tiny_config, data_dir, ("finetune",))
+  results = run_lib.run(c, str(tmp_path))
+  scores, task = score_files.load(str(tmp_path / run_lib.SCORES_FILE))
+  assert task == "retrieval"
+  assert set(scores) == set(results.models)
+  df = scores["finetune"]["df"]
+  assert len(df["cosine"]) == results.deletion.num_forget_examples
+  assert float(np.mean(df["cosine"])) == pytest.approx(
+      results.models["finetune"].metrics["df/mean_pair_cosine"], rel=1e-5)

@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 from mmul_jax.data import pipeline
 from mmul_jax.evaluation import deletion_auc
 from mmul_jax.evaluation import evaluate as evaluate_lib
+from mmul_jax.evaluation import example_scores
 from mmul_jax.evaluation import mubench
 from mmul_jax.evaluation import results as results_lib
 
@@ -65,16 +66,22 @@ class Classifier:
 
 def evaluate(classifier: Classifier, params, sets: dict, *,
              auc_num_samples: int, auc_seed: int,
-             desc: str = "evaluate") -> dict:
+             desc: str = "evaluate", scores: dict | None = None) -> dict:
   """Accuracy on every set (`<set>/accuracy`, in %), the Df/Dr AUC by
   the true label's probability (`auc/p_true`) and MU-Bench's metrics, by
   flat name (`evaluation.results`).
 
-  `sets` must hold "test", "df" and "dr" `PairSet`s with labels.
+  `sets` must hold "test", "df" and "dr" `PairSet`s with labels. With
+  `scores` (a dict), each set's per-example scores
+  (`example_scores.classification_set`) are put there, from the same
+  forward pass.
   """
   results, p_true, correct, features, logits = {}, {}, {}, {}, {}
   for name, s in tqdm(sets.items(), desc=desc, unit="set", leave=False):
-    z = classifier.logits(params, s)
+    outputs = classifier.outputs(params, s)
+    z = outputs["class_logits"]
+    if scores is not None:
+      scores[name] = example_scores.classification_set(outputs, s.labels)
     log_p = special.log_softmax(z, axis=-1)
     true = log_p[np.arange(len(z)), s.labels]
     p_true[name] = np.exp(true)

@@ -10,6 +10,7 @@ from tqdm.auto import tqdm
 
 from mmul_jax.data import pipeline
 from mmul_jax.evaluation import deletion_auc
+from mmul_jax.evaluation import example_scores
 from mmul_jax.evaluation import mubench
 from mmul_jax.evaluation import results as results_lib
 from mmul_jax.evaluation import retrieval
@@ -147,7 +148,8 @@ def mubench_retrieval(pairs: dict, *, logit_scale: float, num_samples: int,
 
 def evaluate(embedder: Embedder, params, sets: dict[str, pipeline.PairSet],
              *, ks: Sequence[int], auc_num_samples: int, auc_seed: int,
-             rerank_k: int = 0, desc: str = "evaluate") -> dict:
+             rerank_k: int = 0, desc: str = "evaluate",
+             scores: dict | None = None) -> dict:
   """Recall@K on every set (gallery = that set's images), the Df/Dr AUC
   and MU-Bench's metrics (`mubench_retrieval`), by flat name
   (`evaluation.results`).
@@ -156,7 +158,9 @@ def evaluate(embedder: Embedder, params, sets: dict[str, pipeline.PairSet],
   (cosine ranking); with `rerank_k > 0` also `<set>/itm/...` (top-k
   re-ranked by the matching head, the reference's test metric). The AUC is
   computed with two pair scores: the ITC cosine (`auc/cosine`, the
-  headline) and the matching probability (`auc/match`).
+  headline) and the matching probability (`auc/match`). With `scores` (a
+  dict), each set's per-example scores (`example_scores.retrieval_set`)
+  are put there, from the same encodings.
   """
   results, cos, itm, pairs = {}, {}, {}, {}
   for name, s in tqdm(sets.items(), desc=desc, unit="set", leave=False):
@@ -179,6 +183,9 @@ def evaluate(embedder: Embedder, params, sets: dict[str, pipeline.PairSet],
     match = embedder.match(params, img, s.caption_owner, txt,
                            np.arange(len(s.caption_owner)))
     itm[name] = match["prob"]
+    if scores is not None:
+      scores[name] = example_scores.retrieval_set(img, txt, match,
+                                                  s.caption_owner)
     pairs[name] = {"image_embed": img["image_embed"],
                    "text_embed": txt["text_embed"],
                    "caption_owner": s.caption_owner, "sim": sim,

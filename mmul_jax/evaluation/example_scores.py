@@ -17,8 +17,6 @@ from typing import NamedTuple
 import jax
 import numpy as np
 
-from mmul_jax.evaluation import evaluate
-
 KINDS = ("score", "probability", "loss", "vector")
 
 
@@ -58,47 +56,55 @@ UNIMODAL = (Representation("features", "pooled features", "vector"),
             Representation("loss", "loss", "loss"))
 
 
-def retrieval(embedder: evaluate.Embedder, params, sets: dict) -> dict:
-  """`{set: {name: array}}` for a dual encoder: per unit the image (or
-  graph) embedding, per pair the text embedding, the pair cosine, the
-  matching probability and the fusion [CLS] of the aligned pair, and
-  `caption_owner` (the unit of each pair)."""
+def retrieval_set(img: dict, txt: dict, match: dict,
+                  caption_owner) -> dict:
+  """One set's scores from its encodings (`Embedder.images`, `.texts` and
+  `.match` of the aligned pairs): per unit the image (or graph)
+  embedding, per pair the text embedding, the pair cosine, the matching
+  probability and the fusion [CLS], and `caption_owner` (each pair's
+  unit)."""
+  owner = np.asarray(caption_owner)
+  return {"image": img["image_embed"], "text": txt["text_embed"],
+          "cosine": np.sum(img["image_embed"][owner] * txt["text_embed"],
+                           axis=-1),
+          "match": match["prob"], "fusion": match["cls"],
+          "caption_owner": owner}
+
+
+def retrieval(embedder, params, sets: dict) -> dict:
+  """`{set: retrieval_set(...)}` for a dual encoder (`Embedder`)."""
   out = {}
   for name, s in sets.items():
     img = embedder.images(params, s.images)
     txt = embedder.texts(params, s.text)
     match = embedder.match(params, img, s.caption_owner, txt,
                            np.arange(len(s.caption_owner)))
-    out[name] = {
-        "image": img["image_embed"], "text": txt["text_embed"],
-        "cosine": evaluate.pair_scores(img["image_embed"], txt["text_embed"],
-                                       s.caption_owner),
-        "match": match["prob"], "fusion": match["cls"],
-        "caption_owner": np.asarray(s.caption_owner)}
+    out[name] = retrieval_set(img, txt, match, s.caption_owner)
   return out
+
+
+def classification_set(outputs: dict, labels) -> dict:
+  """One set's scores from a classifier's outputs (`Classifier.outputs`):
+  per example the class logits, p(true label), the cross-entropy and the
+  vectors the model exposes (fusion [CLS], image and text embeddings, or
+  pooled features)."""
+  labels = np.asarray(labels)
+  logits = np.asarray(outputs["class_logits"], np.float64)
+  logp = np.asarray(jax.nn.log_softmax(logits, axis=-1))
+  logp = logp[np.arange(len(labels)), labels]
+  scores = {"logits": logits.astype(np.float32), "p_true": np.exp(logp),
+            "loss": -logp, "label": labels}
+  for key, rep in (("fusion_cls", "fusion"), ("image_embed", "image"),
+                   ("text_embed", "text"), ("features", "features")):
+    if key in outputs:
+      scores[rep] = np.asarray(outputs[key]).reshape(len(labels), -1)
+  return scores
 
 
 def classification(classifier, params, sets: dict) -> dict:
-  """`{set: {name: array}}` for a classifier: per example the class
-  logits, p(true label), the cross-entropy and the vectors the model
-  exposes (fusion [CLS], image and text embeddings, or pooled
-  features)."""
-  out = {}
-  for name, s in sets.items():
-    o = classifier.outputs(params, s)
-    logits = o.pop("class_logits").astype(np.float64)
-    labels = np.asarray(s.labels)
-    logp = jax.nn.log_softmax(logits, axis=-1)
-    logp = np.asarray(logp)[np.arange(len(labels)), labels]
-    scores = {"logits": logits.astype(np.float32),
-              "p_true": np.exp(logp), "loss": -logp,
-              "label": labels}
-    for key, rep in (("fusion_cls", "fusion"), ("image_embed", "image"),
-                     ("text_embed", "text"), ("features", "features")):
-      if key in o:
-        scores[rep] = o[key].reshape(len(labels), -1)
-    out[name] = scores
-  return out
+  """`{set: classification_set(...)}` for a `Classifier`."""
+  return {name: classification_set(classifier.outputs(params, s), s.labels)
+          for name, s in sets.items()}
 
 
 def self_similarity(vectors: np.ndarray, original: np.ndarray) -> np.ndarray:

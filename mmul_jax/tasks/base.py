@@ -169,8 +169,10 @@ class Task:
 
   # Evaluation and reporting.
   def evaluator(self, model, config) -> Callable[..., dict]:
-    """`fn(params, sets, desc) -> metrics` (by flat name) on the "test",
-    "df" and "dr" `PairSet`s."""
+    """`fn(params, sets, desc, scores=None) -> metrics` (by flat name) on
+    the "test", "df" and "dr" `PairSet`s; with a `scores` dict, also each
+    set's per-example scores (those of `example_scorer`), from the same
+    forward passes."""
     raise NotImplementedError
 
   def example_scorer(self, model, config) -> Callable[..., dict]:

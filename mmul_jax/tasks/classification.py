@@ -87,8 +87,8 @@ class Classification(base.Task):
   def evaluator(self, model, config):
     c = config
     classifier = self._classifier(model, config)
-    return lambda params, sets, desc: classification.evaluate(
-        classifier, params, sets, desc=desc,
+    return lambda params, sets, desc, scores=None: classification.evaluate(
+        classifier, params, sets, desc=desc, scores=scores,
         auc_num_samples=c.eval.auc_num_samples, auc_seed=c.eval.auc_seed)
 
   def overall_score(self, metrics, original, *, max_dt_drop):

@@ -77,8 +77,8 @@ class Retrieval(base.Task):
   def evaluator(self, model, config):
     c = config
     embedder = self._embedder(model, config)
-    return lambda params, sets, desc: evaluate.evaluate(
-        embedder, params, sets, desc=desc, ks=tuple(c.eval.recall_ks),
+    return lambda params, sets, desc, scores=None: evaluate.evaluate(
+        embedder, params, sets, desc=desc, scores=scores, ks=tuple(c.eval.recall_ks),
         rerank_k=c.eval.rerank_k, auc_num_samples=c.eval.auc_num_samples,
         auc_seed=c.eval.auc_seed)
 

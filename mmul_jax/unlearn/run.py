@@ -13,22 +13,29 @@ from mmul_jax import workdir_lock
 from mmul_jax.evaluation import evaluate
 from mmul_jax.evaluation import report
 from mmul_jax.evaluation import results as results_lib
+from mmul_jax.evaluation import score_files
 from mmul_jax.unlearn import phases
 
 RESULTS_FILE = "results.json"
+SCORES_FILE = "scores.npz"  # beside it: every model's per-example scores
 
 
-def _evaluate_cached(path: str | None, evaluate_fn) -> dict:
-  """Evaluation of a finished, fixed model is cached beside its checkpoint."""
-  if path and os.path.exists(path):
-    return io_utils.read_json(
+def _evaluate_cached(path: str | None, evaluate_fn) -> tuple[dict, dict]:
+  """`(metrics, per-example scores)`; the evaluation of a finished, fixed
+  model is cached beside its checkpoint (`path` and its `.npz`)."""
+  scores_path = path and path[:-len(".json")] + ".npz"
+  if path and os.path.exists(path) and os.path.exists(scores_path):
+    metrics = io_utils.read_json(
         path, what="cached evaluation",
         remedy="delete it and rerun the same command (the model is "
         "evaluated again)")
-  result = evaluate_fn()
+    return metrics, score_files.load(scores_path)[0]["model"]
+  scores = {}
+  result = evaluate_fn(scores)
   if path and distributed.is_main():
+    score_files.save(scores_path, {"model": scores}, task="cached")
     io_utils.atomic_write_json(path, result)
-  return result
+  return result, scores
 
 
 def run(config, workdir: str) -> results_lib.Results:
@@ -49,22 +56,23 @@ def _run(config, workdir: str) -> results_lib.Results:
   key = phases.digest({"eval": c.eval.to_dict(),
                        "deletion": exp.deletion.sha256,
                        "version": evaluate.VERSION})
-  evals, eval_seconds = {}, {}
+  evals, eval_seconds, scores = {}, {}, {}
   for name, params, cache_dir in (
       ("original", original, phases.model_dir(exp, "original")),
       ("retrained", retrained, phases.model_dir(exp, "retrain")),
       (c.method.name, unlearned, None)):
     if name == "retrain":  # the method is the retrained model itself
       evals[name] = evals["retrained"]
+      scores[name] = scores["retrained"]
       continue
     # Every process evaluates alone on a local copy (outside the cache
     # test: gathering FSDP parameters needs all processes).
     params = distributed.local_copy(params)
     t_eval = time.perf_counter()
-    evals[name] = _evaluate_cached(
+    evals[name], scores[name] = _evaluate_cached(
         cache_dir and os.path.join(cache_dir, f"eval_{key}.json"),
-        lambda params=params, name=name: evaluate_fn(
-            params, exp.eval_sets, desc=f"evaluate {name}"))
+        lambda out, params=params, name=name: evaluate_fn(
+            params, exp.eval_sets, desc=f"evaluate {name}", scores=out))
     eval_seconds[name] = time.perf_counter() - t_eval
   results = report.results_record(
       exp, evals, method=c.method.name,
@@ -79,5 +87,9 @@ def _run(config, workdir: str) -> results_lib.Results:
     io_utils.atomic_write_json(os.path.join(workdir, RESULTS_FILE), record)
     io_utils.atomic_write_json(
         os.path.join(phases.unlearn_dir(exp), RESULTS_FILE), record)
+    # Every model's per-example scores, for metrics computed later.
+    for directory in (workdir, phases.unlearn_dir(exp)):
+      score_files.save(os.path.join(directory, SCORES_FILE), scores,
+                       task=exp.task.name)
     print(exp.task.table(results))
   return results

@@ -56,9 +56,9 @@ class SceneTruth(tasks.Task):
     clf = classification.Classifier(model, batch_size=config.eval.batch_size,
                                     mean=config.data.mean,
                                     std=config.data.std)
-    return lambda params, sets, desc: classification.evaluate(
+    return lambda params, sets, desc, scores=None: classification.evaluate(
         clf, params, sets, auc_num_samples=config.eval.auc_num_samples,
-        auc_seed=config.eval.auc_seed, desc=desc)
+        auc_seed=config.eval.auc_seed, desc=desc, scores=scores)
 
   def overall_score(self, metrics, original, *, max_dt_drop):
     return mubench.harmonic_mean_score(

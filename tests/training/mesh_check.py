@@ -27,6 +27,7 @@ from mmul_jax.methods import mmul  # noqa: E402
 from mmul_jax.training import loop  # noqa: E402
 from mmul_jax.training import sharding  # noqa: E402
 from mmul_jax.training import state as state_lib  # noqa: E402
+from mmul_jax.training import vmapped  # noqa: E402
 
 STEPS = 3
 
@@ -76,6 +77,24 @@ def run(term, params, frozen, batches, num_devices, fsdp_min_size=0):
   return out, jax.device_get(state.params), split
 
 
+def run_vmapped(term, thetas, batches, num_devices):
+  """8 models under vmap, the model axis split over `num_devices`."""
+  mesh = sharding.make_mesh(num_devices)
+  tx = optax.sgd(1e-2, momentum=0.9)
+  states = vmapped.stack([state_lib.create(jax.tree.map(np.array, t), tx)
+                          for t in thetas])
+  states = jax.device_put(states, vmapped.model_sharding(states, mesh))
+  step = vmapped.make_step(term, tx, jax.numpy.stack(
+      [jax.random.key(k) for k in range(len(thetas))]), mesh)
+  losses_ = []
+  for b in batches:
+    states, metrics = step(states, sharding.shard_batch(b, mesh))
+    losses_.append(np.asarray(metrics["loss"]).tolist())
+  split = all(not x.sharding.is_fully_replicated
+              for x in jax.tree.leaves(states.params))
+  return losses_, jax.device_get(states.params), split
+
+
 def main():
   assert jax.device_count() == 8, jax.devices()
   c = tiny.get_config()
@@ -106,6 +125,27 @@ def main():
     result[f"{name}_max_param_move"] = max(
         float(np.max(np.abs(a - b))) for a, b in
         zip(jax.tree.leaves(runs[1][1]), jax.tree.leaves(theta)))
+  # K = 8 models under vmap: one per device on 8, all on 1.
+  term = tasks.Retrieval(None).task_term(model)
+  thetas = [jax.tree.map(lambda x, k=k: x + 0.01 * k, theta0)
+            for k in range(8)]
+  stacked = [vmapped.stack([batch(c, 8, 10 * k + s) for k in range(8)])
+             for s in range(STEPS)]
+  traces = {}
+  runs = {}
+  for n in (1, 8):
+    counter = [0]
+    runs[n] = run_vmapped(counted(term, counter), thetas, stacked, n)
+    traces[n] = counter[0]
+  result["vmap_traces"] = [traces[1], traces[8]]
+  result["vmap_losses"] = [runs[1][0], runs[8][0]]
+  result["vmap_split_8"] = runs[8][2]
+  result["vmap_max_param_diff"] = max(
+      float(np.max(np.abs(a - b))) for a, b in
+      zip(jax.tree.leaves(runs[1][1]), jax.tree.leaves(runs[8][1])))
+  result["vmap_max_param_move"] = max(
+      float(np.max(np.abs(a - np.asarray(b)))) for a, b in
+      zip(jax.tree.leaves(runs[1][1]), jax.tree.leaves(vmapped.stack(thetas))))
   print(json.dumps(result))
 
 

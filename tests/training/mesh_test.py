@@ -6,6 +6,7 @@ The check runs in a subprocess, so only it sees 8 CPU devices."""
 
 import os
 
+import numpy as np
 import pytest
 
 # 8 fake devices in a subprocess take minutes on 2 cores: the slow suite.
@@ -36,3 +37,14 @@ def test_one_and_eight_devices_agree(values, case, layout):
 def test_fsdp_splits_the_large_arrays_only(values):
   assert values["train_split_8"] == 0
   assert 0 < values["train_split_fsdp"] < values["train_num_params"]
+
+
+def test_vmapped_models_split_over_eight_devices(values):
+  """K = 8 models under vmap, one per device: the same losses and
+  parameters as all 8 on one device, every array split on the model
+  axis, one trace each."""
+  assert values["vmap_traces"] == [1, 1]
+  one, eight = values["vmap_losses"]
+  np.testing.assert_allclose(eight, one, rtol=1e-5)
+  assert values["vmap_split_8"]
+  assert values["vmap_max_param_diff"] < 1e-4 * values["vmap_max_param_move"]
