@@ -5,19 +5,21 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from typing import Any
+from typing import Any, Callable
 
 from mmul_jax import errors
 
 
-def atomic_write_text(path: str, text: str) -> None:
-  """Writes `text` to a temporary file beside `path`, then renames it."""
+def atomic_write(path: str, write: Callable[[Any], None], *,
+                 binary: bool = False) -> None:
+  """Calls `write(file)` on a temporary file beside `path`, then renames
+  it into place: readers see the old file or the whole new one."""
   directory = os.path.dirname(os.path.abspath(path))
   os.makedirs(directory, exist_ok=True)
   fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
   try:
-    with os.fdopen(fd, "w") as f:
-      f.write(text)
+    with os.fdopen(fd, "wb" if binary else "w") as f:
+      write(f)
       f.flush()
       os.fsync(f.fileno())
     os.replace(tmp, path)
@@ -25,6 +27,11 @@ def atomic_write_text(path: str, text: str) -> None:
     if os.path.exists(tmp):
       os.remove(tmp)
     raise
+
+
+def atomic_write_text(path: str, text: str) -> None:
+  """Writes `text` to a temporary file beside `path`, then renames it."""
+  atomic_write(path, lambda f: f.write(text))
 
 
 def atomic_write_json(path: str, obj: Any) -> None:

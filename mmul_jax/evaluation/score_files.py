@@ -5,12 +5,12 @@ metric can be recomputed later without running a model."""
 from __future__ import annotations
 
 import os
-import tempfile
 import zipfile
 
 import numpy as np
 
 from mmul_jax import errors
+from mmul_jax import io_utils
 
 _TASK_KEY = "__task__"
 
@@ -20,19 +20,7 @@ def save(path: str, scores: dict, *, task: str) -> None:
   flat = {f"{m}/{s}/{n}": np.asarray(a) for m, sets in scores.items()
           for s, names in sets.items() for n, a in names.items()}
   flat[_TASK_KEY] = np.asarray(task)
-  directory = os.path.dirname(os.path.abspath(path))
-  os.makedirs(directory, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".npz")
-  try:
-    with os.fdopen(fd, "wb") as f:
-      np.savez(f, **flat)
-      f.flush()
-      os.fsync(f.fileno())
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise
+  io_utils.atomic_write(path, lambda f: np.savez(f, **flat), binary=True)
 
 
 def load(path: str) -> tuple[dict, str]:
