@@ -9,6 +9,7 @@ import zipfile
 
 import numpy as np
 
+from mmul_jax import distributed
 from mmul_jax import errors
 from mmul_jax import io_utils
 
@@ -46,3 +47,25 @@ def load(path: str) -> tuple[dict, str]:
     m, s, n = key.split("/", 2)
     scores.setdefault(m, {}).setdefault(s, {})[n] = a
   return scores, task
+
+
+def cached(path: str, compute, *, task: str,
+           record_path: str | None = None) -> tuple[dict, object]:
+  """`(scores, record)` of a finished, fixed model, computed once:
+  `compute() -> (scores, record)` runs only when the cache is absent. The
+  scores are kept at `path`; the record (JSON: the metrics the same pass
+  computed), if `record_path`, beside it, written last so that it marks
+  the cache complete. Only the main process writes."""
+  if os.path.exists(path) and (record_path is None
+                               or os.path.exists(record_path)):
+    record = record_path and io_utils.read_json(
+        record_path, what="cached evaluation",
+        remedy="delete it and rerun the same command (the model is "
+        "evaluated again)")
+    return load(path)[0]["model"], record
+  scores, record = compute()
+  if distributed.is_main():
+    save(path, {"model": scores}, task=task)
+    if record_path:
+      io_utils.atomic_write_json(record_path, record)
+  return scores, record

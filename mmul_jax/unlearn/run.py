@@ -20,23 +20,6 @@ RESULTS_FILE = "results.json"
 SCORES_FILE = "scores.npz"  # beside it: every model's per-example scores
 
 
-def _evaluate_cached(path: str | None, evaluate_fn) -> tuple[dict, dict]:
-  """`(metrics, per-example scores)`; the evaluation of a finished, fixed
-  model is cached beside its checkpoint (`path` and its `.npz`)."""
-  scores_path = path and path[:-len(".json")] + ".npz"
-  if path and os.path.exists(path) and os.path.exists(scores_path):
-    metrics = io_utils.read_json(
-        path, what="cached evaluation",
-        remedy="delete it and rerun the same command (the model is "
-        "evaluated again)")
-    return metrics, score_files.load(scores_path)[0]["model"]
-  scores = {}
-  result = evaluate_fn(scores)
-  if path and distributed.is_main():
-    score_files.save(scores_path, {"model": scores}, task="cached")
-    io_utils.atomic_write_json(path, result)
-  return result, scores
-
 
 def run(config, workdir: str) -> results_lib.Results:
   """The whole demo: returns (and writes, as results.json) the results
@@ -69,10 +52,18 @@ def _run(config, workdir: str) -> results_lib.Results:
     # test: gathering FSDP parameters needs all processes).
     params = distributed.local_copy(params)
     t_eval = time.perf_counter()
-    evals[name], scores[name] = _evaluate_cached(
-        cache_dir and os.path.join(cache_dir, f"eval_{key}.json"),
-        lambda out, params=params, name=name: evaluate_fn(
-            params, exp.eval_sets, desc=f"evaluate {name}", scores=out))
+    def evaluate_one(params=params, name=name):
+      out = {}
+      metrics = evaluate_fn(params, exp.eval_sets, desc=f"evaluate {name}",
+                            scores=out)
+      return out, metrics
+    if cache_dir:  # a finished, fixed model: evaluated once
+      scores[name], evals[name] = score_files.cached(
+          os.path.join(cache_dir, f"eval_{key}.npz"), evaluate_one,
+          task=exp.task.name,
+          record_path=os.path.join(cache_dir, f"eval_{key}.json"))
+    else:
+      scores[name], evals[name] = evaluate_one()
     eval_seconds[name] = time.perf_counter() - t_eval
   results = report.results_record(
       exp, evals, method=c.method.name,

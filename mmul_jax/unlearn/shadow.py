@@ -71,15 +71,6 @@ def score_models(exp, params, seeds, desc: str) -> dict:
   return vmapped.stack(per_model)
 
 
-def _cached(path: str, exp, fn) -> dict:
-  if os.path.exists(path):
-    scores, _ = score_files.load(path)
-    return scores["model"]
-  out = fn()
-  if distributed.is_main():
-    score_files.save(path, {"model": out}, task=exp.task.name)
-  return out
-
 
 def run(config, workdir: str) -> dict:
   """The whole shadow evaluation; returns the audit record. The workdir
@@ -108,16 +99,18 @@ def _run(config, workdir: str) -> dict:
     if kind == "original":
       originals = params
     times[name] = info["wall_seconds"]
-    scores[name] = _cached(
-        os.path.join(phases.model_dir(exp, kind, seeds), f"{tag}.npz"), exp,
-        lambda p=params, n=name: score_models(exp, p, seeds, n))
+    scores[name], _ = score_files.cached(
+        os.path.join(phases.model_dir(exp, kind, seeds), f"{tag}.npz"),
+        lambda p=params, n=name: (score_models(exp, p, seeds, n), None),
+        task=exp.task.name)
   for name, c in configs.items():
     exp_m = dataclasses.replace(exp, config=c)
     params, info = phases.unlearn_model(exp_m, originals, seeds)
     times[name] = info["wall_seconds"]
-    scores[name] = _cached(
-        os.path.join(phases.unlearn_dir(exp_m, seeds), f"{tag}.npz"), exp,
-        lambda p=params, n=name: score_models(exp, p, seeds, n))
+    scores[name], _ = score_files.cached(
+        os.path.join(phases.unlearn_dir(exp_m, seeds), f"{tag}.npz"),
+        lambda p=params, n=name: (score_models(exp, p, seeds, n), None),
+        task=exp.task.name)
   reps = exp.task.representations
   e = config.eval
   audited = leakage.audit(reps, scores, auc_num_samples=e.auc_num_samples,
