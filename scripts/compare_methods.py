@@ -1,13 +1,17 @@
 """Run every unlearning method with the same tuning budget and compare.
 
   python scripts/compare_methods.py --config=configs/mmul_demo.py \
-      [--workdir=DIR] [--methods=neggrad,salun]
+      [--workdir=DIR] [--methods=neggrad,salun] [--shadow_models=8]
+      [--rank_by=ulira]
 
 Trains (or loads) the original and retrained models once, runs each method
 over its settings in `mmul_jax.unlearn.compare.grid()` (each `Method.grid`), selects a setting per
 method without test data (`--selection=retrain_gap|reference`, see
 `mmul_jax.unlearn.compare`), prints a markdown table and writes
-DIR/comparison.json.
+DIR/comparison.json. With --shadow_models=K, each selected setting is then
+audited against K retrained models (U-LiRA, KS forget quality, leakage per
+representation; K models per kind under vmap), and --rank_by=ulira orders
+the table by closeness to retraining on that audit.
 """
 
 from absl import app
@@ -23,6 +27,12 @@ _METHODS = flags.DEFINE_list("methods", None,
 _RULE = flags.DEFINE_enum("selection", "retrain_gap",
                           sorted(compare.SELECTION_RULES),
                           "How one setting per method is chosen.")
+_SHADOW = flags.DEFINE_integer(
+    "shadow_models", 0, "Audit the selected settings with this many "
+    "shadow models per kind (>= 3; 0: no audit).")
+_RANK = flags.DEFINE_enum("rank_by", "selection", list(compare.RANK_BY),
+                          "Table order: as run, or by the audit's U-LiRA "
+                          "AUC (needs --shadow_models).")
 
 
 def main(argv):
@@ -33,7 +43,8 @@ def main(argv):
   def go():
     for name in names or ():
       methods.get(name)  # unknown names fail before any compute
-    compare.compare(config, workdir, names, rule=_RULE.value)
+    compare.compare(config, workdir, names, rule=_RULE.value,
+                    shadow_models=_SHADOW.value, rank_by=_RANK.value)
 
   cli.run_or_exit(go)
 

@@ -2,6 +2,7 @@
 
 import pytest
 
+from mmul_jax import errors
 from mmul_jax.unlearn import compare
 
 
@@ -35,3 +36,39 @@ def test_retrain_gap_prefers_the_run_closest_to_retraining():
 def test_unknown_rule_is_refused(tmp_path):
   with pytest.raises(ValueError, match="unknown selection rule"):
     compare.compare(None, str(tmp_path), ["m"], rule="best_test")
+
+
+def _shadow(model, distance, leaks=()):
+  return {"model": model, "distance": distance, "worst": "match",
+          "ulira_auc": 0.5 + distance, "ks_df_worst": 0.01,
+          "leaks": list(leaks)}
+
+
+def test_shadow_columns_and_ranking_by_ulira():
+  rows = [_row("a", 1e-4, 62.0, 37.0, 0.78), _row("b", 1e-4, 85.0, 39.0,
+                                                   0.60)]
+  out = compare.select(rows, {k: dict(v) for k, v in REFS.items()},
+                       "retrain_gap")
+  assert list(out["selected"]) == ["a", "b"]
+  out["selected"]["a"]["shadow"] = _shadow("a", 0.3, ["match"])
+  out["selected"]["b"]["shadow"] = _shadow("b", 0.1)
+  out["references"]["original"]["shadow"] = _shadow("original", 0.4,
+                                                    ["match"])
+  out["shadow"] = {"num_models": 8}
+  compare.rank(out, "selection")
+  assert out["order"] == ["a", "b"]
+  compare.rank(out, "ulira")
+  assert out["order"] == ["b", "a"]
+  table = compare.markdown_table(out).splitlines()
+  assert "U-LiRA AUC (worst rep, K=8)" in table[0]
+  retrained = next(ln for ln in table if ln.startswith("| retrained"))
+  assert retrained.endswith("| - | - | - |")  # the reference itself
+  assert table[-2].startswith("| b ") and "0.600 (match)" in table[-2]
+  assert table[-1].endswith("| 0.01 | match |")
+
+
+def test_shadow_audit_needs_three_models(tmp_path):
+  with pytest.raises(errors.ConfigError, match="shadow_models >= 3"):
+    compare.compare(None, str(tmp_path), ["m"], shadow_models=2)
+  with pytest.raises(errors.ConfigError, match="ranking by U-LiRA"):
+    compare.compare(None, str(tmp_path), ["m"], rank_by="ulira")

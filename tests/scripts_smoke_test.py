@@ -53,10 +53,16 @@ def test_another_method_by_flag_and_the_comparison_script(workdir):
   assert r.returncode == 0, r.stderr[-3000:]
   results = json.load(open(os.path.join(wd, "results.json")))
   assert set(results["models"]) == {"original", "retrained", "scrub"}
-  r = _run("compare_methods.py", *common, "--methods=retrain,neggrad,fisher")
+  r = _run("compare_methods.py", *common, "--methods=neggrad,retrain,fisher",
+           "--shadow_models=3", "--rank_by=ulira")
   assert r.returncode == 0, r.stderr[-3000:]
   comparison = json.load(open(os.path.join(wd, "comparison.json")))
   assert set(comparison["selected"]) == {"retrain", "neggrad", "fisher"}
+  # Audited with 3 shadow models per kind; retraining itself ranks first.
+  assert comparison["shadow"]["seeds"] == [0, 1, 2]
+  assert comparison["order"][0] == "retrain"
+  assert comparison["selected"]["retrain"]["shadow"]["distance"] == 0.0
+  assert "U-LiRA AUC (worst rep, K=3)" in r.stdout
   assert len(comparison["runs"]) == 7  # 3 settings each, retrain has 1
   assert comparison["selected"]["retrain"]["scores"]["retrain_gap"] == 0
   assert "| neggrad |" in r.stdout and "| retrained | reference |" in r.stdout

@@ -56,6 +56,10 @@ def test_shadow_run_audits_every_representation(tmp_path, tiny_config,
   assert rescored["finetune"]["cosine"]["ulira"]["auc"] == pytest.approx(
       audit["finetune"]["cosine"]["ulira"]["auc"])
   assert "| pair cosine |" in table
+  assert "Closest to retrained" in table
+  # Unlearning by retraining is indistinguishable from it: ranked first.
+  assert record["ranking"][0]["model"] == "retrain"
+  assert record["ranking"][0]["distance"] == 0.0
   # A rerun reloads every finished model and its cached scores.
   again = shadow.run(c, str(tmp_path))
   np.testing.assert_allclose(
@@ -98,3 +102,15 @@ def test_single_run_saves_every_models_scores(tmp_path, tiny_config,
   assert len(df["cosine"]) == results.deletion.num_forget_examples
   assert float(np.mean(df["cosine"])) == pytest.approx(
       results.models["finetune"].metrics["df/mean_pair_cosine"], rel=1e-5)
+
+
+def test_method_configs_apply_each_methods_settings(tiny_config, data_dir):
+  c = _config(tiny_config, data_dir, ("finetune", "salun"))
+  configs = shadow.method_configs(
+      c, {"salun": {"unlearn.learning_rate": 3e-4}})
+  assert configs["salun"].unlearn.learning_rate == 3e-4
+  assert configs["salun"].method.name == "salun"
+  assert (configs["finetune"].unlearn.learning_rate
+          == c.unlearn.learning_rate)
+  with pytest.raises(errors.ConfigError):
+    shadow.method_configs(c, {"salun": {"unlearn.num_steps": -1}})

@@ -14,7 +14,10 @@ seeds of a model ("original", "retrained", each method) on the eval sets
 * `epsilon`: the per-example (ε, δ) estimate's quality and mean ε on Df.
 
 A representation "still leaks" after a method when its U-LiRA AUC is at
-least `LEAK_AUC` (our convention, printed with the table).
+least `LEAK_AUC` (our convention, printed with the table). A method is
+as close to retraining as its worst representation: `ranking` orders the
+models by the largest |U-LiRA AUC - 0.5| over representations, and
+`leaderboard_markdown` prints that ranking with the KS forget quality.
 """
 
 from __future__ import annotations
@@ -63,7 +66,8 @@ def audit(representations, scores: dict, *, auc_num_samples: int = 5,
         u = rr.ulira(s["df"], ref["df"],
                      probability=rep.kind == "probability")
         row["ulira"] = {k: v for k, v in u.items()
-                        if k != "per_example_auc"}
+                        if k not in ("per_example_auc", "fold_auc")}
+        row["ulira"]["fold_auc"] = [float(a) for a in u["fold_auc"]]
         row["ulira"]["per_example_auc_mean"] = float(
             np.mean(u["per_example_auc"]))
         row["ks"] = {split: {k: v for k, v in
@@ -111,3 +115,56 @@ def markdown(representations, audited: dict) -> str:
       lines.append(f"{m}: still leaks (U-LiRA AUC >= {LEAK_AUC}) in "
                    + (", ".join(found) if found else "none"))
   return "\n".join(lines)
+
+
+def distance(audited: dict, model: str) -> tuple[float, str]:
+  """`(max |U-LiRA AUC - 0.5|, representation)` over the representations
+  of `model`: how far its most telling score is from retraining."""
+  return max((abs(row["ulira"]["auc"] - 0.5), rep)
+             for rep, row in audited[model].items() if "ulira" in row)
+
+
+def ranking(audited: dict) -> list[dict]:
+  """Every model but the retrained one, closest to retraining first (by
+  `distance`), with its worst representation's U-LiRA AUC (pooled and
+  mean ± std over seed folds) and KS forget quality on Df."""
+  rows = []
+  for model in audited:
+    if model == REFERENCE:
+      continue
+    dist, rep = distance(audited, model)
+    row = audited[model][rep]
+    ks = [r["ks"]["df"]["pooled"] for r in audited[model].values()]
+    rows.append({"model": model, "distance": dist, "worst": rep,
+                 "ulira_auc": row["ulira"]["auc"],
+                 "ulira_auc_mean": row["ulira"]["auc_mean"],
+                 "ulira_auc_std": row["ulira"]["auc_std"],
+                 "ks_df_worst": row["ks"]["df"]["pooled"],
+                 "ks_df_min": float(min(ks)),
+                 "df_vs_dr_auc": row["df_vs_dr_auc"]["mean"],
+                 "leaks": leaks(audited, model)})
+  return sorted(rows, key=lambda r: r["distance"])
+
+
+def leaderboard_markdown(audited: dict, titles: dict | None = None) -> str:
+  """The models ranked by closeness to retraining (`ranking`)."""
+  titles = titles or {}
+  ref = audited[REFERENCE]
+  columns = [
+      report.Column("rank", lambda r: str(r["rank"])),
+      report.Column("model", lambda r: r["model"]),
+      report.Column("worst representation",
+                    lambda r: titles.get(r["worst"], r["worst"])),
+      report.Column("U-LiRA AUC", lambda r: f"{r['ulira_auc']:.3f}"),
+      report.Column("per seed", lambda r: f"{r['ulira_auc_mean']:.3f} ± "
+                    f"{r['ulira_auc_std']:.3f}"),
+      report.Column("its Df/Dr AUC (retrained)", lambda r:
+                    f"{r['df_vs_dr_auc']:.3f} "
+                    f"({ref[r['worst']]['df_vs_dr_auc']['mean']:.3f})"),
+      report.Column("KS p Df (worst rep / min)", lambda r:
+                    f"{r['ks_df_worst']:.2g} / {r['ks_df_min']:.2g}"),
+      report.Column("leaks in", lambda r: ", ".join(
+          titles.get(x, x) for x in r["leaks"]) or "none"),
+  ]
+  rows = [dict(r, rank=i + 1) for i, r in enumerate(ranking(audited))]
+  return "\n".join(report.render(columns, rows, markdown=True))

@@ -79,8 +79,11 @@ def ulira(unlearned, retrained, *, probability: bool = False,
     fprs: false-positive rates at which the true-positive rate is read.
 
   Returns:
-    `{"auc", "tpr@<fpr>" for each fpr, "per_example_auc" (N,)}`: the
-    per-example AUC tells which deleted examples still stand out.
+    `{"auc", "tpr@<fpr>" for each fpr, "per_example_auc" (N,),
+    "fold_auc" (K,), "auc_mean", "auc_std"}`: "auc" pools all 2KN
+    targets; "fold_auc" is the attack on held-out pair j's targets alone
+    (its mean ± std is the spread over model seeds); the per-example AUC
+    tells which deleted examples still stand out.
   """
   u, r = _pair(unlearned, retrained)
   if probability:
@@ -108,6 +111,13 @@ def ulira(unlearned, retrained, *, probability: bool = False,
   labels = np.r_[np.ones(k * n), np.zeros(k * n)]
   flat = np.r_[stat[0].ravel(), stat[1].ravel()]
   out = {"auc": float(metrics.roc_auc_score(labels, flat))}
+  # Per held-out pair j: the attack on model j's targets alone, so the
+  # AUC also has a spread over model seeds.
+  fold = np.array([metrics.roc_auc_score(
+      np.r_[np.ones(n), np.zeros(n)], np.r_[stat[0, j], stat[1, j]])
+      for j in range(k)])
+  out["fold_auc"] = fold
+  out["auc_mean"], out["auc_std"] = float(fold.mean()), float(fold.std())
   for f in fprs:
     out[f"tpr@{f:g}"] = tpr_at_fpr(labels, flat, f)
   per_labels = np.r_[np.ones(k), np.zeros(k)]

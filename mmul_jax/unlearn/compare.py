@@ -16,6 +16,12 @@ by one of `SELECTION_RULES`:
 
 Runs are cached in the workdir like any unlearning run, so an interrupted
 comparison resumes where it stopped.
+
+With `shadow_models=K` (K >= 3), each method's selected setting is then
+audited against K retrained models (`unlearn.shadow`, K models per kind
+under vmap): the table gains the U-LiRA AUC of the method's worst
+representation and the KS forget quality, and `rank_by="ulira"` orders
+the methods by closeness to retraining on that audit.
 """
 
 import contextlib
@@ -23,6 +29,7 @@ import io
 import os
 import time
 
+from mmul_jax import errors
 from mmul_jax import experiment
 from mmul_jax import io_utils
 from mmul_jax import methods
@@ -30,6 +37,7 @@ from mmul_jax import tasks
 from mmul_jax import workdir_lock
 from mmul_jax.evaluation import report
 from mmul_jax.unlearn import run as run_lib
+from mmul_jax.unlearn import shadow
 
 
 def grid() -> dict[str, list[dict]]:
@@ -79,16 +87,69 @@ def _title(task, name: str) -> str:
   return next(m.title for m in task.headline if m.name == name)
 
 
+RANK_BY = ("selection", "ulira")
+
+
 def compare(config, workdir: str, names=None, quiet: bool = True,
-            rule: str = "retrain_gap") -> dict:
-  """Runs the grid; returns and writes `comparison.json`; prints a table."""
+            rule: str = "retrain_gap", shadow_models: int = 0,
+            rank_by: str = "selection") -> dict:
+  """Runs the grid; returns and writes `comparison.json`; prints a table.
+  With `shadow_models`, audits the selected settings (module docstring)."""
   if rule not in SELECTION_RULES:
     raise ValueError(f"unknown selection rule {rule!r}; use one of "
                      f"{sorted(SELECTION_RULES)}")
+  if rank_by not in RANK_BY:
+    raise errors.ConfigError(f"rank_by must be one of {RANK_BY}, got "
+                             f"{rank_by!r}")
+  if shadow_models and shadow_models < 3 or rank_by == "ulira" and (
+      not shadow_models):
+    raise errors.ConfigError(
+        "the shadow audit needs shadow_models >= 3 (U-LiRA fits each "
+        f"example's scores over the other models), got {shadow_models}; "
+        "ranking by U-LiRA needs the audit")
   names = names or list(grid())
   with workdir_lock.scope():  # held from the first run to the last
     experiment.lock_workdir(config, workdir)
-    return _compare(config, workdir, names, quiet, rule)
+    out = _compare(config, workdir, names, quiet, rule)
+    if shadow_models:
+      audit_selected(config, workdir, out, shadow_models, quiet)
+  rank(out, rank_by)
+  io_utils.atomic_write_json(os.path.join(workdir, "comparison.json"), out)
+  print(markdown_table(out))
+  return out
+
+
+def rank(comparison: dict, rank_by: str) -> None:
+  """Sets the table's order of methods (key "order", since the JSON file
+  keeps keys sorted): as the methods were run ("selection"), or closest
+  to retraining first by the shadow audit's U-LiRA distance ("ulira",
+  `leakage.distance`)."""
+  order = list(comparison["selected"])
+  if rank_by == "ulira":
+    order.sort(key=lambda m: comparison["selected"][m]["shadow"]["distance"])
+  comparison["order"], comparison["rank_by"] = order, rank_by
+
+
+def audit_selected(config, workdir: str, comparison: dict, k: int,
+                   quiet: bool = True) -> None:
+  """Runs the shadow audit of every selected setting with K models per
+  kind and adds its ranking row to each selected row (key "shadow") and
+  the ranking to the comparison (key "shadow")."""
+  c = config.copy_and_resolve_references()
+  c.shadow.num_models = k
+  c.shadow.methods = tuple(comparison["selected"])
+  settings = {m: r["setting"] for m, r in comparison["selected"].items()}
+  sink = io.StringIO()
+  with contextlib.redirect_stdout(sink) if quiet else \
+      contextlib.nullcontext():
+    record = shadow.run(c, workdir, settings)
+  by_model = {r["model"]: r for r in record["ranking"]}
+  for m, row in comparison["selected"].items():
+    row["shadow"] = by_model[m]
+  comparison["references"]["original"]["shadow"] = by_model["original"]
+  comparison["shadow"] = {"num_models": k, "seeds": record["seeds"],
+                          "ranking": record["ranking"],
+                          "leak_auc": record["leak_auc"]}
 
 
 def _compare(config, workdir: str, names, quiet: bool, rule: str) -> dict:
@@ -108,11 +169,10 @@ def _compare(config, workdir: str, names, quiet: bool, rule: str) -> dict:
       references = {k: _row(k, {}, results) for k in ("original",
                                                       "retrained")}
       print(f"{name} {setting}: {time.perf_counter() - t0:.0f} s", flush=True)
-  return select(rows, references, rule, workdir)
+  return select(rows, references, rule)
 
 
-def select(rows: list[dict], references: dict, rule: str,
-           workdir: str | None = None) -> dict:
+def select(rows: list[dict], references: dict, rule: str) -> dict:
   """Scores every run by every rule; picks one setting per method by `rule`."""
   retrained = references["retrained"]
   for r in [*rows, *references.values()]:
@@ -128,9 +188,6 @@ def select(rows: list[dict], references: dict, rule: str,
   out = {"rule": rule, "grid": {n: settings.get(n) for n in best},
          "runs": rows,
          "selected": best, "references": references}
-  if workdir:
-    io_utils.atomic_write_json(os.path.join(workdir, "comparison.json"), out)
-  print(markdown_table(out))
   return out
 
 
@@ -154,9 +211,24 @@ def markdown_table(comparison: dict) -> str:
                     lambda row: f"{row[1]['scores']['retrain_gap']:.3f}"),
       report.Column("time s", lambda row: num(row[1]["seconds"], ".0f")),
   ]
+  if "shadow" in comparison:
+    k = comparison["shadow"]["num_models"]
+    shadow_row = lambda row: row[1].get("shadow")
+    columns += [
+        report.Column(f"U-LiRA AUC (worst rep, K={k})", lambda row: (
+            f"{shadow_row(row)['ulira_auc']:.3f} "
+            f"({shadow_row(row)['worst']})" if shadow_row(row) else "-")),
+        report.Column("KS p Df", lambda row: (
+            f"{shadow_row(row)['ks_df_worst']:.2g}" if shadow_row(row)
+            else "-")),
+        report.Column("leaks in", lambda row: (
+            ", ".join(shadow_row(row)["leaks"]) or "none")
+            if shadow_row(row) else "-")]
   rows = [(name, r, "reference")
           for name, r in (comparison["references"] or {}).items()]
-  rows += [(name, r, ", ".join(f"{k.split('.')[-1]}={v:g}" for k, v in
-                                r["setting"].items()) or "-")
-           for name, r in comparison["selected"].items()]
+  selected = comparison["selected"]
+  rows += [(name, selected[name],
+            ", ".join(f"{k.split('.')[-1]}={v:g}" for k, v in
+                      selected[name]["setting"].items()) or "-")
+           for name in comparison.get("order", selected)]
   return "\n".join(report.render(columns, rows, markdown=True))

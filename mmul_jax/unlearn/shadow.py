@@ -42,9 +42,10 @@ def seeds_of(config) -> tuple[int, ...]:
   return tuple(config.seed + k for k in range(config.shadow.num_models))
 
 
-def method_configs(config) -> dict:
-  """`{method: config}` for `shadow.methods`, each validated whole (with
-  its task), before any compute."""
+def method_configs(config, settings: dict | None = None) -> dict:
+  """`{method: config}` for `shadow.methods`, each with its `settings`
+  (`{method: {dotted key: value}}`, e.g. a comparison's selected ones)
+  applied, each validated whole (with its task), before any compute."""
   names = list(config.shadow.methods)
   if not names or len(set(names)) != len(names):
     raise errors.ConfigError(
@@ -54,6 +55,7 @@ def method_configs(config) -> dict:
     methods.get(name)  # an unknown name: one line naming the known ones
     c = config.copy_and_resolve_references()
     c.method.name = name
+    c.update_from_flattened_dict(dict((settings or {}).get(name, {})))
     config_schema.validate(c)
     out[name] = c
   return out
@@ -72,16 +74,17 @@ def score_models(exp, params, seeds, desc: str) -> dict:
 
 
 
-def run(config, workdir: str) -> dict:
-  """The whole shadow evaluation; returns the audit record. The workdir
-  is locked against other runs until it returns."""
+def run(config, workdir: str, settings: dict | None = None) -> dict:
+  """The whole shadow evaluation (each method at its `settings`, see
+  `method_configs`); returns the audit record. The workdir is locked
+  against other runs until it returns."""
   with workdir_lock.scope():
-    return _run(config, workdir)
+    return _run(config, workdir, settings)
 
 
-def _run(config, workdir: str) -> dict:
+def _run(config, workdir: str, settings: dict | None) -> dict:
   t0 = time.perf_counter()
-  configs = method_configs(config)
+  configs = method_configs(config, settings)
   # The models trained do not depend on the method: set up with the first.
   exp = experiment_lib.setup(next(iter(configs.values())), workdir)
   seeds = seeds_of(config)
@@ -120,13 +123,16 @@ def _run(config, workdir: str) -> dict:
             "deletion": {"tag": exp.deletion.tag,
                          "sha256": exp.deletion.sha256,
                          "num_forget_units": len(exp.deletion.forget_ids)},
+            "settings": {m: dict((settings or {}).get(m, {}))
+                         for m in configs},
             "leak_auc": leakage.LEAK_AUC,
+            "ranking": leakage.ranking(audited),
             "leaks": {m: leakage.leaks(audited, m) for m in audited
                       if m != leakage.REFERENCE},
             "audit": audited, "wall_seconds": times,
             "total_seconds": time.perf_counter() - t0}
   root = phases.shadow_root(exp, seeds)
-  table = leakage.markdown(reps, audited)
+  table = tables(reps, audited)
   if distributed.is_main():
     score_files.save(os.path.join(root, SCORES_FILE), scores,
                      task=exp.task.name)
@@ -144,4 +150,15 @@ def rescore(path: str, *, auc_num_samples: int = 5,
   reps = tasks.get(task).representations
   audited = leakage.audit(reps, scores, auc_num_samples=auc_num_samples,
                           auc_seed=auc_seed)
-  return audited, leakage.markdown(reps, audited)
+  return audited, tables(reps, audited)
+
+
+def tables(representations, audited: dict) -> str:
+  """The leakage table per representation, then the models ranked by
+  closeness to retraining (U-LiRA AUC of their worst representation)."""
+  titles = {r.name: r.title for r in representations}
+  return "\n".join([
+      "## Leakage per representation", "",
+      leakage.markdown(representations, audited), "",
+      "## Closest to retrained (U-LiRA AUC of the worst representation)",
+      "", leakage.leaderboard_markdown(audited, titles)])

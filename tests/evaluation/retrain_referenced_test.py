@@ -33,8 +33,9 @@ def _logpdf(x, mu, sd):
 
 def _ulira_loops(u, r, per_example):
   k, n = u.shape
-  pos, neg = [], []
+  pos, neg, folds = [], [], []
   for j in range(k):
+    fold_start = len(pos)
     others = [m for m in range(k) if m != j]
     if not per_example:
       var_u = np.mean([np.var(u[others, i], ddof=1) for i in range(n)])
@@ -47,15 +48,19 @@ def _ulira_loops(u, r, per_example):
       for target, out in ((u[j, i], pos), (r[j, i], neg)):
         out.append(_logpdf(target, mu_u, np.sqrt(var_u))
                    - _logpdf(target, mu_r, np.sqrt(var_r)))
-  return _auc(pos, neg)
+    folds.append(_auc(pos[fold_start:], neg[fold_start:]))
+  return _auc(pos, neg), folds
 
 
 @pytest.mark.parametrize("variance", ["global", "per_example"])
 def test_ulira_matches_loops(variance):
   u, r = _scores(k=5, n=30, shift=0.4, seed=1)
   got = rr.ulira(u, r, variance=variance)
-  assert got["auc"] == pytest.approx(
-      _ulira_loops(u, r, variance == "per_example"), abs=1e-12)
+  pooled, folds = _ulira_loops(u, r, variance == "per_example")
+  assert got["auc"] == pytest.approx(pooled, abs=1e-12)
+  np.testing.assert_allclose(got["fold_auc"], folds, atol=1e-12)
+  assert got["auc_mean"] == pytest.approx(np.mean(folds), abs=1e-12)
+  assert got["auc_std"] == pytest.approx(np.std(folds), abs=1e-12)
   assert got["per_example_auc"].shape == (30,)
 
 
