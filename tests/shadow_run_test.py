@@ -40,6 +40,7 @@ def test_shadow_run_audits_every_representation(tmp_path, tiny_config,
   for rep, row in audit["retrain"].items():
     # Unlearning by retraining is the reference: nothing to tell apart.
     assert row["ulira"]["auc"] == 0.5, rep
+    assert row["ulira_dr_relative"]["auc"] == 0.5, rep
     assert row["ks"]["df"]["pooled"] == 1.0
     assert row["epsilon"]["quality"] == 1.0
   # The original's vectors are its own: cosine 1 to itself, no separation.

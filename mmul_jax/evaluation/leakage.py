@@ -10,6 +10,9 @@ seeds of a model ("original", "retrained", each method) on the eval sets
   be told from Dr at all (the retrained model's is the target);
 * `ulira`: U-LiRA between the model's and the retrained models' Df scores
   (0.5 = indistinguishable from retraining), with TPR at 1 % and 5 % FPR;
+* `ulira_dr_relative`: U-LiRA on each model's Df scores relative to its
+  own median Dr score: what is left when a model-wide shift (a model
+  unlearned from the original stays closer to it everywhere) is removed;
 * `ks`: KS forget quality on Df, Dr and test;
 * `epsilon`: the per-example (ε, δ) estimate's quality and mean ε on Df.
 
@@ -46,6 +49,14 @@ def member_scores(rep, scores: dict, model: str, split: str) -> np.ndarray:
       for i in range(k)])
 
 
+def _relative(df: np.ndarray, dr: np.ndarray, rep) -> np.ndarray:
+  """`(K, N)` Df member scores minus each seed's median on Dr
+  (probabilities first as logits, so the shift is on the test's scale)."""
+  if rep.kind == "probability":
+    df, dr = rr.logit(df), rr.logit(dr)
+  return df - np.median(dr, axis=1, keepdims=True)
+
+
 def audit(representations, scores: dict, *, auc_num_samples: int = 5,
           auc_seed: int = 0) -> dict:
   """`{model: {representation: metrics}}` (see the module docstring)."""
@@ -68,6 +79,16 @@ def audit(representations, scores: dict, *, auc_num_samples: int = 5,
         row["ulira"] = {k: v for k, v in u.items()
                         if k not in ("per_example_auc", "fold_auc")}
         row["ulira"]["fold_auc"] = [float(a) for a in u["fold_auc"]]
+        # The same test on scores relative to each model's own Dr level:
+        # a model unlearned from the original sits closer to it on every
+        # example (Dr and test too), which alone makes the raw test
+        # near 1 on vectors; this one asks whether Df stands out of the
+        # model's own retained data as it does in the retrained models.
+        row["ulira_dr_relative"] = {
+            k: v for k, v in rr.ulira(
+                _relative(s["df"], s["dr"], rep), _relative(
+                    ref["df"], ref["dr"], rep)).items()
+            if k in ("auc", "auc_mean", "auc_std")}
         row["ulira"]["per_example_auc_mean"] = float(
             np.mean(u["per_example_auc"]))
         row["ks"] = {split: {k: v for k, v in
@@ -104,6 +125,9 @@ def markdown(representations, audited: dict) -> str:
     columns.append(report.Column(
         f"{m} U-LiRA", lambda r, m=m:
         f"{audited[m][r.name]['ulira']['auc']:.3f}"))
+    columns.append(report.Column(
+        f"{m} U-LiRA vs Dr", lambda r, m=m:
+        f"{audited[m][r.name]['ulira_dr_relative']['auc']:.3f}"))
     columns.append(report.Column(
         f"{m} KS p (Df)", lambda r, m=m:
         f"{audited[m][r.name]['ks']['df']['pooled']:.2g}"))

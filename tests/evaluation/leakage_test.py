@@ -61,3 +61,25 @@ def test_ranking_orders_by_worst_representation():
   lines = table.splitlines()
   assert "| 1 | close |" in lines[2]
   assert "pair cosine" in lines[-1]  # the original leaks by its cosine
+
+
+def test_dr_relative_ulira_removes_a_model_wide_shift():
+  k, n = 6, 80
+  rng = np.random.default_rng(3)
+  base = {s: rng.normal(size=n) for s in leakage.SETS}
+
+  def model(seed, shift):
+    noise = np.random.default_rng(seed)
+    return {s: {"cosine": base[s] + shift + 0.3 * noise.normal(size=(k, n)),
+                "loss": -base[s] - shift + 0.3 * noise.normal(size=(k, n))}
+            for s in leakage.SETS}
+
+  # "shifted" is the retrained models moved by 1 on every set alike: the
+  # raw test tells them apart; relative to its own Dr, nothing is left.
+  scores = {"original": model(1, 2.0), "retrained": model(2, 0.0),
+            "shifted": model(3, 1.0)}
+  audited = leakage.audit(REPS, scores, auc_num_samples=1)
+  for rep in ("cosine", "loss"):
+    row = audited["shifted"][rep]
+    assert row["ulira"]["auc"] > 0.95, rep
+    assert abs(row["ulira_dr_relative"]["auc"] - 0.5) < 0.1, rep
