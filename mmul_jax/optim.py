@@ -44,8 +44,17 @@ def optimizer(name: str, *, learning_rate: float, num_steps: int,
               warmup_steps: int, weight_decay: float, grad_clip_norm: float,
               kind: str = "cosine", end_ratio: float = 0.0,
               before=(), after=(),
-              sophia: dict | None = None) -> optax.GradientTransformation:
+              sophia: dict | None = None,
+              inject_learning_rate: bool = False
+              ) -> optax.GradientTransformation:
   """clip -> `before` -> optimiser with schedule -> `after`.
+
+  `inject_learning_rate`: the schedule's shape runs at peak 1 and the peak
+  `learning_rate` is a number in the optimiser state
+  (`optax.inject_hyperparams(optax.scale)`, right after the optimiser, so
+  `after` sees the same updates): optimisers that differ only in learning
+  rate then share their functions and can be stacked and vmapped over
+  (a batch of tuning trials). Equal to the plain form to float rounding.
 
   `name`: "adamw" (decoupled weight decay on matrices, LAVIS's rule), "sgd"
   (no weight decay; a method adds its own), "sophia" (SophiaG, SOUL's
@@ -58,8 +67,9 @@ def optimizer(name: str, *, learning_rate: float, num_steps: int,
   if grad_clip_norm and name != "none":
     parts.append(optax.clip_by_global_norm(grad_clip_norm))
   parts.extend(before)
-  lr = schedule(learning_rate=learning_rate, num_steps=num_steps,
-                warmup_steps=warmup_steps, kind=kind, end_ratio=end_ratio)
+  lr = schedule(learning_rate=1.0 if inject_learning_rate else learning_rate,
+                num_steps=num_steps, warmup_steps=warmup_steps, kind=kind,
+                end_ratio=end_ratio)
   if name == "adamw":
     parts.append(optax.adamw(lr, b1=0.9, b2=0.999,
                              weight_decay=weight_decay, mask=decay_mask))
@@ -73,5 +83,8 @@ def optimizer(name: str, *, learning_rate: float, num_steps: int,
     parts.append(optax.set_to_zero())
   else:
     raise ValueError(f"unknown optimizer {name!r}")
+  if inject_learning_rate:
+    parts.append(optax.inject_hyperparams(optax.scale)(
+        step_size=float(learning_rate)))
   parts.extend(after)
   return optax.chain(*parts)

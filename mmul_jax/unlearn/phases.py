@@ -236,9 +236,10 @@ def _context(exp, original_params, config=None) -> methods.Context:
                  "dr": round(len(exp.deletion.retain_ids) * per_unit)})
 
 
-def optimizer(config, plan: methods.Plan):
+def optimizer(config, plan: methods.Plan, inject_learning_rate=False):
   """The plan's optimiser with `config.unlearn`'s schedule, clipping and
-  weight decay, wrapped in the plan's transformations."""
+  weight decay, wrapped in the plan's transformations (with the learning
+  rate in its state if `inject_learning_rate`: `optim.optimizer`)."""
   u = config.unlearn
   name = plan.optimizer
   if u.second_order == "sophia":  # SOUL: any method's optimiser
@@ -253,7 +254,8 @@ def optimizer(config, plan: methods.Plan):
       weight_decay=u.weight_decay, grad_clip_norm=u.grad_clip_norm,
       kind=u.schedule, before=plan.gradient_transforms, after=plan.after,
       sophia=dict(b1=b1, b2=b2, rho=u.sophia_rho,
-                  batch_size=u.sophia_batch_size))
+                  batch_size=u.sophia_batch_size),
+      inject_learning_rate=inject_learning_rate)
 
 
 def _seed_config(config, seed: int):

@@ -1,0 +1,58 @@
+"""An injected learning rate equals the plain optimiser, and optimisers
+that differ only in it share their functions under vmap (tuning trials)."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from mmul_jax import optim
+
+
+def _params():
+  k1, k2 = jax.random.split(jax.random.key(0))
+  return {"w": jax.random.normal(k1, (4, 3)), "b": jax.random.normal(k2, (3,))}
+
+
+def _grads(t):
+  return jax.tree.map(lambda p: jnp.sin(p * (t + 1)), _params())
+
+
+def _run(tx, steps=5):
+  params = _params()
+  state = tx.init(params)
+  for t in range(steps):
+    updates, state = tx.update(_grads(t), state, params)
+    params = jax.tree.map(lambda p, u: p + u, params, updates)
+  return params
+
+
+KW = dict(num_steps=5, warmup_steps=2, weight_decay=0.05, grad_clip_norm=1.0,
+          kind="cosine", end_ratio=0.1)
+
+
+@pytest.mark.parametrize("name", ["adamw", "sgd", "sophia"])
+def test_injected_learning_rate_equals_the_plain_optimizer(name):
+  plain = optim.optimizer(name, learning_rate=3e-3, **KW)
+  injected = optim.optimizer(name, learning_rate=3e-3,
+                             inject_learning_rate=True, **KW)
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6,
+                                                       atol=1e-7),
+               _run(plain), _run(injected))
+
+
+def test_learning_rates_stack_under_vmap_with_one_function():
+  lrs = (1e-3, 1e-2)
+  txs = [optim.optimizer("adamw", learning_rate=lr,
+                         inject_learning_rate=True, **KW) for lr in lrs]
+  params = _params()
+  states = [tx.init(params) for tx in txs]
+  stacked = jax.tree.map(lambda *xs: jnp.stack(xs), *states)
+  # One transformation (the first trial's) updates both trials.
+  step = jax.vmap(lambda s, g: txs[0].update(g, s, params),
+                  in_axes=(0, None))
+  updates, _ = step(stacked, _grads(0))
+  for k, tx in enumerate(txs):
+    alone, _ = tx.update(_grads(0), tx.init(params), params)
+    jax.tree.map(lambda a, b, k=k: np.testing.assert_allclose(
+        a[k], b, rtol=1e-6), updates, alone)
