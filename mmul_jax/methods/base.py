@@ -61,6 +61,11 @@ class Method:
   gradient_ascent: it ascends the task loss (MU-Bench's overall score then
     allows a 0.4 test-score drop instead of 0.2).
   grid: the settings `unlearn.compare` tries (dotted config keys).
+  in_state: the hyperparameters whose every value in `ranges` lands in
+    state (a `weighted_sum` weight, an optimiser-state mask or noise
+    scale), not in the plan's functions: tuning trials that differ only in
+    them share one vmapped step (`tuning.space`); any other one splits a
+    batch of trials.
   """
 
   build: Callable[["Context"], "Plan"]
@@ -74,6 +79,7 @@ class Method:
   full_weight: bool = False
   gradient_ascent: bool = False
   grid: tuple[Mapping[str, Any], ...] = LR_GRID
+  in_state: frozenset = frozenset()
 
   @property
   def hparams(self) -> tuple[str, ...]:

@@ -121,6 +121,7 @@ SCRUB = base.Method(
     build_scrub, dict(temperature=4.0, task_weight=0.99, kl_weight=0.001,
                       period=20, max_steps=4, max_periods=3),
     ranges={**_TEMPERATURE, "kl_weight": (1e-4, 1.0, "log")},
+    in_state=frozenset({"kl_weight"}),
     check=check_scrub, trains_task_loss=True)
 DELETE = base.Method(build_delete, dict(temperature=1.0, mask_value=-1e9),
                      ranges=_TEMPERATURE, check=check_delete)

@@ -114,4 +114,5 @@ MMUL = base.Method(
                 negative_source="df"),
     ranges={"md_weight": _WEIGHT, "ukr_weight": _WEIGHT,
             "mkr_weight": _WEIGHT},
+    in_state=frozenset({"md_weight", "ukr_weight", "mkr_weight"}),
     check=check, check_task=check_task, check_deletion=check_deletion)

@@ -47,4 +47,5 @@ NEGGRAD = base.Method(build_neggrad, trains_task_loss=True,
 NEGGRAD_PLUS = base.Method(  # β; Df gets 1 - β
     build_neggrad_plus, dict(retain_weight=0.5),
     ranges={"retain_weight": (0.0, 1.0, "linear")}, check=check_neggrad_plus,
+    in_state=frozenset({"retain_weight"}),
     trains_task_loss=True, gradient_ascent=True)

@@ -121,6 +121,7 @@ DTD = base.Method(
 FISHER = base.Method(
     build_fisher, dict(alpha=1e-8, max_variance=1e3, num_batches=8),
     ranges={"alpha": (1e-9, 1e-5, "log")}, check=check_fisher,
+    in_state=frozenset({"alpha"}),
     full_weight=True,
     # One-shot noise: the learning rate plays no part; α scales the noise.
     grid=tuple({"method.fisher.alpha": a} for a in (1e-8, 1e-7, 1e-6)))

@@ -116,4 +116,5 @@ RANDLABEL = base.Method(build_randlabel, dict(target="captions"),
 SALUN = base.Method(
     build_salun, dict(target="captions", threshold=0.5, mask_batches=8),
     ranges={"threshold": (0.1, 1.0, "linear")}, check=check_salun,
+    in_state=frozenset({"threshold"}),
     needs=needs, trains_task_loss=True, full_weight=True)

@@ -6,10 +6,13 @@ A method declares its own tunable hyperparameters in `Method.ranges`
 step count, batch composition) are searched for every method alike, so
 every method gets the same kind of budget.
 
-A float parameter on a range is *batched*: trials that differ only in
-such numbers can run as one program vmapped over a trial axis. A choice
-(a step count, a batch size: shapes or control flow) is *structural*:
-trials with different choices run in different batches (`batches`).
+A float parameter on a range is *batched* when its value lives in state
+(the loop's learning rate, injected into the optimiser state; a method's
+`Method.in_state`): trials that differ only in such numbers can run as one
+program vmapped over a trial axis. A choice (a step count, a batch size:
+shapes or control flow) or a float baked into a method's functions (NPO's
+β, a distillation temperature) is *structural*: trials that differ in it
+run in different batches (`batches`).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ class Param:
   high: float | None = None
   scale: str = "linear"
   choices: tuple = ()
+  structural: bool = False  # a float that still splits a trial batch
 
   def __post_init__(self):
     if self.scale not in SCALES:
@@ -52,8 +56,9 @@ class Param:
 
   @property
   def batched(self) -> bool:
-    """A float on a range: it can vary along a vmapped trial axis."""
-    return self.scale != "choice"
+    """A float on a range that lives in state: it can vary along a vmapped
+    trial axis."""
+    return self.scale != "choice" and not self.structural
 
   def contains(self, value: Any) -> bool:
     if self.scale == "choice":
@@ -61,12 +66,12 @@ class Param:
     return self.low <= float(value) <= self.high
 
   @classmethod
-  def from_range(cls, spec: tuple) -> "Param":
+  def from_range(cls, spec: tuple, structural: bool = False) -> "Param":
     """`Method.ranges`' form: `(low, high, scale)` or `(choices, "choice")`."""
     if len(spec) == 2 and spec[1] == "choice":
       return cls(scale="choice", choices=tuple(spec[0]))
     low, high, scale = spec
-    return cls(float(low), float(high), scale)
+    return cls(float(low), float(high), scale, structural=structural)
 
 
 # The loop's hyperparameters, searched for every method. Step counts and
@@ -91,7 +96,9 @@ def space(name: str, shared: dict | None = None) -> dict[str, Param]:
       raise errors.ConfigError(
           f"method {name!r} declares a range for {h!r}, which is not one "
           f"of its hyperparameters {sorted(m.defaults)}")
-    out[f"method.{name}.{h}"] = Param.from_range(spec)
+    # Only what the method keeps in state varies along a trial axis.
+    out[f"method.{name}.{h}"] = Param.from_range(
+        spec, structural=h not in m.in_state)
   return out
 
 

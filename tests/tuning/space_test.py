@@ -68,3 +68,22 @@ def test_bad_params_are_refused():
     tuning.Param(scale="choice", choices=(1, 1))
   with pytest.raises(errors.ConfigError, match="unknown method"):
     tuning.space("nope")
+
+
+def test_only_what_lives_in_state_is_batched():
+  mmul = tuning.space("mmul")
+  assert mmul["method.mmul.md_weight"].batched  # a weighted_sum weight
+  assert mmul["unlearn.learning_rate"].batched  # injected into the state
+  assert not mmul["unlearn.num_steps"].batched
+  npo = tuning.space("npo")
+  # beta is a constant of NPO's loss function; retain_weight = 0 drops Dr.
+  assert not npo["method.npo.beta"].batched
+  assert not npo["method.npo.retain_weight"].batched
+  a = {"unlearn.learning_rate": 1e-3, "unlearn.num_steps": 100,
+       "unlearn.df_batch_size": 32, "method.npo.beta": 0.1,
+       "method.npo.retain_weight": 0.0}
+  b = dict(a, **{"unlearn.learning_rate": 2e-3})
+  c = dict(a, **{"method.npo.beta": 0.2})
+  assert tuning.batches([a, b, c], npo, size=4) == [[0, 1], [2]]
+  for name, m in methods.METHODS.items():
+    assert m.in_state <= set(m.ranges), name
