@@ -56,6 +56,10 @@ def default_config() -> ml_collections.ConfigDict:
   c.data.source = "embedded"
   c.data.audio_samples = 4000
   c.data.num_frames = 8
+  # > 0: this fraction of the training units, drawn from Dr (never Df), is
+  # held out of every model's training and evaluated in the test split's
+  # place; the run reads no test data (scripts/tune.py selects this way).
+  c.data.validation_fraction = 0.0
 
   c.model = ml_collections.ConfigDict(presets.preset("tiny"))
   c.model.preset = "tiny"
@@ -175,6 +179,23 @@ def default_config() -> ml_collections.ConfigDict:
   c.shadow.num_models = 8
   c.shadow.methods = ("finetune",)
 
+  # scripts/tune.py: every method of `methods` (empty: all with something
+  # to tune) gets num_trials Optuna trials, run batch_size at a time under
+  # jax.vmap, on models trained without a validation_fraction of D drawn
+  # from Dr, and selected by closeness to the retrained model there (no
+  # test data). The loop's shared search space: a log range of learning
+  # rates, and choices of step counts and Df batch sizes.
+  c.tune = ml_collections.ConfigDict()
+  c.tune.methods = ()
+  c.tune.num_trials = 32
+  c.tune.batch_size = 8
+  c.tune.seed = 0
+  c.tune.startup_trials = 8  # random trials before TPE models the rest
+  c.tune.validation_fraction = 0.1
+  c.tune.learning_rates = (1e-5, 1e-2)
+  c.tune.num_steps = (50, 100, 200)
+  c.tune.df_batch_sizes = (16, 32)
+
   # scripts/benchmark.py: the grid of methods x deletion sets x seeds (and
   # model widths) and, per method, "name: key=value, ..." config changes.
   c.benchmark = ml_collections.ConfigDict()
@@ -184,6 +205,9 @@ def default_config() -> ml_collections.ConfigDict:
   c.benchmark.strategies = ("uniform",)
   c.benchmark.model_widths = ()  # empty: the model as configured
   c.benchmark.settings = ()
+  # A tuned.json of scripts/tune.py: every cell of a method it holds runs
+  # at its tuned setting (then benchmark.settings apply). Empty: none.
+  c.benchmark.tuned = ""
   # A grid over tasks (MU-Bench's breadth): the datasets whose recipe
   # (`recipes.mubench_task`) each cell starts from; empty: data.name only.
   # With data.source = "real", each names the real dataset it stands in
@@ -236,6 +260,7 @@ _POSITIVE_INTS = (
     "unlearn.df_batch_size", "unlearn.dr_batch_size",
     "unlearn.checkpoint_every", "unlearn.log_every",
     "unlearn.sophia_batch_size", "eval.batch_size", "shadow.num_models",
+    "tune.num_trials", "tune.batch_size",
     "eval.auc_num_samples", "distributed.num_processes",
     "parallel.fsdp_min_size", "model.graph_width", "model.graph_layers", "model.graph_heads",
     "data.audio_samples", "data.num_frames", "model.sample_rate",
@@ -249,12 +274,12 @@ _NONNEGATIVE = (
     "model.dropout_rate")
 
 
-def _flatten(cfg, prefix=""):
+def flatten(cfg, prefix=""):
   out = {}
   for k, v in cfg.items():
     key = f"{prefix}{k}"
     if isinstance(v, ml_collections.ConfigDict):
-      out.update(_flatten(v, key + "."))
+      out.update(flatten(v, key + "."))
     else:
       out[key] = v
   return out
@@ -262,7 +287,7 @@ def _flatten(cfg, prefix=""):
 
 def known_keys() -> set[str]:
   """Every dotted leaf key of the schema, e.g. "train.learning_rate"."""
-  return set(_flatten(default_config()))
+  return set(flatten(default_config()))
 
 
 IMAGE_CHANNELS = 3  # data.mean / data.std: one value per RGB channel
@@ -311,10 +336,38 @@ def _check_signal(config, spec) -> None:
                       f"of model.tubelet_size ({m.tubelet_size})")
 
 
+def _check_tune(t) -> None:
+  unknown = set(t.methods) - set(methods.METHODS)
+  if not isinstance(t.methods, (tuple, list)) or unknown:
+    raise ConfigError(f"tune.methods must be a tuple of method names; "
+                      f"unknown: {sorted(unknown)}; available: "
+                      f"{sorted(methods.METHODS)}")
+  if isinstance(t.seed, bool) or not isinstance(t.seed, int):
+    raise ConfigError(f"tune.seed must be an integer, got {t.seed!r}")
+  if (isinstance(t.startup_trials, bool) or not isinstance(
+      t.startup_trials, int) or t.startup_trials < 0):
+    raise ConfigError("tune.startup_trials must be an integer >= 0, got "
+                      f"{t.startup_trials!r}")
+  if not (_is_number(t.validation_fraction)
+          and 0 < t.validation_fraction < 0.5):
+    raise ConfigError("tune.validation_fraction must be in (0, 0.5): the "
+                      "tuner never selects on test data, got "
+                      f"{t.validation_fraction!r}")
+  lrs = t.learning_rates
+  if not (isinstance(lrs, (tuple, list)) and len(lrs) == 2
+          and all(_is_number(x) and x > 0 for x in lrs) and lrs[0] < lrs[1]):
+    raise ConfigError("tune.learning_rates must be (low, high) with "
+                      f"0 < low < high (a log range), got {lrs!r}")
+  for key in ("num_steps", "df_batch_sizes"):
+    if not _positive_ints(t[key]) or len(set(t[key])) != len(t[key]):
+      raise ConfigError(f"tune.{key} must be distinct positive integers, "
+                        f"got {t[key]!r}")
+
+
 def validate(config: ml_collections.ConfigDict) -> None:
   """Raises `ConfigError` on the first problem found."""
   known = known_keys()
-  given = _flatten(config)
+  given = flatten(config)
   for key in given:
     if key not in known:
       raise ConfigError(unknown_key_message(key, known))
@@ -348,6 +401,10 @@ def validate(config: ml_collections.ConfigDict) -> None:
   if not 0.0 < float(config.deletion.ratio) < 100.0:
     raise ConfigError("deletion.ratio must be a percentage in (0, 100), got "
                       f"{config.deletion.ratio}")
+  vf = config.data.validation_fraction
+  if not (_is_number(vf) and 0 <= vf < 0.5):
+    raise ConfigError("data.validation_fraction must be a number in [0, "
+                      f"0.5) (0: evaluate on the test split), got {vf!r}")
   if config.model.image_size != config.data.image_size:
     raise ConfigError(f"model.image_size ({config.model.image_size}) must "
                       f"equal data.image_size ({config.data.image_size})")
@@ -385,6 +442,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
   if not isinstance(config.unlearn.lora_rank, int):
     raise ConfigError("unlearn.lora_rank must be an integer >= 0 (0: train "
                       f"every weight), got {config.unlearn.lora_rank!r}")
+  _check_tune(config.tune)
   b = config.benchmark
   for key in ("methods", "ratios", "seeds", "strategies", "model_widths"):
     if not isinstance(b[key], (tuple, list)) or (
@@ -399,6 +457,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
   if b.model_widths and not _positive_ints(b.model_widths):
     raise ConfigError("benchmark.model_widths must be positive integers, "
                       f"got {b.model_widths!r}")
+  if not isinstance(b.tuned, str):
+    raise ConfigError(f"benchmark.tuned must be a path (a string), got "
+                      f"{b.tuned!r}")
   if not all(isinstance(x, str) for x in b.settings):
     raise ConfigError("benchmark.settings must be strings \"method: key="
                       f"value, ...\", got {b.settings!r}")

@@ -43,20 +43,34 @@ class Experiment:
   spec: datasets.DatasetSpec  # also the records' `pipeline.RecordLayout`
   task: tasks.Task
   ood: pipeline.ImageTextSplit | None = None  # `spec.ood`'s test split
+  # `data.validation_fraction`'s units, carved from Dr: no model of the run
+  # trains on them and they replace the test split (None: off).
+  validation_ids: np.ndarray | None = None
 
   @functools.cached_property
   def eval_sets(self) -> dict[str, pipeline.PairSet]:
     """All pairs of the test split, of Df and of Dr (loaded once), and of
-    the out-of-distribution test set where the dataset has one ("ood")."""
+    the out-of-distribution test set where the dataset has one ("ood").
+
+    With a validation carve (`validation_ids`) the held-out set "test" is
+    the validation units of the train split and no test data is read (no
+    OOD set either): what a tuning run selects by never saw the test
+    split.
+    """
     kw = dict(tok=self.tokenizer,
               shape=pipeline.InputShape.of(self.config.data),
               layout=self.spec)
+    if self.validation_ids is not None:
+      held_out = pipeline.load_pairs(self.train, self.validation_ids,
+                                     desc="load validation", **kw)
+    else:
+      held_out = pipeline.load_pairs(self.test, self.test.image_ids,
+                                     desc="load test", **kw)
     ood = ({"ood": pipeline.load_pairs(self.ood, self.ood.image_ids,
                                        desc="load OOD", **kw)}
-           if self.ood is not None else {})
+           if self.ood is not None and self.validation_ids is None else {})
     return {
-        "test": pipeline.load_pairs(self.test, self.test.image_ids,
-                                    desc="load test", **kw),
+        "test": held_out,
         "df": pipeline.load_pairs(self.train, self.deletion.forget_ids,
                                   desc="load Df", **kw),
         "dr": pipeline.load_pairs(self.train, self.eval_retain_ids(),
@@ -105,6 +119,8 @@ class Experiment:
     valid)."""
     data = self.config.data.to_dict()
     data.pop("source", None)  # read by grids only, never by a run
+    if not data.get("validation_fraction"):  # off: runs from before it
+      data.pop("validation_fraction", None)
     for key in self.task.ignored_data_keys:
       data.pop(key, None)
     return {"dataset": self.dataset_name, "data": data}
@@ -180,10 +196,15 @@ def setup(config: ml_collections.ConfigDict, workdir: str) -> Experiment:
     df = deletion_policy.deletion_set(config.deletion, train, dataset_name,
                                       os.path.join(workdir, "deletion"),
                                       example_rows=spec.example_rows)
+  validation = None
+  if config.data.validation_fraction:
+    df, validation = deletion_policy.carve_validation(
+        df, config.data.validation_fraction, config.data.seed)
   deletion_policy.check_fits(config, df)
   methods.check_deletion(config, df)
   return Experiment(config, workdir, dataset_name, train, test, df, tok,
-                    task.build_model(config.model), mesh, spec, task, ood)
+                    task.build_model(config.model), mesh, spec, task, ood,
+                    validation)
 
 
 def init_params(exp: Experiment, seed: int):

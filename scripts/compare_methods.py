@@ -2,7 +2,7 @@
 
   python scripts/compare_methods.py --config=configs/mmul_demo.py \
       [--workdir=DIR] [--methods=neggrad,salun] [--shadow_models=8]
-      [--rank_by=ulira]
+      [--rank_by=ulira] [--settings=DIR/tuned.json]
 
 Trains (or loads) the original and retrained models once, runs each method
 over its settings in `mmul_jax.unlearn.compare.grid()` (each `Method.grid`), selects a setting per
@@ -11,7 +11,9 @@ method without test data (`--selection=retrain_gap|reference`, see
 DIR/comparison.json. With --shadow_models=K, each selected setting is then
 audited against K retrained models (U-LiRA, KS forget quality, leakage per
 representation; K models per kind under vmap), and --rank_by=ulira orders
-the table by closeness to retraining on that audit.
+the table by closeness to retraining on that audit. With
+--settings=DIR/tuned.json (scripts/tune.py), each method it holds runs at
+its one tuned setting instead of its grid.
 """
 
 from absl import app
@@ -30,6 +32,9 @@ _RULE = flags.DEFINE_enum("selection", "retrain_gap",
 _SHADOW = flags.DEFINE_integer(
     "shadow_models", 0, "Audit the selected settings with this many "
     "shadow models per kind (>= 3; 0: no audit).")
+_SETTINGS = flags.DEFINE_string(
+    "settings", None, "A tuned.json of scripts/tune.py: each method it "
+    "holds runs at its tuned setting instead of its grid.")
 _RANK = flags.DEFINE_enum("rank_by", "selection", list(compare.RANK_BY),
                           "Table order: as run, or by the audit's U-LiRA "
                           "AUC (needs --shadow_models).")
@@ -44,7 +49,8 @@ def main(argv):
     for name in names or ():
       methods.get(name)  # unknown names fail before any compute
     compare.compare(config, workdir, names, rule=_RULE.value,
-                    shadow_models=_SHADOW.value, rank_by=_RANK.value)
+                    shadow_models=_SHADOW.value, rank_by=_RANK.value,
+                    tuned=_SETTINGS.value)
 
   cli.run_or_exit(go)
 

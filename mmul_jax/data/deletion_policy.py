@@ -3,6 +3,7 @@ unlearning batches and the evaluation fit in it."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import ml_collections
@@ -95,6 +96,26 @@ def check_fits(config, df: deletion.DeletionSet) -> None:
         f"samples of |Df| = {n_df} images do not fit in the {n_eval} "
         "evaluated Dr images; lower eval.auc_num_samples or deletion.ratio, "
         "or raise eval.max_dr_images")
+
+
+def carve_validation(df: deletion.DeletionSet, fraction: float,
+                     seed: int) -> tuple[deletion.DeletionSet, np.ndarray]:
+  """`(D without V, V)`: a validation set V of `fraction` of the units,
+  drawn (with `seed`) from Dr only, so Df is untouched and never
+  validates. Every model of the run trains without V, which then stands
+  in for the held-out test split (`data.validation_fraction`)."""
+  retain = df.retain_ids
+  n = int(round(fraction * len(df.all_ids)))
+  if not 0 < n < len(retain):
+    raise errors.ConfigError(
+        f"data.validation_fraction ({fraction:g}) of {len(df.all_ids)} "
+        f"units holds {n} of the {len(retain)} retained units; it must "
+        "hold at least one and leave some to train on")
+  rng = np.random.default_rng([int(seed), 0x7a1])
+  val = np.sort(rng.choice(retain, n, replace=False))
+  kept = dataclasses.replace(df, all_ids=np.setdiff1d(df.all_ids, val))
+  kept.check()
+  return kept, val
 
 
 def eval_retain_ids(df: deletion.DeletionSet, *, max_images: int,

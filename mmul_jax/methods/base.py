@@ -64,7 +64,7 @@ class Method:
   in_state: the hyperparameters whose every value in `ranges` lands in
     state (a `weighted_sum` weight, an optimiser-state mask or noise
     scale), not in the plan's functions: tuning trials that differ only in
-    them share one vmapped step (`tuning.space`); any other one splits a
+    them share one vmapped step (`tuning.search_space`); any other one splits a
     batch of trials.
   """
 

@@ -141,11 +141,14 @@ def resume(ckpt, abstract_state, streams: dict[str, Any]):
 def run_steps(step_fn, state, batches: Iterator[Any], *, mesh,
               num_steps: int, checkpointer=None, checkpoint_every: int = 0,
               log_every: int = 50, desc: str = "steps", frozen: tuple = (),
-              data: dict | None = None) -> tuple[Any, list[dict], float]:
+              data: dict | None = None, stop_on_nonfinite: bool = True
+              ) -> tuple[Any, list[dict], float]:
   """Runs `step_fn` from `state.step` to `num_steps`.
 
   Checks the loss for NaN/inf every `log_every` steps and before every save,
-  so a bad state is never written. Each checkpoint also saves the positions
+  so a bad state is never written. Without `stop_on_nonfinite` (tuning
+  trials under vmap, where one diverging trial must not stop the others,
+  whose lanes it cannot touch) non-finite values are only logged. Each checkpoint also saves the positions
   of the iterators `data` (those `batches` reads). Returns `(state, logged
   metrics, wall seconds of the loop)`, the time including input and
   compilation.
@@ -165,7 +168,8 @@ def run_steps(step_fn, state, batches: Iterator[Any], *, mesh,
             done == num_steps or (checkpoint_every and
                                   done % checkpoint_every == 0))
         if save or done % log_every == 0 or done == num_steps:
-          values = _check_finite(metrics, done)
+          values = (_check_finite(metrics, done) if stop_on_nonfinite
+                    else {k: _value(v) for k, v in metrics.items()})
           history.append({"step": done, **values})
           bar.set_postfix(loss=f"{np.mean(values['loss']):.4f}")
         if save:

@@ -54,6 +54,7 @@ class Phase:
   desc: str
   info_file: str
   what: str = "training record"  # the record, in an error message
+  stop_on_nonfinite: bool = True  # `loop.run_steps`' NaN guard
 
 
 def abstract_state(create: Callable[[], Any], state_sharding):
@@ -94,7 +95,8 @@ def run_phase(phase: Phase, *, mesh, abstract_init: Callable[[], Any] | None
   state, history, seconds = loop.run_steps(
       step, state, p.batches(iterators), mesh=mesh, num_steps=p.num_steps,
       checkpointer=ckpt, checkpoint_every=p.checkpoint_every,
-      log_every=p.log_every, desc=p.desc, frozen=frozen, data=iterators)
+      log_every=p.log_every, desc=p.desc, frozen=frozen, data=iterators,
+      stop_on_nonfinite=p.stop_on_nonfinite)
   ckpt.close()
   record = p.record(state, latest, history, seconds)
   if distributed.is_main():

@@ -64,17 +64,22 @@ def model_sharding(tree, mesh):
 
 
 def make_step(loss: losses.LossTerm, tx: optax.GradientTransformation,
-              rngs: jax.Array, mesh, *, with_frozen: bool = False):
+              rngs: jax.Array, mesh, *, with_frozen: bool = False,
+              shared_batch: bool = False):
   """`step(states, batches[, frozen]) -> (states, metrics)` for K models.
 
   `rngs` holds the K models' base keys (model k draws `fold_in(rngs[k],
   step)`, as `loop.make_step` does for one). `loss` and `tx` are the
   functions every model shares; whatever differs between models (a SalUn
-  mask, Fisher noise scales, a random teacher) lives in the stacked
-  optimiser state or frozen trees. Metrics come back per model, `(K,)`.
-  Jitted once, states donated.
+  mask, Fisher noise scales, a random teacher, a tuning trial's learning
+  rate or loss weights) lives in the stacked optimiser, loss or frozen
+  state. With `shared_batch`, every model reads the same plain batch
+  (tuning trials on one data order) instead of its own stacked one.
+  Metrics come back per model, `(K,)`. Jitted once, states donated.
   """
-  body = jax.vmap(loop.step_body(loss, tx))
+  body = jax.vmap(loop.step_body(loss, tx),
+                  in_axes=(0, None if shared_batch else 0, 0)
+                  + ((0,) if with_frozen else ()))
 
   def step(states, batches, *frozen):
     return body(states, batches, rngs, *frozen)

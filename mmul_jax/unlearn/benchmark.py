@@ -37,6 +37,7 @@ from mmul_jax.data import datasets
 from mmul_jax.evaluation import results
 from mmul_jax.unlearn import phases
 from mmul_jax.unlearn import run as run_lib
+from mmul_jax.unlearn import tune
 
 RECORDS_FILE = "records.jsonl"
 
@@ -247,7 +248,10 @@ def run(config, workdir: str, *, quiet: bool = True,
   defaults to the full unlearning run (tests pass another)."""
   config_schema.validate(config)  # the grid's own keys, before the cells
   bc = config.benchmark
-  settings = parse_settings(bc.settings)
+  # Tuned settings first (scripts/tune.py); benchmark.settings override.
+  settings = tune.read_settings(bc.tuned) if bc.tuned else {}
+  for name, s in parse_settings(bc.settings).items():
+    settings[name] = {**settings.get(name, {}), **s}
   per_dataset = parse_settings(bc.dataset_settings, grid_datasets(config),
                                "benchmark.dataset_settings", "dataset")
   grid = cells(config)

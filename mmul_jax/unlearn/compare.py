@@ -38,14 +38,19 @@ from mmul_jax import workdir_lock
 from mmul_jax.evaluation import report
 from mmul_jax.unlearn import run as run_lib
 from mmul_jax.unlearn import shadow
+from mmul_jax.unlearn import tune
 
 
-def grid() -> dict[str, list[dict]]:
+def grid(tuned: str | None = None) -> dict[str, list[dict]]:
   """The tuning budget: per registered method, the settings tried (dotted
-  config keys), from its `Method.grid`."""
-  return {name: [dict(s) for s in m.grid]
-          for name, m in methods.METHODS.items()}
-
+  config keys), from its `Method.grid`; with `tuned` (a `tuned.json` of
+  scripts/tune.py), the one setting tuned for each method it holds."""
+  out = {name: [dict(s) for s in m.grid]
+         for name, m in methods.METHODS.items()}
+  if tuned:
+    out.update({name: [dict(s)] for name, s in
+                tune.read_settings(tuned).items()})
+  return out
 
 
 def reference_score(row: dict, retrained: dict) -> float:
@@ -92,9 +97,12 @@ RANK_BY = ("selection", "ulira")
 
 def compare(config, workdir: str, names=None, quiet: bool = True,
             rule: str = "retrain_gap", shadow_models: int = 0,
-            rank_by: str = "selection") -> dict:
+            rank_by: str = "selection", tuned: str | None = None) -> dict:
   """Runs the grid; returns and writes `comparison.json`; prints a table.
-  With `shadow_models`, audits the selected settings (module docstring)."""
+  With `shadow_models`, audits the selected settings (module docstring);
+  with `tuned` (a tuned.json), runs each method it holds at its one tuned
+  setting instead of its grid."""
+  settings = grid(tuned)  # a bad file fails before any compute
   if rule not in SELECTION_RULES:
     raise ValueError(f"unknown selection rule {rule!r}; use one of "
                      f"{sorted(SELECTION_RULES)}")
@@ -110,7 +118,8 @@ def compare(config, workdir: str, names=None, quiet: bool = True,
   names = names or list(grid())
   with workdir_lock.scope():  # held from the first run to the last
     experiment.lock_workdir(config, workdir)
-    out = _compare(config, workdir, names, quiet, rule)
+    out = _compare(config, workdir, names, quiet, rule, settings)
+    out["tuned"] = tuned
     if shadow_models:
       audit_selected(config, workdir, out, shadow_models, quiet)
   rank(out, rank_by)
@@ -152,9 +161,9 @@ def audit_selected(config, workdir: str, comparison: dict, k: int,
                           "leak_auc": record["leak_auc"]}
 
 
-def _compare(config, workdir: str, names, quiet: bool, rule: str) -> dict:
+def _compare(config, workdir: str, names, quiet: bool, rule: str,
+             settings: dict) -> dict:
   rows, references = [], None
-  settings = grid()
   for name in names:
     for setting in settings[name]:
       c = config.copy_and_resolve_references()
@@ -169,10 +178,11 @@ def _compare(config, workdir: str, names, quiet: bool, rule: str) -> dict:
       references = {k: _row(k, {}, results) for k in ("original",
                                                       "retrained")}
       print(f"{name} {setting}: {time.perf_counter() - t0:.0f} s", flush=True)
-  return select(rows, references, rule)
+  return select(rows, references, rule, settings)
 
 
-def select(rows: list[dict], references: dict, rule: str) -> dict:
+def select(rows: list[dict], references: dict, rule: str,
+           settings: dict | None = None) -> dict:
   """Scores every run by every rule; picks one setting per method by `rule`."""
   retrained = references["retrained"]
   for r in [*rows, *references.values()]:
@@ -184,7 +194,7 @@ def select(rows: list[dict], references: dict, rule: str) -> dict:
   for r in rows:
     if r["method"] not in best or key(r) > key(best[r["method"]]):
       best[r["method"]] = r
-  settings = grid()
+  settings = settings or grid()
   out = {"rule": rule, "grid": {n: settings.get(n) for n in best},
          "runs": rows,
          "selected": best, "references": references}
@@ -228,7 +238,7 @@ def markdown_table(comparison: dict) -> str:
           for name, r in (comparison["references"] or {}).items()]
   selected = comparison["selected"]
   rows += [(name, selected[name],
-            ", ".join(f"{k.split('.')[-1]}={v:g}" for k, v in
+            ", ".join(f"{k.split('.')[-1]}={v:.3g}" for k, v in
                       selected[name]["setting"].items()) or "-")
            for name in comparison.get("order", selected)]
   return "\n".join(report.render(columns, rows, markdown=True))

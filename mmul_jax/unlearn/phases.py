@@ -4,10 +4,12 @@ reference on Dr, and unlearning with the configured method."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
 import time
+from typing import Callable
 
 import jax
 
@@ -90,7 +92,7 @@ def train_model(exp: experiment_lib.Experiment, kind: str, seeds=None):
   def make_step(state):
     term = exp.task.task_term(exp.model, itm_weight=c.train.itm_weight)
     if seeds is not None:
-      return vmapped.make_step(term, tx, _keys(seeds), exp.mesh), ()
+      return vmapped.make_step(term, tx, model_keys(seeds), exp.mesh), ()
     return loop.make_step(term, tx, jax.random.key(c.seed), exp.mesh,
                           state_sharding=exp.state_sharding(state)), ()
 
@@ -129,7 +131,7 @@ def _initial_states(exp, seeds, tx, one, many):
       many(exp, seeds))
 
 
-def _keys(seeds, fold: int | None = None) -> jax.Array:
+def model_keys(seeds, fold: int | None = None) -> jax.Array:
   """The base keys of the K models, `key(seed)` (folded with `fold`)."""
   keys = [jax.random.key(int(s)) for s in seeds]
   if fold is not None:
@@ -143,7 +145,7 @@ def _state_sharding(exp, seeds):
   return lambda tree: vmapped.model_sharding(tree, exp.mesh)
 
 
-def _method_settings(config) -> dict:
+def method_settings(config) -> dict:
   name = config.method.name
   h = config.method.get(name)
   return {"name": name, name: h.to_dict() if h is not None else {}}
@@ -160,7 +162,7 @@ _SOPHIA_KEYS = ("second_order", "sophia_betas", "sophia_rho",
                 "sophia_batch_size")
 
 
-def _unlearn_settings(config) -> dict:
+def unlearn_settings(config) -> dict:
   """`config.unlearn`, without the keys that have no effect: SophiaG's
   when it is off (so runs from before the option keep their directories
   and fingerprints)."""
@@ -173,8 +175,8 @@ def _unlearn_settings(config) -> dict:
 def settings_digest(config) -> str:
   """A short hash of the unlearning settings: `config.unlearn` and the
   selected method's hyperparameters."""
-  return digest({"unlearn": _unlearn_settings(config),
-                 "method": _method_settings(config)})
+  return digest({"unlearn": unlearn_settings(config),
+                 "method": method_settings(config)})
 
 
 def unlearn_dir(exp: experiment_lib.Experiment, seeds=None) -> str:
@@ -186,11 +188,11 @@ def unlearn_dir(exp: experiment_lib.Experiment, seeds=None) -> str:
                       exp.deletion.tag, settings_digest(c))
 
 
-def _unlearn_fingerprint(exp, seeds=None) -> dict:
+def unlearn_fingerprint(exp, seeds=None) -> dict:
   c = exp.config
   fp = {"seed": c.seed, "model": exp.model_fingerprint(),
-        "train": c.train.to_dict(), "unlearn": _unlearn_settings(c),
-        "method": _method_settings(c),
+        "train": c.train.to_dict(), "unlearn": unlearn_settings(c),
+        "method": method_settings(c),
         "deletion_sha256": exp.deletion.sha256, **exp.data_fingerprint()}
   if seeds is not None:
     fp["seeds"] = [int(s) for s in seeds]
@@ -281,28 +283,78 @@ def unlearn_model(exp: experiment_lib.Experiment, original_params,
   optimiser state and frozen trees, so the plans share their functions.
   """
   c = exp.config
-  t0 = time.perf_counter()
   if seeds is None:
-    originals, configs = [original_params], [c]
-  else:
-    originals = [vmapped.unstack(original_params, k)
-                 for k in range(len(seeds))]
-    configs = [_seed_config(c, s) for s in seeds]
+    lanes = Lanes(directory=unlearn_dir(exp),
+                  fingerprint=unlearn_fingerprint(exp), streams=None)
+    return unlearn_lanes(exp, [original_params], [c], lanes)
+  configs = [_seed_config(c, s) for s in seeds]
+  lanes = Lanes(
+      directory=unlearn_dir(exp, seeds),
+      fingerprint=unlearn_fingerprint(exp, seeds),
+      streams=lambda parts: {p: _stream_of(exp, seeds, lambda s, p=p:
+                                           _stream(exp, p, s))
+                             for p in parts},
+      keys=model_keys(seeds, fold=1), desc=f" ({len(seeds)} models)",
+      record={"seeds": [int(s) for s in seeds]}, seeds=tuple(seeds))
+  return unlearn_lanes(exp, [vmapped.unstack(original_params, k)
+                             for k in range(len(seeds))], configs, lanes)
+
+
+@dataclasses.dataclass
+class Lanes:
+  """How one unlearning program runs several models at once.
+
+  directory, fingerprint: the run directory and what it must match.
+  streams: `streams(parts) -> {part: stream}` of stacked batches, or None
+    for one plain stream per part (the config's seed), which every model
+    reads (`shared_batch`).
+  keys: the models' stacked base keys, or None for one model alone.
+  inject_learning_rate: the learning rate lives in optimiser state (trials
+    that differ in it share one step).
+  seeds: the K models' seeds (a retrain "method" then trains K retrained
+    models), or None.
+  stop_on_nonfinite: whether a non-finite loss in any lane stops the run
+    (trials: a diverging trial is recorded, the others go on).
+  """
+
+  directory: str
+  fingerprint: dict
+  streams: Callable | None
+  keys: jax.Array | None = None
+  inject_learning_rate: bool = False
+  desc: str = ""
+  record: dict = dataclasses.field(default_factory=dict)
+  seeds: tuple | None = None
+  stop_on_nonfinite: bool = True
+
+
+def unlearn_lanes(exp: experiment_lib.Experiment, originals: list,
+                  configs: list, lanes: Lanes):
+  """`unlearn_model`'s loop for the models of `configs` (one per original),
+  vmapped when `lanes.keys` is set; `(params, info)`, the params stacked
+  then."""
+  c = configs[0]
+  t0 = time.perf_counter()
+  one = lanes.keys is None
   plans = [methods.build(_context(exp, o, ck))
            for o, ck in zip(originals, configs)]
   plan = plans[0]
   if plan.retrain:
-    params, info = train_model(exp, "retrain", seeds)
+    if not one and lanes.seeds is None:
+      raise ValueError("retraining has no hyperparameters to batch")
+    params, info = train_model(exp, "retrain", lanes.seeds)
     return params, {**info, "method": c.method.name}
   prep_seconds = time.perf_counter() - t0
   num_steps = plan.num_steps or c.unlearn.num_steps
-  txs = [optimizer(ck, p) for ck, p in zip(configs, plans)]
+  txs = [optimizer(ck, p, inject_learning_rate=lanes.inject_learning_rate)
+         for ck, p in zip(configs, plans)]
   tx = txs[0]
   trained = [lora.trainable(
       p.loss, o, rank=c.unlearn.lora_rank, alpha=c.unlearn.lora_alpha,
       rng=jax.random.fold_in(jax.random.key(ck.seed), 2))
              for p, o, ck in zip(plans, originals, configs)]
-  one = seeds is None
+  sharding_of = exp.state_sharding if one else (
+      lambda tree: vmapped.model_sharding(tree, exp.mesh))
 
   def initial_state():
     states = []
@@ -323,10 +375,10 @@ def unlearn_model(exp: experiment_lib.Experiment, original_params,
           state_sharding=exp.state_sharding(state),
           frozen_sharding=exp.state_sharding(frozen))
     else:
-      frozen = phase_lib.place(vmapped.stack(frozen),
-                               _state_sharding(exp, seeds))
-      step = vmapped.make_step(trained[0].loss, tx, _keys(seeds, fold=1),
-                               exp.mesh, with_frozen=True)
+      frozen = phase_lib.place(vmapped.stack(frozen), sharding_of)
+      step = vmapped.make_step(trained[0].loss, tx, lanes.keys, exp.mesh,
+                               with_frozen=True,
+                               shared_batch=lanes.streams is None)
     return step, (frozen,)
 
   def model_params(params):
@@ -340,23 +392,21 @@ def unlearn_model(exp: experiment_lib.Experiment, original_params,
     out = {"method": c.method.name, "steps": num_steps,
            "resumed_from": latest, "wall_seconds": prep_seconds + seconds,
            "prepare_seconds": prep_seconds, **plan.info,
-           "history": history, **trained[0].info(first)}
+           "history": history, **trained[0].info(first), **lanes.record}
     if not one:
-      out["seeds"] = [int(s) for s in seeds]
       out["plan_info"] = [p.info for p in plans]
     return out
 
+  streams = (lanes.streams(plan.parts) if lanes.streams is not None else
+             {p: _stream(exp, p) for p in plan.parts})
   phase = phase_lib.Phase(
-      directory=unlearn_dir(exp, seeds),
-      fingerprint=_unlearn_fingerprint(exp, seeds),
-      streams={p: _stream_of(exp, seeds, lambda s, p=p: _stream(exp, p, s))
-               for p in plan.parts},
-      batches=_zip, initial_state=initial_state,
-      state_sharding=_state_sharding(exp, seeds),
-      make_step=make_step, record=record,
+      directory=lanes.directory, fingerprint=lanes.fingerprint,
+      streams=streams, batches=_zip, initial_state=initial_state,
+      state_sharding=sharding_of, make_step=make_step, record=record,
       num_steps=num_steps, checkpoint_every=c.unlearn.checkpoint_every,
-      log_every=c.unlearn.log_every, desc=f"unlearn with {c.method.name}"
-      + ("" if one else f" ({len(seeds)} models)"),
-      info_file=UNLEARN_INFO_FILE, what="unlearning record")
+      log_every=c.unlearn.log_every,
+      desc=f"unlearn with {c.method.name}{lanes.desc}",
+      info_file=UNLEARN_INFO_FILE, what="unlearning record",
+      stop_on_nonfinite=lanes.stop_on_nonfinite)
   state, info = phase_lib.run_phase(phase, mesh=exp.mesh)
   return model_params(state.params), info

@@ -21,6 +21,34 @@ SCORES_FILE = "scores.npz"  # beside it: every model's per-example scores
 
 
 
+def eval_key(exp) -> str:
+  """What a cached evaluation depends on besides the model."""
+  return phases.digest({"eval": exp.config.eval.to_dict(),
+                        "deletion": exp.deletion.sha256,
+                        "version": evaluate.VERSION})
+
+
+def evaluate_model(exp, evaluate_fn, name: str, params,
+                   cache: str | None = None) -> tuple[dict, dict]:
+  """`(per-example scores, metrics)` of one model on `exp.eval_sets`;
+  with `cache` (a path without extension), a finished, fixed model's are
+  computed once and kept as `<cache>.npz` and `<cache>.json`."""
+  # Every process evaluates alone on a local copy (outside the cache
+  # test: gathering FSDP parameters needs all processes).
+  params = distributed.local_copy(params)
+
+  def evaluate_one():
+    out = {}
+    metrics = evaluate_fn(params, exp.eval_sets, desc=f"evaluate {name}",
+                          scores=out)
+    return out, metrics
+
+  if cache is None:
+    return evaluate_one()
+  return score_files.cached(f"{cache}.npz", evaluate_one,
+                            task=exp.task.name, record_path=f"{cache}.json")
+
+
 def run(config, workdir: str) -> results_lib.Results:
   """The whole demo: returns (and writes, as results.json) the results
   record. The workdir is locked against other runs until it returns."""
@@ -36,9 +64,7 @@ def _run(config, workdir: str) -> results_lib.Results:
   unlearned, unlearn_info = phases.unlearn_model(exp, original)
   c = config
   evaluate_fn = exp.task.evaluator(exp.model, c)
-  key = phases.digest({"eval": c.eval.to_dict(),
-                       "deletion": exp.deletion.sha256,
-                       "version": evaluate.VERSION})
+  key = eval_key(exp)
   evals, eval_seconds, scores = {}, {}, {}
   for name, params, cache_dir in (
       ("original", original, phases.model_dir(exp, "original")),
@@ -48,22 +74,10 @@ def _run(config, workdir: str) -> results_lib.Results:
       evals[name] = evals["retrained"]
       scores[name] = scores["retrained"]
       continue
-    # Every process evaluates alone on a local copy (outside the cache
-    # test: gathering FSDP parameters needs all processes).
-    params = distributed.local_copy(params)
     t_eval = time.perf_counter()
-    def evaluate_one(params=params, name=name):
-      out = {}
-      metrics = evaluate_fn(params, exp.eval_sets, desc=f"evaluate {name}",
-                            scores=out)
-      return out, metrics
-    if cache_dir:  # a finished, fixed model: evaluated once
-      scores[name], evals[name] = score_files.cached(
-          os.path.join(cache_dir, f"eval_{key}.npz"), evaluate_one,
-          task=exp.task.name,
-          record_path=os.path.join(cache_dir, f"eval_{key}.json"))
-    else:
-      scores[name], evals[name] = evaluate_one()
+    scores[name], evals[name] = evaluate_model(
+        exp, evaluate_fn, name, params,
+        cache_dir and os.path.join(cache_dir, f"eval_{key}"))
     eval_seconds[name] = time.perf_counter() - t_eval
   results = report.results_record(
       exp, evals, method=c.method.name,

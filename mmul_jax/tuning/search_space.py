@@ -74,23 +74,28 @@ class Param:
     return cls(float(low), float(high), scale, structural=structural)
 
 
-# The loop's hyperparameters, searched for every method. Step counts and
-# the Df batch size change shapes or control flow: choices.
-SHARED = {
-    "unlearn.learning_rate": Param(1e-5, 1e-2, "log"),
-    "unlearn.num_steps": Param(scale="choice", choices=(50, 100, 200)),
-    "unlearn.df_batch_size": Param(scale="choice", choices=(16, 32)),
-}
+def shared(tune_config) -> dict[str, "Param"]:
+  """The loop's hyperparameters, searched for every method alike, from
+  `config.tune`: a log range of learning rates, and the step counts and
+  Df batch sizes (choices: they change shapes or control flow)."""
+  low, high = tune_config.learning_rates
+  return {
+      "unlearn.learning_rate": Param(float(low), float(high), "log"),
+      "unlearn.num_steps": Param(scale="choice",
+                                 choices=tuple(tune_config.num_steps)),
+      "unlearn.df_batch_size": Param(
+          scale="choice", choices=tuple(tune_config.df_batch_sizes)),
+  }
 
 
-def space(name: str, shared: dict | None = None) -> dict[str, Param]:
-  """The search space of method `name`: `shared` (default `SHARED`) and
-  its own `Method.ranges`. A method with nothing to tune (its grid is one
-  empty setting: retrain) has an empty space."""
+def space(name: str, shared_space: dict | None = None) -> dict[str, Param]:
+  """The search space of method `name`: `shared_space` (default `SHARED`)
+  and its own `Method.ranges`. A method with nothing to tune (its grid is
+  one empty setting: retrain) has an empty space."""
   m = methods.get(name)
   if tuple(m.grid) == ({},):
     return {}
-  out = dict(SHARED if shared is None else shared)
+  out = dict(SHARED if shared_space is None else shared_space)
   for h, spec in m.ranges.items():
     if h not in m.defaults:
       raise errors.ConfigError(
@@ -151,3 +156,11 @@ def _chunks(items: list, size: int):
   it = iter(items)
   while chunk := list(itertools.islice(it, size)):
     yield chunk
+
+
+def _default_shared():
+  from mmul_jax import config_schema  # the schema imports the registry
+  return shared(config_schema.default_config().tune)
+
+
+SHARED = _default_shared()  # the default config's shared space

@@ -1,0 +1,279 @@
+"""`tune(config, workdir)`: every method gets the same budget of Optuna
+trials, run a batch at a time under `jax.vmap`, selected without test data.
+
+The tuner's models live in `WORKDIR/tune`, an experiment whose held-out
+set is a validation carve of the training data (`config.tune.
+validation_fraction` of the units, drawn from Dr, never Df): its original
+and retrained models train without those units, and the test split is
+never read. Per method (`config.tune.methods`, default every method with
+something to tune) the study in `WORKDIR/tune/studies/<method>.journal`
+proposes `tune.num_trials` settings from the method's search space
+(`tuning.search_space`), `tune.batch_size` at a time sharing their structural
+values (`tuning.study`); each batch unlearns as one vmapped program
+(`unlearn.trials`), each trial is evaluated on Df, Dr and validation and
+told its objectives (`tuning.objective`: the gap to the retrained model,
+and validation utility). A killed tuner resumes: finished trials are read
+from the journal, the running batch resumes from its checkpoints.
+
+Writes `WORKDIR/tuned.json` (per method the chosen setting, its scores,
+the Pareto front and every trial; `settings` is what
+`compare_methods.py --settings` and the benchmark grid read) and
+`WORKDIR/tuning.md`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+
+from mmul_jax import config_schema
+from mmul_jax import distributed
+from mmul_jax import errors
+from mmul_jax import experiment as experiment_lib
+from mmul_jax import io_utils
+from mmul_jax import methods
+from mmul_jax import workdir_lock
+from mmul_jax.evaluation import report
+from mmul_jax.training import sharding
+from mmul_jax.training import vmapped
+from mmul_jax.tuning import objective
+from mmul_jax.tuning import search_space as space_lib
+from mmul_jax.tuning import study as study_lib
+from mmul_jax.unlearn import phases
+from mmul_jax.unlearn import run as run_lib
+from mmul_jax.unlearn import trials as trials_lib
+
+TUNE_DIR = "tune"
+TUNED_FILE = "tuned.json"
+TABLE_FILE = "tuning.md"
+VERSION = 1
+
+
+def read_settings(path: str) -> dict[str, dict]:
+  """`{method: setting (dotted keys)}` of a tuned.json."""
+  record = io_utils.read_json(
+      os.path.expanduser(path), "settings", what="tuned settings",
+      remedy="rerun scripts/tune.py to write it again",
+      error=errors.ConfigError)
+  settings = record["settings"]
+  for name in settings:
+    if name not in methods.METHODS:
+      raise errors.ConfigError(
+          f"{path} holds settings for {name!r}, which is not a registered "
+          f"method; available: {sorted(methods.METHODS)}")
+  return settings
+
+
+def tuning_config(config):
+  """The tuner's experiment: `config` with the validation carve on."""
+  c = config.copy_and_resolve_references()
+  c.data.validation_fraction = float(c.tune.validation_fraction)
+  return c
+
+
+def method_names(config) -> list[str]:
+  """`tune.methods`, or every registered method with a search space."""
+  names = list(config.tune.methods) or [
+      n for n in methods.METHODS
+      if space_lib.space(n, space_lib.shared(config.tune))]
+  for n in names:
+    methods.get(n)  # an unknown name: one line naming the known ones
+  return names
+
+
+def method_space(config, name: str, exp) -> dict:
+  """Method `name`'s search space, its Df batch sizes cut to those the
+  deletion set holds."""
+  sp = space_lib.space(name, space_lib.shared(config.tune))
+  key = "unlearn.df_batch_size"
+  if key in sp:
+    fits = tuple(b for b in sp[key].choices
+                 if b <= len(exp.deletion.forget_ids))
+    if not fits:
+      raise errors.ConfigError(
+          f"no tune.df_batch_sizes {sp[key].choices} fits the "
+          f"{len(exp.deletion.forget_ids)} deleted units; add a smaller one")
+    sp[key] = space_lib.Param(scale="choice", choices=fits)
+  return sp
+
+
+def trial_config(config, name: str, params: dict):
+  """The run config of a trial's setting (dotted keys)."""
+  c = config.copy_and_resolve_references()
+  c.method.name = name
+  c.update_from_flattened_dict(dict(params))
+  return c
+
+
+def tune(config, workdir: str, quiet: bool = False) -> dict:
+  """Tunes every method of `method_names(config)`; returns and writes the
+  record (module docstring)."""
+  config_schema.validate(config)
+  names = method_names(config)
+  c = tuning_config(config)
+  with workdir_lock.scope():
+    experiment_lib.lock_workdir(config, workdir)
+    exp = experiment_lib.setup(c, os.path.join(workdir, TUNE_DIR))
+    check_batches(c.tune, exp.mesh)
+    original, _ = phases.train_model(exp, "original")
+    retrained, _ = phases.train_model(exp, "retrain")
+    evaluate_fn = exp.task.evaluator(exp.model, c)
+    key = run_lib.eval_key(exp)
+    refs = {}
+    for kind, params in (("original", original), ("retrain", retrained)):
+      _, metrics = run_lib.evaluate_model(
+          exp, evaluate_fn, kind, params,
+          os.path.join(phases.model_dir(exp, kind), f"eval_{key}"))
+      refs["retrained" if kind == "retrain" else kind] = objective.trial_row(
+          metrics, exp.task)
+    record = {"version": VERSION, "budget": {
+        "num_trials": c.tune.num_trials, "batch_size": c.tune.batch_size},
+              "validation_fraction": c.tune.validation_fraction,
+              "references": refs, "methods": {}, "settings": {}}
+    for name in names:
+      t0 = time.perf_counter()
+      out = tune_method(exp, c, name, original, refs["retrained"],
+                        evaluate_fn, key, quiet)
+      record["methods"][name] = out
+      record["settings"][name] = out["chosen"]["setting"]
+      print(f"tuned {name}: {out['counts']} in "
+            f"{time.perf_counter() - t0:.0f} s", flush=True)
+    if distributed.is_main():
+      io_utils.atomic_write_json(os.path.join(workdir, TUNED_FILE), record)
+      io_utils.atomic_write_text(os.path.join(workdir, TABLE_FILE),
+                                 markdown_table(record) + "\n")
+  print(markdown_table(record))
+  return record
+
+
+def check_batches(tune_config, mesh) -> None:
+  """Every batch (the last one too) must split evenly over the devices:
+  each device runs whole trials."""
+  n = mesh.shape[sharding.DATA_AXIS]
+  if tune_config.batch_size % n or tune_config.num_trials % n:
+    raise errors.ConfigError(
+        f"tune.batch_size ({tune_config.batch_size}) and tune.num_trials "
+        f"({tune_config.num_trials}) must be multiples of the {n} devices: "
+        "each device runs whole trials")
+
+
+def study_path(exp, name: str) -> str:
+  return os.path.join(exp.workdir, "studies", f"{name}.journal")
+
+
+def tune_method(exp, config, name: str, original, retrained_row: dict,
+                evaluate_fn, key: str, quiet: bool) -> dict:
+  """Runs method `name`'s study to `tune.num_trials` trials; its record."""
+  t = config.tune
+  sp = method_space(config, name, exp)
+  path = study_path(exp, name)
+  seconds = 0.0
+  while True:
+    study = study_lib.open_study(
+        path, name, seed=t.seed, startup_trials=t.startup_trials,
+        batch=0)
+    batch = study_lib.running_batch(study)  # what a killed run left
+    if not batch:
+      done = len(study.get_trials(deepcopy=False))
+      if done >= t.num_trials:
+        break
+      index = study_lib.next_batch_index(study)
+      study = study_lib.open_study(
+          path, name, seed=t.seed, startup_trials=t.startup_trials,
+          batch=index)
+      batch = study_lib.ask_batch(study, sp, min(t.batch_size,
+                                                 t.num_trials - done), index)
+    t0 = time.perf_counter()
+    run_batch(exp, config, name, original, retrained_row, evaluate_fn, key,
+              study, batch, quiet)
+    seconds += time.perf_counter() - t0
+  return summarise(study, seconds)
+
+
+def run_batch(exp, config, name, original, retrained_row, evaluate_fn,
+              key, study, batch, quiet) -> None:
+  """Unlearns, evaluates and tells the trials of one batch."""
+  configs = [trial_config(config, name, t.params) for t in batch]
+  params, info = trials_lib.unlearn_trials(exp, original, configs)
+  directory = trials_lib.trials_dir(exp, configs)
+  for k, trial in enumerate(batch):
+    if trial.state.name != "RUNNING":  # told before the tuner was killed
+      continue
+    attrs = {"setting": dict(trial.params),
+             "seconds": info["wall_seconds"] / len(batch)}
+    if not info["finite"][k]:
+      study_lib.tell(study, trial, None, {**attrs, "diverged": True})
+      continue
+    _, metrics = run_lib.evaluate_model(
+        exp, evaluate_fn, f"{name} trial {trial.number}",
+        vmapped.unstack(params, k),
+        os.path.join(directory, f"eval_{k}_{key}"))
+    row = objective.trial_row(metrics, exp.task)
+    values = objective.values(row, retrained_row)
+    if not all(math.isfinite(v) for v in values):
+      study_lib.tell(study, trial, None, {**attrs, "row": row})
+      continue
+    study_lib.tell(study, trial, values, {**attrs, "row": row})
+    if not quiet:
+      print(f"{name} trial {trial.number}: gap {values[0]:.4f}, "
+            f"utility {values[1]:.4f}", flush=True)
+
+
+def summarise(study, seconds: float) -> dict:
+  """A method's record: every trial, the Pareto front, the chosen one."""
+  done = [t for t in study.get_trials(deepcopy=False)
+          if t.state.name == "COMPLETE"]
+  if not done:
+    raise errors.NonFiniteLossError(
+        f"every trial of {study.study_name!r} diverged or failed; lower "
+        "tune.learning_rates or the method's ranges and rerun")
+  points = [tuple(t.values) for t in done]
+  front = objective.pareto(points)
+  best = done[objective.choose(points)]
+  entry = lambda t: {"trial": t.number, "setting": dict(t.params),
+                     **dict(zip(objective.OBJECTIVES, t.values)),
+                     "row": t.user_attrs.get("row")}
+  return {
+      "chosen": entry(best),
+      "pareto": [entry(done[i]) for i in front],
+      "trials": [{"trial": t.number, "state": t.state.name,
+                  "setting": dict(t.params),
+                  "values": list(t.values) if t.values else None}
+                 for t in study.get_trials(deepcopy=False)],
+      "counts": study_lib.counts(study), "seconds": seconds}
+
+
+def _setting_text(setting: dict) -> str:
+  return ", ".join(f"{k.split('.')[-1]}={v:.3g}" if isinstance(v, float)
+                   else f"{k.split('.')[-1]}={v}"
+                   for k, v in sorted(setting.items()))
+
+
+def markdown_table(record: dict) -> str:
+  """References and each method's chosen trial, on validation data."""
+  num = report.number
+  aucs = list(record["references"]["retrained"]["auc"])
+  columns = [
+      report.Column("model", lambda r: r[0]),
+      report.Column("chosen setting", lambda r: r[2]),
+      report.Column("val", lambda r: num(r[1]["val"], ".1f")),
+      report.Column("Df", lambda r: num(r[1]["df"], ".1f")),
+      report.Column("Dr", lambda r: num(r[1]["dr"], ".1f")),
+      *[report.Column(a.split("/")[-1] + " AUC",
+                      lambda r, a=a: num(r[1]["auc"][a], ".3f"))
+        for a in aucs],
+      report.Column("gap", lambda r: "-" if r[3] is None else f"{r[3]:.4f}"),
+      report.Column("front", lambda r: r[4]),
+      report.Column("trials", lambda r: r[5]),
+  ]
+  retrained = record["references"]["retrained"]
+  rows = [(n, row, "reference", objective.gap(row, retrained), "", "")
+          for n, row in record["references"].items()]
+  for name, m in record["methods"].items():
+    c = m["chosen"]
+    rows.append((name, c["row"], _setting_text(c["setting"]), c["gap"],
+                 str(len(m["pareto"])),
+                 ", ".join(f"{v} {k.lower()}" for k, v in
+                           sorted(m["counts"].items()))))
+  return "\n".join(report.render(columns, rows, markdown=True))
