@@ -58,7 +58,7 @@ def default_config() -> ml_collections.ConfigDict:
   c.data.num_frames = 8
   # > 0: this fraction of the training units, drawn from Dr (never Df), is
   # held out of every model's training and evaluated in the test split's
-  # place; the run reads no test data (scripts/tune.py selects this way).
+  # place; no test example is loaded or scored (scripts/tune.py's way).
   c.data.validation_fraction = 0.0
 
   c.model = ml_collections.ConfigDict(presets.preset("tiny"))

@@ -53,9 +53,9 @@ class Experiment:
     the out-of-distribution test set where the dataset has one ("ood").
 
     With a validation carve (`validation_ids`) the held-out set "test" is
-    the validation units of the train split and no test data is read (no
-    OOD set either): what a tuning run selects by never saw the test
-    split.
+    the validation units of the train split and no test example is loaded
+    (no OOD set either): what a tuning run selects by never saw a test
+    example.
     """
     kw = dict(tok=self.tokenizer,
               shape=pipeline.InputShape.of(self.config.data),

@@ -229,6 +229,30 @@ def test_changed_settings_are_new_cells(tmp_path):
   assert len(calls) == 4 and all(k.startswith("finetune") for k in calls)
 
 
+def test_cells_run_at_tuned_settings_under_benchmark_settings(tmp_path):
+  tuned = tmp_path / "tuned.json"
+  tuned.write_text(json.dumps({"settings": {
+      "mmul": {"unlearn.learning_rate": 2e-4, "method.mmul.md_weight": 7.0},
+      "finetune": {"unlearn.learning_rate": 5e-5,
+                   "unlearn.num_steps": 50}}}))
+  c = _config()
+  c.benchmark.tuned = str(tuned)
+  seen = {}
+
+  def run_cell(config, workdir):
+    seen[config.method.name] = (config.unlearn.learning_rate,
+                                config.unlearn.num_steps,
+                                config.method.mmul.md_weight)
+    return _fake_results(config, workdir)
+
+  benchmark.run(c, str(tmp_path / "w"), run_cell=run_cell)
+  # benchmark.settings' finetune learning rate wins over the tuned one.
+  assert seen == {"mmul": (2e-4, 100, 7.0), "finetune": (1e-3, 50, 1.0)}
+  c.benchmark.tuned = str(tmp_path / "missing.json")
+  with pytest.raises(errors.ConfigError, match="tune.py"):
+    benchmark.run(c, str(tmp_path / "w"), run_cell=run_cell)
+
+
 def test_each_model_width_gets_its_own_model_directory(tmp_path):
   c = _config()
   c.benchmark.model_widths = (32, 64)

@@ -4,8 +4,8 @@ trials, run a batch at a time under `jax.vmap`, selected without test data.
 The tuner's models live in `WORKDIR/tune`, an experiment whose held-out
 set is a validation carve of the training data (`config.tune.
 validation_fraction` of the units, drawn from Dr, never Df): its original
-and retrained models train without those units, and the test split is
-never read. Per method (`config.tune.methods`, default every method with
+and retrained models train without those units, and no test example is
+loaded or scored (setup only indexes the split). Per method (`config.tune.methods`, default every method with
 something to tune) the study in `WORKDIR/tune/studies/<method>.journal`
 proposes `tune.num_trials` settings from the method's search space
 (`tuning.search_space`), `tune.batch_size` at a time sharing their structural

@@ -4,7 +4,6 @@ without rerunning finished trials; compare_methods and the benchmark grid
 read the tuned settings."""
 
 import json
-import os
 
 import pytest
 
@@ -135,3 +134,19 @@ def test_compare_and_the_grid_read_tuned_settings(tmp_path, tiny_config,
   with pytest.raises(Exception, match="rerun scripts/tune.py"):
     tune.read_settings(str(tmp_path / "missing.json"))
   del tiny_config, data_dir
+
+
+@pytest.mark.parametrize("key,value,message", [
+    ("tune.validation_fraction", 0.0, "never selects on test data"),
+    ("tune.learning_rates", (1e-2, 1e-3), "low < high"),
+    ("tune.num_steps", (50, 50), "distinct positive"),
+    ("tune.methods", ("nope",), "unknown"),
+    ("data.validation_fraction", 0.7, r"\[0, 0.5\)"),
+])
+def test_bad_tuning_config_is_one_clear_error(tiny_config, key, value,
+                                              message):
+  from mmul_jax import config_schema
+  c = tiny_config.copy_and_resolve_references()
+  c.update_from_flattened_dict({key: value})
+  with pytest.raises(config_schema.ConfigError, match=message):
+    config_schema.validate(c)
