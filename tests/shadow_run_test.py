@@ -24,6 +24,7 @@ def _config(tiny_config, data_dir, methods, k=4):
   return c
 
 
+@pytest.mark.slow
 def test_shadow_run_audits_every_representation(tmp_path, tiny_config,
                                                 data_dir):
   c = _config(tiny_config, data_dir, ("finetune", "retrain"))
@@ -91,6 +92,7 @@ def test_corrupt_score_file_is_one_clear_error(tmp_path):
     score_files.load(str(tmp_path / "missing.npz"))
 
 
+@pytest.mark.slow
 def test_single_run_saves_every_models_scores(tmp_path, tiny_config,
                                               data_dir):
   from mmul_jax.unlearn import run as run_lib

@@ -102,7 +102,9 @@ METHOD_SETTINGS = {"mmul": {}, "finetune": {}, "neggrad": {},
                    "bad_teaching": {}, "delete": {}, "npo": {}}
 
 
-@pytest.mark.parametrize("name", sorted(METHOD_SETTINGS))
+@pytest.mark.parametrize("name", [
+    pytest.param(n, marks=pytest.mark.slow) if n == "bad_teaching" else n
+    for n in sorted(METHOD_SETTINGS)])
 def test_methods_on_a_classification_model(name):
   # The VE-shaped model (one image) keeps this quick; the terms above cover
   # both image counts.

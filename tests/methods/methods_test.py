@@ -49,14 +49,13 @@ def _max_change(a, b):
              zip(jax.tree.leaves(a), jax.tree.leaves(b)))
 
 
-# The default suite runs the task loss (finetune), relabelling under a
-# saliency mask (salun), MMUL's terms and a preference loss (npo) through
+# The default suite runs the task loss (finetune) and MMUL's terms through
 # the loop on the retrieval model; the distillation methods and the rest
 # run on the classification model (tests/methods/classification_test.py),
 # and every method here in the slow suite. retrain is the reference every
 # run trains (tests/scripts_smoke_test.py); fisher's noise has its own unit
 # tests (gradient_transforms_test.py).
-_DEFAULT_LOOP_METHODS = ("finetune", "salun", "mmul", "npo")
+_DEFAULT_LOOP_METHODS = ("finetune", "mmul")
 
 
 @pytest.mark.parametrize("name", [
@@ -75,6 +74,7 @@ def test_every_method_runs_through_the_same_loop(setup, name):
     assert info["history"] and np.isfinite(info["history"][-1]["loss"])
 
 
+@pytest.mark.slow
 def test_soul_runs_any_method_with_sophiag(setup):
   """unlearn.second_order=sophia swaps NPO's AdamW for SophiaG (its moment
   and curvature state are in the checkpointed optimiser state), its own
@@ -246,6 +246,7 @@ def test_distillation_terms_match_numpy(tiny_config):
     np.testing.assert_allclose(aux["kl_itm"], per_view[2].mean(), rtol=2e-4)
 
 
+@pytest.mark.slow
 def test_npo_term_matches_numpy(tiny_config):
   """NPO over the logit views: per view, −(2/β) log σ(β (CE_θ − CE_θ₀))
   with CE the true answers' (a caption's two matching images) NLL."""
@@ -346,6 +347,7 @@ def test_lora_unlearning_changes_only_kernels_through_adapters(setup, name):
   jax.tree.map(np.testing.assert_array_equal, again, params)
 
 
+@pytest.mark.slow
 def test_lora_adapters_start_at_the_base_and_match_the_merged_term(
     tiny_config):
   from mmul_jax import lora
@@ -367,6 +369,7 @@ def test_lora_adapters_start_at_the_base_and_match_the_merged_term(
   np.testing.assert_allclose(got, want, rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_superloss_curriculum_weights_the_task_loss(setup):
   make, original = setup
   plain, _ = phases.unlearn_model(make(**{"method.name": "neggrad"}),

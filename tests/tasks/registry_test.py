@@ -35,6 +35,7 @@ def _config(tiny_config, data_dir, method):
   return c
 
 
+@pytest.mark.slow
 def test_a_registered_task_runs_every_phase(toy, tiny_config, data_dir,
                                             tmp_path, capsys):
   results = run_lib.run(_config(tiny_config, data_dir, "delete"),

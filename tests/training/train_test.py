@@ -52,6 +52,7 @@ def test_train_resume_matches_uninterrupted(exp_factory, tmp_path):
   jax.tree.map(np.testing.assert_array_equal, again, full)
 
 
+@pytest.mark.slow
 def test_other_model_config_in_workdir_is_refused(exp_factory, tmp_path):
   exp = exp_factory(tmp_path)
   phases.train_model(exp, "original")

@@ -14,6 +14,7 @@ from mmul_jax.training import sharding
 from mmul_jax.training import state as state_lib
 from mmul_jax.training import vmapped
 from mmul_jax.unlearn import phases
+import tree_checks  # tests/tree_checks.py
 
 
 def _term():
@@ -70,16 +71,7 @@ def test_stack_rejects_different_structures():
     vmapped.stack([{"a": np.zeros(2)}, {"b": np.zeros(2)}])
 
 
-def _close(a, b):
-  """Equal to float tolerance: batched matmuls round differently, and Adam
-  turns a rounding-level gradient of a weight near zero into a step of
-  the learning rate's size, so weights near zero get an absolute bound."""
-  a = [np.asarray(x, np.float64) for x in jax.tree.leaves(a)]
-  b = [np.asarray(x, np.float64) for x in jax.tree.leaves(b)]
-  for x, y in zip(a, b, strict=True):
-    np.testing.assert_allclose(x, y, rtol=1e-3, atol=1e-3)
-  diff = np.sqrt(sum(np.sum((x - y) ** 2) for x, y in zip(a, b)))
-  assert diff <= 3e-4 * np.sqrt(sum(np.sum(y ** 2) for y in b))
+_close = tree_checks.assert_close
 
 
 def _setup(tiny_config, data_dir, path, method, seed=0):

@@ -1,8 +1,6 @@
 """B tuning trials under vmap equal the same settings unlearned one by one,
 and the batched step compiles once."""
 
-import jax
-import numpy as np
 import pytest
 
 from mmul_jax import errors
@@ -10,6 +8,7 @@ from mmul_jax import experiment
 from mmul_jax.training import vmapped
 from mmul_jax.unlearn import phases
 from mmul_jax.unlearn import trials
+import tree_checks  # tests/tree_checks.py
 
 
 @pytest.fixture(scope="module")
@@ -29,16 +28,7 @@ def setup(tiny_builder, data_dir, tiny_config, tmp_path_factory):
   return config, make, original
 
 
-def _close(a, b):
-  """Equal to float rounding (the injected learning rate and batched
-  matmuls round differently; Adam magnifies rounding on weights whose
-  gradient is near zero, hence the absolute bound and the global one)."""
-  a = [np.asarray(x, np.float64) for x in jax.tree.leaves(a)]
-  b = [np.asarray(x, np.float64) for x in jax.tree.leaves(b)]
-  for x, y in zip(a, b, strict=True):
-    np.testing.assert_allclose(x, y, rtol=1e-3, atol=1e-3)
-  diff = np.sqrt(sum(np.sum((x - y) ** 2) for x, y in zip(a, b)))
-  assert diff <= 3e-4 * np.sqrt(sum(np.sum(y ** 2) for y in b))
+_close = tree_checks.assert_close
 
 
 def _count_compiles(monkeypatch):
