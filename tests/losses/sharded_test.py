@@ -13,6 +13,7 @@ def values(json_script):
                                   "sharded_check.py"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("loss,ways", [
     ("contrastive", ("shard_map", "pmap", "vmap")),
     ("md", ("shard_map", "pmap")),

@@ -103,7 +103,8 @@ METHOD_SETTINGS = {"mmul": {}, "finetune": {}, "neggrad": {},
 
 
 @pytest.mark.parametrize("name", [
-    pytest.param(n, marks=pytest.mark.slow) if n == "bad_teaching" else n
+    pytest.param(n, marks=pytest.mark.slow)
+    if n in ("bad_teaching", "scrub", "delete", "neggrad_plus") else n
     for n in sorted(METHOD_SETTINGS)])
 def test_methods_on_a_classification_model(name):
   # The VE-shaped model (one image) keeps this quick; the terms above cover

@@ -28,6 +28,7 @@ def _random_inputs(cfg, batch, seed=0):
   return jnp.asarray(images, jnp.float32), jnp.asarray(text, jnp.int32)
 
 
+@pytest.mark.slow
 def test_outputs_and_three_representations():
   model, params = _init(TINY)
   images, text = _random_inputs(TINY, 5)
@@ -76,6 +77,7 @@ def test_text_pools_at_end_of_text_and_ignores_padding():
   assert not np.allclose(a["text_embed"], c["text_embed"])
 
 
+@pytest.mark.slow
 def test_dropout_needs_rng_only_in_training():
   cfg = dict(TINY, dropout_rate=0.5)
   model, params = _init(cfg)

@@ -42,8 +42,8 @@ def _permuted(g: molecules.MoleculeGraph, perm: np.ndarray):
                                  perm[g.receivers][order].astype(np.int32))
 
 
-@pytest.mark.parametrize("layer_type", [
-    "gin", pytest.param("gat", marks=pytest.mark.slow)])
+@pytest.mark.slow
+@pytest.mark.parametrize("layer_type", ["gin", "gat"])
 def test_graph_embedding_ignores_node_order(layer_type):
   enc = _encoder(layer_type)
   g = molecules.smiles_to_graph(SMILES[0])
@@ -83,9 +83,9 @@ def _stacked(smiles, max_atoms, max_edges):
       max_edges=max_edges) for s in smiles])
 
 
-# GAT here by default (GIN's budget independence: the slow suite).
-@pytest.mark.parametrize("layer_type", [
-    pytest.param("gin", marks=pytest.mark.slow), "gat"])
+# Both in the slow suite (padding and node order: GAT and GIN by default).
+@pytest.mark.slow
+@pytest.mark.parametrize("layer_type", ["gin", "gat"])
 def test_graph_text_outputs_and_loss_do_not_depend_on_the_budget(
     layer_type):
   model = graph_text.GraphTextEncoder(

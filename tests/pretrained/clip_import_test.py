@@ -83,6 +83,7 @@ def to_openai(params, cfg) -> dict[str, np.ndarray]:
   return {k: np.array(v, order="C") for k, v in out.items()}
 
 
+@pytest.mark.slow
 def test_openai_round_trip_through_safetensors(tmp_path):
   cfg = model_cfg()
   _, source = init(cfg, seed=1)

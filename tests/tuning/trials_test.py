@@ -58,6 +58,7 @@ SETTINGS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", [
     "mmul", pytest.param("salun", marks=pytest.mark.slow),
     pytest.param("neggrad_plus", marks=pytest.mark.slow)])
