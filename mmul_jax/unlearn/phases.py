@@ -172,11 +172,17 @@ def unlearn_settings(config) -> dict:
   return u
 
 
+def run_settings(config) -> dict:
+  """The unlearning settings of a run: `config.unlearn` and the selected
+  method's hyperparameters (what tells one setting, or trial, from
+  another)."""
+  return {"unlearn": unlearn_settings(config),
+          "method": method_settings(config)}
+
+
 def settings_digest(config) -> str:
-  """A short hash of the unlearning settings: `config.unlearn` and the
-  selected method's hyperparameters."""
-  return digest({"unlearn": unlearn_settings(config),
-                 "method": method_settings(config)})
+  """A short hash of the unlearning settings (`run_settings`)."""
+  return digest(run_settings(config))
 
 
 def unlearn_dir(exp: experiment_lib.Experiment, seeds=None) -> str:

@@ -56,18 +56,12 @@ def check_batchable(configs) -> None:
           f"in {sorted(allowed)} (tuning.batches splits the others)")
 
 
-def trial_settings(config) -> dict:
-  """What tells one trial from another: its unlearning settings and
-  method hyperparameters."""
-  return {"unlearn": phases.unlearn_settings(config),
-          "method": phases.method_settings(config)}
-
-
 def trials_dir(exp: experiment_lib.Experiment, configs) -> str:
   """One directory per (method, deletion set, list of trial settings)."""
   return os.path.join(
       exp.workdir, "trials", configs[0].method.name, exp.deletion.tag,
-      f"{len(configs)}x-{phases.digest([trial_settings(c) for c in configs])}")
+      f"{len(configs)}x-"
+      f"{phases.digest([phases.run_settings(c) for c in configs])}")
 
 
 def finite_lanes(params) -> list[bool]:
@@ -93,14 +87,15 @@ def unlearn_trials(exp: experiment_lib.Experiment, original_params,
   deletion_policy.check_fits(configs[0], exp.deletion)
   exp = dataclasses.replace(exp, config=configs[0])
   seed = configs[0].seed
+  settings = [phases.run_settings(c) for c in configs]
   lanes = phases.Lanes(
       directory=trials_dir(exp, configs),
       fingerprint={**phases.unlearn_fingerprint(exp),
-                   "trials": [trial_settings(c) for c in configs]},
+                   "trials": settings},
       streams=None,  # every trial reads the config's batches
       keys=phases.model_keys([seed] * len(configs), fold=1),
       inject_learning_rate=True, desc=f" ({len(configs)} trials)",
-      record={"trials": [trial_settings(c) for c in configs]},
+      record={"trials": settings},
       stop_on_nonfinite=False)
   vmapped.check_num_models(len(configs), exp.mesh)
   params, info = phases.unlearn_lanes(
