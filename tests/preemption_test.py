@@ -5,49 +5,30 @@ uninterrupted run."""
 import glob
 import json
 import os
-import signal
-import subprocess
-import sys
-import time
 
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+import script_checks  # tests/ is on sys.path (conftest)
+
 STEPS, EVERY, KILL_AFTER = 24, 4, 4
 
 
 def _command(workdir, data_dir):
-  return [sys.executable, os.path.join(ROOT, "scripts", "unlearn.py"),
-          "--config=" + os.path.join(ROOT, "configs", "tiny.py"),
-          f"--workdir={workdir}", f"--config.data.data_dir={data_dir}",
-          f"--config.train.num_steps={STEPS}",
-          f"--config.train.checkpoint_every={EVERY}",
-          f"--config.unlearn.num_steps={STEPS}",
-          f"--config.unlearn.checkpoint_every={EVERY}"]
+  return script_checks.script(
+      "unlearn", "tiny", f"--workdir={workdir}",
+      f"--config.data.data_dir={data_dir}",
+      f"--config.train.num_steps={STEPS}",
+      f"--config.train.checkpoint_every={EVERY}",
+      f"--config.unlearn.num_steps={STEPS}",
+      f"--config.unlearn.checkpoint_every={EVERY}")
 
 
-def _env():
-  return dict(os.environ, PYTHONPATH=ROOT)
-
-
-def _run_until_killed(cmd, pattern, timeout=300):
-  """Starts `cmd`, SIGKILLs it as soon as a path matching `pattern` exists;
-  returns True if it was killed (False if it finished first)."""
-  proc = subprocess.Popen(cmd, env=_env(), cwd=ROOT,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-  t0 = time.time()
-  while proc.poll() is None and time.time() - t0 < timeout:
-    if glob.glob(pattern):
-      proc.send_signal(signal.SIGKILL)
-      proc.wait()
-      return True
-    time.sleep(0.02)
-  out = proc.communicate()[1]
-  assert proc.returncode == 0, out[-3000:]
-  return False
+def _killed_at(cmd, pattern):
+  """Runs `cmd`, SIGKILLed as soon as a path matching `pattern` exists."""
+  return script_checks.kill_when(cmd, lambda: glob.glob(pattern), 300)
 
 
 def _metrics(workdir):
@@ -68,18 +49,13 @@ def test_sigkill_and_restart_gives_the_uninterrupted_result(tmp_path,
                                                             tiny_builder):
   del tiny_builder  # the dataset is prepared once for the session
   straight, killed = str(tmp_path / "straight"), str(tmp_path / "killed")
-  r = subprocess.run(_command(straight, data_dir), env=_env(), cwd=ROOT,
-                     capture_output=True, text=True, timeout=600)
-  assert r.returncode == 0, r.stderr[-3000:]
+  script_checks.run(_command(straight, data_dir), 600)
 
   cmd = _command(killed, data_dir)
-  assert _run_until_killed(cmd, os.path.join(killed, "original",
-                                             str(KILL_AFTER)))
-  assert _run_until_killed(cmd, os.path.join(killed, "unlearn", "*", "*",
-                                             "*", str(KILL_AFTER)))
-  r = subprocess.run(cmd, env=_env(), cwd=ROOT, capture_output=True,
-                     text=True, timeout=600)
-  assert r.returncode == 0, r.stderr[-3000:]
+  assert _killed_at(cmd, os.path.join(killed, "original", str(KILL_AFTER)))
+  assert _killed_at(cmd, os.path.join(killed, "unlearn", "*", "*", "*",
+                                      str(KILL_AFTER)))
+  script_checks.run(cmd, 600)
 
   # Both phases really resumed from a checkpoint written before the kill.
   for info_file in (os.path.join(killed, "original", "train_info.json"),

@@ -1,10 +1,56 @@
-"""What the bad-input tests check of a script run: one line, exit 2, and a
-workdir left as it was."""
+"""What the script tests share: running a script from the checkout,
+killing one with SIGKILL at a chosen moment, and what the bad-input tests
+check of a run (one line, exit 2, a workdir left as it was)."""
 
 import hashlib
 import os
+import signal
+import subprocess
+import sys
+import time
 
 from mmul_jax import workdir_lock
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def script(name, config, *flags):
+  """The command line of scripts/<name>.py on configs/<config>.py."""
+  return [sys.executable, os.path.join(ROOT, "scripts", f"{name}.py"),
+          "--config=" + os.path.join(ROOT, "configs", f"{config}.py"),
+          *flags]
+
+
+def env():
+  return dict(os.environ, PYTHONPATH=ROOT)
+
+
+def run(cmd, timeout=900):
+  """Runs `cmd` to the end; asserts it succeeded; the completed process."""
+  r = subprocess.run(cmd, env=env(), cwd=ROOT, capture_output=True,
+                     text=True, timeout=timeout)
+  assert r.returncode == 0, r.stderr[-3000:]
+  return r
+
+
+def kill_when(cmd, ready, timeout=900) -> bool:
+  """Starts `cmd` and SIGKILLs it as soon as `ready()` holds; True if it
+  was killed, False if it finished (successfully) first."""
+  proc = subprocess.Popen(cmd, env=env(), cwd=ROOT,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+  t0 = time.time()
+  while proc.poll() is None and time.time() - t0 < timeout:
+    if ready():
+      proc.send_signal(signal.SIGKILL)
+      proc.wait()
+      return True
+    time.sleep(0.02)
+  if proc.poll() is None:
+    proc.kill()
+    raise AssertionError(f"not ready to kill within {timeout} s: {cmd}")
+  err = proc.communicate()[1].decode(errors="replace")
+  assert proc.returncode == 0, err[-3000:]
+  return False
 
 
 def checksums(directory) -> dict:

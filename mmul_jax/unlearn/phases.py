@@ -105,7 +105,8 @@ def train_model(exp: experiment_lib.Experiment, kind: str, seeds=None):
       initial_state=lambda: _initial_states(
           exp, seeds, tx, experiment_lib.initial_params,
           experiment_lib.initial_params_many),
-      state_sharding=_state_sharding(exp, seeds), make_step=make_step,
+      state_sharding=_state_sharding(exp, seeds is not None),
+      make_step=make_step,
       record=lambda state, latest, history, seconds: {
           "kind": kind, "num_images": int(len(ids)),
           "steps": c.train.num_steps, "resumed_from": latest,
@@ -139,8 +140,9 @@ def model_keys(seeds, fold: int | None = None) -> jax.Array:
   return jax.numpy.stack(keys)
 
 
-def _state_sharding(exp, seeds):
-  if seeds is None:
+def _state_sharding(exp, stacked: bool):
+  """The layout of one model's state, or of K stacked along axis 0."""
+  if not stacked:
     return exp.state_sharding
   return lambda tree: vmapped.model_sharding(tree, exp.mesh)
 
@@ -359,8 +361,7 @@ def unlearn_lanes(exp: experiment_lib.Experiment, originals: list,
       p.loss, o, rank=c.unlearn.lora_rank, alpha=c.unlearn.lora_alpha,
       rng=jax.random.fold_in(jax.random.key(ck.seed), 2))
              for p, o, ck in zip(plans, originals, configs)]
-  sharding_of = exp.state_sharding if one else (
-      lambda tree: vmapped.model_sharding(tree, exp.mesh))
+  sharding_of = _state_sharding(exp, not one)
 
   def initial_state():
     states = []
