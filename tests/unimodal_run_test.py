@@ -11,7 +11,8 @@ from mmul_jax import methods
 from mmul_jax import tasks
 from mmul_jax.unlearn import run as run_lib
 
-GENERAL = sorted(set(methods.METHODS) - {"mmul"})
+MULTIMODAL = ("mmul", "mmul_plus")
+GENERAL = sorted(set(methods.METHODS) - set(MULTIMODAL))
 CLASSES = {"shapes_cifar": 32, "reviews": 2, "drug_relations": 5,
            "tone_commands": 12, "moving_shapes": 10}
 
@@ -64,8 +65,10 @@ def test_every_general_method_runs_on_every_unimodal_task(
       _check(results, dataset, method)
 
 
-def test_mmul_is_refused_before_any_compute(tmp_path, tiny_config, data_dir):
-  c = _config(tiny_config, data_dir, "reviews", "mmul")
+@pytest.mark.parametrize("method", MULTIMODAL)
+def test_mmul_is_refused_before_any_compute(tmp_path, tiny_config, data_dir,
+                                            method):
+  c = _config(tiny_config, data_dir, "reviews", method)
   with pytest.raises(errors.ConfigError, match="needs two modalities"):
     run_lib.run(c, str(tmp_path))
   assert not os.path.exists(tmp_path / "original")

@@ -16,6 +16,9 @@ model on unrelated captions T':
   fused_modality_decoupling(fused, target_fused)
       classification tasks: L_MD_i = mean_d (h_i,d - h'_i,d)², h' the
       original's fusion [CLS] with an unrelated sentence
+  answer_decoupling(logits, target_logits)
+      mmul_plus: L_i = KL(softmax(z'_i) ‖ softmax(z_i)), z' the original's
+      head output (matching or class logits) with an unrelated text
   derangement(rng, ids) -> (perm, valid): unrelated-pair partners.
 
 Distillation (Bad Teaching, SCRUB, DELETE), p = softmax(z / τ):
@@ -57,6 +60,7 @@ from mmul_jax.losses._curriculum import superloss_confidence
 from mmul_jax.losses._distill import decoupled_distillation
 from mmul_jax.losses._distill import kl_divergence
 from mmul_jax.losses._distill import l1_norm
+from mmul_jax.losses._mmul import answer_decoupling
 from mmul_jax.losses._mmul import derangement
 from mmul_jax.losses._mmul import fused_modality_decoupling
 from mmul_jax.losses._mmul import modality_decoupling
@@ -88,6 +92,7 @@ __all__ = [
     "TermInit",
     "WeightedSumState",
     "alternate",
+    "answer_decoupling",
     "clip_contrastive",
     "decoupled_distillation",
     "derangement",

@@ -172,3 +172,39 @@ def fused_modality_decoupling(fused: jax.Array,
     Array([4.], dtype=float32)
   """
   return _mse_rows(fused, target_fused)
+
+
+def answer_decoupling(logits: jax.Array,
+                      target_logits: jax.Array) -> jax.Array:
+  """L_MD at a head's output (the `mmul_plus` extension, not the paper).
+
+  `logits`: what the model being unlearned answers on a deleted example
+  (the matching head's two logits of a deleted image-caption pair, or the
+  class logits of a deleted NLVR2 / VE example); `target_logits`: what the
+  original answers on the same image(s) with an unrelated text. With
+  p = softmax(logits), p' = softmax(target_logits):
+
+      L_i = KL(p'_i ‖ p_i) = Σ_c p'_ic (log p'_ic − log p_ic).
+
+  MMUL's idea carried to the answer: a deleted pair should get the answer
+  the original gives an unrelated pair. The unrelated partner is drawn
+  afresh each step, and E_π KL(p'_π ‖ p) = CE(E_π p'_π, p) − const, so
+  the term's expectation pulls p to the original's *average* answer over
+  unrelated texts, which no longer carries the deleted example's label.
+
+  Args:
+    logits, target_logits: `(B, C)`.
+
+  Returns:
+    `(B,)` per-example losses.
+
+  Examples:
+    >>> import jax.numpy as jnp
+    >>> from mmul_jax import losses
+    >>> z = jnp.array([[2.0, -1.0]])
+    >>> abs(float(losses.answer_decoupling(z, z)[0])) < 1e-6
+    True
+  """
+  log_p = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
+  log_q = jax.nn.log_softmax(target_logits.astype(jnp.float32), axis=-1)
+  return jnp.sum(jnp.exp(log_q) * (log_q - log_p), axis=-1)

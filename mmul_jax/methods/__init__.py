@@ -7,6 +7,7 @@
   bad_teaching, scrub, delete       methods/distill.py
   dtd, fisher                       methods/noise.py
   mmul                              methods/mmul.py
+  mmul_plus                         methods/mmul_plus.py
 
 Everything about a method is its `Method` record (`methods/base.py`): the
 builder, its hyperparameters' defaults and ranges, its checks and flags
@@ -25,6 +26,7 @@ from mmul_jax import errors
 from mmul_jax.methods import distill
 from mmul_jax.methods import finetune
 from mmul_jax.methods import mmul
+from mmul_jax.methods import mmul_plus
 from mmul_jax.methods import neggrad
 from mmul_jax.methods import noise
 from mmul_jax.methods import npo
@@ -47,6 +49,7 @@ METHODS: dict[str, Method] = {
     "fisher": noise.FISHER,
     "l1_sparse": finetune.L1_SPARSE,
     "mmul": mmul.MMUL,
+    "mmul_plus": mmul_plus.MMUL_PLUS,
     "npo": npo.NPO,
 }
 

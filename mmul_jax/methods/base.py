@@ -61,6 +61,9 @@ class Method:
   gradient_ascent: it ascends the task loss (MU-Bench's overall score then
     allows a 0.4 test-score drop instead of 0.2).
   grid: the settings `unlearn.compare` tries (dotted config keys).
+  unused: `unused(task) -> hyperparameters` that have no effect on that
+    `tasks.Task` (a weight of a term the task lacks): not searched there,
+    and `check_task` refuses a nonzero value.
   in_state: the hyperparameters whose every value in `ranges` lands in
     state (a `weighted_sum` weight, an optimiser-state mask or noise
     scale), not in the plan's functions: tuning trials that differ only in
@@ -80,6 +83,7 @@ class Method:
   gradient_ascent: bool = False
   grid: tuple[Mapping[str, Any], ...] = LR_GRID
   in_state: frozenset = frozenset()
+  unused: Callable[..., frozenset] = lambda task: frozenset()
 
   @property
   def hparams(self) -> tuple[str, ...]:

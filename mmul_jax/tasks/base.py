@@ -156,6 +156,13 @@ class Task:
         f"MMUL needs two modalities; task {self.name!r} has one. Use a "
         "unimodal method (finetune, neggrad, randlabel, salun, scrub, ...)")
 
+  def mmul_plus_terms(self, model, *, negative_source: str = "df",
+                      axis_name: str | None = None):
+    """`mmul_plus`'s terms (`tasks.mmul_plus_terms.PlusTerms`): MMUL's
+    three and the decoupling of every other score the model has."""
+    return self.mmul_terms(model, negative_source=negative_source,
+                           axis_name=axis_name)  # raises for one modality
+
   def model_inputs(self, batch: Batch) -> tuple:
     """The arguments of the model method `logit_views` names, from a
     batch: an image-text task's images and texts."""

@@ -17,6 +17,7 @@ from mmul_jax.evaluation import mubench
 from mmul_jax.evaluation import report
 from mmul_jax.tasks import base
 from mmul_jax.tasks import classification_terms
+from mmul_jax.tasks import mmul_plus_terms
 
 
 class Classification(base.Task):
@@ -63,6 +64,22 @@ class Classification(base.Task):
             model, negative_source=negative_source, axis_name=axis_name),
         ukr=classification_terms.unimodal_retention(model),
         mkr=classification_terms.multimodal_retention(model))
+
+  def mmul_plus_terms(self, model, *, negative_source="df", axis_name=None):
+    """The paper's L_MD already decouples the fusion [CLS] here, so there
+    is no separate "fusion" term; "answer" decouples the class
+    distribution."""
+    paper = self.mmul_terms(model, negative_source=negative_source,
+                            axis_name=axis_name)
+    share = mmul_plus_terms.classification_share(
+        model, negative_source=negative_source, axis_name=axis_name)
+    return mmul_plus_terms.PlusTerms(
+        terms={"md": paper.md, "ukr": paper.ukr, "mkr": paper.mkr,
+               "answer": mmul_plus_terms.answer_decoupling(share,
+                                                           "class_logits"),
+               "mkr_head": mmul_plus_terms.head_retention(
+                   model, "classify", "class_logits")},
+        share=share)
 
   def logit_views(self, model, *, axis_name=None):
     del axis_name

@@ -23,6 +23,7 @@ import jax.numpy as jnp
 
 from mmul_jax import losses
 from mmul_jax.tasks import base
+from mmul_jax.tasks import mmul_plus_terms as plus
 from mmul_jax.tasks import model_terms
 
 ORIGINAL = model_terms.ORIGINAL
@@ -61,6 +62,10 @@ def modality_decoupling(model, *, negative_source: str = "df",
 
   def term(params, frozen, batch, *, rng):
     df = batch["df"]
+    if plus.OUTPUTS in df:  # mmul_plus's share ran both models
+      return losses.fused_modality_decoupling(
+          df[plus.OUTPUTS]["fusion_cls"], df[plus.TARGETS]["fusion_cls"]), {
+              plus.VALID: df[plus.VALID]}
     k_perm, k_drop = jax.random.split(rng)
     unrelated, aux = model_terms.unrelated_partners(
         k_perm, df["image_id"], df["text"], lambda: batch["dr"]["text"],

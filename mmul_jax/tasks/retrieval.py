@@ -12,6 +12,7 @@ from mmul_jax.evaluation import example_scores
 from mmul_jax.evaluation import mubench
 from mmul_jax.evaluation import report
 from mmul_jax.tasks import base
+from mmul_jax.tasks import mmul_plus_terms
 from mmul_jax.tasks import retrieval_terms
 
 
@@ -58,6 +59,20 @@ class Retrieval(base.Task):
         ukr=retrieval_terms.unimodal_retention(model),
         mkr=retrieval_terms.multimodal_retention(model),
         share=retrieval_terms.share_embeddings(model, "df"))
+
+  def mmul_plus_terms(self, model, *, negative_source="df", axis_name=None):
+    paper = self.mmul_terms(model, negative_source=negative_source,
+                            axis_name=axis_name)
+    share = mmul_plus_terms.retrieval_share(
+        model, negative_source=negative_source, axis_name=axis_name)
+    return mmul_plus_terms.PlusTerms(
+        terms={"md": paper.md, "ukr": paper.ukr, "mkr": paper.mkr,
+               "fusion": mmul_plus_terms.fusion_decoupling(share),
+               "answer": mmul_plus_terms.answer_decoupling(share,
+                                                           "itm_logits"),
+               "mkr_head": mmul_plus_terms.head_retention(
+                   model, "__call__", "itm_logits")},
+        share=share)
 
   def logit_views(self, model, *, axis_name=None):
     return model.__call__, lambda out, batch: (

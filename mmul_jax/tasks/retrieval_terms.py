@@ -13,6 +13,7 @@ from mmul_jax import losses
 from mmul_jax.losses import _collective
 from mmul_jax.losses import _contrastive as contrastive
 from mmul_jax.tasks import base
+from mmul_jax.tasks import mmul_plus_terms as plus
 from mmul_jax.tasks import model_terms
 
 ORIGINAL = model_terms.ORIGINAL
@@ -106,11 +107,14 @@ def modality_decoupling(model, *, negative_source: str = "df",
     k_perm, k_img, k_txt = jax.random.split(rng, 3)
     img, txt, img0, txt0 = _embeddings(model, params, frozen, df, k_img,
                                        k_txt)
-    neg, aux = model_terms.unrelated_partners(
-        k_perm, df["image_id"], txt0,
-        lambda: _frozen(model, frozen[ORIGINAL], model.encode_text,
-                        batch["dr"]["text"])["text_embed"],
-        negative_source=negative_source, axis_name=axis_name)
+    if plus.TARGETS in df:  # mmul_plus's share drew the partners
+      neg, aux = df[plus.TARGETS]["text_embed"], {plus.VALID: df[plus.VALID]}
+    else:
+      neg, aux = model_terms.unrelated_partners(
+          k_perm, df["image_id"], txt0,
+          lambda: _frozen(model, frozen[ORIGINAL], model.encode_text,
+                          batch["dr"]["text"])["text_embed"],
+          negative_source=negative_source, axis_name=axis_name)
     aux["df_pair_sim"] = jnp.mean(jnp.sum(img * txt, -1))
     return losses.modality_decoupling(img, txt, img0, neg,
                                       axis_name=axis_name), aux

@@ -88,15 +88,20 @@ def shared(tune_config) -> dict[str, "Param"]:
   }
 
 
-def space(name: str, shared_space: dict | None = None) -> dict[str, Param]:
+def space(name: str, shared_space: dict | None = None,
+          task=None) -> dict[str, Param]:
   """The search space of method `name`: `shared_space` (default `SHARED`)
-  and its own `Method.ranges`. A method with nothing to tune (its grid is
-  one empty setting: retrain) has an empty space."""
+  and its own `Method.ranges`, less those `Method.unused` on `task` (when
+  given). A method with nothing to tune (its grid is one empty setting:
+  retrain) has an empty space."""
   m = methods.get(name)
   if tuple(m.grid) == ({},):
     return {}
   out = dict(SHARED if shared_space is None else shared_space)
+  skip = m.unused(task) if task is not None else frozenset()
   for h, spec in m.ranges.items():
+    if h in skip:
+      continue
     if h not in m.defaults:
       raise errors.ConfigError(
           f"method {name!r} declares a range for {h!r}, which is not one "

@@ -1,8 +1,9 @@
 """Run as a script with 8 fake CPU devices (see sharded_test.py): the
-contrastive, MMUL and distillation losses under shard_map / pmap / vmap with
-an axis name against one device with the whole batch. Prints a JSON dict of
-values."""
+contrastive, MMUL, mmul_plus and distillation losses under shard_map / pmap
+/ vmap with an axis name against one device with the whole batch. Prints a
+JSON dict of values."""
 
+import functools
 import json
 import os
 import sys
@@ -22,7 +23,9 @@ import tiny  # noqa: E402
 from mmul_jax import losses  # noqa: E402
 from mmul_jax import models  # noqa: E402
 from mmul_jax import tasks  # noqa: E402
+from mmul_jax.data import datasets  # noqa: E402
 from mmul_jax.methods import mmul  # noqa: E402
+from mmul_jax.methods import mmul_plus  # noqa: E402
 from mmul_jax.methods import terms  # noqa: E402
 
 N, AX = 8, "data"
@@ -121,6 +124,57 @@ def main():
         mesh=mesh, in_specs=(P(), P(), P(AX)), out_specs=P())
     out[f"mmul_{source}_shard_map"] = float(jax.jit(f)(
         place(theta, P()), place(theta0, P()), place(batch, P(AX))))
+  # mmul_plus with every term on (head retention), partners from Df and Dr.
+  plus_weights = dict(md_weight=0.5, ukr_weight=2.0, mkr_weight=3.0,
+                      fusion_weight=4.0, answer_weight=5.0, retain="head")
+  for source in ("df", "dr"):
+    def value(params, frozen, batch, axis_name=None, source=source):
+      term = mmul_plus.loss(task, model, negative_source=source,
+                            axis_name=axis_name, **plus_weights)
+      loss, _, _ = term.apply(term.init(params), params, frozen, batch,
+                              rng=key)
+      return loss
+
+    out[f"mmul_plus_{source}_single"] = float(jax.jit(value)(theta, theta0,
+                                                             batch))
+    f = jax.shard_map(
+        lambda p, f, x: jax.lax.pmean(value(p, f, x, axis_name=AX), AX),
+        mesh=mesh, in_specs=(P(), P(), P(AX)), out_specs=P())
+    out[f"mmul_plus_{source}_shard_map"] = float(jax.jit(f)(
+        place(theta, P()), place(theta0, P()), place(batch, P(AX))))
+  # ... and on an NLVR2-shaped classification model (two images).
+  spec = datasets.DatasetSpec(task="classification", labels=("0", "1"),
+                              image_keys=("image0", "image1"))
+  ctask = tasks.for_dataset(spec)
+  cmodel = ctask.build_model(c.model)
+
+  def cpart(n, seed):
+    p = part(n, seed)
+    r = np.random.default_rng(seed + 10)
+    return {**p, "image": jnp.stack([p["image"], p["image"][::-1]], 1),
+            "label": jnp.asarray(r.integers(0, 2, n))}
+
+  cbatch = {"df": cpart(16, 1), "dr": cpart(16, 2)}
+  cinit = jax.jit(functools.partial(cmodel.init, method=cmodel.classify))
+  c0 = {"original": cinit(jax.random.key(0), cbatch["df"]["image"][:1],
+                          cbatch["df"]["text"][:1])}
+  c1 = cinit(jax.random.key(1), cbatch["df"]["image"][:1],
+             cbatch["df"]["text"][:1])
+  cweights = dict(md_weight=0.5, ukr_weight=2.0, mkr_weight=3.0,
+                  fusion_weight=0.0, answer_weight=5.0, retain="head")
+
+  def cvalue(params, frozen, batch, axis_name=None):
+    term = mmul_plus.loss(ctask, cmodel, axis_name=axis_name, **cweights)
+    loss, _, _ = term.apply(term.init(params), params, frozen, batch,
+                            rng=key)
+    return loss
+
+  out["mmul_plus_cls_single"] = float(jax.jit(cvalue)(c1, c0, cbatch))
+  f = jax.shard_map(
+      lambda p, f, x: jax.lax.pmean(cvalue(p, f, x, axis_name=AX), AX),
+      mesh=mesh, in_specs=(P(), P(), P(AX)), out_specs=P())
+  out["mmul_plus_cls_shard_map"] = float(jax.jit(f)(
+      place(c1, P()), place(c0, P()), place(cbatch, P(AX))))
   # The distillation terms (Bad Teaching, SCRUB, DELETE) on a flat batch.
   for kind in ("distillation", "decoupled_distillation"):
     def value(params, frozen, batch, axis_name=None, kind=kind):

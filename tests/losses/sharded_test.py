@@ -19,6 +19,9 @@ def values(json_script):
     ("md", ("shard_map", "pmap")),
     ("mmul_df", ("shard_map",)),
     ("mmul_dr", ("shard_map",)),
+    ("mmul_plus_df", ("shard_map",)),
+    ("mmul_plus_dr", ("shard_map",)),
+    ("mmul_plus_cls", ("shard_map",)),
     ("distillation", ("shard_map",)),
     ("decoupled_distillation", ("shard_map",)),
 ])

@@ -1,0 +1,147 @@
+"""`mmul_plus`: MMUL with modality decoupling on every score the model has.
+
+Departs from the paper (Cheng & Amiri; `mmul` keeps it exactly) where our
+runs found its limit: L_MD acts on the cosine similarities only, and L_MKR
+holds the fusion [CLS] of retained pairs, so the matching head (and a
+classifier's answer) still recognises the deleted pairs. The extension,
+in `tasks/mmul_plus_terms.py`:
+
+    L = λ_md L_MD + λ_ukr L_UKR(Df) + λ_fusion L_fusion + λ_answer L_answer
+        + λ_mkr (L_MKR(Dr) | L_MKR-head(Dr))
+
+* L_fusion (retrieval, graph-text): each deleted pair's fusion [CLS]
+  pulled to the original's [CLS] for the same image with an unrelated
+  caption (the paper's classification L_MD, on retrieval's matching path).
+  Classification has none: there the paper's L_MD already is that.
+* L_answer: the head's distribution on each deleted example (matching
+  head; NLVR2 / VE class head) pulled, by KL, to the original's on the same
+  image(s) with an unrelated text. Partners are redrawn each step, so its
+  expectation targets the original's average answer over unrelated texts:
+  the deleted example's own label no longer shows.
+* `retain`: "fusion_cls" is the paper's L_MKR (the whole [CLS] of Dr);
+  "head" holds only the heads' answers on Dr (KL to the original's), so
+  the directions of the [CLS] the heads ignore are free to move with the
+  decoupling. Which one, and every weight, is searched by `scripts/tune.py`
+  (weights live in state, `retain` splits trial batches).
+
+All decoupling terms share one draw of unrelated partners and one forward
+pass per model (`PlusTerms.share`); a term with weight 0 is not computed.
+"""
+
+from __future__ import annotations
+
+from mmul_jax import losses
+from mmul_jax.methods import base
+from mmul_jax.methods import mmul
+
+RETAIN = ("fusion_cls", "head")
+WEIGHTS = ("md_weight", "ukr_weight", "mkr_weight", "fusion_weight",
+           "answer_weight")
+# The weight of each term, by the term's name in `PlusTerms.terms`.
+_TERM = {"md": "md_weight", "ukr": "ukr_weight", "fusion": "fusion_weight",
+         "answer": "answer_weight"}
+
+
+def loss(task, model, *, md_weight: float = 1.0, ukr_weight: float = 1.0,
+         mkr_weight: float = 1.0, fusion_weight: float = 0.0,
+         answer_weight: float = 1.0, retain: str = "fusion_cls",
+         negative_source: str = "df",
+         axis_name: str | None = None) -> losses.LossTerm:
+  """`mmul_plus`'s loss term over `{"df": ..., "dr": ...}` batches."""
+  if retain not in RETAIN:
+    raise ValueError(f"retain must be one of {RETAIN}, got {retain!r}")
+  made = task.mmul_plus_terms(model, negative_source=negative_source,
+                              axis_name=axis_name)
+  given = dict(md=md_weight, ukr=ukr_weight, fusion=fusion_weight,
+               answer=answer_weight)
+  given["mkr" if retain == "fusion_cls" else "mkr_head"] = mkr_weight
+  used = {k: float(w) for k, w in given.items() if w}
+  missing = sorted(set(used) - set(made.terms))
+  if missing:
+    raise ValueError(f"task {task.name!r} has no {missing[0]!r} term")
+  if not used:
+    raise ValueError("mmul_plus needs at least one loss term with nonzero "
+                     "weight")
+  place = {"ukr": losses.on_forget, "mkr": losses.on_retain,
+           "mkr_head": losses.on_retain}
+  placed = {k: place.get(k, lambda t: t)(made.terms[k]) for k in used}
+  term = losses.weighted_sum(placed, weights=used)
+  if set(used) & {"md", "ukr", "fusion", "answer"}:
+    term = losses.precompute(term, made.share)
+  return term
+
+
+def parts_read(h) -> tuple[str, ...]:
+  """The batch parts the configured terms read."""
+  need = set(mmul.parts_read(h))
+  if h.fusion_weight or h.answer_weight:
+    need |= {"df"} | ({"dr"} if h.negative_source == "dr" else set())
+  return tuple(p for p in base.PARTS if p in need)
+
+
+def build(ctx: base.Context) -> base.Plan:
+  """`mmul_plus` from `config.method.mmul_plus`; see above."""
+  h = ctx.hparams
+  return base.Plan(
+      loss=loss(ctx.task, ctx.model, **{k: float(h[k]) for k in WEIGHTS},
+                retain=h.retain, negative_source=h.negative_source),
+      parts=parts_read(h))
+
+
+def check(h, config) -> list[str]:
+  problems = base.require_numbers(h, WEIGHTS, minimum=0)
+  if not problems and not any(h[k] for k in WEIGHTS):
+    problems.append(f"all loss weights are 0; set at least one of "
+                    f"{', '.join(WEIGHTS)}")
+  if h.retain not in RETAIN:
+    problems.append(f"retain must be one of {list(RETAIN)}")
+  return problems + _source(h, config)
+
+
+def _source(h, config) -> list[str]:
+  if h.negative_source not in mmul.NEGATIVE_SOURCES:
+    return [f"negative_source must be one of {list(mmul.NEGATIVE_SOURCES)}"]
+  if h.negative_source == "dr" and (config.unlearn.dr_batch_size
+                                    < config.unlearn.df_batch_size):
+    return ["negative_source='dr' needs unlearn.dr_batch_size >= "
+            "unlearn.df_batch_size"]
+  return []
+
+
+def unused(task) -> frozenset:
+  """The weights whose term `task` does not have (not searched there)."""
+  if not task.supports_mmul:
+    return frozenset()
+  names = task.mmul_plus_terms(None).terms  # closures only: no model runs
+  return frozenset(w for t, w in _TERM.items() if t not in names)
+
+
+def check_task(h, task) -> list[str]:
+  problems = mmul.check_task(h, task)
+  if problems:
+    return problems
+  return [f"task {task.name!r} has no separate fusion term (its L_MD "
+          f"already decouples the fusion [CLS]); set "
+          f"method.mmul_plus.{w}=0"
+          for w in sorted(unused(task)) if h[w]]
+
+
+def check_deletion(h, config, num_forget: int) -> list[str]:
+  del config
+  decouples = h.md_weight or h.fusion_weight or h.answer_weight
+  if decouples and h.negative_source == "df" and num_forget < 2:
+    return ["decoupling with partners from Df needs at least 2 deleted "
+            f"images, the deletion set has {num_forget}; raise "
+            "deletion.ratio or set method.mmul_plus.negative_source='dr'"]
+  return []
+
+
+MMUL_PLUS = base.Method(
+    build, dict(md_weight=1.0, ukr_weight=1.0, mkr_weight=1.0,
+                fusion_weight=0.0, answer_weight=1.0, retain="fusion_cls",
+                negative_source="df"),
+    ranges={**{w: mmul._WEIGHT for w in WEIGHTS},
+            "retain": (RETAIN, "choice")},
+    in_state=frozenset(WEIGHTS),
+    check=check, check_task=check_task, check_deletion=check_deletion,
+    unused=unused)
