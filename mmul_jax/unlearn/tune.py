@@ -23,6 +23,7 @@ the Pareto front and every trial; `settings` is what
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
@@ -140,11 +141,35 @@ def tune(config, workdir: str, quiet: bool = False) -> dict:
       print(f"tuned {name}: {out['counts']} in "
             f"{time.perf_counter() - t0:.0f} s", flush=True)
     if distributed.is_main():
+      keep_earlier(os.path.join(workdir, TUNED_FILE), record)
       io_utils.atomic_write_json(os.path.join(workdir, TUNED_FILE), record)
       io_utils.atomic_write_text(os.path.join(workdir, TABLE_FILE),
                                  markdown_table(record) + "\n")
   print(markdown_table(record))
   return record
+
+
+def keep_earlier(path: str, record: dict) -> None:
+  """Adds to `record` the methods an earlier run tuned into `path` and this
+  one did not (`tune.methods` naming a subset), when that run tuned with the
+  same budget on the same validation models; otherwise the earlier file is
+  kept beside as `tuned.previous.json`. No tuned method is lost."""
+  if not os.path.exists(path):
+    return
+  with open(path) as f:
+    earlier = json.load(f)
+  same = all(earlier.get(k) == record[k] for k in
+             ("version", "budget", "validation_fraction", "references"))
+  if not same:
+    os.replace(path, os.path.join(os.path.dirname(path),
+                                  "tuned.previous.json"))
+    print(f"{path} was tuned with another budget or other validation "
+          "models; kept as tuned.previous.json", flush=True)
+    return
+  for name, m in earlier.get("methods", {}).items():
+    if name not in record["methods"]:
+      record["methods"][name] = m
+      record["settings"][name] = earlier["settings"][name]
 
 
 def check_batches(tune_config, mesh) -> None:
@@ -221,9 +246,15 @@ def run_batch(exp, config, name, original, retrained_row, evaluate_fn,
 
 
 def summarise(study, seconds: float) -> dict:
-  """A method's record: every trial, the Pareto front, the chosen one."""
-  done = [t for t in study.get_trials(deepcopy=False)
-          if t.state.name == "COMPLETE"]
+  """A method's record: every trial, the Pareto front, the chosen one.
+  `seconds`: this run's wall time on the study (trials and evaluation; 0
+  when the study was already complete); `unlearn_seconds`: the trials'
+  unlearning time as each recorded it, every trial counted once however
+  often the study was resumed or re-read."""
+  trials = study.get_trials(deepcopy=False)
+  unlearn_seconds = float(sum(t.user_attrs.get("seconds", 0.0)
+                              for t in trials))
+  done = [t for t in trials if t.state.name == "COMPLETE"]
   if not done:
     raise errors.NonFiniteLossError(
         f"every trial of {study.study_name!r} diverged or failed; lower "
@@ -241,7 +272,8 @@ def summarise(study, seconds: float) -> dict:
                   "setting": dict(t.params),
                   "values": list(t.values) if t.values else None}
                  for t in study.get_trials(deepcopy=False)],
-      "counts": study_lib.counts(study), "seconds": seconds}
+      "counts": study_lib.counts(study), "seconds": seconds,
+      "unlearn_seconds": unlearn_seconds}
 
 
 def _setting_text(setting: dict) -> str:

@@ -18,7 +18,6 @@ from mmul_jax import tasks
 from mmul_jax.data import datasets
 from mmul_jax.methods import mmul
 from mmul_jax.methods import mmul_plus
-from mmul_jax.tasks import mmul_plus_terms
 from mmul_jax.tuning import search_space
 
 B, L = 4, 32

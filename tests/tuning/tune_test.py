@@ -92,10 +92,36 @@ def test_every_method_is_tuned_on_validation_only(tmp_path, tiny_config,
   saved = json.load(open(tmp_path / "tuned.json"))
   assert saved["settings"] == record["settings"]
   assert "| finetune |" in open(tmp_path / "tuning.md").read()
+  assert record["methods"]["finetune"]["unlearn_seconds"] > 0
   # Done: tuning again runs nothing.
   seen.clear()
   tune.tune(config, str(tmp_path))
   assert not seen
+  # Tuning another method alone keeps the first one's record.
+  config.tune.methods = ("neggrad",)
+  tune.tune(config, str(tmp_path))
+  assert [name for name, _ in seen] == ["neggrad"]
+  saved = json.load(open(tmp_path / "tuned.json"))
+  assert set(saved["settings"]) == {"finetune", "neggrad"}
+  assert saved["settings"]["finetune"] == record["settings"]["finetune"]
+
+
+def test_an_earlier_record_is_merged_or_kept_beside(tmp_path):
+  path = str(tmp_path / "tuned.json")
+  base = {"version": 1, "budget": {"num_trials": 2}, "references": {"r": 1},
+          "validation_fraction": 0.1}
+  earlier = {**base, "methods": {"a": {"x": 1}, "b": {"x": 2}},
+             "settings": {"a": {"s": 1}, "b": {"s": 2}}}
+  (tmp_path / "tuned.json").write_text(json.dumps(earlier))
+  now = {**base, "methods": {"b": {"x": 3}}, "settings": {"b": {"s": 3}}}
+  tune.keep_earlier(path, now)
+  assert now["settings"] == {"a": {"s": 1}, "b": {"s": 3}}
+  other = {**base, "budget": {"num_trials": 8}, "methods": {},
+           "settings": {}}
+  tune.keep_earlier(path, other)
+  assert other["settings"] == {}
+  kept = json.load(open(tmp_path / "tuned.previous.json"))
+  assert kept == earlier
 
 
 @pytest.mark.slow
