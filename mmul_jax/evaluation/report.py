@@ -137,6 +137,15 @@ def number(value: float | None, spec: str) -> str:
   return "-" if value is None else format(value, spec)
 
 
+def setting_text(setting: dict) -> str:
+  """`lr=0.0003, retain=head`: a setting's dotted keys by their last part,
+  numbers to 3 significant digits, other values as they are."""
+  return ", ".join(
+      f"{k.split('.')[-1]}={v:.3g}" if isinstance(v, (int, float))
+      and not isinstance(v, bool) else f"{k.split('.')[-1]}={v}"
+      for k, v in setting.items())
+
+
 def render(columns: Sequence[Column], rows: Sequence[Any], *,
            markdown: bool = False) -> list[str]:
   """The lines of a table of `rows`: plain fixed-width text (a header, a

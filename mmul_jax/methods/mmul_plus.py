@@ -7,7 +7,7 @@ classifier's answer) still recognises the deleted pairs. The extension,
 in `tasks/mmul_plus_terms.py`:
 
     L = λ_md L_MD + λ_ukr L_UKR(Df) + λ_fusion L_fusion + λ_answer L_answer
-        + λ_mkr (L_MKR(Dr) | L_MKR-head(Dr))
+        + λ_mkr (L_MKR(Dr) | L_scores(Dr))
 
 * L_fusion (retrieval, graph-text): each deleted pair's fusion [CLS]
   pulled to the original's [CLS] for the same image with an unrelated
@@ -19,10 +19,15 @@ in `tasks/mmul_plus_terms.py`:
   expectation targets the original's average answer over unrelated texts:
   the deleted example's own label no longer shows.
 * `retain`: "fusion_cls" is the paper's L_MKR (the whole [CLS] of Dr);
-  "head" holds only the heads' answers on Dr (KL to the original's), so
-  the directions of the [CLS] the heads ignore are free to move with the
-  decoupling. Which one, and every weight, is searched by `scripts/tune.py`
-  (weights live in state, `retain` splits trial batches).
+  "scores" holds every score the model answers with on Dr where the
+  original had it: the heads' answers (KL) and, for retrieval, the
+  in-batch cosine similarities (the L_MD formula with the original's own
+  Dr similarities as target). The directions of the [CLS] no score reads
+  are then free to move with the decoupling, and the cosine ranking of Dr,
+  which no term of the paper guards, is held. On classification the class
+  head is the only score. Which one, and every weight, is searched by
+  `scripts/tune.py` (weights live in state, `retain` splits trial
+  batches).
 
 All decoupling terms share one draw of unrelated partners and one forward
 pass per model (`PlusTerms.share`); a term with weight 0 is not computed.
@@ -34,7 +39,7 @@ from mmul_jax import losses
 from mmul_jax.methods import base
 from mmul_jax.methods import mmul
 
-RETAIN = ("fusion_cls", "head")
+RETAIN = ("fusion_cls", "scores")
 WEIGHTS = ("md_weight", "ukr_weight", "mkr_weight", "fusion_weight",
            "answer_weight")
 # The weight of each term, by the term's name in `PlusTerms.terms`.
@@ -54,7 +59,7 @@ def loss(task, model, *, md_weight: float = 1.0, ukr_weight: float = 1.0,
                               axis_name=axis_name)
   given = dict(md=md_weight, ukr=ukr_weight, fusion=fusion_weight,
                answer=answer_weight)
-  given["mkr" if retain == "fusion_cls" else "mkr_head"] = mkr_weight
+  given["mkr" if retain == "fusion_cls" else "mkr_scores"] = mkr_weight
   used = {k: float(w) for k, w in given.items() if w}
   missing = sorted(set(used) - set(made.terms))
   if missing:
@@ -63,7 +68,7 @@ def loss(task, model, *, md_weight: float = 1.0, ukr_weight: float = 1.0,
     raise ValueError("mmul_plus needs at least one loss term with nonzero "
                      "weight")
   place = {"ukr": losses.on_forget, "mkr": losses.on_retain,
-           "mkr_head": losses.on_retain}
+           "mkr_scores": losses.on_retain}
   placed = {k: place.get(k, lambda t: t)(made.terms[k]) for k in used}
   term = losses.weighted_sum(placed, weights=used)
   if set(used) & {"md", "ukr", "fusion", "answer"}:

@@ -77,8 +77,8 @@ class Classification(base.Task):
         terms={"md": paper.md, "ukr": paper.ukr, "mkr": paper.mkr,
                "answer": mmul_plus_terms.answer_decoupling(share,
                                                            "class_logits"),
-               "mkr_head": mmul_plus_terms.head_retention(
-                   model, "classify", "class_logits")},
+               "mkr_scores": mmul_plus_terms.score_retention(
+                   model, "classify", "class_logits", cosine=False)},
         share=share)
 
   def logit_views(self, model, *, axis_name=None):

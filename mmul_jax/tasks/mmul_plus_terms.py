@@ -14,9 +14,12 @@ the same image(s) with an unrelated text, at two places:
   matching head's match / no-match for retrieval and the class
   distribution for NLVR2 / VE, by KL (`losses.answer_decoupling`).
 
-"mkr_head" holds only the heads' answers on Dr (KL to the original's), a
-retention that leaves the directions of the fusion [CLS] the heads ignore
-free to move, instead of the paper's whole [CLS] ("mkr").
+"mkr_scores" holds on Dr every score the model answers with (the heads'
+answers, and for retrieval the cosine similarities) where the original
+had them, instead of the paper's whole fusion [CLS] ("mkr"): the
+directions of the [CLS] no score reads are free to move with the
+decoupling, and the cosine ranking of Dr, which the paper's terms leave
+unguarded, is held.
 
 All decoupling terms of one step share one draw of unrelated partners and
 one forward pass of each model (`share`): the model being unlearned on the
@@ -43,13 +46,13 @@ OUTPUTS, TARGETS, VALID = "outputs", "targets", "derangement_valid"
 class PlusTerms(NamedTuple):
   """`Task.mmul_plus_terms`: `terms` by name ("md", "ukr", "mkr" as the
   paper, reading the share's views where it ran; "answer", "fusion" and
-  "mkr_head" added), and `share`, the `losses.precompute` function that
+  "mkr_scores" added), and `share`, the `losses.precompute` function that
   computes the deleted examples' views once. Which terms read a flat
   batch (placed on Df or Dr by the method) is in `flat`."""
 
   terms: dict[str, losses.LossTerm]
   share: Callable
-  flat: tuple[str, ...] = ("ukr", "mkr", "mkr_head")
+  flat: tuple[str, ...] = ("ukr", "mkr", "mkr_scores")
 
 
 def _unrelated_text(rng, batch, negative_source, axis_name):
@@ -151,14 +154,25 @@ def answer_decoupling(share, key: str) -> losses.LossTerm:
   return losses.loss_term(term)
 
 
-def head_retention(model, method: str, key: str) -> losses.LossTerm:
-  """"mkr_head", on a flat batch (Dr): KL(original ‖ student) of the
-  head's answers (`model.<method>(...)[key]`) on the retained examples."""
+def score_retention(model, method: str, key: str, *, cosine: bool,
+                    axis_name: str | None = None) -> losses.LossTerm:
+  """"mkr_scores", on a flat batch (Dr): every score the model answers
+  with stays the original's on retained examples. KL(original ‖ student)
+  of the head's answers (`model.<method>(...)[key]`) and, with `cosine`
+  (retrieval), the in-batch cosine similarities of the retained pairs by
+  the L_MD formula with the original's own similarities as the target
+  (`losses.modality_decoupling`; over the global batch under
+  `axis_name`)."""
 
   def term(params, frozen, batch, *, rng):
     args = batch["image"], batch["text"]
-    z = _student(model, params, getattr(model, method), *args, rng=rng)[key]
-    z0 = _frozen(model, frozen[ORIGINAL], getattr(model, method), *args)[key]
-    return losses.kl_divergence(z0, z), {}
+    out = _student(model, params, getattr(model, method), *args, rng=rng)
+    out0 = _frozen(model, frozen[ORIGINAL], getattr(model, method), *args)
+    value = losses.kl_divergence(out0[key], out[key])
+    if cosine:
+      value = value + losses.modality_decoupling(
+          out["image_embed"], out["text_embed"], out0["image_embed"],
+          out0["text_embed"], axis_name=axis_name)
+    return value, {}
 
   return losses.loss_term(term)

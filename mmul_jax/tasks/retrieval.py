@@ -70,8 +70,9 @@ class Retrieval(base.Task):
                "fusion": mmul_plus_terms.fusion_decoupling(share),
                "answer": mmul_plus_terms.answer_decoupling(share,
                                                            "itm_logits"),
-               "mkr_head": mmul_plus_terms.head_retention(
-                   model, "__call__", "itm_logits")},
+               "mkr_scores": mmul_plus_terms.score_retention(
+                   model, "__call__", "itm_logits", cosine=True,
+                   axis_name=axis_name)},
         share=share)
 
   def logit_views(self, model, *, axis_name=None):

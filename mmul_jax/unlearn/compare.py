@@ -238,7 +238,6 @@ def markdown_table(comparison: dict) -> str:
           for name, r in (comparison["references"] or {}).items()]
   selected = comparison["selected"]
   rows += [(name, selected[name],
-            ", ".join(f"{k.split('.')[-1]}={v:.3g}" for k, v in
-                      selected[name]["setting"].items()) or "-")
+            report.setting_text(selected[name]["setting"]) or "-")
            for name in comparison.get("order", selected)]
   return "\n".join(report.render(columns, rows, markdown=True))

@@ -276,12 +276,6 @@ def summarise(study, seconds: float) -> dict:
       "unlearn_seconds": unlearn_seconds}
 
 
-def _setting_text(setting: dict) -> str:
-  return ", ".join(f"{k.split('.')[-1]}={v:.3g}" if isinstance(v, float)
-                   else f"{k.split('.')[-1]}={v}"
-                   for k, v in sorted(setting.items()))
-
-
 def markdown_table(record: dict) -> str:
   """References and each method's chosen trial, on validation data."""
   num = report.number
@@ -304,7 +298,8 @@ def markdown_table(record: dict) -> str:
           for n, row in record["references"].items()]
   for name, m in record["methods"].items():
     c = m["chosen"]
-    rows.append((name, c["row"], _setting_text(c["setting"]), c["gap"],
+    setting = report.setting_text(dict(sorted(c["setting"].items())))
+    rows.append((name, c["row"], setting, c["gap"],
                  str(len(m["pareto"])),
                  ", ".join(f"{v} {k.lower()}" for k, v in
                            sorted(m["counts"].items()))))

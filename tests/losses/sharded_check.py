@@ -124,9 +124,9 @@ def main():
         mesh=mesh, in_specs=(P(), P(), P(AX)), out_specs=P())
     out[f"mmul_{source}_shard_map"] = float(jax.jit(f)(
         place(theta, P()), place(theta0, P()), place(batch, P(AX))))
-  # mmul_plus with every term on (head retention), partners from Df and Dr.
+  # mmul_plus with every term on (score retention), partners from Df and Dr.
   plus_weights = dict(md_weight=0.5, ukr_weight=2.0, mkr_weight=3.0,
-                      fusion_weight=4.0, answer_weight=5.0, retain="head")
+                      fusion_weight=4.0, answer_weight=5.0, retain="scores")
   for source in ("df", "dr"):
     def value(params, frozen, batch, axis_name=None, source=source):
       term = mmul_plus.loss(task, model, negative_source=source,
@@ -161,7 +161,7 @@ def main():
   c1 = cinit(jax.random.key(1), cbatch["df"]["image"][:1],
              cbatch["df"]["text"][:1])
   cweights = dict(md_weight=0.5, ukr_weight=2.0, mkr_weight=3.0,
-                  fusion_weight=0.0, answer_weight=5.0, retain="head")
+                  fusion_weight=0.0, answer_weight=5.0, retain="scores")
 
   def cvalue(params, frozen, batch, axis_name=None):
     term = mmul_plus.loss(ctask, cmodel, axis_name=axis_name, **cweights)

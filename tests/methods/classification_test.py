@@ -96,7 +96,8 @@ def test_mmul_terms_match_their_definitions(task):
   assert float(value) == pytest.approx(float(want), rel=1e-4)
 
 
-METHOD_SETTINGS = {"mmul": {}, "mmul_plus": {"retain": "head"}, "finetune": {}, "neggrad": {},
+METHOD_SETTINGS = {"mmul": {}, "mmul_plus": {"retain": "scores"},
+                   "finetune": {}, "neggrad": {},
                    "neggrad_plus": {}, "l1_sparse": {},
                    "randlabel": {"target": "labels"}, "scrub": {},
                    "bad_teaching": {}, "delete": {}, "npo": {}}

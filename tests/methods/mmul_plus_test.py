@@ -40,6 +40,21 @@ def _mse(a, b):
   return ((a - b) ** 2).reshape(len(a), -1).mean(-1)
 
 
+def _np_sim_mse(img, txt, img0, txt0):
+  """MSE(S, S') + MSE(Sᵀ, S'ᵀ) of the in-batch similarities (square)."""
+  f64 = lambda x: np.asarray(x, np.float64)
+  sim, sim0 = f64(img) @ f64(txt).T, f64(img0) @ f64(txt0).T
+  return 2 * np.mean((sim - sim0) ** 2)
+
+
+def _np_scores(out, out0):
+  """Retrieval's score retention on a batch: matching-head KL and the
+  cosine similarities."""
+  return (np.mean(_np_kl(out0["itm_logits"], out["itm_logits"]))
+          + _np_sim_mse(out["image_embed"], out["text_embed"],
+                        out0["image_embed"], out0["text_embed"]))
+
+
 def test_answer_decoupling_is_kl_of_target_to_student():
   rng = np.random.default_rng(0)
   z, z0 = rng.normal(size=(2, 5, 3)).astype(np.float32)
@@ -109,11 +124,11 @@ def test_retrieval_terms_match_numpy(retrieval):
   assert answer == pytest.approx(np.mean(_np_kl(target["itm_logits"],
                                                 student["itm_logits"])),
                                  rel=1e-4)
-  kept, _ = _apply(made.terms["mkr_head"], theta, frozen, dr, rng)
-  want = _np_kl(run(theta0, dr["image"], dr["text"])["itm_logits"],
-                run(theta, dr["image"], dr["text"])["itm_logits"])
-  assert kept == pytest.approx(np.mean(want), rel=1e-4)
-  assert _apply(made.terms["mkr_head"], theta0, frozen, dr,
+  kept, _ = _apply(made.terms["mkr_scores"], theta, frozen, dr, rng)
+  r, r0 = run(theta, dr["image"], dr["text"]), run(theta0, dr["image"],
+                                                   dr["text"])
+  assert kept == pytest.approx(_np_scores(r, r0), rel=1e-4)
+  assert _apply(made.terms["mkr_scores"], theta0, frozen, dr,
                 rng)[0] == pytest.approx(0.0, abs=1e-7)
 
 
@@ -125,7 +140,7 @@ def test_whole_retrieval_loss_is_the_weighted_sum_with_one_draw(retrieval):
   rng = jax.random.key(6)
   w = dict(md_weight=0.5, ukr_weight=2.0, mkr_weight=3.0, fusion_weight=4.0,
            answer_weight=5.0)
-  term = mmul_plus.loss(RETRIEVAL, model, retain="head", **w)
+  term = mmul_plus.loss(RETRIEVAL, model, retain="scores", **w)
   got, aux = _apply(term, theta, {"original": theta0}, batch, rng)
   df, dr = batch["df"], batch["dr"]
   perm = _perm(jax.random.fold_in(rng, SHARE_KEY), df["image_id"])
@@ -133,20 +148,17 @@ def test_whole_retrieval_loss_is_the_weighted_sum_with_one_draw(retrieval):
   s = run(theta, df["image"], df["text"])
   s0 = run(theta0, df["image"], df["text"])
   t = run(theta0, df["image"], df["text"][perm])
-  f64 = lambda x: np.asarray(x, np.float64)
-  sim = f64(s["image_embed"]) @ f64(s["text_embed"]).T
-  sim0 = f64(s0["image_embed"]) @ f64(t["text_embed"]).T
-  md = np.mean((sim - sim0) ** 2) * 2  # rows and columns, square batch
+  md = _np_sim_mse(s["image_embed"], s["text_embed"], s0["image_embed"],
+                   t["text_embed"])
   ukr = np.mean(_mse(s["image_embed"], s0["image_embed"])
                 + _mse(s["text_embed"], s0["text_embed"]))
   fusion = np.mean(_mse(s["fusion_cls"], t["fusion_cls"]))
   answer = np.mean(_np_kl(t["itm_logits"], s["itm_logits"]))
-  head = np.mean(_np_kl(
-      run(theta0, dr["image"], dr["text"])["itm_logits"],
-      run(theta, dr["image"], dr["text"])["itm_logits"]))
+  scores = _np_scores(run(theta, dr["image"], dr["text"]),
+                      run(theta0, dr["image"], dr["text"]))
   assert float(aux["md"]) == pytest.approx(md, rel=1e-4)
   assert float(aux["ukr"]) == pytest.approx(ukr, rel=1e-4)
-  want = (0.5 * md + 2.0 * ukr + 3.0 * head + 4.0 * fusion + 5.0 * answer)
+  want = 0.5 * md + 2.0 * ukr + 3.0 * scores + 4.0 * fusion + 5.0 * answer
   assert got == pytest.approx(want, rel=1e-4)
 
 
@@ -192,7 +204,7 @@ def test_classification_terms_match_numpy():
   theta0, theta = init(0), init(1)
   rng = jax.random.key(11)
   w = dict(md_weight=1.5, ukr_weight=0.0, mkr_weight=2.0, answer_weight=3.0)
-  term = mmul_plus.loss(task, model, retain="head", **w)
+  term = mmul_plus.loss(task, model, retain="scores", **w)
   got, _ = _apply(term, theta, {"original": theta0}, {"df": df, "dr": dr},
                   rng)
   perm = _perm(jax.random.fold_in(rng, SHARE_KEY), df["image_id"])
