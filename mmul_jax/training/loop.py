@@ -141,7 +141,8 @@ def resume(ckpt, abstract_state, streams: dict[str, Any]):
 def run_steps(step_fn, state, batches: Iterator[Any], *, mesh,
               num_steps: int, checkpointer=None, checkpoint_every: int = 0,
               log_every: int = 50, desc: str = "steps", frozen: tuple = (),
-              data: dict | None = None, stop_on_nonfinite: bool = True
+              data: dict | None = None, stop_on_nonfinite: bool = True,
+              events=None, learning_rate=None, monitor=None
               ) -> tuple[Any, list[dict], float]:
   """Runs `step_fn` from `state.step` to `num_steps`.
 
@@ -152,11 +153,18 @@ def run_steps(step_fn, state, batches: Iterator[Any], *, mesh,
   of the iterators `data` (those `batches` reads). Returns `(state, logged
   metrics, wall seconds of the loop)`, the time including input and
   compilation.
+
+  `events` (an `events.EventLog`) receives each logged step's metrics with
+  the learning rate (`learning_rate(step)`: a number, or one per vmapped
+  model) and the mean wall seconds per step since the previous log (the
+  first interval includes compilation). `monitor(step, state)` runs after
+  every step; it returns True to stop early (`unlearn.monitor`).
   """
   start = state_lib.step_of(state)
   history: list[dict] = []
   done = start
   t0 = time.perf_counter()
+  last = (start, t0)
   try:
     with tqdm(total=num_steps, initial=start, desc=desc, unit="step",
               dynamic_ncols=True, mininterval=1.0) as bar:
@@ -164,17 +172,28 @@ def run_steps(step_fn, state, batches: Iterator[Any], *, mesh,
         batch = sharding.shard_batch(next(batches), mesh)
         state, metrics = step_fn(state, batch, *frozen)
         done = step + 1
+        # A monitor that stops the run early keeps its step resumable.
+        stop = monitor is not None and monitor(done, state)
         save = checkpointer is not None and (
-            done == num_steps or (checkpoint_every and
-                                  done % checkpoint_every == 0))
-        if save or done % log_every == 0 or done == num_steps:
+            stop or done == num_steps or (checkpoint_every and
+                                          done % checkpoint_every == 0))
+        if save or stop or done % log_every == 0 or done == num_steps:
           values = (_check_finite(metrics, done) if stop_on_nonfinite
                     else {k: _value(v) for k, v in metrics.items()})
           history.append({"step": done, **values})
           bar.set_postfix(loss=f"{np.mean(values['loss']):.4f}")
+          if events is not None:
+            now = time.perf_counter()
+            extra = {"step_seconds": (now - last[1]) / (done - last[0])}
+            if learning_rate is not None:
+              extra["learning_rate"] = learning_rate(done - 1)
+            events.write(done, {**values, **extra})
+            last = (done, now)
         if save:
           checkpointer.save(done, state, data=data)
         bar.update(1)
+        if stop:
+          break
   except BaseException as e:  # Ctrl-C included: let the save finish first
     stopped = _stopped(e, done, checkpointer)
     if stopped is e:

@@ -19,6 +19,7 @@ import jax
 from mmul_jax import checkpoint
 from mmul_jax import distributed
 from mmul_jax import io_utils
+from mmul_jax.training import events as events_lib
 from mmul_jax.training import loop
 from mmul_jax.training import state as state_lib
 
@@ -55,6 +56,12 @@ class Phase:
   info_file: str
   what: str = "training record"  # the record, in an error message
   stop_on_nonfinite: bool = True  # `loop.run_steps`' NaN guard
+  # TensorBoard: the events' directory (None: none written) and the
+  # learning rate of a step (a number, or one per vmapped model).
+  events_dir: str | None = None
+  learning_rate: Callable[[int], Any] | None = None
+  # Evaluation during the phase (`unlearn.monitor.Monitor`), or None.
+  monitor: Any = None
 
 
 def abstract_state(create: Callable[[], Any], state_sharding):
@@ -84,21 +91,47 @@ def run_phase(phase: Phase, *, mesh, abstract_init: Callable[[], Any] | None
                                    p.state_sharding), p.streams)
   if state is None:
     state = place(p.initial_state(), p.state_sharding)
+  watch = p.monitor
+  try:
+    return _run(p, ckpt, state, iterators, latest, mesh, watch)
+  finally:
+    if watch is not None:
+      watch.close()
+
+
+def _run(p: Phase, ckpt, state, iterators, latest, mesh, watch):
+  if watch is not None:
+    watch.resume(state_lib.step_of(state))
   info_path = os.path.join(p.directory, p.info_file)
-  if state_lib.step_of(state) >= p.num_steps and os.path.exists(info_path):
+  at = state_lib.step_of(state)
+  stopped = watch is not None and watch.finished(at)  # early, at `at`
+  if (at >= p.num_steps or stopped) and os.path.exists(info_path):
     ckpt.close()
-    return state, io_utils.read_json(
+    record = io_utils.read_json(
         info_path, what=p.what,
         remedy="delete it and rerun the same command (the finished "
         "checkpoint is reused; the record is rewritten)")
+    return (watch.finish(state) if watch is not None else state), record
   step, frozen = p.make_step(state)
-  state, history, seconds = loop.run_steps(
-      step, state, p.batches(iterators), mesh=mesh, num_steps=p.num_steps,
-      checkpointer=ckpt, checkpoint_every=p.checkpoint_every,
-      log_every=p.log_every, desc=p.desc, frozen=frozen, data=iterators,
-      stop_on_nonfinite=p.stop_on_nonfinite)
+  events = events_lib.EventLog(p.events_dir)
+  if watch is not None:
+    watch.events = events
+  try:
+    state, history, seconds = loop.run_steps(
+        step, state, p.batches(iterators), mesh=mesh,
+        num_steps=at if stopped else p.num_steps,
+        checkpointer=ckpt, checkpoint_every=p.checkpoint_every,
+        log_every=p.log_every, desc=p.desc, frozen=frozen, data=iterators,
+        stop_on_nonfinite=p.stop_on_nonfinite, events=events,
+        learning_rate=p.learning_rate, monitor=watch)
+  finally:
+    events.close()
   ckpt.close()
+  if watch is not None:
+    state = watch.finish(state)
   record = p.record(state, latest, history, seconds)
+  if watch is not None:
+    record["monitor"] = watch.summary()
   if distributed.is_main():
     io_utils.atomic_write_json(info_path, record)
   return state, record
