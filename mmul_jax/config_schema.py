@@ -29,6 +29,8 @@ def default_config() -> ml_collections.ConfigDict:
   # Where checkpoints, deletion manifests and results go. The --workdir flag
   # of the scripts overrides it; empty means runs/<config file name>.
   c.workdir = ""
+  # Every phase writes TensorBoard events under WORKDIR/tb/<phase>.
+  c.tensorboard = True
 
   c.data = ml_collections.ConfigDict()
   c.data.name = "shapes_captions"
@@ -147,6 +149,18 @@ def default_config() -> ml_collections.ConfigDict:
   c.unlearn.sophia_batch_size = 5120
   c.unlearn.checkpoint_every = 50
   c.unlearn.log_every = 10
+  # Evaluation during unlearning (`unlearn.monitor`): every eval_every
+  # steps (0: off), Df, Dr and validation metrics on eval_units units of
+  # Df and validation (only with data.validation_fraction) and
+  # eval.auc_num_samples times as many of Dr, in the record
+  # and TensorBoard. early_stopping = "retrain_gap" returns the evaluated
+  # step closest to the retrained model on those sets (no test data) and,
+  # with patience > 0, stops after that many evaluations without a closer
+  # one.
+  c.unlearn.eval_every = 0
+  c.unlearn.eval_units = 64
+  c.unlearn.early_stopping = "none"
+  c.unlearn.patience = 0
 
   # The method to run and, under its name, its hyperparameters (every
   # registered method's defaults, from its `methods.Method` record; only
@@ -251,6 +265,8 @@ _CHOICES = {
     "deletion.strategy": ("uniform", "class_skewed"),
     "unlearn.curriculum": ("none", "superloss"),
     "unlearn.second_order": ("none", "sophia"),
+    "unlearn.early_stopping": ("none", "retrain_gap"),
+    "tensorboard": (True, False),
     "data.source": ("embedded", "real"),
 }
 _POSITIVE_INTS = (
@@ -259,7 +275,7 @@ _POSITIVE_INTS = (
     "train.checkpoint_every", "train.log_every", "unlearn.num_steps",
     "unlearn.df_batch_size", "unlearn.dr_batch_size",
     "unlearn.checkpoint_every", "unlearn.log_every",
-    "unlearn.sophia_batch_size", "eval.batch_size", "shadow.num_models",
+    "unlearn.sophia_batch_size", "unlearn.eval_units", "eval.batch_size", "shadow.num_models",
     "tune.num_trials", "tune.batch_size",
     "eval.auc_num_samples", "distributed.num_processes",
     "parallel.fsdp_min_size", "model.graph_width", "model.graph_layers", "model.graph_heads",
@@ -270,8 +286,8 @@ _NONNEGATIVE = (
     "train.learning_rate", "train.warmup_steps", "train.weight_decay",
     "train.itm_weight", "train.grad_clip_norm", "unlearn.learning_rate",
     "unlearn.warmup_steps", "unlearn.weight_decay", "unlearn.grad_clip_norm",
-    "unlearn.lora_rank", "unlearn.lora_alpha",
-    "model.dropout_rate")
+    "unlearn.lora_rank", "unlearn.lora_alpha", "unlearn.eval_every",
+    "unlearn.patience", "model.dropout_rate")
 
 
 def flatten(cfg, prefix=""):
@@ -398,6 +414,19 @@ def validate(config: ml_collections.ConfigDict) -> None:
     v = _get(config, key)
     if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
       raise ConfigError(f"{key} must be a number >= 0, got {v!r}")
+  u = config.unlearn
+  for key in ("eval_every", "patience"):
+    if not isinstance(u[key], int):
+      raise ConfigError(f"unlearn.{key} must be an integer >= 0, got "
+                        f"{u[key]!r}")
+  if u.early_stopping != "none" and not u.eval_every:
+    raise ConfigError(
+        f"unlearn.early_stopping = {u.early_stopping!r} needs "
+        "unlearn.eval_every > 0 (how often the unlearned model is "
+        "evaluated)")
+  if u.patience and u.early_stopping == "none":
+    raise ConfigError("unlearn.patience stops by unlearn.early_stopping's "
+                      "rule; set unlearn.early_stopping = \"retrain_gap\"")
   if not 0.0 < float(config.deletion.ratio) < 100.0:
     raise ConfigError("deletion.ratio must be a percentage in (0, 100), got "
                       f"{config.deletion.ratio}")

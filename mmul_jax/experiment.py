@@ -78,6 +78,31 @@ class Experiment:
         **ood,
     }
 
+  def monitor_sets(self, num_units: int, seed: int
+                   ) -> dict[str, pipeline.PairSet]:
+    """A seeded sample of `num_units` units of Df and of validation (with
+    a carve), and `eval.auc_num_samples` times as many of the evaluated Dr
+    (the Df-vs-Dr AUC draws that many disjoint Dr samples of |Df|), for
+    evaluation during unlearning (`unlearn.monitor`). The test split is
+    never loaded: without a carve the held-out slot "test" is the Dr
+    sample, whose metrics the monitor drops."""
+    kw = dict(tok=self.tokenizer,
+              shape=pipeline.InputShape.of(self.config.data),
+              layout=self.spec)
+    sample = lambda ids, n, k: deletion_policy.sample_ids(ids, n, seed + k)
+    dr_units = num_units * self.config.eval.auc_num_samples
+    sets = {"df": pipeline.load_pairs(
+                self.train, sample(self.deletion.forget_ids, num_units, 0),
+                desc="load Df sample", **kw),
+            "dr": pipeline.load_pairs(
+                self.train, sample(self.eval_retain_ids(), dr_units, 1),
+                desc="load Dr sample", **kw)}
+    sets["test"] = (pipeline.load_pairs(
+        self.train, sample(self.validation_ids, num_units, 2),
+        desc="load validation sample", **kw)
+                    if self.validation_ids is not None else sets["dr"])
+    return sets
+
   @functools.cached_property
   def texts_per_unit(self) -> float:
     """Captions (or sentences) per deletion unit: the mean over up to 200

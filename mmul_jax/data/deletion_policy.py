@@ -122,8 +122,14 @@ def eval_retain_ids(df: deletion.DeletionSet, *, max_images: int,
                     seed: int) -> np.ndarray:
   """The Dr units evaluated: all, or `max_images` of them drawn with
   `seed` (the same for every model of a run)."""
-  ids = df.retain_ids
-  if not max_images or max_images >= len(ids):
+  return sample_ids(df.retain_ids, max_images, seed)
+
+
+def sample_ids(ids, n: int, seed: int) -> np.ndarray:
+  """`n` of `ids` drawn with `seed`, sorted; all of them if `n` is 0 or
+  not fewer."""
+  ids = np.asarray(ids)
+  if not n or n >= len(ids):
     return ids
   rng = np.random.default_rng(seed)
-  return np.sort(rng.choice(ids, max_images, replace=False))
+  return np.sort(rng.choice(ids, n, replace=False))

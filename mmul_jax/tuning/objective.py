@@ -36,7 +36,8 @@ def trial_row(metrics: dict, task) -> dict:
 
 def gap(row: dict, retrained: dict) -> float:
   """Mean |Δ| to the retrained model's row (module docstring)."""
-  diffs = [abs(row[s] - retrained[s]) / 100.0 for s in ("df", "dr", "val")]
+  diffs = [abs(row[s] - retrained[s]) / 100.0 for s in ("df", "dr", "val")
+           if s in row]  # no "val": a run without a validation carve
   diffs += [abs(row["auc"][a] - retrained["auc"][a]) for a in row["auc"]]
   return sum(diffs) / len(diffs)
 

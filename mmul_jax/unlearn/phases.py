@@ -13,6 +13,7 @@ from typing import Callable
 
 import jax
 
+from mmul_jax import distributed
 from mmul_jax import errors
 from mmul_jax import experiment as experiment_lib
 from mmul_jax import lora
@@ -20,6 +21,7 @@ from mmul_jax import methods
 from mmul_jax import optim
 from mmul_jax.data import pipeline
 from mmul_jax.tasks import model_terms
+from mmul_jax.training import events as events_lib
 from mmul_jax.training import loop
 from mmul_jax.training import phase as phase_lib
 from mmul_jax.training import sharding
@@ -46,6 +48,21 @@ def model_dir(exp: experiment_lib.Experiment, kind: str,
   if kind == "retrain":
     return os.path.join(root, "retrain", exp.deletion.tag)
   raise ValueError(f"unknown training kind {kind!r}; use one of {KINDS}")
+
+
+def events_dir(exp: experiment_lib.Experiment, directory: str):
+  """The TensorBoard directory of the phase in `directory`
+  (`WORKDIR/tb/<phase>`), or None with `config.tensorboard` off."""
+  if not exp.config.get("tensorboard", True):
+    return None
+  return events_lib.log_dir(exp.workdir, directory)
+
+
+def _lanes_rate(schedules):
+  """A phase's learning rate at a step: one number, or one per model."""
+  if len(schedules) == 1:
+    return lambda step: float(schedules[0](step))
+  return lambda step: [float(s(step)) for s in schedules]
 
 
 def _train_fingerprint(exp, kind: str, seeds=None) -> dict:
@@ -86,6 +103,10 @@ def train_model(exp: experiment_lib.Experiment, kind: str, seeds=None):
       warmup_steps=c.train.warmup_steps, weight_decay=c.train.weight_decay,
       grad_clip_norm=c.train.grad_clip_norm, kind="cosine",
       end_ratio=c.train.end_learning_rate_ratio)
+  rate = optim.schedule(
+      learning_rate=c.train.learning_rate, num_steps=c.train.num_steps,
+      warmup_steps=c.train.warmup_steps, kind="cosine",
+      end_ratio=c.train.end_learning_rate_ratio)
   ids = (exp.deletion.all_ids if kind == "original"
          else exp.deletion.retain_ids)
 
@@ -114,7 +135,10 @@ def train_model(exp: experiment_lib.Experiment, kind: str, seeds=None):
       num_steps=c.train.num_steps, checkpoint_every=c.train.checkpoint_every,
       log_every=c.train.log_every, info_file=TRAIN_INFO_FILE,
       desc=("train original on D" if kind == "original"
-            else "retrain from scratch on Dr"))
+            else "retrain from scratch on Dr"),
+      events_dir=events_dir(exp, directory),
+      learning_rate=_lanes_rate([rate] * (1 if seeds is None
+                                          else len(seeds))))
   # Shapes come from the random initialisation: no checkpoint is read.
   state, info = phase_lib.run_phase(
       phase, mesh=exp.mesh, abstract_init=lambda: _initial_states(
@@ -162,15 +186,20 @@ def digest(obj) -> str:
 # SOUL's keys, which change nothing without unlearn.second_order=sophia.
 _SOPHIA_KEYS = ("second_order", "sophia_betas", "sophia_rho",
                 "sophia_batch_size")
+# Evaluation during unlearning, which changes the result only when it
+# chooses the returned step (`unlearn.early_stopping`).
+_MONITOR_KEYS = ("eval_every", "eval_units", "early_stopping", "patience")
 
 
 def unlearn_settings(config) -> dict:
   """`config.unlearn`, without the keys that have no effect: SophiaG's
-  when it is off (so runs from before the option keep their directories
-  and fingerprints)."""
+  when it is off, the evaluation's without early stopping (so runs from
+  before the options keep their directories and fingerprints)."""
   u = config.unlearn.to_dict()
   if u.get("second_order", "none") == "none":
     u = {k: v for k, v in u.items() if k not in _SOPHIA_KEYS}
+  if u.get("early_stopping", "none") == "none":
+    u = {k: v for k, v in u.items() if k not in _MONITOR_KEYS}
   return u
 
 
@@ -268,6 +297,36 @@ def optimizer(config, plan: methods.Plan, inject_learning_rate=False):
       inject_learning_rate=inject_learning_rate)
 
 
+def _monitor(exp, lanes, num_steps: int, to_params):
+  """Evaluation during one model's unlearning (`unlearn.monitor`)."""
+  from mmul_jax.unlearn import monitor  # pylint: disable=g-import-not-at-top
+  c = exp.config
+  u = c.unlearn
+  sets = exp.monitor_sets(u.eval_units, c.eval.auc_seed)
+  evaluator = exp.task.evaluator(exp.model, c)
+  evaluate = lambda params: evaluator(params, sets, desc="monitor")
+  with_val = exp.validation_ids is not None
+  reference = None
+  if lanes.reference is not None:
+    reference = monitor.row_of(
+        evaluate(distributed.local_copy(lanes.reference)), exp.task,
+        with_val)
+  return monitor.Monitor(
+      directory=lanes.directory, every=u.eval_every or num_steps,
+      num_steps=num_steps, evaluate=evaluate, to_params=to_params,
+      task=exp.task, with_validation=with_val, rule=u.early_stopping,
+      patience=u.patience, reference=reference,
+      fingerprint=lanes.fingerprint)
+
+
+def _schedule(config, plan_steps):
+  """The unlearning learning rate by step (`optimizer`'s schedule)."""
+  u = config.unlearn
+  return optim.schedule(learning_rate=u.learning_rate,
+                        num_steps=plan_steps or u.num_steps,
+                        warmup_steps=u.warmup_steps, kind=u.schedule)
+
+
 def _seed_config(config, seed: int):
   c = config.copy_and_resolve_references()
   c.seed = int(seed)
@@ -275,7 +334,7 @@ def _seed_config(config, seed: int):
 
 
 def unlearn_model(exp: experiment_lib.Experiment, original_params,
-                  seeds=None):
+                  seeds=None, reference=None):
   """Runs the configured method from the original model; `(params, info)`.
 
   The same loop for every method: the method's plan gives the loss, the
@@ -289,11 +348,16 @@ def unlearn_model(exp: experiment_lib.Experiment, original_params,
   so its mask, noise or teacher is its own), and all K unlearn at once
   under `jax.vmap`; the per-model parts of a plan live in the stacked
   optimiser state and frozen trees, so the plans share their functions.
+
+  `reference`: the retrained model's params, which evaluation during
+  unlearning (`unlearn.eval_every`, one model only) measures the gap to
+  and `unlearn.early_stopping` selects by.
   """
   c = exp.config
   if seeds is None:
     lanes = Lanes(directory=unlearn_dir(exp),
-                  fingerprint=unlearn_fingerprint(exp), streams=None)
+                  fingerprint=unlearn_fingerprint(exp), streams=None,
+                  reference=reference)
     return unlearn_lanes(exp, [original_params], [c], lanes)
   configs = [_seed_config(c, s) for s in seeds]
   lanes = Lanes(
@@ -323,6 +387,8 @@ class Lanes:
     models), or None.
   stop_on_nonfinite: whether a non-finite loss in any lane stops the run
     (trials: a diverging trial is recorded, the others go on).
+  reference: the retrained model's params for evaluation during
+    unlearning (one model only: `unlearn_model`).
   """
 
   directory: str
@@ -334,6 +400,7 @@ class Lanes:
   record: dict = dataclasses.field(default_factory=dict)
   seeds: tuple | None = None
   stop_on_nonfinite: bool = True
+  reference: object = None
 
 
 def unlearn_lanes(exp: experiment_lib.Experiment, originals: list,
@@ -406,6 +473,15 @@ def unlearn_lanes(exp: experiment_lib.Experiment, originals: list,
 
   streams = (lanes.streams(plan.parts) if lanes.streams is not None else
              {p: _stream(exp, p) for p in plan.parts})
+  watch = None
+  if c.unlearn.eval_every or c.unlearn.early_stopping != "none":
+    if not one:
+      raise errors.ConfigError(
+          "unlearn.eval_every and unlearn.early_stopping evaluate one "
+          "model at a time; vmapped runs (tuning trials, shadow models) "
+          "select by their final evaluation: set unlearn.eval_every = 0 "
+          "and unlearn.early_stopping = \"none\" for them")
+    watch = _monitor(exp, lanes, num_steps, trained[0].model_params)
   phase = phase_lib.Phase(
       directory=lanes.directory, fingerprint=lanes.fingerprint,
       streams=streams, batches=_zip, initial_state=initial_state,
@@ -414,6 +490,10 @@ def unlearn_lanes(exp: experiment_lib.Experiment, originals: list,
       log_every=c.unlearn.log_every,
       desc=f"unlearn with {c.method.name}{lanes.desc}",
       info_file=UNLEARN_INFO_FILE, what="unlearning record",
-      stop_on_nonfinite=lanes.stop_on_nonfinite)
+      stop_on_nonfinite=lanes.stop_on_nonfinite,
+      events_dir=events_dir(exp, lanes.directory),
+      learning_rate=_lanes_rate([_schedule(ck, plan.num_steps)
+                                 for ck in configs]),
+      monitor=watch)
   state, info = phase_lib.run_phase(phase, mesh=exp.mesh)
   return model_params(state.params), info

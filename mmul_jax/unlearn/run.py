@@ -61,7 +61,8 @@ def _run(config, workdir: str) -> results_lib.Results:
   exp = experiment_lib.setup(config, workdir)
   original, original_info = phases.train_model(exp, "original")
   retrained, retrain_info = phases.train_model(exp, "retrain")
-  unlearned, unlearn_info = phases.unlearn_model(exp, original)
+  unlearned, unlearn_info = phases.unlearn_model(exp, original,
+                                                 reference=retrained)
   c = config
   evaluate_fn = exp.task.evaluator(exp.model, c)
   key = eval_key(exp)
