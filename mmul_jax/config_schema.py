@@ -113,7 +113,7 @@ def default_config() -> ml_collections.ConfigDict:
   # Training of the original model on D and of the retrained model on Dr.
   c.train = ml_collections.ConfigDict()
   c.train.batch_size = 64
-  c.train.num_steps = 800
+  c.train.num_steps = 500
   c.train.learning_rate = 1e-3
   c.train.warmup_steps = 100
   c.train.end_learning_rate_ratio = 0.05  # cosine decays to lr * this
@@ -234,9 +234,11 @@ def default_config() -> ml_collections.ConfigDict:
   c.eval.batch_size = 256
   c.eval.recall_ks = (1, 5, 10)
   c.eval.auc_num_samples = 5
-  # Evaluate Dr on this many of its images (seeded by auc_seed); 0: all.
+  # Evaluate Dr on this many of its images (seeded by auc_seed); 0: all;
+  # -1: auc_num_samples x |Df|, what the Df-vs-Dr AUC and MU-Bench's
+  # same-size galleries read (Dr recall then ranks over that gallery).
   # Real datasets need a cap: every evaluated image is held in memory.
-  c.eval.max_dr_images = 0
+  c.eval.max_dr_images = -1
   c.eval.auc_seed = 0
   # Re-rank each query's ITC top-k with the matching head (0: off).
   c.eval.rerank_k = 16
@@ -517,9 +519,10 @@ def validate(config: ml_collections.ConfigDict) -> None:
     raise ConfigError(f"distributed.process_id ({d.process_id}) must be in "
                       f"0..{d.num_processes - 1} (distributed.num_processes)")
   if (not isinstance(config.eval.max_dr_images, int)
-      or config.eval.max_dr_images < 0):
-    raise ConfigError("eval.max_dr_images must be an integer >= 0 (0: "
-                      "every retained image)")
+      or config.eval.max_dr_images < -1):
+    raise ConfigError("eval.max_dr_images must be an integer >= -1 (0: "
+                      "every retained image; -1: eval.auc_num_samples x "
+                      "|Df|, what the AUC reads)")
   if config.eval.rerank_k < 0:
     raise ConfigError("eval.rerank_k must be >= 0 (0 turns re-ranking off)")
   if not _positive_ints(config.eval.recall_ks):

@@ -119,7 +119,8 @@ class Experiment:
     """The Dr units evaluated (`deletion_policy.eval_retain_ids`)."""
     e = self.config.eval
     return deletion_policy.eval_retain_ids(
-        self.deletion, max_images=e.max_dr_images, seed=e.auc_seed)
+        self.deletion, max_images=e.max_dr_images, seed=e.auc_seed,
+        num_samples=e.auc_num_samples)
 
   def training_stream(self, image_ids, batch_size: int, seed: int):
     """This process's rows of the seeded batch stream over `image_ids`."""

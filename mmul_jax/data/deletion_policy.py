@@ -89,7 +89,9 @@ def check_fits(config, df: deletion.DeletionSet) -> None:
     raise errors.ConfigError(
         f"unlearn.dr_batch_size ({config.unlearn.dr_batch_size}) exceeds the "
         f"{n_dr} retained images")
-  n_eval = min(n_dr, config.eval.max_dr_images or n_dr)
+  n_eval = len(eval_retain_ids(df, max_images=config.eval.max_dr_images,
+                               seed=0,
+                               num_samples=config.eval.auc_num_samples))
   if config.eval.auc_num_samples * n_df > n_eval:  # same check as at eval
     raise errors.ConfigError(
         f"eval.auc_num_samples ({config.eval.auc_num_samples}) disjoint Dr "
@@ -118,10 +120,17 @@ def carve_validation(df: deletion.DeletionSet, fraction: float,
   return kept, val
 
 
+AUC_SAMPLES = -1  # eval.max_dr_images: as many Dr units as the AUC reads
+
+
 def eval_retain_ids(df: deletion.DeletionSet, *, max_images: int,
-                    seed: int) -> np.ndarray:
-  """The Dr units evaluated: all, or `max_images` of them drawn with
-  `seed` (the same for every model of a run)."""
+                    seed: int, num_samples: int = 5) -> np.ndarray:
+  """The Dr units evaluated: all (`max_images` 0), `max_images` of them,
+  or (`AUC_SAMPLES`) the `num_samples * |Df|` that the Df-vs-Dr AUC's
+  disjoint samples and MU-Bench's same-size galleries read; drawn with
+  `seed`, the same for every model of a run."""
+  if max_images == AUC_SAMPLES:
+    max_images = num_samples * len(df.forget_ids)
   return sample_ids(df.retain_ids, max_images, seed)
 
 
