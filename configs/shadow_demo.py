@@ -6,9 +6,9 @@ then U-LiRA, KS forget quality and the leakage audit per representation.
   python scripts/shadow.py --config=configs/shadow_demo.py
 
 The models are the demo's (configs/mmul_demo.py): shadow model 0 is the
-model the demo trains. On 2 CPU cores this trains 16 models of 800 steps
-and runs 40 unlearning runs: about an hour (65 min measured, with
-tests running beside it).
+model the demo trains. On 2 CPU cores this trains 16 models of 500 steps
+(800 before stop 36) and runs 40 unlearning runs: about an hour (65 min
+measured with 800 steps, with tests running beside it; not re-timed).
 """
 
 from mmul_jax import recipes
