@@ -288,3 +288,22 @@ def test_example_rows_must_be_each_row_once():
     deletion.example_row_owners([[0, 1], [1, 3]])
   np.testing.assert_array_equal(
       deletion.example_row_owners([[2, 0], [1]]), [0, 1, 0])
+
+
+def test_dr_evaluated_is_what_the_auc_reads_by_default():
+  d = deletion.draw(IDS, ratio=5.0, seed=0, dataset="x")  # |Df| = 10
+  c = config_schema.default_config()
+  assert c.eval.max_dr_images == deletion_policy.AUC_SAMPLES
+  auc = deletion_policy.eval_retain_ids(d, max_images=-1, seed=0,
+                                        num_samples=5)
+  assert len(auc) == 50 and set(auc) <= set(d.retain_ids)
+  np.testing.assert_array_equal(  # the same draw for every model
+      auc, deletion_policy.eval_retain_ids(d, max_images=-1, seed=0,
+                                           num_samples=5))
+  assert len(deletion_policy.eval_retain_ids(
+      d, max_images=0, seed=0)) == len(d.retain_ids)
+  assert len(deletion_policy.eval_retain_ids(
+      d, max_images=-1, seed=0, num_samples=100)) == len(d.retain_ids)
+  c.eval.max_dr_images = -2
+  with pytest.raises(errors.ConfigError, match="max_dr_images"):
+    config_schema.validate(c)
