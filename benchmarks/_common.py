@@ -13,9 +13,25 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "configs"))
 
 
-def demo_config():
+def demo_config(width: int = 0, layers: int = 0):
+  """The demo's config; `width` > 0 sets every tower's width, `layers` > 0
+  the image and text towers' depth (the speed benchmarks' sizes)."""
   import mmul_demo  # configs/mmul_demo.py
-  return mmul_demo.get_config()
+  c = mmul_demo.get_config()
+  if width:
+    c.model.update(vision_width=width, text_width=width, fusion_width=width,
+                   embed_dim=width)
+  if layers:
+    c.model.update(vision_layers=layers, text_layers=layers)
+  return c
+
+
+def unlearning_batches(c, count: int) -> list[dict]:
+  """`count` synthetic {"df", "dr"} batches at the config's unlearning
+  batch sizes."""
+  return [{"df": synthetic_part(c, c.unlearn.df_batch_size, s),
+           "dr": synthetic_part(c, c.unlearn.dr_batch_size, 100 + s)}
+          for s in range(count)]
 
 
 def synthetic_part(c, n: int, seed: int) -> dict:

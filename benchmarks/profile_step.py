@@ -82,18 +82,11 @@ def main():
   args = parser.parse_args()
   import jax
   from mmul_jax.training import sharding
-  c = _common.demo_config()
-  if args.width:
-    c.model.update(vision_width=args.width, text_width=args.width,
-                   fusion_width=args.width, embed_dim=args.width)
-  if args.layers:
-    c.model.update(vision_layers=args.layers, text_layers=args.layers)
+  c = _common.demo_config(args.width, args.layers)
   mesh = sharding.make_mesh(1)
   step, state, frozen = _common.mmul_step(c, mesh)
-  batches = [sharding.shard_batch(
-      {"df": _common.synthetic_part(c, c.unlearn.df_batch_size, s),
-       "dr": _common.synthetic_part(c, c.unlearn.dr_batch_size, 100 + s)},
-      mesh) for s in range(2)]
+  batches = [sharding.shard_batch(b, mesh)
+             for b in _common.unlearning_batches(c, 2)]
   for i in range(3):
     state, m = step(state, batches[i % 2], frozen)
   jax.block_until_ready(m)

@@ -33,9 +33,7 @@ def child(num_devices: int, steps: int, fsdp: bool) -> None:
   mesh = sharding.make_mesh(num_devices)
   step, state, frozen = _common.mmul_step(
       c, mesh, FSDP_MIN_SIZE if fsdp else 0)
-  batches = [{"df": _common.synthetic_part(c, c.unlearn.df_batch_size, s),
-              "dr": _common.synthetic_part(c, c.unlearn.dr_batch_size,
-                                           100 + s)} for s in range(4)]
+  batches = _common.unlearning_batches(c, 4)
   compile_s, rate = _common.time_steps(step, state, frozen, batches, mesh,
                                        steps)
   print(json.dumps({"devices": num_devices, "fsdp": fsdp,

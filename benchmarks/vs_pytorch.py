@@ -201,15 +201,8 @@ def main():
           "run it again", file=sys.stderr)
     sys.exit(2)
   from mmul_jax.training import sharding
-  c = _common.demo_config()
-  if args.width:
-    c.model.update(vision_width=args.width, text_width=args.width,
-                   fusion_width=args.width, embed_dim=args.width)
-  if args.layers:
-    c.model.update(vision_layers=args.layers, text_layers=args.layers)
-  batches = [{"df": _common.synthetic_part(c, c.unlearn.df_batch_size, s),
-              "dr": _common.synthetic_part(c, c.unlearn.dr_batch_size,
-                                           100 + s)} for s in range(4)]
+  c = _common.demo_config(args.width, args.layers)
+  batches = _common.unlearning_batches(c, 4)
   mesh = sharding.make_mesh(1)
   step, state, frozen = _common.mmul_step(c, mesh)
   compile_s, jax_rate = _common.time_steps(step, state, frozen, batches,

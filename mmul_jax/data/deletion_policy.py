@@ -89,9 +89,8 @@ def check_fits(config, df: deletion.DeletionSet) -> None:
     raise errors.ConfigError(
         f"unlearn.dr_batch_size ({config.unlearn.dr_batch_size}) exceeds the "
         f"{n_dr} retained images")
-  n_eval = len(eval_retain_ids(df, max_images=config.eval.max_dr_images,
-                               seed=0,
-                               num_samples=config.eval.auc_num_samples))
+  n_eval = eval_retain_count(df, max_images=config.eval.max_dr_images,
+                             num_samples=config.eval.auc_num_samples)
   if config.eval.auc_num_samples * n_df > n_eval:  # same check as at eval
     raise errors.ConfigError(
         f"eval.auc_num_samples ({config.eval.auc_num_samples}) disjoint Dr "
@@ -123,15 +122,24 @@ def carve_validation(df: deletion.DeletionSet, fraction: float,
 AUC_SAMPLES = -1  # eval.max_dr_images: as many Dr units as the AUC reads
 
 
-def eval_retain_ids(df: deletion.DeletionSet, *, max_images: int,
-                    seed: int, num_samples: int = 5) -> np.ndarray:
-  """The Dr units evaluated: all (`max_images` 0), `max_images` of them,
-  or (`AUC_SAMPLES`) the `num_samples * |Df|` that the Df-vs-Dr AUC's
-  disjoint samples and MU-Bench's same-size galleries read; drawn with
-  `seed`, the same for every model of a run."""
+def eval_retain_count(df: deletion.DeletionSet, *, max_images: int,
+                      num_samples: int) -> int:
+  """How many Dr units are evaluated: all (`max_images` 0), `max_images`
+  of them, or (`AUC_SAMPLES`) the `num_samples * |Df|` that the Df-vs-Dr
+  AUC's disjoint samples and MU-Bench's same-size galleries read; never
+  more than Dr has."""
   if max_images == AUC_SAMPLES:
     max_images = num_samples * len(df.forget_ids)
-  return sample_ids(df.retain_ids, max_images, seed)
+  n_dr = len(df.retain_ids)
+  return min(n_dr, max_images or n_dr)
+
+
+def eval_retain_ids(df: deletion.DeletionSet, *, max_images: int,
+                    seed: int, num_samples: int) -> np.ndarray:
+  """The `eval_retain_count` Dr units evaluated, drawn with `seed` (the
+  same for every model of a run)."""
+  return sample_ids(df.retain_ids, eval_retain_count(
+      df, max_images=max_images, num_samples=num_samples), seed)
 
 
 def sample_ids(ids, n: int, seed: int) -> np.ndarray:

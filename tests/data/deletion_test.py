@@ -301,7 +301,7 @@ def test_dr_evaluated_is_what_the_auc_reads_by_default():
       auc, deletion_policy.eval_retain_ids(d, max_images=-1, seed=0,
                                            num_samples=5))
   assert len(deletion_policy.eval_retain_ids(
-      d, max_images=0, seed=0)) == len(d.retain_ids)
+      d, max_images=0, seed=0, num_samples=5)) == len(d.retain_ids)
   assert len(deletion_policy.eval_retain_ids(
       d, max_images=-1, seed=0, num_samples=100)) == len(d.retain_ids)
   c.eval.max_dr_images = -2
