@@ -24,7 +24,8 @@ B, C = 6, 4
 # task loss and run in the slow suite (and end to end there).
 DEFAULT = ("delete", "npo", "randlabel", "scrub")
 GENERAL = [pytest.param(m, marks=() if m in DEFAULT else pytest.mark.slow)
-           for m in sorted(set(methods.METHODS) - {"mmul", "retrain"})]
+           for m in sorted(set(methods.METHODS)
+                           - {"mmul", "mmul_plus", "retrain"})]
 
 
 def _task(modality):
@@ -85,6 +86,11 @@ def test_mmul_is_refused_with_what_to_use(setup):
   assert not task.supports_mmul
   with pytest.raises(errors.ConfigError, match="two modalities"):
     task.mmul_terms(model)
+  for name in ("mmul", "mmul_plus"):  # refused before any compute
+    m = methods.get(name)
+    assert any("two modalities" in p
+               for p in m.check_task(
+                   ml_collections.ConfigDict(dict(m.defaults)), task)), name
 
 
 @pytest.mark.parametrize("name", GENERAL)
