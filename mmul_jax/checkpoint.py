@@ -110,6 +110,11 @@ class Checkpointer:
     handlers = {"state": ocp.StandardCheckpointHandler(),
                 **{f"data_{n}": grain.checkpoint.CheckpointHandler()
                    for n in self.data}}
+    self._fingerprint_path = os.path.join(self.directory, FINGERPRINT_FILE)
+    # Before the manager exists: its tmp-directory cleanup thread starts
+    # with it, and a process that exits on this refusal with that thread
+    # still running prints a traceback (Orbax's close() does not join it).
+    self._check_fingerprint()
     try:
       self._manager = ocp.CheckpointManager(
           self.directory,
@@ -121,9 +126,11 @@ class Checkpointer:
     except OSError as e:
       raise CheckpointError(f"cannot create checkpoint directory "
                             f"{self.directory} ({e.strerror})") from None
-    path = os.path.join(self.directory, FINGERPRINT_FILE)
-    self._fingerprint_path = path
-    finished = self.latest_step() is not None
+
+  def _check_fingerprint(self) -> None:
+    """Refuses a directory whose finished steps came from another config."""
+    path = self._fingerprint_path
+    finished = bool(self.finished_steps())
     stored = None
     if os.path.exists(path) and finished:
       stored = io_utils.read_json(

@@ -57,6 +57,23 @@ def test_other_config_is_refused(tmp_path):
     checkpoint.Checkpointer(str(tmp_path), {"model": {"width": 8}})
 
 
+def test_refusal_starts_no_orbax_manager(tmp_path, monkeypatch):
+  # A script exits on this refusal; the manager's tmp-cleanup thread, if
+  # started, could still run at interpreter shutdown and print a traceback
+  # (seen once in CI).
+  state, _ = _state()
+  ckpt = checkpoint.Checkpointer(str(tmp_path), {"model": {"width": 4}})
+  ckpt.save(1, state)
+  ckpt.close()
+  made = []
+  real = checkpoint.ocp.CheckpointManager
+  monkeypatch.setattr(checkpoint.ocp, "CheckpointManager",
+                      lambda *a, **k: made.append(1) or real(*a, **k))
+  with pytest.raises(errors.CheckpointError, match="another config"):
+    checkpoint.Checkpointer(str(tmp_path), {"model": {"width": 8}})
+  assert not made
+
+
 def test_corrupt_checkpoint_gives_a_clear_error(tmp_path):
   state, _ = _state()
   ckpt = checkpoint.Checkpointer(str(tmp_path), {})
