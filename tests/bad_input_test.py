@@ -11,10 +11,10 @@ import sys
 
 import pytest
 
+from script_checks import ROOT
 from script_checks import assert_one_line
 from script_checks import checksums
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from script_checks import env
 TINY = os.path.join(ROOT, "configs", "tiny.py")
 
 
@@ -23,7 +23,7 @@ def run_script(script, *args, config=TINY, timeout=300):
   if config:
     cmd.insert(2, f"--config={config}")
   return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                        cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT))
+                        cwd=ROOT, env=env())
 
 
 def _config_file(tmp_path, body):

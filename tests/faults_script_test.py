@@ -7,28 +7,26 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
 
+from script_checks import ROOT
 from script_checks import assert_one_line
+from script_checks import env
+from script_checks import script
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 pytestmark = pytest.mark.slow
 
 
-def _command(script, workdir, data_dir, *extra):
-  return [sys.executable, os.path.join(ROOT, "scripts", script),
-          "--config=" + os.path.join(ROOT, "configs", "tiny.py"),
-          f"--workdir={workdir}", f"--config.data.data_dir={data_dir}",
-          *extra]
+def _command(name, workdir, data_dir, *extra):
+  return script(name, "tiny", f"--workdir={workdir}",
+                f"--config.data.data_dir={data_dir}", *extra)
 
 
 def _run(*args, **kw):
   return subprocess.run(_command(*args, **kw), capture_output=True,
-                        text=True, timeout=600, cwd=ROOT,
-                        env=dict(os.environ, PYTHONPATH=ROOT))
+                        text=True, timeout=600, cwd=ROOT, env=env())
 
 
 def _popen(*args):
@@ -36,7 +34,7 @@ def _popen(*args):
   # that: give it the default, as a terminal does.
   return subprocess.Popen(
       _command(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-      text=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT),
+      text=True, cwd=ROOT, env=env(),
       preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
@@ -56,7 +54,7 @@ def test_ctrl_c_stops_with_one_line_and_the_rerun_resumes(tmp_path,
   del tiny_builder
   wd = str(tmp_path / "wd")
   many = ("--config.train.num_steps=60", "--config.train.checkpoint_every=2")
-  proc = _popen("train.py", wd, data_dir, *many)
+  proc = _popen("train", wd, data_dir, *many)
   original = os.path.join(wd, "original")
   deadline = time.time() + 300
   while time.time() < deadline and not (
@@ -70,7 +68,7 @@ def test_ctrl_c_stops_with_one_line_and_the_rerun_resumes(tmp_path,
   assert last.startswith("error: interrupted at step ")
   kept = int(last.rsplit("resume from step ", 1)[1])
   assert _steps(original)[-1] == kept and not _temporary(wd)
-  r = _run("train.py", wd, data_dir, *many)  # the same command
+  r = _run("train", wd, data_dir, *many)  # the same command
   assert r.returncode == 0, r.stderr[-3000:]
   info = json.load(open(os.path.join(original, "train_info.json")))
   assert info["resumed_from"] == kept
@@ -84,7 +82,7 @@ DIVERGES = ("--config.train.num_steps=60", "--config.train.log_every=20",
 def test_nan_names_the_step_really_kept(tmp_path, data_dir, tiny_builder):
   del tiny_builder
   wd = str(tmp_path / "wd")
-  r = _run("train.py", wd, data_dir, *DIVERGES,
+  r = _run("train", wd, data_dir, *DIVERGES,
            "--config.train.checkpoint_every=1")
   assert_one_line(r, "non-finite at step", "the last complete checkpoint")
   kept = int(r.stderr.rsplit("(step ", 1)[1].split(")")[0])
@@ -96,10 +94,10 @@ def test_a_run_that_failed_before_its_first_checkpoint_takes_the_fix(
     tmp_path, data_dir, tiny_builder):
   del tiny_builder
   wd = str(tmp_path / "wd")
-  r = _run("train.py", wd, data_dir, *DIVERGES,
+  r = _run("train", wd, data_dir, *DIVERGES,
            "--config.train.checkpoint_every=1000")
   assert_one_line(r, "non-finite at step", "no checkpoint was written")
-  r = _run("train.py", wd, data_dir)  # the corrected config
+  r = _run("train", wd, data_dir)  # the corrected config
   assert r.returncode == 0, r.stderr[-3000:]
 
 
@@ -116,7 +114,7 @@ def test_full_disk_during_a_save_is_one_line(tmp_path, data_dir,
     pytest.skip("cannot mount a tmpfs here")
   try:
     wd = str(disk / "wd")
-    r = _run("train.py", wd, data_dir, "--config.train.num_steps=40",
+    r = _run("train", wd, data_dir, "--config.train.num_steps=40",
              "--config.train.checkpoint_every=1")
     assert_one_line(r, "No space left on device", "rerun the same command")
     assert not _temporary(wd)
@@ -132,17 +130,17 @@ def test_second_run_on_a_busy_workdir_leaves_the_first_as_alone(
     tmp_path, data_dir, tiny_builder):
   del tiny_builder
   shared, alone = str(tmp_path / "shared"), str(tmp_path / "alone")
-  first = _popen("unlearn.py", shared, data_dir)
+  first = _popen("unlearn", shared, data_dir)
   lock = os.path.join(shared, ".lock")
   deadline = time.time() + 300
   while time.time() < deadline and not (
       os.path.exists(lock) and open(lock).read()):
     time.sleep(0.1)
-  second = _run("unlearn.py", shared, data_dir)
+  second = _run("unlearn", shared, data_dir)
   assert_one_line(second, f"workdir {shared} is in use by pid {first.pid}")
   _, err = first.communicate(timeout=600)
   assert first.returncode == 0, err[-3000:]
-  r = _run("unlearn.py", alone, data_dir)
+  r = _run("unlearn", alone, data_dir)
   assert r.returncode == 0, r.stderr[-3000:]
   a = json.load(open(os.path.join(shared, "results.json")))["models"]
   b = json.load(open(os.path.join(alone, "results.json")))["models"]
