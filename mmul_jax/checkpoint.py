@@ -111,17 +111,20 @@ class Checkpointer:
                 **{f"data_{n}": grain.checkpoint.CheckpointHandler()
                    for n in self.data}}
     self._fingerprint_path = os.path.join(self.directory, FINGERPRINT_FILE)
-    # Before the manager exists: its tmp-directory cleanup thread starts
-    # with it, and a process that exits on this refusal with that thread
-    # still running prints a traceback (Orbax's close() does not join it).
     self._check_fingerprint()
+    # A step a SIGKILL cut short is removed here, before the manager exists
+    # and in this thread: Orbax's own cleanup (cleanup_tmp_directories)
+    # runs in a thread that its close() does not join, and a process that
+    # exits early (a refusal, a NaN in the first steps) with that thread
+    # still running prints a traceback (seen once in CI).
     try:
+      if os.path.isdir(self.directory):
+        self._remove_unfinished()
       self._manager = ocp.CheckpointManager(
           self.directory,
           options=ocp.CheckpointManagerOptions(
               max_to_keep=max_to_keep, create=True,
-              # A step a SIGKILL cut short is removed at the next start.
-              cleanup_tmp_directories=True),
+              cleanup_tmp_directories=False),
           item_handlers=handlers)
     except OSError as e:
       raise CheckpointError(f"cannot create checkpoint directory "

@@ -74,6 +74,29 @@ def test_refusal_starts_no_orbax_manager(tmp_path, monkeypatch):
   assert not made
 
 
+def test_a_step_cut_short_is_removed_at_start_without_a_thread(tmp_path,
+                                                               monkeypatch):
+  # Orbax's own cleanup runs in a thread its close() does not join (a
+  # traceback at exit when a script stops early): the Checkpointer removes
+  # such steps itself, before it returns, and turns Orbax's off.
+  state, _ = _state()
+  ckpt = checkpoint.Checkpointer(str(tmp_path), {})
+  ckpt.save(1, state)
+  ckpt.close()
+  cut = tmp_path / "2.orbax-checkpoint-tmp-1234"
+  (cut / "state").mkdir(parents=True)
+  options = []
+  real = checkpoint.ocp.CheckpointManager
+  monkeypatch.setattr(
+      checkpoint.ocp, "CheckpointManager",
+      lambda *a, **k: options.append(k["options"]) or real(*a, **k))
+  again = checkpoint.Checkpointer(str(tmp_path), {})
+  assert not cut.exists()
+  assert [o.cleanup_tmp_directories for o in options] == [False]
+  assert again.finished_steps() == [1]
+  again.close()
+
+
 def test_corrupt_checkpoint_gives_a_clear_error(tmp_path):
   state, _ = _state()
   ckpt = checkpoint.Checkpointer(str(tmp_path), {})
