@@ -15,6 +15,7 @@ from script_checks import ROOT
 from script_checks import assert_one_line
 from script_checks import checksums
 from script_checks import env
+
 TINY = os.path.join(ROOT, "configs", "tiny.py")
 
 
