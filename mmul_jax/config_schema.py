@@ -192,6 +192,9 @@ def default_config() -> ml_collections.ConfigDict:
   c.shadow = ml_collections.ConfigDict()
   c.shadow.num_models = 8
   c.shadow.methods = ("finetune",)
+  # U-LiRA's variance: 1 the unbiased estimate over the K - 1 models of a
+  # side, 0 the maximum-likelihood one of LiRA's code.
+  c.shadow.ulira_ddof = 1
 
   # scripts/tune.py: every method of `methods` (empty: all with something
   # to tune) gets num_trials Optuna trials, run batch_size at a time under
@@ -270,6 +273,7 @@ _CHOICES = {
     "unlearn.early_stopping": ("none", "retrain_gap"),
     "tensorboard": (True, False),
     "data.source": ("embedded", "real"),
+    "shadow.ulira_ddof": (1, 0),
 }
 _POSITIVE_INTS = (
     "data.num_train", "data.num_test", "data.captions_per_image",

@@ -58,8 +58,10 @@ def _relative(df: np.ndarray, dr: np.ndarray, rep) -> np.ndarray:
 
 
 def audit(representations, scores: dict, *, auc_num_samples: int = 5,
-          auc_seed: int = 0) -> dict:
-  """`{model: {representation: metrics}}` (see the module docstring)."""
+          auc_seed: int = 0, ulira_ddof: int = 1) -> dict:
+  """`{model: {representation: metrics}}` (see the module docstring);
+  `ulira_ddof` is U-LiRA's variance estimate (`retrain_referenced.ulira`:
+  1 unbiased, 0 LiRA's maximum-likelihood one)."""
   out = {}
   for model in scores:
     rows = {}
@@ -75,7 +77,7 @@ def audit(representations, scores: dict, *, auc_num_samples: int = 5,
         ref = {split: member_scores(rep, scores, REFERENCE, split)
                for split in SETS}
         u = rr.ulira(s["df"], ref["df"],
-                     probability=rep.kind == "probability")
+                     probability=rep.kind == "probability", ddof=ulira_ddof)
         row["ulira"] = {k: v for k, v in u.items()
                         if k not in ("per_example_auc", "fold_auc")}
         row["ulira"]["fold_auc"] = [float(a) for a in u["fold_auc"]]
@@ -87,7 +89,7 @@ def audit(representations, scores: dict, *, auc_num_samples: int = 5,
         row["ulira_dr_relative"] = {
             k: v for k, v in rr.ulira(
                 _relative(s["df"], s["dr"], rep), _relative(
-                    ref["df"], ref["dr"], rep)).items()
+                    ref["df"], ref["dr"], rep), ddof=ulira_ddof).items()
             if k in ("auc", "auc_mean", "auc_std")}
         row["ulira"]["per_example_auc_mean"] = float(
             np.mean(u["per_example_auc"]))

@@ -54,13 +54,18 @@ def logit(p: np.ndarray) -> np.ndarray:
 def tpr_at_fpr(labels: np.ndarray, scores: np.ndarray,
                fpr: float) -> float:
   """The ROC curve's true-positive rate at false-positive rate `fpr`
-  (the best threshold whose FPR does not exceed it)."""
-  f, t, _ = metrics.roc_curve(labels, scores)
+  (the best threshold whose FPR does not exceed it).
+
+  Every threshold is kept (`drop_intermediate=False`): sklearn's default
+  drops points collinear with their neighbours, and with tied scores the
+  point it drops can be the best one under the limit."""
+  f, t, _ = metrics.roc_curve(labels, scores, drop_intermediate=False)
   return float(t[np.searchsorted(f, fpr, side="right") - 1])
 
 
 def ulira(unlearned, retrained, *, probability: bool = False,
-          variance: str = "global", fprs=(0.01, 0.05)) -> dict:
+          variance: str = "global", ddof: int = 1,
+          fprs=(0.01, 0.05)) -> dict:
   """U-LiRA between K unlearned and K retrained models' `(K, N)` scores.
 
   For each held-out pair j (unlearned model j, retrained model j) and each
@@ -76,6 +81,12 @@ def ulira(unlearned, retrained, *, probability: bool = False,
     variance: "global" (one variance per side, pooled over examples:
       LiRA's fixed-variance variant, steadier with few models) or
       "per_example".
+    ddof: the Gaussians' variance divides by (K - 1) - ddof. 1 (our
+      default): the unbiased estimate, since each side is fitted to only
+      K - 1 models and the maximum-likelihood one is too narrow by a
+      factor (K - 2) / (K - 1), which makes the test overconfident;
+      0: the maximum-likelihood variance that LiRA's code uses
+      (`np.std`), for comparing with its numbers.
     fprs: false-positive rates at which the true-positive rate is read.
 
   Returns:
@@ -91,6 +102,8 @@ def ulira(unlearned, retrained, *, probability: bool = False,
   k, n = u.shape
   if k < 3:
     raise ValueError(f"U-LiRA needs at least 3 models per side, got {k}")
+  if ddof not in (0, 1):
+    raise ValueError(f"ddof must be 0 or 1, got {ddof!r}")
   if variance not in ("global", "per_example"):
     raise ValueError(f"variance must be 'global' or 'per_example', got "
                      f"{variance!r}")
@@ -100,7 +113,7 @@ def ulira(unlearned, retrained, *, probability: bool = False,
     keep = np.arange(k) != j
     fitted = []
     for side in (u[keep], r[keep]):
-      var = side.var(0, ddof=1)
+      var = side.var(0, ddof=ddof)
       if variance == "global":
         var = np.full(n, var.mean())
       fitted.append((side.mean(0), np.sqrt(np.maximum(var, floor))))

@@ -117,7 +117,8 @@ def _run(config, workdir: str, settings: dict | None) -> dict:
   reps = exp.task.representations
   e = config.eval
   audited = leakage.audit(reps, scores, auc_num_samples=e.auc_num_samples,
-                          auc_seed=e.auc_seed)
+                          auc_seed=e.auc_seed,
+                          ulira_ddof=config.shadow.ulira_ddof)
   record = {"task": exp.task.name, "dataset": exp.dataset_name,
             "seeds": list(seeds), "methods": list(configs),
             "deletion": {"tag": exp.deletion.tag,
@@ -126,6 +127,7 @@ def _run(config, workdir: str, settings: dict | None) -> dict:
             "settings": {m: dict((settings or {}).get(m, {}))
                          for m in configs},
             "leak_auc": leakage.LEAK_AUC,
+            "ulira_ddof": config.shadow.ulira_ddof,
             "ranking": leakage.ranking(audited),
             "leaks": {m: leakage.leaks(audited, m) for m in audited
                       if m != leakage.REFERENCE},
@@ -144,12 +146,12 @@ def _run(config, workdir: str, settings: dict | None) -> dict:
 
 
 def rescore(path: str, *, auc_num_samples: int = 5,
-            auc_seed: int = 0) -> tuple[dict, str]:
+            auc_seed: int = 0, ulira_ddof: int = 1) -> tuple[dict, str]:
   """The audit and its table, recomputed from a saved `scores.npz`."""
   scores, task = score_files.load(path)
   reps = tasks.get(task).representations
   audited = leakage.audit(reps, scores, auc_num_samples=auc_num_samples,
-                          auc_seed=auc_seed)
+                          auc_seed=auc_seed, ulira_ddof=ulira_ddof)
   return audited, tables(reps, audited)
 
 

@@ -61,15 +61,16 @@ def test_missing_files_are_named_with_instructions(tmp_path, builder_cls,
     manual_tfds.prepare(builder_cls, str(tmp_path / "data"), str(manual))
 
 
-def _script(*args, home, timeout=600):
+ROOT = os.path.dirname(os.path.dirname(FIXTURES))
+
+
+def _script(*args, home, timeout=600, cwd=ROOT):
   import subprocess
   import sys
-  root = os.path.dirname(FIXTURES)
-  root = os.path.dirname(root)
   return subprocess.run(
-      [sys.executable, os.path.join(root, "scripts", "unlearn.py"), *args],
-      capture_output=True, text=True, timeout=timeout, cwd=root,
-      env=dict(os.environ, PYTHONPATH=root, HOME=str(home)))
+      [sys.executable, os.path.join(ROOT, "scripts", "unlearn.py"), *args],
+      capture_output=True, text=True, timeout=timeout, cwd=str(cwd),
+      env=dict(os.environ, PYTHONPATH=ROOT, HOME=str(home)))
 
 
 @pytest.mark.parametrize("config,file,where", [
@@ -87,14 +88,20 @@ def _script(*args, home, timeout=600):
                  marks=pytest.mark.slow)])
 def test_real_config_without_data_prints_instructions(tmp_path, config,
                                                       file, where):
-  r = _script(f"--config=configs/{config}.py", home=tmp_path,
-              timeout=60)
+  # Run from tmp_path, where the default workdir (runs/<config name>,
+  # relative to the working directory) and the default data_dir (under
+  # HOME) would land.
+  r = _script(f"--config={ROOT}/configs/{config}.py", home=tmp_path,
+              timeout=60, cwd=tmp_path)
   # Before any compute: no phase started (no timing, which a loaded
   # machine breaks).
   assert "train original" not in r.stderr
   assert r.returncode == 2
   assert file in r.stderr and where in r.stderr
   assert not os.path.exists(tmp_path / "runs")  # nothing written
+  tfds_dir = tmp_path / "tensorflow_datasets"
+  assert not tfds_dir.exists() or not any(
+      p.is_file() for p in tfds_dir.rglob("*")), sorted(tfds_dir.rglob("*"))
 
 
 @pytest.mark.slow

@@ -31,20 +31,20 @@ def _logpdf(x, mu, sd):
       2 * math.pi)
 
 
-def _ulira_loops(u, r, per_example):
+def _ulira_loops(u, r, per_example, ddof=1):
   k, n = u.shape
   pos, neg, folds = [], [], []
   for j in range(k):
     fold_start = len(pos)
     others = [m for m in range(k) if m != j]
     if not per_example:
-      var_u = np.mean([np.var(u[others, i], ddof=1) for i in range(n)])
-      var_r = np.mean([np.var(r[others, i], ddof=1) for i in range(n)])
+      var_u = np.mean([np.var(u[others, i], ddof=ddof) for i in range(n)])
+      var_r = np.mean([np.var(r[others, i], ddof=ddof) for i in range(n)])
     for i in range(n):
       mu_u, mu_r = u[others, i].mean(), r[others, i].mean()
       if per_example:
-        var_u, var_r = np.var(u[others, i], ddof=1), np.var(r[others, i],
-                                                            ddof=1)
+        var_u, var_r = (np.var(u[others, i], ddof=ddof),
+                        np.var(r[others, i], ddof=ddof))
       for target, out in ((u[j, i], pos), (r[j, i], neg)):
         out.append(_logpdf(target, mu_u, np.sqrt(var_u))
                    - _logpdf(target, mu_r, np.sqrt(var_r)))
@@ -52,16 +52,57 @@ def _ulira_loops(u, r, per_example):
   return _auc(pos, neg), folds
 
 
+@pytest.mark.parametrize("ddof", [1, 0])
 @pytest.mark.parametrize("variance", ["global", "per_example"])
-def test_ulira_matches_loops(variance):
+def test_ulira_matches_loops(variance, ddof):
   u, r = _scores(k=5, n=30, shift=0.4, seed=1)
-  got = rr.ulira(u, r, variance=variance)
-  pooled, folds = _ulira_loops(u, r, variance == "per_example")
+  # Examples of different spread, so the variance estimate matters.
+  u = u.mean(0) + (u - u.mean(0)) * np.linspace(0.5, 1.5, 30)
+  got = rr.ulira(u, r, variance=variance, ddof=ddof)
+  pooled, folds = _ulira_loops(u, r, variance == "per_example", ddof)
   assert got["auc"] == pytest.approx(pooled, abs=1e-12)
   np.testing.assert_allclose(got["fold_auc"], folds, atol=1e-12)
   assert got["auc_mean"] == pytest.approx(np.mean(folds), abs=1e-12)
   assert got["auc_std"] == pytest.approx(np.std(folds), abs=1e-12)
   assert got["per_example_auc"].shape == (30,)
+
+
+def test_ulira_ddof_changes_the_test_and_is_checked():
+  u, r = _scores(k=5, n=30, shift=0.4, seed=1)
+  u = u.mean(0) + (u - u.mean(0)) * np.linspace(0.5, 1.5, 30)
+  a1 = rr.ulira(u, r, variance="per_example", ddof=1)["auc"]
+  a0 = rr.ulira(u, r, variance="per_example", ddof=0)["auc"]
+  assert a0 != a1
+  with pytest.raises(ValueError, match="ddof"):
+    rr.ulira(u, r, ddof=2)
+
+
+def _best_tpr(labels, scores, fpr):
+  """The best deterministic threshold "positive if score >= t" whose FPR
+  is at most `fpr`, by trying every threshold."""
+  best = 0.0
+  for t in np.unique(scores):
+    hit = scores >= t
+    if np.mean(hit[labels == 0]) <= fpr:
+      best = max(best, float(np.mean(hit[labels == 1])))
+  return best
+
+
+def test_tpr_at_fpr_with_ties_finds_the_best_threshold():
+  # Tied scores put ROC points on straight lines; sklearn's default
+  # drop_intermediate=True removed the best point under 20 % FPR here
+  # (0.125 instead of 0.375).
+  labels = np.r_[np.ones(8), np.zeros(10)]
+  scores = np.array([1, 1, 2, 0, 4, 2, 3, 3, 0, 0, 0, 4, 0, 1, 0, 2, 1, 3],
+                    float)
+  assert rr.tpr_at_fpr(labels, scores, 0.2) == pytest.approx(0.375)
+  rng = np.random.default_rng(0)
+  for _ in range(200):
+    s = rng.integers(0, 6, 30).astype(float)
+    lab = np.r_[np.ones(12), np.zeros(18)]
+    for f in (0.05, 0.2, 0.5):
+      assert rr.tpr_at_fpr(lab, s, f) == pytest.approx(
+          _best_tpr(lab, s, f), abs=1e-12)
 
 
 def test_ulira_identical_distributions_is_chance():
