@@ -22,6 +22,7 @@ import shutil
 import signal
 import threading
 from typing import Any
+import weakref
 
 import grain
 import jax
@@ -35,6 +36,10 @@ FINGERPRINT_FILE = "fingerprint.json"
 
 
 CheckpointError = errors.CheckpointError
+
+# Checkpointers not closed yet: `close_all` finishes their saves in flight
+# when a Ctrl-C stops the run outside a training loop's own handling.
+_open: weakref.WeakSet = weakref.WeakSet()
 
 
 def _diff(old: Any, new: Any, prefix: str = "") -> list[str]:
@@ -126,6 +131,7 @@ class Checkpointer:
               max_to_keep=max_to_keep, create=True,
               cleanup_tmp_directories=False),
           item_handlers=handlers)
+      _open.add(self)
     except OSError as e:
       raise CheckpointError(f"cannot create checkpoint directory "
                             f"{self.directory} ({e.strerror})") from None
@@ -271,7 +277,21 @@ class Checkpointer:
     try:
       self.wait()
     finally:
+      _open.discard(self)
       self._manager.close()
+
+
+def close_all() -> None:
+  """Waits for the save in flight of every Checkpointer not yet closed and
+  closes it, for a run stopped (Ctrl-C) between a loop's last save and its
+  `close()`: a save left running would fail, loudly, when the interpreter
+  shuts its thread pools down. Their errors are dropped: the interruption
+  is what stopped the run and what the user is told."""
+  for ckpt in list(_open):
+    try:
+      ckpt.close()
+    except Exception:  # noqa: BLE001 - see above
+      pass
 
 
 def abstract_like(tree, sharding) -> Any:

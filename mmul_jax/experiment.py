@@ -29,6 +29,10 @@ from mmul_jax.data import tokenizer_policy
 from mmul_jax.training import sharding
 
 
+# Keys of `config.data` that say where the data lies, not what it is.
+LOCATION_KEYS = ("data_dir", "manual_dir")
+
+
 @dataclasses.dataclass
 class Experiment:
   config: ml_collections.ConfigDict
@@ -46,6 +50,7 @@ class Experiment:
   # `data.validation_fraction`'s units, carved from Dr: no model of the run
   # trains on them and they replace the test split (None: off).
   validation_ids: np.ndarray | None = None
+  dataset_version: str | None = None  # the prepared builder's version
 
   @functools.cached_property
   def eval_sets(self) -> dict[str, pipeline.PairSet]:
@@ -140,16 +145,21 @@ class Experiment:
         p.fsdp_min_size if p.param_sharding == "fsdp" else 0)
 
   def data_fingerprint(self) -> dict:
-    """The data config, without the keys the task ignores (the graph
-    budgets on image datasets: adding them left image runs' checkpoints
-    valid)."""
+    """What the data is: the dataset's name and builder version and the
+    data config, without the keys the task ignores (the graph budgets on
+    image datasets: adding them left image runs' checkpoints valid) and
+    without where it lies (`LOCATION_KEYS`: the same data under another
+    spelling of `data.data_dir` is the same data)."""
     data = self.config.data.to_dict()
     data.pop("source", None)  # read by grids only, never by a run
+    for key in LOCATION_KEYS:
+      data.pop(key, None)
     if not data.get("validation_fraction"):  # off: runs from before it
       data.pop("validation_fraction", None)
     for key in self.task.ignored_data_keys:
       data.pop(key, None)
-    return {"dataset": self.dataset_name, "data": data}
+    return {"dataset": self.dataset_name,
+            "dataset_version": self.dataset_version, "data": data}
 
   def model_fingerprint(self) -> dict:
     """The model config keys the built module reads, plus `preset` and
@@ -230,7 +240,7 @@ def setup(config: ml_collections.ConfigDict, workdir: str) -> Experiment:
   methods.check_deletion(config, df)
   return Experiment(config, workdir, dataset_name, train, test, df, tok,
                     task.build_model(config.model), mesh, spec, task, ood,
-                    validation)
+                    validation, str(builder.version))
 
 
 def init_params(exp: Experiment, seed: int):

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
-from typing import Any, Callable
+import threading
+from typing import Any, Callable, Iterator
 
 from mmul_jax import errors
+
+# Per thread: the (temporary, final) paths of the files written inside
+# `written_together`, or None outside it.
+_together = threading.local()
 
 
 def atomic_write(path: str, write: Callable[[Any], None], *,
                  binary: bool = False) -> None:
   """Calls `write(file)` on a temporary file beside `path`, then renames
-  it into place: readers see the old file or the whole new one."""
+  it into place: readers see the old file or the whole new one. Inside
+  `written_together`, the rename waits for the end of the block."""
   directory = os.path.dirname(os.path.abspath(path))
   os.makedirs(directory, exist_ok=True)
   fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
@@ -22,11 +29,45 @@ def atomic_write(path: str, write: Callable[[Any], None], *,
       write(f)
       f.flush()
       os.fsync(f.fileno())
-    os.replace(tmp, path)
+    pending = getattr(_together, "pending", None)
+    if pending is None:
+      os.replace(tmp, path)
+    else:
+      pending.append((tmp, path))
   except BaseException:
     if os.path.exists(tmp):
       os.remove(tmp)
     raise
+
+
+@contextlib.contextmanager
+def written_together() -> Iterator[None]:
+  """Makes the files written inside (by `atomic_write` and the writers
+  built on it) one change: each is written whole to a temporary file
+  first; when the block ends without an error they are renamed into
+  place, in the order written, else all removed. A write that fails (a
+  full disk, Ctrl-C) leaves every old file as it was.
+
+  The last file written is the commit point: its old version is removed
+  before the first rename, so a rename that fails (or a kill between
+  renames) leaves the earlier files new beside no last file, never beside
+  the old one. A block inside another joins it."""
+  if getattr(_together, "pending", None) is not None:
+    yield
+    return
+  pending = _together.pending = []
+  try:
+    yield
+    if pending and os.path.exists(pending[-1][1]):
+      os.remove(pending[-1][1])
+    while pending:
+      os.replace(*pending[0])
+      pending.pop(0)
+  finally:
+    _together.pending = None
+    for tmp, _ in pending:
+      with contextlib.suppress(OSError):
+        os.remove(tmp)
 
 
 def atomic_write_text(path: str, text: str) -> None:

@@ -9,6 +9,8 @@ hold yet (a killed grid resumes where it stopped; no finished cell runs
 again), then writes DIR/leaderboard.md, DIR/leaderboard.json and PNG plots.
 """
 
+import _interrupts  # noqa: F401  first: a signal from here on is one line
+
 import sys
 
 from absl import app

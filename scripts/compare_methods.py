@@ -16,6 +16,8 @@ the table by closeness to retraining on that audit. With
 its one tuned setting instead of its grid.
 """
 
+import _interrupts  # noqa: F401  first: a signal from here on is one line
+
 from absl import app
 from absl import flags
 

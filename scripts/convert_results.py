@@ -10,6 +10,8 @@ metrics are read as "classification", others as "retrieval"; give
 for the names of schema 2.
 """
 
+import _interrupts  # noqa: F401  first: a signal from here on is one line
+
 import argparse
 import sys
 

@@ -4,13 +4,18 @@ running a model.
   python scripts/rescore.py --scores=DIR/shadow/8x-.../scores.npz \
       [--out=audit.json] [--auc_num_samples=5] [--auc_seed=0] [--ulira_ddof=1]
 
-Prints the leakage table; with --out, writes the audit as JSON.
+Prints the leakage table; with --out, writes the audit as JSON. A file
+the audit cannot read (an array missing, of another shape, not finite or
+not numbers, another task's) is one line naming it and the array.
 """
+
+import _interrupts  # noqa: F401  first: a signal from here on is one line
 
 from absl import app
 from absl import flags
 
 from mmul_jax import cli
+from mmul_jax import errors
 from mmul_jax import io_utils
 from mmul_jax.unlearn import shadow
 
@@ -26,9 +31,11 @@ _DDOF = flags.DEFINE_enum(
 
 
 def main(argv):
-  del argv
+  del argv  # cli.parse_flags refused positional arguments
 
   def go():
+    if _SEED.value < 0:  # numpy's seeds are non-negative
+      raise errors.ConfigError(f"--auc_seed must be >= 0, got {_SEED.value}")
     audited, table = shadow.rescore(_SCORES.value,
                                     auc_num_samples=_SAMPLES.value,
                                     auc_seed=_SEED.value,
@@ -41,4 +48,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  app.run(main, flags_parser=cli.parse_flags)

@@ -10,6 +10,8 @@ KS forget quality) and writes scores.npz, shadow_results.json and
 leakage.md under DIR/shadow/<K>x-<seeds>/ (`mmul_jax.unlearn.shadow`).
 """
 
+import _interrupts  # noqa: F401  first: a signal from here on is one line
+
 from absl import app
 
 from mmul_jax import cli

@@ -7,6 +7,8 @@ A run that finds its checkpoint in the workdir resumes from it; a finished
 one only reports. `unlearn.py` uses the same cache.
 """
 
+import _interrupts  # noqa: F401  first: a signal from here on is one line
+
 from absl import app
 from absl import flags
 

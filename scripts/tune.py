@@ -11,12 +11,18 @@ drawn from Dr, never Df) under DIR/tune, runs each method's Optuna study
 (`tune.num_trials` trials, `tune.batch_size` at a time as one vmapped
 program), selects the trial closest to the retrained model on Df, Dr and
 validation, and writes DIR/tuned.json and DIR/tuning.md. Rerunning the
-same command resumes a killed study. Then
+same command resumes a killed study; rerunning with another search space
+(e.g. lower tune.learning_rates after every trial diverged) starts a new
+study, the old one kept beside it in DIR/tune/studies. Every method is
+checked on the task before any model trains (MMUL needs two
+modalities). Then
 
   python scripts/compare_methods.py --config=... --settings=DIR/tuned.json
 
 runs every method at its tuned setting on the real models and test split.
 """
+
+import _interrupts  # noqa: F401  first: a signal from here on is one line
 
 from absl import app
 

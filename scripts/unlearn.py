@@ -8,6 +8,8 @@ trains and caches them first; then runs the configured method, checkpoints it,
 prints the comparison table and writes DIR/results.json.
 """
 
+import _interrupts  # noqa: F401  first: a signal from here on is one line
+
 from absl import app
 
 from mmul_jax import cli

@@ -71,6 +71,17 @@ CASES = {
     "config_file_import_fails": (
         "scripts/unlearn.py", (), ("{config}", "ModuleNotFoundError",
                                    "nosuchmodule")),
+    # config_flags re-raises a ValueError as its own; given through a
+    # symlink, with an argument.
+    "config_file_raises_value_error": (
+        "scripts/unlearn.py", (), ("config file {link}, line 2 raised "
+                                   "ValueError: no b16",)),
+    "config_file_without_get_config": (
+        "scripts/unlearn.py", (), ("config file {config} has no "
+                                   "get_config() function",)),
+    "config_file_exits": (
+        "scripts/unlearn.py", (), ("config file {config}, line 2 exits "
+                                   "(sys.exit(0))",)),
     "workdir_is_a_file": ("scripts/unlearn.py", (),
                           ("{workdir}", "is a file")),
     "workdir_read_only": ("scripts/unlearn.py", (), ("{workdir}",)),
@@ -101,6 +112,15 @@ def test_bad_input_is_one_line_and_changes_nothing(case, tmp_path, data_dir,
     config = _config_file(tmp_path, "def get_config():\n  return 1 / 0\n")
   elif case == "config_file_import_fails":
     config = _config_file(tmp_path, "import nosuchmodule\n")
+  elif case == "config_file_raises_value_error":
+    values["link"] = str(tmp_path / "link.py")
+    os.symlink(_config_file(tmp_path, "def get_config(arg):\n  raise "
+                            "ValueError('no ' + arg)\n"), values["link"])
+    config = values["link"] + ":b16"
+  elif case == "config_file_without_get_config":
+    config = _config_file(tmp_path, "x = 1\n")
+  elif case == "config_file_exits":
+    config = _config_file(tmp_path, "import sys\nsys.exit(0)\n")
   elif case == "workdir_is_a_file":
     workdir = tmp_path / "a_file"
   elif case == "workdir_read_only":

@@ -110,8 +110,23 @@ def test_a_torn_last_record_reruns_its_cell(tmp_path):
   assert len(lines) == 8 and all(json.loads(ln) for ln in lines)
 
 
-REC = ('{"key": "%s", "method": "m", "metrics": {}, "schema_version": 2, '
-       '"task": "retrieval"}\n')
+def _record(key, **changes):
+  """A grid record as `benchmark.record_of` writes it."""
+  r = {"schema_version": 2, "key": key, "method": "m", "width": 64,
+       "strategy": "uniform", "ratio": 5.0, "seed": 0, "task": "retrieval",
+       "dataset": "shapes_captions",
+       "metrics": {k: {"test/itc/r1_mean": 30.0, "auc/cosine/mean": None}
+                   for k in ("original", "retrained", "m")},
+       "overall": {"original": 1.0, "retrained": 0.9, "m": 0.8},
+       "retrain_gap": {"mean": 0.1}, "auc_progress": 0.5,
+       "seconds": {"unlearn": 1.0, "evaluate": 1.0, "with_evaluation": 2.0,
+                   "retrain": 9.0}}
+  r.update(changes)
+  return r
+
+
+def _line(key, **changes):
+  return json.dumps(_record(key, **changes), sort_keys=True) + "\n"
 
 
 @pytest.mark.parametrize("middle,message", [
@@ -124,7 +139,7 @@ REC = ('{"key": "%s", "method": "m", "metrics": {}, "schema_version": 2, '
 def test_corrupt_record_in_the_middle_is_an_error(tmp_path, middle,
                                                   message):
   path = tmp_path / benchmark.RECORDS_FILE
-  content = (REC % "a").encode() + middle + (REC % "b").encode()
+  content = _line("a").encode() + middle + _line("b").encode()
   path.write_bytes(content)
   with pytest.raises(errors.DataError, match=message + ".*delete that line"):
     benchmark.read_records(str(path))
@@ -142,7 +157,7 @@ def test_a_schema_1_record_is_refused_and_the_converter_reads_it(tmp_path):
                      for k in ("original", "retrained", "m")},
          "overall": {"m": 0.9}, "retrain_gap": {"auc": 0.1, "mean": 0.1},
          "auc_progress": 0.5, "seconds": {"unlearn": 1.0}}
-  content = (REC % "a") + json.dumps(old) + "\n"
+  content = _line("a") + json.dumps(old) + "\n"
   path.write_text(content)
   with pytest.raises(errors.DataError,
                      match="line 2 is a schema-1 results record.*"
@@ -162,9 +177,11 @@ def test_a_schema_1_record_is_refused_and_the_converter_reads_it(tmp_path):
 
 def test_a_last_line_cut_inside_a_character_is_torn(tmp_path):
   path = tmp_path / benchmark.RECORDS_FILE
-  path.write_bytes((REC % "a").encode() + (REC % "b\u00e9").encode()[:22])
+  torn = json.dumps(_record("b\u00e9"), ensure_ascii=False).encode()
+  torn = torn[:torn.index("\u00e9".encode()) + 1]
+  path.write_bytes(_line("a").encode() + torn)
   assert list(benchmark.read_records(str(path))) == ["a"]
-  assert path.read_text() == REC % "a"
+  assert path.read_text() == _line("a")
 
 
 def test_bad_grid_is_refused_before_any_cell():
@@ -347,3 +364,167 @@ def test_the_real_source_names_the_real_datasets():
   with pytest.raises(errors.ConfigError, match="must start with a dataset "
                      "name"):
     benchmark.run(c, "/nonexistent", run_cell=_fake_results)
+
+
+def _no_compute(config, workdir):
+  raise AssertionError(f"a cell ran: {config.method.name} in {workdir}")
+
+
+def test_a_grid_the_task_refuses_entirely_stops_before_any_cell(tmp_path):
+  c = _config()
+  c.data.name = "reviews"  # one modality: MMUL is refused
+  c.benchmark.methods = ("mmul", "mmul_plus")
+  path = tmp_path / benchmark.RECORDS_FILE
+  path.write_text(_line("earlier"))
+  with pytest.raises(errors.ConfigError,
+                     match="no cell to run.*mmul on reviews: MMUL needs two "
+                     "modalities.*mmul_plus on reviews"):
+    benchmark.run(c, str(tmp_path), run_cell=_no_compute)
+  assert path.read_text() == _line("earlier")
+  c.benchmark.datasets = ("reviews", "shapes_cifar")
+  with pytest.raises(errors.ConfigError, match="mmul on shapes_cifar"):
+    benchmark.run(c, str(tmp_path), run_cell=_no_compute)
+  assert path.read_text() == _line("earlier")
+
+
+def test_the_base_configs_own_method_is_not_run_so_not_checked(tmp_path):
+  c = _config()
+  c.data.name = "reviews"
+  c.method.name = "mmul"  # what the grid's cells replace
+  c.benchmark.methods = ("mmul", "finetune")
+  c.benchmark.ratios = (5.0,)
+  c.benchmark.seeds = (0,)
+  seen = []
+
+  def run_cell(config, workdir):
+    seen.append(config.method.name)
+    return _fake_classification(config, workdir)
+
+  benchmark.run(c, str(tmp_path), run_cell=run_cell)
+  assert seen == ["finetune"]
+  assert benchmark.skipped(c) == ["mmul on reviews"]
+
+
+@pytest.mark.parametrize("key,value,message", [
+    ("methods", ("mmul", "finetune", "mmul"), "benchmark.methods lists "
+     "'mmul' twice"),
+    ("seeds", (0, 1, 0), "benchmark.seeds lists 0 twice"),
+    ("ratios", (2.0, 2), "benchmark.ratios lists 2"),
+    ("datasets", ("shapes_cifar", "reviews", "shapes_cifar"),
+     "benchmark.datasets lists 'shapes_cifar' twice"),
+])
+def test_a_cell_listed_twice_is_refused(key, value, message):
+  c = _config()
+  c.benchmark[key] = value
+  with pytest.raises(errors.ConfigError, match=message):
+    benchmark.run(c, "/nonexistent", run_cell=_no_compute)
+
+
+def test_real_names_of_two_datasets_that_are_one_are_refused():
+  c = _config()
+  c.data.source = "real"
+  c.benchmark.datasets = ("shapes_cifar", "cifar100")
+  with pytest.raises(errors.ConfigError, match="cifar100.*twice"):
+    benchmark.run(c, "/nonexistent", run_cell=_no_compute)
+
+
+def test_every_cells_data_is_checked_before_the_first_cell(tmp_path):
+  c = _config()
+  c.benchmark.datasets = ("shapes_cifar", "cifar100")
+  c.data.data_dir = str(tmp_path / "tfds")  # CIFAR-100 is not there
+  c.data.manual_dir = str(tmp_path / "manual")
+  with pytest.raises(errors.DataError, match="(?i)cifar"):
+    benchmark.run(c, str(tmp_path / "w"), run_cell=_no_compute)
+  assert not (tmp_path / "w").exists()
+
+
+@pytest.mark.parametrize("changes,message", [
+    ({"metrics": {"original": {"test/itc/r1_mean": "30.0"},
+                  "retrained": {}, "m": {}}},
+     "metrics.original.test/itc/r1_mean is '30.0', not a finite number or "
+     "null"),
+    ({"overall": {"original": float("nan")}},
+     "overall.original is nan, not a finite number or null"),
+    ({"retrain_gap": {"mean": float("inf")}}, "retrain_gap.mean is inf"),
+    ({"seconds": {"unlearn": True}}, "seconds.unlearn is True"),
+    ({"metrics": {"original": {}, "retrained": {}}},
+     "metrics has no 'm' model"),
+    ({"width": "64"}, "width is '64', not an integer"),
+    ({"ratio": None}, "ratio is None, not a finite number"),
+    ({"task": "speech"}, "task 'speech' is not one of"),
+])
+def test_a_record_with_a_bad_value_is_refused_with_its_line(tmp_path,
+                                                            changes,
+                                                            message):
+  path = tmp_path / benchmark.RECORDS_FILE
+  content = _line("a") + _line("b", **changes) + _line("c")
+  path.write_text(content)
+  with pytest.raises(errors.DataError) as e:
+    benchmark.read_records(str(path))
+  text = str(e.value)
+  assert f"{path}, line 2" in text and message in text, text
+  assert "delete that line" in text
+  assert path.read_text() == content  # nothing rewritten
+
+
+def test_a_cell_recorded_twice_is_refused_with_both_lines(tmp_path):
+  path = tmp_path / benchmark.RECORDS_FILE
+  content = _line("a") + _line("b") + _line("c") + _line("b", seed=1)
+  path.write_text(content)
+  with pytest.raises(errors.DataError,
+                     match="lines 2 and 4 are both the record of cell 'b'"):
+    benchmark.read_records(str(path))
+  assert path.read_text() == content
+
+
+def test_a_record_under_another_cells_key_is_refused(tmp_path):
+  c = _config()
+  records = benchmark.run(c, str(tmp_path), run_cell=_fake_results)
+  path = tmp_path / benchmark.RECORDS_FILE
+  lines = path.read_text().splitlines()
+  # The finetune record of line 2 under the mmul key of line 1: the
+  # leaderboard would count finetune twice and mmul never.
+  assert records[0]["method"] == "mmul"
+  assert records[1]["method"] == "finetune"
+  edited = json.loads(lines[1])
+  edited["key"] = records[0]["key"]
+  path.write_text("\n".join([json.dumps(edited)] + lines[2:]) + "\n")
+  with pytest.raises(errors.DataError,
+                     match="line 1 is filed under the key of cell "
+                     r"mmul\|w64\|uniform\|r2\|seed0 but is the record of "
+                     r"finetune\|w64\|uniform\|r2\|seed0"):
+    benchmark.run(c, str(tmp_path), run_cell=_no_compute)
+
+
+def test_non_finite_metrics_are_written_as_null_and_read_back(tmp_path):
+  def run_cell(config, workdir):
+    res = _fake_results(config, workdir)
+    res.models["original"].metrics["mubench/zrf"] = float("nan")
+    return res
+
+  c = _config()
+  c.benchmark.ratios, c.benchmark.seeds = (5.0,), (0,)
+  records = benchmark.run(c, str(tmp_path), run_cell=run_cell)
+  assert records[0]["metrics"]["original"]["mubench/zrf"] is None
+  assert "NaN" not in (tmp_path / benchmark.RECORDS_FILE).read_text()
+  assert benchmark.run(c, str(tmp_path), run_cell=_no_compute) == records
+  text = leaderboard.write_report(records, str(tmp_path))["markdown"]
+  assert "nan" not in text
+
+
+def test_a_last_record_without_its_newline_is_ended_before_appending(
+    tmp_path):
+  path = tmp_path / benchmark.RECORDS_FILE
+  path.write_text(_line("a") + _line("b").rstrip("\n"))
+  assert list(benchmark.read_records(str(path))) == ["a", "b"]
+  benchmark.append_record(str(path), _record("c"))
+  assert list(benchmark.read_records(str(path))) == ["a", "b", "c"]
+
+
+def test_old_records_without_a_gap_or_times_reach_the_leaderboard():
+  r = _record("a", retrain_gap=None, overall={"m": 0.8},
+              seconds={"unlearn": None})
+  agg = leaderboard.aggregate([r])
+  models = agg[("retrieval", "shapes_captions", 64, "uniform", 5.0)]
+  assert models["m"]["overall"][0] == 0.8
+  assert "gap" not in models["m"] and "seconds" not in models["retrained"]

@@ -1,5 +1,7 @@
 """Classification tasks end to end: the embedded NLVR2-style and VE-style
-tasks and the fake NLVR2 download through `unlearn.run` on the tiny model."""
+tasks and the fake NLVR2 download through `unlearn.run` on the tiny model
+(the slow suite; the default suite's runs are in tests/signal_test.py and
+tests/real_data_run_test.py)."""
 
 import os
 
@@ -26,8 +28,10 @@ def _config(tiny_config, data_dir, **changes):
 
 
 @pytest.mark.parametrize("dataset,method,classes", [
+    # Both slow: the default suite runs shapes_ve end to end in
+    # tests/signal_test.py and the fake NLVR2 and SNLI-VE downloads in
+    # tests/real_data_run_test.py.
     pytest.param("shapes_ve", "mmul", 3, marks=pytest.mark.slow),
-    # The toy task of tests/tasks runs this dataset end to end by default.
     pytest.param("shapes_nlvr2", "randlabel", 2, marks=pytest.mark.slow)])
 def test_embedded_tasks_unlearn_and_evaluate(tmp_path, tiny_config, data_dir,
                                              dataset, method, classes):
@@ -56,7 +60,7 @@ def test_fake_nlvr2_download_runs_end_to_end(tmp_path, tiny_config):
       "data.name": "nlvr2", "data.manual_dir": f"{FIXTURES}/nlvr2",
       "method.name": "neggrad", "deletion.count": 3,
       "unlearn.df_batch_size": 2, "unlearn.dr_batch_size": 4,
-      "eval.auc_num_samples": 1})
+      "train.batch_size": 4, "eval.auc_num_samples": 1})
   results = run_lib.run(c, str(tmp_path / "run"))
   assert results.deletion.num_forget_units == 3
   assert np.isfinite(results.models["neggrad"].metrics["test/accuracy"])

@@ -1,15 +1,29 @@
 """Shared fixtures: a tiny model and a tiny prepared dataset."""
 
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
+import jax
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "configs"))
 sys.path.insert(0, os.path.join(ROOT, "tests"))  # script_checks
+
+# A persistent compilation cache for the session, as the scripts use one:
+# a run's retrained model then reuses the original's compiled step (a
+# quarter of a tiny run's CPU time). Set before anything compiles (JAX
+# decides once whether a process uses the cache); empty at the start, so
+# the suite does not depend on an earlier one.
+_XLA_CACHE = tempfile.mkdtemp(prefix="mmul_jax_test_xla_")
+atexit.register(shutil.rmtree, _XLA_CACHE, ignore_errors=True)
+jax.config.update("jax_compilation_cache_dir", _XLA_CACHE)
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 
 @pytest.fixture(scope="session")
@@ -35,10 +49,10 @@ def tiny_builder(data_dir, tiny_config):
 
 @pytest.fixture(scope="session")
 def json_script():
-  """Runs a check script in its own process (e.g. with fake devices) and
-  returns the JSON dict it prints last."""
-  def run(path, timeout=600):
-    proc = subprocess.run([sys.executable, path], capture_output=True,
+  """Runs a check script (with arguments) in its own process (e.g. with
+  fake devices) and returns the JSON dict it prints last."""
+  def run(path, *args, timeout=600):
+    proc = subprocess.run([sys.executable, path, *args], capture_output=True,
                           text=True, timeout=timeout)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])

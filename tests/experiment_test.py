@@ -38,3 +38,17 @@ def test_mubench_file_rows_index_the_train_records(make, tmp_path):
   path.write_text("5\n80\n")
   with pytest.raises(errors.DataError, match="row 80 is out of range"):
     make(mubench_file=str(path), ratio=10.0)
+
+
+def test_a_training_batch_larger_than_dr_is_refused_at_setup(
+    tiny_builder, data_dir, tiny_config, tmp_path):
+  c = tiny_config.copy_and_resolve_references()
+  c.data.data_dir = data_dir
+  c.train.batch_size = 80  # all of D; the retrained model sees 72
+  with pytest.raises(errors.ConfigError,
+                     match=r"train.batch_size \(80\) exceeds the 72 retained "
+                     r"units \(Dr\) the retrained model trains on; lower it "
+                     "to at most 72"):
+    experiment.setup(c, str(tmp_path))
+  c.train.batch_size = 72
+  assert len(experiment.setup(c, str(tmp_path)).deletion.retain_ids) == 72

@@ -83,6 +83,47 @@ def test_shadow_refuses_bad_settings_before_compute(tmp_path, tiny_config,
   assert not (tmp_path / "shadow").exists()
 
 
+def test_the_original_differs_from_retraining_where_it_memorised(
+    tmp_path, tiny_config, data_dir):
+  """The case the audit must tell apart: trained long enough to memorise
+  its 8 deleted images (24 epochs of 80), the original scores them
+  unlike the retrained models do, while unlearning by retraining is the
+  reference itself (0.5, by construction)."""
+  c = _config(tiny_config, data_dir, ("retrain",), k=3)
+  c.train.num_steps = 120
+  c.train.warmup_steps = 10
+  c.train.checkpoint_every = c.train.log_every = 120
+  c.tensorboard = False
+  record = shadow.run(c, str(tmp_path))
+  audit = record["audit"]
+  for rep in ("cosine", "match"):
+    assert audit["retrain"][rep]["ulira"]["auc"] == 0.5, rep
+  # Memorised pairs: the original's own scores tell it from retraining.
+  assert audit["original"]["cosine"]["ulira"]["auc"] >= 0.75
+  assert audit["original"]["cosine"]["df_vs_dr_auc"]["mean"] < (
+      audit["retrained"]["cosine"]["df_vs_dr_auc"]["mean"])
+  assert record["ranking"][0]["model"] == "retrain"
+  assert "cosine" in record["leaks"]["original"]
+  assert record["leaks"]["retrain"] == []
+
+
+@pytest.mark.parametrize("changes,message", [
+    ({"shadow.num_models": 2}, "shadow.num_models must be at least 3"),
+    ({"shadow.num_models": 1}, "shadow.num_models must be at least 3"),
+    ({"unlearn.eval_every": 1, "unlearn.early_stopping": "retrain_gap"},
+     "unlearn.early_stopping = 'retrain_gap' evaluate one model at a time"),
+    ({"unlearn.eval_every": 1}, "unlearn.eval_every = 1 and"),
+])
+def test_what_the_audit_cannot_run_is_refused_before_training(
+    tmp_path, tiny_config, data_dir, changes, message):
+  c = _config(tiny_config, data_dir, ("finetune",))
+  c.update_from_flattened_dict(changes)
+  with pytest.raises(errors.ConfigError, match=message):
+    shadow.run(c, str(tmp_path))
+  assert not (tmp_path / "shadow").exists()
+  assert not list(tmp_path.iterdir())  # not even the deletion manifests
+
+
 def test_corrupt_score_file_is_one_clear_error(tmp_path):
   path = tmp_path / "scores.npz"
   path.write_bytes(b"not a zip")

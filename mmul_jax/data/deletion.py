@@ -288,11 +288,17 @@ def load(path: str, all_ids: Sequence[int] | None = None) -> DeletionSet:
   try:
     with open(path, encoding="utf-8") as f:
       m = json.load(f)
-    forget = np.asarray(m["forget_ids"], np.int64)
+    ids = m["forget_ids"]
     expected, drawn_from = m["sha256"], m["all_ids_sha256"]
-    fields = (m["dataset"], m["unit"], int(m["seed"]), float(m["ratio"]))
-    if forget.ndim != 1:
+    fields = (m["dataset"], m["unit"], m["seed"], float(m["ratio"]))
+    if not isinstance(ids, list):
       raise ValueError("forget_ids is not a list of ids")
+    # An id or seed of 50.5 would be cut to 50 by int().
+    for key, value in [("seed", fields[2])] + [
+        (f"forget_ids[{k}]", x) for k, x in enumerate(ids)]:
+      if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{key} is {value!r}, not an integer")
+    forget = np.asarray(ids, np.int64)
   except (OSError, ValueError, KeyError, TypeError, OverflowError) as e:
     what = f"no key {e}" if isinstance(e, KeyError) else str(e)
     raise errors.DataError(f"unreadable deletion manifest {path} ({what}); "
@@ -348,9 +354,36 @@ def skewed_set(root: str, all_ids: Sequence[int], labels: Sequence[int], *,
       skew_class=skew_class)
 
 
+def check_request(loaded: DeletionSet, asked: DeletionSet,
+                  path: str) -> None:
+  """Refuses a manifest that holds another set than the config asks for
+  (`asked`, drawn again: it is regenerable), naming what differs: a hand
+  edit with a recomputed hash is consistent in itself, and would
+  otherwise be forgotten and reported in place of the set asked for."""
+  n = len(asked.forget_ids)
+  diff = [f"{name} {got} (the config asks for {want})"
+          for name, got, want in (
+              ("dataset", loaded.dataset, asked.dataset),
+              ("unit", loaded.unit, asked.unit),
+              ("strategy", loaded.source, asked.source),
+              ("seed", loaded.seed, asked.seed),
+              ("ratio", f"{loaded.ratio:g}%", f"{asked.ratio:g}%"))
+          if got != want]
+  if len(loaded.forget_ids) != n:
+    diff.append(f"{len(loaded.forget_ids)} ids (the config asks for {n}: "
+                f"{asked.ratio:g}% of {len(asked.all_ids)} units)")
+  if not diff and not np.array_equal(loaded.forget_ids, asked.forget_ids):
+    diff.append(f"its ids are not the ones seed {asked.seed} draws")
+  if diff:
+    raise errors.DataError(
+        f"deletion manifest {path} does not hold the set the config asks "
+        f"for: {'; '.join(diff)}; delete it to regenerate the set")
+
+
 def _load_or_draw(path: str, all_ids, **kwargs) -> DeletionSet:
+  result = draw(all_ids, **kwargs)  # a permutation: cheap to redo
   if os.path.exists(path):
-    return load(path, all_ids)
-  result = draw(all_ids, **kwargs)
-  save(result, path)
+    check_request(load(path, all_ids), result, path)
+  else:
+    save(result, path)
   return result

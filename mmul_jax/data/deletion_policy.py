@@ -1,5 +1,5 @@
 """Which deletion set a run forgets (`config.deletion`), and whether the
-unlearning batches and the evaluation fit in it."""
+training and unlearning batches and the evaluation fit in it."""
 
 from __future__ import annotations
 
@@ -78,9 +78,15 @@ def _mubench_rows(path: str, num_rows: int, ratio: float) -> np.ndarray:
 
 
 def check_fits(config, df: deletion.DeletionSet) -> None:
-  """The unlearning batches and the evaluation's Dr samples must fit in the
-  deletion set (before any compute)."""
+  """The training and unlearning batches and the evaluation's Dr samples
+  must fit in the deletion set (before any compute). A batch larger than
+  its set would repeat units within a batch."""
   n_df, n_dr = len(df.forget_ids), len(df.retain_ids)
+  if config.train.batch_size > n_dr:  # the retrained model trains on Dr
+    raise errors.ConfigError(
+        f"train.batch_size ({config.train.batch_size}) exceeds the {n_dr} "
+        "retained units (Dr) the retrained model trains on; lower it to at "
+        f"most {n_dr}")
   if config.unlearn.df_batch_size > n_df:
     raise errors.ConfigError(
         f"unlearn.df_batch_size ({config.unlearn.df_batch_size}) exceeds the "

@@ -108,7 +108,14 @@ def read_wav(data: bytes, where: str) -> np.ndarray:
             f"{where}: expected 16-bit mono {SPEECH_RATE} Hz PCM, got "
             f"{8 * w.getsampwidth()}-bit, {w.getnchannels()} channel(s), "
             f"{w.getframerate()} Hz")
-      return np.frombuffer(w.readframes(w.getnframes()), "<i2").copy()
+      frames = w.readframes(w.getnframes())
+      # `wave` returns what is there: a cut data chunk reads short.
+      if len(frames) != 2 * w.getnframes():
+        raise errors.DataError(
+            f"{where} is truncated: its data chunk holds {len(frames)} "
+            f"bytes, its header says {w.getnframes()} samples "
+            f"({2 * w.getnframes()} bytes); download the archive again")
+      return np.frombuffer(frames, "<i2").copy()
   except (wave.Error, EOFError) as e:
     raise errors.DataError(f"{where} is not a readable WAV file ({e}); "
                            "download the archive again") from None

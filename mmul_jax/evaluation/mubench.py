@@ -13,7 +13,8 @@
   `a = 1 - |dt - dt_orig|`, `b = 1 - |df - random|`, and its guard rails.
 * `membership_inference`: an addition (the reference's is a stub): a
   logistic-regression attacker on per-example features, trained on members
-  (Dr) against non-members (test), then applied to Df.
+  (Dr) against non-members (test), then applied to Df; with too few of
+  either, NaN and the reason (`not_computable`).
 * `retrain_gaps`: |unlearned - retrained| per metric (neither reference has
   it; MU-Bench compares to the original and to chance instead).
 """
@@ -93,6 +94,20 @@ def harmonic_mean_score(dt: float, dt_orig: float, df: float,
   return 0.0 if a + b <= 0 else float(2 * a * b / (a + b))
 
 
+MIA_METRICS = ("attack_auc", "target_non_member_rate",
+               "non_member_rate_on_test", "target_auc")
+# Where a run's membership attack could not be computed, the reason, under
+# "mubench/mia/" beside its metrics (which are then NaN).
+NOT_COMPUTABLE = "not_computable"
+
+
+def not_computable(reason: str) -> dict:
+  """`membership_inference`'s result where the attack cannot run: every
+  metric NaN (tables show "n/a"; `retrain_gaps` leaves it out) and the
+  reason, so the run keeps its other metrics."""
+  return {**{k: math.nan for k in MIA_METRICS}, NOT_COMPUTABLE: reason}
+
+
 def membership_inference(member: np.ndarray, non_member: np.ndarray,
                          target: np.ndarray, *, seed: int = 0,
                          folds: int = 5) -> dict:
@@ -109,14 +124,20 @@ def membership_inference(member: np.ndarray, non_member: np.ndarray,
     non-members);
   * `target_auc`: AUC of the attacker's scores on targets (1) against the
     non-members (0): 0.5 means Df looks like unseen data.
+
+  With fewer than `folds` members or non-members it cannot run: every
+  metric is NaN and the reason is kept (`not_computable`).
   """
   member = np.asarray(member, np.float64)
   non_member = np.asarray(non_member, np.float64)
   target = np.asarray(target, np.float64)
   rng = np.random.default_rng(seed)
   n = min(len(member), len(non_member))
-  if n < folds:
-    raise ValueError(f"need at least {folds} members and non-members")
+  if n < folds:  # a few examples (a tiny Dr sample or test split)
+    return not_computable(
+        f"{len(member)} members (Dr) and {len(non_member)} non-members "
+        f"(test): its {folds}-fold cross-validation needs at least {folds} "
+        "of each")
   m = member[rng.choice(len(member), n, replace=False)]
   nm = non_member[rng.choice(len(non_member), n, replace=False)]
   x, y = np.concatenate([m, nm]), np.r_[np.ones(n), np.zeros(n)]
@@ -139,13 +160,19 @@ def membership_inference(member: np.ndarray, non_member: np.ndarray,
   }
 
 
+def _measured(x) -> bool:
+  return x is not None and math.isfinite(float(x))
+
+
 def retrain_gaps(unlearned: Mapping[str, float],
                  retrained: Mapping[str, float]) -> dict:
   """`|unlearned - retrained|` for every metric both have, and their mean
   (name `mean`); metrics are taken as given, so put them on one scale. The
   mean is of the exactly rounded sum (`math.fsum`), so it does not depend
-  on the order the metrics are named in."""
-  keys = sorted(set(unlearned) & set(retrained))
+  on the order the metrics are named in. A metric that one of them could
+  not measure (None or NaN: `not_computable`) has no gap."""
+  keys = sorted(k for k in set(unlearned) & set(retrained)
+                if _measured(unlearned[k]) and _measured(retrained[k]))
   gaps = {k: abs(float(unlearned[k]) - float(retrained[k])) for k in keys}
   gaps["mean"] = math.fsum(gaps.values()) / len(gaps) if gaps else 0.0
   return gaps

@@ -4,8 +4,10 @@ leaderboard's)."""
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, NamedTuple, Sequence
 
+from absl import logging
 import jax
 
 from mmul_jax.evaluation import mubench
@@ -49,6 +51,7 @@ def results_record(exp, evals: dict, *, method: str, times: dict,
   the method's model."""
   task, d = exp.task, exp.deletion
   eval_seconds = eval_seconds or {}
+  warn_not_computable(evals)
   retrained = task.headline_fractions(evals["retrained"])
   models = {}
   for k, metrics in evals.items():
@@ -73,13 +76,53 @@ def results_record(exp, evals: dict, *, method: str, times: dict,
       config=exp.config.to_dict())
 
 
+MIA_REASON = f"mubench/mia/{mubench.NOT_COMPUTABLE}"
+
+
+def warn_not_computable(evals: dict) -> None:
+  """One warning line per reason the membership attack could not run on
+  (the same sets give every model the same one): its metrics are NaN, and
+  the run keeps the others."""
+  for reason in sorted({m[MIA_REASON] for m in evals.values()
+                        if m.get(MIA_REASON)}):
+    logging.warning(
+        "the membership attack (mubench/mia/*) is not computable with %s; "
+        "it is reported as n/a and left out of the gaps to the retrained "
+        "model (the members are the evaluated Dr examples, all of them "
+        "with eval.max_dr_images = 0; the non-members the test split's)",
+        reason)
+
+
+class _NotComputable(float):
+  """NaN that any format spec shows as "n/a": the tables format metrics
+  with specs such as ".3f", which would print a metric that could not be
+  computed as "nan" (and fail on None)."""
+
+  def __new__(cls):
+    return super().__new__(cls, math.nan)
+
+  def __format__(self, spec: str) -> str:
+    return "n/a"
+
+
+NOT_COMPUTABLE = _NotComputable()
+
+
+def table_metrics(metrics: dict) -> dict:
+  """`metrics` for a table's cells: None and NaN as `NOT_COMPUTABLE`."""
+  return {k: NOT_COMPUTABLE if v is None or (
+      isinstance(v, float) and math.isnan(v)) else v
+          for k, v in metrics.items()}
+
+
 def model_columns(*columns: tuple[str, Callable[[dict], str]]
                   ) -> list[Column]:
   """Columns over `(name, results.ModelResults)` rows: the model's name,
-  then `(title, fn(metrics) -> text)` for each of `columns`, then its
-  time."""
+  then `(title, fn(metrics) -> text)` for each of `columns` (a metric not
+  computed shows as "n/a": `table_metrics`), then its time."""
   return ([Column("model", lambda r: r[0])]
-          + [Column(t, lambda r, fn=fn: fn(r[1].metrics)) for t, fn in columns]
+          + [Column(t, lambda r, fn=fn: fn(table_metrics(r[1].metrics)))
+             for t, fn in columns]
           + [Column("time s", lambda r: number(r[1].wall_seconds, ".0f"))])
 
 

@@ -26,6 +26,7 @@ convert them.
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 from mmul_jax import errors
@@ -106,7 +107,9 @@ class Results:
   schema_version: int = SCHEMA_VERSION
 
   def to_json(self) -> dict:
-    return dataclasses.asdict(self)
+    """The record as JSON values: a metric that could not be measured
+    (NaN) is null, since JSON has no NaN."""
+    return finite_or_none(dataclasses.asdict(self))
 
   @classmethod
   def from_json(cls, d: dict, *, source: str = "results record") -> Results:
@@ -151,3 +154,15 @@ def read(path: str) -> Results:
       io_utils.read_json(path, what="results file",
                          remedy="rerun the run that wrote it"),
       source=path)
+
+
+def finite_or_none(tree):
+  """`tree` (dicts, lists) with NaN and infinities as None: the numbers of
+  a written record are finite or null (tables show null as n/a)."""
+  if isinstance(tree, dict):
+    return {k: finite_or_none(v) for k, v in tree.items()}
+  if isinstance(tree, (list, tuple)):
+    return type(tree)(finite_or_none(v) for v in tree)
+  if isinstance(tree, float) and not math.isfinite(tree):
+    return None
+  return tree

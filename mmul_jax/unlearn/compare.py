@@ -115,6 +115,8 @@ def compare(config, workdir: str, names=None, quiet: bool = True,
         "the shadow audit needs shadow_models >= 3 (U-LiRA fits each "
         f"example's scores over the other models), got {shadow_models}; "
         "ranking by U-LiRA needs the audit")
+  if shadow_models:  # what the audit refuses, before the grid runs
+    shadow.check_config(config, shadow_models, key="shadow_models")
   names = names or list(grid())
   with workdir_lock.scope():  # held from the first run to the last
     experiment.lock_workdir(config, workdir)

@@ -38,15 +38,17 @@ def columns(task: str) -> tuple[tasks.Metric, ...]:
 
 
 def _values(record: dict, model: str) -> dict:
+  """A model's columns in one record (`benchmark.check_record`); a value
+  that older records lack (a gap, a time) is None, skipped."""
   m = dict(record["metrics"][model])
-  m["overall"] = record["overall"][model]
+  m["overall"] = record["overall"].get(model)
   if model in REFERENCES:
     m["gap"] = 0.0 if model == "retrained" else None
-    m["seconds"] = (record["seconds"]["retrain"] if model == "retrained"
-                    else None)
+    m["seconds"] = (record["seconds"].get("retrain")
+                    if model == "retrained" else None)
   else:
-    m["gap"] = record["retrain_gap"]["mean"]
-    m["seconds"] = record["seconds"]["unlearn"]
+    m["gap"] = (record["retrain_gap"] or {}).get("mean")
+    m["seconds"] = record["seconds"].get("unlearn")
   return m
 
 

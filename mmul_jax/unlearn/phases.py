@@ -13,6 +13,7 @@ from typing import Callable
 
 import jax
 
+from mmul_jax import checkpoint
 from mmul_jax import distributed
 from mmul_jax import errors
 from mmul_jax import experiment as experiment_lib
@@ -63,6 +64,29 @@ def _lanes_rate(schedules):
   if len(schedules) == 1:
     return lambda step: float(schedules[0](step))
   return lambda step: [float(s(step)) for s in schedules]
+
+
+def as_recorded(directory: str, fingerprint: dict) -> dict:
+  """`fingerprint`, made comparable with the one a model in `directory`
+  recorded before data was keyed by what it is, not where it lies
+  (`Experiment.data_fingerprint`): that one's data paths are taken over
+  (any spelling of them is the same data) and, lacking a dataset version,
+  none is asked for. Such models stay valid; a newer record is left as
+  it is, and a missing or unreadable one to the checkpointer."""
+  try:
+    with open(os.path.join(directory, checkpoint.FINGERPRINT_FILE),
+              encoding="utf-8") as f:
+      stored = json.load(f)
+  except (OSError, ValueError):
+    return fingerprint
+  if not (isinstance(stored, dict) and isinstance(stored.get("data"), dict)
+          and "dataset_version" not in stored):
+    return fingerprint
+  out = {k: v for k, v in fingerprint.items() if k != "dataset_version"}
+  out["data"] = {**fingerprint["data"],
+                 **{k: stored["data"][k] for k in
+                    experiment_lib.LOCATION_KEYS if k in stored["data"]}}
+  return out
 
 
 def _train_fingerprint(exp, kind: str, seeds=None) -> dict:
@@ -119,7 +143,8 @@ def train_model(exp: experiment_lib.Experiment, kind: str, seeds=None):
 
   seed_of = lambda s: c.seed if s is None else s
   phase = phase_lib.Phase(
-      directory=directory, fingerprint=_train_fingerprint(exp, kind, seeds),
+      directory=directory, fingerprint=as_recorded(
+          directory, _train_fingerprint(exp, kind, seeds)),
       streams={"train": _stream_of(exp, seeds, lambda s: exp.training_stream(
           ids, c.train.batch_size, seed_of(s)))},
       batches=lambda iterators: iterators["train"],
@@ -411,6 +436,8 @@ def unlearn_lanes(exp: experiment_lib.Experiment, originals: list,
   c = configs[0]
   t0 = time.perf_counter()
   one = lanes.keys is None
+  lanes = dataclasses.replace(
+      lanes, fingerprint=as_recorded(lanes.directory, lanes.fingerprint))
   plans = [methods.build(_context(exp, o, ck))
            for o, ck in zip(originals, configs)]
   plan = plans[0]

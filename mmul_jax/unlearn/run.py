@@ -90,12 +90,19 @@ def _run(config, workdir: str) -> results_lib.Results:
   if distributed.is_main():
     # The latest run's results, and a copy kept per method and setting.
     record = results.to_json()
-    io_utils.atomic_write_json(os.path.join(workdir, RESULTS_FILE), record)
-    io_utils.atomic_write_json(
-        os.path.join(phases.unlearn_dir(exp), RESULTS_FILE), record)
-    # Every model's per-example scores, for metrics computed later.
     for directory in (workdir, phases.unlearn_dir(exp)):
-      score_files.save(os.path.join(directory, SCORES_FILE), scores,
-                       task=exp.task.name)
+      write_outputs(directory, record, scores, exp.task.name)
     print(exp.task.table(results))
   return results
+
+
+def write_outputs(directory: str, record: dict, scores: dict,
+                  task: str) -> None:
+  """Writes results.json and scores.npz in `directory` as one pair: both
+  whole to temporary files, then renamed into place, results.json last
+  (its old version removed first; `io_utils.written_together`). A full
+  disk leaves the previous pair; a results.json always describes the
+  scores.npz beside it."""
+  with io_utils.written_together():
+    score_files.save(os.path.join(directory, SCORES_FILE), scores, task=task)
+    io_utils.atomic_write_json(os.path.join(directory, RESULTS_FILE), record)

@@ -34,6 +34,9 @@ RESULTS_FILE = "shadow_results.json"
 TABLE_FILE = "leakage.md"
 # Bump when what a model's cached scores hold changes.
 SCORES_VERSION = 1
+# U-LiRA fits each deleted example's scores over the other K - 1 models of
+# each side, so a side needs at least this many models.
+MIN_MODELS = 3
 
 
 def seeds_of(config) -> tuple[int, ...]:
@@ -61,6 +64,28 @@ def method_configs(config, settings: dict | None = None) -> dict:
   return out
 
 
+def check_config(config, num_models: int,
+                 key: str = "shadow.num_models") -> None:
+  """What the audit cannot run with, refused before any compute:
+  fewer than `MIN_MODELS` models per side (`key` names the option that
+  sets them), and evaluation during unlearning, which watches one model
+  at a time (the K models unlearn under vmap and are kept as their last
+  step leaves them)."""
+  if num_models < MIN_MODELS:
+    raise errors.ConfigError(
+        f"{key} must be at least {MIN_MODELS} (U-LiRA fits each deleted "
+        f"example's scores over the other K - 1 models of each side), got "
+        f"{num_models}")
+  u = config.unlearn
+  if u.eval_every or u.early_stopping != "none":
+    raise errors.ConfigError(
+        "the shadow models unlearn under vmap and are scored by their "
+        f"final step; unlearn.eval_every = {u.eval_every} and "
+        f"unlearn.early_stopping = {u.early_stopping!r} evaluate one model "
+        "at a time: set unlearn.eval_every = 0 and unlearn.early_stopping "
+        "= \"none\" for the audit")
+
+
 def score_models(exp, params, seeds, desc: str) -> dict:
   """`{set: {name: (K, ...)}}`: the task's per-example scores of each of
   the K stacked models."""
@@ -85,6 +110,8 @@ def run(config, workdir: str, settings: dict | None = None) -> dict:
 def _run(config, workdir: str, settings: dict | None) -> dict:
   t0 = time.perf_counter()
   configs = method_configs(config, settings)
+  for c in configs.values():  # a method's settings may turn evaluation on
+    check_config(c, config.shadow.num_models)
   # The models trained do not depend on the method: set up with the first.
   exp = experiment_lib.setup(next(iter(configs.values())), workdir)
   seeds = seeds_of(config)
@@ -147,9 +174,15 @@ def _run(config, workdir: str, settings: dict | None) -> dict:
 
 def rescore(path: str, *, auc_num_samples: int = 5,
             auc_seed: int = 0, ulira_ddof: int = 1) -> tuple[dict, str]:
-  """The audit and its table, recomputed from a saved `scores.npz`."""
+  """The audit and its table, recomputed from a saved `scores.npz` (a
+  file the audit cannot read is one error naming it and the array)."""
   scores, task = score_files.load(path)
-  reps = tasks.get(task).representations
+  reps = score_files.check_for_audit(
+      path, scores, task,
+      {name: t.representations for name, t in tasks.TASKS.items()},
+      models=(leakage.ORIGINAL, leakage.REFERENCE), sets=leakage.SETS,
+      min_models=3,  # U-LiRA fits each side to the other K - 1 models
+      auc_num_samples=auc_num_samples, option="--auc_num_samples")
   audited = leakage.audit(reps, scores, auc_num_samples=auc_num_samples,
                           auc_seed=auc_seed, ulira_ddof=ulira_ddof)
   return audited, tables(reps, audited)

@@ -5,8 +5,9 @@ The tuner's models live in `WORKDIR/tune`, an experiment whose held-out
 set is a validation carve of the training data (`config.tune.
 validation_fraction` of the units, drawn from Dr, never Df): its original
 and retrained models train without those units, and no test example is
-loaded or scored (setup only indexes the split). Per method (`config.tune.methods`, default every method with
-something to tune) the study in `WORKDIR/tune/studies/<method>.journal`
+loaded or scored (setup only indexes the split). Per method
+(`config.tune.methods`, default every method with something to tune)
+the study in `WORKDIR/tune/studies/<method>.journal`
 proposes `tune.num_trials` settings from the method's search space
 (`tuning.search_space`), `tune.batch_size` at a time sharing their structural
 values (`tuning.study`); each batch unlearns as one vmapped program
@@ -15,9 +16,25 @@ told its objectives (`tuning.objective`: the gap to the retrained model,
 and validation utility). A killed tuner resumes: finished trials are read
 from the journal, the running batch resumes from its checkpoints.
 
+Everything the run needs is checked before any model trains: each method
+of `tune.methods` on the task (MMUL needs two modalities) and at every
+corner of its search space, on the deletion set. Without `tune.methods`,
+the methods the task or config refuses are left out, and named.
+
+A study is tied to its search space and to the settings its trials share
+(`tuning.study.claim`): rerunning with another space (other
+`tune.learning_rates`, `tune.num_steps`, `tune.df_batch_sizes`, a
+method's ranges, or another shared unlearning setting) starts a new study,
+and the old journal is kept beside it as `<method>.<digest>.journal`
+(taken up again if that space comes back). The budget, `tune.num_trials`,
+counts every trial run, failed and diverged ones too, so each method gets
+the same compute; a study whose every trial failed is rerun by changing
+the space (e.g. lower `tune.learning_rates`), which starts a new study.
+
 Writes `WORKDIR/tuned.json` (per method the chosen setting, its scores,
 the Pareto front and every trial; `settings` is what
-`compare_methods.py --settings` and the benchmark grid read) and
+`compare_methods.py --settings` and the benchmark grid read, each entry
+checked as the config schema checks a config: `read_settings`) and
 `WORKDIR/tuning.md`.
 """
 
@@ -34,7 +51,10 @@ from mmul_jax import errors
 from mmul_jax import experiment as experiment_lib
 from mmul_jax import io_utils
 from mmul_jax import methods
+from mmul_jax import tasks
 from mmul_jax import workdir_lock
+from mmul_jax.data import datasets
+from mmul_jax.data import deletion_policy
 from mmul_jax.evaluation import report
 from mmul_jax.training import sharding
 from mmul_jax.training import vmapped
@@ -51,36 +71,137 @@ TABLE_FILE = "tuning.md"
 VERSION = 1
 
 
+# The tuner never runs the config's own method (often "mmul", which a
+# one-modality task refuses), so its experiment names one that takes every
+# task and setting, as the benchmark grid does.
+_STAND_IN = "finetune"
+
+
 def read_settings(path: str) -> dict[str, dict]:
-  """`{method: setting (dotted keys)}` of a tuned.json."""
+  """`{method: setting (dotted keys)}` of a tuned.json, every entry checked
+  (`check_setting`) before anything runs."""
   record = io_utils.read_json(
       os.path.expanduser(path), "settings", what="tuned settings",
       remedy="rerun scripts/tune.py to write it again",
       error=errors.ConfigError)
   settings = record["settings"]
-  for name in settings:
+  if not isinstance(settings, dict):
+    raise errors.ConfigError(
+        f"{path}: \"settings\" must map method names to settings, got "
+        f"{type(settings).__name__}; rerun scripts/tune.py to write it again")
+  for name, setting in settings.items():
     if name not in methods.METHODS:
       raise errors.ConfigError(
           f"{path} holds settings for {name!r}, which is not a registered "
-          f"method; available: {sorted(methods.METHODS)}")
+          f"method; available: {sorted(methods.METHODS)}; fix or remove "
+          "that entry")
+    check_setting(path, name, setting)
   return settings
 
 
+_TYPE_WORDS = {"float": "a number", "int": "an integer", "str": "a string",
+               "bool": "true or false", "tuple": "a list"}
+
+
+def check_setting(path: str, name: str, setting) -> None:
+  """Raises a one-line `ConfigError` naming `path`, method `name` and the
+  key, unless `setting` holds only the run's unlearning keys (`unlearn.*`
+  and `method.<name>.*`, what the tuner writes), each of the type and in
+  the range the config schema allows, and is valid as a whole."""
+  where = f"{path}, method {name!r}"
+  if not isinstance(setting, dict):
+    raise errors.ConfigError(
+        f"{where}: a setting must map config keys to values, got "
+        f"{setting!r}")
+  base = config_schema.default_config()
+  base.method.name = name
+  defaults = config_schema.flatten(base)
+  allowed = {k for k in defaults
+             if k.startswith(("unlearn.", f"method.{name}."))}
+
+  def refuse(e: errors.ConfigError, key: str | None = None):
+    msg = str(e).removeprefix(f"method {name!r}: ")  # named already
+    return errors.ConfigError(
+        f"{where}{'' if key is None else ', ' + key}: {msg}")
+
+  for key, value in setting.items():
+    if key not in allowed:
+      raise errors.ConfigError(
+          f"{where}: {key} is not an unlearning setting of {name!r}; a "
+          f"tuned setting holds unlearn.* and method.{name}.* keys only"
+          if key in defaults else
+          f"{where}: {config_schema.unknown_key_message(key, allowed)}")
+    default = defaults[key]
+    kind = type(default).__name__
+    wrong = errors.ConfigError(
+        f"{where}: {key} = {value!r} must be "
+        f"{_TYPE_WORDS.get(kind, 'a ' + kind)}, like its default "
+        f"{default!r}")
+    if isinstance(value, bool) != isinstance(default, bool):
+      raise wrong
+    c = base.copy_and_resolve_references()
+    try:
+      c.update_from_flattened_dict({key: value})
+    except (TypeError, ValueError):  # ml_collections' type check
+      raise wrong from None
+    try:
+      config_schema.validate(c)
+    except errors.ConfigError as e:
+      raise refuse(e, key) from None
+  c = base.copy_and_resolve_references()
+  c.update_from_flattened_dict(dict(setting))
+  try:
+    config_schema.validate(c)  # what only the keys together break
+  except errors.ConfigError as e:
+    raise refuse(e) from None
+
+
 def tuning_config(config):
-  """The tuner's experiment: `config` with the validation carve on."""
+  """The tuner's experiment: `config` with the validation carve on (and a
+  stand-in method: the config's own is never run)."""
   c = config.copy_and_resolve_references()
   c.data.validation_fraction = float(c.tune.validation_fraction)
+  c.method.name = _STAND_IN
   return c
 
 
 def method_names(config) -> list[str]:
-  """`tune.methods`, or every registered method with a search space."""
-  names = list(config.tune.methods) or [
-      n for n in methods.METHODS
-      if space_lib.space(n, space_lib.shared(config.tune))]
+  """`tune.methods`, each of which must run on the task and config; or
+  every registered method with a search space, less those the task or
+  config refuses (printed). Before any compute: `config` is checked."""
+  c = tuning_config(config)
+  task = tasks.for_dataset(datasets.DATASETS[c.data.name])
+  given = list(config.tune.methods)
+  names = given or [n for n in methods.METHODS
+                    if space_lib.space(n, space_lib.shared(c.tune))]
+  out, skipped = [], []
   for n in names:
-    methods.get(n)  # an unknown name: one line naming the known ones
-  return names
+    m = methods.get(n)  # an unknown name: one line naming the known ones
+    refused = m.check_task(c.method.get(n), task)
+    why = ""
+    if not space_lib.space(n, space_lib.shared(c.tune)):
+      why = "it has nothing to tune (its grid is one empty setting)"
+    elif refused:
+      why = f"data.name = {c.data.name!r} refuses it: {refused[0]}"
+    else:
+      try:
+        config_schema.validate(trial_config(c, n, {}))
+      except errors.ConfigError as e:
+        why = f"this config refuses it: {e}"
+    if not why:
+      out.append(n)
+    elif given:
+      raise errors.ConfigError(
+          f"tune.methods names {n!r}, but {why}; leave {n!r} out of "
+          "tune.methods")
+    else:
+      skipped.append(f"{n} ({why})")
+  if skipped:
+    print("not tuned, refused here: " + "; ".join(skipped), flush=True)
+  if not out:
+    raise errors.ConfigError(
+        f"no method to tune on {c.data.name!r}: every one is refused")
+  return out
 
 
 def method_space(config, name: str, exp) -> dict:
@@ -99,6 +220,40 @@ def method_space(config, name: str, exp) -> dict:
   return sp
 
 
+def check_space(config, name: str, sp: dict, exp) -> None:
+  """Every corner of the search space `sp` (each range's ends, each
+  choice) must make a valid run of method `name` on `exp`'s deletion set:
+  a trial must never be refused after the models are trained."""
+  for key, p in sp.items():
+    for value in p.choices if p.scale == "choice" else (p.low, p.high):
+      c = trial_config(config, name, {key: value})
+      try:
+        config_schema.validate(c)
+        deletion_policy.check_fits(c, exp.deletion)
+        methods.check_deletion(c, exp.deletion)
+      except errors.ConfigError as e:
+        raise errors.ConfigError(
+            f"tuning {name!r} at {key} = {value!r} (its search space): "
+            f"{e}") from None
+
+
+def study_description(config, name: str, sp: dict) -> dict:
+  """What method `name`'s study searches (`tuning.study.describe`): the
+  space `sp` and the settings every trial shares (dotted keys: the seed
+  and the run's unlearning settings, less the space's keys). A study is
+  tied to it (`tuning.study.claim`)."""
+  out = {"seed": config.seed}
+  stack = [("", phases.run_settings(trial_config(config, name, {})))]
+  while stack:
+    prefix, d = stack.pop()
+    for k, v in d.items():
+      if isinstance(v, dict):
+        stack.append((f"{prefix}{k}.", v))
+      elif f"{prefix}{k}" not in sp:
+        out[f"{prefix}{k}"] = v
+  return study_lib.describe(sp, out)
+
+
 def trial_config(config, name: str, params: dict):
   """The run config of a trial's setting (dotted keys)."""
   c = config.copy_and_resolve_references()
@@ -110,13 +265,23 @@ def trial_config(config, name: str, params: dict):
 def tune(config, workdir: str, quiet: bool = False) -> dict:
   """Tunes every method of `method_names(config)`; returns and writes the
   record (module docstring)."""
-  config_schema.validate(config)
-  names = method_names(config)
+  base = config.copy_and_resolve_references()
+  base.method.name = _STAND_IN  # the config's own method is never run
+  config_schema.validate(base)
   c = tuning_config(config)
+  names = method_names(config)  # each on the task, before any compute
   with workdir_lock.scope():
     experiment_lib.lock_workdir(config, workdir)
     exp = experiment_lib.setup(c, os.path.join(workdir, TUNE_DIR))
     check_batches(c.tune, exp.mesh)
+    spaces = {name: method_space(c, name, exp) for name in names}
+    for name in names:  # on the deletion set, before training
+      check_space(c, name, spaces[name], exp)
+    for name in names:  # a corrupt journal, a changed space: before too
+      note = study_lib.claim(study_path(exp, name), name,
+                             study_description(c, name, spaces[name]))
+      if note:
+        print(note, flush=True)
     original, _ = phases.train_model(exp, "original")
     retrained, _ = phases.train_model(exp, "retrain")
     evaluate_fn = exp.task.evaluator(exp.model, c)
@@ -134,8 +299,8 @@ def tune(config, workdir: str, quiet: bool = False) -> dict:
               "references": refs, "methods": {}, "settings": {}}
     for name in names:
       t0 = time.perf_counter()
-      out = tune_method(exp, c, name, original, refs["retrained"],
-                        evaluate_fn, key, quiet)
+      out = tune_method(exp, c, name, spaces[name], original,
+                        refs["retrained"], evaluate_fn, key, quiet)
       record["methods"][name] = out
       record["settings"][name] = out["chosen"]["setting"]
       print(f"tuned {name}: {out['counts']} in "
@@ -187,20 +352,22 @@ def study_path(exp, name: str) -> str:
   return os.path.join(exp.workdir, "studies", f"{name}.journal")
 
 
-def tune_method(exp, config, name: str, original, retrained_row: dict,
-                evaluate_fn, key: str, quiet: bool) -> dict:
-  """Runs method `name`'s study to `tune.num_trials` trials; its record."""
+def tune_method(exp, config, name: str, sp: dict, original,
+                retrained_row: dict, evaluate_fn, key: str,
+                quiet: bool) -> dict:
+  """Runs method `name`'s study over the search space `sp` to
+  `tune.num_trials` trials (every trial run counts); its record."""
   t = config.tune
-  sp = method_space(config, name, exp)
-  path = study_path(exp, name)
+  path = study_path(exp, name)  # claimed for `sp` (`tune`)
   seconds = 0.0
   while True:
     study = study_lib.open_study(
         path, name, seed=t.seed, startup_trials=t.startup_trials,
         batch=0)
+    study_lib.fail_incomplete(study, sp)  # never run, never chosen
     batch = study_lib.running_batch(study)  # what a killed run left
     if not batch:
-      done = len(study.get_trials(deepcopy=False))
+      done = study_lib.budget_used(study)
       if done >= t.num_trials:
         break
       index = study_lib.next_batch_index(study)
@@ -213,7 +380,12 @@ def tune_method(exp, config, name: str, original, retrained_row: dict,
     run_batch(exp, config, name, original, retrained_row, evaluate_fn, key,
               study, batch, quiet)
     seconds += time.perf_counter() - t0
-  return summarise(study, seconds)
+  lrs = ", ".join(f"{x:g}" for x in t.learning_rates)
+  return summarise(study, seconds, sp, advice=(
+      f"lower tune.learning_rates (now ({lrs})) or narrow the method's "
+      "ranges, and rerun: a changed search space starts a new study (this "
+      f"one is kept as {name}."
+      f"{study_lib.digest(study_description(config, name, sp))}.journal)"))
 
 
 def run_batch(exp, config, name, original, retrained_row, evaluate_fn,
@@ -245,20 +417,25 @@ def run_batch(exp, config, name, original, retrained_row, evaluate_fn,
             f"utility {values[1]:.4f}", flush=True)
 
 
-def summarise(study, seconds: float) -> dict:
-  """A method's record: every trial, the Pareto front, the chosen one.
-  `seconds`: this run's wall time on the study (trials and evaluation; 0
-  when the study was already complete); `unlearn_seconds`: the trials'
-  unlearning time as each recorded it, every trial counted once however
-  often the study was resumed or re-read."""
+def summarise(study, seconds: float, sp: dict | None = None,
+              advice: str = "lower tune.learning_rates or the method's "
+              "ranges and rerun") -> dict:
+  """A method's record: every trial, the Pareto front, the chosen one:
+  only complete trials with a value for every parameter of `sp` (when
+  given) are chosen. `seconds`: this run's wall time on the study (trials
+  and evaluation; 0 when the study was already complete);
+  `unlearn_seconds`: the trials' unlearning time as each recorded it,
+  every trial counted once however often the study was resumed or
+  re-read. `advice`: what to do when no trial completed."""
   trials = study.get_trials(deepcopy=False)
   unlearn_seconds = float(sum(t.user_attrs.get("seconds", 0.0)
                               for t in trials))
-  done = [t for t in trials if t.state.name == "COMPLETE"]
+  done = [t for t in trials if t.state.name == "COMPLETE"
+          and (sp is None or study_lib.defined(t, sp))]
   if not done:
     raise errors.NonFiniteLossError(
-        f"every trial of {study.study_name!r} diverged or failed; lower "
-        "tune.learning_rates or the method's ranges and rerun")
+        f"every trial of {study.study_name!r} diverged or failed "
+        f"({len(trials)} trials); {advice}")
   points = [tuple(t.values) for t in done]
   front = objective.pareto(points)
   best = done[objective.choose(points)]

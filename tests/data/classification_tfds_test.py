@@ -135,6 +135,7 @@ def test_a_mubench_statement_file_deletes_the_pairs_of_its_statements(
   c.deletion.mubench_file = str(tmp_path / "nlvr2.txt")
   c.deletion.ratio = 10.0
   c.unlearn.df_batch_size, c.unlearn.dr_batch_size = 1, 2
+  c.train.batch_size = 4  # at most the fixture's 4 retained pairs
   c.eval.auc_num_samples = 1
   exp = experiment.setup(c, str(tmp_path / "run"))
   pairs = [rows[r]["identifier"].rsplit("-", 1)[0] for r in listed]

@@ -307,3 +307,53 @@ def test_dr_evaluated_is_what_the_auc_reads_by_default():
   c.eval.max_dr_images = -2
   with pytest.raises(errors.ConfigError, match="max_dr_images"):
     config_schema.validate(c)
+
+
+def _standard(root, ratio=10.0, seed=0):
+  return deletion.standard_sets(str(root), np.arange(80), dataset="x",
+                                seed=seed, ratios=[ratio])[ratio]
+
+
+@pytest.mark.parametrize("edit,message", [
+    # Half the ids under another ratio, counts and hash recomputed: a 5%
+    # set in the 10% set's file.
+    (lambda m: {"forget_ids": m["forget_ids"][:4], "num_forget": 4,
+                "ratio": 5.0},
+     r"ratio 5% \(the config asks for 10%\); 4 ids \(the config asks for "
+     r"8: 10% of 80 units\)"),
+    (lambda m: {"seed": 1}, r"seed 1 \(the config asks for 0\)"),
+    (lambda m: {"dataset": "y"}, r"dataset y \(the config asks for x\)"),
+    # As many ids, but not the drawn ones.
+    (lambda m: {"forget_ids": m["forget_ids"][::-1]},
+     "its ids are not the ones seed 0 draws"),
+])
+def test_a_consistent_hand_edit_is_not_the_set_asked_for(tmp_path, edit,
+                                                         message):
+  asked = _standard(tmp_path)
+  path = deletion.manifest_path(str(tmp_path), "x", 0, 10.0)
+  _edit_manifest(path, **edit(json.loads(open(path).read())))
+  deletion.load(path, np.arange(80))  # consistent in itself
+  with pytest.raises(errors.DataError,
+                     match=f"deletion manifest {path} does not hold the set "
+                     f"the config asks for: {message}; delete it to "
+                     "regenerate the set"):
+    _standard(tmp_path)
+  os.remove(path)  # what the message says to do
+  np.testing.assert_array_equal(_standard(tmp_path).forget_ids,
+                                asked.forget_ids)
+
+
+def test_a_manifest_id_or_seed_that_is_not_an_integer_is_refused(tmp_path):
+  _standard(tmp_path)
+  path = deletion.manifest_path(str(tmp_path), "x", 0, 10.0)
+  m = json.loads(open(path).read())
+  _edit_manifest(path, forget_ids=[m["forget_ids"][0] + 0.5]
+                 + m["forget_ids"][1:])
+  with pytest.raises(errors.DataError,
+                     match=rf"unreadable deletion manifest {path} "
+                     rf"\(forget_ids\[0\] is {m['forget_ids'][0]}.5, not an "
+                     r"integer\); delete it"):
+    _standard(tmp_path)
+  _edit_manifest(path, forget_ids=m["forget_ids"], seed=0.5)
+  with pytest.raises(errors.DataError, match=r"seed is 0.5, not an integer"):
+    deletion.load(path, np.arange(80))

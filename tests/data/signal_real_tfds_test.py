@@ -138,3 +138,42 @@ def test_missing_or_wrong_files_stop_with_instructions(tmp_path):
   with pytest.raises(errors.DataError, match="lacks validation_list.txt"):
     manual_tfds.prepare(real.SpeechCommandsKs, str(tmp_path / "tfds"),
                         str(manual))
+
+
+def test_a_truncated_wav_is_named_with_its_archive(tmp_path):
+  import io
+  import wave
+  buf = io.BytesIO()
+  with wave.open(buf, "wb") as w:
+    w.setnchannels(1)
+    w.setsampwidth(2)
+    w.setframerate(16000)
+    w.writeframes(b"\1\0" * 100)
+  whole = buf.getvalue()
+  assert real.read_wav(whole, "x.wav").shape == (100,)
+  with pytest.raises(errors.DataError,
+                     match=r"x.wav is truncated: its data chunk holds 150 "
+                     r"bytes, its header says 100 samples \(200 bytes\); "
+                     "download the archive again"):
+    real.read_wav(whole[:-50], "x.wav")
+  # The fixture's archives, one clip cut short in a copy.
+  source = os.path.join(FIXTURES, "speech_commands")
+  manual = tmp_path / "manual"
+  manual.mkdir()
+  name = "speech_commands_v0.01.tar.gz"
+  cut = "./no/1b2c3d4e_nohash_0.wav"
+  with tarfile.open(os.path.join(source, name)) as src, \
+      tarfile.open(manual / name, "w:gz") as dst:
+    for member in src:
+      data = src.extractfile(member).read() if member.isfile() else None
+      if member.name == cut:
+        data = data[:len(data) // 2]
+        member.size = len(data)
+      dst.addfile(member, io.BytesIO(data) if data is not None else None)
+  other = "speech_commands_test_set_v0.01.tar.gz"
+  (manual / other).write_bytes(open(os.path.join(source, other), "rb").read())
+  with pytest.raises(errors.DataError,
+                     match=f"{manual / name}: no/1b2c3d4e_nohash_0.wav is "
+                     "truncated: its data chunk holds"):
+    manual_tfds.prepare(real.SpeechCommandsKs, str(tmp_path / "tfds"),
+                        str(manual))

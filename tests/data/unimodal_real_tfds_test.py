@@ -149,6 +149,7 @@ def test_rotten_tomatoes_is_imdbs_out_of_distribution_set(tmp_path,
                 data_dir=str(tmp_path / "tfds"))
   c.deletion.count = 4
   c.unlearn.update(df_batch_size=2, dr_batch_size=4)
+  c.train.batch_size = 4  # at most the fixture's 8 retained reviews
   c.eval.auc_num_samples = 1
   c.method.name = "finetune"
   exp = experiment.setup(c, str(tmp_path / "run"))

@@ -97,3 +97,95 @@ def test_retrain_gaps():
   gaps = mubench.retrain_gaps({"a": 0.5, "b": 0.2, "c": 1.0},
                               {"a": 0.7, "b": 0.2})
   assert gaps == pytest.approx({"a": 0.2, "b": 0.0, "mean": 0.1})
+
+
+def test_membership_inference_with_too_few_examples_is_not_computable():
+  rng = np.random.default_rng(2)
+  r = mubench.membership_inference(rng.normal(size=(4, 2)),
+                                   rng.normal(size=(40, 2)),
+                                   rng.normal(size=(1, 2)))
+  assert set(r) == set(mubench.MIA_METRICS) | {mubench.NOT_COMPUTABLE}
+  assert all(np.isnan(r[k]) for k in mubench.MIA_METRICS)
+  assert r[mubench.NOT_COMPUTABLE] == (
+      "4 members (Dr) and 40 non-members (test): its 5-fold "
+      "cross-validation needs at least 5 of each")
+
+
+def test_retrain_gaps_leave_out_what_was_not_measured():
+  gaps = mubench.retrain_gaps({"a": 0.5, "mia": float("nan"), "b": None},
+                              {"a": 0.7, "mia": float("nan"), "b": 0.1})
+  assert gaps == pytest.approx({"a": 0.2, "mean": 0.2})
+
+
+def _pairs(rng, images, captions=2):
+  image = rng.normal(size=(images, 8))
+  owner = np.repeat(np.arange(images), captions)
+  text = image[owner] + 0.1 * rng.normal(size=(len(owner), 8))
+  return {"image_embed": image, "text_embed": text, "caption_owner": owner,
+          "sim": image @ text.T, "features": rng.normal(size=(len(owner), 2))}
+
+
+def test_one_deleted_image_keeps_every_metric_but_the_attack():
+  # `deletion.count=1`: |Df| = 1 and 2 Dr images evaluated (the AUC's two
+  # samples of |Df|): 4 member pairs, fewer than the attack's 5 folds.
+  from mmul_jax.evaluation import evaluate
+  rng = np.random.default_rng(3)
+  pairs = {"df": _pairs(rng, 1), "dr": _pairs(rng, 2),
+           "test": _pairs(rng, 20)}
+  out = evaluate.mubench_retrieval(pairs, logit_scale=10.0, num_samples=2,
+                                   seed=0, metric_samples=20)
+  assert np.isfinite(out["knowledge_gap"]) and np.isfinite(out["zrf"])
+  assert np.isnan(out["mia"]["target_auc"])
+  assert "4 members (Dr)" in out["mia"][mubench.NOT_COMPUTABLE]
+
+
+def test_an_attack_not_computable_is_n_a_in_the_record_and_warned(caplog):
+  import json
+  import types
+  from mmul_jax import tasks
+  from mmul_jax.data import datasets
+  from mmul_jax.data import deletion
+  from mmul_jax.evaluation import report
+  from mmul_jax.evaluation import results
+  task = tasks.for_dataset(datasets.DATASETS["reviews"])
+  mia = mubench.not_computable("4 members (Dr) and 3 non-members (test)")
+
+  def metrics(acc):
+    return results.flatten({
+        "test": {"accuracy": acc}, "df": {"accuracy": acc},
+        "dr": {"accuracy": 90.0},
+        "auc": {"p_true": {"mean": acc / 100, "std": 0.0,
+                           "values": [acc / 100]}},
+        "mubench": {"df_acc": acc / 100, "knowledge_gap": 0.6, "zrf": 0.9,
+                    "df_chance": 0.5, "mia": mia}})
+
+  evals = {"original": metrics(90.0), "retrained": metrics(70.0),
+           "finetune": metrics(80.0)}
+  df = deletion.draw(np.arange(20), ratio=10, seed=0, dataset="reviews")
+  exp = types.SimpleNamespace(task=task, deletion=df, texts_per_unit=1.0,
+                              dataset_name="reviews",
+                              config=types.SimpleNamespace(to_dict=dict))
+  with caplog.at_level("WARNING"):
+    record = report.results_record(exp, evals, method="finetune",
+                                   times={}, total_seconds=1.0)
+  warned = [r.getMessage() for r in caplog.records
+            if "membership attack" in r.getMessage()]
+  assert warned == [
+      "the membership attack (mubench/mia/*) is not computable with 4 "
+      "members (Dr) and 3 non-members (test); it is reported as n/a and "
+      "left out of the gaps to the retrained model (the members are the "
+      "evaluated Dr examples, all of them with eval.max_dr_images = 0; the "
+      "non-members the test split's)"]
+  gap = record.models["finetune"].retrain_gap
+  assert gap["mean"] == pytest.approx(
+      np.mean([0.1, 0.1, 0.0, 0.1, 0.0, 0.0]))
+  assert not any("mia" in k for k in gap)
+  lines = task.table(record).splitlines()
+  column = lines[0].index("MIA Df non-member")
+  for row in lines[2:5]:
+    assert row[column:].startswith("n/a "), row
+    assert "0.900" in row  # ZRF
+  # The record round-trips, the reason with it.
+  back = results.Results.from_json(json.loads(json.dumps(record.to_json())))
+  assert back.models["finetune"].metrics[report.MIA_REASON] == (
+      "4 members (Dr) and 3 non-members (test)")

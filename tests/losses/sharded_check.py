@@ -35,7 +35,13 @@ def unit(x):
   return x / np.linalg.norm(x, axis=-1, keepdims=True)
 
 
-def main():
+# What each part of the check computes, by name (the command line's
+# arguments; none: every part).
+PARTS = ("contrastive", "md", "mmul_df", "mmul_dr", "mmul_plus",
+         "mmul_plus_cls", "distillation")
+
+
+def main(parts):
   assert jax.device_count() == N, jax.devices()
   mesh = jax.make_mesh((N,), (AX,))
   rng = np.random.default_rng(0)
@@ -64,14 +70,15 @@ def main():
   def per_device(x):
     return x.reshape((N, -1) + x.shape[1:])
 
-  out["contrastive_single"] = float(contrastive(img, txt, ids))
-  out["contrastive_shard_map"] = sharded_mean(contrastive, img, txt, ids)
-  out["contrastive_pmap"] = float(jnp.mean(jax.pmap(
-      lambda *a: contrastive(*a, axis_name=AX), axis_name=AX)(
-          *map(per_device, (img, txt, ids)))))
-  out["contrastive_vmap"] = float(jnp.mean(jax.vmap(
-      lambda *a: contrastive(*a, axis_name=AX), axis_name=AX)(
-          *map(per_device, (img, txt, ids)))))
+  if "contrastive" in parts:
+    out["contrastive_single"] = float(contrastive(img, txt, ids))
+    out["contrastive_shard_map"] = sharded_mean(contrastive, img, txt, ids)
+    out["contrastive_pmap"] = float(jnp.mean(jax.pmap(
+        lambda *a: contrastive(*a, axis_name=AX), axis_name=AX)(
+            *map(per_device, (img, txt, ids)))))
+    out["contrastive_vmap"] = float(jnp.mean(jax.vmap(
+        lambda *a: contrastive(*a, axis_name=AX), axis_name=AX)(
+            *map(per_device, (img, txt, ids)))))
 
   # Modality decoupling on embeddings.
   v0, t0 = (jnp.asarray(unit(rng.normal(size=(b, 8))), jnp.float32)
@@ -81,11 +88,12 @@ def main():
     return jnp.mean(losses.modality_decoupling(i, t, a, c,
                                                axis_name=axis_name))
 
-  out["md_single"] = float(md(img, txt, v0, t0))
-  out["md_shard_map"] = sharded_mean(md, img, txt, v0, t0)
-  out["md_pmap"] = float(jnp.mean(jax.pmap(
-      lambda *a: md(*a, axis_name=AX), axis_name=AX)(
-          *map(per_device, (img, txt, v0, t0)))))
+  if "md" in parts:
+    out["md_single"] = float(md(img, txt, v0, t0))
+    out["md_shard_map"] = sharded_mean(md, img, txt, v0, t0)
+    out["md_pmap"] = float(jnp.mean(jax.pmap(
+        lambda *a: md(*a, axis_name=AX), axis_name=AX)(
+            *map(per_device, (img, txt, v0, t0)))))
 
   # The whole MMUL loss term of the tiny model, negatives from Df and Dr.
   c = tiny.get_config()
@@ -111,6 +119,9 @@ def main():
   batch = {"df": part(16, 1), "dr": part(16, 2)}
   key = jax.random.key(3)
   for source in ("df", "dr"):
+    if f"mmul_{source}" not in parts:
+      continue
+
     def value(params, frozen, batch, axis_name=None, source=source):
       term = mmul.loss(task, model, negative_source=source, axis_name=axis_name)
       loss, _, _ = term.apply(term.init(params), params, frozen, batch,
@@ -127,7 +138,7 @@ def main():
   # mmul_plus with every term on (score retention), partners from Df and Dr.
   plus_weights = dict(md_weight=0.5, ukr_weight=2.0, mkr_weight=3.0,
                       fusion_weight=4.0, answer_weight=5.0, retain="scores")
-  for source in ("df", "dr"):
+  for source in ("df", "dr") if "mmul_plus" in parts else ():
     def value(params, frozen, batch, axis_name=None, source=source):
       term = mmul_plus.loss(task, model, negative_source=source,
                             axis_name=axis_name, **plus_weights)
@@ -142,7 +153,16 @@ def main():
         mesh=mesh, in_specs=(P(), P(), P(AX)), out_specs=P())
     out[f"mmul_plus_{source}_shard_map"] = float(jax.jit(f)(
         place(theta, P()), place(theta0, P()), place(batch, P(AX))))
-  # ... and on an NLVR2-shaped classification model (two images).
+  if "mmul_plus_cls" in parts:
+    classification_part(out, c, part, key, mesh, place)
+  if "distillation" in parts:
+    distillation_part(out, task, model, theta, theta0, batch["df"], key,
+                      mesh, place)
+  print(json.dumps(out))
+
+
+def classification_part(out, c, part, key, mesh, place):
+  """mmul_plus on an NLVR2-shaped classification model (two images)."""
   spec = datasets.DatasetSpec(task="classification", labels=("0", "1"),
                               image_keys=("image0", "image1"))
   ctask = tasks.for_dataset(spec)
@@ -175,7 +195,11 @@ def main():
       mesh=mesh, in_specs=(P(), P(), P(AX)), out_specs=P())
   out["mmul_plus_cls_shard_map"] = float(jax.jit(f)(
       place(c1, P()), place(c0, P()), place(cbatch, P(AX))))
-  # The distillation terms (Bad Teaching, SCRUB, DELETE) on a flat batch.
+
+
+def distillation_part(out, task, model, theta, theta0, flat, key, mesh,
+                      place):
+  """The distillation terms (Bad Teaching, SCRUB, DELETE), flat batch."""
   for kind in ("distillation", "decoupled_distillation"):
     def value(params, frozen, batch, axis_name=None, kind=kind):
       term = getattr(terms, kind)(task, model, temperature=2.0,
@@ -184,15 +208,15 @@ def main():
                               rng=key)
       return loss
 
-    flat = batch["df"]
     out[f"{kind}_single"] = float(jax.jit(value)(theta, theta0, flat))
     f = jax.shard_map(
         lambda p, f, x: jax.lax.pmean(value(p, f, x, axis_name=AX), AX),
         mesh=mesh, in_specs=(P(), P(), P(AX)), out_specs=P())
     out[f"{kind}_shard_map"] = float(jax.jit(f)(
         place(theta, P()), place(theta0, P()), place(flat, P(AX))))
-  print(json.dumps(out))
 
 
 if __name__ == "__main__":
-  main()
+  unknown = set(sys.argv[1:]) - set(PARTS)
+  assert not unknown, f"unknown parts {sorted(unknown)}; choose from {PARTS}"
+  main(set(sys.argv[1:]) or set(PARTS))

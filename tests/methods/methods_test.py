@@ -49,13 +49,12 @@ def _max_change(a, b):
              zip(jax.tree.leaves(a), jax.tree.leaves(b)))
 
 
-# The default suite runs the task loss (finetune) and MMUL's terms through
-# the loop on the retrieval model; the distillation methods and the rest
-# run on the classification model (tests/methods/classification_test.py),
-# and every method here in the slow suite. retrain is the reference every
-# run trains (tests/scripts_smoke_test.py); fisher's noise has its own unit
-# tests (gradient_transforms_test.py).
-_DEFAULT_LOOP_METHODS = ("finetune", "mmul")
+# The default suite runs these through the loop here; every other method
+# runs through it in a whole run on a fake real-data download
+# (tests/real_data_run_test.py: mmul_plus, salun, randlabel, scrub,
+# bad_teaching, neggrad, npo, delete, dtd, fisher), and retrain is the
+# reference every run trains. The slow suite runs every method here.
+_DEFAULT_LOOP_METHODS = ("finetune", "mmul", "neggrad_plus", "l1_sparse")
 
 
 @pytest.mark.parametrize("name", [

@@ -42,8 +42,10 @@ def _permuted(g: molecules.MoleculeGraph, perm: np.ndarray):
                                  perm[g.receivers][order].astype(np.int32))
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("layer_type", ["gin", "gat"])
+# The default suite runs node order with GIN and padding with GAT; the
+# slow suite both with both.
+@pytest.mark.parametrize("layer_type", [
+    "gin", pytest.param("gat", marks=pytest.mark.slow)])
 def test_graph_embedding_ignores_node_order(layer_type):
   enc = _encoder(layer_type)
   g = molecules.smiles_to_graph(SMILES[0])
@@ -83,7 +85,9 @@ def _stacked(smiles, max_atoms, max_edges):
       max_edges=max_edges) for s in smiles])
 
 
-# Both in the slow suite (padding and node order: GAT and GIN by default).
+# Both in the slow suite; the graph-text model's loss and outputs run in
+# the default suite through tests/signal_test.py (GIN) and
+# tests/real_data_run_test.py (ChEBI-20).
 @pytest.mark.slow
 @pytest.mark.parametrize("layer_type", ["gin", "gat"])
 def test_graph_text_outputs_and_loss_do_not_depend_on_the_budget(

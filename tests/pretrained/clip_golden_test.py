@@ -27,8 +27,7 @@ def _config(directory):
       pretrained=directory))
 
 
-@pytest.mark.parametrize("layout", [
-    pytest.param("hf", marks=pytest.mark.slow), "openai"])
+@pytest.mark.parametrize("layout", ["hf", "openai"])
 def test_import_matches_transformers(layout):
   golden = np.load(os.path.join(GOLDEN, "outputs.npz"))
   directory = os.path.join(GOLDEN, layout)

@@ -95,7 +95,11 @@ def run_vmapped(term, thetas, batches, num_devices):
   return losses_, jax.device_get(states.params), split
 
 
-def main():
+# The check's parts, by name (the command line's arguments; none: all).
+PARTS = ("train", "mmul", "vmap")
+
+
+def main(parts):
   assert jax.device_count() == 8, jax.devices()
   c = tiny.get_config()
   model = models.build(c.model)
@@ -111,6 +115,8 @@ def main():
                 for s in range(STEPS)]),
   }
   for name, (term, frozen, batches) in cases.items():
+    if name not in parts:
+      continue
     runs = {}
     for key, n, fsdp in ((1, 1, 0), (8, 8, 0), ("fsdp", 8, 1024)):
       traces = [0]
@@ -125,7 +131,13 @@ def main():
     result[f"{name}_max_param_move"] = max(
         float(np.max(np.abs(a - b))) for a, b in
         zip(jax.tree.leaves(runs[1][1]), jax.tree.leaves(theta)))
-  # K = 8 models under vmap: one per device on 8, all on 1.
+  if "vmap" in parts:
+    vmapped_part(result, c, model, theta0)
+  print(json.dumps(result))
+
+
+def vmapped_part(result, c, model, theta0):
+  """K = 8 models under vmap: one per device on 8, all on 1."""
   term = tasks.Retrieval(None).task_term(model)
   thetas = [jax.tree.map(lambda x, k=k: x + 0.01 * k, theta0)
             for k in range(8)]
@@ -146,8 +158,9 @@ def main():
   result["vmap_max_param_move"] = max(
       float(np.max(np.abs(a - np.asarray(b)))) for a, b in
       zip(jax.tree.leaves(runs[1][1]), jax.tree.leaves(vmapped.stack(thetas))))
-  print(json.dumps(result))
 
 
 if __name__ == "__main__":
-  main()
+  unknown = set(sys.argv[1:]) - set(PARTS)
+  assert not unknown, f"unknown parts {sorted(unknown)}; choose from {PARTS}"
+  main(set(sys.argv[1:]) or set(PARTS))
