@@ -1,6 +1,6 @@
 """The embedded unimodal tasks end to end through `unlearn.run` on the tiny
-model: one method per task by default, every general method in the slow
-suite, and MMUL's refusal before any compute."""
+model (slow), every general method on each (slow), and MMUL's refusal
+before any compute."""
 
 import os
 
@@ -41,8 +41,12 @@ def _check(results, dataset, method):
   assert "test acc" in tasks.for_results(results).table(results)
 
 
+# All slow: the default suite runs the unimodal kind end to end in
+# tests/signal_test.py (reviews) and on the fake CIFAR-100, IMDB,
+# DDI-2013, Speech Commands and UCF101 downloads
+# (tests/real_data_run_test.py).
 @pytest.mark.parametrize("dataset,method", [
-    ("shapes_cifar", "salun"),
+    pytest.param("shapes_cifar", "salun", marks=pytest.mark.slow),
     pytest.param("reviews", "npo", marks=pytest.mark.slow),
     pytest.param("drug_relations", "scrub", marks=pytest.mark.slow),
     pytest.param("tone_commands", "bad_teaching", marks=pytest.mark.slow),

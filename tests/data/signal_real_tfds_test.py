@@ -2,8 +2,10 @@
 the official files (tests/fixtures/, made by make_fake_datasets.py),
 including WAV and MPEG-4 decoding."""
 
+import io
 import os
 import tarfile
+import wave
 
 import ml_collections
 import numpy as np
@@ -61,18 +63,21 @@ def test_speech_commands_follows_superb_ks(tmp_path):
   assert np.all(x[0, 1600:] == 0) and np.abs(x).max() <= 1
 
 
-def test_a_wav_of_another_rate_is_named(tmp_path):
-  import io
-  import wave
+def _wav(rate, frames: bytes) -> bytes:
+  """A 16-bit mono WAV file's bytes."""
   buf = io.BytesIO()
   with wave.open(buf, "wb") as w:
     w.setnchannels(1)
     w.setsampwidth(2)
-    w.setframerate(8000)
-    w.writeframes(b"\0\0" * 10)
+    w.setframerate(rate)
+    w.writeframes(frames)
+  return buf.getvalue()
+
+
+def test_a_wav_of_another_rate_is_named(tmp_path):
   with pytest.raises(errors.DataError, match="x.wav: expected 16-bit mono "
                      "16000 Hz PCM, got 16-bit, 1 channel"):
-    real.read_wav(buf.getvalue(), "x.wav")
+    real.read_wav(_wav(8000, b"\0\0" * 10), "x.wav")
   with pytest.raises(errors.DataError, match="not a readable WAV"):
     real.read_wav(b"RIFF nonsense", "y.wav")
 
@@ -141,15 +146,7 @@ def test_missing_or_wrong_files_stop_with_instructions(tmp_path):
 
 
 def test_a_truncated_wav_is_named_with_its_archive(tmp_path):
-  import io
-  import wave
-  buf = io.BytesIO()
-  with wave.open(buf, "wb") as w:
-    w.setnchannels(1)
-    w.setsampwidth(2)
-    w.setframerate(16000)
-    w.writeframes(b"\1\0" * 100)
-  whole = buf.getvalue()
+  whole = _wav(16000, b"\1\0" * 100)
   assert real.read_wav(whole, "x.wav").shape == (100,)
   with pytest.raises(errors.DataError,
                      match=r"x.wav is truncated: its data chunk holds 150 "

@@ -58,7 +58,6 @@ SETTINGS = {
 }
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("method", [
     "mmul", pytest.param("salun", marks=pytest.mark.slow),
     pytest.param("neggrad_plus", marks=pytest.mark.slow)])
