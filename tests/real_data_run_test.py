@@ -12,6 +12,7 @@ import os
 
 import pytest
 
+from mmul_jax import methods
 from mmul_jax import tasks
 from mmul_jax.unlearn import run as run_lib
 
@@ -54,7 +55,8 @@ CASES = {
 
 
 @pytest.mark.parametrize("dataset", sorted(CASES))
-def test_a_whole_run_on_the_fake_download(tmp_path, tiny_config, dataset):
+def test_a_whole_run_on_the_fake_download(tmp_path, tiny_config, dataset,
+                                          caplog):
   method, changes, kind = CASES[dataset]
   c = tiny_config.copy_and_resolve_references()
   c.data.name = dataset
@@ -68,6 +70,9 @@ def test_a_whole_run_on_the_fake_download(tmp_path, tiny_config, dataset):
   c.update_from_flattened_dict(changes)
   workdir = tmp_path / "run"
   results = run_lib.run(c, str(workdir))
+  # A method that harms a model whatever its settings says so as it runs.
+  caution = methods.get(method).caution
+  assert not caution or caution in caplog.text
   assert results.task == kind and results.method == method
   assert results.dataset.startswith(dataset)
   assert set(results.models) == {"original", "retrained", method}

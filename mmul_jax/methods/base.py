@@ -61,6 +61,9 @@ class Method:
   gradient_ascent: it ascends the task loss (MU-Bench's overall score then
     allows a 0.4 test-score drop instead of 0.2).
   grid: the settings `unlearn.compare` tries (dotted config keys).
+  caution: what the method does to a model that no setting of its own
+    prevents (gradient ascent without retention collapses it), printed
+    as a warning whenever it runs; empty: nothing to warn about.
   unused: `unused(task) -> hyperparameters` that have no effect on that
     `tasks.Task` (a weight of a term the task lacks): not searched there,
     and `check_task` refuses a nonzero value.
@@ -83,6 +86,7 @@ class Method:
   gradient_ascent: bool = False
   grid: tuple[Mapping[str, Any], ...] = LR_GRID
   in_state: frozenset = frozenset()
+  caution: str = ""
   unused: Callable[..., frozenset] = lambda task: frozenset()
 
   @property

@@ -8,7 +8,11 @@ is not a KL divergence (spec §2.2).
 
 * `bad_teaching` (Chundawat et al., "Can Bad Teaching Induce Forgetting?",
   AAAI 2023): KL to the original model on Dr and to a randomly initialised
-  ("incompetent") teacher on Df, L = KL(θ₀ ‖ θ; Dr) + KL(θ_rand ‖ θ; Df).
+  ("incompetent") teacher on Df, L = KL(θ₀ ‖ θ; Dr) + w KL(θ_rand ‖ θ; Df)
+  (w = `forget_weight`). The paper's w = 1 took the demo's test R@1 from
+  29.2 to 15.6 in 100 steps at lr 3e-4; our default 0.03 is the largest of
+  {0.3, 0.1, 0.03, 0.01} that kept Dr R@1 within 5 points
+  (docs/method_defaults.md).
   Every step sees a Df and a Dr batch (the paper mixes them in one batch;
   MU-Bench's Dr subset could contain Df items, which cannot happen here).
 * `scrub` (Kurmanji et al., "Towards Unbounded Machine Unlearning", NeurIPS
@@ -17,7 +21,8 @@ is not a KL divergence (spec §2.2).
   first `max_steps` are max steps, for the first `max_periods` periods (the
   paper's `msteps` epochs of max steps interleaved at the start of each
   epoch); afterwards only min steps. Defaults: τ = 4, γ = 0.99, α = 0.001
-  as in the SCRUB code. MU-Bench ran two sequential phases, halved the epochs
+  as in the SCRUB code; 2 max steps per period of 20 (4 took the demo's
+  Dr R@1 down 9 points; docs/method_defaults.md). MU-Bench ran two sequential phases, halved the epochs
   twice and had no temperature or weights.
 * `delete` (Zhou et al., "Decoupled Distillation to Erase", CVPR 2025): on
   Df, KL to the original with the true answers masked out of its logits
@@ -44,7 +49,7 @@ def build_bad_teaching(ctx: base.Context) -> base.Plan:
           ctx.task, ctx.model, temperature=tau)),
        "forget": losses.on_forget(terms.distillation(
            ctx.task, ctx.model, temperature=tau, teacher="bad"))},
-      weights={"retain": 1.0, "forget": 1.0})
+      weights={"retain": 1.0, "forget": float(h.forget_weight)})
   return base.Plan(loss=loss,
                    frozen={"bad": ctx.init_params(int(h.teacher_seed))})
 
@@ -89,6 +94,7 @@ def _check_temperature(h) -> list[str]:
 def check_bad_teaching(h, config) -> list[str]:
   del config
   problems = _check_temperature(h)
+  problems += base.require_numbers(h, ("forget_weight",), minimum=0)
   if not isinstance(h.teacher_seed, int):
     problems.append("teacher_seed must be an integer")
   return problems
@@ -115,13 +121,21 @@ def check_delete(h, config) -> list[str]:
 
 _TEMPERATURE = {"temperature": (0.5, 8.0, "log")}
 BAD_TEACHING = base.Method(
-    build_bad_teaching, dict(temperature=1.0, teacher_seed=1),
-    ranges=_TEMPERATURE, check=check_bad_teaching)
+    build_bad_teaching, dict(temperature=1.0, teacher_seed=1,
+                             forget_weight=0.03),
+    ranges={**_TEMPERATURE, "forget_weight": (0.01, 1.0, "log")},
+    in_state=frozenset({"forget_weight"}), check=check_bad_teaching)
 SCRUB = base.Method(
     build_scrub, dict(temperature=4.0, task_weight=0.99, kl_weight=0.001,
-                      period=20, max_steps=4, max_periods=3),
+                      period=20, max_steps=2, max_periods=3),
     ranges={**_TEMPERATURE, "kl_weight": (1e-4, 1.0, "log")},
     in_state=frozenset({"kl_weight"}),
     check=check_scrub, trains_task_loss=True)
-DELETE = base.Method(build_delete, dict(temperature=1.0, mask_value=-1e9),
-                     ranges=_TEMPERATURE, check=check_delete)
+DELETE = base.Method(
+    build_delete, dict(temperature=1.0, mask_value=-1e9),
+    ranges=_TEMPERATURE, check=check_delete,
+    caution=("it reads Df only, with nothing holding Dr (the demo's test "
+             "R@1 went from 29.2 to 13.9, 15.4 at lr 1e-4; "
+             "docs/method_defaults.md); lower unlearn.num_steps or "
+             "evaluate as it goes (unlearn.eval_every with "
+             "unlearn.early_stopping=retrain_gap)"))

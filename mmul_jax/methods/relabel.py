@@ -110,11 +110,21 @@ def check_salun(h, config) -> list[str]:
   return problems
 
 
+# Measured on the demo (docs/method_defaults.md): no setting of their own
+# bounds what training on wrong answers costs the model there.
+_RELABEL_CAUTION = (
+    "training Df on wrong answers costs the whole model, not only Df (the "
+    "demo's test R@1 went from 29.2 to {}, {} at lr 1e-4{}; "
+    "docs/method_defaults.md); lower unlearn.num_steps or evaluate as it "
+    "goes (unlearn.eval_every with unlearn.early_stopping=retrain_gap)")
 RANDLABEL = base.Method(build_randlabel, dict(target="captions"),
                         check=check_randlabel, needs=needs,
-                        trains_task_loss=True)
+                        trains_task_loss=True,
+                        caution=_RELABEL_CAUTION.format(20.2, 25.7, ""))
 SALUN = base.Method(
     build_salun, dict(target="captions", threshold=0.5, mask_batches=8),
     ranges={"threshold": (0.1, 1.0, "linear")}, check=check_salun,
+    caution=_RELABEL_CAUTION.format(
+        19.8, 24.7, "; a smaller mask did not bound it"),
     in_state=frozenset({"threshold"}),
     needs=needs, trains_task_loss=True, full_weight=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import time
 
+from absl import logging
+
 from mmul_jax import distributed
 from mmul_jax import experiment as experiment_lib
 from mmul_jax import io_utils
@@ -59,6 +61,9 @@ def run(config, workdir: str) -> results_lib.Results:
 def _run(config, workdir: str) -> results_lib.Results:
   t0 = time.perf_counter()
   exp = experiment_lib.setup(config, workdir)
+  caution = methods.get(config.method.name).caution
+  if caution and distributed.is_main():
+    logging.warning("%s: %s", config.method.name, caution)
   original, original_info = phases.train_model(exp, "original")
   retrained, retrain_info = phases.train_model(exp, "retrain")
   unlearned, unlearn_info = phases.unlearn_model(exp, original,
