@@ -16,15 +16,28 @@ Public API (everything else is internal):
   default_config         every config key with its default
 """
 
-from mmul_jax import data
-from mmul_jax import evaluation
-from mmul_jax import gradient_transforms
-from mmul_jax import losses
-from mmul_jax import methods
-from mmul_jax import models
-from mmul_jax import tasks
-from mmul_jax.config_schema import default_config
-from mmul_jax.errors import UserError
+import importlib
+
+# Subpackages load on first use (PEP 562), so `import mmul_jax.losses` costs
+# jax, flax, optax and chex only, not the data and evaluation stacks (TFDS,
+# grain, scikit-learn, Orbax) that a run needs.
+_SUBPACKAGES = ("data", "evaluation", "gradient_transforms", "losses",
+                "methods", "models", "tasks")
+_ATTRIBUTES = {"default_config": "mmul_jax.config_schema",
+               "UserError": "mmul_jax.errors"}
+
+
+def __getattr__(name):
+  if name in _SUBPACKAGES:
+    return importlib.import_module(f"mmul_jax.{name}")
+  if name in _ATTRIBUTES:
+    return getattr(importlib.import_module(_ATTRIBUTES[name]), name)
+  raise AttributeError(f"module 'mmul_jax' has no attribute {name!r}")
+
+
+def __dir__():
+  return sorted(set(globals()) | set(__all__))
+
 
 __version__ = "0.1.0"
 

@@ -32,3 +32,20 @@ class Interrupted(UserError):
   """Ctrl-C or SIGTERM: the run stopped cleanly and can be resumed."""
 
   exit_code = 130
+
+
+class MissingExtraError(UserError, ImportError):
+  """An optional package a feature needs is not installed."""
+
+
+def require(module: str, *, extra: str, needed_for: str):
+  """`import module`, or one line naming the extra that installs it."""
+  import importlib  # pylint: disable=g-import-not-at-top
+  try:
+    return importlib.import_module(module)
+  except ImportError:
+    raise MissingExtraError(
+        f"{needed_for} needs {module.split('.')[0]}, which is not installed: "
+        f"pip install 'mmul_jax[{extra}]' (or -e '.[{extra}]' in a "
+        "checkout)") from None
+

@@ -68,9 +68,12 @@ class MoleculeGraph:
 
 
 def _rdkit():
-  from rdkit import Chem, RDLogger  # pylint: disable=g-import-not-at-top
-  RDLogger.DisableLog("rdApp.*")  # parse failures become our DataError
-  return Chem
+  chem = errors.require("rdkit.Chem", extra="molecules",
+                        needed_for="reading SMILES")
+  # Parse failures become our DataError, not RDKit's log lines.
+  errors.require("rdkit.RDLogger", extra="molecules",
+                 needed_for="reading SMILES").DisableLog("rdApp.*")
+  return chem
 
 
 def parse_smiles(smiles: str, *, record: str = "?"):

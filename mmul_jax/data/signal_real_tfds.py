@@ -14,7 +14,7 @@ array_record and read without TensorFlow:
   split lists): split 1, `trainlist01.txt` (9,537 clips) and
   `testlist01.txt`; each clip kept as `frames` evenly spaced frames, the
   shorter side resized to `frame_size`, JPEG-encoded (Pillow). Decoding
-  the .avi files needs PyAV (`pip install av`, the `video` extra).
+  the .avi files needs PyAV (`pip install 'mmul_jax[video]'`).
 
 TFDS's catalogue `speech_commands` and `ucf101` need TensorFlow (its Audio
 and Video features) and download at build time; these read the archives
@@ -81,7 +81,7 @@ directory (data.manual_dir) and extract both archives there:
   UCF101TrainTestSplits-RecognitionTask.zip
       -> <manual_dir>/ucfTrainTestlist/classInd.txt, trainlist01.txt,
          testlist01.txt
-Decoding the clips needs PyAV: pip install av
+Decoding the clips needs PyAV: pip install 'mmul_jax[video]'
 """
 
 
@@ -197,11 +197,8 @@ def decode_clip(path: str, *, num_frames: int, frame_size: int
                 ) -> list[bytes]:
   """`num_frames` frames evenly spaced over the clip at `path`, the
   shorter side resized to `frame_size`, as JPEG bytes (PyAV decodes)."""
-  try:
-    import av  # pylint: disable=import-outside-toplevel
-  except ImportError:
-    raise errors.DataError("decoding UCF101's clips needs PyAV: pip install "
-                           "av (or the project's video extra)") from None
+  av = errors.require("av", extra="video", needed_for="decoding UCF101's "
+                      "clips")
   try:
     with av.open(path) as container:
       frames = [f.to_ndarray(format="rgb24")

@@ -114,7 +114,8 @@ def space(name: str, shared_space: dict | None = None,
 
 def to_optuna(sp: dict[str, Param]) -> dict:
   """`{key: optuna distribution}` (for `Study.ask(fixed_distributions)`)."""
-  import optuna  # only the tuner needs it
+  optuna = errors.require("optuna", extra="tune",
+                          needed_for="the hyperparameter search")
   out = {}
   for key, p in sp.items():
     if p.scale == "choice":

@@ -50,7 +50,8 @@ INCOMPLETE = "incomplete"  # a failed trial's user attribute: never run
 
 
 def _optuna():
-  import optuna  # only the tuner needs it
+  optuna = errors.require("optuna", extra="tune",
+                          needed_for="the hyperparameter search")
   optuna.logging.set_verbosity(optuna.logging.WARNING)
   return optuna
 
