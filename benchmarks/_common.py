@@ -63,7 +63,7 @@ def mmul_step(c, mesh, fsdp_min_size: int = 0):
   term = mmul.loss(tasks.Retrieval(None), model, md_weight=h.md_weight, ukr_weight=h.ukr_weight,
                    mkr_weight=h.mkr_weight, negative_source=h.negative_source)
   from mmul_jax.unlearn import phases
-  tx = phases.optimizer(c, methods.Plan(loss=term))
+  tx = phases.optimizer(c, methods.Plan(loss=term)).tx
   params = jax.tree.map(np.array, frozen["original"])
   state = state_lib.create(params, tx, term.init(params))
   state_sharding = sharding.state_sharding(state, mesh, fsdp_min_size)

@@ -62,7 +62,7 @@ def main():
   tx = optim.adamw(learning_rate=t.learning_rate, num_steps=t.num_steps,
                    warmup_steps=t.warmup_steps, weight_decay=t.weight_decay,
                    grad_clip_norm=t.grad_clip_norm, kind="cosine",
-                   end_ratio=t.end_learning_rate_ratio)
+                   end_ratio=t.end_learning_rate_ratio).tx
   state = jax.device_put(
       state_lib.create(experiment.init_params(exp, c.seed), tx),
       sharding.replicated(exp.mesh))

@@ -3,6 +3,8 @@ and a schedule."""
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import jax
 import optax
 
@@ -31,9 +33,18 @@ def schedule(*, learning_rate: float, num_steps: int, warmup_steps: int,
   raise ValueError(f"unknown schedule {kind!r}; use 'cosine' or 'constant'")
 
 
+class Optimizer(NamedTuple):
+  """An optimiser and the learning rate it applies at each step (what a
+  phase logs; with `inject_learning_rate` the rate lives in `tx`'s state,
+  and `learning_rate` is still the rate at the configured peak)."""
+
+  tx: optax.GradientTransformation
+  learning_rate: optax.Schedule
+
+
 def adamw(*, learning_rate: float, num_steps: int, warmup_steps: int,
           weight_decay: float, grad_clip_norm: float, kind: str = "cosine",
-          end_ratio: float = 0.0) -> optax.GradientTransformation:
+          end_ratio: float = 0.0) -> Optimizer:
   return optimizer(
       "adamw", learning_rate=learning_rate, num_steps=num_steps,
       warmup_steps=warmup_steps, weight_decay=weight_decay,
@@ -45,9 +56,9 @@ def optimizer(name: str, *, learning_rate: float, num_steps: int,
               kind: str = "cosine", end_ratio: float = 0.0,
               before=(), after=(),
               sophia: dict | None = None,
-              inject_learning_rate: bool = False
-              ) -> optax.GradientTransformation:
-  """clip -> `before` -> optimiser with schedule -> `after`.
+              inject_learning_rate: bool = False) -> Optimizer:
+  """clip -> `before` -> optimiser with schedule -> `after`, and the
+  schedule (`Optimizer`).
 
   `inject_learning_rate`: the schedule's shape runs at peak 1 and the peak
   `learning_rate` is a number in the optimiser state
@@ -87,4 +98,6 @@ def optimizer(name: str, *, learning_rate: float, num_steps: int,
     parts.append(optax.inject_hyperparams(optax.scale)(
         step_size=float(learning_rate)))
   parts.extend(after)
-  return optax.chain(*parts)
+  rate = schedule(learning_rate=learning_rate, num_steps=num_steps,
+                  warmup_steps=warmup_steps, kind=kind, end_ratio=end_ratio)
+  return Optimizer(optax.chain(*parts), rate)

@@ -123,7 +123,7 @@ def test_sophiag_matches_numpy_over_several_steps():
   tx = optim.optimizer("sophia", learning_rate=lr, num_steps=10,
                        warmup_steps=0, weight_decay=wd, grad_clip_norm=0.0,
                        kind="constant",
-                       sophia=dict(b1=b1, b2=b2, rho=rho, batch_size=bs))
+                       sophia=dict(b1=b1, b2=b2, rho=rho, batch_size=bs)).tx
   state = tx.init(params)
   theta = {k: v.astype(np.float64) for k, v in params.items()}
   m = {k: np.zeros_like(v) for k, v in theta.items()}

@@ -44,7 +44,7 @@ def _guard(exp):
   """The trained original's checkpointer, as `train_model` makes it."""
   directory = phases.model_dir(exp, "original")
   return checkpoint.Checkpointer(directory, phases.as_recorded(
-      directory, phases._train_fingerprint(exp, "original")))
+      directory, phases.train_fingerprint(exp, "original")))
 
 
 @pytest.fixture

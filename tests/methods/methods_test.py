@@ -83,9 +83,9 @@ def test_soul_runs_any_method_with_sophiag(setup):
   sophia = {"method.name": "npo", "unlearn.second_order": "sophia",
             "unlearn.sophia_batch_size": 8}
   exp = make(**sophia)
-  plan = methods.build(phases._context(exp, original))
+  plan = methods.build(phases.context(exp, original))
   states = jax.tree.leaves(
-      phases.optimizer(exp.config, plan).init(original),
+      phases.optimizer(exp.config, plan).tx.init(original),
       is_leaf=lambda x: isinstance(x, gt.SophiaState))
   assert any(isinstance(x, gt.SophiaState) for x in states)
   params, info = phases.unlearn_model(exp, original)
@@ -102,7 +102,7 @@ def test_salun_moves_only_salient_weights(setup):
   make, original = setup
   exp = make(**{"method.name": "salun", "unlearn.weight_decay": 0.0,
                 "method.salun.threshold": 0.3})
-  plan = methods.build(phases._context(exp, original))
+  plan = methods.build(phases.context(exp, original))
   mask = plan.gradient_transforms[0].init(original).mask
   kept = sum(float(m.sum()) for m in jax.tree.leaves(mask))
   total = sum(m.size for m in jax.tree.leaves(mask))
@@ -117,7 +117,7 @@ def test_salun_moves_only_salient_weights(setup):
 
 def test_bad_teaching_uses_a_random_teacher(setup):
   make, original = setup
-  plan = methods.build(phases._context(
+  plan = methods.build(phases.context(
       make(**{"method.name": "bad_teaching"}), original))
   assert set(plan.frozen) == {"bad"}  # the loop adds the original
   assert _max_change(plan.frozen["bad"], original) > 0.01

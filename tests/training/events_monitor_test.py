@@ -151,7 +151,7 @@ def test_bad_monitor_settings_are_refused(tiny_config, changes, message):
 def test_default_monitor_keys_keep_earlier_run_directories(tiny_config):
   c = tiny_config.copy_and_resolve_references()
   before = phases.unlearn_settings(c)
-  assert not set(phases._MONITOR_KEYS) & set(before)
+  assert not set(phases.MONITOR_KEYS) & set(before)
   c.unlearn.eval_every = 5  # monitoring alone changes no result
   assert phases.settings_digest(c) == phases.settings_digest(tiny_config)
   c.unlearn.early_stopping = "retrain_gap"

@@ -38,13 +38,18 @@ def test_injected_learning_rate_equals_the_plain_optimizer(name):
                              inject_learning_rate=True, **KW)
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6,
                                                        atol=1e-7),
-               _run(plain), _run(injected))
+               _run(plain.tx), _run(injected.tx))
+  # Both report the rate they apply: the configured peak after warmup.
+  for opt in (plain, injected):
+    assert float(opt.learning_rate(0)) == 0.0
+    np.testing.assert_allclose(float(opt.learning_rate(2)), 3e-3, rtol=1e-6)
+    np.testing.assert_allclose(float(opt.learning_rate(5)), 3e-4, rtol=1e-5)
 
 
 def test_learning_rates_stack_under_vmap_with_one_function():
   lrs = (1e-3, 1e-2)
   txs = [optim.optimizer("adamw", learning_rate=lr,
-                         inject_learning_rate=True, **KW) for lr in lrs]
+                         inject_learning_rate=True, **KW).tx for lr in lrs]
   params = _params()
   states = [tx.init(params) for tx in txs]
   stacked = jax.tree.map(lambda *xs: jnp.stack(xs), *states)
