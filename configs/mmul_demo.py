@@ -1,6 +1,11 @@
 """MMUL on the embedded shapes dataset: the README's first command.
 
   python scripts/unlearn.py --config=configs/mmul_demo.py
+  python scripts/unlearn.py --config=configs/mmul_demo.py:method=scrub
+
+`method=NAME` runs another method at its demo setting
+(`mmul_jax.recipes.METHOD_DEMOS` says how those were chosen) in the same
+workdir, so the original and retrained models are trained once for all.
 
 Trains the original model on D (2,000 images, 2 captions each) and the
 retrained reference on Dr (5% of the images deleted), runs MMUL and prints
@@ -19,11 +24,12 @@ They were chosen on the original trained for 800 steps; since stop 36 it
 trains 500 (the demo's speed) and they were kept, not re-chosen.
 """
 
+from mmul_jax import config_schema
 from mmul_jax import recipes
-from mmul_jax.config_schema import default_config
 
 
-def get_config():
-  c = default_config()
-  recipes.mmul_demo(c)
+def get_config(arg=None):
+  options = config_schema.config_arg(arg, method="mmul")
+  c = config_schema.default_config()
+  recipes.method_demo(c, options.method)
   return c

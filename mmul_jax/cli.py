@@ -118,6 +118,8 @@ def _config_file_error(e: BaseException, path: str | None) -> str | None:
               "to get_config(): add or drop the :ARG")
     return None
   cause, line = raised
+  if isinstance(cause, errors.UserError):  # e.g. a bad `:ARG`: ours to say
+    return f"config file {path}: {cause}"
   if isinstance(cause, SystemExit):
     return (f"config file {path}, line {line} exits (sys.exit({cause.code!r})"
             ") instead of returning a config; a config file defines "
@@ -188,6 +190,7 @@ def resolve_workdir(flag_value: str | None, config, config_file: str) -> str:
     return flag_value
   if config.workdir:
     return config.workdir
+  config_file = config_file.split(":", 1)[0]  # FILE[:ARG]
   stem = os.path.splitext(os.path.basename(config_file))[0]
   return os.path.join("runs", stem)
 

@@ -550,3 +550,21 @@ def validate(config: ml_collections.ConfigDict) -> None:
                       "strategy)")
   _check_signal(config, spec)
   methods.check_config(config, set(features), tasks.for_dataset(spec))
+
+
+def config_arg(arg: str | None, **defaults) -> ml_collections.ConfigDict:
+  """The options of `--config=FILE:ARG` ("key=value,key=value"), over
+  `defaults`, whose keys are the only ones allowed (values stay strings).
+  """
+  options = ml_collections.ConfigDict(defaults)
+  for item in filter(None, (arg or "").split(",")):
+    key, sep, value = item.partition("=")
+    key = key.strip()
+    if not sep or key not in defaults:
+      raise errors.ConfigError(
+          f"config argument {item!r} is not one of "
+          f"{', '.join(k + '=...' for k in sorted(defaults))}; pass "
+          "--config=FILE:key=value[,key=value]")
+    options[key] = value.strip()
+  return options
+

@@ -6,23 +6,54 @@ import os
 
 import pytest
 
+from mmul_jax import cli
 from mmul_jax import config_schema
 from mmul_jax import errors
+from mmul_jax import recipes
 
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)),
                           "configs")
 
 
-def _load(path):
+def _load(path, *arg):
   spec = importlib.util.spec_from_file_location("cfg", path)
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
-  return module.get_config()
+  return module.get_config(*arg)
 
 
 @pytest.mark.parametrize("path", sorted(glob.glob(f"{CONFIG_DIR}/*.py")))
 def test_every_config_validates(path):
   config_schema.validate(_load(path))
+
+
+@pytest.mark.parametrize("method", ["mmul", *sorted(recipes.METHOD_DEMOS)])
+def test_the_demo_runs_every_method_at_its_setting_in_one_workdir(method):
+  demo = os.path.join(CONFIG_DIR, "mmul_demo.py")
+  c = _load(demo, f"method={method}")
+  config_schema.validate(c)
+  assert c.method.name == method
+  # The original and retrained models are the MMUL demo's.
+  assert cli.resolve_workdir(None, c, demo + f":method={method}") == (
+      os.path.join("runs", "mmul_demo"))
+  for key, value in recipes.METHOD_DEMOS.get(method, {}).items():
+    node = c
+    for part in key.split("."):
+      node = node[part]
+    assert node == value, key
+  plain = _load(demo)
+  assert c.train == plain.train and c.model == plain.model
+  assert c.deletion == plain.deletion and c.data == plain.data
+
+
+@pytest.mark.parametrize("arg,message", [
+    ("method=mmul_pluss", r"no setting for method 'mmul_pluss'.*--config"),
+    ("methd=scrub", r"'methd=scrub' is not one of method="),
+    ("scrub", r"'scrub' is not one of method="),
+])
+def test_a_bad_demo_argument_is_one_clear_error(arg, message):
+  with pytest.raises(errors.ConfigError, match=message):
+    _load(os.path.join(CONFIG_DIR, "mmul_demo.py"), arg)
 
 
 @pytest.mark.parametrize("mutate,message", [
