@@ -180,7 +180,8 @@ def scale_by_sophia(*, b1: float = 0.9, b2: float = 0.95, rho: float = 0.04,
   m is updated once per step (MU-Bench's SophiaG updated it twice).
 
   Args:
-    b1, b2: the moving averages' decays, in [0, 1).
+    b1: the gradient moving average's decay, in [0, 1).
+    b2: the Hessian estimate's moving average's decay, in [0, 1).
     rho: ρ > 0, the clipping scale.
     batch_size: the batch size h is scaled by (MU-Bench: 5120).
     eps: keeps the ratio finite where h = 0.

@@ -11,23 +11,25 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# Runs the README's python examples after importing only the core, and
-# prints the modules they loaded beyond it.
+# Runs the python examples of README and the losses page after importing
+# only the core, and prints the modules they loaded beyond it.
 _PROBE = textwrap.dedent("""
     import re, sys
     import chex, flax, jax, numpy, optax
     before = set(sys.modules)
     import mmul_jax.gradient_transforms, mmul_jax.losses
-    text = open(sys.argv[1]).read()
-    for block in re.findall(r"```python\\n(.*?)```", text, re.S):
-      exec(compile(block, "README.md", "exec"), {})
+    for path in sys.argv[1:]:
+      for block in re.findall(r"```python\\n(.*?)```", open(path).read(),
+                              re.S):
+        exec(compile(block, path, "exec"), {})
     print(" ".join(sorted(set(sys.modules) - before)))
 """)
 
 
 def _loaded(python):
   proc = subprocess.run(
-      [python, "-c", _PROBE, os.path.join(ROOT, "README.md")],
+      [python, "-c", _PROBE, os.path.join(ROOT, "README.md"),
+       os.path.join(ROOT, "docs", "losses.md")],
       capture_output=True, text=True, timeout=600, cwd=ROOT,
       env=dict(os.environ, PYTHONPATH=ROOT))
   assert proc.returncode == 0, proc.stderr[-3000:]

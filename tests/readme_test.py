@@ -1,4 +1,4 @@
-"""The README's code example runs as written."""
+"""The code examples of the README and the losses page run as written."""
 
 import os
 import re
@@ -8,10 +8,15 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def _blocks(path):
+  text = open(os.path.join(ROOT, path)).read()
+  return re.findall(r"```python\n(.*?)```", text, re.S)
+
+
 def test_readme_python_examples_run():
-  text = open(os.path.join(ROOT, "README.md")).read()
-  blocks = re.findall(r"```python\n(.*?)```", text, re.S)
-  assert len(blocks) >= 2, "README.md lost a python example"
+  assert _blocks("README.md"), "README.md lost its python example"
+  blocks = _blocks("README.md") + _blocks(os.path.join("docs", "losses.md"))
+  assert len(blocks) >= 3, "docs/losses.md lost a python example"
   for block in blocks:
     namespace = {}
     exec(compile(block, "README.md", "exec"), namespace)

@@ -32,7 +32,8 @@ def clip_contrastive(image_embed: jax.Array, text_embed: jax.Array, *,
   as row i (just i when `ids` is None).
 
   Args:
-    image_embed, text_embed: `(B, D)` unit-norm embeddings.
+    image_embed: `(B, D)` unit-norm image embeddings.
+    text_embed: `(B, D)` unit-norm text embeddings.
     logit_scale: log of the temperature's inverse s.
     ids: `(B,)` item ids (None: every row its own item).
     axis_name: negatives are then gathered from every device along that
@@ -109,8 +110,10 @@ def itm_cross_entropy(pos_logits: jax.Array, neg_text_logits: jax.Array,
   loss_i = ⅓ [CE(pos_i, 1) + CE(neg_text_i, 0) + CE(neg_image_i, 0)].
 
   Args:
-    pos_logits, neg_text_logits, neg_image_logits: `(B, 2)` logits of the
-      matching head; class 1 = matched.
+    pos_logits: `(B, 2)` matching-head logits of the true pairs (class 1
+      = matched).
+    neg_text_logits: `(B, 2)`, of each image with a hard negative text.
+    neg_image_logits: `(B, 2)`, of each text with a hard negative image.
 
   Returns:
     `(B,)` per-example losses.

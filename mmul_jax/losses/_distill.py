@@ -17,7 +17,8 @@ def kl_divergence(teacher_logits: jax.Array, student_logits: jax.Array, *,
   teacher: the reference passed raw logits for both, which is not a KL.
 
   Args:
-    teacher_logits, student_logits: `(..., C)`.
+    teacher_logits: `(..., C)`.
+    student_logits: `(..., C)`.
     temperature: τ > 0.
 
   Returns:
@@ -49,7 +50,8 @@ def decoupled_distillation(teacher_logits: jax.Array,
   keeping the rest: L_i = τ² KL(softmax((z_T + m·y)/τ) ‖ softmax(z_S/τ)).
 
   Args:
-    teacher_logits, student_logits: `(..., C)`.
+    teacher_logits: `(..., C)`.
+    student_logits: `(..., C)`.
     target_mask: boolean, like the logits: True at the true answers.
     temperature: τ > 0.
     mask_value: added to the teacher's true-answer logits (negative).

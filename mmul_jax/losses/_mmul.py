@@ -76,9 +76,10 @@ def modality_decoupling(image: jax.Array, text: jax.Array,
   gives an unrelated pair.
 
   Args:
-    image, text: the deleted pairs' embeddings under θ, `(B, D)`.
-    target_image, target_text: θ₀'s embeddings of the same images and of
-      unrelated captions, `(B, D)`.
+    image: the deleted pairs' image embeddings under θ, `(B, D)`.
+    text: their text embeddings under θ, `(B, D)`.
+    target_image: θ₀'s embeddings of the same images, `(B, D)`.
+    target_text: θ₀'s embeddings of unrelated captions, `(B, D)`.
     axis_name: the batch is then the concatenation of the per-device
       batches along that axis (columns come from all devices).
 
@@ -159,7 +160,8 @@ def fused_modality_decoupling(fused: jax.Array,
   pulled to what the original makes of an unrelated pair (spec §1.4 b, c).
 
   Args:
-    fused, target_fused: `(B, D)`, as above.
+    fused: `(B, D)`, as above.
+    target_fused: `(B, D)`, as above.
 
   Returns:
     `(B,)` per-example losses.
@@ -193,7 +195,8 @@ def answer_decoupling(logits: jax.Array,
   unrelated texts, which no longer carries the deleted example's label.
 
   Args:
-    logits, target_logits: `(B, C)`.
+    logits: `(B, C)`.
+    target_logits: `(B, C)`.
 
   Returns:
     `(B,)` per-example losses.

@@ -45,8 +45,8 @@ def npo(student_logits: jax.Array, reference_logits: jax.Array,
   this is the paper's per-example form (take the mean).
 
   Args:
-    student_logits, reference_logits: `(..., C)`: the model being
-      unlearned and the frozen reference (the original).
+    student_logits: `(..., C)`: the model being unlearned.
+    reference_logits: `(..., C)`: the frozen reference (the original).
     target_mask: boolean, like the logits: True at the true answers.
     beta: β > 0, the inverse temperature.
 
