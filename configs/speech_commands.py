@@ -8,7 +8,7 @@ Needs the two archives in data.manual_dir (the run stops first with where
 to get them). MU-Bench fine-tuned wav2vec2 / HuBERT; no pretrained audio
 tower is imported here, and the budget (30 epochs at 3e-4) is ours
 (`recipes.scratch_signal`). MU-Bench's index file:
---config.deletion.mubench_file=.../speech_commands.txt (see README on its
+--config.deletion.mubench_file=.../speech_commands.txt (see docs/datasets.md on its
 row order).
 """
 

@@ -333,29 +333,13 @@ def unknown_key_message(key: str, known=None) -> str:
   hint = (f"did you mean {' or '.join(repr(k) for k in close)}? "
           if close else "")
   return (f"unknown config key {key!r}; {hint}see the configs reference in "
-          "README.md for the valid keys")
+          "docs/configs.md for the valid keys")
 
 
 def _get(cfg, dotted):
   for part in dotted.split("."):
     cfg = cfg[part]
   return cfg
-
-
-def _check_signal(config, spec) -> None:
-  """The audio front end and the clips against an audio or video
-  dataset."""
-  m, d = config.model, config.data
-  if spec.modality == "audio":
-    if m.sample_rate != spec.sample_rate:
-      raise ConfigError(f"model.sample_rate ({m.sample_rate}) must be "
-                        f"{config.data.name}'s rate, {spec.sample_rate} Hz")
-    if d.audio_samples < m.audio_window or m.audio_hop > m.audio_window:
-      raise ConfigError("data.audio_samples must hold one model.audio_window"
-                        " and model.audio_hop must not exceed it")
-  if spec.modality == "video" and d.num_frames % m.tubelet_size:
-    raise ConfigError(f"data.num_frames ({d.num_frames}) must be a multiple "
-                      f"of model.tubelet_size ({m.tubelet_size})")
 
 
 def _check_tune(t) -> None:
@@ -548,7 +532,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
     raise ConfigError(f"class-skewed deletion needs a class per image; "
                       f"{config.data.name} has none (use the uniform "
                       "strategy)")
-  _check_signal(config, spec)
+  spec.input_type.check(config, spec)
   methods.check_config(config, set(features), tasks.for_dataset(spec))
 
 

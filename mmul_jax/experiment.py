@@ -23,6 +23,7 @@ from mmul_jax import workdir_lock
 from mmul_jax.data import datasets
 from mmul_jax.data import deletion
 from mmul_jax.data import deletion_policy
+from mmul_jax.data import modalities
 from mmul_jax.data import pipeline
 from mmul_jax.data import tokenizer as tokenizer_lib
 from mmul_jax.data import tokenizer_policy
@@ -156,8 +157,9 @@ class Experiment:
       data.pop(key, None)
     if not data.get("validation_fraction"):  # off: runs from before it
       data.pop("validation_fraction", None)
-    for key in self.task.ignored_data_keys:
-      data.pop(key, None)
+    for key in modalities.OPTIONAL_DATA_KEYS:
+      if key not in self.task.data_keys:
+        data.pop(key, None)
     return {"dataset": self.dataset_name,
             "dataset_version": self.dataset_version, "data": data}
 

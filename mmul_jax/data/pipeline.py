@@ -20,13 +20,20 @@ from typing import Any, Sequence
 import grain
 import jax
 import numpy as np
-import PIL.Image
 import tokenizers
 from tqdm.auto import tqdm
 
 from mmul_jax import errors
-from mmul_jax.data import molecules
+from mmul_jax.data import modalities
 from mmul_jax.data import tokenizer as tokenizer_lib
+# Re-exported: what the pipeline fits its inputs with.
+from mmul_jax.data.modalities import InputShape
+from mmul_jax.data.modalities import decode_text
+from mmul_jax.data.modalities import fit_audio
+from mmul_jax.data.modalities import fit_clip
+from mmul_jax.data.modalities import fit_image
+from mmul_jax.data.modalities import normalize_images
+from mmul_jax.data.modalities import stack
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,56 +90,6 @@ class _Subset(grain.sources.RandomAccessDataSource):
     return self._source[int(self._indices[i])]
 
 
-def normalize_images(images: np.ndarray, mean: float | Sequence[float],
-                     std: float | Sequence[float]) -> np.ndarray:
-  """uint8 `(..., H, W, 3)` -> float32, `(x / 255 - mean) / std`."""
-  x = images.astype(np.float32) / 255.0
-  return (x - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
-
-
-def fit_image(image: np.ndarray, size: int) -> np.ndarray:
-  """uint8 `(H, W, 3)` -> `(size, size, 3)`: the shorter side resized to
-  `size` (bicubic), then the centre crop, as CLIP's preprocessing does.
-  Images of the right size pass through untouched."""
-  if image.shape[:2] == (size, size):
-    return image
-  h, w = image.shape[:2]
-  scale = size / min(h, w)
-  new_h, new_w = max(size, round(h * scale)), max(size, round(w * scale))
-  resized = np.asarray(PIL.Image.fromarray(image).resize(
-      (new_w, new_h), PIL.Image.Resampling.BICUBIC))
-  top, left = (new_h - size) // 2, (new_w - size) // 2
-  return resized[top:top + size, left:left + size]
-
-
-def fit_audio(wave: np.ndarray, num_samples: int) -> np.ndarray:
-  """int16 `(N,)` -> `(num_samples,)`: the first `num_samples` samples,
-  zero-padded at the end when shorter (Speech Commands' clips are at most
-  1 s and some are shorter)."""
-  wave = np.asarray(wave, np.int16).reshape(-1)[:num_samples]
-  return np.pad(wave, (0, num_samples - len(wave)))
-
-
-def fit_clip(frames: np.ndarray, num_frames: int, size: int) -> np.ndarray:
-  """uint8 `(T, H, W, 3)` -> `(num_frames, size, size, 3)`: `num_frames`
-  frames evenly spaced over the clip (repeated when it has fewer), each
-  fitted like an image (`fit_image`)."""
-  frames = np.asarray(frames)
-  if len(frames) == 0:
-    raise errors.DataError("a video clip without frames")
-  index = np.linspace(0, len(frames) - 1, num_frames).round().astype(int)
-  return np.stack([fit_image(frames[i], size) for i in index])
-
-
-def decode_text(c) -> str:
-  return c.decode("utf-8") if isinstance(c, bytes) else str(c)
-
-
-def stack(items: Sequence[Any]):
-  """Stacks equal-shaped examples (arrays or dicts of arrays)."""
-  return jax.tree.map(lambda *xs: np.stack(xs), *items)
-
-
 def take(tree, index):
   """Rows `index` of every array of `tree` (an image array or a graph
   batch)."""
@@ -141,27 +98,6 @@ def take(tree, index):
 
 def num_rows(tree) -> int:
   return len(jax.tree.leaves(tree)[0])
-
-
-@dataclasses.dataclass(frozen=True)
-class InputShape:
-  """The fixed shapes every example is brought to: images of
-  `image_size`, molecules padded to `max_atoms` atoms and `max_edges`
-  directed bonds, waveforms of `audio_samples`, clips of `num_frames`
-  frames (`config.data`)."""
-
-  image_size: int = 32
-  max_atoms: int = 0
-  max_edges: int = 0
-  audio_samples: int = 4000
-  num_frames: int = 8
-
-  @classmethod
-  def of(cls, data_config) -> InputShape:
-    return cls(data_config.image_size, data_config.get("max_atoms", 0),
-               data_config.get("max_edges", 0),
-               data_config.get("audio_samples", 4000),
-               data_config.get("num_frames", 8))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -189,9 +125,14 @@ class RecordLayout:
     return self.inputs is not None
 
   @property
+  def input_type(self) -> modalities.Modality:
+    """The `Modality` of the unit's input (the image's place)."""
+    return modalities.get(self.modality)
+
+  @property
   def has_text(self) -> bool:
     """Whether the records hold text (a tokenizer reads it)."""
-    return not self.unimodal or self.modality == "text"
+    return not self.unimodal or self.input_type.is_text
 
   def texts_of(self, record) -> list[str]:
     """The record's texts, the tokenizer's training data."""
@@ -202,21 +143,13 @@ class RecordLayout:
     return [decode_text(t) for t in record[self.text_key]]
 
   def images(self, record, shape: InputShape):
-    """The record's image `(S, S, 3)` (`(K, S, S, 3)` with labels), or
-    its molecule padded to the budget (`molecules.padded`)."""
-    if self.modality == "graph":
-      # Reshaped: a molecule without bonds reads back as empty (0,) rows.
-      graph = molecules.MoleculeGraph(
-          nodes=np.asarray(record["nodes"]).reshape(
-              -1, len(molecules.NODE_FEATURES)),
-          edges=np.asarray(record["edges"]).reshape(
-              -1, len(molecules.EDGE_FEATURES)),
-          senders=np.asarray(record["senders"]),
-          receivers=np.asarray(record["receivers"]))
-      return molecules.padded(graph, max_atoms=shape.max_atoms,
-                              max_edges=shape.max_edges,
-                              record=str(record[self.id_key]))
-    images = [fit_image(record[k], shape.image_size)
+    """The record's image `(S, S, 3)` (`(K, S, S, 3)` with labels), or,
+    for records without image keys (a molecule is the record itself), its
+    input fitted from the whole record (`molecules.padded`)."""
+    if not self.image_keys:
+      return self.input_type.fit(record, shape,
+                                 record=str(record[self.id_key]))
+    images = [self.input_type.fit(record[k], shape)
               for k in self.image_keys]
     return np.stack(images) if self.labels else images[0]
 
@@ -224,25 +157,12 @@ class RecordLayout:
     """A unimodal record's input as the pipeline keeps it, fitted to the
     run's shape: an image, int16 samples, a clip's frames, or a text
     string (tokenised when batched)."""
-    x = record[self.inputs]
-    if self.modality == "text":
-      return decode_text(x)
-    if self.modality == "image":
-      return fit_image(x, shape.image_size)
-    if self.modality == "audio":
-      return fit_audio(x, shape.audio_samples)
-    if self.modality == "video":
-      return fit_clip(x, shape.num_frames, shape.image_size)
-    raise ValueError(f"no unimodal input of modality {self.modality!r}")
+    return self.input_type.fit(record[self.inputs], shape)
 
   def model_input(self, examples, mean, std):
     """What the model reads: normalised float images and frames, float
     waveforms in [-1, 1], graphs and token ids as they are."""
-    if self.modality in ("graph", "text"):
-      return examples
-    if self.modality == "audio":
-      return np.asarray(examples, np.float32) / 32768.0
-    return normalize_images(examples, mean, std)
+    return self.input_type.to_model(examples, mean, std)
 
 
 RETRIEVAL = RecordLayout()
@@ -288,8 +208,8 @@ def training_stream(split: ImageTextSplit, image_ids: Sequence[int], *,
 
   def collate(batch):
     if layout.unimodal:
-      return {"input": _unimodal_batch(layout, batch["input"], tok, mean,
-                                       std),
+      return {"input": layout.input_type.batch(batch["input"], tok, mean,
+                                                std),
               "label": batch["label"], "image_id": batch["image_id"]}
     out = {
         "image": layout.model_input(batch["image"], mean, std),
@@ -304,12 +224,6 @@ def training_stream(split: ImageTextSplit, image_ids: Sequence[int], *,
   ds = ds.shuffle(seed=seed).repeat().random_map(pick, seed=seed + 1)
   ds = ds.batch(batch_size // count, drop_remainder=True)
   return (ds[index::count] if count > 1 else ds).map(collate)
-
-
-def _unimodal_batch(layout: RecordLayout, inputs, tok, mean, std):
-  if layout.modality == "text":
-    return tokenizer_lib.encode(tok, [decode_text(t) for t in inputs])
-  return layout.model_input(inputs, mean, std)
 
 
 def iterate(stream: grain.MapDataset, start_step: int, *,
@@ -386,8 +300,6 @@ def _load_examples(split: ImageTextSplit, records, *, tok, shape, desc,
     inputs.append(layout.unimodal_input(rec, shape))
     ids.append(rec[layout.id_key])
     labels.append(int(rec["label"]))
-  kept = (tokenizer_lib.encode(tok, inputs) if layout.modality == "text"
-          else stack(inputs))
-  return PairSet(kept, np.asarray(ids, np.int64), None,
+  return PairSet(layout.input_type.keep(inputs, tok), np.asarray(ids, np.int64), None,
                  np.arange(len(ids), dtype=np.int64),
                  np.asarray(labels, np.int32))

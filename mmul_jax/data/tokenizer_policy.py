@@ -64,7 +64,7 @@ def warn_if_unknown(tok: tokenizers.Tokenizer, texts: Iterable[str],
     logging.warning(
         "%.0f%% of the tokens of the training texts are unknown ([UNK]) to "
         "%s; the model would see little of the text. Use a tokenizer made "
-        "for this data (see model.tokenizer in README.md)", 100 * rate,
+        "for this data (see model.tokenizer in docs/configs.md)", 100 * rate,
         described)
   return rate
 

@@ -18,13 +18,10 @@ import numpy as np
 
 from mmul_jax import errors
 from mmul_jax import losses
+from mmul_jax.data import modalities
 from mmul_jax.evaluation import report
 
 Batch = dict[str, Any]
-# The molecule budgets of `config.data`, which image tasks never read.
-GRAPH_DATA_KEYS = ("max_atoms", "max_edges")
-# The clip lengths of `config.data` only audio and video tasks read.
-SIGNAL_DATA_KEYS = ("audio_samples", "num_frames")
 # `loss(params, batch, rng) -> (per-example losses (B,), aux)`
 TaskLoss = Callable[[Any, Batch, jax.Array], tuple[jax.Array, dict]]
 # `views(model_output, batch) -> {name: (logits, true-answer mask)}`
@@ -84,8 +81,6 @@ class Task:
   """
 
   name: ClassVar[str] = ""
-  # Keys of `config.data` this kind never reads (left out of fingerprints).
-  ignored_data_keys: ClassVar[tuple[str, ...]] = ()
   score: ClassVar[str] = ""  # the per-split score's title, for tables
   # The per-split score's flat name below the split ("itc/r1_mean" is read
   # as "test/itc/r1_mean", "df/itc/r1_mean", ...), in %.
@@ -105,6 +100,13 @@ class Task:
 
   def __init__(self, spec):
     self.spec = spec
+
+  @property
+  def data_keys(self) -> tuple[str, ...]:
+    """The input-type-specific `config.data` keys this task reads (the
+    rest of `modalities.OPTIONAL_DATA_KEYS` is left out of its runs'
+    fingerprints): its dataset's input type's; text reads none."""
+    return self.spec.input_type.data_keys
 
   @property
   def num_classes(self) -> int:
@@ -235,4 +237,4 @@ class Task:
 
 def zeros_text(model_config) -> np.ndarray:
   """One all-padding text, for initialising a model."""
-  return np.zeros((1, model_config.context_length), np.int32)
+  return modalities.get("text").example_input(model_config, None)

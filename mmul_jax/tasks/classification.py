@@ -25,7 +25,6 @@ class Classification(base.Task):
   probability of the true label."""
 
   name = "classification"
-  ignored_data_keys = base.GRAPH_DATA_KEYS + base.SIGNAL_DATA_KEYS
   score = "accuracy"
   score_metric = "accuracy"
   aucs = ("auc/p_true",)

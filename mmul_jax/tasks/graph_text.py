@@ -21,7 +21,6 @@ class GraphTextRetrieval(retrieval.Retrieval):
   `data.max_edges`, which it reads (and measures when 0)."""
 
   name = "graph_text"
-  ignored_data_keys = base.SIGNAL_DATA_KEYS
   representations = example_scores.retrieval_representations("graph")
 
   def build_model(self, model_config):

@@ -21,7 +21,6 @@ class Retrieval(base.Task):
   Df-vs-Dr AUC by cosine and by matching probability."""
 
   name = "retrieval"
-  ignored_data_keys = base.GRAPH_DATA_KEYS + base.SIGNAL_DATA_KEYS
   score = "R@1"
   score_metric = "itc/r1_mean"
   aucs = ("auc/cosine", "auc/match")

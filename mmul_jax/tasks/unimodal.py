@@ -19,21 +19,6 @@ from mmul_jax.tasks import classification as classification_task
 from mmul_jax.tasks import classification_terms
 
 
-def example_input(model_config, data_config, modality: str) -> np.ndarray:
-  """One all-zero model input of `modality`, for initialising a model."""
-  if modality == "image":
-    s = data_config.image_size
-    return np.zeros((1, s, s, 3), np.float32)
-  if modality == "text":
-    return base.zeros_text(model_config)
-  if modality == "audio":
-    return np.zeros((1, data_config.audio_samples), np.float32)
-  if modality == "video":
-    s = data_config.image_size
-    return np.zeros((1, data_config.num_frames, s, s, 3), np.float32)
-  raise ValueError(f"no unimodal classifier for modality {modality!r}")
-
-
 class UnimodalClassification(classification_task.Classification):
   """Cross-entropy on `model.classify(input)`, accuracy evaluation, the
   Df-vs-Dr AUC by p(true label)."""
@@ -41,13 +26,6 @@ class UnimodalClassification(classification_task.Classification):
   name = "unimodal_classification"
   representations = example_scores.UNIMODAL
 
-  @property
-  def ignored_data_keys(self) -> tuple[str, ...]:
-    """The graph budgets, and the clip length of the other signal."""
-    keep = {"audio": "audio_samples", "video": "num_frames"}.get(
-        self.spec.modality)
-    return base.GRAPH_DATA_KEYS + tuple(k for k in base.SIGNAL_DATA_KEYS
-                                        if k != keep)
   # One modality: the base class's refusal (classification has MMUL).
   mmul_terms = base.Task.mmul_terms
 
@@ -56,7 +34,7 @@ class UnimodalClassification(classification_task.Classification):
                         unimodal=True, num_classes=self.num_classes)
 
   def init_params(self, model, config, seed: int):
-    x = example_input(config.model, config.data, self.spec.modality)
+    x = self.spec.input_type.example_input(config.model, config.data)
     return jax.jit(model.init)(jax.random.key(seed), x)
 
   def model_inputs(self, batch):

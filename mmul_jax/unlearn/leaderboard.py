@@ -155,9 +155,8 @@ def _modality(dataset: str) -> str:
     return "?"
   if spec.unimodal:
     return spec.modality
-  images = len(spec.image_keys)
-  return ("image+" * images if spec.modality == "image" else "graph+") + (
-      "text")
+  # A molecule is the record itself: one unit input, no image keys.
+  return f"{spec.modality}+" * max(1, len(spec.image_keys)) + "text"
 
 
 # What the cross-task ranking orders methods by: closeness to the

@@ -1,6 +1,7 @@
 """Training streams: per-process shards and resumable iterator positions."""
 
 import numpy as np
+import PIL.Image
 import pytest
 
 from mmul_jax.data import pipeline
@@ -53,8 +54,8 @@ def test_fit_image_resizes_the_short_side_and_centre_crops():
   out = pipeline.fit_image(wide, 10)
   assert out.shape == (10, 10, 3) and out.dtype == np.uint8
   # The centre crop of the half-size image: columns 5..15 of 20.
-  half = np.asarray(pipeline.PIL.Image.fromarray(wide).resize(
-      (20, 10), pipeline.PIL.Image.Resampling.BICUBIC))
+  half = np.asarray(PIL.Image.fromarray(wide).resize(
+      (20, 10), PIL.Image.Resampling.BICUBIC))
   np.testing.assert_array_equal(out, half[:, 5:15])
   same = rng.integers(0, 255, (10, 10, 3), dtype=np.uint8)
   assert pipeline.fit_image(same, 10) is same

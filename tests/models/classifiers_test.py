@@ -11,7 +11,6 @@ from mmul_jax.data import datasets
 from mmul_jax.models import audio
 from mmul_jax.models import vit
 from mmul_jax import tasks
-from mmul_jax.tasks import unimodal
 
 
 def test_mel_filters_are_triangles_on_the_mel_scale():
@@ -83,8 +82,8 @@ def test_audio_and_video_classifiers_give_logits_and_features(dataset):
   task = tasks.for_dataset(spec)
   model = task.build_model(config.model)
   params = task.init_params(model, config, 0)
-  x = np.repeat(unimodal.example_input(config.model, config.data,
-                                       spec.modality), 3, 0)
+  x = np.repeat(spec.input_type.example_input(config.model, config.data),
+                3, 0)
   out = jax.jit(lambda p, x: model.apply(p, x, method=model.classify))(
       params, x)
   assert out["class_logits"].shape == (3, spec.num_classes)

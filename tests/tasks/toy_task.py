@@ -19,7 +19,6 @@ from mmul_jax.evaluation import report
 
 class SceneTruth(tasks.Task):
   name = "toy_scene_truth"
-  ignored_data_keys = tasks.base.GRAPH_DATA_KEYS
   score = "accuracy"
   score_metric = "accuracy"
   aucs = ("auc/p_true",)
