@@ -17,6 +17,7 @@ from mmul_jax import errors
 from mmul_jax import methods
 from mmul_jax import tasks
 from mmul_jax.data import datasets
+from mmul_jax.evaluation import evaluators
 from mmul_jax.models import presets
 
 
@@ -245,6 +246,9 @@ def default_config() -> ml_collections.ConfigDict:
   c.eval.auc_seed = 0
   # Re-rank each query's ITC top-k with the matching head (0: off).
   c.eval.rerank_k = 16
+  # Metric families run besides the task's own (`evaluation.evaluators`;
+  # the task's always run: its table, summary and selection read them).
+  c.eval.extra_metrics = ()
   return c
 
 
@@ -513,6 +517,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
                       "|Df|, what the AUC reads)")
   if config.eval.rerank_k < 0:
     raise ConfigError("eval.rerank_k must be >= 0 (0 turns re-ranking off)")
+  if not isinstance(config.eval.extra_metrics, (tuple, list)):
+    raise ConfigError("eval.extra_metrics must be a tuple of metric family "
+                      "names")
   if not _positive_ints(config.eval.recall_ks):
     raise ConfigError("eval.recall_ks must be a non-empty tuple of positive "
                       f"integers, got {config.eval.recall_ks!r}")
@@ -533,7 +540,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
                       f"{config.data.name} has none (use the uniform "
                       "strategy)")
   spec.input_type.check(config, spec)
-  methods.check_config(config, set(features), tasks.for_dataset(spec))
+  task = tasks.for_dataset(spec)
+  evaluators.check(config.eval.extra_metrics, task.outputs)
+  methods.check_config(config, set(features), task)
 
 
 def config_arg(arg: str | None, **defaults) -> ml_collections.ConfigDict:

@@ -17,11 +17,8 @@ from scipy import special
 from tqdm.auto import tqdm
 
 from mmul_jax.data import pipeline
-from mmul_jax.evaluation import deletion_auc
 from mmul_jax.evaluation import evaluate as evaluate_lib
-from mmul_jax.evaluation import example_scores
-from mmul_jax.evaluation import mubench
-from mmul_jax.evaluation import results as results_lib
+from mmul_jax.evaluation import evaluators
 
 
 # What `Classifier.outputs` keeps of `model.classify`'s outputs (the image
@@ -64,47 +61,48 @@ class Classifier:
     return self._apply(self._outputs, params, pairs)
 
 
+# The metric families of a classifier's evaluation (`evaluators`).
+METRICS = ("accuracy", "deletion_auc", "mubench")
+
+
+def forward(classifier: Classifier, params, sets: dict, *,
+            options: evaluators.Options, desc: str = "evaluate",
+            scores: dict | None = None) -> evaluators.Forward:
+  """A classifier's pass over `sets`: each pair's (or example's) outputs,
+  log p(true label), whether the argmax is right and the predictive
+  entropy; the pair score is p(true label)."""
+  outputs, p_true = {}, {}
+  for name, s in tqdm(sets.items(), desc=desc, unit="set", leave=False):
+    out = classifier.outputs(params, s)
+    z = out["class_logits"]
+    log_p = special.log_softmax(z, axis=-1)
+    true = log_p[np.arange(len(z)), s.labels]
+    p_true[name] = np.exp(true)
+    outputs[name] = {"outputs": out, "logits": z, "log_p_true": true,
+                     "correct": np.argmax(z, -1) == s.labels,
+                     "entropy": -np.sum(np.exp(log_p) * log_p, axis=-1)}
+  return evaluators.Forward(
+      kind="classification", sets=sets, outputs=outputs,
+      pair_scores={"p_true": p_true}, params=params, model=classifier,
+      options=options, scores=scores)
+
+
 def evaluate(classifier: Classifier, params, sets: dict, *,
              auc_num_samples: int, auc_seed: int,
-             desc: str = "evaluate", scores: dict | None = None) -> dict:
-  """Accuracy on every set (`<set>/accuracy`, in %), the Df/Dr AUC by
-  the true label's probability (`auc/p_true`) and MU-Bench's metrics, by
-  flat name (`evaluation.results`).
+             desc: str = "evaluate", scores: dict | None = None,
+             metrics=METRICS) -> dict:
+  """The metric families `metrics` (default: accuracy on every set,
+  `<set>/accuracy` in %; the Df/Dr AUC by the true label's probability,
+  `auc/p_true`; MU-Bench's metrics) of a classifier, by flat name
+  (`evaluation.results`).
 
   `sets` must hold "test", "df" and "dr" `PairSet`s with labels. With
   `scores` (a dict), each set's per-example scores
   (`example_scores.classification_set`) are put there, from the same
   forward pass.
   """
-  results, p_true, correct, features, logits = {}, {}, {}, {}, {}
-  for name, s in tqdm(sets.items(), desc=desc, unit="set", leave=False):
-    outputs = classifier.outputs(params, s)
-    z = outputs["class_logits"]
-    if scores is not None:
-      scores[name] = example_scores.classification_set(outputs, s.labels)
-    log_p = special.log_softmax(z, axis=-1)
-    true = log_p[np.arange(len(z)), s.labels]
-    p_true[name] = np.exp(true)
-    correct[name] = np.argmax(z, -1) == s.labels
-    entropy = -np.sum(np.exp(log_p) * log_p, axis=-1)
-    features[name] = np.stack([true, entropy], 1)
-    logits[name] = z
-    results[name] = {"accuracy": 100.0 * float(correct[name].mean()),
-                     "mean_p_true": float(p_true[name].mean())}
-  auc = dict(num_samples=auc_num_samples, seed=auc_seed)
-  results["auc"] = {"p_true": deletion_auc.df_vs_dr_auc(
-      p_true["df"], p_true["dr"], **auc)}
-  num_classes = logits["df"].shape[-1]
-  results["mubench"] = {
-      "df_acc": float(correct["df"].mean()),
-      "dr_acc": float(correct["dr"].mean()),
-      "knowledge_gap": mubench.knowledge_gap(
-          correct["dr"], correct["df"], seed=auc_seed),
-      "knowledge_gap_closed_form": mubench.knowledge_gap_closed_form(
-          correct["dr"].mean(), correct["df"].mean()),
-      "zrf": mubench.zrf(logits["df"], seed=auc_seed),
-      "df_chance": 1.0 / num_classes,
-      "mia": mubench.membership_inference(
-          features["dr"], features["test"], features["df"], seed=auc_seed),
-  }
-  return results_lib.flatten(results)
+  options = evaluators.Options(auc_num_samples=auc_num_samples,
+                               auc_seed=auc_seed)
+  return evaluators.run(metrics, forward(classifier, params, sets,
+                                         options=options, desc=desc,
+                                         scores=scores))

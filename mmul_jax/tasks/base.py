@@ -85,6 +85,10 @@ class Task:
   # The per-split score's flat name below the split ("itc/r1_mean" is read
   # as "test/itc/r1_mean", "df/itc/r1_mean", ...), in %.
   score_metric: ClassVar[str] = ""
+  # The forward passes its evaluation makes (`evaluators.Forward.kind`)
+  # and the metric families it always runs on them (`evaluators`).
+  outputs: ClassVar[str] = ""
+  evals: ClassVar[tuple[str, ...]] = ()
   # The Df-vs-Dr AUCs by flat prefix ("auc/cosine"); the first is the
   # headline, the one methods are selected by.
   aucs: ClassVar[tuple[str, ...]] = ()

@@ -27,6 +27,8 @@ class Classification(base.Task):
   name = "classification"
   score = "accuracy"
   score_metric = "accuracy"
+  outputs = "classification"
+  evals = classification.METRICS
   aucs = ("auc/p_true",)
   changes = ("test/accuracy",)
   representations = example_scores.CLASSIFICATION
@@ -105,7 +107,8 @@ class Classification(base.Task):
     classifier = self._classifier(model, config)
     return lambda params, sets, desc, scores=None: classification.evaluate(
         classifier, params, sets, desc=desc, scores=scores,
-        auc_num_samples=c.eval.auc_num_samples, auc_seed=c.eval.auc_seed)
+        auc_num_samples=c.eval.auc_num_samples, auc_seed=c.eval.auc_seed,
+        metrics=self.evals + tuple(c.eval.extra_metrics))
 
   def overall_score(self, metrics, original, *, max_dt_drop):
     """Test accuracy against the original's; Df chance 1/classes."""

@@ -23,6 +23,8 @@ class Retrieval(base.Task):
   name = "retrieval"
   score = "R@1"
   score_metric = "itc/r1_mean"
+  outputs = "retrieval"
+  evals = evaluate.METRICS
   aucs = ("auc/cosine", "auc/match")
   changes = ("test/itc/r1_mean", "test/itm/r1_mean")
   rerank_metric = "test/itm/r1_mean"
@@ -93,9 +95,10 @@ class Retrieval(base.Task):
     c = config
     embedder = self._embedder(model, config)
     return lambda params, sets, desc, scores=None: evaluate.evaluate(
-        embedder, params, sets, desc=desc, scores=scores, ks=tuple(c.eval.recall_ks),
-        rerank_k=c.eval.rerank_k, auc_num_samples=c.eval.auc_num_samples,
-        auc_seed=c.eval.auc_seed)
+        embedder, params, sets, desc=desc, scores=scores,
+        ks=tuple(c.eval.recall_ks), rerank_k=c.eval.rerank_k,
+        auc_num_samples=c.eval.auc_num_samples, auc_seed=c.eval.auc_seed,
+        metrics=self.evals + tuple(c.eval.extra_metrics))
 
   def overall_score(self, metrics, original, *, max_dt_drop):
     """Text-to-image R@1 against the original's; Df chance 1/|Df|."""

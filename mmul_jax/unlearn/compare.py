@@ -12,7 +12,8 @@ by one of `SELECTION_RULES`:
   as forgetting less, so this rule does not reward wrecking the model.
 * `reference`: MultiDelete's rule, ½ (utility + AUC), with recall@1 on Dr
   as the utility (accuracy on Dr for classification). It rewards an AUC above the retrained model's, which
-  methods reach by destroying the model (see CHANGELOG.md).
+  methods reach by destroying the model (docs/experiments/releases_0_1_0_2.md,
+  0.2.0 "Method comparison").
 
 Runs are cached in the workdir like any unlearning run, so an interrupted
 comparison resumes where it stopped.

@@ -10,6 +10,7 @@ from mmul_jax.unlearn.run_dirs import TRAIN_INFO_FILE
 from mmul_jax.unlearn.run_dirs import UNLEARN_INFO_FILE
 from mmul_jax.unlearn.run_dirs import as_recorded
 from mmul_jax.unlearn.run_dirs import digest
+from mmul_jax.unlearn.run_dirs import eval_settings
 from mmul_jax.unlearn.run_dirs import events_dir
 from mmul_jax.unlearn.run_dirs import method_settings
 from mmul_jax.unlearn.run_dirs import model_dir
@@ -37,6 +38,7 @@ __all__ = [
     "as_recorded",
     "context",
     "digest",
+    "eval_settings",
     "events_dir",
     "method_settings",
     "model_dir",

@@ -25,7 +25,7 @@ SCORES_FILE = "scores.npz"  # beside it: every model's per-example scores
 
 def eval_key(exp) -> str:
   """What a cached evaluation depends on besides the model."""
-  return phases.digest({"eval": exp.config.eval.to_dict(),
+  return phases.digest({"eval": phases.eval_settings(exp.config),
                         "deletion": exp.deletion.sha256,
                         "version": evaluate.VERSION})
 

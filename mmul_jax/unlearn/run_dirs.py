@@ -96,6 +96,15 @@ SOPHIA_KEYS = ("second_order", "sophia_betas", "sophia_rho",
 MONITOR_KEYS = ("eval_every", "eval_units", "early_stopping", "patience")
 
 
+def eval_settings(config) -> dict:
+  """`config.eval`, without `extra_metrics` when there are none (so
+  evaluations cached before the option stay valid)."""
+  e = config.eval.to_dict()
+  if not e.get("extra_metrics"):
+    e.pop("extra_metrics", None)
+  return e
+
+
 def unlearn_settings(config) -> dict:
   """`config.unlearn`, without the keys that have no effect: SophiaG's
   when it is off, the evaluation's without early stopping (so runs from

@@ -121,7 +121,10 @@ def _run(config, workdir: str, settings: dict | None) -> dict:
     raise errors.ConfigError(f"shadow.num_models: {e}") from None
   for c in configs.values():
     methods.check_deletion(c, exp.deletion)
-  tag = f"scores_v{SCORES_VERSION}_{phases.digest(config.eval.to_dict())}"
+  # The per-example scores do not depend on which metric families run.
+  settings = {k: v for k, v in config.eval.to_dict().items()
+              if k != "extra_metrics"}
+  tag = f"scores_v{SCORES_VERSION}_{phases.digest(settings)}"
   scores, times = {}, {}
   originals = None
   for kind, name in (("original", "original"), ("retrain", "retrained")):

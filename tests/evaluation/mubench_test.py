@@ -128,12 +128,12 @@ def _pairs(rng, images, captions=2):
 def test_one_deleted_image_keeps_every_metric_but_the_attack():
   # `deletion.count=1`: |Df| = 1 and 2 Dr images evaluated (the AUC's two
   # samples of |Df|): 4 member pairs, fewer than the attack's 5 folds.
-  from mmul_jax.evaluation import evaluate
+  from mmul_jax.evaluation.evaluators import mubench_metrics
   rng = np.random.default_rng(3)
   pairs = {"df": _pairs(rng, 1), "dr": _pairs(rng, 2),
            "test": _pairs(rng, 20)}
-  out = evaluate.mubench_retrieval(pairs, logit_scale=10.0, num_samples=2,
-                                   seed=0, metric_samples=20)
+  out = mubench_metrics.mubench_retrieval(
+      pairs, logit_scale=10.0, num_samples=2, seed=0, metric_samples=20)
   assert np.isfinite(out["knowledge_gap"]) and np.isfinite(out["zrf"])
   assert np.isnan(out["mia"]["target_auc"])
   assert "4 members (Dr)" in out["mia"][mubench.NOT_COMPUTABLE]

@@ -1,0 +1,66 @@
+"""Pluggable metric families, in the style of big_vision's evaluators.
+
+A model's forward passes over the evaluation sets run once (`Forward`);
+each metric family reads them and returns metrics by nested name, which
+land flat in the one results record (`evaluation.results`). A task names
+its families (`Task.evals`); `config.eval.metrics` overrides them. A family
+is a module with `KINDS` (the forward kinds it reads) and
+`metrics(run: Forward) -> dict`; a new one is its file plus one line in
+`EVALUATORS`.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from mmul_jax import errors
+from mmul_jax.evaluation import results as results_lib
+from mmul_jax.evaluation.evaluators import accuracy
+from mmul_jax.evaluation.evaluators import deletion_auc
+from mmul_jax.evaluation.evaluators import mubench_metrics
+from mmul_jax.evaluation.evaluators import per_example
+from mmul_jax.evaluation.evaluators import recall
+from mmul_jax.evaluation.evaluators.forward import Forward
+from mmul_jax.evaluation.evaluators.forward import Options
+
+EVALUATORS = {
+    "recall": recall,
+    "accuracy": accuracy,
+    "deletion_auc": deletion_auc,
+    "mubench": mubench_metrics,
+    "example_scores": per_example,
+}
+
+
+def check(names: Sequence[str], kind: str) -> None:
+  """One `ConfigError` for a family that is unknown or cannot read `kind`'s
+  forward passes."""
+  for name in names:
+    if name not in EVALUATORS:
+      raise errors.ConfigError(
+          f"eval.metrics: unknown metric family {name!r}; use some of "
+          f"{sorted(EVALUATORS)}")
+    if kind not in EVALUATORS[name].KINDS:
+      raise errors.ConfigError(
+          f"eval.metrics: {name!r} reads {' or '.join(EVALUATORS[name].KINDS)}"
+          f" outputs, not {kind}")
+
+
+def run(names: Sequence[str], forward: Forward) -> dict:
+  """The flat metrics of the families `names` on `forward`, and each set's
+  per-example scores into `forward.scores` when it is a dict."""
+  check(names, forward.kind)
+  # Per-example scores come from every evaluation that asks for them.
+  families = [*names] + ["example_scores"] * ("example_scores" not in names)
+  out = {}
+  for name in families:
+    flat = results_lib.flatten(EVALUATORS[name].metrics(forward))
+    twice = set(flat) & set(out)
+    if twice:
+      raise ValueError(f"metric family {name!r} writes {sorted(twice)}, "
+                       "which another family already wrote")
+    out.update(flat)
+  return out
+
+
+__all__ = ["EVALUATORS", "Forward", "Options", "check", "run"]
