@@ -30,9 +30,10 @@ def get_config():
   c.train.num_steps = 2400  # 77 epochs: names are learnt by heart
   c.deletion.ratio = 5.0
   # Chosen from 11 settings on the 5 % set (steps, learning rate, UKR and
-  # MKR weights; CHANGELOG.md). With the trimmed shapes above MMUL moves
-  # the cosine AUC 78 % of the way to the retrained model at -5.6 test R@1
-  # (stop 37).
+  # MKR weights; docs/experiments/issues_4_7.md, issue 7). With the
+  # trimmed shapes above MMUL moves the cosine AUC 78 % of the way to the
+  # retrained model at -5.6 test R@1 (docs/experiments/issues_21_39.md,
+  # issue 22).
   c.unlearn.num_steps = 300
   c.unlearn.learning_rate = 3e-4
   c.method.name = "mmul"

@@ -151,7 +151,8 @@ def shapes_classification(c: ml_collections.ConfigDict, *,
   head, 5% of 2,000 units deleted, 4,000 training steps (with 1,500 the
   original memorised too little for a membership signal), MMUL with unit
   weights at lr 3e-4 for 300 steps (chosen from 8 settings by the
-  comparison's retrain-gap rule, without test data; see CHANGELOG.md)."""
+  comparison's retrain-gap rule, without test data;
+  docs/experiments/issues_4_7.md, issue 6)."""
   c.data.name = dataset
   c.deletion.ratio = 5.0
   c.train.num_steps = 4000
@@ -225,7 +226,8 @@ def scratch_signal(c: ml_collections.ConfigDict, *, dataset: str,
 
 
 # Training steps of the embedded tasks of MU-Bench's grid (enough for the
-# original to fit its memorisable examples; see CHANGELOG.md).
+# original to fit its memorisable examples; docs/experiments/issues_17_18.md,
+# issue 17, and issues_4_7.md, issue 6).
 EMBEDDED_TRAIN_STEPS = {"shapes_nlvr2": 4000, "shapes_cifar": 3000,
                         "reviews": 2000, "drug_relations": 2000,
                         "tone_commands": 3000, "moving_shapes": 3000}

@@ -13,7 +13,8 @@ kind, seeded, whose models the module's tests share:
   a no-op.
 
 The thresholds are set well inside what the runs gave on this project's
-machines over three seeds (CHANGELOG.md, issue 38), since float results,
+machines over three seeds (docs/experiments/issues_21_39.md, issue 38),
+since float results,
 and with them the short training runs, differ a little between CPUs.
 """
 
