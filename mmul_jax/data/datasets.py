@@ -54,6 +54,10 @@ class DatasetSpec(pipeline.RecordLayout):
   ood: the out-of-distribution test set evaluated beside test, where
     MU-Bench has one (IMDB: Rotten Tomatoes), by name in `OOD_SETS`.
   words: the embedded tokenizer's vocabulary (None: the shapes captions').
+  build: `build(data_config, data_dir) -> builder` of a generated dataset
+    (None: the `manual` builder over the downloaded files).
+  check: `check(config)` raising `ConfigError` for data settings this
+    dataset cannot build, or None.
   """
 
   task: str = "retrieval"
@@ -64,10 +68,39 @@ class DatasetSpec(pipeline.RecordLayout):
   words: Callable[[], list[str]] | None = None
   sample_rate: int = 0  # audio: the waveforms' rate in Hz
   ood: str | None = None  # an out-of-distribution test set (`OOD_SETS`)
+  build: Callable | None = None
+  check: Callable | None = None
 
   @property
   def num_classes(self) -> int:
     return len(self.labels)
+
+
+def _shapes_captions(d, root):
+  return shapes_tfds.prepare(
+      root, num_train=d.num_train, num_test=d.num_test,
+      captions_per_image=d.captions_per_image, image_size=d.image_size,
+      seed=d.seed)
+
+
+def _molecule_text(d, root):
+  return molecule_tfds.prepare_embedded(
+      root, num_train=d.num_train, num_test=d.num_test,
+      descriptions_per_molecule=d.captions_per_image, seed=d.seed)
+
+
+def _generated(prepare, builder_cls):
+  """A generated dataset of `builder_cls` through `prepare` (the shapes
+  tasks' or the unimodal tasks')."""
+  return lambda d, root: prepare(
+      builder_cls, root, num_train=d.num_train, num_test=d.num_test,
+      image_size=d.image_size, seed=d.seed)
+
+
+def _texts_per_unit(config) -> None:
+  if not 0 < config.data.captions_per_image <= 4:
+    raise errors.ConfigError("data.captions_per_image must be in 1..4 for "
+                             "the embedded shapes and molecule datasets")
 
 
 _RETRIEVAL = frozenset({"images", "captions"})
@@ -91,11 +124,17 @@ _VE = dict(task="classification", id_key="unit_id", text_key="sentences",
            labels=classification_tfds.SNLI_VE_LABELS)
 
 DATASETS = {
-    "shapes_captions": DatasetSpec(features=_RETRIEVAL | {"classes"}),
-    "shapes_nlvr2": DatasetSpec(features=_CLASSIFICATION, **_NLVR2,
-                                task_words=shapes_tasks.TASK_WORDS),
-    "shapes_ve": DatasetSpec(features=_CLASSIFICATION, **_VE,
-                             task_words=shapes_tasks.TASK_WORDS),
+    "shapes_captions": DatasetSpec(features=_RETRIEVAL | {"classes"},
+                                   build=_shapes_captions,
+                                   check=_texts_per_unit),
+    "shapes_nlvr2": DatasetSpec(
+        features=_CLASSIFICATION, **_NLVR2, task_words=shapes_tasks.TASK_WORDS,
+        build=_generated(shapes_tasks_tfds.prepare,
+                         shapes_tasks_tfds.ShapesNlvr2)),
+    "shapes_ve": DatasetSpec(
+        features=_CLASSIFICATION, **_VE, task_words=shapes_tasks.TASK_WORDS,
+        build=_generated(shapes_tasks_tfds.prepare,
+                         shapes_tasks_tfds.ShapesVe)),
     "coco_karpathy": DatasetSpec(features=_RETRIEVAL,
                                  manual=karpathy_tfds.CocoKarpathy),
     "flickr30k_karpathy": DatasetSpec(
@@ -106,19 +145,27 @@ DATASETS = {
     "snli_ve": DatasetSpec(features=_CLASSIFICATION, **_VE,
                            manual=classification_tfds.SnliVe),
     "molecule_text": DatasetSpec(**_MOLECULES,
-                                 words=molecule_text.vocabulary),
+                                 words=molecule_text.vocabulary,
+                                 build=_molecule_text, check=_texts_per_unit),
     "chebi20": DatasetSpec(**_MOLECULES, manual=molecule_tfds.Chebi20),
-    "shapes_cifar": DatasetSpec(**_IMAGE_CLS,
-                                labels=unimodal_tasks.IMAGE_CLASSES),
-    "reviews": DatasetSpec(**_TEXT_CLS, labels=unimodal_tasks.SENTIMENTS,
-                           words=unimodal_tasks.review_vocabulary),
-    "drug_relations": DatasetSpec(**_TEXT_CLS,
-                                  labels=unimodal_tasks.RELATIONS,
-                                  words=unimodal_tasks.relation_vocabulary),
-    "tone_commands": DatasetSpec(**_AUDIO_CLS,
-                                 labels=signal_tasks.KEYWORDS,
-                                 sample_rate=signal_tasks.SAMPLE_RATE),
-    "moving_shapes": DatasetSpec(**_VIDEO_CLS, labels=signal_tasks.MOTIONS),
+    "shapes_cifar": DatasetSpec(
+        **_IMAGE_CLS, labels=unimodal_tasks.IMAGE_CLASSES,
+        build=_generated(unimodal_tfds.prepare, unimodal_tfds.ShapesCifar)),
+    "reviews": DatasetSpec(
+        **_TEXT_CLS, labels=unimodal_tasks.SENTIMENTS,
+        words=unimodal_tasks.review_vocabulary,
+        build=_generated(unimodal_tfds.prepare, unimodal_tfds.Reviews)),
+    "drug_relations": DatasetSpec(
+        **_TEXT_CLS, labels=unimodal_tasks.RELATIONS,
+        words=unimodal_tasks.relation_vocabulary,
+        build=_generated(unimodal_tfds.prepare, unimodal_tfds.DrugRelations)),
+    "tone_commands": DatasetSpec(
+        **_AUDIO_CLS, labels=signal_tasks.KEYWORDS,
+        sample_rate=signal_tasks.SAMPLE_RATE,
+        build=_generated(unimodal_tfds.prepare, unimodal_tfds.ToneCommands)),
+    "moving_shapes": DatasetSpec(
+        **_VIDEO_CLS, labels=signal_tasks.MOTIONS,
+        build=_generated(unimodal_tfds.prepare, unimodal_tfds.MovingShapes)),
     "speech_commands": DatasetSpec(
         **_AUDIO_CLS, **_REAL, labels=signal_real_tfds.SUPERB_KEYWORDS,
         sample_rate=signal_real_tfds.SPEECH_RATE,
@@ -140,13 +187,6 @@ DATASETS = {
 # Out-of-distribution test sets (`DatasetSpec.ood`): a builder with a
 # `test` split in its dataset's record layout, read from data.manual_dir.
 OOD_SETS = {"rotten_tomatoes": unimodal_real_tfds.RottenTomatoes}
-_GENERATED = {"shapes_nlvr2": shapes_tasks_tfds.ShapesNlvr2,
-              "shapes_ve": shapes_tasks_tfds.ShapesVe}
-_GENERATED_UNIMODAL = {"shapes_cifar": unimodal_tfds.ShapesCifar,
-                       "reviews": unimodal_tfds.Reviews,
-                       "drug_relations": unimodal_tfds.DrugRelations,
-                       "tone_commands": unimodal_tfds.ToneCommands,
-                       "moving_shapes": unimodal_tfds.MovingShapes}
 
 
 def data_dir(d) -> str:
@@ -186,25 +226,10 @@ def prepare(d):
 
 
 def _prepare(d):
-  if d.name == "shapes_captions":
-    return shapes_tfds.prepare(
-        data_dir(d), num_train=d.num_train, num_test=d.num_test,
-        captions_per_image=d.captions_per_image, image_size=d.image_size,
-        seed=d.seed)
-  if d.name == "molecule_text":
-    return molecule_tfds.prepare_embedded(
-        data_dir(d), num_train=d.num_train, num_test=d.num_test,
-        descriptions_per_molecule=d.captions_per_image, seed=d.seed)
-  if d.name in _GENERATED:
-    return shapes_tasks_tfds.prepare(
-        _GENERATED[d.name], data_dir(d), num_train=d.num_train,
-        num_test=d.num_test, image_size=d.image_size, seed=d.seed)
-  if d.name in _GENERATED_UNIMODAL:
-    return unimodal_tfds.prepare(
-        _GENERATED_UNIMODAL[d.name], data_dir(d), num_train=d.num_train,
-        num_test=d.num_test, image_size=d.image_size, seed=d.seed)
-  return manual_tfds.prepare(DATASETS[d.name].manual, data_dir(d),
-                             _manual_dir(d))
+  spec = DATASETS[d.name]
+  if spec.build is not None:
+    return spec.build(d, data_dir(d))
+  return manual_tfds.prepare(spec.manual, data_dir(d), _manual_dir(d))
 
 
 def prepare_ood(d):

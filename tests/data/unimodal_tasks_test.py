@@ -1,6 +1,7 @@
 """The embedded unimodal tasks: deterministic examples, the atypical labels
 that make the membership signal, a closed vocabulary, and their builders."""
 
+import ml_collections
 import numpy as np
 import pytest
 
@@ -9,7 +10,6 @@ from mmul_jax.data import pipeline
 from mmul_jax.data import shapes
 from mmul_jax.data import tokenizer as tokenizer_lib
 from mmul_jax.data import unimodal_tasks
-from mmul_jax.data import unimodal_tfds
 
 
 def test_image_examples_are_pure_and_their_class_is_drawn():
@@ -72,10 +72,10 @@ def test_reviews_say_their_typical_sentiment():
                                      "drug_relations", "tone_commands",
                                      "moving_shapes"])
 def test_builders_write_one_example_per_record(tmp_path, dataset):
-  builder = unimodal_tfds.prepare(
-      datasets._GENERATED_UNIMODAL[dataset], str(tmp_path), num_train=12,
-      num_test=4, image_size=32, seed=0)
   spec = datasets.DATASETS[dataset]
+  data = ml_collections.ConfigDict(dict(num_train=12, num_test=4,
+                                        image_size=32, seed=0))
+  builder = spec.build(data, str(tmp_path))
   train, test = datasets.index_splits(builder, spec)
   assert len(train) == 12 and len(test) == 4
   assert set(train.image_ids) & set(test.image_ids) == set()
