@@ -9,8 +9,8 @@ workdir, so the original and retrained models are trained once for all.
 
 Trains the original model on D (2,000 images, 2 captions each) and the
 retrained reference on Dr (5% of the images deleted), runs MMUL and prints
-the comparison. 3 minutes on 2 CPU cores (182 s measured at stop 36 from an
-empty home directory; BENCHMARKS.md has where the time goes).
+the comparison. 3 minutes on 2 CPU cores (182 s from an empty home
+directory; BENCHMARKS.md has where the time goes).
 
 The MMUL hyperparameters below were chosen from 18 settings (learning rate
 3e-5 to 1e-3, 50 to 300 steps, UKR/MKR weights 0 to 100, Df batch 8 to 32,
@@ -20,8 +20,8 @@ reference's selection score, (utility + AUC) / 2, with recall@1 on the
 With unit weights (the reference), MMUL loses 20 points of test recall@1 on
 this model. The fusion-[CLS] retention term does not protect the projected
 embeddings that retrieval ranks by, so both retention terms need more weight.
-They were chosen on the original trained for 800 steps; since stop 36 it
-trains 500 (the demo's speed) and they were kept, not re-chosen.
+They were chosen on an original trained for 800 steps and are kept, not
+re-chosen, for the 500 steps the demo trains (for its speed).
 """
 
 from mmul_jax import config_schema

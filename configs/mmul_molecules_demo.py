@@ -17,9 +17,10 @@ from mmul_jax import config_schema
 def get_config():
   c = config_schema.default_config()
   c.data.name = "molecule_text"
-  # 0: the largest molecule's budget (18 atoms here). The padding was
-  # 32 atoms / 72 bonds and 48 tokens for descriptions of at most 19:
-  # trimming both made the training step 2.5x faster on 2 cores (issue 22).
+  # 0: the largest molecule's budget (18 atoms here), and 24 tokens below
+  # for descriptions of at most 19: padding to 32 atoms / 72 bonds and 48
+  # tokens makes the training step 2.5x slower on 2 cores
+  # (docs/experiments/issues_21_39.md, issue 22).
   c.data.max_atoms = 0
   c.data.max_edges = 0
   c.model.vocab_size = 512  # descriptions' words, numbers and syllables
@@ -31,7 +32,7 @@ def get_config():
   c.deletion.ratio = 5.0
   # Chosen from 11 settings on the 5 % set (steps, learning rate, UKR and
   # MKR weights; docs/experiments/issues_4_7.md, issue 7). With the
-  # trimmed shapes above MMUL moves the cosine AUC 78 % of the way to the
+  # shapes above MMUL moves the cosine AUC 78 % of the way to the
   # retrained model at -5.6 test R@1 (docs/experiments/issues_21_39.md,
   # issue 22).
   c.unlearn.num_steps = 300

@@ -7,8 +7,9 @@ then U-LiRA, KS forget quality and the leakage audit per representation.
 
 The models are the demo's (configs/mmul_demo.py): shadow model 0 is the
 model the demo trains. On 2 CPU cores this trains 16 models of 500 steps
-(800 before stop 36) and runs 40 unlearning runs: about an hour (65 min
-measured with 800 steps, with tests running beside it; not re-timed).
+and runs 40 unlearning runs: about an hour at most (65 min with 800-step
+models and tests running beside it, docs/experiments/issues_17_18.md,
+issue 18; the 500-step run is not timed).
 """
 
 from mmul_jax import recipes

@@ -25,6 +25,15 @@ ConfigError = errors.ConfigError
 
 
 def default_config() -> ml_collections.ConfigDict:
+  """Every config key with its default; config files start from it.
+
+  `config.method.<name>` holds the defaults of every method registered in
+  `methods.METHODS` when it is called.
+
+  Returns:
+    A fresh `ml_collections.ConfigDict` (the demo's dataset and MMUL);
+    changing it changes no later call's.
+  """
   c = ml_collections.ConfigDict()
   c.seed = 0
   # Where checkpoints, deletion manifests and results go. The --workdir flag
@@ -375,7 +384,18 @@ def _check_tune(t) -> None:
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
-  """Raises `ConfigError` on the first problem found."""
+  """Raises `ConfigError` on the first problem found.
+
+  Unknown keys (typos), missing keys, values out of range or not among a
+  key's choices, and settings the dataset, its task, its input type, the
+  metric families or the selected method cannot run with.
+
+  Args:
+    config: the run config, built from `default_config()`.
+
+  Raises:
+    ConfigError: the first problem, in one line that says what to do.
+  """
   known = known_keys()
   given = flatten(config)
   for key in given:
@@ -546,6 +566,19 @@ def validate(config: ml_collections.ConfigDict) -> None:
 def config_arg(arg: str | None, **defaults) -> ml_collections.ConfigDict:
   """The options of `--config=FILE:ARG` ("key=value,key=value"), over
   `defaults`, whose keys are the only ones allowed (values stay strings).
+
+  Args:
+    arg: the text after the colon in `--config=FILE:ARG`, or None (or
+      empty) for no options.
+    **defaults: every option the config file accepts, with its default.
+
+  Returns:
+    A `ml_collections.ConfigDict` with every key of `defaults`: the value
+    `arg` gives it (a string), else its default.
+
+  Raises:
+    ConfigError: an item of `arg` is not `key=value` with a key of
+      `defaults`.
   """
   options = ml_collections.ConfigDict(defaults)
   for item in filter(None, (arg or "").split(",")):

@@ -107,29 +107,98 @@ class Modality:
   is_text: ClassVar[bool] = False
 
   def fit(self, x, shape: InputShape, *, record: str = "?"):
+    """One record's input brought to the run's fixed shapes.
+
+    Args:
+      x: the record's raw input: a uint8 image `(H, W, 3)`, a text (bytes
+        or str), int16 samples `(N,)`, a clip `(T, H, W, 3)` or a
+        molecule's graph fields.
+      shape: the run's fixed shapes (`InputShape.of(config.data)`).
+      record: the record's id, named in errors about it.
+
+    Returns:
+      The fitted input as the pipeline keeps it: an image
+      `(image_size, image_size, 3)`, a string, `(audio_samples,)` samples,
+      `(num_frames, image_size, image_size, 3)` frames or a dict of padded
+      graph arrays.
+    """
     raise NotImplementedError
 
   def keep(self, inputs: list, tok) -> Any:
-    """Fitted inputs as one array set (token ids for text)."""
+    """Fitted inputs as one array set (token ids for text).
+
+    Args:
+      inputs: fitted inputs (`fit`), one per example.
+      tok: the run's tokenizer; only text reads it.
+
+    Returns:
+      The inputs stacked along a new leading axis of size `len(inputs)`
+      (a dict of such arrays for graphs; `(N, context_length)` int32 token
+      ids for text).
+    """
     del tok  # only text is tokenised
     return stack(inputs)
 
   def to_model(self, examples, mean, std):
-    """Kept inputs (`keep`, or a batch of them) as the model reads them."""
+    """Kept inputs (`keep`, or a batch of them) as the model reads them.
+
+    Args:
+      examples: kept inputs, with a leading batch axis.
+      mean: the per-channel pixel mean (`config.data.mean`); only images
+        and clips read it.
+      std: the per-channel pixel std (`config.data.std`); likewise.
+
+    Returns:
+      The model's input: normalised float32 images or frames, float32
+      waveforms in [-1, 1], or token ids and graphs unchanged; same
+      leading axis.
+    """
     del mean, std
     return examples
 
   def batch(self, inputs, tok, mean, std):
-    """A training batch of fitted inputs as the model reads it."""
+    """A training batch of fitted inputs as the model reads it.
+
+    Args:
+      inputs: the batch's fitted inputs (`fit`), stacked along a leading
+        batch axis (a list of strings for text).
+      tok: the run's tokenizer; only text reads it.
+      mean: the per-channel pixel mean (`config.data.mean`).
+      std: the per-channel pixel std (`config.data.std`).
+
+    Returns:
+      The batch as `to_model` gives it (token ids `(B, context_length)`
+      for text).
+    """
     del tok  # only text is tokenised
     return self.to_model(inputs, mean, std)
 
   def example_input(self, model_config, data_config) -> Any:
-    """One all-zero model input, for initialising a model."""
+    """One all-zero model input, for initialising a model.
+
+    Args:
+      model_config: `config.model` (text reads its `context_length`).
+      data_config: `config.data` (images, audio and clips read their
+        shapes from it).
+
+    Returns:
+      An all-zero batch of one example, e.g. `(1, image_size, image_size,
+      3)` float32 for images.
+    """
     raise NotImplementedError
 
   def check(self, config, spec) -> None:
-    """Config checks this input needs against the dataset `spec`."""
+    """Config checks this input needs against the dataset `spec`.
+
+    Args:
+      config: the run config.
+      spec: the dataset's `datasets.DatasetSpec` (audio reads its
+        `sample_rate`).
+
+    Raises:
+      ConfigError: a setting this input cannot run with (the base class
+        checks nothing).
+    """
 
 
 class Image(Modality):
@@ -244,7 +313,18 @@ OPTIONAL_DATA_KEYS = ("max_atoms", "max_edges", "audio_samples",
 
 
 def get(name: str) -> Modality:
-  """The input type `name` (a dataset spec's `modality`)."""
+  """The input type `name` (a dataset spec's `modality`).
+
+  Args:
+    name: a key of `MODALITIES` ("image", "text", "audio", "video",
+      "graph").
+
+  Returns:
+    The `Modality` object (one shared instance per input type).
+
+  Raises:
+    ValueError: no input type of that name.
+  """
   try:
     return MODALITIES[name]
   except KeyError:

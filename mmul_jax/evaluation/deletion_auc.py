@@ -18,6 +18,22 @@ def df_vs_dr_auc(df_scores: np.ndarray, dr_scores: np.ndarray, *,
   clean definition; the released code used the first 5|Df| rows in order).
   0.5 means Df looks like Dr (the original model); a model that never saw
   Df scores it lower, giving AUC > 0.5.
+
+  Args:
+    df_scores: the deleted pairs' scores, any shape (flattened), `|Df| > 0`
+      of them.
+    dr_scores: the retained pairs' scores, any shape (flattened); at least
+      `num_samples * |Df|` of them.
+    num_samples: how many disjoint Dr subsets of size |Df| to draw.
+    seed: of the draw.
+
+  Returns:
+    `{"mean": float, "std": float, "values": list}`: the mean and std of
+    the `num_samples` AUCs, and the AUCs themselves.
+
+  Raises:
+    ValueError: `df_scores` is empty.
+    ConfigError: Dr has fewer than `num_samples * |Df|` scores.
   """
   df_scores = np.asarray(df_scores, np.float64).ravel()
   dr_scores = np.asarray(dr_scores, np.float64).ravel()

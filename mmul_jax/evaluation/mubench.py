@@ -35,7 +35,23 @@ from sklearn import preprocessing
 
 def knowledge_gap(correct_dr: np.ndarray, correct_df: np.ndarray, *,
                   num_samples: int = 500, seed: int = 0) -> float:
-  """Mean AUC of Dr (label 1) vs Df (label 0) with 0/1 correctness scores."""
+  """Mean AUC of Dr (label 1) vs Df (label 0) with 0/1 correctness scores.
+
+  Args:
+    correct_dr: the retained examples' correctness, 0/1, any shape
+      (flattened).
+    correct_df: the deleted examples' correctness, 0/1, any shape
+      (flattened); `0 < |Df| <= |Dr|`.
+    num_samples: how many samples of |Df| Dr examples (drawn without
+      replacement) to average over.
+    seed: of the samples.
+
+  Returns:
+    The mean AUC, a float in [0, 1] (0.5: no gap).
+
+  Raises:
+    ValueError: Df is empty or larger than Dr.
+  """
   correct_dr = np.asarray(correct_dr, np.float64).ravel()
   correct_df = np.asarray(correct_df, np.float64).ravel()
   n = len(correct_df)
@@ -54,7 +70,15 @@ def knowledge_gap(correct_dr: np.ndarray, correct_df: np.ndarray, *,
 
 
 def knowledge_gap_closed_form(acc_dr: float, acc_df: float) -> float:
-  """The expectation of `knowledge_gap`: `0.5 + (acc_dr - acc_df) / 2`."""
+  """The expectation of `knowledge_gap`: `0.5 + (acc_dr - acc_df) / 2`.
+
+  Args:
+    acc_dr: the accuracy on Dr, a fraction in [0, 1].
+    acc_df: the accuracy on Df, a fraction in [0, 1].
+
+  Returns:
+    The expected AUC, a float in [0, 1].
+  """
   return 0.5 + (float(acc_dr) - float(acc_df)) / 2.0
 
 
@@ -67,7 +91,16 @@ def js_divergence(p: np.ndarray, q: np.ndarray) -> np.ndarray:
 
 def zrf(df_logits: np.ndarray, *, num_samples: int = 500,
         seed: int = 0) -> float:
-  """Zero-retrain forgetting of `(N, C)` Df logits (seeded teachers)."""
+  """Zero-retrain forgetting of `(N, C)` Df logits (seeded teachers).
+
+  Args:
+    df_logits: `(N, C)` the model's logits on the N Df examples.
+    num_samples: how many random teachers (uniform logits) to average over.
+    seed: of the teachers.
+
+  Returns:
+    1 minus the mean Jensen-Shannon divergence, a float in [1 - ln 2, 1].
+  """
   logits = np.asarray(df_logits, np.float64)
   p = special.softmax(logits, axis=-1)
   rng = np.random.default_rng(seed)
@@ -85,6 +118,18 @@ def harmonic_mean_score(dt: float, dt_orig: float, df: float,
   Guard rails: 0 when the test metric moved more than `max_dt_drop` of
   the original's (MU-Bench allows 0.4 for gradient ascent), or when Df
   fell below chance by more than `max_df_below_random` of chance.
+
+  Args:
+    dt: the unlearned model's test metric.
+    dt_orig: the original model's test metric.
+    df: the unlearned model's metric on Df.
+    df_random: chance's metric on Df (e.g. 1 / classes).
+    max_dt_drop: the largest relative change of `dt` from `dt_orig`.
+    max_df_below_random: the largest relative fall of `df` below
+      `df_random`.
+
+  Returns:
+    The score `2ab / (a + b)`, a float in [0, 1]; 0 past a guard rail.
   """
   if dt_orig > 0 and abs(dt - dt_orig) / dt_orig > max_dt_drop:
     return 0.0
@@ -127,6 +172,18 @@ def membership_inference(member: np.ndarray, non_member: np.ndarray,
 
   With fewer than `folds` members or non-members it cannot run: every
   metric is NaN and the reason is kept (`not_computable`).
+
+  Args:
+    member: `(N_member, F)` features of members (Dr).
+    non_member: `(N_non_member, F)` features of non-members (test).
+    target: `(N_target, F)` features of the examples judged (Df).
+    seed: of the subsampling and the cross-validation folds.
+    folds: the cross-validation's folds.
+
+  Returns:
+    A dict of the float metrics of `MIA_METRICS`: the three above and
+    `non_member_rate_on_test`, the fraction of non-members judged
+    non-members; where the attack cannot run, `not_computable`'s dict.
   """
   member = np.asarray(member, np.float64)
   non_member = np.asarray(non_member, np.float64)
@@ -170,7 +227,16 @@ def retrain_gaps(unlearned: Mapping[str, float],
   (name `mean`); metrics are taken as given, so put them on one scale. The
   mean is of the exactly rounded sum (`math.fsum`), so it does not depend
   on the order the metrics are named in. A metric that one of them could
-  not measure (None or NaN: `not_computable`) has no gap."""
+  not measure (None or NaN: `not_computable`) has no gap.
+
+  Args:
+    unlearned: the unlearned model's metrics by name.
+    retrained: the retrained model's metrics by name, on the same scale.
+
+  Returns:
+    `{name: gap}` for every metric both measured, and `"mean"`: their mean
+    (0.0 when there are none).
+  """
   keys = sorted(k for k in set(unlearned) & set(retrained)
                 if _measured(unlearned[k]) and _measured(retrained[k]))
   gaps = {k: abs(float(unlearned[k]) - float(retrained[k])) for k in keys}

@@ -21,6 +21,16 @@ def auc_progress(auc_original: float, auc_retrained: float,
   1.0 = the unlearned model separates Df from Dr exactly as well as the
   retrained model; > 1 means it overshoots (forgets Df "more" than a model
   that never saw it). None when the two references coincide.
+
+  Args:
+    auc_original: the original model's Df-vs-Dr AUC.
+    auc_retrained: the retrained model's.
+    auc_unlearned: the unlearned model's.
+
+  Returns:
+    `(auc_unlearned - auc_original) / (auc_retrained - auc_original)`, a
+    float (0: no progress; 1: the retrained model's AUC), or None when the
+    two references are equal.
   """
   gap = auc_retrained - auc_original
   if abs(gap) < 1e-12:

@@ -33,6 +33,20 @@ def recall_at_k(sim: np.ndarray, caption_owner: np.ndarray,
   ranks in its top k. Text-to-image (`t2i_r{k}`): a caption is a hit if its
   image ranks in its top k. `r{k}_mean` averages the two directions. Ties
   are broken against the correct answer (its rank counts every equal score).
+
+  Args:
+    sim: `(N_images, N_captions)` scores, higher meaning a better match.
+    caption_owner: `(N_captions,)` the row (image index) each caption
+      belongs to.
+    ks: the cut-offs K.
+
+  Returns:
+    A dict with `i2t_r{k}`, `t2i_r{k}` and `r{k}_mean` for every k in
+    `ks`: floats in percent.
+
+  Raises:
+    ValueError: `caption_owner` does not have one entry per column of
+      `sim`.
   """
   sim = np.asarray(sim, np.float64)
   owner = np.asarray(caption_owner)

@@ -56,7 +56,18 @@ METHODS: dict[str, Method] = {
 
 def register(name: str, method: Method) -> Method:
   """Adds (or replaces) a method under `name`. Its defaults reach
-  `default_config()` from then on."""
+  `default_config()` from then on.
+
+  Args:
+    name: the method's name, `config.method.name`; a Python identifier.
+    method: its `Method` record.
+
+  Returns:
+    `method`, unchanged.
+
+  Raises:
+    ValueError: `name` is not an identifier.
+  """
   if not name.isidentifier():
     raise ValueError(f"a method name must be an identifier, got {name!r}")
   METHODS[name] = method
@@ -64,6 +75,17 @@ def register(name: str, method: Method) -> Method:
 
 
 def get(name: str) -> Method:
+  """The registered method `name`.
+
+  Args:
+    name: a key of `METHODS` (`config.method.name`).
+
+  Returns:
+    Its `Method` record.
+
+  Raises:
+    ConfigError: no method of that name is registered.
+  """
   if name not in METHODS:
     raise errors.ConfigError(f"unknown method {name!r}; available: "
                              f"{', '.join(sorted(METHODS))}")
@@ -71,13 +93,35 @@ def get(name: str) -> Method:
 
 
 def names_where(flag: str) -> list[str]:
-  """The registered methods whose `Method.<flag>` is true, sorted."""
+  """The registered methods whose `Method.<flag>` is true, sorted.
+
+  Args:
+    flag: a boolean field of `Method`, e.g. "trains_task_loss",
+      "full_weight" or "gradient_ascent".
+
+  Returns:
+    The names of those methods, sorted.
+  """
   return sorted(n for n, m in METHODS.items() if getattr(m, flag))
 
 
 def check_config(config, data_features: set[str], task=None) -> None:
   """Raises `ConfigError` if the selected method cannot run as configured
-  (on `task`, the run's `tasks.Task`, when given)."""
+  (on `task`, the run's `tasks.Task`, when given).
+
+  Args:
+    config: the run config; `config.method.name` selects the method and
+      `config.method.<name>` holds its hyperparameters.
+    data_features: the features the dataset has ("labels", "captions",
+      ...), checked against what the method needs (`Method.needs`).
+    task: the run's `tasks.Task`, for the method's `check_task`; None skips
+      those checks.
+
+  Raises:
+    ConfigError: the first problem found (a missing or out-of-range
+      hyperparameter, a feature the dataset lacks, a curriculum or LoRA
+      setting the method cannot use).
+  """
   name = config.method.name
   method = get(name)
   h = config.method.get(name)
@@ -111,7 +155,16 @@ def check_config(config, data_features: set[str], task=None) -> None:
 
 def check_deletion(config, df) -> None:
   """Raises `ConfigError` if the selected method cannot run on the
-  deletion set `df` (`data.deletion.DeletionSet`)."""
+  deletion set `df` (`data.deletion.DeletionSet`).
+
+  Args:
+    config: the run config; `config.method.name` selects the method.
+    df: the deletion set; its `forget_ids` (the deleted units) are counted.
+
+  Raises:
+    ConfigError: the method's `check_deletion` found a problem (MMUL's
+      derangement needs two deleted units).
+  """
   name = config.method.name
   problems = get(name).check_deletion(config.method.get(name), config,
                                       len(df.forget_ids))
@@ -120,7 +173,15 @@ def check_deletion(config, df) -> None:
 
 
 def build(ctx: Context) -> Plan:
-  """The plan of the method named by `ctx.config.method.name`."""
+  """The plan of the method named by `ctx.config.method.name`.
+
+  Args:
+    ctx: what the method may use (`Context`): the task, model, original
+      parameters θ₀, config, hyperparameters and batches.
+
+  Returns:
+    The method's `Plan` for the unlearning loop.
+  """
   return get(ctx.config.method.name).build(ctx)
 
 

@@ -91,6 +91,11 @@ class Method:
 
   @property
   def hparams(self) -> tuple[str, ...]:
+    """The names of its hyperparameters.
+
+    Returns:
+      The keys of `defaults`, in their order.
+    """
     return tuple(self.defaults)
 
 
@@ -155,7 +160,18 @@ class Context:
     """The task's training objective on a flat batch (retrieval: ITC + ITM
     with hard negatives, with the training ITM weight); SuperLoss-weighted
     when `unlearn.curriculum` says so (`curriculum=False` for the gradient
-    statistics of SalUn and Fisher, which use the plain loss)."""
+    statistics of SalUn and Fisher, which use the plain loss).
+
+    Args:
+      curriculum: apply the SuperLoss weighting when
+        `config.unlearn.curriculum` is "superloss"; False gives the plain
+        loss whatever the config says.
+
+    Returns:
+      A `losses.LossTerm` on a flat batch of one part ("df" or "dr"): the
+      batch mean of the task loss, or SuperLoss's confidence-weighted
+      mean.
+    """
     u = self.config.unlearn
     lam = (float(u.superloss_lambda)
            if curriculum and u.curriculum == "superloss" else None)
@@ -167,7 +183,15 @@ class Context:
 def no_second_order(config) -> list[str]:
   """For methods whose plan makes no optimiser steps (noise only): the
   problem with `unlearn.second_order=sophia`, which has nothing to
-  replace (the loop refuses such a plan too)."""
+  replace (the loop refuses such a plan too).
+
+  Args:
+    config: the run config; `config.unlearn.second_order` is read.
+
+  Returns:
+    A list of problems, one line each: empty when `second_order` is
+    "none", else the one problem.
+  """
   if config.unlearn.second_order == "none":
     return []
   return ["makes no optimiser steps (it only adds noise), so "
@@ -178,7 +202,18 @@ def no_second_order(config) -> list[str]:
 def require_numbers(h, keys, *, minimum: float,
                     exclusive: bool = False) -> list[str]:
   """For the methods' `check` functions: one problem per hyperparameter in
-  `keys` that is not a number >= `minimum` (> `minimum` if `exclusive`)."""
+  `keys` that is not a number >= `minimum` (> `minimum` if `exclusive`).
+
+  Args:
+    h: the method's hyperparameters, `config.method.<name>`.
+    keys: the names of the hyperparameters to check.
+    minimum: the lowest value allowed.
+    exclusive: if True, `minimum` itself is not allowed.
+
+  Returns:
+    A list of problems, one line per failing hyperparameter (empty when
+    all pass).
+  """
   op = ">" if exclusive else ">="
   return [f"{k} must be a number {op} {minimum:g}" for k in keys
           if not isinstance(h[k], (int, float))
@@ -186,7 +221,17 @@ def require_numbers(h, keys, *, minimum: float,
 
 
 def require_integers(h, keys, *, minimum: int) -> list[str]:
-  """One problem per hyperparameter in `keys` not an integer >= `minimum`."""
+  """One problem per hyperparameter in `keys` not an integer >= `minimum`.
+
+  Args:
+    h: the method's hyperparameters, `config.method.<name>`.
+    keys: the names of the hyperparameters to check.
+    minimum: the lowest value allowed.
+
+  Returns:
+    A list of problems, one line per failing hyperparameter (empty when
+    all pass).
+  """
   return [f"{k} must be an integer >= {minimum}" for k in keys
           if not isinstance(h[k], int) or h[k] < minimum]
 
@@ -198,6 +243,18 @@ def gradient_statistic(ctx: Context, term: losses.LossTerm, part: str, *,
 
   `term` reads the flat batch of `part`. SalUn's saliency uses `fn=abs`,
   the diagonal empirical Fisher `fn=square`.
+
+  Args:
+    ctx: the method's `Context`: θ₀ (`ctx.original`), the seed and the
+      batches.
+    term: the loss term whose gradient is taken, at θ₀.
+    part: which batches it reads, "df" or "dr".
+    num_batches: how many batches of `part` to average over.
+    fn: applied elementwise to each gradient leaf before averaging.
+
+  Returns:
+    A pytree shaped like the parameters: the mean of `fn(∇θ term)` over
+    the batches.
   """
   rng = jax.random.key(ctx.config.seed)
 

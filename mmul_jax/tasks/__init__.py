@@ -28,7 +28,18 @@ TASKS: dict[str, type[Task]] = {}
 
 
 def register(cls: type[Task]) -> type[Task]:
-  """Adds a `Task` subclass under its `name` (usable as a decorator)."""
+  """Adds a `Task` subclass under its `name` (usable as a decorator).
+
+  Args:
+    cls: the `Task` subclass; its class attribute `name` is the key in
+      `TASKS` (a dataset's `DatasetSpec.task`).
+
+  Returns:
+    `cls`, unchanged.
+
+  Raises:
+    ValueError: `cls` has no `name`.
+  """
   if not cls.name:
     raise ValueError(f"{cls.__name__} needs a name")
   TASKS[cls.name] = cls
@@ -41,6 +52,17 @@ for _cls in (Retrieval, Classification, GraphTextRetrieval,
 
 
 def get(name: str) -> type[Task]:
+  """The registered task kind `name`.
+
+  Args:
+    name: a key of `TASKS` ("retrieval", "classification", ...).
+
+  Returns:
+    The `Task` subclass (not an instance: it is built on a dataset spec).
+
+  Raises:
+    ConfigError: no task of that name is registered.
+  """
   if name not in TASKS:
     raise errors.ConfigError(f"unknown task {name!r}; available: "
                              f"{', '.join(sorted(TASKS))}")
@@ -48,13 +70,28 @@ def get(name: str) -> type[Task]:
 
 
 def for_dataset(spec) -> Task:
-  """The task of a dataset (`datasets.DatasetSpec`), built on its spec."""
+  """The task of a dataset (`datasets.DatasetSpec`), built on its spec.
+
+  Args:
+    spec: the dataset's `datasets.DatasetSpec`; its `task` names the kind.
+
+  Returns:
+    The `Task` instance for that dataset.
+  """
   return get(spec.task)(spec)
 
 
 def for_results(results) -> Task:
   """The task of a results record (`evaluation.results.Results`), which
-  names it."""
+  names it.
+
+  Args:
+    results: a results record; its `task` names the kind and its config's
+      `data.name` the dataset the task is built on.
+
+  Returns:
+    The `Task` instance of the run that wrote the record.
+  """
   return get(results.task)(datasets.DATASETS[results.config["data"]["name"]])
 
 

@@ -34,7 +34,17 @@ EVALUATORS = {
 
 def check(names: Sequence[str], kind: str) -> None:
   """One `ConfigError` for a family that is unknown or cannot read `kind`'s
-  forward passes."""
+  forward passes.
+
+  Args:
+    names: metric family names, keys of `EVALUATORS` (`config.eval.metrics`
+      or `config.eval.extra_metrics`).
+    kind: the forward kind they would read, "retrieval" or
+      "classification" (`Forward.kind`, `Task.outputs`).
+
+  Raises:
+    ConfigError: the first family that is unknown or does not read `kind`.
+  """
   for name in names:
     if name not in EVALUATORS:
       raise errors.ConfigError(
@@ -48,7 +58,22 @@ def check(names: Sequence[str], kind: str) -> None:
 
 def run(names: Sequence[str], forward: Forward) -> dict:
   """The flat metrics of the families `names` on `forward`, and each set's
-  per-example scores into `forward.scores` when it is a dict."""
+  per-example scores into `forward.scores` when it is a dict.
+
+  Args:
+    names: metric family names, keys of `EVALUATORS`; "example_scores"
+      runs whether named or not.
+    forward: one model's forward passes over the evaluation sets.
+
+  Returns:
+    A flat dict of every family's metrics by slash-joined name (e.g.
+    "test/itc/r1_mean", "auc/cosine/mean"; `results.flatten` of their
+    nested dicts).
+
+  Raises:
+    ConfigError: a family is unknown or cannot read `forward.kind`.
+    ValueError: two families write the same metric name.
+  """
   check(names, forward.kind)
   # Per-example scores come from every evaluation that asks for them.
   families = [*names] + ["example_scores"] * ("example_scores" not in names)
