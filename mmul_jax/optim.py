@@ -78,9 +78,11 @@ def optimizer(name: str, *, learning_rate: float, num_steps: int,
   if grad_clip_norm and name != "none":
     parts.append(optax.clip_by_global_norm(grad_clip_norm))
   parts.extend(before)
-  lr = schedule(learning_rate=1.0 if inject_learning_rate else learning_rate,
-                num_steps=num_steps, warmup_steps=warmup_steps, kind=kind,
-                end_ratio=end_ratio)
+  shape = dict(num_steps=num_steps, warmup_steps=warmup_steps, kind=kind,
+               end_ratio=end_ratio)
+  rate = schedule(learning_rate=learning_rate, **shape)  # what is applied
+  # Injected: the schedule's shape at peak 1, the peak in optimiser state.
+  lr = schedule(learning_rate=1.0, **shape) if inject_learning_rate else rate
   if name == "adamw":
     parts.append(optax.adamw(lr, b1=0.9, b2=0.999,
                              weight_decay=weight_decay, mask=decay_mask))
@@ -98,6 +100,4 @@ def optimizer(name: str, *, learning_rate: float, num_steps: int,
     parts.append(optax.inject_hyperparams(optax.scale)(
         step_size=float(learning_rate)))
   parts.extend(after)
-  rate = schedule(learning_rate=learning_rate, num_steps=num_steps,
-                  warmup_steps=warmup_steps, kind=kind, end_ratio=end_ratio)
   return Optimizer(optax.chain(*parts), rate)

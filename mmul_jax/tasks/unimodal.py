@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from mmul_jax import models
 from mmul_jax.evaluation import example_scores
