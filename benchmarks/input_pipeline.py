@@ -25,8 +25,8 @@ def main():
 
   from mmul_jax import experiment
   from mmul_jax.data import datasets
-  from mmul_jax.data import pipeline
-  from mmul_jax.data import tokenizer as tokenizer_lib
+  from mmul_jax.data.core import pipeline
+  from mmul_jax.data.core import tokenizer as tokenizer_lib
   from mmul_jax.training import sharding
   c = _common.demo_config()
   d = c.data

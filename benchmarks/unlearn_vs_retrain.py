@@ -32,7 +32,7 @@ def main():
 
   from mmul_jax import experiment
   from mmul_jax import optim
-  from mmul_jax.data import pipeline
+  from mmul_jax.data.core import pipeline
   from mmul_jax.evaluation import evaluate
   from mmul_jax.evaluation import retrieval
   from mmul_jax.training import loop

@@ -4,7 +4,7 @@
 
 Two scenes and four true/false sentences per unit (one of them a name
 statement only memorisation can judge; see
-`mmul_jax.data.shapes_tasks`). The tiny dual encoder gets a 2-way class
+`mmul_jax.data.generated.shapes_tasks`). The tiny dual encoder gets a 2-way class
 head over its fusion of both images; 5% of the 2,000 training pairs are
 deleted.
 The classification losses of MMUL follow the reference spec §1.4 (b).

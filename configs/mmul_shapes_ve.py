@@ -4,7 +4,7 @@
 
 A scene and four hypotheses per unit (entailment / neutral / contradiction,
 one of them a name statement only memorisation can judge; see
-`mmul_jax.data.shapes_tasks`). The tiny dual encoder gets a 3-way class
+`mmul_jax.data.generated.shapes_tasks`). The tiny dual encoder gets a 3-way class
 head over its fusion encoder; 5% of the 2,000 training scenes are deleted.
 The classification losses of MMUL follow the reference spec §1.4 (c).
 The recipe is `mmul_jax.recipes.shapes_classification`. Other methods:

@@ -5,7 +5,7 @@
 The tiny model's video transformer (the ViT tower over 2-frame tubelets) with a class head; 5% of the 2,000 training
 examples are deleted. Atypical labels are fitted only by memorising the
 example's own code, which is the membership signal (see
-`mmul_jax.data.signal_tasks`). The recipe is
+`mmul_jax.data.generated.signal_tasks`). The recipe is
 `mmul_jax.recipes.unimodal_classification`. Other methods:
 --config.method.name=finetune, neggrad, salun, scrub, npo, ... (MMUL needs
 two modalities and is refused here).

@@ -21,12 +21,12 @@ from mmul_jax import pretrained
 from mmul_jax import tasks
 from mmul_jax import workdir_lock
 from mmul_jax.data import datasets
-from mmul_jax.data import deletion
-from mmul_jax.data import deletion_policy
-from mmul_jax.data import modalities
-from mmul_jax.data import pipeline
-from mmul_jax.data import tokenizer as tokenizer_lib
-from mmul_jax.data import tokenizer_policy
+from mmul_jax.data.core import deletion
+from mmul_jax.data.core import deletion_policy
+from mmul_jax.data.core import modalities
+from mmul_jax.data.core import pipeline
+from mmul_jax.data.core import tokenizer as tokenizer_lib
+from mmul_jax.data.core import tokenizer_policy
 from mmul_jax.training import sharding
 
 

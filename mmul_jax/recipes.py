@@ -14,6 +14,7 @@ import ml_collections
 
 from mmul_jax import config_schema
 from mmul_jax import errors
+from mmul_jax.data import datasets
 
 
 def mmul_demo(c: ml_collections.ConfigDict) -> None:
@@ -168,7 +169,7 @@ def unimodal_classification(c: ml_collections.ConfigDict, *, dataset: str,
   """An embedded unimodal task (MU-Bench's CIFAR / IMDB / DDI / Speech
   Commands / UCF101 in miniature): the tiny model's tower with a class
   head, 5% of 2,000 examples deleted, the task's training steps
-  (`EMBEDDED_TRAIN_STEPS`: enough for the original to fit the atypical
+  (its `GridRecipe.train_steps`: enough for the original to fit the atypical
   labels, the membership signal), `method` at the demo's unlearning
   budget. MMUL is refused here (one modality); the relabelling methods
   draw wrong classes."""
@@ -225,58 +226,38 @@ def scratch_signal(c: ml_collections.ConfigDict, *, dataset: str,
   c.eval.max_dr_images = 5 * df_rows
 
 
-# Training steps of the embedded tasks of MU-Bench's grid (enough for the
-# original to fit its memorisable examples; docs/experiments/issues_17_18.md,
-# issue 17, and issues_4_7.md, issue 6).
-EMBEDDED_TRAIN_STEPS = {"shapes_nlvr2": 4000, "shapes_cifar": 3000,
-                        "reviews": 2000, "drug_relations": 2000,
-                        "tone_commands": 3000, "moving_shapes": 3000}
-# The real dataset each embedded task stands in for (`data.source=real`).
-REAL_OF = {"shapes_nlvr2": "nlvr2", "shapes_cifar": "cifar100",
-           "reviews": "imdb", "drug_relations": "ddi2013",
-           "tone_commands": "speech_commands", "moving_shapes": "ucf101"}
-_REAL_RECIPES = {
-    "nlvr2": lambda c: clip_classification(
-        c, dataset="nlvr2", train_rows=86_373, df_units=5000,
-        learning_rate=2e-5, end_ratio=0.05, weight_decay=0.02, epochs=5,
-        batch_size=16, warmup_steps=650),
-    "cifar100": lambda c: mubench_unimodal(
-        c, dataset="cifar100", train_rows=50_000, epochs=10, batch_size=128,
-        learning_rate=1e-5, weight_decay=1e-4),
-    "imdb": lambda c: mubench_unimodal(
-        c, dataset="imdb", train_rows=25_000, epochs=6, batch_size=32,
-        learning_rate=5e-5, weight_decay=0.01),
-    "ddi2013": lambda c: mubench_unimodal(
-        c, dataset="ddi2013", train_rows=25_296, epochs=8, batch_size=32,
-        learning_rate=5e-5, weight_decay=0.01),
-    "speech_commands": lambda c: (
-        scratch_signal(c, dataset="speech_commands", train_rows=51_000,
-                       epochs=30, batch_size=64, learning_rate=3e-4),
-        c.data.update(audio_samples=16_000),
-        c.model.update(sample_rate=16_000, num_mels=64, audio_window=400,
-                       audio_hop=160)),
-    "ucf101": lambda c: (
-        scratch_signal(c, dataset="ucf101", train_rows=9_537, epochs=30,
-                       batch_size=32, learning_rate=3e-4),
-        c.data.update(num_frames=16, image_size=112),
-        c.model.update(image_size=112)),
-}
+# The recipes a real dataset's `GridRecipe.recipe` names; each dataset's
+# module holds its settings (MU-Bench's rows, epochs, batch and rate).
+GRID_RECIPES = {"clip_classification": clip_classification,
+                "mubench_unimodal": mubench_unimodal,
+                "scratch_signal": scratch_signal}
+
+
+def real_of(dataset: str) -> str:
+  """The real dataset `dataset` stands in for in MU-Bench's grid (itself
+  when it stands in for none)."""
+  spec = datasets.DATASETS.get(dataset)
+  return (spec and spec.grid and spec.grid.stands_in_for) or dataset
 
 
 def mubench_task(c: ml_collections.ConfigDict, dataset: str) -> None:
-  """Sets `c` to the recipe of one task of MU-Bench's grid: an embedded
-  one's data and training steps (its unlearning budget stays the
-  config's, equal across tasks), or a real one's full recipe (MU-Bench's
-  where it has one). The task's config file calls this too."""
-  if dataset in EMBEDDED_TRAIN_STEPS:
-    c.data.name = dataset
-    c.train.num_steps = EMBEDDED_TRAIN_STEPS[dataset]
-    _label_targets(c)
-  elif dataset in _REAL_RECIPES:
-    method = c.method.name
-    _REAL_RECIPES[dataset](c)
-    c.method.name = method
-  else:
+  """Sets `c` to the recipe of one task of MU-Bench's grid (the dataset's
+  `GridRecipe`): an embedded one's data and training steps (its
+  unlearning budget stays the config's, equal across tasks), or a real
+  one's full recipe (MU-Bench's where it has one). The task's config file
+  calls this too."""
+  spec = datasets.DATASETS.get(dataset)
+  grid = spec and spec.grid
+  if not grid:
     raise config_schema.ConfigError(
         f"no MU-Bench grid recipe for dataset {dataset!r}; choose from "
-        f"{sorted(EMBEDDED_TRAIN_STEPS) + sorted(_REAL_RECIPES)}")
+        f"{sorted(n for n, s in datasets.DATASETS.items() if s.grid)}")
+  if grid.train_steps:
+    c.data.name = dataset
+    c.train.num_steps = grid.train_steps
+    _label_targets(c)
+  else:
+    method = c.method.name
+    GRID_RECIPES[grid.recipe](c, dataset=dataset, **grid.settings)
+    c.update_from_flattened_dict(grid.overrides)
+    c.method.name = method

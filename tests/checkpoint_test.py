@@ -12,7 +12,7 @@ import pytest
 
 from mmul_jax import checkpoint
 from mmul_jax import errors
-from mmul_jax.data import pipeline
+from mmul_jax.data.core import pipeline
 from mmul_jax.training import loop
 from mmul_jax.training import state as state_lib
 

@@ -39,7 +39,7 @@ def data_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_builder(data_dir, tiny_config):
-  from mmul_jax.data import shapes_tfds
+  from mmul_jax.data.generated import shapes_tfds
   d = tiny_config.data
   return shapes_tfds.prepare(
       data_dir, num_train=d.num_train, num_test=d.num_test,

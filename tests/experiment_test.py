@@ -5,7 +5,7 @@ import pytest
 
 from mmul_jax import errors
 from mmul_jax import experiment
-from mmul_jax.data import pipeline
+from mmul_jax.data.core import pipeline
 
 
 @pytest.fixture

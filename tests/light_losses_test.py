@@ -70,14 +70,14 @@ def test_the_top_level_package_loads_its_parts_on_first_use():
 
 @pytest.mark.parametrize("module,extra,call", [
     ("rdkit.Chem", "molecules",
-     lambda: __import__("mmul_jax.data.molecules").data.molecules
+     lambda: __import__("mmul_jax.data.graphs.molecules").data.graphs.molecules
      .parse_smiles("CCO")),
     ("optuna", "tune",
      lambda: __import__("mmul_jax.tuning.search_space").tuning.search_space
      .to_optuna({})),
     ("av", "video",
-     lambda: __import__("mmul_jax.data.signal_real_tfds").data
-     .signal_real_tfds.decode_clip("x.avi", num_frames=2, frame_size=8)),
+     lambda: __import__("mmul_jax.data.downloaded.signal_real_tfds").data
+     .downloaded.signal_real_tfds.decode_clip("x.avi", num_frames=2, frame_size=8)),
 ])
 def test_a_missing_extra_is_one_line_naming_it(monkeypatch, module, extra,
                                                call):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mmul_jax import config_schema
-from mmul_jax.data import tokenizer as tokenizer_lib
+from mmul_jax.data.core import tokenizer as tokenizer_lib
 from mmul_jax.unlearn import run as run_lib
 
 

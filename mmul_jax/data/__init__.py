@@ -1,14 +1,11 @@
-"""Input: datasets (embedded and real), tokenizers, deletion sets, grain."""
+"""Input: the dataset registry (`datasets`), and by kind: core/ (the
+record layout and grain pipeline, modalities, tokenizers, deletion sets),
+generated/ (the embedded generators and their builders), downloaded/
+(builders over hand-downloaded files), graphs/ (molecules as graphs)."""
 
-from mmul_jax.data import classification_tfds
 from mmul_jax.data import datasets
-from mmul_jax.data import deletion
-from mmul_jax.data import karpathy_tfds
-from mmul_jax.data import manual_tfds
-from mmul_jax.data import pipeline
-from mmul_jax.data import shapes
-from mmul_jax.data import shapes_tfds
-from mmul_jax.data import tokenizer
+from mmul_jax.data.core import deletion
+from mmul_jax.data.core import pipeline
+from mmul_jax.data.core import tokenizer
 
-__all__ = ["classification_tfds", "datasets", "deletion", "karpathy_tfds",
-           "manual_tfds", "pipeline", "shapes", "shapes_tfds", "tokenizer"]
+__all__ = ["datasets", "deletion", "pipeline", "tokenizer"]

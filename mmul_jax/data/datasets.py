@@ -3,190 +3,47 @@
 Every dataset is a TFDS builder read through `tfds.data_source`, one record
 per deletion unit: its image(s) (uint8, any size; the pipeline fits them to
 `data.image_size`), its id, and its texts (captions, or sentences with
-labels for classification tasks). The real ones are built from files the
-user downloads (`data.manual_dir`); without them, preparing stops at once
-with the download instructions.
+labels for classification tasks). Each dataset module declares its
+`DatasetSpec` beside its builder (generated/: the embedded generators;
+downloaded/: builders over hand-downloaded files; graphs/: molecules);
+this registry collects them, one line per module. The downloaded ones are
+built from files the user downloads (`data.manual_dir`); without them,
+preparing stops at once with the download instructions.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
-from typing import Callable, Iterator
+from typing import Iterator
 
 import tensorflow_datasets as tfds
 
 from mmul_jax import errors
-from mmul_jax.data import classification_tfds
-from mmul_jax.data import karpathy_tfds
-from mmul_jax.data import manual_tfds
-from mmul_jax.data import molecule_tfds
-from mmul_jax.data import molecule_text
-from mmul_jax.data import pipeline
-from mmul_jax.data import shapes_tasks
-from mmul_jax.data import shapes_tasks_tfds
-from mmul_jax.data import shapes_tfds
-from mmul_jax.data import signal_real_tfds
-from mmul_jax.data import signal_tasks
-from mmul_jax.data import unimodal_real_tfds
-from mmul_jax.data import unimodal_tasks
-from mmul_jax.data import unimodal_tfds
+from mmul_jax.data.core import pipeline
+from mmul_jax.data.core.spec import DatasetSpec
+from mmul_jax.data.downloaded import classification_tfds
+from mmul_jax.data.downloaded import karpathy_tfds
+from mmul_jax.data.downloaded import manual_tfds
+from mmul_jax.data.downloaded import signal_real_tfds
+from mmul_jax.data.downloaded import unimodal_real_tfds
+from mmul_jax.data.generated import shapes_tasks_tfds
+from mmul_jax.data.generated import shapes_tfds
+from mmul_jax.data.generated import unimodal_tfds
+from mmul_jax.data.graphs import molecule_tfds
 
+__all__ = ["DATASETS", "DatasetSpec", "check_available", "data_dir",
+           "index_splits", "prepare", "prepare_ood", "texts"]
 
-@dataclasses.dataclass(frozen=True)
-class DatasetSpec(pipeline.RecordLayout):
-  """Where a dataset's records keep their parts (the `RecordLayout` fields:
-  image keys, two for NLVR2; unit id; texts; class names, empty for
-  retrieval) and what the run makes of them.
-
-  task: the task kind (`mmul_jax.tasks`): "retrieval", "classification",
-    "graph_text" or "unimodal_classification".
-  features: what a method or deletion strategy may use ("classes": a class
-    per unit, for class-skewed deletion; "labels": task answers;
-    "captions": retrieval texts).
-  manual: the builder of a hand-downloaded dataset (None: generated).
-  example_rows: the records' feature holding the example row(s) in the
-    source's order that MU-Bench's index file counts: NLVR2's statement
-    rows of a pair, a unimodal dataset's one row (TFDS does not keep the
-    source's order); None: its rows are the records.
-  task_words: the embedded tokenizer's extra words.
-  sample_rate: an audio dataset's rate (`model.sample_rate` must match).
-  ood: the out-of-distribution test set evaluated beside test, where
-    MU-Bench has one (IMDB: Rotten Tomatoes), by name in `OOD_SETS`.
-  words: the embedded tokenizer's vocabulary (None: the shapes captions').
-  build: `build(data_config, data_dir) -> builder` of a generated dataset
-    (None: the `manual` builder over the downloaded files).
-  check: `check(config)` raising `ConfigError` for data settings this
-    dataset cannot build, or None.
-  """
-
-  task: str = "retrieval"
-  features: frozenset[str] = frozenset()
-  manual: type | None = None
-  example_rows: str | None = None
-  task_words: tuple[str, ...] = ()
-  words: Callable[[], list[str]] | None = None
-  sample_rate: int = 0  # audio: the waveforms' rate in Hz
-  ood: str | None = None  # an out-of-distribution test set (`OOD_SETS`)
-  build: Callable | None = None
-  check: Callable | None = None
-
-  @property
-  def num_classes(self) -> int:
-    return len(self.labels)
-
-
-def _shapes_captions(d, root):
-  return shapes_tfds.prepare(
-      root, num_train=d.num_train, num_test=d.num_test,
-      captions_per_image=d.captions_per_image, image_size=d.image_size,
-      seed=d.seed)
-
-
-def _molecule_text(d, root):
-  return molecule_tfds.prepare_embedded(
-      root, num_train=d.num_train, num_test=d.num_test,
-      descriptions_per_molecule=d.captions_per_image, seed=d.seed)
-
-
-def _generated(prepare, builder_cls):
-  """A generated dataset of `builder_cls` through `prepare` (the shapes
-  tasks' or the unimodal tasks')."""
-  return lambda d, root: prepare(
-      builder_cls, root, num_train=d.num_train, num_test=d.num_test,
-      image_size=d.image_size, seed=d.seed)
-
-
-def _texts_per_unit(config) -> None:
-  if not 0 < config.data.captions_per_image <= 4:
-    raise errors.ConfigError("data.captions_per_image must be in 1..4 for "
-                             "the embedded shapes and molecule datasets")
-
-
-_RETRIEVAL = frozenset({"images", "captions"})
-_CLASSIFICATION = frozenset({"images", "sentences", "labels"})
-_MOLECULES = dict(task="graph_text", modality="graph", image_keys=(), id_key="mol_id",
-                  text_key="descriptions",
-                  features=frozenset({"graphs", "captions"}))
-_NLVR2 = dict(task="classification", image_keys=("image0", "image1"), id_key="unit_id",
-              text_key="sentences", labels=classification_tfds.NLVR2_LABELS)
-# One input and one label per record; "classes": class-skewed deletion.
-_UNIMODAL = dict(task="unimodal_classification", image_keys=(),
-                 id_key="example_id",
-                 features=frozenset({"labels", "classes"}))
-_IMAGE_CLS = dict(_UNIMODAL, modality="image", inputs="image")
-_TEXT_CLS = dict(_UNIMODAL, modality="text", inputs="text")
-_AUDIO_CLS = dict(_UNIMODAL, modality="audio", inputs="audio")
-_VIDEO_CLS = dict(_UNIMODAL, modality="video", inputs="video")
-# The real ones' records keep their MU-Bench row (TFDS reorders records).
-_REAL = dict(example_rows="row")
-_VE = dict(task="classification", id_key="unit_id", text_key="sentences",
-           labels=classification_tfds.SNLI_VE_LABELS)
-
-DATASETS = {
-    "shapes_captions": DatasetSpec(features=_RETRIEVAL | {"classes"},
-                                   build=_shapes_captions,
-                                   check=_texts_per_unit),
-    "shapes_nlvr2": DatasetSpec(
-        features=_CLASSIFICATION, **_NLVR2, task_words=shapes_tasks.TASK_WORDS,
-        build=_generated(shapes_tasks_tfds.prepare,
-                         shapes_tasks_tfds.ShapesNlvr2)),
-    "shapes_ve": DatasetSpec(
-        features=_CLASSIFICATION, **_VE, task_words=shapes_tasks.TASK_WORDS,
-        build=_generated(shapes_tasks_tfds.prepare,
-                         shapes_tasks_tfds.ShapesVe)),
-    "coco_karpathy": DatasetSpec(features=_RETRIEVAL,
-                                 manual=karpathy_tfds.CocoKarpathy),
-    "flickr30k_karpathy": DatasetSpec(
-        features=_RETRIEVAL, manual=karpathy_tfds.Flickr30kKarpathy),
-    "nlvr2": DatasetSpec(features=_CLASSIFICATION, **_NLVR2,
-                         manual=classification_tfds.Nlvr2,
-                         example_rows="rows"),
-    "snli_ve": DatasetSpec(features=_CLASSIFICATION, **_VE,
-                           manual=classification_tfds.SnliVe),
-    "molecule_text": DatasetSpec(**_MOLECULES,
-                                 words=molecule_text.vocabulary,
-                                 build=_molecule_text, check=_texts_per_unit),
-    "chebi20": DatasetSpec(**_MOLECULES, manual=molecule_tfds.Chebi20),
-    "shapes_cifar": DatasetSpec(
-        **_IMAGE_CLS, labels=unimodal_tasks.IMAGE_CLASSES,
-        build=_generated(unimodal_tfds.prepare, unimodal_tfds.ShapesCifar)),
-    "reviews": DatasetSpec(
-        **_TEXT_CLS, labels=unimodal_tasks.SENTIMENTS,
-        words=unimodal_tasks.review_vocabulary,
-        build=_generated(unimodal_tfds.prepare, unimodal_tfds.Reviews)),
-    "drug_relations": DatasetSpec(
-        **_TEXT_CLS, labels=unimodal_tasks.RELATIONS,
-        words=unimodal_tasks.relation_vocabulary,
-        build=_generated(unimodal_tfds.prepare, unimodal_tfds.DrugRelations)),
-    "tone_commands": DatasetSpec(
-        **_AUDIO_CLS, labels=signal_tasks.KEYWORDS,
-        sample_rate=signal_tasks.SAMPLE_RATE,
-        build=_generated(unimodal_tfds.prepare, unimodal_tfds.ToneCommands)),
-    "moving_shapes": DatasetSpec(
-        **_VIDEO_CLS, labels=signal_tasks.MOTIONS,
-        build=_generated(unimodal_tfds.prepare, unimodal_tfds.MovingShapes)),
-    "speech_commands": DatasetSpec(
-        **_AUDIO_CLS, **_REAL, labels=signal_real_tfds.SUPERB_KEYWORDS,
-        sample_rate=signal_real_tfds.SPEECH_RATE,
-        manual=signal_real_tfds.SpeechCommandsKs),
-    "ucf101": DatasetSpec(**_VIDEO_CLS, **_REAL,
-                          labels=signal_real_tfds.UCF101_LABELS,
-                          manual=signal_real_tfds.Ucf101),
-    "cifar100": DatasetSpec(**_IMAGE_CLS, **_REAL,
-                            labels=unimodal_real_tfds.CIFAR100_LABELS,
-                            manual=unimodal_real_tfds.Cifar100),
-    "imdb": DatasetSpec(**_TEXT_CLS, **_REAL,
-                        labels=unimodal_tasks.SENTIMENTS,
-                        manual=unimodal_real_tfds.Imdb,
-                        ood="rotten_tomatoes"),
-    "ddi2013": DatasetSpec(**_TEXT_CLS, **_REAL,
-                           labels=unimodal_tasks.RELATIONS,
-                           manual=unimodal_real_tfds.Ddi2013),
+DATASETS: dict[str, DatasetSpec] = {
+    **shapes_tfds.DATASETS,
+    **shapes_tasks_tfds.DATASETS,
+    **karpathy_tfds.DATASETS,
+    **classification_tfds.DATASETS,
+    **molecule_tfds.DATASETS,
+    **unimodal_tfds.DATASETS,
+    **signal_real_tfds.DATASETS,
+    **unimodal_real_tfds.DATASETS,
 }
-# Out-of-distribution test sets (`DatasetSpec.ood`): a builder with a
-# `test` split in its dataset's record layout, read from data.manual_dir.
-OOD_SETS = {"rotten_tomatoes": unimodal_real_tfds.RottenTomatoes}
 
 
 def data_dir(d) -> str:
@@ -202,7 +59,7 @@ def check_available(d) -> None:
   """Raises `DataError` with instructions if a manual dataset's files are
   neither prepared nor downloaded; cheap, for before any compute."""
   spec = DATASETS[d.name]
-  for builder_cls in (spec.manual, OOD_SETS.get(spec.ood)):
+  for builder_cls in (spec.manual, spec.ood_builder):
     if builder_cls:
       manual_tfds.check_available(builder_cls, data_dir(d), _manual_dir(d))
 
@@ -235,10 +92,10 @@ def _prepare(d):
 def prepare_ood(d):
   """The builder of `config.data`'s out-of-distribution test set (None
   when the dataset has none), built on first use."""
-  ood = DATASETS[d.name].ood
+  ood = DATASETS[d.name].ood_builder
   if ood is None:
     return None
-  return manual_tfds.prepare(OOD_SETS[ood], data_dir(d), _manual_dir(d))
+  return manual_tfds.prepare(ood, data_dir(d), _manual_dir(d))
 
 
 def texts(builder, spec: DatasetSpec, split: str = "train") -> Iterator[str]:

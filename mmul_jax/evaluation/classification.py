@@ -16,7 +16,7 @@ import numpy as np
 from scipy import special
 from tqdm.auto import tqdm
 
-from mmul_jax.data import pipeline
+from mmul_jax.data.core import pipeline
 from mmul_jax.evaluation import evaluate as evaluate_lib
 from mmul_jax.evaluation import evaluators
 

@@ -8,7 +8,7 @@ import jax
 import numpy as np
 from tqdm.auto import tqdm
 
-from mmul_jax.data import pipeline
+from mmul_jax.data.core import pipeline
 from mmul_jax.evaluation import evaluators
 
 # Part of the key of cached evaluations: bump it when what an evaluation

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import jraph
 import numpy as np
 
-from mmul_jax.data import molecules
+from mmul_jax.data.graphs import molecules
 from mmul_jax.models import clip
 from mmul_jax.models import graph
 from mmul_jax.models import layers

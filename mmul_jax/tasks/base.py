@@ -18,7 +18,7 @@ import numpy as np
 
 from mmul_jax import errors
 from mmul_jax import losses
-from mmul_jax.data import modalities
+from mmul_jax.data.core import modalities
 from mmul_jax.evaluation import report
 
 Batch = dict[str, Any]

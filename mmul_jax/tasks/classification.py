@@ -10,7 +10,7 @@ import jax
 import numpy as np
 
 from mmul_jax import models
-from mmul_jax.data import pipeline
+from mmul_jax.data.core import pipeline
 from mmul_jax.evaluation import classification
 from mmul_jax.evaluation import example_scores
 from mmul_jax.evaluation import mubench

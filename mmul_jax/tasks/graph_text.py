@@ -9,8 +9,8 @@ import numpy as np
 
 from mmul_jax import errors
 from mmul_jax import models
-from mmul_jax.data import molecules
-from mmul_jax.data import pipeline
+from mmul_jax.data.graphs import molecules
+from mmul_jax.data.core import pipeline
 from mmul_jax.evaluation import example_scores
 from mmul_jax.tasks import base
 from mmul_jax.tasks import retrieval

@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 from mmul_jax import checkpoint
 from mmul_jax import errors
 from mmul_jax import losses
-from mmul_jax.data import pipeline
+from mmul_jax.data.core import pipeline
 from mmul_jax.training import sharding
 from mmul_jax.training import state as state_lib
 

@@ -22,8 +22,11 @@ import itertools
 import math
 from typing import Any, Sequence
 
+import ml_collections
+
 from mmul_jax import errors
 from mmul_jax import methods
+from mmul_jax.tuning import config_keys
 
 SCALES = ("log", "linear", "choice")
 
@@ -164,9 +167,5 @@ def _chunks(items: list, size: int):
     yield chunk
 
 
-def _default_shared():
-  from mmul_jax import config_schema  # the schema imports the registry
-  return shared(config_schema.default_config().tune)
-
-
-SHARED = _default_shared()  # the default config's shared space
+# The default config's shared space.
+SHARED = shared(ml_collections.ConfigDict(config_keys.TUNE.defaults()))

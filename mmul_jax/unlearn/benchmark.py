@@ -42,7 +42,7 @@ from mmul_jax import recipes
 from mmul_jax import tasks
 from mmul_jax import workdir_lock
 from mmul_jax.data import datasets
-from mmul_jax.data import tokenizer_policy
+from mmul_jax.data.core import tokenizer_policy
 from mmul_jax.evaluation import results
 from mmul_jax.unlearn import phases
 from mmul_jax.unlearn import run as run_lib
@@ -91,7 +91,7 @@ def grid_datasets(config) -> tuple[str, ...]:
   in for with `data.source=real`); empty: one dataset, the config's."""
   names = tuple(config.benchmark.datasets)
   if config.data.source == "real":
-    names = tuple(recipes.REAL_OF.get(n, n) for n in names)
+    names = tuple(recipes.real_of(n) for n in names)
   return names
 
 

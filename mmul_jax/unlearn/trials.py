@@ -22,7 +22,7 @@ from mmul_jax import config_schema
 from mmul_jax import errors
 from mmul_jax import experiment as experiment_lib
 from mmul_jax import methods
-from mmul_jax.data import deletion_policy
+from mmul_jax.data.core import deletion_policy
 from mmul_jax.training import vmapped
 from mmul_jax.unlearn import phases
 

@@ -54,7 +54,7 @@ from mmul_jax import methods
 from mmul_jax import tasks
 from mmul_jax import workdir_lock
 from mmul_jax.data import datasets
-from mmul_jax.data import deletion_policy
+from mmul_jax.data.core import deletion_policy
 from mmul_jax.evaluation import report
 from mmul_jax.training import sharding
 from mmul_jax.training import vmapped

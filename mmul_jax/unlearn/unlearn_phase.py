@@ -16,7 +16,7 @@ from mmul_jax import experiment as experiment_lib
 from mmul_jax import lora
 from mmul_jax import methods
 from mmul_jax import optim
-from mmul_jax.data import pipeline
+from mmul_jax.data.core import pipeline
 from mmul_jax.tasks import model_terms
 from mmul_jax.training import layout as layout_lib
 from mmul_jax.training import phase as phase_lib

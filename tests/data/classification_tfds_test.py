@@ -11,8 +11,8 @@ import pytest
 
 from mmul_jax import errors
 from mmul_jax import experiment
-from mmul_jax.data import classification_tfds
-from mmul_jax.data import manual_tfds
+from mmul_jax.data.downloaded import classification_tfds
+from mmul_jax.data.downloaded import manual_tfds
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), "fixtures")

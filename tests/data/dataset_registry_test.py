@@ -13,7 +13,7 @@ from mmul_jax import config_schema
 from mmul_jax import errors
 from mmul_jax import models
 from mmul_jax.data import datasets
-from mmul_jax.data import modalities
+from mmul_jax.data.core import modalities
 from mmul_jax.unlearn import run as run_lib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

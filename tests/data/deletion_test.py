@@ -8,9 +8,9 @@ import pytest
 
 from mmul_jax import config_schema
 from mmul_jax import errors
-from mmul_jax.data import deletion
-from mmul_jax.data import deletion_policy
-from mmul_jax.data import pipeline
+from mmul_jax.data.core import deletion
+from mmul_jax.data.core import deletion_policy
+from mmul_jax.data.core import pipeline
 
 IDS = np.arange(100, 300)
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from mmul_jax import errors
-from mmul_jax.data import karpathy_tfds
-from mmul_jax.data import manual_tfds
+from mmul_jax.data.downloaded import karpathy_tfds
+from mmul_jax.data.downloaded import manual_tfds
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), "fixtures")

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from mmul_jax import errors
-from mmul_jax.data import manual_tfds
-from mmul_jax.data import molecule_tfds
-from mmul_jax.data import molecules
+from mmul_jax.data.downloaded import manual_tfds
+from mmul_jax.data.graphs import molecule_tfds
+from mmul_jax.data.graphs import molecules
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), "fixtures")

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from mmul_jax import errors
-from mmul_jax.data import molecule_text
-from mmul_jax.data import molecules
+from mmul_jax.data.graphs import molecule_text
+from mmul_jax.data.graphs import molecules
 
 
 @pytest.mark.parametrize("smiles,atoms,bonds", [

@@ -4,8 +4,9 @@ import numpy as np
 import PIL.Image
 import pytest
 
-from mmul_jax.data import pipeline
-from mmul_jax.data import tokenizer as tokenizer_lib
+from mmul_jax.data.core import modalities
+from mmul_jax.data.core import pipeline
+from mmul_jax.data.core import tokenizer as tokenizer_lib
 
 
 @pytest.fixture(scope="module")
@@ -51,11 +52,11 @@ def test_iterator_positions_count_from_the_stream_start(split):
 def test_fit_image_resizes_the_short_side_and_centre_crops():
   rng = np.random.default_rng(0)
   wide = rng.integers(0, 255, (20, 40, 3), dtype=np.uint8)
-  out = pipeline.fit_image(wide, 10)
+  out = modalities.fit_image(wide, 10)
   assert out.shape == (10, 10, 3) and out.dtype == np.uint8
   # The centre crop of the half-size image: columns 5..15 of 20.
   half = np.asarray(PIL.Image.fromarray(wide).resize(
       (20, 10), PIL.Image.Resampling.BICUBIC))
   np.testing.assert_array_equal(out, half[:, 5:15])
   same = rng.integers(0, 255, (10, 10, 3), dtype=np.uint8)
-  assert pipeline.fit_image(same, 10) is same
+  assert modalities.fit_image(same, 10) is same

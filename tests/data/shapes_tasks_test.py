@@ -4,10 +4,10 @@ scenes, names only memorisation can judge, and their TFDS builders."""
 import numpy as np
 import pytest
 
-from mmul_jax.data import shapes
-from mmul_jax.data import shapes_tasks
-from mmul_jax.data import shapes_tasks_tfds
-from mmul_jax.data import tokenizer as tokenizer_lib
+from mmul_jax.data.generated import shapes
+from mmul_jax.data.generated import shapes_tasks
+from mmul_jax.data.generated import shapes_tasks_tfds
+from mmul_jax.data.core import tokenizer as tokenizer_lib
 
 
 def _units(task, n=40):

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from mmul_jax.data import shapes
-from mmul_jax.data import tokenizer
+from mmul_jax.data.generated import shapes
+from mmul_jax.data.core import tokenizer
 
 
 def _items(n, seed=0, split=0, captions=4):

@@ -4,7 +4,7 @@ import sys
 
 import numpy as np
 
-from mmul_jax.data import shapes
+from mmul_jax.data.generated import shapes
 
 
 def test_builder_round_trip(tiny_builder, tiny_config):
@@ -29,7 +29,7 @@ def test_builder_round_trip(tiny_builder, tiny_config):
 
 
 def test_prepare_is_idempotent(tiny_builder, data_dir, tiny_config):
-  from mmul_jax.data import shapes_tfds
+  from mmul_jax.data.generated import shapes_tfds
   d = tiny_config.data
   again = shapes_tfds.prepare(
       data_dir, num_train=d.num_train, num_test=d.num_test,

@@ -13,11 +13,12 @@ import pytest
 
 from mmul_jax import errors
 from mmul_jax.data import datasets
-from mmul_jax.data import deletion
-from mmul_jax.data import deletion_policy
-from mmul_jax.data import manual_tfds
-from mmul_jax.data import pipeline
-from mmul_jax.data import signal_real_tfds as real
+from mmul_jax.data.core import deletion
+from mmul_jax.data.core import deletion_policy
+from mmul_jax.data.downloaded import manual_tfds
+from mmul_jax.data.core import modalities
+from mmul_jax.data.core import pipeline
+from mmul_jax.data.downloaded import signal_real_tfds as real
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), "fixtures")
@@ -101,7 +102,7 @@ def test_ucf101_decodes_split_one_with_trainlist_rows(tmp_path):
   middle = video[len(video) // 2].astype(int)
   assert np.abs(video[0].astype(int) - middle).mean() > 5
   assert len(builder.as_data_source("test")) == 3
-  clip = pipeline.fit_clip(video, 8, 32)
+  clip = modalities.fit_clip(video, 8, 32)
   assert clip.shape == (8, 32, 32, 3)
 
 

@@ -4,9 +4,9 @@ examples, atypical labels, and classes the signal actually shows."""
 import numpy as np
 import pytest
 
-from mmul_jax.data import pipeline
-from mmul_jax.data import signal_tasks
-from mmul_jax.data import unimodal_tasks
+from mmul_jax.data.core import modalities
+from mmul_jax.data.generated import signal_tasks
+from mmul_jax.data.generated import unimodal_tasks
 from mmul_jax.models import audio
 
 
@@ -78,8 +78,8 @@ def test_video_classes_are_the_motion():
 def test_clips_and_waveforms_are_fitted_to_the_run_shape():
   clip = np.zeros((5, 20, 24, 3), np.uint8)
   clip[:, 0, 0, 0] = np.arange(5)
-  fitted = pipeline.fit_clip(clip, 8, 16)
+  fitted = modalities.fit_clip(clip, 8, 16)
   assert fitted.shape == (8, 16, 16, 3)
   wave = np.arange(10, dtype=np.int16)
-  np.testing.assert_array_equal(pipeline.fit_audio(wave, 4), wave[:4])
-  np.testing.assert_array_equal(pipeline.fit_audio(wave, 12)[10:], [0, 0])
+  np.testing.assert_array_equal(modalities.fit_audio(wave, 4), wave[:4])
+  np.testing.assert_array_equal(modalities.fit_audio(wave, 12)[10:], [0, 0])

@@ -8,9 +8,9 @@ import pytest
 
 from mmul_jax import config_schema
 from mmul_jax import errors
-from mmul_jax.data import tokenizer_policy
+from mmul_jax.data.core import tokenizer_policy
 from mmul_jax.data import datasets
-from mmul_jax.data import tokenizer as tokenizer_lib
+from mmul_jax.data.core import tokenizer as tokenizer_lib
 
 TEXTS = [
     "The molecule is a primary alcohol that is ethane in which one of the "
@@ -96,7 +96,7 @@ def test_a_real_dataset_trains_its_tokenizer_once_per_workdir(tmp_path):
 
 
 def test_most_text_unknown_to_the_tokenizer_warns_with_the_rate(caplog):
-  from mmul_jax.data import tokenizer as t
+  from mmul_jax.data.core import tokenizer as t
   tok = t.train_wordpiece(["the cat sat on the mat"] * 20, 60, 16)
   assert t.unknown_rate(tok, ["the cat sat"]) == 0.0
   with caplog.at_level("WARNING"):

@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from mmul_jax.data import datasets
-from mmul_jax.data import shapes_tfds
+from mmul_jax.data.core import generated
 
 ANIMALS = ("cat", "dog", "bird", "fox")
 COLOURS = ("red", "green", "blue", "grey")
@@ -52,7 +52,7 @@ def build(d, root):
   config = ToyConfig(name=f"n{d.num_train}_t{d.num_test}_seed{d.seed}",
                      num_train=d.num_train, num_test=d.num_test,
                      seed=d.seed)
-  return shapes_tfds.prepare_generated(ToyWords, config, root)
+  return generated.prepare_generated(ToyWords, config, root)
 
 
 SPEC = datasets.DatasetSpec(

@@ -12,8 +12,8 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from mmul_jax.data import datasets
-from mmul_jax.data import modalities
-from mmul_jax.data import shapes_tfds
+from mmul_jax.data.core import modalities
+from mmul_jax.data.core import generated
 
 WIDTH = 8  # numbers per row
 
@@ -87,7 +87,7 @@ def build(d, root):
   config = RowsConfig(name=f"n{d.num_train}_t{d.num_test}_seed{d.seed}",
                       num_train=d.num_train, num_test=d.num_test,
                       seed=d.seed)
-  return shapes_tfds.prepare_generated(ToyRows, config, root)
+  return generated.prepare_generated(ToyRows, config, root)
 
 
 SPEC = datasets.DatasetSpec(

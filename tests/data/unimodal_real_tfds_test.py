@@ -14,10 +14,10 @@ import pytest
 from mmul_jax import errors
 from mmul_jax import experiment
 from mmul_jax.data import datasets
-from mmul_jax.data import deletion_policy
-from mmul_jax.data import manual_tfds
-from mmul_jax.data import pipeline
-from mmul_jax.data import unimodal_real_tfds as real
+from mmul_jax.data.core import deletion_policy
+from mmul_jax.data.downloaded import manual_tfds
+from mmul_jax.data.core import pipeline
+from mmul_jax.data.downloaded import unimodal_real_tfds as real
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), "fixtures")

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from mmul_jax.data import datasets
-from mmul_jax.data import pipeline
-from mmul_jax.data import shapes
-from mmul_jax.data import tokenizer as tokenizer_lib
-from mmul_jax.data import unimodal_tasks
+from mmul_jax.data.core import pipeline
+from mmul_jax.data.generated import shapes
+from mmul_jax.data.core import tokenizer as tokenizer_lib
+from mmul_jax.data.generated import unimodal_tasks
 
 
 def test_image_examples_are_pure_and_their_class_is_drawn():

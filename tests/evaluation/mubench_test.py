@@ -144,7 +144,7 @@ def test_an_attack_not_computable_is_n_a_in_the_record_and_warned(caplog):
   import types
   from mmul_jax import tasks
   from mmul_jax.data import datasets
-  from mmul_jax.data import deletion
+  from mmul_jax.data.core import deletion
   from mmul_jax.evaluation import report
   from mmul_jax.evaluation import results
   task = tasks.for_dataset(datasets.DATASETS["reviews"])

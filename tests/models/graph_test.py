@@ -7,8 +7,8 @@ import jraph
 import numpy as np
 import pytest
 
-from mmul_jax.data import molecules
-from mmul_jax.data import pipeline
+from mmul_jax.data.graphs import molecules
+from mmul_jax.data.core import pipeline
 from mmul_jax.losses import _contrastive as contrastive
 from mmul_jax.models import graph
 from mmul_jax.models import graph_text

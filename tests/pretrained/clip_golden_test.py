@@ -12,7 +12,7 @@ import pytest
 
 from mmul_jax import models
 from mmul_jax import pretrained
-from mmul_jax.data import tokenizer as tokenizer_lib
+from mmul_jax.data.core import tokenizer as tokenizer_lib
 
 GOLDEN = os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), "fixtures", "clip_golden")

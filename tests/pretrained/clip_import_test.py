@@ -18,7 +18,7 @@ import safetensors.numpy
 from mmul_jax import errors
 from mmul_jax import models
 from mmul_jax import pretrained
-from mmul_jax.data import tokenizer as tokenizer_lib
+from mmul_jax.data.core import tokenizer as tokenizer_lib
 
 TOWERS = dict(embed_dim=24, image_size=32, patch_size=8, vision_width=48,
               vision_layers=2, vision_heads=4, vocab_size=58,

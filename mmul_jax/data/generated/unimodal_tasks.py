@@ -29,7 +29,7 @@ import itertools
 
 import numpy as np
 
-from mmul_jax.data import shapes
+from mmul_jax.data.generated import shapes
 
 ATYPICAL_FRACTION = 0.25
 

@@ -36,8 +36,9 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from mmul_jax import errors
-from mmul_jax.data import manual_tfds
-from mmul_jax.data import unimodal_tasks
+from mmul_jax.data.core import spec
+from mmul_jax.data.downloaded import manual_tfds
+from mmul_jax.data.generated import unimodal_tasks
 
 # CIFAR-100's fine classes in label order (its `meta` file's names).
 CIFAR100_LABELS = tuple("""
@@ -305,3 +306,27 @@ def mark_entities(sentence: str, where: str) -> str:
     s = (parts[0] + " <e1> @DRUG$ </e1> " + parts[1] + " <e2> @DRUG$ </e2> "
          + "@DRUG$".join(parts[2:]))
   return " ".join(s.split())
+
+
+def _mubench(**settings):
+  """MU-Bench's recipe for the dataset (spec §3)."""
+  return spec.GridRecipe(recipe="mubench_unimodal", settings=settings)
+
+
+DATASETS = {
+    "cifar100": spec.DatasetSpec(
+        **spec.IMAGE_CLS, **spec.REAL, labels=CIFAR100_LABELS,
+        manual=Cifar100,
+        grid=_mubench(train_rows=50_000, epochs=10, batch_size=128,
+                      learning_rate=1e-5, weight_decay=1e-4)),
+    "imdb": spec.DatasetSpec(
+        **spec.TEXT_CLS, **spec.REAL, labels=unimodal_tasks.SENTIMENTS,
+        manual=Imdb, ood="rotten_tomatoes", ood_builder=RottenTomatoes,
+        grid=_mubench(train_rows=25_000, epochs=6, batch_size=32,
+                      learning_rate=5e-5, weight_decay=0.01)),
+    "ddi2013": spec.DatasetSpec(
+        **spec.TEXT_CLS, **spec.REAL, labels=unimodal_tasks.RELATIONS,
+        manual=Ddi2013,
+        grid=_mubench(train_rows=25_296, epochs=8, batch_size=32,
+                      learning_rate=5e-5, weight_decay=0.01)),
+}

@@ -21,7 +21,8 @@ import tensorflow_datasets as tfds
 
 from mmul_jax import errors
 from mmul_jax import io_utils
-from mmul_jax.data import manual_tfds
+from mmul_jax.data.core import spec
+from mmul_jax.data.downloaded import manual_tfds
 
 _COCO_INSTRUCTIONS = """\
 Download into the manual directory (data.manual_dir):
@@ -134,3 +135,10 @@ class Flickr30kKarpathy(_KarpathyCaptions):
   def _image_id(self, entry: dict) -> int:
     return int(os.path.splitext(entry["filename"])[0])
 
+
+DATASETS = {
+    "coco_karpathy": spec.DatasetSpec(features=spec.RETRIEVAL,
+                                      manual=CocoKarpathy),
+    "flickr30k_karpathy": spec.DatasetSpec(features=spec.RETRIEVAL,
+                                           manual=Flickr30kKarpathy),
+}

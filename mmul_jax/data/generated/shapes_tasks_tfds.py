@@ -10,9 +10,10 @@ import dataclasses
 import numpy as np
 import tensorflow_datasets as tfds
 
-from mmul_jax.data import shapes
-from mmul_jax.data import shapes_tasks
-from mmul_jax.data import shapes_tfds
+from mmul_jax.data.core import generated
+from mmul_jax.data.core import spec
+from mmul_jax.data.generated import shapes
+from mmul_jax.data.generated import shapes_tasks
 
 
 @dataclasses.dataclass
@@ -93,5 +94,19 @@ class ShapesNlvr2(_ShapesTask):
 
 def prepare(builder_cls, data_dir: str, **config_kwargs):
   """Builds (once) and returns the builder; later calls reuse the files."""
-  return shapes_tfds.prepare_generated(
+  return generated.prepare_generated(
       builder_cls, make_config(**config_kwargs), data_dir)
+
+
+_BUILD = dict(task="classification", features=spec.CLASSIFICATION,
+              text_key="sentences", task_words=shapes_tasks.TASK_WORDS)
+DATASETS = {
+    "shapes_nlvr2": spec.DatasetSpec(
+        **_BUILD, image_keys=("image0", "image1"), id_key="unit_id",
+        labels=shapes_tasks.NLVR2_LABELS,
+        build=generated.from_data_config(prepare, ShapesNlvr2),
+        grid=spec.GridRecipe(train_steps=4000, stands_in_for="nlvr2")),
+    "shapes_ve": spec.DatasetSpec(
+        **_BUILD, id_key="unit_id", labels=shapes_tasks.VE_LABELS,
+        build=generated.from_data_config(prepare, ShapesVe)),
+}

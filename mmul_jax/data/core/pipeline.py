@@ -24,16 +24,11 @@ import tokenizers
 from tqdm.auto import tqdm
 
 from mmul_jax import errors
-from mmul_jax.data import modalities
-from mmul_jax.data import tokenizer as tokenizer_lib
-# Re-exported: what the pipeline fits its inputs with.
-from mmul_jax.data.modalities import InputShape
-from mmul_jax.data.modalities import decode_text
-from mmul_jax.data.modalities import fit_audio
-from mmul_jax.data.modalities import fit_clip
-from mmul_jax.data.modalities import fit_image
-from mmul_jax.data.modalities import normalize_images
-from mmul_jax.data.modalities import stack
+from mmul_jax.data.core import modalities
+from mmul_jax.data.core import tokenizer as tokenizer_lib
+from mmul_jax.data.core.modalities import InputShape
+from mmul_jax.data.core.modalities import decode_text
+from mmul_jax.data.core.modalities import stack
 
 
 @dataclasses.dataclass(frozen=True)

@@ -26,8 +26,8 @@ import dataclasses
 
 import numpy as np
 
-from mmul_jax.data import classification_tfds
-from mmul_jax.data import shapes
+from mmul_jax.data.downloaded import classification_tfds
+from mmul_jax.data.generated import shapes
 
 VE_LABELS = classification_tfds.SNLI_VE_LABELS
 NLVR2_LABELS = classification_tfds.NLVR2_LABELS

@@ -2,18 +2,19 @@
 
 Written as array_record and read back with `tfds.data_source` (random access,
 no TensorFlow), the same way real datasets enter the grain input pipeline.
-Generation is local and seeded: see `mmul_jax.data.shapes`.
+Generation is local and seeded: see `mmul_jax.data.generated.shapes`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 
 import numpy as np
 import tensorflow_datasets as tfds
 
-from mmul_jax.data import shapes
+from mmul_jax.data.core import generated
+from mmul_jax.data.core import spec
+from mmul_jax.data.generated import shapes
 
 @dataclasses.dataclass
 class ShapesCaptionsConfig(tfds.core.BuilderConfig):
@@ -89,21 +90,20 @@ class ShapesCaptions(tfds.core.GeneratorBasedBuilder):
       }
 
 
-def prepare_generated(builder_cls, config, data_dir: str):
-  """Builds (once) a locally generated dataset with `config` (a listed
-  config by name, else the config itself) and returns the builder."""
-  listed = {c.name for c in builder_cls.BUILDER_CONFIGS}
-  builder = builder_cls(
-      config=config.name if config.name in listed else config,
-      data_dir=os.fspath(data_dir))
-  builder.download_and_prepare(
-      file_format="array_record",
-      download_config=tfds.download.DownloadConfig(
-          try_download_gcs=False))
-  return builder
-
-
 def prepare(data_dir: str, **config_kwargs) -> ShapesCaptions:
   """Builds (once) and returns the builder; later calls reuse the files."""
-  return prepare_generated(ShapesCaptions, make_config(**config_kwargs),
+  return generated.prepare_generated(ShapesCaptions, make_config(**config_kwargs),
                            data_dir)
+
+
+def _build(d, root):
+  return prepare(root, num_train=d.num_train, num_test=d.num_test,
+                 captions_per_image=d.captions_per_image,
+                 image_size=d.image_size, seed=d.seed)
+
+
+DATASETS = {
+    "shapes_captions": spec.DatasetSpec(
+        features=spec.RETRIEVAL | {"classes"}, build=_build,
+        check=spec.check_texts_per_unit),
+}

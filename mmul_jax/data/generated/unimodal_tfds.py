@@ -13,10 +13,11 @@ import dataclasses
 import numpy as np
 import tensorflow_datasets as tfds
 
-from mmul_jax.data import shapes
-from mmul_jax.data import shapes_tfds
-from mmul_jax.data import signal_tasks
-from mmul_jax.data import unimodal_tasks
+from mmul_jax.data.core import generated
+from mmul_jax.data.core import spec
+from mmul_jax.data.generated import shapes
+from mmul_jax.data.generated import signal_tasks
+from mmul_jax.data.generated import unimodal_tasks
 
 
 @dataclasses.dataclass
@@ -169,5 +170,35 @@ class MovingShapes(_Unimodal):
 
 def prepare(builder_cls, data_dir: str, **config_kwargs):
   """Builds (once) and returns the builder; later calls reuse the files."""
-  return shapes_tfds.prepare_generated(
+  return generated.prepare_generated(
       builder_cls, make_config(**config_kwargs), data_dir)
+
+
+def _build(builder_cls):
+  return generated.from_data_config(prepare, builder_cls)
+
+
+DATASETS = {
+    "shapes_cifar": spec.DatasetSpec(
+        **spec.IMAGE_CLS, labels=unimodal_tasks.IMAGE_CLASSES,
+        build=_build(ShapesCifar),
+        grid=spec.GridRecipe(train_steps=3000, stands_in_for="cifar100")),
+    "reviews": spec.DatasetSpec(
+        **spec.TEXT_CLS, labels=unimodal_tasks.SENTIMENTS,
+        words=unimodal_tasks.review_vocabulary, build=_build(Reviews),
+        grid=spec.GridRecipe(train_steps=2000, stands_in_for="imdb")),
+    "drug_relations": spec.DatasetSpec(
+        **spec.TEXT_CLS, labels=unimodal_tasks.RELATIONS,
+        words=unimodal_tasks.relation_vocabulary,
+        build=_build(DrugRelations),
+        grid=spec.GridRecipe(train_steps=2000, stands_in_for="ddi2013")),
+    "tone_commands": spec.DatasetSpec(
+        **spec.AUDIO_CLS, labels=signal_tasks.KEYWORDS,
+        sample_rate=signal_tasks.SAMPLE_RATE, build=_build(ToneCommands),
+        grid=spec.GridRecipe(train_steps=3000,
+                             stands_in_for="speech_commands")),
+    "moving_shapes": spec.DatasetSpec(
+        **spec.VIDEO_CLS, labels=signal_tasks.MOTIONS,
+        build=_build(MovingShapes),
+        grid=spec.GridRecipe(train_steps=3000, stands_in_for="ucf101")),
+}

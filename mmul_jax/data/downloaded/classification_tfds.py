@@ -25,7 +25,8 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from mmul_jax import errors
-from mmul_jax.data import manual_tfds
+from mmul_jax.data.core import spec
+from mmul_jax.data.downloaded import manual_tfds
 
 NLVR2_LABELS = ("False", "True")
 SNLI_VE_LABELS = ("entailment", "neutral", "contradiction")
@@ -155,3 +156,17 @@ class SnliVe(_UnitsWithSentences):
         raise _missing(path, self.MANUAL_DOWNLOAD_INSTRUCTIONS)
       yield image_id, {"image": path, "unit_id": int(image_id), **entry}
 
+
+_UNITS = dict(task="classification", features=spec.CLASSIFICATION,
+              id_key="unit_id", text_key="sentences")
+DATASETS = {
+    "nlvr2": spec.DatasetSpec(
+        **_UNITS, image_keys=("image0", "image1"), labels=NLVR2_LABELS,
+        manual=Nlvr2, example_rows="rows",
+        grid=spec.GridRecipe(recipe="clip_classification", settings=dict(
+            train_rows=86_373, df_units=5000, learning_rate=2e-5,
+            end_ratio=0.05, weight_decay=0.02, epochs=5, batch_size=16,
+            warmup_steps=650))),
+    "snli_ve": spec.DatasetSpec(**_UNITS, labels=SNLI_VE_LABELS,
+                                manual=SnliVe),
+}

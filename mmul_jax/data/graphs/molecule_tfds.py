@@ -21,10 +21,11 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from mmul_jax import errors
-from mmul_jax.data import manual_tfds
-from mmul_jax.data import molecule_text
-from mmul_jax.data import molecules
-from mmul_jax.data import shapes_tfds
+from mmul_jax.data.core import generated
+from mmul_jax.data.core import spec
+from mmul_jax.data.downloaded import manual_tfds
+from mmul_jax.data.graphs import molecule_text
+from mmul_jax.data.graphs import molecules
 
 
 def _features() -> tfds.features.FeaturesDict:
@@ -160,5 +161,19 @@ class Chebi20(manual_tfds.SplitFiles, tfds.core.GeneratorBasedBuilder,
 
 def prepare_embedded(data_dir: str, **config_kwargs) -> MoleculeText:
   """Builds (once) and returns the embedded dataset's builder."""
-  return shapes_tfds.prepare_generated(
+  return generated.prepare_generated(
       MoleculeText, make_config(**config_kwargs), data_dir)
+
+
+def _build(d, root):
+  return prepare_embedded(
+      root, num_train=d.num_train, num_test=d.num_test,
+      descriptions_per_molecule=d.captions_per_image, seed=d.seed)
+
+
+DATASETS = {
+    "molecule_text": spec.DatasetSpec(
+        **spec.MOLECULES, words=molecule_text.vocabulary, build=_build,
+        check=spec.check_texts_per_unit),
+    "chebi20": spec.DatasetSpec(**spec.MOLECULES, manual=Chebi20),
+}

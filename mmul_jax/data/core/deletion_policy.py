@@ -10,8 +10,8 @@ import ml_collections
 import numpy as np
 
 from mmul_jax import errors
-from mmul_jax.data import deletion
-from mmul_jax.data import pipeline
+from mmul_jax.data.core import deletion
+from mmul_jax.data.core import pipeline
 
 
 def deletion_set(d: ml_collections.ConfigDict, train: pipeline.ImageTextSplit,

@@ -17,8 +17,8 @@ import tokenizers
 from mmul_jax import distributed
 from mmul_jax import errors
 from mmul_jax import io_utils
-from mmul_jax.data import datasets
-from mmul_jax.data import tokenizer as tokenizer_lib
+from mmul_jax.data.core.spec import DatasetSpec
+from mmul_jax.data.core import tokenizer as tokenizer_lib
 
 
 def _check_tokenizer(tok: tokenizers.Tokenizer, model_cfg,
@@ -73,7 +73,7 @@ TOKENIZER_FILE = "tokenizer.json"  # a trained tokenizer, in the workdir
 TOKENIZER_SOURCE_FILE = "tokenizer_source.json"  # what it was trained on
 
 
-def tokenizer_source(model_cfg, spec: datasets.DatasetSpec) -> str:
+def tokenizer_source(model_cfg, spec: DatasetSpec) -> str:
   """Where a run's tokenizer comes from: "file" (`model.tokenizer`),
   "checkpoint" (`model.pretrained`'s), "embedded" (the embedded datasets'
   fixed vocabulary) or "trained" (a WordPiece vocabulary trained on a
@@ -89,8 +89,8 @@ def tokenizer_source(model_cfg, spec: datasets.DatasetSpec) -> str:
   return "trained" if spec.manual else "embedded"
 
 
-def make_tokenizer(model_cfg, spec: datasets.DatasetSpec = datasets.DATASETS[
-    "shapes_captions"], *, workdir: str = "", dataset_name: str = "",
+def make_tokenizer(model_cfg, spec: DatasetSpec = DatasetSpec(), *,
+                   workdir: str = "", dataset_name: str = "",
                    texts: Callable[[], Iterable[str]] | None = None
                    ) -> tokenizers.Tokenizer:
   """The run's tokenizer (`tokenizer_source`), checked against the model.

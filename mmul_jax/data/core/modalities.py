@@ -19,8 +19,8 @@ import numpy as np
 import PIL.Image
 
 from mmul_jax import errors
-from mmul_jax.data import molecules
-from mmul_jax.data import tokenizer as tokenizer_lib
+from mmul_jax.data.graphs import molecules
+from mmul_jax.data.core import tokenizer as tokenizer_lib
 
 
 @dataclasses.dataclass(frozen=True)

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from mmul_jax.data import shapes
-from mmul_jax.data import unimodal_tasks
+from mmul_jax.data.generated import shapes
+from mmul_jax.data.generated import unimodal_tasks
 
 SAMPLE_RATE = 8000
 CLIP_SAMPLES = 4000  # 0.5 s

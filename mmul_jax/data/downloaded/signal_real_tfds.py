@@ -37,9 +37,10 @@ import PIL.Image
 import tensorflow_datasets as tfds
 
 from mmul_jax import errors
-from mmul_jax.data import manual_tfds
-from mmul_jax.data import signal_tasks
-from mmul_jax.data import unimodal_real_tfds
+from mmul_jax.data.core import spec
+from mmul_jax.data.downloaded import manual_tfds
+from mmul_jax.data.generated import signal_tasks
+from mmul_jax.data.downloaded import unimodal_real_tfds
 
 SPEECH_RATE = 16000
 SUPERB_KEYWORDS = signal_tasks.KEYWORDS  # the ten words, silence, unknown
@@ -270,3 +271,29 @@ class Ucf101(_Clips):
       frames = decode_clip(path, num_frames=self.NUM_FRAMES,
                            frame_size=self.FRAME_SIZE)
       yield [io.BytesIO(f) for f in frames], label, {"path": name}
+
+
+def _scratch(**settings):
+  """Our budget for a signal dataset on a ViT from scratch
+  (`recipes.scratch_signal`: MU-Bench gives none)."""
+  overrides = settings.pop("overrides")
+  return spec.GridRecipe(recipe="scratch_signal", settings=settings,
+                         overrides=overrides)
+
+
+DATASETS = {
+    "speech_commands": spec.DatasetSpec(
+        **spec.AUDIO_CLS, **spec.REAL, labels=SUPERB_KEYWORDS,
+        sample_rate=SPEECH_RATE, manual=SpeechCommandsKs,
+        grid=_scratch(train_rows=51_000, epochs=30, batch_size=64,
+                      learning_rate=3e-4, overrides={
+                          "data.audio_samples": 16_000,
+                          "model.sample_rate": 16_000, "model.num_mels": 64,
+                          "model.audio_window": 400, "model.audio_hop": 160})),
+    "ucf101": spec.DatasetSpec(
+        **spec.VIDEO_CLS, **spec.REAL, labels=UCF101_LABELS, manual=Ucf101,
+        grid=_scratch(train_rows=9_537, epochs=30, batch_size=32,
+                      learning_rate=3e-4, overrides={
+                          "data.num_frames": 16, "data.image_size": 112,
+                          "model.image_size": 112})),
+}

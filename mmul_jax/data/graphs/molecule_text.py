@@ -30,8 +30,8 @@ import dataclasses
 
 import numpy as np
 
-from mmul_jax.data import molecules
-from mmul_jax.data import shapes
+from mmul_jax.data.graphs import molecules
+from mmul_jax.data.generated import shapes
 
 # name, SMILES; substituents attach at ring atoms that carry a hydrogen.
 SCAFFOLDS = (("benzene", "c1ccccc1"), ("pyridine", "c1ccncc1"),

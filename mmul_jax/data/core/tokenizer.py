@@ -32,7 +32,7 @@ from tokenizers import trainers
 
 from mmul_jax import errors
 from mmul_jax import io_utils
-from mmul_jax.data import shapes
+from mmul_jax.data.generated import shapes
 
 PAD, BOS, EOS, UNK = "[PAD]", "[BOS]", "[EOS]", "[UNK]"
 SPECIAL_TOKENS = (PAD, BOS, EOS, UNK)  # ids 0, 1, 2, 3

@@ -1,0 +1,97 @@
+"""The `model.*` config keys: default, doc and check. The architecture
+keys' defaults are the `tiny` preset's (`presets.use_preset` sets them
+all to another)."""
+
+from __future__ import annotations
+
+import math
+
+from mmul_jax import errors
+from mmul_jax.config_keys import Key
+from mmul_jax.config_keys import NONNEGATIVE
+from mmul_jax.config_keys import POSITIVE_INT
+from mmul_jax.config_keys import Section
+from mmul_jax.config_keys import one_of
+from mmul_jax.models import presets
+
+_TINY = presets.preset("tiny")
+# One doc per architecture key of the presets.
+_ARCHITECTURE = {
+    "embed_dim": "joint embedding size",
+    "image_size": "ViT input pixels; must equal `data.image_size`",
+    "patch_size": "ViT patch; divides `image_size`",
+    "vision_width": "image tower width",
+    "vision_layers": "image tower layers",
+    "vision_heads": "image tower attention heads",
+    "vocab_size": "text vocabulary",
+    "context_length": "tokens per text",
+    "text_width": "text tower width",
+    "text_layers": "text tower layers",
+    "text_heads": "text tower attention heads",
+    "eot_id": "the end-of-text token (its position is the text's embedding)",
+    "fusion_width": "fusion encoder width (no CLIP counterpart: random)",
+    "fusion_layers": "fusion encoder layers",
+    "fusion_heads": "fusion encoder attention heads",
+    "activation": "MLP activation: `gelu` (tanh approximation), "
+                  "`gelu_exact` (erf), `quick_gelu` (CLIP)",
+    "layer_norm_eps": "LayerNorm epsilon (CLIP presets: 1e-5, as OpenAI and "
+                      "Hugging Face)",
+}
+assert set(_ARCHITECTURE) == set(_TINY), "a preset key without its doc"
+_CHECKS = {"activation": one_of(("quick_gelu", "gelu", "gelu_exact"))}
+
+
+def _shapes(config) -> None:
+  m = config.model
+  if m.image_size != config.data.image_size:
+    raise errors.ConfigError(f"model.image_size ({m.image_size}) must "
+                             f"equal data.image_size "
+                             f"({config.data.image_size})")
+  if m.graph_width % m.graph_heads:
+    raise errors.ConfigError("model.graph_width must be a multiple of "
+                             "model.graph_heads")
+  if m.image_size % m.patch_size:
+    raise errors.ConfigError("model.image_size must be a multiple of "
+                             "model.patch_size")
+
+
+MODEL = Section("model", {
+    **{k: Key(_TINY[k], doc, _CHECKS.get(k))
+       for k, doc in _ARCHITECTURE.items()},
+    "preset": Key("tiny", "the size preset the architecture keys start "
+                  "from: `tiny`, `vit_b32`, `vit_b16` (OpenAI CLIP shapes)",
+                  one_of(presets.PRESETS)),
+    "pretrained": Key("", "a CLIP checkpoint (Hugging Face directory or "
+                      "OpenAI/open_clip state dict) to start the image and "
+                      "text towers and the temperature from; its tokenizer "
+                      "replaces the embedded one; empty: random "
+                      "initialisation"),
+    "tokenizer": Key("", "a `tokenizer.json` to use; empty: the "
+                     "checkpoint's, the embedded vocabulary, or one trained "
+                     "on a real dataset's texts"),
+    "mlp_ratio": Key(4.0, "MLP hidden width / model width"),
+    "logit_scale_init": Key(float(math.log(1 / 0.07)),
+                            "initial contrastive temperature (log 1/0.07)"),
+    "dropout_rate": Key(0.0, "dropout (on for the model being trained or "
+                        "unlearned)", NONNEGATIVE),
+    "dtype": Key("float32", "compute dtype (`bfloat16` for accelerators)",
+                 one_of(("float32", "bfloat16"))),
+    "graph_layer": Key("gin", "molecule datasets: the graph tower's message "
+                       "passing, `gin` (GINE) or `gat` (attention)",
+                       one_of(("gin", "gat"))),
+    "graph_width": Key(64, "graph tower width (the image tower's keys are "
+                       "then ignored)", POSITIVE_INT),
+    "graph_layers": Key(3, "graph tower message-passing layers",
+                        POSITIVE_INT),
+    "graph_heads": Key(4, "graph tower attention heads (`gat` only); "
+                       "divides `graph_width`", POSITIVE_INT),
+    "sample_rate": Key(8000, "audio datasets: the waveforms' rate in Hz "
+                       "(must be the dataset's)", POSITIVE_INT),
+    "num_mels": Key(32, "audio datasets: mel bands of the log-mel front "
+                    "end", POSITIVE_INT),
+    "audio_window": Key(200, "audio datasets: Hann window in samples",
+                        POSITIVE_INT),
+    "audio_hop": Key(80, "audio datasets: hop in samples", POSITIVE_INT),
+    "tubelet_size": Key(2, "video datasets: frames per tubelet token",
+                        POSITIVE_INT),
+}, rules=(_shapes,))
