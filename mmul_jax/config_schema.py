@@ -158,6 +158,11 @@ def validate(config: ml_collections.ConfigDict) -> None:
   if spec.check is not None:
     spec.check(config)
   task = tasks.for_dataset(spec)
+  if config.model.arch == "blip" and spec.task != "retrieval":
+    raise ConfigError(
+        f"model.arch = 'blip' is BLIP's image-text retrieval model; "
+        f"{config.data.name} is a {spec.task} dataset (use model.arch = "
+        "'clip')")
   evaluators.check(config.eval.extra_metrics, task.outputs)
   methods.check_config(config, set(features), task)
 

@@ -168,8 +168,11 @@ class Experiment:
     `pretrained`: a graph-text run ignores the image tower's keys and an
     image run the `graph_*` ones."""
     fields = {f.name for f in dataclasses.fields(type(self.model))}
+    # BLIP's module takes its MLP widths and positions derived from keys.
+    derived = (("arch", "mlp_ratio", "text_positions")
+               if self.config.model.arch != "clip" else ())
     fp = {k: v for k, v in self.config.model.to_dict().items()
-          if k in fields or k in ("preset", "pretrained")}
+          if k in fields or k in ("preset", "pretrained", *derived)}
     # The embedded vocabulary is fixed in code; any other can differ
     # between runs with the same config (a retrained or edited file).
     if tokenizer_policy.tokenizer_source(self.config.model,

@@ -29,6 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from mmul_jax.models import clip
+from mmul_jax.models import text_transformer
 
 
 def _gelu(x: jax.Array) -> jax.Array:  # Hugging Face's "gelu": the erf form
@@ -306,7 +307,7 @@ class BlipRetrieval(nn.Module):
   text_layers: int
   text_heads: int
   text_mlp_dim: int
-  pad_id: int = 0
+  eot_id: int = 102  # [SEP]: a text's tokens are those up to it
   vision_eps: float = 1e-5
   text_eps: float = 1e-12
   logit_scale_init: float = float(np.log(1 / 0.07))
@@ -339,9 +340,11 @@ class BlipRetrieval(nn.Module):
 
   def encode_text(self, text: jax.Array, *,
                   train: bool = False) -> dict[str, jax.Array]:
-    """`text`: int token ids `(B, L)`, padded with `pad_id`."""
+    """`text`: int token ids `(B, L)`: [CLS], the text, [SEP] (`eot_id`),
+    then padding, which no token attends to."""
     del train
-    mask = text != self.pad_id
+    eot = text_transformer.eot_positions(text, self.eot_id)
+    mask = jnp.arange(text.shape[1])[None, :] <= eot[:, None]
     embedded = self.text_encoder.embed(text)
     hidden = self.text_encoder(embedded, mask)
     embed = self.text_proj(hidden[:, 0])

@@ -11,6 +11,7 @@ from mmul_jax.config_keys import Key
 from mmul_jax.config_keys import NONNEGATIVE
 from mmul_jax.config_keys import POSITIVE_INT
 from mmul_jax.config_keys import Section
+from mmul_jax.config_keys import int_at_least
 from mmul_jax.config_keys import one_of
 from mmul_jax.models import presets
 
@@ -56,8 +57,16 @@ def _shapes(config) -> None:
 
 
 MODEL = Section("model", {
+    "arch": Key("clip", "the model: `clip` (the dual encoder with an "
+                "ALBEF-style fusion encoder; CLIP checkpoints) or `blip` "
+                "(BLIP's retrieval model, its text encoder the fusion; BLIP "
+                "retrieval checkpoints; retrieval tasks)",
+                one_of(("clip", "blip"))),
     **{k: Key(_TINY[k], doc, _CHECKS.get(k))
        for k, doc in _ARCHITECTURE.items()},
+    "text_positions": Key(0, "`blip`: the text encoder's position "
+                          "embeddings (BLIP's: 512); 0: context_length",
+                          int_at_least(0, "0: context_length")),
     "preset": Key("tiny", "the size preset the architecture keys start "
                   "from: `tiny`, `vit_b32`, `vit_b16` (OpenAI CLIP shapes)",
                   one_of(presets.PRESETS)),

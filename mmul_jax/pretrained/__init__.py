@@ -1,11 +1,12 @@
-"""Pretrained weights: CLIP checkpoints (Hugging Face, OpenAI, open_clip) in
-safetensors or PyTorch files, imported into the dual encoder without torch."""
+"""Pretrained weights: CLIP checkpoints (Hugging Face, OpenAI, open_clip)
+into the dual encoder and BLIP retrieval checkpoints into `models.blip`,
+from safetensors or PyTorch files, without torch."""
 
-from mmul_jax.pretrained.clip_weights import check_model_config
 from mmul_jax.pretrained.clip_weights import check_weight
 from mmul_jax.pretrained.clip_weights import import_towers
-from mmul_jax.pretrained.clip_weights import load_towers
 from mmul_jax.pretrained.clip_weights import model_config
+from mmul_jax.pretrained.loading import check_model_config
+from mmul_jax.pretrained.loading import load_towers
 from mmul_jax.pretrained.clip_weights import read_state_dict
 from mmul_jax.pretrained.torch_files import load as load_torch_file
 

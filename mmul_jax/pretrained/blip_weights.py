@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import os
 
+import jax
+import numpy as np
+
 from mmul_jax import errors
 from mmul_jax import io_utils
 from mmul_jax.pretrained import clip_weights
@@ -59,7 +62,57 @@ def model_config(path: str) -> dict:
       text_width=t["hidden_size"], text_layers=t["num_hidden_layers"],
       text_heads=t["num_attention_heads"], text_mlp_dim=t["intermediate_size"],
       text_eps=t.get("layer_norm_eps", 1e-12),
-      pad_id=t.get("pad_token_id", 0) or 0)
+      eot_id=t.get("sep_token_id", 102))
+
+
+def model_keys(path: str) -> dict:
+  """The `model.*` keys (with `model.arch = "blip"`) that describe the
+  checkpoint's architecture (`models.blip` builds from them)."""
+  c = model_config(path)
+  ratio = c["vision_mlp_dim"] / c["vision_width"]
+  if c["text_mlp_dim"] != round(ratio * c["text_width"]):
+    raise errors.CheckpointError(
+        f"{path}: the image and text encoders' MLPs are "
+        f"{c['vision_mlp_dim']} / {c['vision_width']} and "
+        f"{c['text_mlp_dim']} / {c['text_width']} of their widths; "
+        "model.mlp_ratio describes one ratio for both, as BLIP's have")
+  keys = {k: c[k] for k in (
+      "embed_dim", "image_size", "patch_size", "vision_width",
+      "vision_layers", "vision_heads", "vocab_size", "text_width",
+      "text_layers", "text_heads", "eot_id")}
+  keys.update(mlp_ratio=ratio, text_positions=c["context_length"])
+  return keys
+
+
+def check_model_config(path: str, model_cfg) -> None:
+  """Raises `ConfigError` listing every `model.*` key that differs from
+  the checkpoint's architecture (and BLIP's fixed LayerNorm epsilons)."""
+  c = model_config(path)
+  if (c["vision_eps"], c["text_eps"]) != (1e-5, 1e-12):
+    raise errors.CheckpointError(
+        f"{path}: LayerNorm epsilons {c['vision_eps']} / {c['text_eps']}; "
+        "BLIP's are 1e-5 (image) and 1e-12 (text)")
+  wanted = model_keys(path)
+  diff = [f"model.{k} = {model_cfg[k]!r} but the checkpoint has {v!r}"
+          for k, v in wanted.items()
+          if (abs(model_cfg[k] - v) > 1e-6 if isinstance(v, float)
+              else model_cfg[k] != v)]
+  if model_cfg["context_length"] > wanted["text_positions"]:
+    diff.append(f"model.context_length = {model_cfg['context_length']} "
+                f"exceeds the text encoder's {wanted['text_positions']} "
+                "positions")
+  if diff:
+    raise errors.ConfigError(
+        f"the model config does not match {path}: " + "; ".join(diff)
+        + ". Set these keys (its config.json has them)")
+
+
+def load(path: str, params: dict, model_cfg) -> dict:
+  """`params` (a `{"params": ...}` tree of `models.blip(model_cfg)`) with
+  the checkpoint's tensors (`import_params`)."""
+  del model_cfg  # the architecture was checked by `check_model_config`
+  return {**params, "params": import_params(
+      jax.tree.map(np.asarray, params["params"]), path)}
 
 
 def import_params(params: dict, path: str) -> dict:

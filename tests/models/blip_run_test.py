@@ -1,0 +1,73 @@
+"""BLIP through the whole loop: `model.arch = "blip"` with the tiny BLIP
+retrieval checkpoint of tests/fixtures/blip_golden (its tokenizer too)
+trains, unlearns with MMUL and evaluates on the embedded retrieval
+dataset; its config is checked against the checkpoint before any
+compute. The whole run is in the slow suite; the default suite checks
+the loaded parameters and the refusals."""
+
+import os
+
+import numpy as np
+import pytest
+
+from mmul_jax import config_schema
+from mmul_jax import errors
+from mmul_jax import experiment
+from mmul_jax.pretrained import blip_weights
+from mmul_jax.unlearn import run as run_lib
+
+HF = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__))), "fixtures", "blip_golden", "hf")
+
+
+def _config(tiny_config, data_dir, **changes):
+  c = tiny_config.copy_and_resolve_references()
+  c.data.data_dir = data_dir
+  c.model.arch = "blip"
+  c.model.pretrained = HF
+  c.model.update(blip_weights.model_keys(HF))
+  c.model.context_length = 12
+  c.eval.rerank_k = 4
+  c.update_from_flattened_dict(changes)
+  return c
+
+
+@pytest.mark.slow  # about a minute: compiling BLIP's passes
+def test_mmul_runs_on_blip(tmp_path, tiny_config, data_dir):
+  c = _config(tiny_config, data_dir)
+  results = run_lib.run(c, str(tmp_path))
+  assert set(results.models) == {"original", "retrained", "mmul"}
+  for m in results.models.values():
+    for split in ("test", "df", "dr"):
+      assert 0 <= m.metrics[f"{split}/itc/r1_mean"] <= 100
+      assert 0 <= m.metrics[f"{split}/itm/r1_mean"] <= 100
+    assert 0 <= m.metrics["auc/cosine/mean"] <= 1
+  model = results.config["model"]
+  assert model["arch"] == "blip" and model["pretrained"] == HF
+
+
+def test_the_original_starts_from_the_checkpoint(tiny_config, data_dir,
+                                                 tmp_path):
+  exp = experiment.setup(_config(tiny_config, data_dir), str(tmp_path))
+  params = experiment.initial_params(exp, 0)["params"]
+  state = blip_weights.clip_weights.read_state_dict(HF)
+  np.testing.assert_array_equal(
+      params["itm_head"]["kernel"], state["itm_head.weight"].T)
+  np.testing.assert_array_equal(
+      params["text_encoder"]["encoder"]["layer_1"]["crossattention"]["self"]
+      ["key"]["kernel"],
+      state["text_encoder.encoder.layer.1.crossattention.self.key.weight"].T)
+
+
+def test_a_config_that_differs_from_the_checkpoint_is_refused(
+    tiny_config, data_dir, tmp_path):
+  c = _config(tiny_config, data_dir, **{"model.text_layers": 3})
+  with pytest.raises(errors.ConfigError,
+                     match="model.text_layers = 3 but the checkpoint has 2"):
+    experiment.setup(c, str(tmp_path))
+
+
+def test_blip_is_for_retrieval(tiny_config, data_dir):
+  c = _config(tiny_config, data_dir, **{"data.name": "shapes_ve"})
+  with pytest.raises(errors.ConfigError, match="retrieval model"):
+    config_schema.validate(c)
