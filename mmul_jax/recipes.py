@@ -120,6 +120,30 @@ def clip_retrieval(c: ml_collections.ConfigDict, *, dataset: str,
   c.eval.max_dr_images = min(5 * df_images, train_images - df_images)
 
 
+# BLIP base's retrieval models (Salesforce/blip-itm-base-coco, -flickr):
+# its config.json's sizes as `model.*` keys, texts padded to BLIP's 35.
+BLIP_BASE = dict(embed_dim=256, image_size=384, patch_size=16,
+                 vision_width=768, vision_layers=12, vision_heads=12,
+                 vocab_size=30524, text_width=768, text_layers=12,
+                 text_heads=12, mlp_ratio=4.0, eot_id=102,
+                 text_positions=512, context_length=35)
+
+
+def blip_retrieval(c: ml_collections.ConfigDict, *, dataset: str,
+                   checkpoint: str, train_images: int, df_images: int,
+                   rerank_k: int) -> None:
+  """`clip_retrieval`'s schedule on BLIP base's retrieval model from
+  `checkpoint` (a directory name under ~/checkpoints): BLIP's own
+  fine-tuning settings (lr 1e-5, weight decay 0.05, 384-pixel images with
+  CLIP's normalisation, ITC top-k re-ranked by the matching head)."""
+  clip_retrieval(c, dataset=dataset, train_images=train_images,
+                 df_images=df_images, weight_decay=0.05, rerank_k=rerank_k)
+  c.model.arch = "blip"
+  c.model.update(BLIP_BASE)
+  c.data.image_size = BLIP_BASE["image_size"]
+  c.model.pretrained = f"~/checkpoints/{checkpoint}"
+
+
 def _label_targets(c) -> None:
   """Relabelling methods draw wrong classes on classification tasks."""
   c.method.randlabel.target = "labels"

@@ -19,6 +19,13 @@ ARCHITECTURE = "BlipForImageTextRetrieval"
 
 
 def _config(path: str) -> dict:
+  if not os.path.exists(path):
+    raise errors.CheckpointError(
+        f"pretrained checkpoint {path} does not exist. Download a BLIP "
+        "retrieval checkpoint there (config.json, model.safetensors, "
+        "tokenizer.json, tokenizer_config.json), e.g. huggingface-cli "
+        f"download Salesforce/blip-itm-base-coco --local-dir {path}, or "
+        "pass --config.model.pretrained=DIR")
   directory = path if os.path.isdir(path) else os.path.dirname(path)
   config = io_utils.read_json(os.path.join(directory, "config.json"),
                               "text_config", "vision_config",

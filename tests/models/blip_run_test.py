@@ -5,7 +5,10 @@ dataset; its config is checked against the checkpoint before any
 compute. The whole run is in the slow suite; the default suite checks
 the loaded parameters and the refusals."""
 
+import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -71,3 +74,49 @@ def test_blip_is_for_retrieval(tiny_config, data_dir):
   c = _config(tiny_config, data_dir, **{"data.name": "shapes_ve"})
   with pytest.raises(errors.ConfigError, match="retrieval model"):
     config_schema.validate(c)
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__))))
+COCO = os.path.join(ROOT, "tests", "fixtures", "coco_karpathy")
+
+
+def _unlearn_script(tmp_path, config, *flags, timeout=120):
+  return subprocess.run(
+      [sys.executable, os.path.join(ROOT, "scripts", "unlearn.py"),
+       f"--config={os.path.join(ROOT, 'configs', config)}",
+       f"--workdir={tmp_path / 'run'}",
+       f"--config.data.data_dir={tmp_path / 'tfds'}", *flags],
+      capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+      env=dict(os.environ, PYTHONPATH=ROOT))
+
+
+@pytest.mark.parametrize("config", ["blip_coco.py", "blip_flickr30k.py"])
+def test_a_recipe_without_its_checkpoint_says_how_to_get_it(tmp_path, config):
+  """The data are there (the fake COCO download), the checkpoint is not:
+  exit 2, one line with the download command, nothing computed."""
+  r = _unlearn_script(tmp_path, config, f"--config.data.manual_dir={COCO}",
+                      "--config.data.name=coco_karpathy",
+                      f"--config.model.pretrained={tmp_path / 'none'}")
+  assert r.returncode == 2, r.stderr[-2000:]
+  assert "huggingface-cli download Salesforce/blip-itm-base" in r.stderr
+  assert not (tmp_path / "run" / "original").exists()
+
+
+@pytest.mark.slow  # about two minutes: BLIP's passes compile
+def test_the_coco_recipe_runs_on_the_fake_download(tmp_path):
+  keys = blip_weights.model_keys(HF)
+  flags = [f"--config.model.{k}={v}" for k, v in keys.items()]
+  r = _unlearn_script(
+      tmp_path, "blip_coco.py", *flags, f"--config.model.pretrained={HF}",
+      f"--config.data.manual_dir={COCO}", "--config.data.image_size=32",
+      "--config.model.context_length=12", "--config.deletion.count=2",
+      "--config.train.batch_size=4", "--config.train.num_steps=4",
+      "--config.train.warmup_steps=0", "--config.unlearn.num_steps=2",
+      "--config.unlearn.df_batch_size=2", "--config.unlearn.dr_batch_size=4",
+      "--config.eval.max_dr_images=0", "--config.eval.rerank_k=4",
+      "--config.eval.auc_num_samples=1", timeout=900)
+  assert r.returncode == 0, r.stderr[-3000:]
+  results = json.load(open(tmp_path / "run" / "results.json"))
+  assert results["config"]["model"]["arch"] == "blip"
+  assert set(results["models"]) == {"original", "retrained", "mmul"}
