@@ -29,11 +29,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from mmul_jax.models import clip
+from mmul_jax.models import layers
 from mmul_jax.models import text_transformer
 
 
-def _gelu(x: jax.Array) -> jax.Array:  # Hugging Face's "gelu": the erf form
-  return jax.nn.gelu(x, approximate=False)
+_gelu = layers.ACTIVATIONS["gelu_exact"]  # Hugging Face's "gelu"
 
 
 def _attend(q, k, v, mask, num_heads: int, dtype) -> jax.Array:

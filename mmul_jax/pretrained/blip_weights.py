@@ -74,8 +74,11 @@ def model_config(path: str) -> dict:
 
 def model_keys(path: str) -> dict:
   """The `model.*` keys (with `model.arch = "blip"`) that describe the
-  checkpoint's architecture (`models.blip` builds from them)."""
-  c = model_config(path)
+  checkpoint's architecture (`models.build_blip` builds from them)."""
+  return _model_keys(model_config(path), path)
+
+
+def _model_keys(c: dict, path: str) -> dict:
   ratio = c["vision_mlp_dim"] / c["vision_width"]
   if c["text_mlp_dim"] != round(ratio * c["text_width"]):
     raise errors.CheckpointError(
@@ -99,7 +102,7 @@ def check_model_config(path: str, model_cfg) -> None:
     raise errors.CheckpointError(
         f"{path}: LayerNorm epsilons {c['vision_eps']} / {c['text_eps']}; "
         "BLIP's are 1e-5 (image) and 1e-12 (text)")
-  wanted = model_keys(path)
+  wanted = _model_keys(c, path)
   diff = [f"model.{k} = {model_cfg[k]!r} but the checkpoint has {v!r}"
           for k, v in wanted.items()
           if (abs(model_cfg[k] - v) > 1e-6 if isinstance(v, float)
@@ -114,9 +117,10 @@ def check_model_config(path: str, model_cfg) -> None:
         + ". Set these keys (its config.json has them)")
 
 
-def load(path: str, params: dict, model_cfg) -> dict:
-  """`params` (a `{"params": ...}` tree of `models.blip(model_cfg)`) with
-  the checkpoint's tensors (`import_params`)."""
+def load_towers(path: str, params: dict, model_cfg) -> dict:
+  """`params` (a `{"params": ...}` tree of `models.build_blip(model_cfg)`)
+  with the checkpoint's tensors (`import_params`): every parameter, BLIP's
+  "towers" being the whole model (`pretrained.load_towers` calls this)."""
   del model_cfg  # the architecture was checked by `check_model_config`
   return {**params, "params": import_params(
       jax.tree.map(np.asarray, params["params"]), path)}

@@ -6,10 +6,12 @@ line naming the tensor."""
 
 from __future__ import annotations
 
+import collections
 import re
 from typing import Iterable
 
 import numpy as np
+from flax import traverse_util
 
 from mmul_jax import errors
 from mmul_jax.pretrained import clip_weights
@@ -25,20 +27,21 @@ def flax_path(name: str) -> tuple[str, ...]:
   return tuple(joined.split("."))
 
 
-def _leaf(node: dict, leaf: str, name: str, source: str):
-  """Which of the module's parameters `leaf` is, and how to lay it out."""
-  if leaf == "bias" and "bias" in node:
+def _leaf(leaves: set[str], leaf: str, name: str, source: str):
+  """Which of the module's parameters (`leaves`) the tensor's `leaf` is,
+  and how to lay it out."""
+  if leaf == "bias" and "bias" in leaves:
     return "bias", lambda t: t
   if leaf == "weight":
     for target, fn in (("kernel", _kernel), ("scale", lambda t: t),
                        ("embedding", lambda t: t)):
-      if target in node:
+      if target in leaves:
         return target, fn
-  if leaf in node:  # a raw parameter (`class_embedding`)
+  if leaf in leaves:  # a raw parameter (`class_embedding`)
     return leaf, lambda t: t
   raise errors.CheckpointError(
       f"{source}: tensor {name!r} has no place in the model (its module "
-      f"holds {sorted(node)}); is this the right checkpoint?")
+      f"holds {sorted(leaves)}); is this the right checkpoint?")
 
 
 def _kernel(t: np.ndarray) -> np.ndarray:
@@ -50,8 +53,7 @@ def _kernel(t: np.ndarray) -> np.ndarray:
 
 
 def import_state(params: dict, state: dict[str, np.ndarray], *,
-                 source: str, prefix: str = "",
-                 skip: Iterable[str] = ()) -> dict:
+                 source: str, skip: Iterable[str] = ()) -> dict:
   """`params` (a Flax tree, e.g. from `init`) with every tensor of `state`
   in its place.
 
@@ -59,7 +61,6 @@ def import_state(params: dict, state: dict[str, np.ndarray], *,
     params: the model's parameters (its `"params"` collection's tree).
     state: tensor name -> array, e.g. `clip_weights.read_state_dict`.
     source: the checkpoint's path, for messages.
-    prefix: a prefix the state's names carry that the tree does not.
     skip: parameter paths ("a/b/c") the checkpoint does not hold, kept as
       given (BLIP's retrieval checkpoints keep no temperature).
 
@@ -70,51 +71,40 @@ def import_state(params: dict, state: dict[str, np.ndarray], *,
     CheckpointError: a tensor with no place, of the wrong shape, not
       floating point or not finite, or a parameter no tensor gives.
   """
-  out = _copy(params)
+  flat = traverse_util.flatten_dict(params)
+  leaves = collections.defaultdict(set)  # module path -> its parameters
+  for path in flat:
+    leaves[path[:-1]].add(path[-1])
   given = set()
   for name, tensor in state.items():
     if name.endswith(IGNORED_SUFFIXES):
       continue
-    short = name[len(prefix):] if prefix and name.startswith(prefix) else name
-    *modules, leaf = flax_path(short)
-    node = out
-    for m in modules:
-      if not isinstance(node, dict) or m not in node:
-        raise errors.CheckpointError(
-            f"{source}: tensor {name!r} has no place in the model (no "
-            f"module {'/'.join(modules)}); is this the right checkpoint, "
-            "and does the config match its architecture?")
-      node = node[m]
-    target, fn = _leaf(node, leaf, name, source)
+    *modules, leaf = flax_path(name)
+    modules = tuple(modules)
+    if modules not in leaves:
+      raise errors.CheckpointError(
+          f"{source}: tensor {name!r} has no place in the model (no "
+          f"module {'/'.join(modules)}); is this the right checkpoint, "
+          "and does the config match its architecture?")
+    target, fn = _leaf(leaves[modules], leaf, name, source)
     clip_weights.check_weight(tensor, name, source)
     value = np.asarray(fn(tensor))
-    want = np.shape(node[target])
+    key = (*modules, target)
+    want = np.shape(flat[key])
     if value.shape != want:
       raise errors.CheckpointError(
           f"{source}: tensor {name!r} has shape {tuple(tensor.shape)}, but "
-          f"the model's {'/'.join((*modules, target))} needs {want} (laid "
-          "out as the checkpoint's); the config does not match the "
-          "checkpoint's architecture")
-    node[target] = value.astype(np.asarray(node[target]).dtype)
-    given.add("/".join((*modules, target)))
-  missing = [p for p in _paths(out) if p not in given and p not in set(skip)]
+          f"the model's {'/'.join(key)} needs {want} (laid out as the "
+          "checkpoint's); the config does not match the checkpoint's "
+          "architecture")
+    flat[key] = value.astype(np.asarray(flat[key]).dtype)
+    given.add(key)
+  skip = set(skip)
+  missing = ["/".join(k) for k in flat
+             if k not in given and "/".join(k) not in skip]
   if missing:
     raise errors.CheckpointError(
         f"{source} has no tensor for {len(missing)} parameter(s) of the "
         f"model, e.g. {missing[:3]}; is it truncated, or a checkpoint of "
         "another model?")
-  return out
-
-
-def _copy(tree):
-  if isinstance(tree, dict):
-    return {k: _copy(v) for k, v in tree.items()}
-  return tree
-
-
-def _paths(tree, prefix=()):
-  for k, v in tree.items():
-    if isinstance(v, dict):
-      yield from _paths(v, (*prefix, k))
-    else:
-      yield "/".join((*prefix, k))
+  return traverse_util.unflatten_dict(flat)

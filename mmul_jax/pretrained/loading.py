@@ -24,6 +24,4 @@ def load_towers(path: str, params: dict, model_cfg) -> dict:
   """`params` (a `{"params": ...}` tree) with what the checkpoint holds for
   the model: CLIP's towers and temperature, or every BLIP parameter but
   the temperature."""
-  if dict(model_cfg).get("arch", "clip") == "blip":
-    return blip_weights.load(path, params, model_cfg)
-  return clip_weights.load_towers(path, params, model_cfg)
+  return _module(model_cfg).load_towers(path, params, model_cfg)

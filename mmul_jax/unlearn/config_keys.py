@@ -101,10 +101,9 @@ SHADOW = Section("shadow", {
 })
 
 
-def _nonempty_tuple(empty_ok: bool = False) -> Check:
-  return Check(lambda v: isinstance(v, (tuple, list)) and (empty_ok or v),
-               "{key} must be a non-empty tuple" if not empty_ok else
-               "{key} must be a tuple, got {value!r}")
+_NONEMPTY_TUPLE = Check(
+    lambda v: isinstance(v, (tuple, list)) and len(v) > 0,
+    "{key} must be a non-empty tuple")
 
 
 def _known(config) -> None:
@@ -127,7 +126,7 @@ def _known(config) -> None:
 # model widths, and datasets).
 BENCHMARK = Section("benchmark", {
     "methods": Key(("mmul", "finetune", "neggrad"), "the grid's methods",
-                   _nonempty_tuple()),
+                   _NONEMPTY_TUPLE),
     "ratios": Key((5.0,), "the grid's deletion ratios, percentages in "
                   "(0, 100)", Check(
                       lambda v: isinstance(v, (tuple, list)) and v and all(
@@ -139,7 +138,7 @@ BENCHMARK = Section("benchmark", {
             is_int(x) for x in v),
         "{key} must be a non-empty tuple of integers, got {value!r}")),
     "strategies": Key(("uniform",), "the grid's Df strategies "
-                      "(`deletion.strategy`)", _nonempty_tuple()),
+                      "(`deletion.strategy`)", _NONEMPTY_TUPLE),
     "model_widths": Key((), "tower widths (vision, text, fusion); empty: "
                         "the model as configured", Check(
                             lambda v: isinstance(v, (tuple, list)) and (
