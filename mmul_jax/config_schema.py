@@ -163,6 +163,11 @@ def validate(config: ml_collections.ConfigDict) -> None:
         f"model.arch = 'blip' is BLIP's image-text retrieval model; "
         f"{config.data.name} is a {spec.task} dataset (use model.arch = "
         "'clip')")
+  if config.model.arch == "vilt" and spec.task != "classification":
+    raise ConfigError(
+        f"model.arch = 'vilt' is ViLT's image(s)-and-text classifier; "
+        f"{config.data.name} is a {spec.task} dataset (use model.arch = "
+        "'clip')")
   evaluators.check(config.eval.extra_metrics, task.outputs)
   methods.check_config(config, set(features), task)
 

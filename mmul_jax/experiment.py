@@ -167,12 +167,11 @@ class Experiment:
     """The model config keys the built module reads, plus `preset` and
     `pretrained`: a graph-text run ignores the image tower's keys and an
     image run the `graph_*` ones."""
-    fields = {f.name for f in dataclasses.fields(type(self.model))}
-    # BLIP's module takes its MLP widths and positions derived from keys.
-    derived = (("arch", "mlp_ratio", "text_positions")
-               if self.config.model.arch != "clip" else ())
+    arch = self.config.model.arch
+    keys = (set(models.ARCH_KEYS[arch]) | {"arch"} if arch != "clip" else
+            {f.name for f in dataclasses.fields(type(self.model))})
     fp = {k: v for k, v in self.config.model.to_dict().items()
-          if k in fields or k in ("preset", "pretrained", *derived)}
+          if k in keys or k in ("preset", "pretrained")}
     # The embedded vocabulary is fixed in code; any other can differ
     # between runs with the same config (a retrained or edited file).
     if tokenizer_policy.tokenizer_source(self.config.model,
@@ -202,7 +201,7 @@ def setup(config: ml_collections.ConfigDict, workdir: str) -> Experiment:
   task = tasks.for_dataset(spec)
   if config.model.pretrained:
     pretrained.check_model_config(
-        os.path.expanduser(config.model.pretrained), config.model)
+        os.path.expanduser(config.model.pretrained), config.model, task=task)
   source = tokenizer_policy.tokenizer_source(config.model, spec)
   if source != "trained":  # its errors before any compute
     tok = tokenizer_policy.make_tokenizer(config.model, spec)

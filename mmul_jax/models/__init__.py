@@ -1,6 +1,6 @@
 """Models: a CLIP-style dual encoder and a graph-text encoder (Jraph), both
-with a fusion encoder, BLIP's retrieval model, unimodal classifiers on
-their towers, and size presets."""
+with a fusion encoder, BLIP's retrieval model, ViLT's image(s)-and-text
+classifier, unimodal classifiers on their towers, and size presets."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from mmul_jax.models.graph import GraphEncoder
 from mmul_jax.models.graph_text import GraphTextEncoder
 from mmul_jax.models.presets import PRESETS
 from mmul_jax.models.presets import preset
+from mmul_jax.models.vilt import ViltClassifier
 
 _MODULES = {"image": DualEncoder, "graph": GraphTextEncoder}
 
@@ -28,11 +29,17 @@ def build(model_config, *, modality: str = "image", unimodal: bool = False,
   reads the `graph_*` keys instead of the image tower's; with `unimodal`,
   the modality's classifier, `CLASSIFIERS`); `task` adds what the dataset
   decides (`num_classes`, `num_images` of a classification task)."""
-  if dict(model_config).get("arch", "clip") == "blip":
+  arch = dict(model_config).get("arch", "clip")
+  if arch == "blip":
     if unimodal or modality != "image" or task:
       raise ValueError("model.arch = 'blip' is BLIP's retrieval model: "
                        "image-text retrieval tasks only")
     return build_blip(model_config)
+  if arch == "vilt":
+    if unimodal or modality != "image" or not task.get("num_classes"):
+      raise ValueError("model.arch = 'vilt' is ViLT's image(s)-and-text "
+                       "classifier: image-text classification tasks only")
+    return build_vilt(model_config, **task)
   cls = (CLASSIFIERS if unimodal else _MODULES)[modality]
   fields = {f.name for f in dataclasses.fields(cls)}
   kwargs = {k: v for k, v in dict(model_config).items() if k in fields}
@@ -60,6 +67,38 @@ def build_blip(model_config) -> BlipRetrieval:
       dtype=jnp.dtype(c.get("dtype", "float32")))
 
 
-__all__ = ["BlipRetrieval", "CLASSIFIERS", "DualEncoder", "GraphEncoder",
+def build_vilt(model_config, *, num_classes: int,
+               num_images: int = 1) -> ViltClassifier:
+  """`ViltClassifier` from a config's `model` block: its one transformer is
+  the fusion encoder (`fusion_*`, MLP of `mlp_ratio` x its width),
+  `text_positions` (0: `context_length`), `eot_id` ViLT's [SEP]; the task
+  gives `num_classes` and `num_images`."""
+  c = dict(model_config)
+  return ViltClassifier(
+      num_classes=num_classes, num_images=num_images,
+      vocab_size=c["vocab_size"],
+      context_length=c.get("text_positions") or c["context_length"],
+      width=c["fusion_width"], num_layers=c["fusion_layers"],
+      num_heads=c["fusion_heads"],
+      mlp_dim=round(c["mlp_ratio"] * c["fusion_width"]),
+      image_size=c["image_size"], patch_size=c["patch_size"],
+      eot_id=c["eot_id"], dtype=jnp.dtype(c.get("dtype", "float32")))
+
+
+# The `model.*` keys each architecture but `clip` reads (what a run's
+# model fingerprint holds).
+ARCH_KEYS = {
+    "blip": ("embed_dim", "image_size", "patch_size", "vision_width",
+             "vision_layers", "vision_heads", "vocab_size", "context_length",
+             "text_positions", "text_width", "text_layers", "text_heads",
+             "eot_id", "mlp_ratio", "logit_scale_init", "dtype"),
+    "vilt": ("image_size", "patch_size", "fusion_width", "fusion_layers",
+             "fusion_heads", "vocab_size", "context_length",
+             "text_positions", "eot_id", "mlp_ratio", "dtype"),
+}
+
+
+__all__ = ["ARCH_KEYS", "BlipRetrieval", "CLASSIFIERS", "DualEncoder", "GraphEncoder",
            "GraphTextEncoder", "ImageClassifier", "PRESETS",
-           "TextClassifier", "build", "build_blip", "preset"]
+           "TextClassifier", "ViltClassifier", "build", "build_blip",
+           "build_vilt", "preset"]

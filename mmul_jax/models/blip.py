@@ -36,20 +36,6 @@ from mmul_jax.models import text_transformer
 _gelu = layers.ACTIVATIONS["gelu_exact"]  # Hugging Face's "gelu"
 
 
-def _attend(q, k, v, mask, num_heads: int, dtype) -> jax.Array:
-  """Scaled dot-product attention over `(B, T, W)` inputs; `mask` `(B, S)`
-  of the keys that may be attended to, or None."""
-  b, t, w = q.shape
-  split = lambda x: x.reshape(x.shape[0], x.shape[1], num_heads, -1)
-  q, k, v = split(q), split(k), split(v)
-  scores = jnp.einsum("bthd,bshd->bhts", q, k) / np.sqrt(q.shape[-1])
-  if mask is not None:
-    scores = jnp.where(mask[:, None, None, :], scores,
-                       jnp.finfo(scores.dtype).min)
-  probs = jax.nn.softmax(scores.astype(jnp.float32), axis=-1).astype(dtype)
-  return jnp.einsum("bhts,bshd->bthd", probs, v).reshape(b, t, w)
-
-
 class _VisionSelfAttention(nn.Module):
   """`self_attn`: q, k, v from one fused `qkv` Linear, then `projection`."""
 
@@ -61,7 +47,7 @@ class _VisionSelfAttention(nn.Module):
     w = x.shape[-1]
     qkv = nn.Dense(3 * w, dtype=self.dtype, name="qkv")(x)
     q, k, v = jnp.split(qkv, 3, axis=-1)
-    out = _attend(q, k, v, None, self.num_heads, self.dtype)
+    out = layers.attend(q, k, v, None, self.num_heads, self.dtype)
     return nn.Dense(w, dtype=self.dtype, name="projection")(out)
 
 
@@ -165,7 +151,7 @@ class _BertSelfAttention(nn.Module):
   @nn.compact
   def __call__(self, x, source, mask):
     dense = lambda name: nn.Dense(x.shape[-1], dtype=self.dtype, name=name)
-    return _attend(dense("query")(x), dense("key")(source),
+    return layers.attend(dense("query")(x), dense("key")(source),
                    dense("value")(source), mask, self.num_heads, self.dtype)
 
 

@@ -19,7 +19,9 @@ _TINY = presets.preset("tiny")
 # One doc per architecture key of the presets.
 _ARCHITECTURE = {
     "embed_dim": "joint embedding size",
-    "image_size": "ViT input pixels; must equal `data.image_size`",
+    "image_size": "ViT input pixels; must equal `data.image_size` (`vilt`: "
+                  "the position grid's, any multiple of `patch_size` "
+                  "reads)",
     "patch_size": "ViT patch; divides `image_size`",
     "vision_width": "image tower width",
     "vision_layers": "image tower layers",
@@ -44,7 +46,12 @@ _CHECKS = {"activation": one_of(("quick_gelu", "gelu", "gelu_exact"))}
 
 def _shapes(config) -> None:
   m = config.model
-  if m.image_size != config.data.image_size:
+  if m.arch == "vilt":  # reads any size, its position grid interpolated
+    if config.data.image_size % m.patch_size:
+      raise errors.ConfigError(
+          f"data.image_size ({config.data.image_size}) must be a multiple "
+          f"of model.patch_size ({m.patch_size}) for ViLT")
+  elif m.image_size != config.data.image_size:
     raise errors.ConfigError(f"model.image_size ({m.image_size}) must "
                              f"equal data.image_size "
                              f"({config.data.image_size})")
@@ -58,22 +65,28 @@ def _shapes(config) -> None:
 
 MODEL = Section("model", {
     "arch": Key("clip", "the model: `clip` (the dual encoder with an "
-                "ALBEF-style fusion encoder; CLIP checkpoints) or `blip` "
+                "ALBEF-style fusion encoder; CLIP checkpoints), `blip` "
                 "(BLIP's retrieval model, its text encoder the fusion; BLIP "
-                "retrieval checkpoints; retrieval tasks)",
-                one_of(("clip", "blip"))),
+                "retrieval checkpoints; retrieval tasks) or `vilt` (ViLT's "
+                "single-stream transformer, sized by the `fusion_*` keys, "
+                "and its classifier; ViLT classification checkpoints; "
+                "image-text classification tasks)",
+                one_of(("clip", "blip", "vilt"))),
     **{k: Key(_TINY[k], doc, _CHECKS.get(k))
        for k, doc in _ARCHITECTURE.items()},
-    "text_positions": Key(0, "`blip`: the text encoder's position "
-                          "embeddings (BLIP's: 512); 0: context_length",
+    "text_positions": Key(0, "`blip`, `vilt`: the text position "
+                          "embeddings (BLIP's: 512, ViLT's: 40); 0: "
+                          "context_length",
                           int_at_least(0, "0: context_length")),
     "preset": Key("tiny", "the size preset the architecture keys start "
                   "from: `tiny`, `vit_b32`, `vit_b16` (OpenAI CLIP shapes)",
                   one_of(presets.PRESETS)),
-    "pretrained": Key("", "a CLIP checkpoint (Hugging Face directory or "
-                      "OpenAI/open_clip state dict) to start the image and "
-                      "text towers and the temperature from; its tokenizer "
-                      "replaces the embedded one; empty: random "
+    "pretrained": Key("", "a checkpoint of `arch` to start from: CLIP (a "
+                      "Hugging Face directory or OpenAI/open_clip state "
+                      "dict; the image and text towers and the "
+                      "temperature), or a Hugging Face BLIP retrieval or "
+                      "ViLT classification directory (every weight); its "
+                      "tokenizer replaces the embedded one; empty: random "
                       "initialisation"),
     "tokenizer": Key("", "a `tokenizer.json` to use; empty: the "
                      "checkpoint's, the embedded vocabulary, or one trained "

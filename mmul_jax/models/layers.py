@@ -12,6 +12,7 @@ from typing import Any, Callable
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 Dtype = Any
 
@@ -28,6 +29,21 @@ ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
 }
 # Flax's LayerNorm epsilon; OpenAI and Hugging Face CLIP use 1e-5.
 DEFAULT_LN_EPS = 1e-6
+
+
+def attend(q, k, v, mask, num_heads: int, dtype) -> jax.Array:
+  """Scaled dot-product attention over `(B, T, W)` inputs, heads split
+  from the width as Hugging Face's layers do; `mask` `(B, S)` of the keys
+  that may be attended to, or None. Softmax in float32."""
+  b, t, w = q.shape
+  split = lambda x: x.reshape(x.shape[0], x.shape[1], num_heads, -1)
+  q, k, v = split(q), split(k), split(v)
+  scores = jnp.einsum("bthd,bshd->bhts", q, k) / np.sqrt(q.shape[-1])
+  if mask is not None:
+    scores = jnp.where(mask[:, None, None, :], scores,
+                       jnp.finfo(scores.dtype).min)
+  probs = jax.nn.softmax(scores.astype(jnp.float32), axis=-1).astype(dtype)
+  return jnp.einsum("bhts,bshd->bthd", probs, v).reshape(b, t, w)
 
 
 class MlpBlock(nn.Module):

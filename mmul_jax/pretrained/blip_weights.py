@@ -5,13 +5,10 @@ tensors by name (`hf_state`)."""
 
 from __future__ import annotations
 
-import os
-
 import jax
 import numpy as np
 
 from mmul_jax import errors
-from mmul_jax import io_utils
 from mmul_jax.pretrained import clip_weights
 from mmul_jax.pretrained import hf_state
 
@@ -19,27 +16,11 @@ ARCHITECTURE = "BlipForImageTextRetrieval"
 
 
 def _config(path: str) -> dict:
-  if not os.path.exists(path):
-    raise errors.CheckpointError(
-        f"pretrained checkpoint {path} does not exist. Download a BLIP "
-        "retrieval checkpoint there (config.json, model.safetensors, "
-        "tokenizer.json, tokenizer_config.json), e.g. huggingface-cli "
-        f"download Salesforce/blip-itm-base-coco --local-dir {path}, or "
-        "pass --config.model.pretrained=DIR")
-  directory = path if os.path.isdir(path) else os.path.dirname(path)
-  config = io_utils.read_json(os.path.join(directory, "config.json"),
-                              "text_config", "vision_config",
-                              what="checkpoint config",
-                              remedy="save the checkpoint with its "
-                              "config.json (save_pretrained)",
-                              error=errors.CheckpointError)
-  archs = config.get("architectures") or []
-  if ARCHITECTURE not in archs:
-    raise errors.CheckpointError(
-        f"{directory} holds {archs or 'an unnamed architecture'}, not "
-        f"{ARCHITECTURE} (BLIP's retrieval model, e.g. "
-        "Salesforce/blip-itm-base-coco)")
-  return config
+  return hf_state.read_config(
+      path, ARCHITECTURE, what="a BLIP retrieval checkpoint",
+      example="Salesforce/blip-itm-base-coco",
+      files="config.json, model.safetensors, tokenizer.json, "
+      "tokenizer_config.json", required=("text_config", "vision_config"))
 
 
 def model_config(path: str) -> dict:

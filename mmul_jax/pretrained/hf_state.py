@@ -7,6 +7,7 @@ line naming the tensor."""
 from __future__ import annotations
 
 import collections
+import os
 import re
 from typing import Iterable
 
@@ -14,10 +15,36 @@ import numpy as np
 from flax import traverse_util
 
 from mmul_jax import errors
+from mmul_jax import io_utils
 from mmul_jax.pretrained import clip_weights
 
 # Buffers that carry no weights.
-IGNORED_SUFFIXES = ("position_ids", "num_batches_tracked")
+IGNORED_SUFFIXES = ("position_ids", "token_type_ids", "num_batches_tracked")
+
+
+def read_config(path: str, architecture: str, *, what: str, example: str,
+                files: str, required: Iterable[str] = ()) -> dict:
+  """The `config.json` of the checkpoint directory `path` (or of a
+  weights file's directory), which must name `architecture`. `what`,
+  `example` and `files` word the message when the checkpoint is missing
+  (what it is, a Hugging Face repository to download, the files needed)."""
+  if not os.path.exists(path):
+    raise errors.CheckpointError(
+        f"pretrained checkpoint {path} does not exist. Download {what} "
+        f"there ({files}), e.g. huggingface-cli download {example} "
+        f"--local-dir {path}, or pass --config.model.pretrained=DIR")
+  directory = path if os.path.isdir(path) else os.path.dirname(path)
+  config = io_utils.read_json(os.path.join(directory, "config.json"),
+                              *required, what="checkpoint config",
+                              remedy="save the checkpoint with its "
+                              "config.json (save_pretrained)",
+                              error=errors.CheckpointError)
+  archs = config.get("architectures") or []
+  if architecture not in archs:
+    raise errors.CheckpointError(
+        f"{directory} holds {archs or 'an unnamed architecture'}, not "
+        f"{architecture} ({what}, e.g. {example})")
+  return config
 
 
 def flax_path(name: str) -> tuple[str, ...]:

@@ -1,0 +1,134 @@
+"""ViLT classification checkpoints (Hugging Face
+`ViltForImagesAndTextClassification`: `dandelin/vilt-b32-finetuned-nlvr2`,
+or one fine-tuned with one image per example) into
+`models.vilt.ViltClassifier`: its architecture from `config.json`, its
+tensors by name (`hf_state`)."""
+
+from __future__ import annotations
+
+import os
+
+import jax
+import numpy as np
+import tokenizers
+
+from mmul_jax import errors
+from mmul_jax.pretrained import clip_weights
+from mmul_jax.pretrained import hf_state
+
+ARCHITECTURE = "ViltForImagesAndTextClassification"
+BERT_SEP = 102  # [SEP] of BERT's uncased vocabulary, ViLT's
+
+
+def _config(path: str) -> dict:
+  return hf_state.read_config(
+      path, ARCHITECTURE, what="a ViLT image(s)-and-text classification "
+      "checkpoint", example="dandelin/vilt-b32-finetuned-nlvr2",
+      files="config.json, model.safetensors or pytorch_model.bin, "
+      "tokenizer.json, tokenizer_config.json",
+      required=("hidden_size", "num_hidden_layers", "num_attention_heads",
+                "intermediate_size", "image_size", "patch_size",
+                "vocab_size", "max_position_embeddings"))
+
+
+def _sep_id(path: str) -> int:
+  """[SEP]'s id in the checkpoint's tokenizer.json (BERT's without one:
+  the tokenizer's own check then names the missing file)."""
+  directory = path if os.path.isdir(path) else os.path.dirname(path)
+  file = os.path.join(directory, "tokenizer.json")
+  if not os.path.exists(file):
+    return BERT_SEP
+  sep = tokenizers.Tokenizer.from_file(file).token_to_id("[SEP]")
+  return BERT_SEP if sep is None else sep
+
+
+def model_config(path: str) -> dict:
+  """The checkpoint's architecture: `ViltClassifier`'s arguments but the
+  task's (`num_classes`, `num_images`), which come back as
+  `checkpoint_task`."""
+  c = _config(path)
+  if c.get("hidden_act", "gelu") != "gelu":
+    raise errors.CheckpointError(
+        f"{path}: the activation is {c['hidden_act']!r}; ViLT's is gelu "
+        "(the erf form)")
+  if c.get("type_vocab_size", 2) != 2 or not c.get("qkv_bias", True):
+    raise errors.CheckpointError(
+        f"{path}: type_vocab_size {c.get('type_vocab_size')} and qkv_bias "
+        f"{c.get('qkv_bias')}; ViLT's are 2 and true")
+  return dict(
+      vocab_size=c["vocab_size"], context_length=c["max_position_embeddings"],
+      width=c["hidden_size"], num_layers=c["num_hidden_layers"],
+      num_heads=c["num_attention_heads"], mlp_dim=c["intermediate_size"],
+      image_size=c["image_size"], patch_size=c["patch_size"],
+      eps=c.get("layer_norm_eps", 1e-12), eot_id=_sep_id(path))
+
+
+def checkpoint_task(path: str) -> tuple[int, int]:
+  """`(images per example, classes)` the checkpoint's classifier reads and
+  answers."""
+  c = _config(path)
+  num_images = c.get("num_images", -1)
+  labels = c.get("num_labels") or len(c.get("id2label") or {}) or 2
+  return num_images, labels
+
+
+def model_keys(path: str) -> dict:
+  """The `model.*` keys (with `model.arch = "vilt"`) that describe the
+  checkpoint's architecture (`models.build_vilt` builds from them)."""
+  c = model_config(path)
+  return dict(vocab_size=c["vocab_size"], text_positions=c["context_length"],
+              fusion_width=c["width"], fusion_layers=c["num_layers"],
+              fusion_heads=c["num_heads"],
+              mlp_ratio=c["mlp_dim"] / c["width"],
+              image_size=c["image_size"], patch_size=c["patch_size"],
+              eot_id=c["eot_id"])
+
+
+def check_model_config(path: str, model_cfg) -> None:
+  """Raises `ConfigError` listing every `model.*` key that differs from
+  the checkpoint's architecture (and ViLT's fixed LayerNorm epsilon)."""
+  eps = model_config(path)["eps"]
+  if eps != 1e-12:
+    raise errors.CheckpointError(
+        f"{path}: LayerNorm epsilon {eps}; ViLT's is 1e-12")
+  wanted = model_keys(path)
+  diff = [f"model.{k} = {model_cfg[k]!r} but the checkpoint has {v!r}"
+          for k, v in wanted.items()
+          if (abs(model_cfg[k] - v) > 1e-6 if isinstance(v, float)
+              else model_cfg[k] != v)]
+  if model_cfg["context_length"] > wanted["text_positions"]:
+    diff.append(f"model.context_length = {model_cfg['context_length']} "
+                f"exceeds ViLT's {wanted['text_positions']} text positions")
+  if diff:
+    raise errors.ConfigError(
+        f"the model config does not match {path}: " + "; ".join(diff)
+        + ". Set these keys (its config.json has them)")
+
+
+def check_task(path: str, task) -> None:
+  """Raises `ConfigError` when the dataset's examples do not have the
+  checkpoint's number of images or classes."""
+  num_images, labels = checkpoint_task(path)
+  if (num_images, labels) != (task.num_images, task.num_classes):
+    raise errors.ConfigError(
+        f"{path} classifies examples of {num_images} image(s) into {labels} "
+        f"classes; this dataset's have {task.num_images} image(s) and "
+        f"{task.num_classes} classes. Use a checkpoint fine-tuned on this "
+        "task's layout")
+
+
+def load_towers(path: str, params: dict, model_cfg) -> dict:
+  """`params` (a `{"params": ...}` tree of `models.build_vilt`) with the
+  checkpoint's tensors (`import_params`): every parameter."""
+  del model_cfg  # the architecture was checked by `check_model_config`
+  return {**params, "params": import_params(
+      jax.tree.map(np.asarray, params["params"]), path)}
+
+
+def import_params(params: dict, path: str) -> dict:
+  """`params` of a `ViltClassifier` of the checkpoint's architecture, with
+  every tensor of the checkpoint `path` (a directory: safetensors,
+  sharded safetensors with its index, or pytorch_model.bin) in place."""
+  _config(path)
+  return hf_state.import_state(params, clip_weights.read_state_dict(path),
+                               source=path)
