@@ -202,6 +202,9 @@ def setup(config: ml_collections.ConfigDict, workdir: str) -> Experiment:
   if config.model.pretrained:
     pretrained.check_model_config(
         os.path.expanduser(config.model.pretrained), config.model, task=task)
+  if config.model.original:
+    pretrained.check_original(os.path.expanduser(config.model.original),
+                              config.model, task)
   source = tokenizer_policy.tokenizer_source(config.model, spec)
   if source != "trained":  # its errors before any compute
     tok = tokenizer_policy.make_tokenizer(config.model, spec)
@@ -259,24 +262,30 @@ def init_params_many(exp: Experiment, seeds):
       jax.numpy.asarray(seeds, jax.numpy.int32))
 
 
-def initial_params_many(exp: Experiment, seeds):
+def _checkpoint(exp: Experiment, checkpoint: str | None) -> str:
+  """The checkpoint training starts from: `checkpoint`, or
+  `model.pretrained` ("" for a random initialisation)."""
+  path = checkpoint or exp.config.model.pretrained
+  return os.path.expanduser(path) if path else ""
+
+
+def initial_params_many(exp: Experiment, seeds, checkpoint=None):
   """`initial_params` of every seed, stacked: the same pretrained towers in
   every model, fresh heads per seed."""
   params = init_params_many(exp, seeds)
-  if not exp.config.model.pretrained:
+  path = _checkpoint(exp, checkpoint)
+  if not path:
     return params
-  path = os.path.expanduser(exp.config.model.pretrained)
   return jax.tree.map(lambda *xs: np.stack(xs), *[
       pretrained.load_towers(path, jax.tree.map(lambda x, k=k: np.asarray(
           x[k]), params), exp.config.model) for k in range(len(seeds))])
 
 
-def initial_params(exp: Experiment, seed: int):
-  """Where training starts: `init_params`, with the image and text towers
-  from `model.pretrained` when it is set."""
+def initial_params(exp: Experiment, seed: int, checkpoint=None):
+  """Where training starts: `init_params`, with what `checkpoint` (default
+  `model.pretrained`) holds for the model when one is set."""
   params = init_params(exp, seed)
-  if exp.config.model.pretrained:
-    params = pretrained.load_towers(
-        os.path.expanduser(exp.config.model.pretrained), params,
-        exp.config.model)
+  path = _checkpoint(exp, checkpoint)
+  if path:
+    params = pretrained.load_towers(path, params, exp.config.model)
   return params

@@ -144,6 +144,58 @@ def blip_retrieval(c: ml_collections.ConfigDict, *, dataset: str,
   c.model.pretrained = f"~/checkpoints/{checkpoint}"
 
 
+# ViLT-B/32 (`dandelin/vilt-b32-*`): one transformer, the fusion keys.
+VILT_B32 = dict(image_size=384, patch_size=32, fusion_width=768,
+                fusion_layers=12, fusion_heads=12, mlp_ratio=4.0,
+                vocab_size=30522, eot_id=102, text_positions=40,
+                context_length=40)
+
+
+def vilt_classification(c: ml_collections.ConfigDict, *, dataset: str,
+                        original: str, pretrained: str, train_rows: int,
+                        deletion_ratio: float, epochs: int, batch_size: int,
+                        learning_rate: float) -> None:
+  """MU-Bench's image-text classification on ViLT-B/32: the original is
+  the task-fine-tuned checkpoint `original` as is; unlearning runs
+  `epochs` passes over Df at `batch_size` (Df: half of it, Dr: 64) at
+  `learning_rate` (MU-Bench's); the retrained reference fine-tunes on Dr
+  from the pretrained `pretrained` (MultiDelete's rule) with ViLT's own
+  NLVR2 fine-tuning: 10 epochs over the `train_rows` rows at batch 128,
+  lr 1e-4 with 10% linear warm-up, weight decay 0.01. Checkpoints are
+  directory names under ~/checkpoints; images 384 px with ViLT's
+  normalisation (0.5, 0.5)."""
+  c.data.name = dataset
+  c.data.image_size = VILT_B32["image_size"]
+  c.data.mean, c.data.std = (0.5,) * 3, (0.5,) * 3
+  c.model.arch = "vilt"
+  c.model.update(VILT_B32)
+  c.model.original = f"~/checkpoints/{original}"
+  c.model.pretrained = f"~/checkpoints/{pretrained}"
+  retrain_batch = 128
+  c.train.batch_size = retrain_batch
+  c.train.num_steps = 10 * train_rows // retrain_batch
+  c.train.learning_rate = 1e-4
+  c.train.warmup_steps = c.train.num_steps // 10
+  c.train.end_learning_rate_ratio = 0.0
+  c.train.weight_decay = 0.01
+  c.train.checkpoint_every = 1000
+  c.train.log_every = 100
+  c.deletion.ratio = deletion_ratio
+  c.unlearn.df_batch_size = batch_size // 2
+  c.unlearn.dr_batch_size = 64
+  df_rows = round(train_rows * deletion_ratio / 100)
+  c.unlearn.num_steps = epochs * df_rows // c.unlearn.df_batch_size
+  c.unlearn.learning_rate = learning_rate
+  c.unlearn.schedule = "cosine"
+  c.unlearn.weight_decay = 0.01
+  c.unlearn.checkpoint_every = 200
+  c.unlearn.log_every = 20
+  c.method.name = "mmul"
+  c.method.mmul.update(md_weight=1.0, ukr_weight=1.0, mkr_weight=1.0)
+  c.eval.batch_size = 64
+  _label_targets(c)
+
+
 def _label_targets(c) -> None:
   """Relabelling methods draw wrong classes on classification tasks."""
   c.method.randlabel.target = "labels"

@@ -46,6 +46,10 @@ _CHECKS = {"activation": one_of(("quick_gelu", "gelu", "gelu_exact"))}
 
 def _shapes(config) -> None:
   m = config.model
+  if m.original and m.arch == "clip":
+    raise errors.ConfigError(
+        "model.original takes a whole-model checkpoint (model.arch = blip "
+        "or vilt); a CLIP checkpoint holds the towers only")
   if m.arch == "vilt":  # reads any size, its position grid interpolated
     if config.data.image_size % m.patch_size:
       raise errors.ConfigError(
@@ -88,6 +92,12 @@ MODEL = Section("model", {
                       "ViLT classification directory (every weight); its "
                       "tokenizer replaces the embedded one; empty: random "
                       "initialisation"),
+    "original": Key("", "`blip`, `vilt`: a task-fine-tuned checkpoint "
+                    "of `arch` that is the original model as is (not "
+                    "trained here; `pretrained` then starts the retrained "
+                    "reference only, as MultiDelete retrains from the "
+                    "pretrained weights); empty: the original trains on D "
+                    "from `pretrained`"),
     "tokenizer": Key("", "a `tokenizer.json` to use; empty: the "
                      "checkpoint's, the embedded vocabulary, or one trained "
                      "on a real dataset's texts"),

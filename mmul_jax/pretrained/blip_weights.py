@@ -12,6 +12,8 @@ from mmul_jax import errors
 from mmul_jax.pretrained import clip_weights
 from mmul_jax.pretrained import hf_state
 
+# A task-fine-tuned checkpoint (`model.original`).
+FINE_TUNED_EXAMPLE = "Salesforce/blip-itm-base-coco"
 ARCHITECTURE = "BlipForImageTextRetrieval"
 
 

@@ -22,17 +22,22 @@ from mmul_jax.pretrained import clip_weights
 IGNORED_SUFFIXES = ("position_ids", "token_type_ids", "num_batches_tracked")
 
 
-def read_config(path: str, architecture: str, *, what: str, example: str,
-                files: str, required: Iterable[str] = ()) -> dict:
+def read_config(path: str, architecture: str | tuple[str, ...], *,
+                what: str, example: str, files: str,
+                required: Iterable[str] = (), note: str = "") -> dict:
   """The `config.json` of the checkpoint directory `path` (or of a
-  weights file's directory), which must name `architecture`. `what`,
-  `example` and `files` word the message when the checkpoint is missing
-  (what it is, a Hugging Face repository to download, the files needed)."""
+  weights file's directory), which must name `architecture` (or one of
+  them). `what`, `example` and `files` word the message when the
+  checkpoint is missing (what it is, a Hugging Face repository to
+  download, the files needed; `note` ends it)."""
+  accepted = ((architecture,) if isinstance(architecture, str)
+              else architecture)
   if not os.path.exists(path):
     raise errors.CheckpointError(
         f"pretrained checkpoint {path} does not exist. Download {what} "
         f"there ({files}), e.g. huggingface-cli download {example} "
-        f"--local-dir {path}, or pass --config.model.pretrained=DIR")
+        f"--local-dir {path}, or pass --config.model.pretrained=DIR"
+        + (f" ({note})" if note else ""))
   directory = path if os.path.isdir(path) else os.path.dirname(path)
   config = io_utils.read_json(os.path.join(directory, "config.json"),
                               *required, what="checkpoint config",
@@ -40,10 +45,10 @@ def read_config(path: str, architecture: str, *, what: str, example: str,
                               "config.json (save_pretrained)",
                               error=errors.CheckpointError)
   archs = config.get("architectures") or []
-  if architecture not in archs:
+  if not set(accepted) & set(archs):
     raise errors.CheckpointError(
         f"{directory} holds {archs or 'an unnamed architecture'}, not "
-        f"{architecture} ({what}, e.g. {example})")
+        f"{' or '.join(accepted)} ({what}, e.g. {example})")
   return config
 
 

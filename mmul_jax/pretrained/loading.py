@@ -4,6 +4,9 @@ the dual encoder (`clip_weights`), a whole BLIP retrieval model
 
 from __future__ import annotations
 
+import os
+
+from mmul_jax import errors
 from mmul_jax.pretrained import blip_weights
 from mmul_jax.pretrained import clip_weights
 from mmul_jax.pretrained import vilt_weights
@@ -23,6 +26,24 @@ def check_model_config(path: str, model_cfg, *, task=None) -> None:
   module.check_model_config(path, model_cfg)
   if task is not None and hasattr(module, "check_task"):
     module.check_task(path, task)
+
+
+def check_original(path: str, model_cfg, task) -> None:
+  """`check_model_config` for `model.original`, which must also hold the
+  task's head (it is the original model as is)."""
+  module = _module(model_cfg)
+  if not os.path.exists(path):
+    raise errors.CheckpointError(
+        f"model.original = {path} does not exist. Download the "
+        "task-fine-tuned checkpoint there, e.g. huggingface-cli download "
+        f"{module.FINE_TUNED_EXAMPLE} --local-dir {path}, or pass "
+        "--config.model.original=DIR (empty: the original trains on D)")
+  check_model_config(path, model_cfg, task=task)
+  if hasattr(module, "has_head") and not module.has_head(path):
+    raise errors.ConfigError(
+        f"model.original = {path} is a pretrained backbone without the "
+        "task's head; the original is the task-fine-tuned checkpoint (set "
+        "the backbone as model.pretrained)")
 
 
 def load_towers(path: str, params: dict, model_cfg) -> dict:

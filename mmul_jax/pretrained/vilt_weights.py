@@ -1,8 +1,15 @@
-"""ViLT classification checkpoints (Hugging Face
-`ViltForImagesAndTextClassification`: `dandelin/vilt-b32-finetuned-nlvr2`,
-or one fine-tuned with one image per example) into
-`models.vilt.ViltClassifier`: its architecture from `config.json`, its
-tensors by name (`hf_state`)."""
+"""ViLT checkpoints into `models.vilt.ViltClassifier`: its architecture
+from `config.json`, its tensors by name (`hf_state`).
+
+* A classification checkpoint (Hugging Face
+  `ViltForImagesAndTextClassification`: `dandelin/vilt-b32-finetuned-nlvr2`,
+  or one fine-tuned with one image per example) gives every parameter.
+* The pretrained one (`ViltForMaskedLM`: `dandelin/vilt-b32-mlm`) gives
+  the transformer (`vilt.*`); the classifier keeps its initialisation and
+  the modality types beyond the checkpoint's (NLVR2's second image) start
+  as its image type, as ViLT's NLVR2 fine-tuning does. This is where
+  MultiDelete's retrained reference starts.
+"""
 
 from __future__ import annotations
 
@@ -16,14 +23,21 @@ from mmul_jax import errors
 from mmul_jax.pretrained import clip_weights
 from mmul_jax.pretrained import hf_state
 
+# A task-fine-tuned checkpoint (`model.original`).
+FINE_TUNED_EXAMPLE = "dandelin/vilt-b32-finetuned-nlvr2"
 ARCHITECTURE = "ViltForImagesAndTextClassification"
+PRETRAINED = "ViltForMaskedLM"  # the backbone only
 BERT_SEP = 102  # [SEP] of BERT's uncased vocabulary, ViLT's
 
 
 def _config(path: str) -> dict:
   return hf_state.read_config(
-      path, ARCHITECTURE, what="a ViLT image(s)-and-text classification "
-      "checkpoint", example="dandelin/vilt-b32-finetuned-nlvr2",
+      path, (ARCHITECTURE, PRETRAINED), what="a ViLT image(s)-and-text "
+      "classification or pretrained checkpoint",
+      example="dandelin/vilt-b32-mlm",
+      note="that is the pretrained backbone; NLVR2's fine-tuned model, the "
+      "original of configs/vilt_nlvr2.py, is "
+      "dandelin/vilt-b32-finetuned-nlvr2, given as model.original",
       files="config.json, model.safetensors or pytorch_model.bin, "
       "tokenizer.json, tokenizer_config.json",
       required=("hidden_size", "num_hidden_layers", "num_attention_heads",
@@ -61,6 +75,11 @@ def model_config(path: str) -> dict:
       num_heads=c["num_attention_heads"], mlp_dim=c["intermediate_size"],
       image_size=c["image_size"], patch_size=c["patch_size"],
       eps=c.get("layer_norm_eps", 1e-12), eot_id=_sep_id(path))
+
+
+def has_head(path: str) -> bool:
+  """Whether the checkpoint holds a classifier (not the backbone alone)."""
+  return ARCHITECTURE in (_config(path).get("architectures") or [])
 
 
 def checkpoint_task(path: str) -> tuple[int, int]:
@@ -107,7 +126,10 @@ def check_model_config(path: str, model_cfg) -> None:
 
 def check_task(path: str, task) -> None:
   """Raises `ConfigError` when the dataset's examples do not have the
-  checkpoint's number of images or classes."""
+  checkpoint's number of images or classes (a pretrained backbone has no
+  classifier to fit)."""
+  if not has_head(path):
+    return
   num_images, labels = checkpoint_task(path)
   if (num_images, labels) != (task.num_images, task.num_classes):
     raise errors.ConfigError(
@@ -128,7 +150,19 @@ def load_towers(path: str, params: dict, model_cfg) -> dict:
 def import_params(params: dict, path: str) -> dict:
   """`params` of a `ViltClassifier` of the checkpoint's architecture, with
   every tensor of the checkpoint `path` (a directory: safetensors,
-  sharded safetensors with its index, or pytorch_model.bin) in place."""
-  _config(path)
-  return hf_state.import_state(params, clip_weights.read_state_dict(path),
-                               source=path)
+  sharded safetensors with its index, or pytorch_model.bin) in place; of a
+  pretrained backbone, the transformer's."""
+  state = clip_weights.read_state_dict(path)
+  if has_head(path):
+    return hf_state.import_state(params, state, source=path)
+  state = {k: v for k, v in state.items() if k.startswith("vilt.")}
+  types = "vilt.embeddings.token_type_embeddings.weight"
+  want = len(params["vilt"]["embeddings"]["token_type_embeddings"][
+      "embedding"])
+  if types in state and 2 <= len(state[types]) < want:
+    rows = state[types]
+    state[types] = np.concatenate(
+        [rows, np.repeat(rows[1:2], want - len(rows), axis=0)])
+  head = [f"{name}/{leaf}" for name, module in params.items()
+          if name.startswith("classifier_") for leaf in module]
+  return hf_state.import_state(params, state, source=path, skip=head)

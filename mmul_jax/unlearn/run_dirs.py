@@ -69,6 +69,9 @@ def train_fingerprint(exp, kind: str, seeds=None) -> dict:
   c = exp.config
   fp = {"kind": kind, "seed": c.seed, "model": exp.model_fingerprint(),
         "train": c.train.to_dict(), **exp.data_fingerprint()}
+  if kind == "original" and c.model.original:  # given, not trained
+    fp["original"] = c.model.original
+    del fp["train"]
   if kind == "retrain":
     fp["deletion_sha256"] = exp.deletion.sha256
   if seeds is not None:

@@ -68,7 +68,8 @@ def check_config(config, num_models: int,
                  key: str = "shadow.num_models") -> None:
   """What the audit cannot run with, refused before any compute:
   fewer than `MIN_MODELS` models per side (`key` names the option that
-  sets them), and evaluation during unlearning, which watches one model
+  sets them), a given original (`model.original`), and evaluation during
+  unlearning, which watches one model
   at a time (the K models unlearn under vmap and are kept as their last
   step leaves them)."""
   if num_models < MIN_MODELS:
@@ -76,6 +77,11 @@ def check_config(config, num_models: int,
         f"{key} must be at least {MIN_MODELS} (U-LiRA fits each deleted "
         f"example's scores over the other K - 1 models of each side), got "
         f"{num_models}")
+  if config.model.original:
+    raise errors.ConfigError(
+        "the shadow audit trains K originals on D, one per seed; "
+        f"model.original = {config.model.original} fixes one original: "
+        "leave model.original empty for the audit")
   u = config.unlearn
   if u.eval_every or u.early_stopping != "none":
     raise errors.ConfigError(

@@ -46,12 +46,17 @@ def train_model(exp: experiment_lib.Experiment, kind: str, seeds=None):
 
   Both kinds use the same recipe, initialisation (random, or the towers of
   `model.pretrained`) and seed; "retrain" sees only Dr, so it is the gold
-  standard an unlearning method is compared to. With `seeds`, K models
-  (one per seed: its initialisation and data order) train at once under
-  `jax.vmap` and `params` is their stacked tree; the model of seed
-  `config.seed` equals the one trained alone.
+  standard an unlearning method is compared to. With `model.original`,
+  the original is that task-fine-tuned checkpoint as is (no step taken)
+  and only the retrained reference trains, from `model.pretrained`. With
+  `seeds`, K models (one per seed: its initialisation and data order)
+  train at once under `jax.vmap` and `params` is their stacked tree; the
+  model of seed `config.seed` equals the one trained alone.
   """
   c = exp.config
+  # MultiDelete: the original is given, fine-tuned on D elsewhere.
+  given = c.model.original if kind == "original" else ""
+  num_steps = 0 if given else c.train.num_steps
   # An unknown kind fails here.
   directory = run_dirs.model_dir(exp, kind, seeds)
   tx, rate = optim.adamw(
@@ -64,11 +69,11 @@ def train_model(exp: experiment_lib.Experiment, kind: str, seeds=None):
   layout = layout_of(exp, seeds)
   if seeds is None:
     init, abstract_init = (
-        lambda: experiment_lib.initial_params(exp, c.seed),
+        lambda: experiment_lib.initial_params(exp, c.seed, given),
         lambda: experiment_lib.init_params(exp, c.seed))
   else:
     init, abstract_init = (
-        lambda: experiment_lib.initial_params_many(exp, seeds),
+        lambda: experiment_lib.initial_params_many(exp, seeds, given),
         lambda: experiment_lib.init_params_many(exp, seeds))
 
   def make_step(state):
@@ -85,11 +90,13 @@ def train_model(exp: experiment_lib.Experiment, kind: str, seeds=None):
       state_sharding=layout.sharding, make_step=make_step,
       record=lambda state, latest, history, seconds: {
           "kind": kind, "num_images": int(len(ids)),
-          "steps": c.train.num_steps, "resumed_from": latest,
-          "wall_seconds": seconds, "history": history},
-      num_steps=c.train.num_steps, checkpoint_every=c.train.checkpoint_every,
+          "steps": num_steps, "resumed_from": latest,
+          "wall_seconds": seconds, "history": history,
+          **({"checkpoint": given} if given else {})},
+      num_steps=num_steps, checkpoint_every=c.train.checkpoint_every,
       log_every=c.train.log_every, info_file=run_dirs.TRAIN_INFO_FILE,
-      desc=("train original on D" if kind == "original"
+      desc=("the original: " + given if given else
+            "train original on D" if kind == "original"
             else "retrain from scratch on Dr"),
       events_dir=run_dirs.events_dir(exp, directory),
       learning_rate=lanes_rate([rate] * (1 if seeds is None

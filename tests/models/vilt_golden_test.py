@@ -170,7 +170,28 @@ def test_bfloat16_compute_stays_close():
   assert diff < 0.1, diff
 
 
+def test_the_pretrained_backbone_loads_without_a_head():
+  """`ViltForMaskedLM` (two modality types, no classifier) into the
+  two-image classifier: each image's pass pools as transformers' backbone
+  does with the image type, the second image's type a copy of the first's,
+  and the classifier keeps its initialisation."""
+  model, params, golden = _template("nlvr2")
+  mlm = os.path.join(GOLDEN, "mlm", "hf")
+  assert not vilt_weights.has_head(mlm)
+  loaded = vilt_weights.import_params(params, mlm)
+  types = loaded["vilt"]["embeddings"]["token_type_embeddings"]["embedding"]
+  np.testing.assert_array_equal(types[2], types[1])
+  np.testing.assert_array_equal(loaded["classifier_3"]["kernel"],
+                                params["classifier_3"]["kernel"])
+  want = np.load(os.path.join(GOLDEN, "mlm", "outputs.npz"))["pooled"]
+  first = golden["images"][:, :1]
+  _, passes = _run(model, loaded, np.concatenate([first, first], 1),
+                   golden["ids"])
+  for _, pooled in passes:
+    np.testing.assert_allclose(pooled, want, **TOL)
+
+
 def test_golden_files_stay_small():
   total = sum(os.path.getsize(os.path.join(r, f))
               for r, _, files in os.walk(GOLDEN) for f in files)
-  assert total < 500_000, total
+  assert total < 600_000, total
