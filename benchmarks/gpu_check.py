@@ -1,15 +1,19 @@
-"""The MMUL unlearning step on CLIP ViT-B/16 in bfloat16 on one accelerator:
-examples per second, step time and model FLOPs utilisation.
+"""The MMUL unlearning step on CLIP ViT-B/16 or BLIP base in bfloat16 on
+one accelerator: examples per second, step time and model FLOPs
+utilisation.
 
-  python benchmarks/gpu_check.py [--preset=vit_b16] [--steps=20]
-                                 [--batch=0] [--fill=0.7]
+  python benchmarks/gpu_check.py [--model=clip] [--preset=vit_b16]
+                                 [--steps=20] [--batch=0] [--fill=0.7]
 
 `benchmarks/gpu_check.sh` installs the CUDA build of JAX and runs this. The
 model is the `vit_b16` preset (OpenAI CLIP's shapes with the 6-layer fusion
 encoder), random weights (speed does not depend on them), computing in
 bfloat16 with float32 parameters and AdamW moments; the step is the one
 `scripts/unlearn.py` runs for `method.name=mmul` (MD + UKR + MKR with the
-frozen original), jitted once, state donated.
+frozen original), jitted once, state donated. `--model=blip` runs the
+same step on BLIP base's retrieval model (`recipes.BLIP_BASE`: ViT-B/16
+at 384 pixels, BERT-base text encoder whose layers cross-attend for the
+matching pass), the paper's model.
 
 Batch: with `--batch=0` the script compiles the step once at a small probe
 batch, reads the compiled program's memory analysis (arguments, outputs,
@@ -118,7 +122,9 @@ def pick_batch(c, fill: float, probe: int = 8) -> tuple[int, str]:
 
 def main():
   parser = argparse.ArgumentParser()
-  parser.add_argument("--preset", default="vit_b16")
+  parser.add_argument("--model", default="clip", choices=("clip", "blip"))
+  parser.add_argument("--preset", default="vit_b16",
+                      help="--model=clip: the CLIP size preset")
   parser.add_argument("--dtype", default="bfloat16")
   parser.add_argument("--steps", type=int, default=20)
   parser.add_argument("--batch", type=int, default=0,
@@ -129,11 +135,18 @@ def main():
   import jax
   from mmul_jax.models import presets
   c = _common.demo_config()
-  c.model.update(presets.preset(args.preset))
+  if args.model == "blip":
+    from mmul_jax import recipes
+    c.model.arch = "blip"
+    c.model.update(recipes.BLIP_BASE)
+    name = "BLIP base (ITR)"
+  else:
+    c.model.update(presets.preset(args.preset))
+    name = f"CLIP {args.preset}"
   c.model.dtype = args.dtype
   device = jax.devices()[0]
   print(f"device: {device.platform} {device.device_kind}; jax "
-        f"{jax.__version__}; model {args.preset} in {args.dtype}")
+        f"{jax.__version__}; model {name} in {args.dtype}")
   if args.batch:
     df, why = args.batch, "set by --batch"
   else:

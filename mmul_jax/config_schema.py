@@ -158,11 +158,11 @@ def validate(config: ml_collections.ConfigDict) -> None:
   if spec.check is not None:
     spec.check(config)
   task = tasks.for_dataset(spec)
-  if config.model.arch == "blip" and spec.task != "retrieval":
+  if config.model.arch in ("blip", "albef") and spec.task != "retrieval":
     raise ConfigError(
-        f"model.arch = 'blip' is BLIP's image-text retrieval model; "
-        f"{config.data.name} is a {spec.task} dataset (use model.arch = "
-        "'clip')")
+        f"model.arch = {config.model.arch!r} is an image-text retrieval "
+        f"model; {config.data.name} is a {spec.task} dataset (use "
+        "model.arch = 'clip')")
   if config.model.arch == "vilt" and spec.task != "classification":
     raise ConfigError(
         f"model.arch = 'vilt' is ViLT's image(s)-and-text classifier; "

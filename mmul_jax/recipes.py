@@ -196,6 +196,36 @@ def vilt_classification(c: ml_collections.ConfigDict, *, dataset: str,
   _label_targets(c)
 
 
+# ALBEF base (LAVIS's albef retrieval models): ViT-B/16, BERT base split
+# into 6 text and 6 fusion layers, texts padded to LAVIS's 30.
+ALBEF_BASE = dict(embed_dim=256, image_size=384, patch_size=16,
+                  vision_width=768, vision_layers=12, vision_heads=12,
+                  vocab_size=30522, text_width=768, text_layers=6,
+                  fusion_layers=6, text_heads=12, mlp_ratio=4.0, eot_id=102,
+                  text_positions=512, context_length=30)
+
+
+def albef_retrieval(c: ml_collections.ConfigDict, *, dataset: str,
+                    original: str, train_images: int, df_images: int,
+                    weight_decay: float, rerank_k: int) -> None:
+  """MultiDelete's ALBEF retrieval setting: the original is LAVIS's
+  task-fine-tuned `original` (a file name under ~/checkpoints/albef) as
+  is; the retrained reference fine-tunes on Dr from the pretrained
+  ALBEF.pth (256-pixel position embeddings resized to 384) with
+  `clip_retrieval`'s schedule (MultiDelete's ALBEF rows: lr 1e-5 to 1e-6,
+  5 epochs, batch 32; `weight_decay`); 384-pixel images with CLIP's
+  normalisation, as LAVIS. bert-base-uncased's tokenizer.json sits beside
+  the checkpoints."""
+  clip_retrieval(c, dataset=dataset, train_images=train_images,
+                 df_images=df_images, weight_decay=weight_decay,
+                 rerank_k=rerank_k)
+  c.model.arch = "albef"
+  c.model.update(ALBEF_BASE)
+  c.data.image_size = ALBEF_BASE["image_size"]
+  c.model.original = f"~/checkpoints/albef/{original}"
+  c.model.pretrained = "~/checkpoints/albef/ALBEF.pth"
+
+
 def _label_targets(c) -> None:
   """Relabelling methods draw wrong classes on classification tasks."""
   c.method.randlabel.target = "labels"

@@ -12,6 +12,7 @@ import sys
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
+import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -51,6 +52,7 @@ def _history(path):
   return [(h["loss"], h["grad_norm"]) for h in json.load(open(path))["history"]]
 
 
+@pytest.mark.slow  # 2.5 minutes of both cores: three whole runs
 def test_two_processes_agree_with_one(tmp_path, data_dir, tiny_builder):
   del tiny_builder  # the dataset is prepared once for the session
   one, two = str(tmp_path / "one"), str(tmp_path / "two")

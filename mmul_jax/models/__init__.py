@@ -1,6 +1,7 @@
 """Models: a CLIP-style dual encoder and a graph-text encoder (Jraph), both
-with a fusion encoder, BLIP's retrieval model, ViLT's image(s)-and-text
-classifier, unimodal classifiers on their towers, and size presets."""
+with a fusion encoder, BLIP's and ALBEF's retrieval models, ViLT's
+image(s)-and-text classifier, unimodal classifiers on their towers, and
+size presets."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import dataclasses
 
 import jax.numpy as jnp
 
+from mmul_jax.models.albef import AlbefRetrieval
 from mmul_jax.models.blip import BlipRetrieval
 from mmul_jax.models.classifiers import CLASSIFIERS
 from mmul_jax.models.classifiers import ImageClassifier
@@ -30,11 +32,11 @@ def build(model_config, *, modality: str = "image", unimodal: bool = False,
   the modality's classifier, `CLASSIFIERS`); `task` adds what the dataset
   decides (`num_classes`, `num_images` of a classification task)."""
   arch = dict(model_config).get("arch", "clip")
-  if arch == "blip":
+  if arch in RETRIEVAL_ONLY:
     if unimodal or modality != "image" or task:
-      raise ValueError("model.arch = 'blip' is BLIP's retrieval model: "
+      raise ValueError(f"model.arch = {arch!r} is a retrieval model: "
                        "image-text retrieval tasks only")
-    return build_blip(model_config)
+    return RETRIEVAL_ONLY[arch](model_config)
   if arch == "vilt":
     if unimodal or modality != "image" or not task.get("num_classes"):
       raise ValueError("model.arch = 'vilt' is ViLT's image(s)-and-text "
@@ -67,6 +69,30 @@ def build_blip(model_config) -> BlipRetrieval:
       dtype=jnp.dtype(c.get("dtype", "float32")))
 
 
+def build_albef(model_config) -> AlbefRetrieval:
+  """`AlbefRetrieval` from a config's `model` block: `text_layers` without
+  and `fusion_layers` with cross-attention, both `text_width` wide, MLPs of
+  `mlp_ratio` x their width, `text_positions` (0: `context_length`),
+  `eot_id` [SEP]."""
+  c = dict(model_config)
+  return AlbefRetrieval(
+      embed_dim=c["embed_dim"], image_size=c["image_size"],
+      patch_size=c["patch_size"], vision_width=c["vision_width"],
+      vision_layers=c["vision_layers"], vision_heads=c["vision_heads"],
+      vision_mlp_dim=round(c["mlp_ratio"] * c["vision_width"]),
+      vocab_size=c["vocab_size"],
+      context_length=c.get("text_positions") or c["context_length"],
+      text_width=c["text_width"], text_layers=c["text_layers"],
+      fusion_layers=c["fusion_layers"], text_heads=c["text_heads"],
+      text_mlp_dim=round(c["mlp_ratio"] * c["text_width"]),
+      eot_id=c["eot_id"], logit_scale_init=c["logit_scale_init"],
+      dtype=jnp.dtype(c.get("dtype", "float32")))
+
+
+# The retrieval-only architectures' builders.
+RETRIEVAL_ONLY = {"blip": build_blip, "albef": build_albef}
+
+
 def build_vilt(model_config, *, num_classes: int,
                num_images: int = 1) -> ViltClassifier:
   """`ViltClassifier` from a config's `model` block: its one transformer is
@@ -92,13 +118,19 @@ ARCH_KEYS = {
              "vision_layers", "vision_heads", "vocab_size", "context_length",
              "text_positions", "text_width", "text_layers", "text_heads",
              "eot_id", "mlp_ratio", "logit_scale_init", "dtype"),
+    "albef": ("embed_dim", "image_size", "patch_size", "vision_width",
+              "vision_layers", "vision_heads", "vocab_size",
+              "context_length", "text_positions", "text_width",
+              "text_layers", "fusion_layers", "text_heads", "eot_id",
+              "mlp_ratio", "logit_scale_init", "dtype"),
     "vilt": ("image_size", "patch_size", "fusion_width", "fusion_layers",
              "fusion_heads", "vocab_size", "context_length",
              "text_positions", "eot_id", "mlp_ratio", "dtype"),
 }
 
 
-__all__ = ["ARCH_KEYS", "BlipRetrieval", "CLASSIFIERS", "DualEncoder", "GraphEncoder",
-           "GraphTextEncoder", "ImageClassifier", "PRESETS",
-           "TextClassifier", "ViltClassifier", "build", "build_blip",
+__all__ = ["ARCH_KEYS", "AlbefRetrieval", "BlipRetrieval", "CLASSIFIERS",
+           "DualEncoder", "GraphEncoder", "GraphTextEncoder",
+           "ImageClassifier", "PRESETS", "RETRIEVAL_ONLY", "TextClassifier",
+           "ViltClassifier", "build", "build_albef", "build_blip",
            "build_vilt", "preset"]

@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from mmul_jax.models import bert
 from mmul_jax.models import clip
 from mmul_jax.models import layers
 from mmul_jax.models import text_transformer
@@ -141,108 +142,6 @@ class BlipVision(nn.Module):
                         name="post_layernorm")(x)
 
 
-class _BertSelfAttention(nn.Module):
-  """`self`: query from `x`; key and value from `source` (`x` itself, or
-  the image tokens in cross-attention)."""
-
-  num_heads: int
-  dtype: Any = jnp.float32
-
-  @nn.compact
-  def __call__(self, x, source, mask):
-    dense = lambda name: nn.Dense(x.shape[-1], dtype=self.dtype, name=name)
-    return layers.attend(dense("query")(x), dense("key")(source),
-                   dense("value")(source), mask, self.num_heads, self.dtype)
-
-
-class _BertOutput(nn.Module):
-  """`output`: a Linear back to the residual's width, then post-LN."""
-
-  eps: float
-  dtype: Any = jnp.float32
-
-  @nn.compact
-  def __call__(self, h, residual):
-    h = nn.Dense(residual.shape[-1], dtype=self.dtype, name="dense")(h)
-    return nn.LayerNorm(epsilon=self.eps, dtype=self.dtype,
-                        name="LayerNorm")(h + residual)
-
-
-class _BertAttention(nn.Module):
-  num_heads: int
-  eps: float
-  dtype: Any = jnp.float32
-
-  @nn.compact
-  def __call__(self, x, mask, source=None):
-    h = _BertSelfAttention(self.num_heads, self.dtype, name="self")(
-        x, x if source is None else source, mask)
-    return _BertOutput(self.eps, self.dtype, name="output")(h, x)
-
-
-class _BertIntermediate(nn.Module):
-  mlp_dim: int
-  dtype: Any = jnp.float32
-
-  @nn.compact
-  def __call__(self, x):
-    return _gelu(nn.Dense(self.mlp_dim, dtype=self.dtype, name="dense")(x))
-
-
-class _BertLayer(nn.Module):
-  """Self-attention, cross-attention to `context` when given, the MLP."""
-
-  num_heads: int
-  mlp_dim: int
-  eps: float
-  dtype: Any = jnp.float32
-
-  @nn.compact
-  def __call__(self, x, mask, context=None, context_mask=None):
-    x = _BertAttention(self.num_heads, self.eps, self.dtype,
-                       name="attention")(x, mask)
-    if context is not None:
-      x = _BertAttention(self.num_heads, self.eps, self.dtype,
-                         name="crossattention")(x, context_mask, context)
-    h = _BertIntermediate(self.mlp_dim, self.dtype, name="intermediate")(x)
-    return _BertOutput(self.eps, self.dtype, name="output")(h, x)
-
-
-class _BertEmbeddings(nn.Module):
-  vocab_size: int
-  max_positions: int
-  width: int
-  eps: float
-  dtype: Any = jnp.float32
-
-  @nn.compact
-  def __call__(self, ids):
-    if ids.shape[1] > self.max_positions:
-      raise ValueError(f"texts of {ids.shape[1]} tokens exceed the "
-                       f"{self.max_positions} positions of the text encoder")
-    x = nn.Embed(self.vocab_size, self.width, dtype=self.dtype,
-                 name="word_embeddings")(ids)
-    pos = nn.Embed(self.max_positions, self.width, dtype=self.dtype,
-                   name="position_embeddings")(jnp.arange(ids.shape[1]))
-    return nn.LayerNorm(epsilon=self.eps, dtype=self.dtype,
-                        name="LayerNorm")(x + pos[None])
-
-
-class _BertEncoder(nn.Module):
-  num_layers: int
-  num_heads: int
-  mlp_dim: int
-  eps: float
-  dtype: Any = jnp.float32
-
-  @nn.compact
-  def __call__(self, x, mask, context=None, context_mask=None):
-    for i in range(self.num_layers):
-      x = _BertLayer(self.num_heads, self.mlp_dim, self.eps, self.dtype,
-                     name=f"layer_{i}")(x, mask, context, context_mask)
-    return x
-
-
 class BlipText(nn.Module):
   """`text_encoder`: BERT embeddings (word + position, LayerNorm) and
   layers. `embed(ids)` gives the embeddings; calling it runs the layers
@@ -259,10 +158,10 @@ class BlipText(nn.Module):
   dtype: Any = jnp.float32
 
   def setup(self):
-    self.embeddings = _BertEmbeddings(self.vocab_size, self.max_positions,
-                                      self.width, self.eps, self.dtype)
-    self.encoder = _BertEncoder(self.num_layers, self.num_heads,
-                                self.mlp_dim, self.eps, self.dtype)
+    self.embeddings = bert.BertEmbeddings(
+        self.vocab_size, self.max_positions, self.width, self.eps, self.dtype)
+    self.encoder = bert.BertEncoder(self.num_layers, self.num_heads,
+                                    self.mlp_dim, self.eps, self.dtype)
 
   def embed(self, ids: jax.Array) -> jax.Array:
     return self.embeddings(ids)

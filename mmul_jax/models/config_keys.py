@@ -48,8 +48,8 @@ def _shapes(config) -> None:
   m = config.model
   if m.original and m.arch == "clip":
     raise errors.ConfigError(
-        "model.original takes a whole-model checkpoint (model.arch = blip "
-        "or vilt); a CLIP checkpoint holds the towers only")
+        "model.original takes a whole-model checkpoint (model.arch = blip, "
+        "vilt or albef); a CLIP checkpoint holds the towers only")
   if m.arch == "vilt":  # reads any size, its position grid interpolated
     if config.data.image_size % m.patch_size:
       raise errors.ConfigError(
@@ -74,13 +74,16 @@ MODEL = Section("model", {
                 "retrieval checkpoints; retrieval tasks) or `vilt` (ViLT's "
                 "single-stream transformer, sized by the `fusion_*` keys, "
                 "and its classifier; ViLT classification checkpoints; "
-                "image-text classification tasks)",
-                one_of(("clip", "blip", "vilt"))),
+                "image-text classification tasks) or `albef` (ALBEF's "
+                "retrieval model: `text_layers` text-only BERT layers, "
+                "then `fusion_layers` with cross-attention; ALBEF .pth "
+                "checkpoints; retrieval tasks)",
+                one_of(("clip", "blip", "vilt", "albef"))),
     **{k: Key(_TINY[k], doc, _CHECKS.get(k))
        for k, doc in _ARCHITECTURE.items()},
-    "text_positions": Key(0, "`blip`, `vilt`: the text position "
-                          "embeddings (BLIP's: 512, ViLT's: 40); 0: "
-                          "context_length",
+    "text_positions": Key(0, "`blip`, `vilt`, `albef`: the text "
+                          "position embeddings (BLIP's and ALBEF's: 512, "
+                          "ViLT's: 40); 0: context_length",
                           int_at_least(0, "0: context_length")),
     "preset": Key("tiny", "the size preset the architecture keys start "
                   "from: `tiny`, `vit_b32`, `vit_b16` (OpenAI CLIP shapes)",
@@ -92,7 +95,8 @@ MODEL = Section("model", {
                       "ViLT classification directory (every weight); its "
                       "tokenizer replaces the embedded one; empty: random "
                       "initialisation"),
-    "original": Key("", "`blip`, `vilt`: a task-fine-tuned checkpoint "
+    "original": Key("", "`blip`, `vilt`, `albef`: a task-fine-tuned "
+                    "checkpoint "
                     "of `arch` that is the original model as is (not "
                     "trained here; `pretrained` then starts the retrained "
                     "reference only, as MultiDelete retrains from the "

@@ -12,5 +12,6 @@ from mmul_jax.pretrained.loading import load_towers
 from mmul_jax.pretrained.clip_weights import read_state_dict
 from mmul_jax.pretrained.torch_files import load as load_torch_file
 
-__all__ = ["check_model_config", "check_original", "check_weight", "import_towers", "load_torch_file",
-           "load_towers", "model_config", "read_state_dict"]
+__all__ = ["check_model_config", "check_original", "check_weight",
+           "import_towers", "load_torch_file", "load_towers", "model_config",
+           "read_state_dict"]

@@ -12,8 +12,9 @@ from mmul_jax import errors
 from mmul_jax.pretrained import clip_weights
 from mmul_jax.pretrained import hf_state
 
-# A task-fine-tuned checkpoint (`model.original`).
-FINE_TUNED_EXAMPLE = "Salesforce/blip-itm-base-coco"
+# Where a task-fine-tuned checkpoint (`model.original`) comes from.
+FINE_TUNED_DOWNLOAD = ("huggingface-cli download "
+                       "Salesforce/blip-itm-base-coco --local-dir {path}")
 ARCHITECTURE = "BlipForImageTextRetrieval"
 
 

@@ -12,6 +12,7 @@ import re
 from typing import Iterable
 
 import numpy as np
+import tokenizers
 from flax import traverse_util
 
 from mmul_jax import errors
@@ -50,6 +51,17 @@ def read_config(path: str, architecture: str | tuple[str, ...], *,
         f"{directory} holds {archs or 'an unnamed architecture'}, not "
         f"{' or '.join(accepted)} ({what}, e.g. {example})")
   return config
+
+
+def sep_id(path: str, default: int) -> int:
+  """[SEP]'s id in the tokenizer.json beside checkpoint `path` (`default`
+  without one: the tokenizer's own check then names the missing file)."""
+  directory = path if os.path.isdir(path) else os.path.dirname(path)
+  file = os.path.join(directory, "tokenizer.json")
+  if not os.path.exists(file):
+    return default
+  sep = tokenizers.Tokenizer.from_file(file).token_to_id("[SEP]")
+  return default if sep is None else sep
 
 
 def flax_path(name: str) -> tuple[str, ...]:

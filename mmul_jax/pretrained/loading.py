@@ -1,17 +1,20 @@
 """The checkpoint of `model.pretrained`, by `model.arch`: CLIP towers into
 the dual encoder (`clip_weights`), a whole BLIP retrieval model
-(`blip_weights`) or a whole ViLT classifier (`vilt_weights`)."""
+(`blip_weights`), a whole ViLT classifier (`vilt_weights`) or a whole
+ALBEF retrieval model (`albef_weights`)."""
 
 from __future__ import annotations
 
 import os
 
 from mmul_jax import errors
+from mmul_jax.pretrained import albef_weights
 from mmul_jax.pretrained import blip_weights
 from mmul_jax.pretrained import clip_weights
 from mmul_jax.pretrained import vilt_weights
 
-_BY_ARCH = {"clip": clip_weights, "blip": blip_weights, "vilt": vilt_weights}
+_BY_ARCH = {"clip": clip_weights, "blip": blip_weights, "vilt": vilt_weights,
+            "albef": albef_weights}
 
 
 def _module(model_cfg):
@@ -35,9 +38,9 @@ def check_original(path: str, model_cfg, task) -> None:
   if not os.path.exists(path):
     raise errors.CheckpointError(
         f"model.original = {path} does not exist. Download the "
-        "task-fine-tuned checkpoint there, e.g. huggingface-cli download "
-        f"{module.FINE_TUNED_EXAMPLE} --local-dir {path}, or pass "
-        "--config.model.original=DIR (empty: the original trains on D)")
+        "task-fine-tuned checkpoint there, e.g. "
+        f"{module.FINE_TUNED_DOWNLOAD.format(path=path)}, or pass "
+        "--config.model.original=PATH (empty: the original trains on D)")
   check_model_config(path, model_cfg, task=task)
   if hasattr(module, "has_head") and not module.has_head(path):
     raise errors.ConfigError(

@@ -13,18 +13,16 @@ from `config.json`, its tensors by name (`hf_state`).
 
 from __future__ import annotations
 
-import os
-
 import jax
 import numpy as np
-import tokenizers
 
 from mmul_jax import errors
 from mmul_jax.pretrained import clip_weights
 from mmul_jax.pretrained import hf_state
 
-# A task-fine-tuned checkpoint (`model.original`).
-FINE_TUNED_EXAMPLE = "dandelin/vilt-b32-finetuned-nlvr2"
+# Where a task-fine-tuned checkpoint (`model.original`) comes from.
+FINE_TUNED_DOWNLOAD = ("huggingface-cli download "
+                       "dandelin/vilt-b32-finetuned-nlvr2 --local-dir {path}")
 ARCHITECTURE = "ViltForImagesAndTextClassification"
 PRETRAINED = "ViltForMaskedLM"  # the backbone only
 BERT_SEP = 102  # [SEP] of BERT's uncased vocabulary, ViLT's
@@ -45,17 +43,6 @@ def _config(path: str) -> dict:
                 "vocab_size", "max_position_embeddings"))
 
 
-def _sep_id(path: str) -> int:
-  """[SEP]'s id in the checkpoint's tokenizer.json (BERT's without one:
-  the tokenizer's own check then names the missing file)."""
-  directory = path if os.path.isdir(path) else os.path.dirname(path)
-  file = os.path.join(directory, "tokenizer.json")
-  if not os.path.exists(file):
-    return BERT_SEP
-  sep = tokenizers.Tokenizer.from_file(file).token_to_id("[SEP]")
-  return BERT_SEP if sep is None else sep
-
-
 def model_config(path: str) -> dict:
   """The checkpoint's architecture: `ViltClassifier`'s arguments but the
   task's (`num_classes`, `num_images`), which come back as
@@ -74,7 +61,8 @@ def model_config(path: str) -> dict:
       width=c["hidden_size"], num_layers=c["num_hidden_layers"],
       num_heads=c["num_attention_heads"], mlp_dim=c["intermediate_size"],
       image_size=c["image_size"], patch_size=c["patch_size"],
-      eps=c.get("layer_norm_eps", 1e-12), eot_id=_sep_id(path))
+      eps=c.get("layer_norm_eps", 1e-12),
+      eot_id=hf_state.sep_id(path, BERT_SEP))
 
 
 def has_head(path: str) -> bool:

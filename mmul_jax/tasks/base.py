@@ -242,3 +242,8 @@ class Task:
 def zeros_text(model_config) -> np.ndarray:
   """One all-padding text, for initialising a model."""
   return modalities.get("text").example_input(model_config, None)
+
+
+def auc_samples(results) -> int:
+  """How many disjoint Dr samples a results record's AUCs averaged."""
+  return int(results.config.get("eval", {}).get("auc_num_samples", 5))

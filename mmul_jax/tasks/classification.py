@@ -139,6 +139,6 @@ class Classification(base.Task):
         "original to retrained; test accuracy changed by "
         f"{s['change/test/accuracy']:+.1f} points.",
         "Accuracy in %. AUC: retained (1) vs deleted (0) training examples "
-        "by the probability of the true label, mean ± std over 5 disjoint Dr "
-        "samples of size |Df|.",
+        "by the probability of the true label, mean ± std over "
+        f"{base.auc_samples(results)} disjoint Dr samples of size |Df|.",
     ])

@@ -140,7 +140,8 @@ class Retrieval(base.Task):
         "Recall in %; R@5/R@10/Df/Dr by cosine ranking; Df and Dr recall "
         "use only Df / Dr images as gallery.",
         "AUC: retained (1) vs deleted (0) training pairs by pair score, "
-        "mean ± std over 5 disjoint Dr samples of size |Df|.",
+        f"mean ± std over {base.auc_samples(results)} disjoint Dr samples "
+        "of size |Df|.",
     ])
 
 

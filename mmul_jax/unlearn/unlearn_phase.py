@@ -205,7 +205,7 @@ def unlearn_lanes(exp: experiment_lib.Experiment, originals: list,
            for o, ck in zip(originals, configs)]
   plan = plans[0]
   if plan.retrain:
-    if not layout.stacked and lanes.seeds is None:
+    if layout.stacked and lanes.seeds is None:  # trials of one model
       raise ValueError("retraining has no hyperparameters to batch")
     params, info = train_phase.train_model(exp, "retrain", lanes.seeds)
     return params, {**info, "method": c.method.name}

@@ -62,7 +62,8 @@ def test_the_original_starts_from_the_checkpoint(tiny_config, data_dir,
                                 state["classifier.3.weight"].T)
   np.testing.assert_array_equal(
       params["vilt"]["encoder"]["layer_1"]["attention"]["attention"]["key"]
-      ["kernel"], state["vilt.encoder.layer.1.attention.attention.key.weight"].T)
+      ["kernel"],
+      state["vilt.encoder.layer.1.attention.attention.key.weight"].T)
   np.testing.assert_array_equal(
       params["vilt"]["embeddings"]["token_type_embeddings"]["embedding"],
       state["vilt.embeddings.token_type_embeddings.weight"])

@@ -1,0 +1,236 @@
+"""ALBEF for image-text retrieval (LAVIS's `AlbefRetrieval`, the original
+`ALBEF` of model_retrieval.py): a ViT image encoder (timm's layout), a BERT
+whose first `text_layers` layers encode the text alone and whose last
+`fusion_layers` layers continue from them, cross-attending to the image
+(the matching pass), the ITC projections and the ITM head.
+
+Submodules and parameters carry ALBEF's state-dict names
+(`visual_encoder/blocks_0/attn/qkv`, `text_encoder/encoder/layer_6/
+crossattention/self/key`, `vision_proj`, `itm_head`), so a checkpoint
+imports by name (`pretrained.albef_weights`). The module speaks the dual
+encoder's interface, so the tasks and losses use it unchanged:
+
+* `encode_image`: the normalised ITC embedding (`vision_proj` of the
+  [CLS]) and every token after the final `norm` (what the fusion layers
+  cross-attend to);
+* `encode_text`: the normalised ITC embedding (`text_proj` of the text
+  layers' [CLS]) and those layers' hidden states as the text's tokens;
+* `fuse`: the fusion layers over those tokens; their [CLS] is the
+  multimodal representation, `itm_head` of it the matching logits (logit
+  1 "matched").
+
+ALBEF's learned temperature `temp` is `logit_scale` = log(1 / temp).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from mmul_jax.models import bert
+from mmul_jax.models import clip
+from mmul_jax.models import layers
+from mmul_jax.models import text_transformer
+
+_gelu = layers.ACTIVATIONS["gelu_exact"]  # torch's nn.GELU()
+
+
+class _Attention(nn.Module):
+  """`attn`: q, k, v from one fused `qkv` Linear, then `proj`."""
+
+  num_heads: int
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x):
+    w = x.shape[-1]
+    q, k, v = jnp.split(nn.Dense(3 * w, dtype=self.dtype, name="qkv")(x), 3,
+                        axis=-1)
+    return nn.Dense(w, dtype=self.dtype, name="proj")(
+        layers.attend(q, k, v, None, self.num_heads, self.dtype))
+
+
+class _Mlp(nn.Module):
+  mlp_dim: int
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x):
+    h = _gelu(nn.Dense(self.mlp_dim, dtype=self.dtype, name="fc1")(x))
+    return nn.Dense(x.shape[-1], dtype=self.dtype, name="fc2")(h)
+
+
+class _Block(nn.Module):
+  """timm's pre-LN block: `norm1`, `attn`, `norm2`, `mlp`."""
+
+  num_heads: int
+  mlp_dim: int
+  eps: float
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x):
+    norm = lambda name: nn.LayerNorm(epsilon=self.eps, dtype=self.dtype,
+                                     name=name)
+    x = x + _Attention(self.num_heads, self.dtype, name="attn")(
+        norm("norm1")(x))
+    return x + _Mlp(self.mlp_dim, self.dtype, name="mlp")(norm("norm2")(x))
+
+
+class _PatchEmbed(nn.Module):
+  width: int
+  patch_size: int
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, images):
+    p = self.patch_size
+    x = nn.Conv(self.width, (p, p), strides=(p, p), dtype=self.dtype,
+                name="proj")(images.astype(self.dtype))
+    return x.reshape(x.shape[0], -1, self.width)
+
+
+class AlbefVision(nn.Module):
+  """`visual_encoder`: patches, [CLS], position embeddings, pre-LN blocks,
+  the final `norm` on every token. Returns `(B, 1 + patches, width)`."""
+
+  image_size: int
+  patch_size: int
+  width: int
+  num_layers: int
+  num_heads: int
+  mlp_dim: int
+  eps: float = 1e-6
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, images: jax.Array) -> jax.Array:
+    if images.shape[1:3] != (self.image_size, self.image_size):
+      raise ValueError(f"ALBEF's image encoder expects {self.image_size}x"
+                       f"{self.image_size} images, got shape {images.shape}")
+    x = _PatchEmbed(self.width, self.patch_size, self.dtype,
+                    name="patch_embed")(images)
+    init = nn.initializers.truncated_normal(0.02)
+    cls = self.param("cls_token", init, (1, 1, self.width))
+    pos = self.param("pos_embed", init, (1, x.shape[1] + 1, self.width))
+    x = jnp.concatenate([jnp.broadcast_to(cls.astype(self.dtype),
+                                          (x.shape[0], 1, self.width)), x], 1)
+    x = x + pos.astype(self.dtype)
+    for i in range(self.num_layers):
+      x = _Block(self.num_heads, self.mlp_dim, self.eps, self.dtype,
+                 name=f"blocks_{i}")(x)
+    return nn.LayerNorm(epsilon=self.eps, dtype=self.dtype, name="norm")(x)
+
+
+class AlbefText(nn.Module):
+  """`text_encoder`: BERT embeddings (word + position, LayerNorm) and
+  `text_layers` + `fusion_layers` layers; `text(...)` runs the first,
+  `fusion(...)` the rest, cross-attending to the image."""
+
+  vocab_size: int
+  max_positions: int
+  width: int
+  text_layers: int
+  fusion_layers: int
+  num_heads: int
+  mlp_dim: int
+  eps: float = 1e-12
+  dtype: Any = jnp.float32
+
+  def setup(self):
+    self.embeddings = bert.BertEmbeddings(
+        self.vocab_size, self.max_positions, self.width, self.eps, self.dtype)
+    self.encoder = bert.BertEncoder(
+        self.text_layers + self.fusion_layers, self.num_heads, self.mlp_dim,
+        self.eps, self.dtype)
+
+  def text(self, ids, mask):
+    return self.encoder(self.embeddings(ids), mask, stop=self.text_layers)
+
+  def fusion(self, hidden, mask, context, context_mask):
+    return self.encoder(hidden, mask, context, context_mask,
+                        start=self.text_layers)
+
+
+class AlbefRetrieval(nn.Module):
+  """ALBEF's image-text retrieval model with the dual encoder's interface
+  (`encode_image`, `encode_text`, `fuse`, `__call__`, `logit_scale`)."""
+
+  embed_dim: int
+  image_size: int
+  patch_size: int
+  vision_width: int
+  vision_layers: int
+  vision_heads: int
+  vision_mlp_dim: int
+  vocab_size: int
+  context_length: int  # the text encoder's positions
+  text_width: int
+  text_layers: int  # layers without cross-attention
+  fusion_layers: int  # layers after them, with cross-attention
+  text_heads: int
+  text_mlp_dim: int
+  eot_id: int = 102  # [SEP]: a text's tokens are those up to it
+  vision_eps: float = 1e-6
+  text_eps: float = 1e-12
+  logit_scale_init: float = float(np.log(1 / 0.07))
+  dtype: Any = jnp.float32
+
+  def setup(self):
+    self.visual_encoder = AlbefVision(
+        self.image_size, self.patch_size, self.vision_width,
+        self.vision_layers, self.vision_heads, self.vision_mlp_dim,
+        self.vision_eps, self.dtype)
+    self.text_encoder = AlbefText(
+        self.vocab_size, self.context_length, self.text_width,
+        self.text_layers, self.fusion_layers, self.text_heads,
+        self.text_mlp_dim, self.text_eps, self.dtype)
+    self.vision_proj = nn.Dense(self.embed_dim, dtype=self.dtype)
+    self.text_proj = nn.Dense(self.embed_dim, dtype=self.dtype)
+    self.itm_head = nn.Dense(2, dtype=self.dtype)
+    self.logit_scale = self.param(
+        "logit_scale", nn.initializers.constant(self.logit_scale_init), ())
+
+  def encode_image(self, images: jax.Array, *,
+                   train: bool = False) -> dict[str, jax.Array]:
+    """`images`: float `(B, H, W, 3)`, already normalised."""
+    del train  # no dropout in ALBEF's fine-tuning
+    tokens = self.visual_encoder(images)
+    embed = self.vision_proj(tokens[:, 0])
+    return {"image_embed": clip.l2_normalize(embed.astype(jnp.float32)),
+            "image_tokens": tokens,
+            "image_mask": jnp.ones(tokens.shape[:2], bool)}
+
+  def encode_text(self, text: jax.Array, *,
+                  train: bool = False) -> dict[str, jax.Array]:
+    """`text`: int token ids `(B, L)`: [CLS], the text, [SEP] (`eot_id`),
+    then padding, which no token attends to."""
+    del train
+    eot = text_transformer.eot_positions(text, self.eot_id)
+    mask = jnp.arange(text.shape[1])[None, :] <= eot[:, None]
+    hidden = self.text_encoder.text(text, mask)
+    embed = self.text_proj(hidden[:, 0])
+    return {"text_embed": clip.l2_normalize(embed.astype(jnp.float32)),
+            "text_tokens": hidden, "text_mask": mask}
+
+  def fuse(self, image_tokens: jax.Array, text_tokens: jax.Array,
+           text_mask: jax.Array, image_mask: jax.Array | None = None, *,
+           train: bool = False) -> dict[str, jax.Array]:
+    """The fusion layers over the text layers' hidden states."""
+    del train
+    if image_mask is None:
+      image_mask = jnp.ones(image_tokens.shape[:2], bool)
+    hidden = self.text_encoder.fusion(text_tokens, text_mask, image_tokens,
+                                      image_mask)
+    cls = hidden[:, 0]
+    return {"fusion_cls": cls.astype(jnp.float32),
+            "itm_logits": self.itm_head(cls).astype(jnp.float32)}
+
+  def __call__(self, images: jax.Array, text: jax.Array, *,
+               train: bool = False) -> dict[str, jax.Array]:
+    """Every representation for aligned pairs `(images[i], text[i])`."""
+    return clip.all_outputs(self, images, text, train=train)

@@ -1,0 +1,246 @@
+"""ALBEF retrieval checkpoints (`.pth` / `.pt` files of LAVIS's model zoo,
+`albef_coco_retrieval_lavis.pt`, `albef_flickr_retrieval_lavis.pt`, and
+the original ALBEF's `mscoco.pth`, `flickr30k.pth`, or the pretrained
+`ALBEF.pth`) into `models.albef.AlbefRetrieval`, read without torch or
+pickle execution (`torch_files`), by name (`hf_state`).
+
+An ALBEF file holds no config: the architecture comes from the tensor
+shapes (widths, layers, the first layer with cross-attention, the
+vocabulary, positions, image size), the attention heads, which no shape
+gives, from a `config.json` beside the file (`{"vision_heads": ..,
+"text_heads": ..}`) or else ALBEF's 64-wide heads. On import:
+
+* a checkpoint wrapped as training saves it (`{"model": ...}`) is
+  unwrapped; the momentum copies (`*_m`), the queues and `queue_ptr`,
+  the masked-LM head (`text_encoder.cls.*`) and buffers are dropped;
+* the pretrained file's `text_encoder.bert.` prefix is removed;
+* the original ALBEF's token-type embedding (row 0, the only one a text
+  uses) is folded into the position embeddings, which gives the same
+  embeddings (LAVIS's ALBEF has none);
+* `temp` becomes `logit_scale` = log(1 / temp);
+* `visual_encoder.pos_embed` of another image size (the pretrained
+  checkpoints' 256 pixels) is resized to the model's grid by bicubic
+  interpolation as torch computes it (ALBEF's `interpolate_pos_embed`).
+
+No reference implementation of ALBEF installs here (LAVIS pins old
+libraries), so the parity golden files check this port against ALBEF's
+architecture assembled from transformers' modules, and the names against
+LAVIS's source as read; no released ALBEF file was opened.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import jax
+import numpy as np
+
+from mmul_jax import errors
+from mmul_jax import io_utils
+from mmul_jax.pretrained import clip_weights
+from mmul_jax.pretrained import hf_state
+
+# Where a task-fine-tuned checkpoint (`model.original`) comes from.
+FINE_TUNED_EXAMPLE = (
+    "https://storage.googleapis.com/sfr-vision-language-research/LAVIS/"
+    "models/ALBEF/albef_coco_retrieval_lavis.pt")
+FINE_TUNED_DOWNLOAD = ("wget " + FINE_TUNED_EXAMPLE + " -O {path} (and "
+                       "bert-base-uncased's tokenizer.json beside it)")
+PRETRAINED_EXAMPLE = (
+    "https://storage.googleapis.com/sfr-pcl-data-research/ALBEF/ALBEF.pth")
+_DROPPED = re.compile(
+    r"^(\w+_m\.|image_queue$|text_queue$|idx_queue$|queue_ptr$|"
+    r"text_encoder\.cls\.)|position_ids$")
+_TOKEN_TYPES = "text_encoder.embeddings.token_type_embeddings.weight"
+_POSITIONS = "text_encoder.embeddings.position_embeddings.weight"
+_POS_EMBED = "visual_encoder.pos_embed"
+
+
+def _file(path: str) -> str:
+  """The checkpoint file: `path`, or the one .pth / .pt file in it."""
+  if os.path.isfile(path):
+    return path
+  if not os.path.isdir(path):
+    raise errors.CheckpointError(
+        f"ALBEF checkpoint {path} does not exist. Download it there, e.g. "
+        f"{PRETRAINED_EXAMPLE} (pretrained) or {FINE_TUNED_EXAMPLE} "
+        "(COCO retrieval), with bert-base-uncased's tokenizer.json beside "
+        "it, or pass --config.model.pretrained=FILE")
+  found = sorted(f for f in os.listdir(path) if f.endswith((".pth", ".pt")))
+  if len(found) != 1:
+    raise errors.CheckpointError(
+        f"{path} holds {len(found)} .pth / .pt files ({', '.join(found)}); "
+        "name the ALBEF checkpoint file itself")
+  return os.path.join(path, found[0])
+
+
+def read_state(path: str) -> dict[str, np.ndarray]:
+  """The checkpoint's tensors, renamed and adapted to `AlbefRetrieval`'s
+  names (the module docstring's list)."""
+  state = clip_weights.read_state_dict(_file(path))
+  state = {k.replace("text_encoder.bert.", "text_encoder."): v
+           for k, v in state.items() if not _DROPPED.search(
+               k.replace("text_encoder.bert.", "text_encoder."))}
+  if _TOKEN_TYPES in state:
+    types = state.pop(_TOKEN_TYPES)
+    if _POSITIONS in state:
+      state[_POSITIONS] = state[_POSITIONS] + types[0]
+  if "temp" in state:
+    temp = np.asarray(state.pop("temp"), np.float64)
+    if not (temp.size == 1 and temp.item() > 0):
+      raise errors.CheckpointError(
+          f"{path}: tensor 'temp' is {temp!r}, not a positive scalar")
+    state["logit_scale"] = np.asarray(np.log(1.0 / temp.item()), np.float32)
+  return state
+
+
+def _count(state, prefix: str) -> int:
+  n = 0
+  while any(k.startswith(f"{prefix}{n}.") for k in state):
+    n += 1
+  return n
+
+
+def _shape(state, name: str, path: str) -> tuple[int, ...]:
+  if name not in state:
+    raise errors.CheckpointError(
+        f"{path} has no tensor {name!r}: not an ALBEF retrieval checkpoint "
+        f"(its tensors begin {sorted(state)[:3]})")
+  return tuple(state[name].shape)
+
+
+def model_config(path: str, state: dict | None = None) -> dict:
+  """`AlbefRetrieval`'s architecture arguments, from the tensor shapes and
+  the heads of a `config.json` beside the file (else width / 64)."""
+  state = read_state(path) if state is None else state
+  file = _file(path)
+  vw, _, patch, _ = _shape(state, "visual_encoder.patch_embed.proj.weight",
+                           file)
+  grid = round((_shape(state, _POS_EMBED, file)[1] - 1) ** 0.5)
+  vocab, tw = _shape(state, "text_encoder.embeddings.word_embeddings.weight",
+                     file)
+  layers = _count(state, "text_encoder.encoder.layer.")
+  cross = [i for i in range(layers) if
+           f"text_encoder.encoder.layer.{i}.crossattention.self.query.weight"
+           in state]
+  if not cross or cross != list(range(cross[0], layers)):
+    raise errors.CheckpointError(
+        f"{file}: cross-attention in text layers {cross} of {layers}; "
+        "ALBEF's retrieval model has it in its last layers only")
+  if "vision_proj.weight" not in state:
+    raise errors.CheckpointError(
+        f"{file} has no vision_proj: not a retrieval or pretrained ALBEF "
+        "checkpoint (classification checkpoints are not supported yet)")
+  sidecar = os.path.join(os.path.dirname(file), "config.json")
+  heads = (io_utils.read_json(sidecar, what="ALBEF heads file",
+                              remedy="write it as {\"vision_heads\": 12, "
+                              "\"text_heads\": 12}, or remove it",
+                              error=errors.CheckpointError)
+           if os.path.exists(sidecar) else {})
+  return dict(
+      embed_dim=_shape(state, "vision_proj.weight", file)[0],
+      image_size=grid * patch, patch_size=patch, vision_width=vw,
+      vision_layers=_count(state, "visual_encoder.blocks."),
+      vision_heads=int(heads.get("vision_heads", vw // 64)),
+      vision_mlp_dim=_shape(state, "visual_encoder.blocks.0.mlp.fc1.weight",
+                            file)[0],
+      vocab_size=vocab, context_length=_shape(state, _POSITIONS, file)[0],
+      text_width=tw, text_layers=cross[0], fusion_layers=layers - cross[0],
+      text_heads=int(heads.get("text_heads", tw // 64)),
+      text_mlp_dim=_shape(
+          state, "text_encoder.encoder.layer.0.intermediate.dense.weight",
+          file)[0])
+
+
+def model_keys(path: str) -> dict:
+  """The `model.*` keys (with `model.arch = "albef"`) of the checkpoint's
+  architecture; `image_size` is the checkpoint's (another one reads
+  resized position embeddings)."""
+  c = model_config(path)
+  ratio = c["vision_mlp_dim"] / c["vision_width"]
+  if c["text_mlp_dim"] != round(ratio * c["text_width"]):
+    raise errors.CheckpointError(
+        f"{path}: the image and text MLPs are {c['vision_mlp_dim']} / "
+        f"{c['vision_width']} and {c['text_mlp_dim']} / {c['text_width']} "
+        "of their widths; model.mlp_ratio describes one ratio for both")
+  keys = {k: c[k] for k in (
+      "embed_dim", "image_size", "patch_size", "vision_width",
+      "vision_layers", "vision_heads", "vocab_size", "text_width",
+      "text_layers", "text_heads", "fusion_layers")}
+  keys.update(mlp_ratio=ratio, text_positions=c["context_length"],
+              eot_id=hf_state.sep_id(_file(path), 102))
+  return keys
+
+
+def check_model_config(path: str, model_cfg) -> None:
+  """Raises `ConfigError` listing every `model.*` key that differs from
+  the checkpoint's architecture (the image size may differ)."""
+  wanted = model_keys(path)
+  wanted.pop("image_size")
+  diff = [f"model.{k} = {model_cfg[k]!r} but the checkpoint has {v!r}"
+          for k, v in wanted.items()
+          if (abs(model_cfg[k] - v) > 1e-6 if isinstance(v, float)
+              else model_cfg[k] != v)]
+  if model_cfg["context_length"] > wanted["text_positions"]:
+    diff.append(f"model.context_length = {model_cfg['context_length']} "
+                f"exceeds the text encoder's {wanted['text_positions']} "
+                "positions")
+  if model_cfg["image_size"] % model_cfg["patch_size"]:
+    diff.append(f"model.image_size = {model_cfg['image_size']} is not a "
+                f"multiple of the patch size {model_cfg['patch_size']}")
+  if diff:
+    raise errors.ConfigError(
+        f"the model config does not match {path}: " + "; ".join(diff)
+        + ". Set these keys (albef_weights.model_keys(path) gives them)")
+
+
+def _cubic(x: np.ndarray) -> np.ndarray:
+  """torch's bicubic kernel (A = -0.75) at distances `x`."""
+  a, x = -0.75, np.abs(x)
+  return np.where(x <= 1, ((a + 2) * x - (a + 3)) * x * x + 1,
+                  np.where(x < 2, ((a * x - 5 * a) * x + 8 * a) * x - 4 * a,
+                           0.0))
+
+
+def _bicubic_matrix(n_in: int, n_out: int) -> np.ndarray:
+  """`(n_out, n_in)` weights of torch's 1-D bicubic interpolation
+  (align_corners=False, borders clamped)."""
+  w = np.zeros((n_out, n_in))
+  for i in range(n_out):
+    src = (i + 0.5) * n_in / n_out - 0.5
+    base = int(np.floor(src))
+    for k in range(base - 1, base + 3):
+      w[i, min(max(k, 0), n_in - 1)] += _cubic(src - k)
+  return w
+
+
+def resize_pos_embed(pos: np.ndarray, grid: int) -> np.ndarray:
+  """`(1, 1 + g*g, C)` position embeddings ([CLS] first) resized to a
+  `grid` x `grid` patch grid, as ALBEF's `interpolate_pos_embed`."""
+  g = round((pos.shape[1] - 1) ** 0.5)
+  if g == grid:
+    return pos
+  m = _bicubic_matrix(g, grid)
+  patches = pos[0, 1:].reshape(g, g, -1).astype(np.float64)
+  out = np.einsum("yh,xw,hwc->yxc", m, m, patches).reshape(grid * grid, -1)
+  return np.concatenate([pos[0, :1], out.astype(pos.dtype)])[None]
+
+
+def import_params(params: dict, path: str) -> dict:
+  """`params` of an `AlbefRetrieval` of the checkpoint's architecture (at
+  any image size) with every tensor of the checkpoint in place."""
+  state = read_state(path)
+  want = params["visual_encoder"]["pos_embed"].shape
+  if _POS_EMBED in state and state[_POS_EMBED].shape != want:
+    state[_POS_EMBED] = resize_pos_embed(state[_POS_EMBED],
+                                         round((want[1] - 1) ** 0.5))
+  return hf_state.import_state(params, state, source=_file(path))
+
+
+def load_towers(path: str, params: dict, model_cfg) -> dict:
+  """`params` (a `{"params": ...}` tree of `models.build_albef`) with the
+  checkpoint's tensors: every parameter."""
+  del model_cfg  # the architecture was checked by `check_model_config`
+  return {**params, "params": import_params(
+      jax.tree.map(np.asarray, params["params"]), path)}

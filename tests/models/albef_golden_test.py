@@ -1,0 +1,171 @@
+"""ALBEF retrieval parity without torch: a random tiny ALBEF checkpoint in
+LAVIS's layout (a wrapped `.pth` with a momentum tensor, the queues and
+`temp`; tests/fixtures/albef_golden, written by
+tests/fixtures/make_albef_golden.py) must give, through our torch-free
+reader, importer, tokenizer and `models.albef.AlbefRetrieval`, what
+ALBEF's architecture assembled from transformers' modules computed: image
+tokens, the text layers' and the fusion layers' [CLS], ITC cosine scores
+and ITM logits, to 1e-4 (float32). No ALBEF implementation installs here,
+so the tensor names are checked against LAVIS's source as read, not
+against a released file."""
+
+import functools
+import os
+import shutil
+
+import jax
+import numpy as np
+import pytest
+import safetensors.numpy
+
+from mmul_jax import errors
+from mmul_jax.data.core import tokenizer as tokenizer_lib
+from mmul_jax.models import albef
+from mmul_jax.pretrained import albef_weights
+
+GOLDEN = os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), "fixtures", "albef_golden")
+CKPT = os.path.join(GOLDEN, "retrieval", "albef.pth")
+TOL = dict(rtol=1e-4, atol=1e-4)
+
+
+@functools.lru_cache(maxsize=None)
+def _template(image_size=None):
+  """The model of the golden checkpoint (at `image_size`, default the
+  checkpoint's) and its initial parameters."""
+  config = albef_weights.model_config(CKPT)
+  if image_size:
+    config["image_size"] = image_size
+  model = albef.AlbefRetrieval(
+      **config, eot_id=albef_weights.model_keys(CKPT)["eot_id"])
+  golden = dict(np.load(os.path.join(GOLDEN, "outputs.npz")))
+  size = model.image_size
+  params = jax.jit(model.init)(
+      jax.random.key(0), np.zeros((1, size, size, 3), np.float32),
+      golden["ids"][:1])["params"]
+  return model, jax.tree.map(np.asarray, params), golden
+
+
+def _passes(m, images, ids):
+  img = m.encode_image(images)
+  txt = m.encode_text(ids)
+  fused = m.fuse(img["image_tokens"], txt["text_tokens"], txt["text_mask"])
+  return img, txt, fused, m(images, ids)
+
+
+def _model_and_params(path=CKPT):
+  model, params, golden = _template()
+  return model, albef_weights.import_params(params, path), golden
+
+
+def test_import_matches_the_reference():
+  model, params, golden = _model_and_params()
+  tok = tokenizer_lib.from_checkpoint(CKPT, 16)
+  ids = tokenizer_lib.encode(tok, [str(t) for t in golden["texts"]])
+  np.testing.assert_array_equal(ids, golden["ids"])
+  img, txt, fused, whole = jax.jit(lambda p: model.apply(
+      {"params": p}, golden["images"], golden["ids"], method=_passes))(
+          params)
+  np.testing.assert_array_equal(txt["text_mask"], golden["mask"])
+  np.testing.assert_allclose(img["image_tokens"], golden["image_tokens"],
+                             **TOL)
+  np.testing.assert_allclose(txt["text_tokens"][:, 0], golden["text_cls"],
+                             **TOL)
+  np.testing.assert_allclose(img["image_embed"] @ txt["text_embed"].T,
+                             golden["itc_scores"], **TOL)
+  np.testing.assert_allclose(fused["fusion_cls"], golden["fusion_cls"],
+                             **TOL)
+  np.testing.assert_allclose(fused["itm_logits"], golden["itm_logits"],
+                             **TOL)
+  np.testing.assert_allclose(whole["itm_logits"], golden["itm_logits"],
+                             **TOL)
+  # temp 0.05 is a logit scale of 20.
+  np.testing.assert_allclose(np.exp(params["logit_scale"]), 20.0, rtol=1e-5)
+
+
+def test_the_architecture_comes_from_the_shapes():
+  c = albef_weights.model_config(CKPT)
+  assert (c["text_layers"], c["fusion_layers"]) == (1, 1)
+  assert (c["vision_width"], c["text_width"], c["embed_dim"]) == (32, 48, 16)
+  assert (c["image_size"], c["patch_size"], c["context_length"]) == (32, 8,
+                                                                     16)
+  assert (c["vision_heads"], c["text_heads"]) == (4, 4)  # config.json
+
+
+def test_another_image_size_resizes_the_positions_as_torch():
+  """The checkpoint's 4x4 grid read at 40 pixels (5x5) is torch's bicubic
+  interpolation of it, as ALBEF loads its 256-pixel pretrained model at
+  384."""
+  model, params, golden = _template(40)
+  loaded = albef_weights.import_params(params, CKPT)
+  pos = loaded["visual_encoder"]["pos_embed"]
+  np.testing.assert_allclose(pos[:, 1:], golden["pos_embed_5x5"], rtol=1e-5,
+                             atol=1e-6)
+  state = albef_weights.read_state(CKPT)
+  np.testing.assert_array_equal(pos[:, 0],
+                                state["visual_encoder.pos_embed"][:, 0])
+
+
+def _rewritten(tmp_path, change):
+  """The golden checkpoint's tensors as a safetensors file, changed."""
+  state = {k: np.array(v) for k, v in
+           albef_weights.clip_weights.read_state_dict(CKPT).items()}
+  change(state)
+  directory = tmp_path / "ckpt"
+  directory.mkdir()
+  for name in ("tokenizer.json", "tokenizer_config.json", "config.json"):
+    shutil.copy(os.path.join(GOLDEN, "retrieval", name), directory / name)
+  path = str(directory / "albef.safetensors")
+  safetensors.numpy.save_file(state, path)
+  return path
+
+
+def test_the_pretrained_layout_imports_to_the_same_model(tmp_path):
+  """ALBEF.pth's layout: `text_encoder.bert.` names, a masked-LM head and
+  a token-type embedding (folded into the positions: the same
+  embeddings)."""
+  def pretrained(state):
+    for k in [k for k in state if k.startswith("text_encoder.")]:
+      state[k.replace("text_encoder.", "text_encoder.bert.")] = state.pop(k)
+    types = np.random.default_rng(0).normal(size=(2, 48)).astype(
+        np.float32)
+    state["text_encoder.bert.embeddings.token_type_embeddings.weight"] = (
+        types)
+    positions = "text_encoder.bert.embeddings.position_embeddings.weight"
+    state[positions] = state[positions] - types[0]
+    state["text_encoder.cls.predictions.bias"] = np.zeros(50, np.float32)
+
+  model, params, golden = _model_and_params()
+  model, other, _ = _model_and_params(_rewritten(tmp_path, pretrained))
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-6),
+               params, other)
+
+
+@pytest.mark.parametrize("change,match", [
+    (lambda s: s.pop("itm_head.bias"), "no tensor for 1 parameter"),
+    (lambda s: s.update({"text_proj.weight": s["text_proj.weight"][:, :8]}),
+     r"'text_proj.weight' has shape \(16, 8\)"),
+    (lambda s: s.update({"itm_head.bias": s["itm_head.bias"].astype(
+        np.int32)}), "'itm_head.bias' has dtype int32"),
+    (lambda s: s.update({"temp": np.array(-1.0, np.float32)}),
+     "'temp' is .*not a positive scalar"),
+    (lambda s: s.pop("vision_proj.weight"), "no tensor for 1 parameter"),
+])
+def test_a_mismatched_checkpoint_is_one_line_naming_the_tensor(
+    tmp_path, change, match):
+  path = _rewritten(tmp_path, change)
+  with pytest.raises(errors.CheckpointError, match=match):
+    _model_and_params(path)
+
+
+def test_a_truncated_checkpoint_is_refused(tmp_path):
+  path = tmp_path / "albef.pth"
+  path.write_bytes(open(CKPT, "rb").read()[:5000])
+  with pytest.raises(errors.CheckpointError, match="torch.save file|corrupt"):
+    albef_weights.read_state(str(path))
+
+
+def test_golden_files_stay_small():
+  total = sum(os.path.getsize(os.path.join(r, f))
+              for r, _, files in os.walk(GOLDEN) for f in files)
+  assert total < 500_000, total

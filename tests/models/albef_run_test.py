@@ -1,0 +1,126 @@
+"""ALBEF through the whole loop: `model.arch = "albef"` with the tiny
+ALBEF checkpoint of tests/fixtures/albef_golden (its tokenizer too)
+trains, unlearns with MMUL and evaluates on the embedded retrieval
+dataset; its config is checked against the checkpoint before any
+compute; configs/albef_flickr30k.py says where to get a missing
+checkpoint. The whole runs are in the slow suite."""
+
+import json
+import os
+import subprocess
+
+import numpy as np
+import pytest
+import script_checks
+
+from mmul_jax import config_schema
+from mmul_jax import errors
+from mmul_jax import experiment
+from mmul_jax.pretrained import albef_weights
+from mmul_jax.unlearn import run as run_lib
+
+FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__))), "fixtures")
+CKPT = os.path.join(FIXTURES, "albef_golden", "retrieval", "albef.pth")
+FLICKR = os.path.join(FIXTURES, "flickr30k_karpathy")
+
+
+def _config(tiny_config, data_dir, **changes):
+  c = tiny_config.copy_and_resolve_references()
+  c.data.data_dir = data_dir
+  c.model.arch = "albef"
+  c.model.pretrained = CKPT
+  c.model.update(albef_weights.model_keys(CKPT))
+  c.model.context_length = 16
+  c.eval.rerank_k = 4
+  c.update_from_flattened_dict(changes)
+  return c
+
+
+@pytest.mark.slow  # about a minute: compiling ALBEF's passes
+def test_mmul_runs_on_albef(tmp_path, tiny_config, data_dir):
+  results = run_lib.run(_config(tiny_config, data_dir), str(tmp_path))
+  assert set(results.models) == {"original", "retrained", "mmul"}
+  for m in results.models.values():
+    for split in ("test", "df", "dr"):
+      assert 0 <= m.metrics[f"{split}/itm/r1_mean"] <= 100
+    assert 0 <= m.metrics["auc/cosine/mean"] <= 1
+
+
+def test_the_original_starts_from_the_checkpoint(tiny_config, data_dir,
+                                                 tmp_path):
+  exp = experiment.setup(_config(tiny_config, data_dir), str(tmp_path))
+  params = experiment.initial_params(exp, 0)["params"]
+  state = albef_weights.read_state(CKPT)
+  np.testing.assert_array_equal(params["itm_head"]["kernel"],
+                                state["itm_head.weight"].T)
+  np.testing.assert_array_equal(
+      params["text_encoder"]["encoder"]["layer_1"]["crossattention"]["self"]
+      ["key"]["kernel"],
+      state["text_encoder.encoder.layer.1.crossattention.self.key.weight"].T)
+  assert "crossattention" not in params["text_encoder"]["encoder"]["layer_0"]
+
+
+def test_a_config_that_differs_from_the_checkpoint_is_refused(
+    tiny_config, data_dir, tmp_path):
+  c = _config(tiny_config, data_dir, **{"model.fusion_layers": 2})
+  with pytest.raises(errors.ConfigError,
+                     match="model.fusion_layers = 2 but the checkpoint has 1"):
+    experiment.setup(c, str(tmp_path))
+
+
+def test_albef_is_for_retrieval(tiny_config, data_dir):
+  c = _config(tiny_config, data_dir, **{"data.name": "shapes_ve"})
+  with pytest.raises(errors.ConfigError, match="retrieval model"):
+    config_schema.validate(c)
+
+
+def _recipe(tmp_path, *flags, timeout=120):
+  return subprocess.run(
+      script_checks.script(
+          "unlearn", "albef_flickr30k", f"--workdir={tmp_path / 'run'}",
+          f"--config.data.data_dir={tmp_path / 'tfds'}",
+          f"--config.data.manual_dir={FLICKR}", *flags),
+      capture_output=True, text=True, timeout=timeout,
+      cwd=script_checks.ROOT, env=script_checks.env())
+
+
+def _tiny_flags():
+  keys = {**albef_weights.model_keys(CKPT), "context_length": 16}
+  return [f"--config.model.{k}={v}" for k, v in keys.items()] + [
+      "--config.data.image_size=32"]
+
+
+@pytest.mark.parametrize("missing,where", [
+    ("pretrained", "sfr-pcl-data-research/ALBEF/ALBEF.pth"),
+    ("original", "wget https://storage.googleapis.com/sfr-vision-language-"
+                 "research/LAVIS/models/ALBEF/albef_coco_retrieval_lavis.pt")])
+def test_the_recipe_without_a_checkpoint_says_where_to_get_it(
+    tmp_path, missing, where):
+  """The data are there (the fake Flickr30K download), a checkpoint is
+  not: exit 2, one line naming where to get it, nothing computed."""
+  given = {"pretrained": CKPT, "original": CKPT}
+  given[missing] = str(tmp_path / "none.pth")
+  r = _recipe(tmp_path, *_tiny_flags(),
+              *(f"--config.model.{k}={v}" for k, v in given.items()))
+  assert r.returncode == 2, r.stderr[-2000:]
+  assert where in r.stderr
+  assert not (tmp_path / "run" / "original").exists()
+
+
+@pytest.mark.slow  # about two minutes: ALBEF's passes compile
+def test_the_flickr_recipe_runs_on_the_fake_download(tmp_path):
+  r = _recipe(
+      tmp_path, *_tiny_flags(), f"--config.model.pretrained={CKPT}",
+      f"--config.model.original={CKPT}", "--config.deletion.count=2",
+      "--config.train.batch_size=4", "--config.train.num_steps=4",
+      "--config.train.warmup_steps=0", "--config.unlearn.num_steps=2",
+      "--config.unlearn.df_batch_size=2", "--config.unlearn.dr_batch_size=4",
+      "--config.eval.max_dr_images=0", "--config.eval.rerank_k=4",
+      "--config.eval.auc_num_samples=1", timeout=900)
+  assert r.returncode == 0, r.stderr[-3000:]
+  results = json.load(open(tmp_path / "run" / "results.json"))
+  assert results["config"]["model"]["arch"] == "albef"
+  assert set(results["models"]) == {"original", "retrained", "mmul"}
+  info = json.load(open(tmp_path / "run" / "original" / "train_info.json"))
+  assert info["steps"] == 0 and info["checkpoint"] == CKPT

@@ -1,0 +1,123 @@
+"""Every method through the one loop on the papers' backbones: BLIP's and
+ALBEF's retrieval models and ViLT's two-image classifier, from the tiny
+random checkpoints of tests/fixtures (blip_golden, albef_golden,
+vilt_golden), trained briefly
+into an original and unlearned by each method, in full and with LoRA
+adapters (`unlearn.lora_rank`), and with bf16 compute. The default suite
+runs MMUL with LoRA on ViLT; the slow suite runs the rest."""
+
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import traverse_util
+
+from mmul_jax import errors
+from mmul_jax import experiment
+from mmul_jax import methods
+from mmul_jax.pretrained import albef_weights
+from mmul_jax.pretrained import blip_weights
+from mmul_jax.pretrained import vilt_weights
+from mmul_jax.unlearn import phases
+
+FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__))), "fixtures")
+BLIP = os.path.join(FIXTURES, "blip_golden", "hf")
+VILT = os.path.join(FIXTURES, "vilt_golden", "nlvr2", "hf")
+ALBEF = os.path.join(FIXTURES, "albef_golden", "retrieval", "albef.pth")
+ARCHS = {
+    "albef": dict(dataset="shapes_captions", checkpoint=ALBEF,
+                  keys=albef_weights.model_keys, extra={"eval.rerank_k": 4}),
+    "blip": dict(dataset="shapes_captions", checkpoint=BLIP,
+                 keys=blip_weights.model_keys, extra={"eval.rerank_k": 4}),
+    "vilt": dict(dataset="shapes_nlvr2", checkpoint=VILT,
+                 keys=vilt_weights.model_keys, extra={
+                     "data.mean": (0.5,) * 3, "data.std": (0.5,) * 3,
+                     # Relabelling draws wrong classes (no captions here).
+                     "method.randlabel.target": "labels",
+                     "method.salun.target": "labels"}),
+}
+
+
+@pytest.fixture(scope="module")
+def arch(request, tiny_config, data_dir, tmp_path_factory):
+  """`(make, original)`: `make(**changes)` sets up a run on the arch's
+  tiny checkpoint; `original` its briefly trained original."""
+  a = ARCHS[request.param]
+  workdir = tmp_path_factory.mktemp(request.param)
+
+  def make(**changes):
+    c = tiny_config.copy_and_resolve_references()
+    c.data.data_dir = data_dir
+    c.data.name = a["dataset"]
+    c.model.arch = request.param
+    c.model.pretrained = a["checkpoint"]
+    c.model.update(a["keys"](a["checkpoint"]))
+    c.model.context_length = 12
+    c.train.num_steps = 2
+    c.unlearn.num_steps = 2
+    # SCRUB's first (max) step meets a zero gradient at the original.
+    c.method.scrub.update(period=2, max_steps=1)
+    c.tensorboard = False
+    c.update_from_flattened_dict({**a["extra"], **changes})
+    return experiment.setup(c, str(workdir))
+
+  original, _ = phases.train_model(make(), "original")
+  return request.param, make, original
+
+
+def _finite(tree):
+  return all(bool(jnp.all(jnp.isfinite(x))) for x in jax.tree.leaves(tree))
+
+
+def _changed(a, b):
+  return max(float(jnp.max(jnp.abs(x - y)))
+             for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+
+
+_DEFAULT = {("vilt", "mmul", "lora")}
+CASES = [pytest.param(which, name, variant, marks=() if (
+    which, name, variant) in _DEFAULT else pytest.mark.slow)
+         for which in sorted(ARCHS) for name in sorted(methods.METHODS)
+         for variant in ("full", "lora")
+         if not (variant == "lora" and name == "retrain")]  # every weight
+
+
+@pytest.mark.parametrize("arch,name,variant", CASES, indirect=["arch"],
+                         scope="module")
+def test_every_method_on_the_backbone(arch, name, variant):
+  which, make, original = arch
+  changes = {"method.name": name}
+  if variant == "lora":
+    changes["unlearn.lora_rank"] = 2
+    if methods.get(name).full_weight:  # a mask or noise on every weight
+      with pytest.raises(errors.ConfigError,
+                         match="cannot train LoRA adapters"):
+        make(**changes)
+      return
+  exp = make(**changes)
+  params, info = phases.unlearn_model(exp, original)
+  assert _finite(params)
+  assert _changed(params, original) > 0
+  if name != "retrain":
+    assert info["history"] and np.isfinite(info["history"][-1]["loss"])
+  if variant == "lora":
+    _check_low_rank(params, original)
+
+
+def _check_low_rank(params, original):
+  """LoRA moved only 2-D kernels (attention, MLP, heads), each by a delta
+  of rank at most 2; biases, LayerNorms and embeddings stay."""
+  new = traverse_util.flatten_dict(params["params"])
+  old = traverse_util.flatten_dict(original["params"])
+  moved = 0
+  for path, x in new.items():
+    delta = np.asarray(x, np.float64) - np.asarray(old[path], np.float64)
+    if path[-1] == "kernel" and delta.ndim == 2:
+      assert np.linalg.matrix_rank(delta, tol=1e-6) <= 2, path
+      moved += bool(np.any(delta))
+    else:
+      assert not np.any(delta), path
+  assert moved > 0
