@@ -158,11 +158,19 @@ def validate(config: ml_collections.ConfigDict) -> None:
   if spec.check is not None:
     spec.check(config)
   task = tasks.for_dataset(spec)
-  if config.model.arch in ("blip", "albef") and spec.task != "retrieval":
+  if (config.model.arch == "blip" and spec.task != "retrieval") or (
+      config.model.arch == "albef" and spec.task not in (
+          "retrieval", "classification")):
     raise ConfigError(
         f"model.arch = {config.model.arch!r} is an image-text retrieval "
         f"model; {config.data.name} is a {spec.task} dataset (use "
         "model.arch = 'clip')")
+  if config.model.arch == "albef" and len(spec.image_keys) > 1:
+    raise ConfigError(
+        f"model.arch = 'albef' classifies one image with a sentence "
+        f"(SNLI-VE); {config.data.name} has {len(spec.image_keys)} images "
+        "per example, and ALBEF's NLVR2 model is not supported yet (use "
+        "model.arch = 'vilt' or 'clip')")
   if config.model.arch == "vilt" and spec.task != "classification":
     raise ConfigError(
         f"model.arch = 'vilt' is ViLT's image(s)-and-text classifier; "

@@ -226,6 +226,23 @@ def albef_retrieval(c: ml_collections.ConfigDict, *, dataset: str,
   c.model.pretrained = "~/checkpoints/albef/ALBEF.pth"
 
 
+def albef_classification(c: ml_collections.ConfigDict, *, dataset: str,
+                         original: str, **settings) -> None:
+  """MultiDelete's ALBEF classification setting: `clip_classification`'s
+  schedule with `settings` (MultiDelete's rows) on ALBEF base, the
+  original LAVIS's task-fine-tuned `original` (a file name under
+  ~/checkpoints/albef) as is, the retrained reference fine-tuned on Dr
+  from the pretrained ALBEF.pth (a fresh classifier); 384-pixel images,
+  texts of up to 40 tokens (LAVIS's)."""
+  clip_classification(c, dataset=dataset, **settings)
+  c.model.arch = "albef"
+  c.model.update(ALBEF_BASE)
+  c.model.context_length = 40
+  c.data.image_size = ALBEF_BASE["image_size"]
+  c.model.original = f"~/checkpoints/albef/{original}"
+  c.model.pretrained = "~/checkpoints/albef/ALBEF.pth"
+
+
 def _label_targets(c) -> None:
   """Relabelling methods draw wrong classes on classification tasks."""
   c.method.randlabel.target = "labels"

@@ -9,6 +9,7 @@ import dataclasses
 
 import jax.numpy as jnp
 
+from mmul_jax.models.albef import AlbefClassifier
 from mmul_jax.models.albef import AlbefRetrieval
 from mmul_jax.models.blip import BlipRetrieval
 from mmul_jax.models.classifiers import CLASSIFIERS
@@ -32,6 +33,10 @@ def build(model_config, *, modality: str = "image", unimodal: bool = False,
   the modality's classifier, `CLASSIFIERS`); `task` adds what the dataset
   decides (`num_classes`, `num_images` of a classification task)."""
   arch = dict(model_config).get("arch", "clip")
+  if arch == "albef" and task.get("num_classes"):
+    if unimodal or modality != "image":
+      raise ValueError("model.arch = 'albef' reads images and text")
+    return build_albef(model_config, **task)
   if arch in RETRIEVAL_ONLY:
     if unimodal or modality != "image" or task:
       raise ValueError(f"model.arch = {arch!r} is a retrieval model: "
@@ -69,27 +74,32 @@ def build_blip(model_config) -> BlipRetrieval:
       dtype=jnp.dtype(c.get("dtype", "float32")))
 
 
-def build_albef(model_config) -> AlbefRetrieval:
-  """`AlbefRetrieval` from a config's `model` block: `text_layers` without
-  and `fusion_layers` with cross-attention, both `text_width` wide, MLPs of
+def build_albef(model_config, *, num_classes: int = 0, num_images: int = 1):
+  """`AlbefRetrieval` from a config's `model` block, or with `num_classes`
+  (a classification task's) `AlbefClassifier`: `text_layers` without and
+  `fusion_layers` with cross-attention, both `text_width` wide, MLPs of
   `mlp_ratio` x their width, `text_positions` (0: `context_length`),
   `eot_id` [SEP]."""
   c = dict(model_config)
-  return AlbefRetrieval(
-      embed_dim=c["embed_dim"], image_size=c["image_size"],
-      patch_size=c["patch_size"], vision_width=c["vision_width"],
-      vision_layers=c["vision_layers"], vision_heads=c["vision_heads"],
+  shared = dict(
+      image_size=c["image_size"], patch_size=c["patch_size"],
+      vision_width=c["vision_width"], vision_layers=c["vision_layers"],
+      vision_heads=c["vision_heads"],
       vision_mlp_dim=round(c["mlp_ratio"] * c["vision_width"]),
       vocab_size=c["vocab_size"],
       context_length=c.get("text_positions") or c["context_length"],
       text_width=c["text_width"], text_layers=c["text_layers"],
       fusion_layers=c["fusion_layers"], text_heads=c["text_heads"],
       text_mlp_dim=round(c["mlp_ratio"] * c["text_width"]),
-      eot_id=c["eot_id"], logit_scale_init=c["logit_scale_init"],
-      dtype=jnp.dtype(c.get("dtype", "float32")))
+      eot_id=c["eot_id"], dtype=jnp.dtype(c.get("dtype", "float32")))
+  if num_classes:
+    return AlbefClassifier(num_classes=num_classes, num_images=num_images,
+                           **shared)
+  return AlbefRetrieval(embed_dim=c["embed_dim"],
+                        logit_scale_init=c["logit_scale_init"], **shared)
 
 
-# The retrieval-only architectures' builders.
+# The builders of the architectures with a retrieval model.
 RETRIEVAL_ONLY = {"blip": build_blip, "albef": build_albef}
 
 
@@ -129,7 +139,7 @@ ARCH_KEYS = {
 }
 
 
-__all__ = ["ARCH_KEYS", "AlbefRetrieval", "BlipRetrieval", "CLASSIFIERS",
+__all__ = ["ARCH_KEYS", "AlbefClassifier", "AlbefRetrieval", "BlipRetrieval", "CLASSIFIERS",
            "DualEncoder", "GraphEncoder", "GraphTextEncoder",
            "ImageClassifier", "PRESETS", "RETRIEVAL_ONLY", "TextClassifier",
            "ViltClassifier", "build", "build_albef", "build_blip",

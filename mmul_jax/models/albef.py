@@ -1,5 +1,7 @@
 """ALBEF for image-text retrieval (LAVIS's `AlbefRetrieval`, the original
-`ALBEF` of model_retrieval.py): a ViT image encoder (timm's layout), a BERT
+`ALBEF` of model_retrieval.py) and for visual entailment (`AlbefClassifier`:
+LAVIS's `AlbefClassification`, SNLI-VE): a ViT image encoder (timm's
+layout), a BERT
 whose first `text_layers` layers encode the text alone and whose last
 `fusion_layers` layers continue from them, cross-attending to the image
 (the matching pass), the ITC projections and the ITM head.
@@ -156,6 +158,17 @@ class AlbefText(nn.Module):
                         start=self.text_layers)
 
 
+def _towers(m: nn.Module) -> tuple[AlbefVision, AlbefText]:
+  """The image encoder and BERT of an ALBEF model `m`, from its attributes
+  (call in `setup`)."""
+  return (AlbefVision(m.image_size, m.patch_size, m.vision_width,
+                      m.vision_layers, m.vision_heads, m.vision_mlp_dim,
+                      m.vision_eps, m.dtype),
+          AlbefText(m.vocab_size, m.context_length, m.text_width,
+                    m.text_layers, m.fusion_layers, m.text_heads,
+                    m.text_mlp_dim, m.text_eps, m.dtype))
+
+
 class AlbefRetrieval(nn.Module):
   """ALBEF's image-text retrieval model with the dual encoder's interface
   (`encode_image`, `encode_text`, `fuse`, `__call__`, `logit_scale`)."""
@@ -181,14 +194,7 @@ class AlbefRetrieval(nn.Module):
   dtype: Any = jnp.float32
 
   def setup(self):
-    self.visual_encoder = AlbefVision(
-        self.image_size, self.patch_size, self.vision_width,
-        self.vision_layers, self.vision_heads, self.vision_mlp_dim,
-        self.vision_eps, self.dtype)
-    self.text_encoder = AlbefText(
-        self.vocab_size, self.context_length, self.text_width,
-        self.text_layers, self.fusion_layers, self.text_heads,
-        self.text_mlp_dim, self.text_eps, self.dtype)
+    self.visual_encoder, self.text_encoder = _towers(self)
     self.vision_proj = nn.Dense(self.embed_dim, dtype=self.dtype)
     self.text_proj = nn.Dense(self.embed_dim, dtype=self.dtype)
     self.itm_head = nn.Dense(2, dtype=self.dtype)
@@ -234,3 +240,77 @@ class AlbefRetrieval(nn.Module):
                train: bool = False) -> dict[str, jax.Array]:
     """Every representation for aligned pairs `(images[i], text[i])`."""
     return clip.all_outputs(self, images, text, train=train)
+
+
+class AlbefClassifier(nn.Module):
+  """ALBEF's SNLI-VE model (`AlbefClassification`) with the classification
+  task's interface (`classify`, `encode_image`): the text layers, then the
+  fusion layers over the image's tokens, and `cls_head` (Linear, ReLU,
+  Linear: `cls_head_0`, `cls_head_2`) on the fusion [CLS]. One image per
+  example (ALBEF's NLVR2 model, whose fusion layers alternate between two
+  images, is another architecture). Its unimodal embeddings are the
+  normalised [CLS] of the image encoder and of the text layers (the VE
+  checkpoints keep no ITC projections)."""
+
+  num_classes: int
+  image_size: int
+  patch_size: int
+  vision_width: int
+  vision_layers: int
+  vision_heads: int
+  vision_mlp_dim: int
+  vocab_size: int
+  context_length: int
+  text_width: int
+  text_layers: int
+  fusion_layers: int
+  text_heads: int
+  text_mlp_dim: int
+  num_images: int = 1
+  eot_id: int = 102
+  vision_eps: float = 1e-6
+  text_eps: float = 1e-12
+  dtype: Any = jnp.float32
+
+  def setup(self):
+    if self.num_images != 1:
+      raise ValueError("ALBEF's classifier reads one image per example; "
+                       "its NLVR2 model (two images) is not supported")
+    self.visual_encoder, self.text_encoder = _towers(self)
+    self.cls_head_0 = nn.Dense(self.text_width, dtype=self.dtype)
+    self.cls_head_2 = nn.Dense(self.num_classes, dtype=self.dtype)
+
+  def encode_image(self, images: jax.Array, *,
+                   train: bool = False) -> dict[str, jax.Array]:
+    del train
+    tokens = self.visual_encoder(images)
+    return {"image_embed": clip.l2_normalize(tokens[:, 0].astype(
+        jnp.float32)), "image_tokens": tokens,
+            "image_mask": jnp.ones(tokens.shape[:2], bool)}
+
+  def classify(self, images: jax.Array, text: jax.Array, *,
+               train: bool = False) -> dict[str, jax.Array]:
+    """`images` `(B, 1, H, W, 3)`; `text` `(B, L)`. Returns
+    `class_logits`, `fusion_cls`, `image_embed` `(B, 1, W)`,
+    `image_tokens` `(B, 1, T, W)` and `text_embed`."""
+    if images.shape[1] != 1:
+      raise ValueError(f"expected 1 image per example, got images of shape "
+                       f"{images.shape}")
+    img = self.encode_image(images[:, 0], train=train)
+    eot = text_transformer.eot_positions(text, self.eot_id)
+    mask = jnp.arange(text.shape[1])[None, :] <= eot[:, None]
+    hidden = self.text_encoder.text(text, mask)
+    fused = self.text_encoder.fusion(hidden, mask, img["image_tokens"],
+                                     img["image_mask"])[:, 0]
+    logits = self.cls_head_2(nn.relu(self.cls_head_0(fused)))
+    return {"class_logits": logits.astype(jnp.float32),
+            "fusion_cls": fused.astype(jnp.float32),
+            "image_embed": img["image_embed"][:, None],
+            "image_tokens": img["image_tokens"][:, None],
+            "text_embed": clip.l2_normalize(hidden[:, 0].astype(
+                jnp.float32))}
+
+  def __call__(self, images: jax.Array, text: jax.Array, *,
+               train: bool = False) -> dict[str, jax.Array]:
+    return self.classify(images, text, train=train)
+

@@ -74,10 +74,10 @@ MODEL = Section("model", {
                 "retrieval checkpoints; retrieval tasks) or `vilt` (ViLT's "
                 "single-stream transformer, sized by the `fusion_*` keys, "
                 "and its classifier; ViLT classification checkpoints; "
-                "image-text classification tasks) or `albef` (ALBEF's "
-                "retrieval model: `text_layers` text-only BERT layers, "
-                "then `fusion_layers` with cross-attention; ALBEF .pth "
-                "checkpoints; retrieval tasks)",
+                "image-text classification tasks) or `albef` (ALBEF: "
+                "`text_layers` text-only BERT layers, then `fusion_layers` "
+                "with cross-attention; ALBEF .pth checkpoints; retrieval, "
+                "and one-image classification as SNLI-VE)",
                 one_of(("clip", "blip", "vilt", "albef"))),
     **{k: Key(_TINY[k], doc, _CHECKS.get(k))
        for k, doc in _ARCHITECTURE.items()},

@@ -1,8 +1,11 @@
-"""ALBEF retrieval checkpoints (`.pth` / `.pt` files of LAVIS's model zoo,
-`albef_coco_retrieval_lavis.pt`, `albef_flickr_retrieval_lavis.pt`, and
-the original ALBEF's `mscoco.pth`, `flickr30k.pth`, or the pretrained
-`ALBEF.pth`) into `models.albef.AlbefRetrieval`, read without torch or
-pickle execution (`torch_files`), by name (`hf_state`).
+"""ALBEF checkpoints (`.pth` / `.pt` files of LAVIS's model zoo,
+`albef_coco_retrieval_lavis.pt`, `albef_flickr_retrieval_lavis.pt`,
+`albef_snli_ve_lavis.pt`, the original ALBEF's `mscoco.pth`,
+`flickr30k.pth`, or the pretrained `ALBEF.pth`) into
+`models.albef.AlbefRetrieval` or `AlbefClassifier` (SNLI-VE), read
+without torch or pickle execution (`torch_files`), by name (`hf_state`).
+The pretrained file loads into the classifier as its backbone (the
+classifier starts at its initialisation).
 
 An ALBEF file holds no config: the architecture comes from the tensor
 shapes (widths, layers, the first layer with cross-attention, the
@@ -128,10 +131,6 @@ def model_config(path: str, state: dict | None = None) -> dict:
     raise errors.CheckpointError(
         f"{file}: cross-attention in text layers {cross} of {layers}; "
         "ALBEF's retrieval model has it in its last layers only")
-  if "vision_proj.weight" not in state:
-    raise errors.CheckpointError(
-        f"{file} has no vision_proj: not a retrieval or pretrained ALBEF "
-        "checkpoint (classification checkpoints are not supported yet)")
   sidecar = os.path.join(os.path.dirname(file), "config.json")
   heads = (io_utils.read_json(sidecar, what="ALBEF heads file",
                               remedy="write it as {\"vision_heads\": 12, "
@@ -139,7 +138,12 @@ def model_config(path: str, state: dict | None = None) -> dict:
                               error=errors.CheckpointError)
            if os.path.exists(sidecar) else {})
   return dict(
-      embed_dim=_shape(state, "vision_proj.weight", file)[0],
+      # Retrieval and pretrained checkpoints have ITC projections; the
+      # SNLI-VE ones a `cls_head` instead.
+      embed_dim=(state["vision_proj.weight"].shape[0]
+                 if "vision_proj.weight" in state else None),
+      num_classes=(state["cls_head.2.weight"].shape[0]
+                   if "cls_head.2.weight" in state else None),
       image_size=grid * patch, patch_size=patch, vision_width=vw,
       vision_layers=_count(state, "visual_encoder.blocks."),
       vision_heads=int(heads.get("vision_heads", vw // 64)),
@@ -165,9 +169,11 @@ def model_keys(path: str) -> dict:
         f"{c['vision_width']} and {c['text_mlp_dim']} / {c['text_width']} "
         "of their widths; model.mlp_ratio describes one ratio for both")
   keys = {k: c[k] for k in (
-      "embed_dim", "image_size", "patch_size", "vision_width",
-      "vision_layers", "vision_heads", "vocab_size", "text_width",
-      "text_layers", "text_heads", "fusion_layers")}
+      "image_size", "patch_size", "vision_width", "vision_layers",
+      "vision_heads", "vocab_size", "text_width", "text_layers",
+      "text_heads", "fusion_layers")}
+  if c["embed_dim"] is not None:
+    keys["embed_dim"] = c["embed_dim"]
   keys.update(mlp_ratio=ratio, text_positions=c["context_length"],
               eot_id=hf_state.sep_id(_file(path), 102))
   return keys
@@ -193,6 +199,31 @@ def check_model_config(path: str, model_cfg) -> None:
     raise errors.ConfigError(
         f"the model config does not match {path}: " + "; ".join(diff)
         + ". Set these keys (albef_weights.model_keys(path) gives them)")
+
+
+def has_head(path: str, task=None) -> bool:
+  """Whether the checkpoint holds `task`'s head: a classifier's
+  `cls_head`, or retrieval's `itm_head` and projections."""
+  state = read_state(path)
+  if task is not None and task.name == "classification":
+    return "cls_head.0.weight" in state
+  return "itm_head.weight" in state and "vision_proj.weight" in state
+
+
+def check_task(path: str, task) -> None:
+  """Raises `ConfigError` when a classifier checkpoint answers another
+  number of classes than the dataset's (a pretrained one has no
+  classifier to fit)."""
+  if task.name != "classification":
+    return
+  classes = model_config(path)["num_classes"]
+  if classes is not None and classes != task.num_classes:
+    raise errors.ConfigError(
+        f"{path} classifies into {classes} classes; this dataset has "
+        f"{task.num_classes}. Use a checkpoint fine-tuned on this task")
+
+
+_RETRIEVAL_ONLY = ("vision_proj.", "text_proj.", "itm_head.", "logit_scale")
 
 
 def _cubic(x: np.ndarray) -> np.ndarray:
@@ -235,7 +266,15 @@ def import_params(params: dict, path: str) -> dict:
   if _POS_EMBED in state and state[_POS_EMBED].shape != want:
     state[_POS_EMBED] = resize_pos_embed(state[_POS_EMBED],
                                          round((want[1] - 1) ** 0.5))
-  return hf_state.import_state(params, state, source=_file(path))
+  skip = ()
+  if "cls_head_0" in params:  # the classifier: no ITC or matching head
+    state = {k: v for k, v in state.items()
+             if not k.startswith(_RETRIEVAL_ONLY)}
+    if "cls_head.0.weight" not in state:  # pretrained: a fresh classifier
+      skip = [f"{m}/{leaf}" for m in ("cls_head_0", "cls_head_2")
+              for leaf in params[m]]
+  return hf_state.import_state(params, state, source=_file(path),
+                               skip=skip)
 
 
 def load_towers(path: str, params: dict, model_cfg) -> dict:

@@ -42,7 +42,7 @@ def check_original(path: str, model_cfg, task) -> None:
         f"{module.FINE_TUNED_DOWNLOAD.format(path=path)}, or pass "
         "--config.model.original=PATH (empty: the original trains on D)")
   check_model_config(path, model_cfg, task=task)
-  if hasattr(module, "has_head") and not module.has_head(path):
+  if hasattr(module, "has_head") and not module.has_head(path, task):
     raise errors.ConfigError(
         f"model.original = {path} is a pretrained backbone without the "
         "task's head; the original is the task-fine-tuned checkpoint (set "

@@ -65,8 +65,9 @@ def model_config(path: str) -> dict:
       eot_id=hf_state.sep_id(path, BERT_SEP))
 
 
-def has_head(path: str) -> bool:
+def has_head(path: str, task=None) -> bool:
   """Whether the checkpoint holds a classifier (not the backbone alone)."""
+  del task  # ViLT runs classification tasks only
   return ARCHITECTURE in (_config(path).get("architectures") or [])
 
 

@@ -11,12 +11,11 @@ against a released file."""
 
 import functools
 import os
-import shutil
 
+import albef_checkpoints
 import jax
 import numpy as np
 import pytest
-import safetensors.numpy
 
 from mmul_jax import errors
 from mmul_jax.data.core import tokenizer as tokenizer_lib
@@ -34,6 +33,7 @@ def _template(image_size=None):
   """The model of the golden checkpoint (at `image_size`, default the
   checkpoint's) and its initial parameters."""
   config = albef_weights.model_config(CKPT)
+  config.pop("num_classes")  # None: a retrieval checkpoint
   if image_size:
     config["image_size"] = image_size
   model = albef.AlbefRetrieval(
@@ -107,17 +107,7 @@ def test_another_image_size_resizes_the_positions_as_torch():
 
 
 def _rewritten(tmp_path, change):
-  """The golden checkpoint's tensors as a safetensors file, changed."""
-  state = {k: np.array(v) for k, v in
-           albef_weights.clip_weights.read_state_dict(CKPT).items()}
-  change(state)
-  directory = tmp_path / "ckpt"
-  directory.mkdir()
-  for name in ("tokenizer.json", "tokenizer_config.json", "config.json"):
-    shutil.copy(os.path.join(GOLDEN, "retrieval", name), directory / name)
-  path = str(directory / "albef.safetensors")
-  safetensors.numpy.save_file(state, path)
-  return path
+  return albef_checkpoints.rewritten(tmp_path / "ckpt", change)
 
 
 def test_the_pretrained_layout_imports_to_the_same_model(tmp_path):
@@ -163,6 +153,39 @@ def test_a_truncated_checkpoint_is_refused(tmp_path):
   path.write_bytes(open(CKPT, "rb").read()[:5000])
   with pytest.raises(errors.CheckpointError, match="torch.save file|corrupt"):
     albef_weights.read_state(str(path))
+
+
+def _classifier(**changes):
+  config = {**albef_weights.model_config(CKPT), **changes}
+  config.pop("embed_dim")
+  return albef.AlbefClassifier(
+      **{**config, "num_classes": 3},
+      eot_id=albef_weights.model_keys(CKPT)["eot_id"])
+
+
+def test_the_snli_ve_classifier_matches_the_reference(tmp_path):
+  """The fusion [CLS] through Linear, ReLU, Linear gives the reference's
+  logits; a pretrained checkpoint (no cls_head) loads as its backbone."""
+  path = albef_checkpoints.ve_checkpoint(tmp_path / "ve")
+  assert albef_weights.model_config(path)["num_classes"] == 3
+  model = _classifier()
+  golden = dict(np.load(os.path.join(GOLDEN, "outputs.npz")))
+  images = golden["images"][:, None]
+  init = jax.jit(functools.partial(model.init, method=model.classify))
+  params = jax.tree.map(np.asarray, init(jax.random.key(0), images[:1],
+                                         golden["ids"][:1])["params"])
+  loaded = albef_weights.import_params(params, path)
+  out = jax.jit(lambda p: model.apply({"params": p}, images, golden["ids"],
+                                      method=model.classify))(loaded)
+  np.testing.assert_allclose(out["fusion_cls"], golden["fusion_cls"], **TOL)
+  np.testing.assert_allclose(out["class_logits"], golden["ve_logits"], **TOL)
+  assert out["image_embed"].shape == (3, 1, 32)
+  backbone = albef_weights.import_params(params, CKPT)
+  np.testing.assert_array_equal(backbone["cls_head_2"]["kernel"],
+                                params["cls_head_2"]["kernel"])
+  np.testing.assert_array_equal(
+      backbone["visual_encoder"]["norm"]["scale"],
+      loaded["visual_encoder"]["norm"]["scale"])
 
 
 def test_golden_files_stay_small():

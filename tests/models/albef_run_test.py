@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 
+import albef_checkpoints
 import numpy as np
 import pytest
 import script_checks
@@ -69,18 +70,71 @@ def test_a_config_that_differs_from_the_checkpoint_is_refused(
     experiment.setup(c, str(tmp_path))
 
 
-def test_albef_is_for_retrieval(tiny_config, data_dir):
-  c = _config(tiny_config, data_dir, **{"data.name": "shapes_ve"})
+def test_albef_reads_one_image_per_example(tiny_config, data_dir):
+  c = _config(tiny_config, data_dir, **{"data.name": "shapes_nlvr2"})
+  with pytest.raises(errors.ConfigError, match="NLVR2 model is not "
+                     "supported yet"):
+    config_schema.validate(c)
+  c = _config(tiny_config, data_dir, **{"data.name": "molecule_text"})
   with pytest.raises(errors.ConfigError, match="retrieval model"):
     config_schema.validate(c)
 
 
-def _recipe(tmp_path, *flags, timeout=120):
+def _ve_config(tiny_config, data_dir, tmp_path, **changes):
+  """The classifier on the embedded SNLI-VE-style dataset, the SNLI-VE
+  checkpoint the original, the retrieval one the pretrained start."""
+  keys = albef_weights.model_keys(CKPT)
+  keys.pop("embed_dim")
+  return _config(tiny_config, data_dir, **{
+      "data.name": "shapes_ve",
+      "model.original": albef_checkpoints.ve_checkpoint(tmp_path / "ve"),
+      **{f"model.{k}": v for k, v in keys.items()}, **changes})
+
+
+def test_snli_ve_the_original_is_given_and_retraining_starts_pretrained(
+    tiny_config, data_dir, tmp_path):
+  c = _ve_config(tiny_config, data_dir, tmp_path)
+  exp = experiment.setup(c, str(tmp_path / "run"))
+  assert type(exp.model).__name__ == "AlbefClassifier"
+  start = experiment.initial_params(exp, 0)["params"]
+  original = experiment.initial_params(exp, 0, c.model.original)["params"]
+  ve = albef_weights.read_state(c.model.original)
+  np.testing.assert_array_equal(original["cls_head_2"]["kernel"],
+                                ve["cls_head.2.weight"].T)
+  assert not np.array_equal(start["cls_head_2"]["kernel"],
+                            original["cls_head_2"]["kernel"])
+  np.testing.assert_array_equal(
+      start["visual_encoder"]["norm"]["scale"],
+      original["visual_encoder"]["norm"]["scale"])
+
+
+def test_snli_ve_refuses_a_backbone_as_the_original(tiny_config, data_dir,
+                                                   tmp_path):
+  c = _ve_config(tiny_config, data_dir, tmp_path,
+                 **{"model.original": CKPT})
+  with pytest.raises(errors.ConfigError, match="without the task's head"):
+    experiment.setup(c, str(tmp_path / "run"))
+
+
+@pytest.mark.slow  # about a minute: compiling ALBEF's passes
+def test_mmul_runs_on_the_albef_classifier(tiny_config, data_dir, tmp_path):
+  c = _ve_config(tiny_config, data_dir, tmp_path)
+  results = run_lib.run(c, str(tmp_path / "run"))
+  assert set(results.models) == {"original", "retrained", "mmul"}
+  for m in results.models.values():
+    assert 0 <= m.metrics["test/accuracy"] <= 100
+
+
+SNLI_VE = os.path.join(FIXTURES, "snli_ve")
+
+
+def _recipe(tmp_path, *flags, config="albef_flickr30k", data=FLICKR,
+            timeout=120):
   return subprocess.run(
       script_checks.script(
-          "unlearn", "albef_flickr30k", f"--workdir={tmp_path / 'run'}",
+          "unlearn", config, f"--workdir={tmp_path / 'run'}",
           f"--config.data.data_dir={tmp_path / 'tfds'}",
-          f"--config.data.manual_dir={FLICKR}", *flags),
+          f"--config.data.manual_dir={data}", *flags),
       capture_output=True, text=True, timeout=timeout,
       cwd=script_checks.ROOT, env=script_checks.env())
 
@@ -124,3 +178,31 @@ def test_the_flickr_recipe_runs_on_the_fake_download(tmp_path):
   assert set(results["models"]) == {"original", "retrained", "mmul"}
   info = json.load(open(tmp_path / "run" / "original" / "train_info.json"))
   assert info["steps"] == 0 and info["checkpoint"] == CKPT
+
+
+def test_the_snli_ve_recipe_without_its_original_says_where_to_get_it(
+    tmp_path):
+  r = _recipe(tmp_path, *_tiny_flags(),
+              f"--config.model.pretrained={CKPT}",
+              f"--config.model.original={tmp_path / 'none.pt'}",
+              config="albef_snli_ve", data=SNLI_VE)
+  assert r.returncode == 2, r.stderr[-2000:]
+  assert "wget https://storage.googleapis.com/" in r.stderr
+  assert not (tmp_path / "run" / "original").exists()
+
+
+@pytest.mark.slow  # about two minutes: ALBEF's passes compile
+def test_the_snli_ve_recipe_runs_on_the_fake_download(tmp_path):
+  ve = albef_checkpoints.ve_checkpoint(tmp_path / "ve")
+  r = _recipe(
+      tmp_path, *_tiny_flags(), f"--config.model.pretrained={CKPT}",
+      f"--config.model.original={ve}", "--config.deletion.count=3",
+      "--config.train.batch_size=4", "--config.train.num_steps=4",
+      "--config.train.warmup_steps=0", "--config.unlearn.num_steps=2",
+      "--config.unlearn.df_batch_size=2", "--config.unlearn.dr_batch_size=4",
+      "--config.eval.max_dr_images=0", "--config.eval.auc_num_samples=1",
+      config="albef_snli_ve", data=SNLI_VE, timeout=900)
+  assert r.returncode == 0, r.stderr[-3000:]
+  results = json.load(open(tmp_path / "run" / "results.json"))
+  assert results["config"]["model"]["arch"] == "albef"
+  assert set(results["models"]) == {"original", "retrained", "mmul"}
