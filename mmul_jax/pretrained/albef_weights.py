@@ -33,10 +33,10 @@ LAVIS's source as read; no released ALBEF file was opened.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 
-import jax
 import numpy as np
 
 from mmul_jax import errors
@@ -98,11 +98,18 @@ def read_state(path: str) -> dict[str, np.ndarray]:
   return state
 
 
-def _count(state, prefix: str) -> int:
-  n = 0
-  while any(k.startswith(f"{prefix}{n}.") for k in state):
-    n += 1
-  return n
+@functools.lru_cache(maxsize=8)
+def _shapes_of(file: str, stamp: tuple) -> dict[str, tuple[int, ...]]:
+  del stamp  # in the key: a rewritten file is read again
+  return {k: tuple(v.shape) for k, v in read_state(file).items()}
+
+
+def shapes(path: str) -> dict[str, tuple[int, ...]]:
+  """Every adapted tensor's shape (`read_state`'s names), read once per
+  file: the architecture, head and task checks before a run all ask."""
+  file = os.path.realpath(_file(path))
+  st = os.stat(file)
+  return _shapes_of(file, (st.st_mtime_ns, st.st_size))
 
 
 def _shape(state, name: str, path: str) -> tuple[int, ...]:
@@ -110,20 +117,20 @@ def _shape(state, name: str, path: str) -> tuple[int, ...]:
     raise errors.CheckpointError(
         f"{path} has no tensor {name!r}: not an ALBEF retrieval checkpoint "
         f"(its tensors begin {sorted(state)[:3]})")
-  return tuple(state[name].shape)
+  return state[name]
 
 
-def model_config(path: str, state: dict | None = None) -> dict:
+def model_config(path: str) -> dict:
   """`AlbefRetrieval`'s architecture arguments, from the tensor shapes and
   the heads of a `config.json` beside the file (else width / 64)."""
-  state = read_state(path) if state is None else state
+  state = shapes(path)
   file = _file(path)
   vw, _, patch, _ = _shape(state, "visual_encoder.patch_embed.proj.weight",
                            file)
   grid = round((_shape(state, _POS_EMBED, file)[1] - 1) ** 0.5)
   vocab, tw = _shape(state, "text_encoder.embeddings.word_embeddings.weight",
                      file)
-  layers = _count(state, "text_encoder.encoder.layer.")
+  layers = clip_weights.count_layers(state, "text_encoder.encoder.layer.")
   cross = [i for i in range(layers) if
            f"text_encoder.encoder.layer.{i}.crossattention.self.query.weight"
            in state]
@@ -140,12 +147,13 @@ def model_config(path: str, state: dict | None = None) -> dict:
   return dict(
       # Retrieval and pretrained checkpoints have ITC projections; the
       # SNLI-VE ones a `cls_head` instead.
-      embed_dim=(state["vision_proj.weight"].shape[0]
+      embed_dim=(state["vision_proj.weight"][0]
                  if "vision_proj.weight" in state else None),
-      num_classes=(state["cls_head.2.weight"].shape[0]
+      num_classes=(state["cls_head.2.weight"][0]
                    if "cls_head.2.weight" in state else None),
       image_size=grid * patch, patch_size=patch, vision_width=vw,
-      vision_layers=_count(state, "visual_encoder.blocks."),
+      vision_layers=clip_weights.count_layers(state,
+                                              "visual_encoder.blocks."),
       vision_heads=int(heads.get("vision_heads", vw // 64)),
       vision_mlp_dim=_shape(state, "visual_encoder.blocks.0.mlp.fc1.weight",
                             file)[0],
@@ -184,27 +192,19 @@ def check_model_config(path: str, model_cfg) -> None:
   the checkpoint's architecture (the image size may differ)."""
   wanted = model_keys(path)
   wanted.pop("image_size")
-  diff = [f"model.{k} = {model_cfg[k]!r} but the checkpoint has {v!r}"
-          for k, v in wanted.items()
-          if (abs(model_cfg[k] - v) > 1e-6 if isinstance(v, float)
-              else model_cfg[k] != v)]
-  if model_cfg["context_length"] > wanted["text_positions"]:
-    diff.append(f"model.context_length = {model_cfg['context_length']} "
-                f"exceeds the text encoder's {wanted['text_positions']} "
-                "positions")
-  if model_cfg["image_size"] % model_cfg["patch_size"]:
-    diff.append(f"model.image_size = {model_cfg['image_size']} is not a "
-                f"multiple of the patch size {model_cfg['patch_size']}")
-  if diff:
-    raise errors.ConfigError(
-        f"the model config does not match {path}: " + "; ".join(diff)
-        + ". Set these keys (albef_weights.model_keys(path) gives them)")
+  bad_size = model_cfg["image_size"] % model_cfg["patch_size"]
+  hf_state.check_keys(
+      path, model_cfg, wanted, positions="the text encoder's {n} positions",
+      remedy="Set these keys (albef_weights.model_keys(path) gives them)",
+      extra=[f"model.image_size = {model_cfg['image_size']} is not a "
+             f"multiple of the patch size {model_cfg['patch_size']}"]
+      if bad_size else [])
 
 
 def has_head(path: str, task=None) -> bool:
   """Whether the checkpoint holds `task`'s head: a classifier's
   `cls_head`, or retrieval's `itm_head` and projections."""
-  state = read_state(path)
+  state = shapes(path)
   if task is not None and task.name == "classification":
     return "cls_head.0.weight" in state
   return "itm_head.weight" in state and "vision_proj.weight" in state
@@ -281,5 +281,4 @@ def load_towers(path: str, params: dict, model_cfg) -> dict:
   """`params` (a `{"params": ...}` tree of `models.build_albef`) with the
   checkpoint's tensors: every parameter."""
   del model_cfg  # the architecture was checked by `check_model_config`
-  return {**params, "params": import_params(
-      jax.tree.map(np.asarray, params["params"]), path)}
+  return hf_state.import_whole(path, params, import_params)

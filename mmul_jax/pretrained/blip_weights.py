@@ -5,8 +5,6 @@ tensors by name (`hf_state`)."""
 
 from __future__ import annotations
 
-import jax
-import numpy as np
 
 from mmul_jax import errors
 from mmul_jax.pretrained import clip_weights
@@ -86,19 +84,9 @@ def check_model_config(path: str, model_cfg) -> None:
     raise errors.CheckpointError(
         f"{path}: LayerNorm epsilons {c['vision_eps']} / {c['text_eps']}; "
         "BLIP's are 1e-5 (image) and 1e-12 (text)")
-  wanted = _model_keys(c, path)
-  diff = [f"model.{k} = {model_cfg[k]!r} but the checkpoint has {v!r}"
-          for k, v in wanted.items()
-          if (abs(model_cfg[k] - v) > 1e-6 if isinstance(v, float)
-              else model_cfg[k] != v)]
-  if model_cfg["context_length"] > wanted["text_positions"]:
-    diff.append(f"model.context_length = {model_cfg['context_length']} "
-                f"exceeds the text encoder's {wanted['text_positions']} "
-                "positions")
-  if diff:
-    raise errors.ConfigError(
-        f"the model config does not match {path}: " + "; ".join(diff)
-        + ". Set these keys (its config.json has them)")
+  hf_state.check_keys(path, model_cfg, _model_keys(c, path),
+                      positions="the text encoder's {n} positions",
+                      remedy="Set these keys (its config.json has them)")
 
 
 def load_towers(path: str, params: dict, model_cfg) -> dict:
@@ -106,8 +94,7 @@ def load_towers(path: str, params: dict, model_cfg) -> dict:
   with the checkpoint's tensors (`import_params`): every parameter, BLIP's
   "towers" being the whole model (`pretrained.load_towers` calls this)."""
   del model_cfg  # the architecture was checked by `check_model_config`
-  return {**params, "params": import_params(
-      jax.tree.map(np.asarray, params["params"]), path)}
+  return hf_state.import_whole(path, params, import_params)
 
 
 def import_params(params: dict, path: str) -> dict:

@@ -105,7 +105,8 @@ def naming(state: dict) -> str:
       f"(OpenAI/open_clip) tensors among {sorted(state)[:5]}")
 
 
-def _count_layers(state: dict, prefix: str) -> int:
+def count_layers(state, prefix: str) -> int:
+  """How many `{prefix}{i}.` blocks the tensor names hold."""
   n = 0
   while any(k.startswith(f"{prefix}{n}.") for k in state):
     n += 1
@@ -182,11 +183,11 @@ def model_config(path: str, state: dict | None = None) -> dict:
   return dict(
       embed_dim=shape("text_projection", 2)[1], image_size=patch * grid,
       patch_size=patch, vision_width=width,
-      vision_layers=_count_layers(state, "visual.transformer.resblocks."),
+      vision_layers=count_layers(state, "visual.transformer.resblocks."),
       vocab_size=vocab,
       context_length=shape("positional_embedding", 2)[0],
       text_width=shape("ln_final.weight", 1)[0],
-      text_layers=_count_layers(state, "transformer.resblocks."),
+      text_layers=count_layers(state, "transformer.resblocks."),
       eot_id=vocab - 1,
       mlp_ratio=shape("visual.transformer.resblocks.0.mlp.c_fc.weight", 2)[0]
       / width, activation="quick_gelu", layer_norm_eps=1e-5)

@@ -11,6 +11,7 @@ import os
 import re
 from typing import Iterable
 
+import jax
 import numpy as np
 import tokenizers
 from flax import traverse_util
@@ -51,6 +52,35 @@ def read_config(path: str, architecture: str | tuple[str, ...], *,
         f"{directory} holds {archs or 'an unnamed architecture'}, not "
         f"{' or '.join(accepted)} ({what}, e.g. {example})")
   return config
+
+
+def check_keys(path: str, model_cfg, wanted: dict, *,
+               positions: str, remedy: str, extra=()) -> None:
+  """Raises `ConfigError` listing every `model.*` key of `wanted` (the
+  checkpoint's architecture, `text_positions` among them) that
+  `model_cfg` sets otherwise, a `context_length` beyond those positions
+  (worded "exceeds {positions} N ..."), and the `extra` problems; `remedy`
+  ends the message."""
+  diff = [f"model.{k} = {model_cfg[k]!r} but the checkpoint has {v!r}"
+          for k, v in wanted.items()
+          if (abs(model_cfg[k] - v) > 1e-6 if isinstance(v, float)
+              else model_cfg[k] != v)]
+  if model_cfg["context_length"] > wanted["text_positions"]:
+    diff.append(f"model.context_length = {model_cfg['context_length']} "
+                f"exceeds {positions.format(n=wanted['text_positions'])}")
+  diff += list(extra)
+  if diff:
+    raise errors.ConfigError(
+        f"the model config does not match {path}: " + "; ".join(diff)
+        + f". {remedy}")
+
+
+def import_whole(path: str, params: dict, import_params) -> dict:
+  """`params` (a `{"params": ...}` tree) with every weight from the
+  checkpoint `path` by `import_params(numpy tree, path)`: the
+  `load_towers` of the models whose checkpoints hold every weight."""
+  return {**params, "params": import_params(
+      jax.tree.map(np.asarray, params["params"]), path)}
 
 
 def sep_id(path: str, default: int) -> int:

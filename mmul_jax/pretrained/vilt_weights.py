@@ -13,7 +13,6 @@ from `config.json`, its tensors by name (`hf_state`).
 
 from __future__ import annotations
 
-import jax
 import numpy as np
 
 from mmul_jax import errors
@@ -99,18 +98,9 @@ def check_model_config(path: str, model_cfg) -> None:
   if eps != 1e-12:
     raise errors.CheckpointError(
         f"{path}: LayerNorm epsilon {eps}; ViLT's is 1e-12")
-  wanted = model_keys(path)
-  diff = [f"model.{k} = {model_cfg[k]!r} but the checkpoint has {v!r}"
-          for k, v in wanted.items()
-          if (abs(model_cfg[k] - v) > 1e-6 if isinstance(v, float)
-              else model_cfg[k] != v)]
-  if model_cfg["context_length"] > wanted["text_positions"]:
-    diff.append(f"model.context_length = {model_cfg['context_length']} "
-                f"exceeds ViLT's {wanted['text_positions']} text positions")
-  if diff:
-    raise errors.ConfigError(
-        f"the model config does not match {path}: " + "; ".join(diff)
-        + ". Set these keys (its config.json has them)")
+  hf_state.check_keys(path, model_cfg, model_keys(path),
+                      positions="ViLT's {n} text positions",
+                      remedy="Set these keys (its config.json has them)")
 
 
 def check_task(path: str, task) -> None:
@@ -132,8 +122,7 @@ def load_towers(path: str, params: dict, model_cfg) -> dict:
   """`params` (a `{"params": ...}` tree of `models.build_vilt`) with the
   checkpoint's tensors (`import_params`): every parameter."""
   del model_cfg  # the architecture was checked by `check_model_config`
-  return {**params, "params": import_params(
-      jax.tree.map(np.asarray, params["params"]), path)}
+  return hf_state.import_whole(path, params, import_params)
 
 
 def import_params(params: dict, path: str) -> dict:
