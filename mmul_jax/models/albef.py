@@ -38,34 +38,6 @@ from mmul_jax.models import clip
 from mmul_jax.models import layers
 from mmul_jax.models import text_transformer
 
-_gelu = layers.ACTIVATIONS["gelu_exact"]  # torch's nn.GELU()
-
-
-class _Attention(nn.Module):
-  """`attn`: q, k, v from one fused `qkv` Linear, then `proj`."""
-
-  num_heads: int
-  dtype: Any = jnp.float32
-
-  @nn.compact
-  def __call__(self, x):
-    w = x.shape[-1]
-    q, k, v = jnp.split(nn.Dense(3 * w, dtype=self.dtype, name="qkv")(x), 3,
-                        axis=-1)
-    return nn.Dense(w, dtype=self.dtype, name="proj")(
-        layers.attend(q, k, v, None, self.num_heads, self.dtype))
-
-
-class _Mlp(nn.Module):
-  mlp_dim: int
-  dtype: Any = jnp.float32
-
-  @nn.compact
-  def __call__(self, x):
-    h = _gelu(nn.Dense(self.mlp_dim, dtype=self.dtype, name="fc1")(x))
-    return nn.Dense(x.shape[-1], dtype=self.dtype, name="fc2")(h)
-
-
 class _Block(nn.Module):
   """timm's pre-LN block: `norm1`, `attn`, `norm2`, `mlp`."""
 
@@ -78,9 +50,10 @@ class _Block(nn.Module):
   def __call__(self, x):
     norm = lambda name: nn.LayerNorm(epsilon=self.eps, dtype=self.dtype,
                                      name=name)
-    x = x + _Attention(self.num_heads, self.dtype, name="attn")(
-        norm("norm1")(x))
-    return x + _Mlp(self.mlp_dim, self.dtype, name="mlp")(norm("norm2")(x))
+    x = x + layers.FusedQkvAttention(self.num_heads, "proj", self.dtype,
+                                     name="attn")(norm("norm1")(x))
+    return x + layers.FcMlp(self.mlp_dim, self.dtype,
+                            name="mlp")(norm("norm2")(x))
 
 
 class _PatchEmbed(nn.Module):

@@ -84,11 +84,15 @@ class BertLayer(nn.Module):
 
 
 class BertEmbeddings(nn.Module):
+  """Word + position embeddings, then LayerNorm; with `type_vocab_size`,
+  also token type 0's (ViLT's; BLIP's and LAVIS's ALBEF have none)."""
+
   vocab_size: int
   max_positions: int
   width: int
   eps: float
   dtype: Any = jnp.float32
+  type_vocab_size: int = 0
 
   @nn.compact
   def __call__(self, ids):
@@ -97,6 +101,9 @@ class BertEmbeddings(nn.Module):
                        f"{self.max_positions} positions of the text encoder")
     x = nn.Embed(self.vocab_size, self.width, dtype=self.dtype,
                  name="word_embeddings")(ids)
+    if self.type_vocab_size:
+      x = x + nn.Embed(self.type_vocab_size, self.width, dtype=self.dtype,
+                       name="token_type_embeddings")(jnp.zeros_like(ids))
     pos = nn.Embed(self.max_positions, self.width, dtype=self.dtype,
                    name="position_embeddings")(jnp.arange(ids.shape[1]))
     return nn.LayerNorm(epsilon=self.eps, dtype=self.dtype,

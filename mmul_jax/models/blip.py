@@ -34,34 +34,6 @@ from mmul_jax.models import layers
 from mmul_jax.models import text_transformer
 
 
-_gelu = layers.ACTIVATIONS["gelu_exact"]  # Hugging Face's "gelu"
-
-
-class _VisionSelfAttention(nn.Module):
-  """`self_attn`: q, k, v from one fused `qkv` Linear, then `projection`."""
-
-  num_heads: int
-  dtype: Any = jnp.float32
-
-  @nn.compact
-  def __call__(self, x):
-    w = x.shape[-1]
-    qkv = nn.Dense(3 * w, dtype=self.dtype, name="qkv")(x)
-    q, k, v = jnp.split(qkv, 3, axis=-1)
-    out = layers.attend(q, k, v, None, self.num_heads, self.dtype)
-    return nn.Dense(w, dtype=self.dtype, name="projection")(out)
-
-
-class _VisionMlp(nn.Module):
-  mlp_dim: int
-  dtype: Any = jnp.float32
-
-  @nn.compact
-  def __call__(self, x):
-    h = _gelu(nn.Dense(self.mlp_dim, dtype=self.dtype, name="fc1")(x))
-    return nn.Dense(x.shape[-1], dtype=self.dtype, name="fc2")(h)
-
-
 class _VisionLayer(nn.Module):
   """A pre-LN block: self-attention, then the MLP."""
 
@@ -74,10 +46,11 @@ class _VisionLayer(nn.Module):
   def __call__(self, x):
     norm = lambda name: nn.LayerNorm(epsilon=self.eps, dtype=self.dtype,
                                      name=name)
-    x = x + _VisionSelfAttention(self.num_heads, self.dtype,
-                                 name="self_attn")(norm("layer_norm1")(x))
-    return x + _VisionMlp(self.mlp_dim, self.dtype,
-                          name="mlp")(norm("layer_norm2")(x))
+    x = x + layers.FusedQkvAttention(
+        self.num_heads, "projection", self.dtype,
+        name="self_attn")(norm("layer_norm1")(x))
+    return x + layers.FcMlp(self.mlp_dim, self.dtype,
+                            name="mlp")(norm("layer_norm2")(x))
 
 
 class _VisionEmbeddings(nn.Module):

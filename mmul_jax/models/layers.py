@@ -46,6 +46,38 @@ def attend(q, k, v, mask, num_heads: int, dtype) -> jax.Array:
   return jnp.einsum("bhts,bshd->bthd", probs, v).reshape(b, t, w)
 
 
+class FusedQkvAttention(nn.Module):
+  """Self-attention with q, k, v from one fused `qkv` Linear and an output
+  Linear named `out_name` (timm's and BLIP's image encoders: `proj`,
+  `projection`)."""
+
+  num_heads: int
+  out_name: str
+  dtype: Dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    w = x.shape[-1]
+    qkv = nn.Dense(3 * w, dtype=self.dtype, name="qkv")(x)
+    q, k, v = jnp.split(qkv, 3, axis=-1)
+    out = attend(q, k, v, None, self.num_heads, self.dtype)
+    return nn.Dense(w, dtype=self.dtype, name=self.out_name)(out)
+
+
+class FcMlp(nn.Module):
+  """`fc1`, the exact (erf) GELU, `fc2` back to the input's width (timm's
+  and Hugging Face's image-encoder MLPs)."""
+
+  mlp_dim: int
+  dtype: Dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    h = nn.Dense(self.mlp_dim, dtype=self.dtype, name="fc1")(x)
+    h = ACTIVATIONS["gelu_exact"](h)
+    return nn.Dense(x.shape[-1], dtype=self.dtype, name="fc2")(h)
+
+
 class MlpBlock(nn.Module):
   """Two-layer MLP with a `mlp_ratio` times wider hidden layer."""
 

@@ -33,6 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from mmul_jax.models import bert
 from mmul_jax.models import clip
 from mmul_jax.models import layers
 from mmul_jax.models import text_transformer
@@ -64,32 +65,6 @@ def resize_positions(grid: jax.Array, height: int, width: int) -> jax.Array:
   return jnp.einsum("yh,xw,hwc->yxc", rows, cols, grid.astype(jnp.float32))
 
 
-class _TextEmbeddings(nn.Module):
-  """BERT's: word + token type (0) + position, then LayerNorm."""
-
-  vocab_size: int
-  max_positions: int
-  type_vocab_size: int
-  width: int
-  eps: float
-  dtype: Any = jnp.float32
-
-  @nn.compact
-  def __call__(self, ids):
-    if ids.shape[1] > self.max_positions:
-      raise ValueError(f"texts of {ids.shape[1]} tokens exceed ViLT's "
-                       f"{self.max_positions} text positions")
-    embed = lambda n, name: nn.Embed(n, self.width, dtype=self.dtype,
-                                     name=name)
-    x = embed(self.vocab_size, "word_embeddings")(ids)
-    x = x + embed(self.type_vocab_size, "token_type_embeddings")(
-        jnp.zeros_like(ids))
-    x = x + embed(self.max_positions, "position_embeddings")(
-        jnp.arange(ids.shape[1]))[None]
-    return nn.LayerNorm(epsilon=self.eps, dtype=self.dtype,
-                        name="LayerNorm")(x)
-
-
 class _PatchEmbeddings(nn.Module):
   width: int
   patch_size: int
@@ -117,9 +92,9 @@ class ViltEmbeddings(nn.Module):
   dtype: Any = jnp.float32
 
   def setup(self):
-    self.text_embeddings = _TextEmbeddings(
-        self.vocab_size, self.max_positions, self.type_vocab_size,
-        self.width, self.eps, self.dtype)
+    self.text_embeddings = bert.BertEmbeddings(
+        self.vocab_size, self.max_positions, self.width, self.eps,
+        self.dtype, self.type_vocab_size)
     self.patch_embeddings = _PatchEmbeddings(self.width, self.patch_size,
                                              self.dtype)
     grid = self.image_size // self.patch_size
@@ -152,17 +127,6 @@ class ViltEmbeddings(nn.Module):
     return self._modality(x, index + 1)
 
 
-class _SelfAttention(nn.Module):
-  num_heads: int
-  dtype: Any = jnp.float32
-
-  @nn.compact
-  def __call__(self, x, mask):
-    dense = lambda name: nn.Dense(x.shape[-1], dtype=self.dtype, name=name)
-    return layers.attend(dense("query")(x), dense("key")(x),
-                         dense("value")(x), mask, self.num_heads, self.dtype)
-
-
 class _Dense(nn.Module):
   """A module holding one Linear named `dense` (`attention.output`,
   `intermediate`, `output`)."""
@@ -181,7 +145,8 @@ class _Attention(nn.Module):
 
   @nn.compact
   def __call__(self, x, mask):
-    h = _SelfAttention(self.num_heads, self.dtype, name="attention")(x, mask)
+    h = bert.BertSelfAttention(self.num_heads, self.dtype,
+                               name="attention")(x, x, mask)
     return _Dense(x.shape[-1], self.dtype, name="output")(h)
 
 
