@@ -165,12 +165,18 @@ def validate(config: ml_collections.ConfigDict) -> None:
         f"model.arch = {config.model.arch!r} is an image-text retrieval "
         f"model; {config.data.name} is a {spec.task} dataset (use "
         "model.arch = 'clip')")
-  if config.model.arch == "albef" and len(spec.image_keys) > 1:
+  if config.model.arch == "albef" and len(spec.image_keys) > 2:
     raise ConfigError(
-        f"model.arch = 'albef' classifies one image with a sentence "
-        f"(SNLI-VE); {config.data.name} has {len(spec.image_keys)} images "
-        "per example, and ALBEF's NLVR2 model is not supported yet (use "
-        "model.arch = 'vilt' or 'clip')")
+        f"model.arch = 'albef' classifies one image (SNLI-VE) or two "
+        f"(NLVR2) with a sentence; {config.data.name} has "
+        f"{len(spec.image_keys)} images per example (use model.arch = "
+        "'clip')")
+  if (config.model.arch == "albef" and len(spec.image_keys) == 2
+      and config.model.fusion_layers % 2):
+    raise ConfigError(
+        f"model.fusion_layers = {config.model.fusion_layers}: ALBEF's "
+        "NLVR2 model pairs its fusion layers, one per image (12 in "
+        "albef_nlvr_lavis.pt), so their number is even")
   if config.model.arch == "vilt" and spec.task != "classification":
     raise ConfigError(
         f"model.arch = 'vilt' is ViLT's image(s)-and-text classifier; "

@@ -227,20 +227,23 @@ def albef_retrieval(c: ml_collections.ConfigDict, *, dataset: str,
 
 
 def albef_classification(c: ml_collections.ConfigDict, *, dataset: str,
-                         original: str, **settings) -> None:
+                         original: str, pretrained: str = "ALBEF.pth",
+                         fusion_layers: int = 6, **settings) -> None:
   """MultiDelete's ALBEF classification setting: `clip_classification`'s
-  schedule with `settings` (MultiDelete's rows) on ALBEF base, the
-  original LAVIS's task-fine-tuned `original` (a file name under
-  ~/checkpoints/albef) as is, the retrained reference fine-tuned on Dr
-  from the pretrained ALBEF.pth (a fresh classifier); 384-pixel images,
-  texts of up to 40 tokens (LAVIS's)."""
+  schedule with `settings` (MultiDelete's rows) on ALBEF base with
+  `fusion_layers` (NLVR2's model: 12, six pairs), the original LAVIS's
+  task-fine-tuned `original` (a file name under ~/checkpoints/albef) as
+  is, the retrained reference fine-tuned on Dr from `pretrained` (a
+  fresh classifier); 384-pixel images, texts of up to 40 tokens
+  (LAVIS's)."""
   clip_classification(c, dataset=dataset, **settings)
   c.model.arch = "albef"
   c.model.update(ALBEF_BASE)
+  c.model.fusion_layers = fusion_layers
   c.model.context_length = 40
   c.data.image_size = ALBEF_BASE["image_size"]
   c.model.original = f"~/checkpoints/albef/{original}"
-  c.model.pretrained = "~/checkpoints/albef/ALBEF.pth"
+  c.model.pretrained = f"~/checkpoints/albef/{pretrained}"
 
 
 def _label_targets(c) -> None:

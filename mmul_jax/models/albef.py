@@ -1,10 +1,15 @@
 """ALBEF for image-text retrieval (LAVIS's `AlbefRetrieval`, the original
-`ALBEF` of model_retrieval.py) and for visual entailment (`AlbefClassifier`:
-LAVIS's `AlbefClassification`, SNLI-VE): a ViT image encoder (timm's
-layout), a BERT
-whose first `text_layers` layers encode the text alone and whose last
+`ALBEF` of model_retrieval.py) and for classification (`AlbefClassifier`:
+LAVIS's `AlbefClassification` for SNLI-VE, one image, and `AlbefNLVR` for
+NLVR2, two images): a ViT image encoder (timm's layout), a BERT whose
+first `text_layers` layers encode the text alone and whose last
 `fusion_layers` layers continue from them, cross-attending to the image
-(the matching pass), the ITC projections and the ITM head.
+(the matching pass), the ITC projections and the ITM head. In the NLVR2
+model the fusion layers come in pairs, the first attending to the first
+image and the second to the second, and a pair's cross-attention shares
+its key and value projections (the second layer's: LAVIS's
+`share_cross_attention`), so the even layer's `crossattention/self` holds
+only its query.
 
 Submodules and parameters carry ALBEF's state-dict names
 (`visual_encoder/blocks_0/attn/qkv`, `text_encoder/encoder/layer_6/
@@ -101,10 +106,100 @@ class AlbefVision(nn.Module):
     return nn.LayerNorm(epsilon=self.eps, dtype=self.dtype, name="norm")(x)
 
 
+class _PairedSelfAttention(nn.Module):
+  """Cross-attention's `self` whose key and value projections can be
+  another layer's (`kv`): the pair partner's in the NLVR2 model."""
+
+  width: int
+  num_heads: int
+  dtype: Any = jnp.float32
+
+  def setup(self):
+    dense = lambda: nn.Dense(self.width, dtype=self.dtype)
+    self.query, self.key, self.value = dense(), dense(), dense()
+
+  def __call__(self, x, source, mask, kv=None):
+    key, value = (self.key, self.value) if kv is None else kv
+    return layers.attend(self.query(x), key(source), value(source), mask,
+                         self.num_heads, self.dtype)
+
+
+class _PairedCrossAttention(nn.Module):
+  width: int
+  num_heads: int
+  eps: float
+  dtype: Any = jnp.float32
+
+  def setup(self):
+    self.self = _PairedSelfAttention(self.width, self.num_heads, self.dtype)
+    self.output = bert.BertOutput(self.eps, self.dtype)
+
+  def __call__(self, x, mask, source, kv=None):
+    return self.output(self.self(x, source, mask, kv), x)
+
+
+class _PairedLayer(nn.Module):
+  """A fusion layer of the NLVR2 model: BERT's layer (same names) whose
+  cross-attention may borrow its key and value (`kv`)."""
+
+  width: int
+  num_heads: int
+  mlp_dim: int
+  eps: float
+  dtype: Any = jnp.float32
+
+  def setup(self):
+    self.attention = bert.BertAttention(self.num_heads, self.eps, self.dtype)
+    self.crossattention = _PairedCrossAttention(
+        self.width, self.num_heads, self.eps, self.dtype)
+    self.intermediate = bert.BertIntermediate(self.mlp_dim, self.dtype)
+    self.output = bert.BertOutput(self.eps, self.dtype)
+
+  def __call__(self, x, mask, context, context_mask, kv=None):
+    x = self.attention(x, mask)
+    x = self.crossattention(x, context_mask, context, kv)
+    return self.output(self.intermediate(x), x)
+
+
+class _PairedEncoder(nn.Module):
+  """The NLVR2 model's `encoder`: `layer_{i}`, the first `text_layers`
+  BERT's, the rest pairs of `_PairedLayer`; the call of
+  `bert.BertEncoder` with a context and its mask per image (two)."""
+
+  width: int
+  text_layers: int
+  fusion_layers: int
+  num_heads: int
+  mlp_dim: int
+  eps: float
+  dtype: Any = jnp.float32
+
+  def setup(self):
+    self.layer = [bert.BertLayer(self.num_heads, self.mlp_dim, self.eps,
+                                 self.dtype)
+                  for _ in range(self.text_layers)] + [
+                      _PairedLayer(self.width, self.num_heads, self.mlp_dim,
+                                   self.eps, self.dtype)
+                      for _ in range(self.fusion_layers)]
+
+  def __call__(self, x, mask, context=None, context_mask=None, *,
+               start: int = 0, stop: int | None = None):
+    stop = len(self.layer) if stop is None else stop
+    for i in range(start, min(stop, self.text_layers)):
+      x = self.layer[i](x, mask)
+    for i in range(max(start, self.text_layers), stop, 2):
+      lender = self.layer[i + 1].crossattention.self
+      x = self.layer[i](x, mask, context[0], context_mask[0],
+                        kv=(lender.key, lender.value))
+      x = self.layer[i + 1](x, mask, context[1], context_mask[1])
+    return x
+
+
 class AlbefText(nn.Module):
   """`text_encoder`: BERT embeddings (word + position, LayerNorm) and
   `text_layers` + `fusion_layers` layers; `text(...)` runs the first,
-  `fusion(...)` the rest, cross-attending to the image."""
+  `fusion(...)` the rest, cross-attending to the image (`paired`: to two
+  images, their contexts and masks given as pairs)."""
 
   vocab_size: int
   max_positions: int
@@ -114,14 +209,20 @@ class AlbefText(nn.Module):
   num_heads: int
   mlp_dim: int
   eps: float = 1e-12
+  paired: bool = False
   dtype: Any = jnp.float32
 
   def setup(self):
     self.embeddings = bert.BertEmbeddings(
         self.vocab_size, self.max_positions, self.width, self.eps, self.dtype)
-    self.encoder = bert.BertEncoder(
-        self.text_layers + self.fusion_layers, self.num_heads, self.mlp_dim,
-        self.eps, self.dtype)
+    if self.paired:
+      self.encoder = _PairedEncoder(
+          self.width, self.text_layers, self.fusion_layers, self.num_heads,
+          self.mlp_dim, self.eps, self.dtype)
+    else:
+      self.encoder = bert.BertEncoder(
+          self.text_layers + self.fusion_layers, self.num_heads,
+          self.mlp_dim, self.eps, self.dtype)
 
   def text(self, ids, mask):
     return self.encoder(self.embeddings(ids), mask, stop=self.text_layers)
@@ -133,13 +234,14 @@ class AlbefText(nn.Module):
 
 def _towers(m: nn.Module) -> tuple[AlbefVision, AlbefText]:
   """The image encoder and BERT of an ALBEF model `m`, from its attributes
-  (call in `setup`)."""
+  (call in `setup`); two images per example pair the fusion layers."""
   return (AlbefVision(m.image_size, m.patch_size, m.vision_width,
                       m.vision_layers, m.vision_heads, m.vision_mlp_dim,
                       m.vision_eps, m.dtype),
           AlbefText(m.vocab_size, m.context_length, m.text_width,
                     m.text_layers, m.fusion_layers, m.text_heads,
-                    m.text_mlp_dim, m.text_eps, m.dtype))
+                    m.text_mlp_dim, m.text_eps,
+                    getattr(m, "num_images", 1) == 2, m.dtype))
 
 
 class AlbefRetrieval(nn.Module):
@@ -216,13 +318,13 @@ class AlbefRetrieval(nn.Module):
 
 
 class AlbefClassifier(nn.Module):
-  """ALBEF's SNLI-VE model (`AlbefClassification`) with the classification
-  task's interface (`classify`, `encode_image`): the text layers, then the
-  fusion layers over the image's tokens, and `cls_head` (Linear, ReLU,
-  Linear: `cls_head_0`, `cls_head_2`) on the fusion [CLS]. One image per
-  example (ALBEF's NLVR2 model, whose fusion layers alternate between two
-  images, is another architecture). Its unimodal embeddings are the
-  normalised [CLS] of the image encoder and of the text layers (the VE
+  """ALBEF's SNLI-VE model (`AlbefClassification`, `num_images` 1) or its
+  NLVR2 model (`AlbefNLVR`, 2: paired fusion layers, 6 + 12 in the
+  released one) with the classification task's interface (`classify`,
+  `encode_image`): the text layers, then the fusion layers over the
+  images' tokens, and `cls_head` (Linear, ReLU, Linear: `cls_head_0`,
+  `cls_head_2`) on the fusion [CLS]. Its unimodal embeddings are the
+  normalised [CLS] of the image encoder and of the text layers (these
   checkpoints keep no ITC projections)."""
 
   num_classes: int
@@ -246,9 +348,13 @@ class AlbefClassifier(nn.Module):
   dtype: Any = jnp.float32
 
   def setup(self):
-    if self.num_images != 1:
-      raise ValueError("ALBEF's classifier reads one image per example; "
-                       "its NLVR2 model (two images) is not supported")
+    if self.num_images not in (1, 2):
+      raise ValueError(f"ALBEF classifies one image (SNLI-VE) or two "
+                       f"(NLVR2) with a sentence, not {self.num_images}")
+    if self.num_images == 2 and self.fusion_layers % 2:
+      raise ValueError(f"ALBEF's NLVR2 model pairs its fusion layers, one "
+                       f"per image; fusion_layers = {self.fusion_layers} "
+                       "is odd")
     self.visual_encoder, self.text_encoder = _towers(self)
     self.cls_head_0 = nn.Dense(self.text_width, dtype=self.dtype)
     self.cls_head_2 = nn.Dense(self.num_classes, dtype=self.dtype)
@@ -263,23 +369,30 @@ class AlbefClassifier(nn.Module):
 
   def classify(self, images: jax.Array, text: jax.Array, *,
                train: bool = False) -> dict[str, jax.Array]:
-    """`images` `(B, 1, H, W, 3)`; `text` `(B, L)`. Returns
-    `class_logits`, `fusion_cls`, `image_embed` `(B, 1, W)`,
-    `image_tokens` `(B, 1, T, W)` and `text_embed`."""
-    if images.shape[1] != 1:
-      raise ValueError(f"expected 1 image per example, got images of shape "
-                       f"{images.shape}")
-    img = self.encode_image(images[:, 0], train=train)
+    """`images` `(B, K, H, W, 3)` with K = `num_images`; `text` `(B, L)`.
+    Returns `class_logits`, `fusion_cls`, `image_embed` `(B, K, W)`,
+    `image_tokens` `(B, K, T, W)` and `text_embed`."""
+    b, k = images.shape[:2]
+    if k != self.num_images:
+      raise ValueError(f"expected {self.num_images} image(s) per example, "
+                       f"got images of shape {images.shape}")
+    # Every image through the encoder at once, as LAVIS concatenates them.
+    img = self.encode_image(images.reshape((b * k,) + images.shape[2:]),
+                            train=train)
+    img = {n: v.reshape((b, k) + v.shape[1:]) for n, v in img.items()}
     eot = text_transformer.eot_positions(text, self.eot_id)
     mask = jnp.arange(text.shape[1])[None, :] <= eot[:, None]
     hidden = self.text_encoder.text(text, mask)
-    fused = self.text_encoder.fusion(hidden, mask, img["image_tokens"],
-                                     img["image_mask"])[:, 0]
+    tokens = [img["image_tokens"][:, i] for i in range(k)]
+    masks = [img["image_mask"][:, i] for i in range(k)]
+    if k == 1:
+      tokens, masks = tokens[0], masks[0]
+    fused = self.text_encoder.fusion(hidden, mask, tokens, masks)[:, 0]
     logits = self.cls_head_2(nn.relu(self.cls_head_0(fused)))
     return {"class_logits": logits.astype(jnp.float32),
             "fusion_cls": fused.astype(jnp.float32),
-            "image_embed": img["image_embed"][:, None],
-            "image_tokens": img["image_tokens"][:, None],
+            "image_embed": img["image_embed"],
+            "image_tokens": img["image_tokens"],
             "text_embed": clip.l2_normalize(hidden[:, 0].astype(
                 jnp.float32))}
 

@@ -33,7 +33,8 @@ _ARCHITECTURE = {
     "text_heads": "text tower attention heads",
     "eot_id": "the end-of-text token (its position is the text's embedding)",
     "fusion_width": "fusion encoder width (no CLIP counterpart: random)",
-    "fusion_layers": "fusion encoder layers",
+    "fusion_layers": "fusion encoder layers (`albef` on two images: "
+                     "an even number, pairs)",
     "fusion_heads": "fusion encoder attention heads",
     "activation": "MLP activation: `gelu` (tanh approximation), "
                   "`gelu_exact` (erf), `quick_gelu` (CLIP)",
@@ -77,7 +78,9 @@ MODEL = Section("model", {
                 "image-text classification tasks) or `albef` (ALBEF: "
                 "`text_layers` text-only BERT layers, then `fusion_layers` "
                 "with cross-attention; ALBEF .pth checkpoints; retrieval, "
-                "and one-image classification as SNLI-VE)",
+                "one-image classification as SNLI-VE, and two-image "
+                "classification as NLVR2, whose fusion layers are pairs, "
+                "one per image)",
                 one_of(("clip", "blip", "vilt", "albef"))),
     **{k: Key(_TINY[k], doc, _CHECKS.get(k))
        for k, doc in _ARCHITECTURE.items()},

@@ -1,10 +1,11 @@
 """ALBEF checkpoints (`.pth` / `.pt` files of LAVIS's model zoo,
 `albef_coco_retrieval_lavis.pt`, `albef_flickr_retrieval_lavis.pt`,
-`albef_snli_ve_lavis.pt`, the original ALBEF's `mscoco.pth`,
-`flickr30k.pth`, or the pretrained `ALBEF.pth`) into
-`models.albef.AlbefRetrieval` or `AlbefClassifier` (SNLI-VE), read
-without torch or pickle execution (`torch_files`), by name (`hf_state`).
-The pretrained file loads into the classifier as its backbone (the
+`albef_snli_ve_lavis.pt`, `albef_nlvr_lavis.pt`, the original ALBEF's
+`mscoco.pth`, `flickr30k.pth`, or the pretrained `ALBEF.pth` and, for
+NLVR2, `pretrain_model_nlvr.pth`) into `models.albef.AlbefRetrieval` or
+`AlbefClassifier` (SNLI-VE, or NLVR2 with two images), read without
+torch or pickle execution (`torch_files`), by name (`hf_state`). A
+pretrained file loads into the classifier as its backbone (the
 classifier starts at its initialisation).
 
 An ALBEF file holds no config: the architecture comes from the tensor
@@ -23,7 +24,16 @@ gives, from a `config.json` beside the file (`{"vision_heads": ..,
 * `temp` becomes `logit_scale` = log(1 / temp);
 * `visual_encoder.pos_embed` of another image size (the pretrained
   checkpoints' 256 pixels) is resized to the model's grid by bicubic
-  interpolation as torch computes it (ALBEF's `interpolate_pos_embed`).
+  interpolation as torch computes it (ALBEF's `interpolate_pos_embed`);
+* the NLVR2 model's pairs of fusion layers share their cross-attention
+  key and value (LAVIS's `share_cross_attention`), which its state dict
+  holds under both layers' names: the model holds them once, under the
+  second layer's, and the first's copy is dropped after checking it is
+  the same tensor. A checkpoint whose fusion layers share them in pairs
+  is an NLVR2 one (`paired`): it is refused for one-image tasks, and
+  any other for two-image tasks (the 12-layer `ALBEF.pth` too: ALBEF's
+  NLVR2 fine-tuning starts from the text-assignment pretrained
+  `pretrain_model_nlvr.pth`, whose `ta_head` is dropped).
 
 No reference implementation of ALBEF installs here (LAVIS pins old
 libraries), so the parity golden files check this port against ALBEF's
@@ -44,17 +54,34 @@ from mmul_jax import io_utils
 from mmul_jax.pretrained import clip_weights
 from mmul_jax.pretrained import hf_state
 
-# Where a task-fine-tuned checkpoint (`model.original`) comes from.
-FINE_TUNED_EXAMPLE = (
-    "https://storage.googleapis.com/sfr-vision-language-research/LAVIS/"
-    "models/ALBEF/albef_coco_retrieval_lavis.pt")
-FINE_TUNED_DOWNLOAD = ("wget " + FINE_TUNED_EXAMPLE + " -O {path} (and "
-                       "bert-base-uncased's tokenizer.json beside it)")
-PRETRAINED_EXAMPLE = (
-    "https://storage.googleapis.com/sfr-pcl-data-research/ALBEF/ALBEF.pth")
+# Where each released file comes from, by its name.
+_LAVIS = ("https://storage.googleapis.com/sfr-vision-language-research/"
+          "LAVIS/models/ALBEF/")
+_PCL = "https://storage.googleapis.com/sfr-pcl-data-research/ALBEF/"
+DOWNLOADS = {
+    **{n: _LAVIS + n for n in (
+        "albef_coco_retrieval_lavis.pt", "albef_flickr_retrieval_lavis.pt",
+        "albef_snli_ve_lavis.pt", "albef_nlvr_lavis.pt")},
+    "ALBEF.pth": _PCL + "ALBEF.pth",
+    "pretrain_model_nlvr.pth": _PCL + "pretrain_model_nlvr.pth"}
+
+
+def _url(path: str, default: str) -> str:
+  return DOWNLOADS.get(os.path.basename(path), DOWNLOADS[default])
+
+
+def fine_tuned_download(path: str) -> str:
+  """The command that downloads a task-fine-tuned checkpoint to `path`
+  (the one its file name names, else COCO retrieval's)."""
+  return (f"wget {_url(path, 'albef_coco_retrieval_lavis.pt')} -O {path} "
+          "(and bert-base-uncased's tokenizer.json beside it)")
+
+
 _DROPPED = re.compile(
     r"^(\w+_m\.|image_queue$|text_queue$|idx_queue$|queue_ptr$|"
-    r"text_encoder\.cls\.)|position_ids$")
+    r"text_encoder\.cls\.|ta_head\.)|position_ids$")
+_SHARED = re.compile(r"^text_encoder\.encoder\.layer\.(\d+)\.crossattention"
+                     r"\.self\.(key|value)\.(weight|bias)$")
 _TOKEN_TYPES = "text_encoder.embeddings.token_type_embeddings.weight"
 _POSITIONS = "text_encoder.embeddings.position_embeddings.weight"
 _POS_EMBED = "visual_encoder.pos_embed"
@@ -65,11 +92,14 @@ def _file(path: str) -> str:
   if os.path.isfile(path):
     return path
   if not os.path.isdir(path):
+    named = DOWNLOADS.get(os.path.basename(path))
     raise errors.CheckpointError(
-        f"ALBEF checkpoint {path} does not exist. Download it there, e.g. "
-        f"{PRETRAINED_EXAMPLE} (pretrained) or {FINE_TUNED_EXAMPLE} "
-        "(COCO retrieval), with bert-base-uncased's tokenizer.json beside "
-        "it, or pass --config.model.pretrained=FILE")
+        f"ALBEF checkpoint {path} does not exist. Download it there, "
+        + (f"{named}" if named else
+           f"e.g. {DOWNLOADS['ALBEF.pth']} (pretrained) or "
+           f"{DOWNLOADS['albef_coco_retrieval_lavis.pt']} (COCO retrieval)")
+        + ", with bert-base-uncased's tokenizer.json beside it, or pass "
+        "--config.model.pretrained=FILE")
   found = sorted(f for f in os.listdir(path) if f.endswith((".pth", ".pt")))
   if len(found) != 1:
     raise errors.CheckpointError(
@@ -98,18 +128,53 @@ def read_state(path: str) -> dict[str, np.ndarray]:
   return state
 
 
+def _partner(name: str) -> str | None:
+  """The name of a shared key / value tensor in the pair's second layer,
+  for one in any layer."""
+  m = _SHARED.match(name)
+  if m is None:
+    return None
+  i = int(m.group(1))
+  return name.replace(f".layer.{i}.", f".layer.{i + 1}.", 1)
+
+
+def _is_paired(state: dict[str, np.ndarray]) -> bool:
+  """Whether the fusion layers share their cross-attention key and value
+  in pairs (ALBEF's NLVR2 model)."""
+  shared = {k: int(_SHARED.match(k).group(1)) for k in state
+            if _SHARED.match(k)}
+  layers = sorted(set(shared.values()))
+  if not layers or len(layers) % 2:
+    return False
+  firsts = set(layers[::2])
+  return all(_partner(k) in state and np.array_equal(state[k],
+                                                     state[_partner(k)])
+             for k, i in shared.items() if i in firsts)
+
+
 @functools.lru_cache(maxsize=8)
-def _shapes_of(file: str, stamp: tuple) -> dict[str, tuple[int, ...]]:
+def _layout_of(file: str, stamp: tuple):
   del stamp  # in the key: a rewritten file is read again
-  return {k: tuple(v.shape) for k, v in read_state(file).items()}
+  state = read_state(file)
+  return {k: tuple(v.shape) for k, v in state.items()}, _is_paired(state)
+
+
+def _layout(path: str):
+  file = os.path.realpath(_file(path))
+  st = os.stat(file)
+  return _layout_of(file, (st.st_mtime_ns, st.st_size))
 
 
 def shapes(path: str) -> dict[str, tuple[int, ...]]:
   """Every adapted tensor's shape (`read_state`'s names), read once per
   file: the architecture, head and task checks before a run all ask."""
-  file = os.path.realpath(_file(path))
-  st = os.stat(file)
-  return _shapes_of(file, (st.st_mtime_ns, st.st_size))
+  return _layout(path)[0]
+
+
+def paired(path: str) -> bool:
+  """Whether the checkpoint is ALBEF's NLVR2 model (fusion layers sharing
+  their cross-attention key and value in pairs)."""
+  return _layout(path)[1]
 
 
 def _shape(state, name: str, path: str) -> tuple[int, ...]:
@@ -213,9 +278,22 @@ def has_head(path: str, task=None) -> bool:
 def check_task(path: str, task) -> None:
   """Raises `ConfigError` when a classifier checkpoint answers another
   number of classes than the dataset's (a pretrained one has no
-  classifier to fit)."""
+  classifier to fit), or reads another number of images (NLVR2's paired
+  fusion layers for two, any other layout for one)."""
   if task.name != "classification":
     return
+  if task.num_images == 2 and not paired(path):
+    raise errors.ConfigError(
+        f"{path} is not ALBEF's NLVR2 model (its fusion layers do not "
+        "share their cross-attention key and value in pairs); two images "
+        "per example need albef_nlvr_lavis.pt as model.original and the "
+        "text-assignment pretrained pretrain_model_nlvr.pth as "
+        f"model.pretrained ({DOWNLOADS['pretrain_model_nlvr.pth']})")
+  if task.num_images == 1 and paired(path):
+    raise errors.ConfigError(
+        f"{path} is ALBEF's NLVR2 model (two images per example); this "
+        "dataset has one. Use an SNLI-VE checkpoint or the pretrained "
+        "ALBEF.pth")
   classes = model_config(path)["num_classes"]
   if classes is not None and classes != task.num_classes:
     raise errors.ConfigError(
@@ -258,10 +336,33 @@ def resize_pos_embed(pos: np.ndarray, grid: int) -> np.ndarray:
   return np.concatenate([pos[0, :1], out.astype(pos.dtype)])[None]
 
 
+def _unshare(state: dict, params: dict, source: str) -> None:
+  """Drops from `state` the first layer's copy of each key and value a
+  pair of fusion layers shares, where the model holds them once (under
+  the second layer), after checking the copies are one tensor."""
+  encoder = params["text_encoder"]["encoder"]
+  for name in [k for k in state if _SHARED.match(k)]:
+    m = _SHARED.match(name)
+    held = encoder.get(f"layer_{m.group(1)}", {}).get(
+        "crossattention", {}).get("self", {})
+    if not held or m.group(2) in held:
+      continue
+    partner = _partner(name)
+    if partner not in state or not np.array_equal(state[name],
+                                                  state[partner]):
+      raise errors.CheckpointError(
+          f"{source}: tensor {name!r} is not {partner!r}; ALBEF's NLVR2 "
+          "model shares a pair of fusion layers' cross-attention key and "
+          "value, so this is not an NLVR2 checkpoint")
+    del state[name]
+
+
 def import_params(params: dict, path: str) -> dict:
-  """`params` of an `AlbefRetrieval` of the checkpoint's architecture (at
-  any image size) with every tensor of the checkpoint in place."""
+  """`params` of an `AlbefRetrieval` or `AlbefClassifier` of the
+  checkpoint's architecture (at any image size) with every tensor of the
+  checkpoint in place."""
   state = read_state(path)
+  _unshare(state, params, _file(path))
   want = params["visual_encoder"]["pos_embed"].shape
   if _POS_EMBED in state and state[_POS_EMBED].shape != want:
     state[_POS_EMBED] = resize_pos_embed(state[_POS_EMBED],

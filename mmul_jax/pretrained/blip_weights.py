@@ -10,9 +10,14 @@ from mmul_jax import errors
 from mmul_jax.pretrained import clip_weights
 from mmul_jax.pretrained import hf_state
 
-# Where a task-fine-tuned checkpoint (`model.original`) comes from.
-FINE_TUNED_DOWNLOAD = ("huggingface-cli download "
-                       "Salesforce/blip-itm-base-coco --local-dir {path}")
+
+def fine_tuned_download(path: str) -> str:
+  """Where a task-fine-tuned checkpoint (`model.original`) comes from: the
+  command that downloads one to `path`."""
+  return (f"huggingface-cli download Salesforce/blip-itm-base-coco "
+          f"--local-dir {path}")
+
+
 ARCHITECTURE = "BlipForImageTextRetrieval"
 
 

@@ -24,11 +24,13 @@ def _module(model_cfg):
 def check_model_config(path: str, model_cfg, *, task=None) -> None:
   """Raises `ConfigError` naming every `model.*` key that differs from the
   checkpoint's architecture, or, given the run's `task`, the task layout
-  the checkpoint's head was made for (ViLT's images and classes)."""
+  the checkpoint's head was made for (ViLT's images and classes, ALBEF's
+  one- or two-image model), which is checked first: a checkpoint for
+  another task layout is named as such, not by its sizes."""
   module = _module(model_cfg)
-  module.check_model_config(path, model_cfg)
   if task is not None and hasattr(module, "check_task"):
     module.check_task(path, task)
+  module.check_model_config(path, model_cfg)
 
 
 def check_original(path: str, model_cfg, task) -> None:
@@ -39,7 +41,7 @@ def check_original(path: str, model_cfg, task) -> None:
     raise errors.CheckpointError(
         f"model.original = {path} does not exist. Download the "
         "task-fine-tuned checkpoint there, e.g. "
-        f"{module.FINE_TUNED_DOWNLOAD.format(path=path)}, or pass "
+        f"{module.fine_tuned_download(path)}, or pass "
         "--config.model.original=PATH (empty: the original trains on D)")
   check_model_config(path, model_cfg, task=task)
   if hasattr(module, "has_head") and not module.has_head(path, task):

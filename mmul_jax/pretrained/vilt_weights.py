@@ -19,9 +19,14 @@ from mmul_jax import errors
 from mmul_jax.pretrained import clip_weights
 from mmul_jax.pretrained import hf_state
 
-# Where a task-fine-tuned checkpoint (`model.original`) comes from.
-FINE_TUNED_DOWNLOAD = ("huggingface-cli download "
-                       "dandelin/vilt-b32-finetuned-nlvr2 --local-dir {path}")
+
+def fine_tuned_download(path: str) -> str:
+  """Where a task-fine-tuned checkpoint (`model.original`) comes from: the
+  command that downloads one to `path`."""
+  return (f"huggingface-cli download dandelin/vilt-b32-finetuned-nlvr2 "
+          f"--local-dir {path}")
+
+
 ARCHITECTURE = "ViltForImagesAndTextClassification"
 PRETRAINED = "ViltForMaskedLM"  # the backbone only
 BERT_SEP = 102  # [SEP] of BERT's uncased vocabulary, ViLT's

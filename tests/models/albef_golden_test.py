@@ -1,4 +1,5 @@
-"""ALBEF retrieval parity without torch: a random tiny ALBEF checkpoint in
+"""ALBEF parity without torch (retrieval; the SNLI-VE and NLVR2
+classifiers at the end): a random tiny ALBEF checkpoint in
 LAVIS's layout (a wrapped `.pth` with a momentum tensor, the queues and
 `temp`; tests/fixtures/albef_golden, written by
 tests/fixtures/make_albef_golden.py) must give, through our torch-free
@@ -191,4 +192,77 @@ def test_the_snli_ve_classifier_matches_the_reference(tmp_path):
 def test_golden_files_stay_small():
   total = sum(os.path.getsize(os.path.join(r, f))
               for r, _, files in os.walk(GOLDEN) for f in files)
-  assert total < 500_000, total
+  # Three models (retrieval, SNLI-VE head, NLVR2): about 0.8 MB.
+  assert total < 900_000, total
+
+
+NLVR = albef_checkpoints.NLVR
+
+
+@functools.lru_cache(maxsize=None)
+def _nlvr_template():
+  config = albef_weights.model_config(NLVR)
+  config.pop("embed_dim")  # None: no ITC projections
+  model = albef.AlbefClassifier(
+      **config, num_images=2, eot_id=albef_weights.model_keys(NLVR)["eot_id"])
+  golden = dict(np.load(os.path.join(GOLDEN, "outputs.npz")))
+  init = jax.jit(functools.partial(model.init, method=model.classify))
+  params = init(jax.random.key(0), golden["nlvr_images"][:1],
+                golden["ids"][:1])["params"]
+  return model, jax.tree.map(np.asarray, params), golden
+
+
+def test_the_nlvr2_model_matches_the_reference():
+  """ALBEF's NLVR2 model: fusion layers in pairs, the first of a pair
+  attending to the first image and the second to the second, one key and
+  value per pair; its logits and fusion [CLS] are the reference's."""
+  assert albef_weights.paired(NLVR) and not albef_weights.paired(CKPT)
+  c = albef_weights.model_config(NLVR)
+  assert (c["text_layers"], c["fusion_layers"], c["num_classes"]) == (1, 4,
+                                                                      2)
+  model, params, golden = _nlvr_template()
+  loaded = albef_weights.import_params(params, NLVR)
+  out = jax.jit(lambda p: model.apply(
+      {"params": p}, golden["nlvr_images"], golden["ids"],
+      method=model.classify))(loaded)
+  np.testing.assert_allclose(out["fusion_cls"], golden["nlvr_fusion_cls"],
+                             **TOL)
+  np.testing.assert_allclose(out["class_logits"], golden["nlvr_logits"],
+                             **TOL)
+  assert out["image_tokens"].shape == (3, 2, 17, 32)
+  layers = loaded["text_encoder"]["encoder"]
+  state = albef_weights.read_state(NLVR)
+  for first, second in ((1, 2), (3, 4)):
+    assert set(layers[f"layer_{first}"]["crossattention"]["self"]) == {
+        "query"}
+    np.testing.assert_array_equal(
+        layers[f"layer_{second}"]["crossattention"]["self"]["value"]["bias"],
+        state[f"text_encoder.encoder.layer.{first}.crossattention.self."
+              "value.bias"])
+
+
+def test_an_nlvr2_checkpoint_whose_pairs_differ_is_refused(tmp_path):
+  key = "text_encoder.encoder.layer.3.crossattention.self.key.weight"
+  path = albef_checkpoints.rewritten(
+      tmp_path / "nlvr", lambda s: s.update({key: s[key] + 1.0}),
+      albef_checkpoints.NLVR)
+  assert not albef_weights.paired(path)
+  model, params, _ = _nlvr_template()
+  with pytest.raises(errors.CheckpointError,
+                     match=f"tensor '{key}' is not .*layer.4"):
+    albef_weights.import_params(params, path)
+
+
+def test_the_text_assignment_backbone_loads_without_its_head(tmp_path):
+  """pretrain_model_nlvr.pth: `ta_head` dropped, `cls_head` fresh, every
+  other tensor the checkpoint's."""
+  path = albef_checkpoints.nlvr_pretrained(tmp_path / "ta")
+  assert albef_weights.paired(path)
+  assert albef_weights.model_config(path)["num_classes"] is None
+  model, params, _ = _nlvr_template()
+  loaded = albef_weights.import_params(params, path)
+  whole = albef_weights.import_params(params, NLVR)
+  np.testing.assert_array_equal(loaded["cls_head_0"]["kernel"],
+                                params["cls_head_0"]["kernel"])
+  jax.tree.map(np.testing.assert_array_equal, loaded["text_encoder"],
+               whole["text_encoder"])

@@ -1,7 +1,7 @@
 """Every method through the one loop on the papers' backbones: BLIP's and
-ALBEF's retrieval models and ViLT's two-image classifier, from the tiny
-random checkpoints of tests/fixtures (blip_golden, albef_golden,
-vilt_golden), trained briefly
+ALBEF's retrieval models and ViLT's and ALBEF's two-image classifiers
+(NLVR2), from the tiny random checkpoints of tests/fixtures (blip_golden,
+albef_golden, vilt_golden), trained briefly
 into an original and unlearned by each method, in full and with LoRA
 adapters (`unlearn.lora_rank`), and with bf16 compute. The default suite
 runs MMUL with LoRA on ViLT; the slow suite runs the rest."""
@@ -27,17 +27,22 @@ FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 BLIP = os.path.join(FIXTURES, "blip_golden", "hf")
 VILT = os.path.join(FIXTURES, "vilt_golden", "nlvr2", "hf")
 ALBEF = os.path.join(FIXTURES, "albef_golden", "retrieval", "albef.pth")
+ALBEF_NLVR = os.path.join(FIXTURES, "albef_golden", "nlvr", "albef_nlvr.pth")
+# Relabelling draws wrong classes (no captions in the NLVR2-style data).
+_LABELS = {"method.randlabel.target": "labels",
+           "method.salun.target": "labels"}
 ARCHS = {
     "albef": dict(dataset="shapes_captions", checkpoint=ALBEF,
                   keys=albef_weights.model_keys, extra={"eval.rerank_k": 4}),
     "blip": dict(dataset="shapes_captions", checkpoint=BLIP,
                  keys=blip_weights.model_keys, extra={"eval.rerank_k": 4}),
+    "albef_nlvr2": dict(arch="albef", dataset="shapes_nlvr2",
+                        checkpoint=ALBEF_NLVR, keys=albef_weights.model_keys,
+                        extra=_LABELS),
     "vilt": dict(dataset="shapes_nlvr2", checkpoint=VILT,
                  keys=vilt_weights.model_keys, extra={
                      "data.mean": (0.5,) * 3, "data.std": (0.5,) * 3,
-                     # Relabelling draws wrong classes (no captions here).
-                     "method.randlabel.target": "labels",
-                     "method.salun.target": "labels"}),
+                     **_LABELS}),
 }
 
 
@@ -52,7 +57,7 @@ def arch(request, tiny_config, data_dir, tmp_path_factory):
     c = tiny_config.copy_and_resolve_references()
     c.data.data_dir = data_dir
     c.data.name = a["dataset"]
-    c.model.arch = request.param
+    c.model.arch = a.get("arch", request.param)
     c.model.pretrained = a["checkpoint"]
     c.model.update(a["keys"](a["checkpoint"]))
     c.model.context_length = 12
