@@ -1,19 +1,25 @@
-"""MMUL on MS-COCO retrieval (Karpathy splits) with BLIP base's retrieval
-model.
+"""MultiDelete's BLIP setting on MS-COCO retrieval (Karpathy splits): MMUL
+on BLIP base's COCO retrieval model.
 
   python scripts/unlearn.py --config=configs/blip_coco.py \\
       --config.data.manual_dir=/path/to/coco \\
-      --config.model.pretrained=/path/to/blip-itm-base-coco
+      --config.model.original=/path/to/blip-itm-base-coco \\
+      --config.model.pretrained=/path/to/model_base_capfilt_large.pth
 
 Needs the files of the COCO builder's instructions (Karpathy's
 dataset_coco.json, train2014/ and val2014/; without them the run stops at
-once and prints them) and the Hugging Face download of
-Salesforce/blip-itm-base-coco (config.json, model.safetensors,
-tokenizer.json, tokenizer_config.json; default
-~/checkpoints/blip-itm-base-coco; without it the run stops with the
-download command). Both the original and the retrained model start from
-it: the original fine-tunes on all 113,287 training images, the retrained
-one on Dr.
+once and prints them) and two checkpoints (without them the run stops
+with where to get them):
+
+* the Hugging Face download of Salesforce/blip-itm-base-coco
+  (config.json, model.safetensors, tokenizer.json, tokenizer_config.json;
+  default ~/checkpoints/blip-itm-base-coco): the original, as MultiDelete
+  unlearns it, not trained here;
+* https://storage.googleapis.com/sfr-vision-language-research/BLIP/models/model_base_capfilt_large.pth
+  (default ~/checkpoints/blip/, with the tokenizer.json and
+  tokenizer_config.json of blip-itm-base-coco beside it): BLIP's
+  pretrained weights, LAVIS's starting point for BLIP retrieval, from
+  which the retrained reference fine-tunes on Dr.
 
 The recipe is `mmul_jax.recipes.blip_retrieval`; Df is 5,000 images, the
 paper's largest size (set deletion.count for its others).
@@ -28,7 +34,7 @@ COCO_TRAIN_IMAGES = 113_287
 def get_config():
   c = config_schema.default_config()
   recipes.blip_retrieval(c, dataset="coco_karpathy",
-                         checkpoint="blip-itm-base-coco",
+                         original="blip-itm-base-coco",
                          train_images=COCO_TRAIN_IMAGES, df_images=5000,
                          rerank_k=256)
   return c

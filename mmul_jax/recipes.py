@@ -130,18 +130,25 @@ BLIP_BASE = dict(embed_dim=256, image_size=384, patch_size=16,
 
 
 def blip_retrieval(c: ml_collections.ConfigDict, *, dataset: str,
-                   checkpoint: str, train_images: int, df_images: int,
-                   rerank_k: int) -> None:
-  """`clip_retrieval`'s schedule on BLIP base's retrieval model from
-  `checkpoint` (a directory name under ~/checkpoints): BLIP's own
-  fine-tuning settings (lr 1e-5, weight decay 0.05, 384-pixel images with
-  CLIP's normalisation, ITC top-k re-ranked by the matching head)."""
+                   original: str, train_images: int, df_images: int,
+                   rerank_k: int,
+                   pretrained: str = "blip/model_base_capfilt_large.pth"
+                   ) -> None:
+  """`clip_retrieval`'s schedule on BLIP base's retrieval model:
+  MultiDelete's setting, the original the task-fine-tuned Hugging Face
+  checkpoint `original` (a directory name under ~/checkpoints) as is, the
+  retrained reference fine-tuned on Dr from BLIP's pretrained `pretrained`
+  (under ~/checkpoints; LAVIS's starting point for BLIP retrieval, its
+  224-pixel positions resized to 384), with BLIP's own fine-tuning
+  settings (lr 1e-5, weight decay 0.05, 384-pixel images with CLIP's
+  normalisation, ITC top-k re-ranked by the matching head)."""
   clip_retrieval(c, dataset=dataset, train_images=train_images,
                  df_images=df_images, weight_decay=0.05, rerank_k=rerank_k)
   c.model.arch = "blip"
   c.model.update(BLIP_BASE)
   c.data.image_size = BLIP_BASE["image_size"]
-  c.model.pretrained = f"~/checkpoints/{checkpoint}"
+  c.model.original = f"~/checkpoints/{original}"
+  c.model.pretrained = f"~/checkpoints/{pretrained}"
 
 
 # ViLT-B/32 (`dandelin/vilt-b32-*`): one transformer, the fusion keys.

@@ -24,7 +24,7 @@ gives, from a `config.json` beside the file (`{"vision_heads": ..,
 * `temp` becomes `logit_scale` = log(1 / temp);
 * `visual_encoder.pos_embed` of another image size (the pretrained
   checkpoints' 256 pixels) is resized to the model's grid by bicubic
-  interpolation as torch computes it (ALBEF's `interpolate_pos_embed`);
+  interpolation as torch computes it (ALBEF's `interpolate_pos_embed`, `positions.resize`);
 * the NLVR2 model's pairs of fusion layers share their cross-attention
   key and value (LAVIS's `share_cross_attention`), which its state dict
   holds under both layers' names: the model holds them once, under the
@@ -53,6 +53,7 @@ from mmul_jax import errors
 from mmul_jax import io_utils
 from mmul_jax.pretrained import clip_weights
 from mmul_jax.pretrained import hf_state
+from mmul_jax.pretrained import positions
 
 # Where each released file comes from, by its name.
 _LAVIS = ("https://storage.googleapis.com/sfr-vision-language-research/"
@@ -304,38 +305,6 @@ def check_task(path: str, task) -> None:
 _RETRIEVAL_ONLY = ("vision_proj.", "text_proj.", "itm_head.", "logit_scale")
 
 
-def _cubic(x: np.ndarray) -> np.ndarray:
-  """torch's bicubic kernel (A = -0.75) at distances `x`."""
-  a, x = -0.75, np.abs(x)
-  return np.where(x <= 1, ((a + 2) * x - (a + 3)) * x * x + 1,
-                  np.where(x < 2, ((a * x - 5 * a) * x + 8 * a) * x - 4 * a,
-                           0.0))
-
-
-def _bicubic_matrix(n_in: int, n_out: int) -> np.ndarray:
-  """`(n_out, n_in)` weights of torch's 1-D bicubic interpolation
-  (align_corners=False, borders clamped)."""
-  w = np.zeros((n_out, n_in))
-  for i in range(n_out):
-    src = (i + 0.5) * n_in / n_out - 0.5
-    base = int(np.floor(src))
-    for k in range(base - 1, base + 3):
-      w[i, min(max(k, 0), n_in - 1)] += _cubic(src - k)
-  return w
-
-
-def resize_pos_embed(pos: np.ndarray, grid: int) -> np.ndarray:
-  """`(1, 1 + g*g, C)` position embeddings ([CLS] first) resized to a
-  `grid` x `grid` patch grid, as ALBEF's `interpolate_pos_embed`."""
-  g = round((pos.shape[1] - 1) ** 0.5)
-  if g == grid:
-    return pos
-  m = _bicubic_matrix(g, grid)
-  patches = pos[0, 1:].reshape(g, g, -1).astype(np.float64)
-  out = np.einsum("yh,xw,hwc->yxc", m, m, patches).reshape(grid * grid, -1)
-  return np.concatenate([pos[0, :1], out.astype(pos.dtype)])[None]
-
-
 def _unshare(state: dict, params: dict, source: str) -> None:
   """Drops from `state` the first layer's copy of each key and value a
   pair of fusion layers shares, where the model holds them once (under
@@ -365,7 +334,7 @@ def import_params(params: dict, path: str) -> dict:
   _unshare(state, params, _file(path))
   want = params["visual_encoder"]["pos_embed"].shape
   if _POS_EMBED in state and state[_POS_EMBED].shape != want:
-    state[_POS_EMBED] = resize_pos_embed(state[_POS_EMBED],
+    state[_POS_EMBED] = positions.resize(state[_POS_EMBED],
                                          round((want[1] - 1) ** 0.5))
   skip = ()
   if "cls_head_0" in params:  # the classifier: no ITC or matching head

@@ -1,14 +1,19 @@
-"""BLIP retrieval checkpoints (Hugging Face `BlipForImageTextRetrieval`:
-`Salesforce/blip-itm-base-coco`, `-flickr`, `-large-*`) into
-`models.blip.BlipRetrieval`: its architecture from `config.json`, its
-tensors by name (`hf_state`)."""
+"""BLIP retrieval checkpoints into `models.blip.BlipRetrieval`: a Hugging
+Face `BlipForImageTextRetrieval` directory (`Salesforce/blip-itm-base-coco`,
+`-flickr`, `-large-*`; the architecture from `config.json`), or one of
+BLIP's own files (`model_base_capfilt_large.pth`, the pretrained weights
+MultiDelete retrains from, and the retrieval `.pth` files; the
+architecture from the tensor shapes, the names renamed by
+`blip_original`); the tensors by name (`hf_state`)."""
 
 from __future__ import annotations
 
 
 from mmul_jax import errors
+from mmul_jax.pretrained import blip_original
 from mmul_jax.pretrained import clip_weights
 from mmul_jax.pretrained import hf_state
+from mmul_jax.pretrained import positions
 
 
 def fine_tuned_download(path: str) -> str:
@@ -31,7 +36,9 @@ def _config(path: str) -> dict:
 
 def model_config(path: str) -> dict:
   """`BlipRetrieval`'s architecture arguments from the checkpoint's
-  config.json."""
+  config.json (or, for BLIP's own files, its tensor shapes)."""
+  if blip_original.is_original(path):
+    return blip_original.model_config(path)
   config = _config(path)
   t, v = config["text_config"], config["vision_config"]
   for tower, c in (("text", t), ("vision", v)):
@@ -89,9 +96,17 @@ def check_model_config(path: str, model_cfg) -> None:
     raise errors.CheckpointError(
         f"{path}: LayerNorm epsilons {c['vision_eps']} / {c['text_eps']}; "
         "BLIP's are 1e-5 (image) and 1e-12 (text)")
-  hf_state.check_keys(path, model_cfg, _model_keys(c, path),
+  wanted = _model_keys(c, path)
+  extra = []
+  if blip_original.is_original(path):  # positions resize to any size
+    wanted.pop("image_size")
+    if model_cfg["image_size"] % model_cfg["patch_size"]:
+      extra = [f"model.image_size = {model_cfg['image_size']} is not a "
+               f"multiple of the patch size {model_cfg['patch_size']}"]
+  hf_state.check_keys(path, model_cfg, wanted,
                       positions="the text encoder's {n} positions",
-                      remedy="Set these keys (its config.json has them)")
+                      remedy="Set these keys (its config.json or "
+                      "blip_weights.model_keys(path) has them)", extra=extra)
 
 
 def load_towers(path: str, params: dict, model_cfg) -> dict:
@@ -105,9 +120,20 @@ def load_towers(path: str, params: dict, model_cfg) -> dict:
 def import_params(params: dict, path: str) -> dict:
   """`params` of a `BlipRetrieval` built from `model_config(path)`, with
   every tensor of the checkpoint `path` (a directory: safetensors,
-  sharded safetensors with its index, or pytorch_model.bin) in place;
-  `logit_scale`, which the checkpoints do not keep, stays as given."""
-  _config(path)
-  state = clip_weights.read_state_dict(path)
-  return hf_state.import_state(params, state, source=path,
-                               skip=("logit_scale",))
+  sharded safetensors with its index, or pytorch_model.bin; or one of
+  BLIP's own files, whose position embeddings are resized to the model's
+  image size) in place; `logit_scale`, which Hugging Face's checkpoints
+  do not keep, stays as given."""
+  if blip_original.is_original(path):
+    state = blip_original.read_state(path)
+    want = params["vision_model"]["embeddings"]["position_embedding"].shape
+    pos = state.get(blip_original.POS_EMBED)
+    if pos is not None and pos.shape != want:
+      state[blip_original.POS_EMBED] = positions.resize(
+          pos, round((want[1] - 1) ** 0.5))
+  else:
+    _config(path)
+    state = clip_weights.read_state_dict(path)
+  return hf_state.import_state(
+      params, state, source=path,
+      skip=() if "logit_scale" in state else ("logit_scale",))

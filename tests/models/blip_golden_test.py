@@ -4,7 +4,8 @@ layout (tests/fixtures/blip_golden, written by
 tests/fixtures/make_blip_golden.py) must give, through our importer,
 tokenizer and `models.blip.BlipRetrieval`, what transformers computed:
 image tokens, both passes' [CLS], ITC cosine scores and ITM logits, to
-1e-4 (float32)."""
+1e-4 (float32). The same weights in BLIP's own `.pth` layout import to
+the same parameters."""
 
 import functools
 import os
@@ -19,7 +20,9 @@ import safetensors.numpy
 from mmul_jax import errors
 from mmul_jax.data.core import tokenizer as tokenizer_lib
 from mmul_jax.models import blip
+from mmul_jax.pretrained import blip_original
 from mmul_jax.pretrained import blip_weights
+from mmul_jax.pretrained import positions
 
 GOLDEN = os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), "fixtures", "blip_golden")
@@ -137,3 +140,49 @@ def test_golden_files_stay_small():
   total = sum(os.path.getsize(os.path.join(r, f))
               for r, _, files in os.walk(GOLDEN) for f in files)
   assert total < 500_000, total
+
+
+ORIGINAL = os.path.join(GOLDEN, "original", "model_base.pth")
+
+
+def test_blips_own_file_imports_to_the_same_model():
+  """The same weights in BLIP's own layout (a wrapped .pth with timm's
+  image-encoder names, `temp`, momentum copies, queues and a decoder
+  tensor) give the same architecture and parameters, `temp` as the logit
+  scale."""
+  assert blip_weights.model_config(ORIGINAL) == blip_weights.model_config(HF)
+  _, from_hf, _ = _model_and_params()
+  _, from_pth, _ = _model_and_params(ORIGINAL)
+  np.testing.assert_allclose(np.exp(from_pth.pop("logit_scale")), 20.0,
+                             rtol=1e-5)
+  from_hf.pop("logit_scale")
+  jax.tree.map(np.testing.assert_array_equal, from_pth, from_hf)
+
+
+def test_blips_own_file_resizes_its_positions():
+  """The pretrained files are 224-pixel models read at 384: the 4x4 grid
+  read at 40 pixels is `positions.resize` of it (torch's bicubic, checked
+  against torch in albef_golden_test), [CLS] kept."""
+  config = {**blip_weights.model_config(ORIGINAL), "image_size": 40}
+  model = blip.BlipRetrieval(**config)
+  params = jax.jit(model.init)(jax.random.key(0),
+                               np.zeros((1, 40, 40, 3), np.float32),
+                               np.zeros((1, 12), np.int32))["params"]
+  loaded = blip_weights.import_params(jax.tree.map(np.asarray, params),
+                                      ORIGINAL)
+  pos = blip_original.read_state(ORIGINAL)[blip_original.POS_EMBED]
+  np.testing.assert_array_equal(
+      loaded["vision_model"]["embeddings"]["position_embedding"],
+      positions.resize(pos, 5))
+
+
+def test_a_missing_or_foreign_blip_file_is_one_line(tmp_path):
+  with pytest.raises(errors.CheckpointError, match=(
+      "wget https://storage.googleapis.com/sfr-vision-language-research/"
+      "BLIP/models/model_base_capfilt_large.pth")):
+    blip_weights.model_config(str(tmp_path / "model_base_capfilt_large.pth"))
+  albef_file = os.path.join(os.path.dirname(GOLDEN), "albef_golden",
+                            "retrieval", "albef.pth")
+  with pytest.raises(errors.CheckpointError,
+                     match="not every text layer has cross-attention"):
+    blip_weights.model_config(albef_file)

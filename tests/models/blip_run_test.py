@@ -2,8 +2,10 @@
 retrieval checkpoint of tests/fixtures/blip_golden (its tokenizer too)
 trains, unlearns with MMUL and evaluates on the embedded retrieval
 dataset; its config is checked against the checkpoint before any
-compute. The whole run is in the slow suite; the default suite checks
-the loaded parameters and the refusals."""
+compute; the Hugging Face checkpoint as the original with BLIP's own
+.pth as the retrained reference's start (MultiDelete's split). The whole
+runs are in the slow suite; the default suite checks the loaded
+parameters and the refusals."""
 
 import json
 import os
@@ -21,6 +23,8 @@ from mmul_jax.unlearn import run as run_lib
 
 HF = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))), "fixtures", "blip_golden", "hf")
+# The same weights in BLIP's own .pth layout, as the pretrained files.
+PTH = os.path.join(os.path.dirname(HF), "original", "model_base.pth")
 
 
 def _config(tiny_config, data_dir, **changes):
@@ -70,6 +74,23 @@ def test_a_config_that_differs_from_the_checkpoint_is_refused(
     experiment.setup(c, str(tmp_path))
 
 
+def test_the_original_given_and_retraining_from_blips_own_file(
+    tiny_config, data_dir, tmp_path):
+  """MultiDelete's split: the Hugging Face retrieval checkpoint is the
+  original as is, BLIP's own .pth (here the same weights with `temp`
+  0.05) starts the retrained reference, its temperature as the logit
+  scale."""
+  c = _config(tiny_config, data_dir, **{"model.original": HF,
+                                        "model.pretrained": PTH})
+  exp = experiment.setup(c, str(tmp_path))
+  start = experiment.initial_params(exp, 0)["params"]
+  original = experiment.initial_params(exp, 0, c.model.original)["params"]
+  np.testing.assert_allclose(np.exp(start["logit_scale"]), 20.0, rtol=1e-5)
+  assert not np.allclose(np.exp(original["logit_scale"]), 20.0)
+  np.testing.assert_array_equal(start["itm_head"]["kernel"],
+                                original["itm_head"]["kernel"])
+
+
 def test_blip_is_for_retrieval(tiny_config, data_dir):
   c = _config(tiny_config, data_dir, **{"data.name": "shapes_ve"})
   with pytest.raises(errors.ConfigError, match="retrieval model"):
@@ -92,14 +113,27 @@ def _unlearn_script(tmp_path, config, *flags, timeout=120):
 
 
 @pytest.mark.parametrize("config", ["blip_coco.py", "blip_flickr30k.py"])
-def test_a_recipe_without_its_checkpoint_says_how_to_get_it(tmp_path, config):
-  """The data are there (the fake COCO download), the checkpoint is not:
+@pytest.mark.parametrize("missing,where", [
+    ("original", "huggingface-cli download Salesforce/blip-itm-base"),
+    ("pretrained", "wget https://storage.googleapis.com/sfr-vision-language-"
+                   "research/BLIP/models/model_base_capfilt_large.pth")])
+def test_a_recipe_without_a_checkpoint_says_how_to_get_it(
+    tmp_path, config, missing, where):
+  """The data are there (the fake COCO download), a checkpoint is not:
   exit 2, one line with the download command, nothing computed."""
+  given = {"original": HF, "pretrained": PTH}
+  given[missing] = str(tmp_path / {
+      "original": "none", "pretrained": "model_base_capfilt_large.pth"}[
+          missing])
+  keys = blip_weights.model_keys(HF)
   r = _unlearn_script(tmp_path, config, f"--config.data.manual_dir={COCO}",
                       "--config.data.name=coco_karpathy",
-                      f"--config.model.pretrained={tmp_path / 'none'}")
+                      "--config.data.image_size=32",
+                      "--config.model.context_length=12",
+                      *(f"--config.model.{k}={v}" for k, v in keys.items()),
+                      *(f"--config.model.{k}={v}" for k, v in given.items()))
   assert r.returncode == 2, r.stderr[-2000:]
-  assert "huggingface-cli download Salesforce/blip-itm-base" in r.stderr
+  assert where in r.stderr
   assert not (tmp_path / "run" / "original").exists()
 
 
@@ -108,7 +142,8 @@ def test_the_coco_recipe_runs_on_the_fake_download(tmp_path):
   keys = blip_weights.model_keys(HF)
   flags = [f"--config.model.{k}={v}" for k, v in keys.items()]
   r = _unlearn_script(
-      tmp_path, "blip_coco.py", *flags, f"--config.model.pretrained={HF}",
+      tmp_path, "blip_coco.py", *flags, f"--config.model.pretrained={PTH}",
+      f"--config.model.original={HF}",
       f"--config.data.manual_dir={COCO}", "--config.data.image_size=32",
       "--config.model.context_length=12", "--config.deletion.count=2",
       "--config.train.batch_size=4", "--config.train.num_steps=4",
@@ -120,3 +155,5 @@ def test_the_coco_recipe_runs_on_the_fake_download(tmp_path):
   results = json.load(open(tmp_path / "run" / "results.json"))
   assert results["config"]["model"]["arch"] == "blip"
   assert set(results["models"]) == {"original", "retrained", "mmul"}
+  info = json.load(open(tmp_path / "run" / "original" / "train_info.json"))
+  assert info["steps"] == 0 and info["checkpoint"] == HF
