@@ -112,11 +112,12 @@ def _unlearn_script(tmp_path, config, *flags, timeout=120):
       env=dict(os.environ, PYTHONPATH=ROOT))
 
 
-@pytest.mark.parametrize("config", ["blip_coco.py", "blip_flickr30k.py"])
-@pytest.mark.parametrize("missing,where", [
-    ("original", "huggingface-cli download Salesforce/blip-itm-base"),
-    ("pretrained", "wget https://storage.googleapis.com/sfr-vision-language-"
-                   "research/BLIP/models/model_base_capfilt_large.pth")])
+@pytest.mark.parametrize("config,missing,where", [
+    ("blip_coco.py", "original",
+     "huggingface-cli download Salesforce/blip-itm-base"),
+    ("blip_flickr30k.py", "pretrained",
+     "wget https://storage.googleapis.com/sfr-vision-language-research/"
+     "BLIP/models/model_base_capfilt_large.pth")])
 def test_a_recipe_without_a_checkpoint_says_how_to_get_it(
     tmp_path, config, missing, where):
   """The data are there (the fake COCO download), a checkpoint is not:
