@@ -100,6 +100,7 @@ def test_blip_is_for_retrieval(tiny_config, data_dir):
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 COCO = os.path.join(ROOT, "tests", "fixtures", "coco_karpathy")
+FLICKR = os.path.join(ROOT, "tests", "fixtures", "flickr30k_karpathy")
 
 
 def _unlearn_script(tmp_path, config, *flags, timeout=120):
@@ -138,14 +139,16 @@ def test_a_recipe_without_a_checkpoint_says_how_to_get_it(
   assert not (tmp_path / "run" / "original").exists()
 
 
-@pytest.mark.slow  # about two minutes: BLIP's passes compile
-def test_the_coco_recipe_runs_on_the_fake_download(tmp_path):
+@pytest.mark.slow  # about two minutes each: BLIP's passes compile
+@pytest.mark.parametrize("config,download", [("blip_coco.py", COCO),
+                                             ("blip_flickr30k.py", FLICKR)])
+def test_the_recipe_runs_on_the_fake_download(tmp_path, config, download):
   keys = blip_weights.model_keys(HF)
   flags = [f"--config.model.{k}={v}" for k, v in keys.items()]
   r = _unlearn_script(
-      tmp_path, "blip_coco.py", *flags, f"--config.model.pretrained={PTH}",
+      tmp_path, config, *flags, f"--config.model.pretrained={PTH}",
       f"--config.model.original={HF}",
-      f"--config.data.manual_dir={COCO}", "--config.data.image_size=32",
+      f"--config.data.manual_dir={download}", "--config.data.image_size=32",
       "--config.model.context_length=12", "--config.deletion.count=2",
       "--config.train.batch_size=4", "--config.train.num_steps=4",
       "--config.train.warmup_steps=0", "--config.unlearn.num_steps=2",
