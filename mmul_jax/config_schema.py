@@ -177,6 +177,12 @@ def validate(config: ml_collections.ConfigDict) -> None:
         f"model.fusion_layers = {config.model.fusion_layers}: ALBEF's "
         "NLVR2 model pairs its fusion layers, one per image (12 in "
         "albef_nlvr_lavis.pt), so their number is even")
+  if config.model.arch in model_keys.TEXT_CLASSIFIERS and (
+      spec.task != "unimodal_classification" or spec.modality != "text"):
+    raise ConfigError(
+        f"model.arch = {config.model.arch!r} is a text classifier; "
+        f"{config.data.name} is not a text classification dataset (use "
+        "model.arch = 'clip')")
   if config.model.arch == "vilt" and spec.task != "classification":
     raise ConfigError(
         f"model.arch = 'vilt' is ViLT's image(s)-and-text classifier; "

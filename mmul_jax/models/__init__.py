@@ -1,7 +1,7 @@
 """Models: a CLIP-style dual encoder and a graph-text encoder (Jraph), both
 with a fusion encoder, BLIP's and ALBEF's retrieval models, ViLT's
-image(s)-and-text classifier, unimodal classifiers on their towers, and
-size presets."""
+image(s)-and-text classifier, unimodal classifiers on their towers,
+BERT-family text classifiers, and size presets."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import jax.numpy as jnp
 
 from mmul_jax.models.albef import AlbefClassifier
 from mmul_jax.models.albef import AlbefRetrieval
+from mmul_jax.models.bert_classifier import BertClassifier
+from mmul_jax.models.bert_classifier import LAYOUTS as BERT_LAYOUTS
 from mmul_jax.models.blip import BlipRetrieval
 from mmul_jax.models.classifiers import CLASSIFIERS
 from mmul_jax.models.classifiers import ImageClassifier
@@ -33,6 +35,11 @@ def build(model_config, *, modality: str = "image", unimodal: bool = False,
   the modality's classifier, `CLASSIFIERS`); `task` adds what the dataset
   decides (`num_classes`, `num_images` of a classification task)."""
   arch = dict(model_config).get("arch", "clip")
+  if arch in BERT_LAYOUTS:
+    if not unimodal or modality != "text" or not task.get("num_classes"):
+      raise ValueError(f"model.arch = {arch!r} is a text classifier: "
+                       "unimodal text classification tasks only")
+    return build_bert(model_config, **task)
   if arch == "albef" and task.get("num_classes"):
     if unimodal or modality != "image":
       raise ValueError("model.arch = 'albef' reads images and text")
@@ -121,6 +128,25 @@ def build_vilt(model_config, *, num_classes: int,
       eot_id=c["eot_id"], dtype=jnp.dtype(c.get("dtype", "float32")))
 
 
+def build_bert(model_config, *, num_classes: int) -> BertClassifier:
+  """`BertClassifier` of layout `model.arch` from a config's `model`
+  block: `text_*` sizes, MLP of `mlp_ratio` x the width,
+  `text_positions` (0: `context_length`; RoBERTa's two reserved rows
+  come on top), `eot_id` [SEP] or </s>."""
+  c = dict(model_config)
+  offset = 2 if c["arch"] == "roberta" else 0  # padding id 1, + 1
+  return BertClassifier(
+      layout=c["arch"], num_classes=num_classes, vocab_size=c["vocab_size"],
+      max_positions=(c.get("text_positions") or c["context_length"])
+      + offset, width=c["text_width"], num_layers=c["text_layers"],
+      num_heads=c["text_heads"],
+      mlp_dim=round(c["mlp_ratio"] * c["text_width"]), eot_id=c["eot_id"],
+      position_offset=offset, dtype=jnp.dtype(c.get("dtype", "float32")))
+
+
+_BERT_KEYS = ("vocab_size", "context_length", "text_positions", "text_width",
+              "text_layers", "text_heads", "eot_id", "mlp_ratio", "dtype")
+
 # The `model.*` keys each architecture but `clip` reads (what a run's
 # model fingerprint holds).
 ARCH_KEYS = {
@@ -136,11 +162,14 @@ ARCH_KEYS = {
     "vilt": ("image_size", "patch_size", "fusion_width", "fusion_layers",
              "fusion_heads", "vocab_size", "context_length",
              "text_positions", "eot_id", "mlp_ratio", "dtype"),
+    **{layout: _BERT_KEYS for layout in BERT_LAYOUTS},
 }
 
 
-__all__ = ["ARCH_KEYS", "AlbefClassifier", "AlbefRetrieval", "BlipRetrieval", "CLASSIFIERS",
+__all__ = ["ARCH_KEYS", "AlbefClassifier", "AlbefRetrieval", "BERT_LAYOUTS",
+           "BertClassifier", "BlipRetrieval", "CLASSIFIERS",
            "DualEncoder", "GraphEncoder", "GraphTextEncoder",
            "ImageClassifier", "PRESETS", "RETRIEVAL_ONLY", "TextClassifier",
-           "ViltClassifier", "build", "build_albef", "build_blip",
+           "ViltClassifier", "build", "build_albef", "build_bert",
+           "build_blip",
            "build_vilt", "preset"]

@@ -85,7 +85,10 @@ class BertLayer(nn.Module):
 
 class BertEmbeddings(nn.Module):
   """Word + position embeddings, then LayerNorm; with `type_vocab_size`,
-  also token type 0's (ViLT's; BLIP's and LAVIS's ALBEF have none)."""
+  also token type 0's (ViLT's; BLIP's and LAVIS's ALBEF have none). Token
+  `i` reads position `position_offset + i` (RoBERTa's: its padding id +
+  1; a padding token's own position differs there, which no other token
+  sees)."""
 
   vocab_size: int
   max_positions: int
@@ -93,19 +96,22 @@ class BertEmbeddings(nn.Module):
   eps: float
   dtype: Any = jnp.float32
   type_vocab_size: int = 0
+  position_offset: int = 0
 
   @nn.compact
   def __call__(self, ids):
-    if ids.shape[1] > self.max_positions:
+    if ids.shape[1] + self.position_offset > self.max_positions:
       raise ValueError(f"texts of {ids.shape[1]} tokens exceed the "
-                       f"{self.max_positions} positions of the text encoder")
+                       f"{self.max_positions - self.position_offset} "
+                       "positions of the text encoder")
     x = nn.Embed(self.vocab_size, self.width, dtype=self.dtype,
                  name="word_embeddings")(ids)
     if self.type_vocab_size:
       x = x + nn.Embed(self.type_vocab_size, self.width, dtype=self.dtype,
                        name="token_type_embeddings")(jnp.zeros_like(ids))
     pos = nn.Embed(self.max_positions, self.width, dtype=self.dtype,
-                   name="position_embeddings")(jnp.arange(ids.shape[1]))
+                   name="position_embeddings")(
+                       self.position_offset + jnp.arange(ids.shape[1]))
     return nn.LayerNorm(epsilon=self.eps, dtype=self.dtype,
                         name="LayerNorm")(x + pos[None])
 

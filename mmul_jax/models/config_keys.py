@@ -68,6 +68,9 @@ def _shapes(config) -> None:
                              "model.patch_size")
 
 
+# The BERT-family layouts (`models.bert_classifier`), for text tasks only.
+TEXT_CLASSIFIERS = ("bert", "roberta", "distilbert")
+
 MODEL = Section("model", {
     "arch": Key("clip", "the model: `clip` (the dual encoder with an "
                 "ALBEF-style fusion encoder; CLIP checkpoints), `blip` "
@@ -80,13 +83,16 @@ MODEL = Section("model", {
                 "with cross-attention; ALBEF .pth checkpoints; retrieval, "
                 "one-image classification as SNLI-VE, and two-image "
                 "classification as NLVR2, whose fusion layers are pairs, "
-                "one per image)",
-                one_of(("clip", "blip", "vilt", "albef"))),
+                "one per image) or `bert`, `roberta`, `distilbert` (a "
+                "BERT-family sequence classifier sized by the `text_*` "
+                "keys; Hugging Face checkpoints; unimodal text "
+                "classification tasks)",
+                one_of(("clip", "blip", "vilt", "albef") + TEXT_CLASSIFIERS)),
     **{k: Key(_TINY[k], doc, _CHECKS.get(k))
        for k, doc in _ARCHITECTURE.items()},
-    "text_positions": Key(0, "`blip`, `vilt`, `albef`: the text "
-                          "position embeddings (BLIP's and ALBEF's: 512, "
-                          "ViLT's: 40); 0: context_length",
+    "text_positions": Key(0, "`blip`, `vilt`, `albef`, BERT family: the "
+                          "text position embeddings (BLIP's, ALBEF's and "
+                          "BERT's: 512, ViLT's: 40); 0: context_length",
                           int_at_least(0, "0: context_length")),
     "preset": Key("tiny", "the size preset the architecture keys start "
                   "from: `tiny`, `vit_b32`, `vit_b16` (OpenAI CLIP shapes)",

@@ -83,15 +83,21 @@ def import_whole(path: str, params: dict, import_params) -> dict:
       jax.tree.map(np.asarray, params["params"]), path)}
 
 
-def sep_id(path: str, default: int) -> int:
-  """[SEP]'s id in the tokenizer.json beside checkpoint `path` (`default`
-  without one: the tokenizer's own check then names the missing file)."""
+def token_id(path: str, token: str, default: int) -> int:
+  """`token`'s id in the tokenizer.json beside checkpoint `path`
+  (`default` without the file or the token: the tokenizer's own check
+  then names the problem)."""
   directory = path if os.path.isdir(path) else os.path.dirname(path)
   file = os.path.join(directory, "tokenizer.json")
   if not os.path.exists(file):
     return default
-  sep = tokenizers.Tokenizer.from_file(file).token_to_id("[SEP]")
-  return default if sep is None else sep
+  found = tokenizers.Tokenizer.from_file(file).token_to_id(token)
+  return default if found is None else found
+
+
+def sep_id(path: str, default: int) -> int:
+  """[SEP]'s id in the tokenizer.json beside checkpoint `path`."""
+  return token_id(path, "[SEP]", default)
 
 
 def flax_path(name: str) -> tuple[str, ...]:

@@ -1,7 +1,8 @@
 """The checkpoint of `model.pretrained`, by `model.arch`: CLIP towers into
 the dual encoder (`clip_weights`), a whole BLIP retrieval model
 (`blip_weights`), a whole ViLT classifier (`vilt_weights`) or a whole
-ALBEF retrieval model (`albef_weights`)."""
+ALBEF model (`albef_weights`), a whole BERT, RoBERTa or DistilBERT
+classifier (`bert_weights`)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ import os
 
 from mmul_jax import errors
 from mmul_jax.pretrained import albef_weights
+from mmul_jax.pretrained import bert_weights
 from mmul_jax.pretrained import blip_weights
 from mmul_jax.pretrained import clip_weights
 from mmul_jax.pretrained import vilt_weights
 
 _BY_ARCH = {"clip": clip_weights, "blip": blip_weights, "vilt": vilt_weights,
-            "albef": albef_weights}
+            "albef": albef_weights,
+            **{k: bert_weights for k in bert_weights.LAYOUTS}}
 
 
 def _module(model_cfg):

@@ -93,8 +93,9 @@ def vocabulary_sha256(tok: tokenizers.Tokenizer) -> str:
   return hashlib.sha256(json.dumps(pairs).encode()).hexdigest()
 
 
-# End-of-text tokens: ours, then CLIP's, then BERT's (BLIP's).
-END_OF_TEXT = (EOS, "<|endoftext|>", "[SEP]")
+# End-of-text tokens: ours, then CLIP's, then BERT's (BLIP's), then
+# RoBERTa's.
+END_OF_TEXT = (EOS, "<|endoftext|>", "[SEP]", "</s>")
 
 
 def eot_id(tok: tokenizers.Tokenizer) -> int | None:
