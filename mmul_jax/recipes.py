@@ -394,3 +394,71 @@ def mubench_task(c: ml_collections.ConfigDict, dataset: str) -> None:
     GRID_RECIPES[grid.recipe](c, dataset=dataset, **grid.settings)
     c.update_from_flattened_dict(grid.overrides)
     c.method.name = method
+
+
+# MU-Bench's text backbones (spec §5): the Hugging Face directory name
+# (under ~/checkpoints) -> `model.*` keys of its config.json.
+_BASE = dict(text_width=768, text_layers=12, text_heads=12)
+_LARGE = dict(text_width=1024, text_layers=24, text_heads=16)
+TEXT_BACKBONES = {
+    "bert-base-uncased": dict(arch="bert", vocab_size=30522, eot_id=102,
+                              **_BASE),
+    "bert-large-uncased": dict(arch="bert", vocab_size=30522, eot_id=102,
+                               **_LARGE),
+    "roberta-base": dict(arch="roberta", vocab_size=50265, eot_id=2,
+                         **_BASE),
+    "roberta-large": dict(arch="roberta", vocab_size=50265, eot_id=2,
+                          **_LARGE),
+    "distilbert-base-uncased": dict(arch="distilbert", vocab_size=30522,
+                                    eot_id=102, **{**_BASE,
+                                                   "text_layers": 6}),
+    "biobert-v1.1": dict(arch="bert", vocab_size=28996, eot_id=102,
+                         **_BASE),
+}
+
+
+def bert_text(c: ml_collections.ConfigDict, *, dataset: str,
+              backbone: str) -> None:
+  """MU-Bench's recipe for a text dataset (`mubench_task`: its learning
+  rate, epochs and batch, a 5% Df) on one of its pretrained text
+  backbones (`TEXT_BACKBONES`, a Hugging Face download under
+  ~/checkpoints): the original fine-tunes on D from it, as MU-Bench
+  trains its originals (or set `model.original` to a fine-tuned
+  classifier), the retrained reference on Dr; texts of MU-Bench's 128
+  tokens."""
+  if backbone not in TEXT_BACKBONES:
+    raise config_schema.ConfigError(
+        f"backbone {backbone!r} is not one of {sorted(TEXT_BACKBONES)}")
+  mubench_task(c, dataset)
+  c.model.update(TEXT_BACKBONES[backbone])
+  c.model.update(mlp_ratio=4.0, text_positions=512, context_length=128)
+  c.model.pretrained = f"~/checkpoints/{backbone}"
+
+
+# MU-Bench's ViT backbones (ImageNet-21k pretrained `ViTModel`s): the
+# Hugging Face directory name (under ~/checkpoints) -> `model.*` keys.
+IMAGE_BACKBONES = {
+    "vit-base-patch16-224-in21k": dict(vision_width=768, vision_layers=12,
+                                       vision_heads=12),
+    "vit-large-patch16-224-in21k": dict(vision_width=1024,
+                                        vision_layers=24, vision_heads=16),
+}
+
+
+def vit_image(c: ml_collections.ConfigDict, *, dataset: str,
+              backbone: str) -> None:
+  """MU-Bench's recipe for an image dataset (`mubench_task`) on one of its
+  ViT backbones (`IMAGE_BACKBONES`, a Hugging Face download under
+  ~/checkpoints) at 224 pixels with ViT's normalisation (mean and std
+  0.5): the original fine-tunes on D from it, as MU-Bench trains its
+  originals (or set `model.original`), the retrained reference on Dr."""
+  if backbone not in IMAGE_BACKBONES:
+    raise config_schema.ConfigError(
+        f"backbone {backbone!r} is not one of {sorted(IMAGE_BACKBONES)}")
+  mubench_task(c, dataset)
+  c.model.arch = "vit"
+  c.model.update(IMAGE_BACKBONES[backbone])
+  c.model.update(image_size=224, patch_size=16, mlp_ratio=4.0)
+  c.data.image_size = 224
+  c.data.mean, c.data.std = (0.5,) * 3, (0.5,) * 3
+  c.model.pretrained = f"~/checkpoints/{backbone}"

@@ -1,7 +1,8 @@
 """Models: a CLIP-style dual encoder and a graph-text encoder (Jraph), both
 with a fusion encoder, BLIP's and ALBEF's retrieval models, ViLT's
 image(s)-and-text classifier, unimodal classifiers on their towers,
-BERT-family text classifiers, and size presets."""
+BERT-family text classifiers, Hugging Face's ViT image classifier, and
+size presets."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from mmul_jax.models.graph_text import GraphTextEncoder
 from mmul_jax.models.presets import PRESETS
 from mmul_jax.models.presets import preset
 from mmul_jax.models.vilt import ViltClassifier
+from mmul_jax.models.vit_classifier import VitClassifier
 
 _MODULES = {"image": DualEncoder, "graph": GraphTextEncoder}
 
@@ -40,6 +42,11 @@ def build(model_config, *, modality: str = "image", unimodal: bool = False,
       raise ValueError(f"model.arch = {arch!r} is a text classifier: "
                        "unimodal text classification tasks only")
     return build_bert(model_config, **task)
+  if arch == "vit":
+    if not unimodal or modality != "image" or not task.get("num_classes"):
+      raise ValueError("model.arch = 'vit' is an image classifier: "
+                       "unimodal image classification tasks only")
+    return build_vit(model_config, **task)
   if arch == "albef" and task.get("num_classes"):
     if unimodal or modality != "image":
       raise ValueError("model.arch = 'albef' reads images and text")
@@ -144,6 +151,19 @@ def build_bert(model_config, *, num_classes: int) -> BertClassifier:
       position_offset=offset, dtype=jnp.dtype(c.get("dtype", "float32")))
 
 
+def build_vit(model_config, *, num_classes: int) -> VitClassifier:
+  """`VitClassifier` (Hugging Face's ViT) from a config's `model` block:
+  the `vision_*` sizes, `patch_size`, `image_size`, MLP of `mlp_ratio` x
+  the width."""
+  c = dict(model_config)
+  return VitClassifier(
+      num_classes=num_classes, image_size=c["image_size"],
+      patch_size=c["patch_size"], width=c["vision_width"],
+      num_layers=c["vision_layers"], num_heads=c["vision_heads"],
+      mlp_dim=round(c["mlp_ratio"] * c["vision_width"]),
+      dtype=jnp.dtype(c.get("dtype", "float32")))
+
+
 _BERT_KEYS = ("vocab_size", "context_length", "text_positions", "text_width",
               "text_layers", "text_heads", "eot_id", "mlp_ratio", "dtype")
 
@@ -163,6 +183,8 @@ ARCH_KEYS = {
              "fusion_heads", "vocab_size", "context_length",
              "text_positions", "eot_id", "mlp_ratio", "dtype"),
     **{layout: _BERT_KEYS for layout in BERT_LAYOUTS},
+    "vit": ("image_size", "patch_size", "vision_width", "vision_layers",
+            "vision_heads", "mlp_ratio", "dtype"),
 }
 
 
@@ -170,6 +192,5 @@ __all__ = ["ARCH_KEYS", "AlbefClassifier", "AlbefRetrieval", "BERT_LAYOUTS",
            "BertClassifier", "BlipRetrieval", "CLASSIFIERS",
            "DualEncoder", "GraphEncoder", "GraphTextEncoder",
            "ImageClassifier", "PRESETS", "RETRIEVAL_ONLY", "TextClassifier",
-           "ViltClassifier", "build", "build_albef", "build_bert",
-           "build_blip",
-           "build_vilt", "preset"]
+           "ViltClassifier", "VitClassifier", "build", "build_albef",
+           "build_bert", "build_blip", "build_vilt", "build_vit", "preset"]

@@ -86,8 +86,11 @@ MODEL = Section("model", {
                 "one per image) or `bert`, `roberta`, `distilbert` (a "
                 "BERT-family sequence classifier sized by the `text_*` "
                 "keys; Hugging Face checkpoints; unimodal text "
+                "classification tasks) or `vit` (Hugging Face's ViT "
+                "classifier sized by the `vision_*` keys; unimodal image "
                 "classification tasks)",
-                one_of(("clip", "blip", "vilt", "albef") + TEXT_CLASSIFIERS)),
+                one_of(("clip", "blip", "vilt", "albef", "vit")
+                       + TEXT_CLASSIFIERS)),
     **{k: Key(_TINY[k], doc, _CHECKS.get(k))
        for k, doc in _ARCHITECTURE.items()},
     "text_positions": Key(0, "`blip`, `vilt`, `albef`, BERT family: the "

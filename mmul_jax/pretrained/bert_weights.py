@@ -21,6 +21,7 @@ embeddings, which gives the same embeddings.
 
 from __future__ import annotations
 
+import os
 import re
 
 from flax import traverse_util
@@ -37,8 +38,14 @@ CLASSIFIERS = tuple(f"{n}ForSequenceClassification" for n in _NAMES.values())
 PRETRAINED = (*(f"{n}Model" for n in _NAMES.values()),
               *(f"{n}ForMaskedLM" for n in _NAMES.values()),
               "BertForPreTraining")
-_EXAMPLES = {"bert": "bert-base-uncased", "roberta": "roberta-base",
-             "distilbert": "distilbert-base-uncased"}
+# The Hub repository of each checkpoint MU-Bench uses, by directory name.
+REPOSITORIES = {
+    "bert-base-uncased": "google-bert/bert-base-uncased",
+    "bert-large-uncased": "google-bert/bert-large-uncased",
+    "roberta-base": "FacebookAI/roberta-base",
+    "roberta-large": "FacebookAI/roberta-large",
+    "distilbert-base-uncased": "distilbert/distilbert-base-uncased",
+    "biobert-v1.1": "dmis-lab/biobert-v1.1"}
 # Heads of pretraining, and buffers.
 _DROPPED = re.compile(r"^(cls\.|lm_head\.|vocab_transform\.|"
                       r"vocab_layer_norm\.|vocab_projector\.)|"
@@ -55,9 +62,11 @@ def fine_tuned_download(path: str) -> str:
 
 
 def _config(path: str) -> dict:
+  name = os.path.basename(os.path.normpath(path))
   return hf_state.read_config(
       path, CLASSIFIERS + PRETRAINED, what="a BERT, RoBERTa or DistilBERT "
-      "checkpoint", example="bert-base-uncased",
+      "checkpoint", example=REPOSITORIES.get(name,
+                                             REPOSITORIES["bert-base-uncased"]),
       files="config.json, model.safetensors, tokenizer.json, "
       "tokenizer_config.json")
 

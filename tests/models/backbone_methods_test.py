@@ -1,7 +1,8 @@
 """Every method through the one loop on the papers' backbones: BLIP's and
-ALBEF's retrieval models and ViLT's and ALBEF's two-image classifiers
-(NLVR2), from the tiny random checkpoints of tests/fixtures (blip_golden,
-albef_golden, vilt_golden), trained briefly
+ALBEF's retrieval models, ViLT's and ALBEF's two-image classifiers
+(NLVR2) and BERT's text classifier (every general method: MMUL needs two
+modalities), from the tiny random checkpoints of tests/fixtures
+(blip_golden, albef_golden, vilt_golden, bert_golden), trained briefly
 into an original and unlearned by each method, in full and with LoRA
 adapters (`unlearn.lora_rank`), and with bf16 compute. The default suite
 runs MMUL with LoRA on ViLT; the slow suite runs the rest."""
@@ -18,6 +19,7 @@ from mmul_jax import errors
 from mmul_jax import experiment
 from mmul_jax import methods
 from mmul_jax.pretrained import albef_weights
+from mmul_jax.pretrained import bert_weights
 from mmul_jax.pretrained import blip_weights
 from mmul_jax.pretrained import vilt_weights
 from mmul_jax.unlearn import phases
@@ -28,12 +30,17 @@ BLIP = os.path.join(FIXTURES, "blip_golden", "hf")
 VILT = os.path.join(FIXTURES, "vilt_golden", "nlvr2", "hf")
 ALBEF = os.path.join(FIXTURES, "albef_golden", "retrieval", "albef.pth")
 ALBEF_NLVR = os.path.join(FIXTURES, "albef_golden", "nlvr", "albef_nlvr.pth")
+BERT = os.path.join(FIXTURES, "bert_golden", "bert")
 # Relabelling draws wrong classes (no captions in the NLVR2-style data).
 _LABELS = {"method.randlabel.target": "labels",
            "method.salun.target": "labels"}
 ARCHS = {
     "albef": dict(dataset="shapes_captions", checkpoint=ALBEF,
                   keys=albef_weights.model_keys, extra={"eval.rerank_k": 4}),
+    "bert": dict(dataset="reviews", checkpoint=BERT,
+                 keys=bert_weights.model_keys,
+                 # The tiny config's MMUL needs two modalities.
+                 extra={**_LABELS, "method.name": "neggrad"}),
     "blip": dict(dataset="shapes_captions", checkpoint=BLIP,
                  keys=blip_weights.model_keys, extra={"eval.rerank_k": 4}),
     "albef_nlvr2": dict(arch="albef", dataset="shapes_nlvr2",
@@ -87,7 +94,8 @@ CASES = [pytest.param(which, name, variant, marks=() if (
     which, name, variant) in _DEFAULT else pytest.mark.slow)
          for which in sorted(ARCHS) for name in sorted(methods.METHODS)
          for variant in ("full", "lora")
-         if not (variant == "lora" and name == "retrain")]  # every weight
+         if not (variant == "lora" and name == "retrain")  # every weight
+         and not (which == "bert" and name in ("mmul", "mmul_plus"))]
 
 
 @pytest.mark.parametrize("arch,name,variant", CASES, indirect=["arch"],

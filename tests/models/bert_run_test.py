@@ -3,13 +3,18 @@
 tests/fixtures/bert_golden (their tokenizers too) on the embedded IMDB
 and DDI stand-ins (reviews, 2 classes; drug_relations, 5): the original
 given as is or trained from a pretrained backbone, config and task
-refusals before any compute. The whole runs are in the slow suite."""
+refusals before any compute; configs/bert_imdb.py and biobert_ddi.py
+without their backbone (exit 2) and on the fake downloads. The whole
+runs are in the slow suite."""
 
+import json
 import os
+import subprocess
 
 import bert_checkpoints
 import numpy as np
 import pytest
+import script_checks
 
 from mmul_jax import config_schema
 from mmul_jax import errors
@@ -101,3 +106,56 @@ def test_unlearning_runs_on_the_backbone(tiny_config, data_dir, tmp_path,
   assert set(results.models) == {"original", "retrained", "neggrad"}
   for m in results.models.values():
     assert 0 <= m.metrics["test/accuracy"] <= 100
+
+
+FIXTURES = os.path.dirname(bert_checkpoints.GOLDEN)
+
+
+def _recipe(tmp_path, config, data, *flags, timeout=120):
+  return subprocess.run(
+      script_checks.script(
+          "unlearn", config, f"--workdir={tmp_path / 'run'}",
+          f"--config.data.data_dir={tmp_path / 'tfds'}",
+          f"--config.data.manual_dir={os.path.join(FIXTURES, data)}",
+          *flags),
+      capture_output=True, text=True, timeout=timeout,
+      cwd=script_checks.ROOT, env=script_checks.env())
+
+
+def _tiny_flags(path):
+  keys = {**bert_weights.model_keys(path), "context_length": 16}
+  return [f"--config.model.{k}={v}" for k, v in keys.items()] + [
+      f"--config.model.pretrained={path}"]
+
+
+@pytest.mark.parametrize("config,data,repository", [
+    ("bert_imdb", "imdb", "google-bert/bert-base-uncased"),
+    ("biobert_ddi", "ddi2013", "dmis-lab/biobert-v1.1")])
+def test_a_recipe_without_its_backbone_says_how_to_get_it(
+    tmp_path, config, data, repository):
+  """The data are there (the fake download), the backbone is not: exit 2,
+  the download command of the backbone the recipe names, no compute."""
+  r = _recipe(tmp_path, config, data, "--config.model.context_length=16")
+  assert r.returncode == 2, r.stderr[-2000:]
+  assert f"huggingface-cli download {repository}" in r.stderr
+  assert not (tmp_path / "run" / "original").exists()
+
+
+@pytest.mark.slow  # about two minutes each: the encoder's passes compile
+@pytest.mark.parametrize("config,data", [("bert_imdb", "imdb"),
+                                         ("biobert_ddi", "ddi2013")])
+def test_the_recipe_runs_on_the_fake_download(tmp_path, config, data):
+  path = bert_checkpoints.checkpoint("bert")
+  if data == "ddi2013":  # 5 relations: the backbone, a fresh head
+    path = bert_checkpoints.pretrained(tmp_path / "mlm")
+  r = _recipe(
+      tmp_path, config, data, *_tiny_flags(path),
+      "--config.deletion.ratio=25",
+      "--config.train.batch_size=4", "--config.train.num_steps=4",
+      "--config.unlearn.num_steps=2", "--config.unlearn.df_batch_size=2",
+      "--config.unlearn.dr_batch_size=4", "--config.eval.max_dr_images=0",
+      "--config.eval.auc_num_samples=1", timeout=900)
+  assert r.returncode == 0, r.stderr[-3000:]
+  results = json.load(open(tmp_path / "run" / "results.json"))
+  assert results["config"]["model"]["arch"] == "bert"
+  assert set(results["models"]) == {"original", "retrained", "randlabel"}

@@ -1,0 +1,30 @@
+"""MU-Bench's CIFAR-100 task on its ViT backbone: RandLabel on ViT-B/16
+(ImageNet-21k) fine-tuned here, with MU-Bench's recipe (lr 1e-5, 10
+epochs, batch 128, 224-pixel images, 5% of the training images deleted).
+
+  python scripts/unlearn.py --config=configs/vit_cifar100.py \\
+      --config.data.manual_dir=/path/to/cifar100 \\
+      --config.model.pretrained=/path/to/vit-base-patch16-224-in21k
+
+`--config=configs/vit_cifar100.py:backbone=vit-large-patch16-224-in21k`
+picks ViT-L/16 (the scalability analysis's large model). Needs
+cifar-100-python.tar.gz in data.manual_dir (the run stops first with where
+to get it) and the Hugging Face download of
+google/vit-base-patch16-224-in21k (config.json, model.safetensors; default
+~/checkpoints/<backbone>; without it the run stops with the download
+command). The original fine-tunes on D from it, as MU-Bench trains its
+originals. MU-Bench's index file:
+--config.deletion.mubench_file=.../cifar100.txt.
+"""
+
+from mmul_jax import config_schema
+from mmul_jax import recipes
+
+
+def get_config(arg=None):
+  options = config_schema.config_arg(arg,
+                                     backbone="vit-base-patch16-224-in21k")
+  c = config_schema.default_config()
+  c.method.name = "randlabel"
+  recipes.vit_image(c, dataset="cifar100", backbone=options.backbone)
+  return c
