@@ -270,7 +270,9 @@ def test_the_snli_ve_recipe_runs_on_the_fake_download(tmp_path):
 
 
 @pytest.mark.parametrize("missing,url", [
-    ("pretrained", "sfr-pcl-data-research/ALBEF/pretrain_model_nlvr.pth"),
+    pytest.param("pretrained",
+                 "sfr-pcl-data-research/ALBEF/pretrain_model_nlvr.pth",
+                 marks=pytest.mark.slow),  # the same path as the original's
     ("original", "LAVIS/models/ALBEF/albef_nlvr_lavis.pt")])
 def test_the_nlvr2_recipe_without_a_checkpoint_says_where_to_get_it(
     tmp_path, missing, url):

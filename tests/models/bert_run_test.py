@@ -37,7 +37,10 @@ def _config(tiny_config, data_dir, layout="bert", dataset="reviews",
   return c
 
 
-@pytest.mark.parametrize("layout", bert_checkpoints.LAYOUTS)
+@pytest.mark.parametrize("layout", [
+    "bert",  # the golden tests cover the others' import: slow here
+    *(pytest.param(x, marks=pytest.mark.slow) for x in ("roberta",
+                                                        "distilbert"))])
 def test_the_model_starts_from_the_checkpoint(tiny_config, data_dir,
                                               tmp_path, layout):
   c = _config(tiny_config, data_dir, layout)
