@@ -190,6 +190,7 @@ def test_the_snli_ve_classifier_matches_the_reference(tmp_path):
       loaded["visual_encoder"]["norm"]["scale"])
 
 
+@pytest.mark.slow  # two more compilations (default-suite time)
 def test_bfloat16_compute_stays_close():
   """bf16 compute with float32 parameters: retrieval embeddings and ITM
   logits within 0.05 of float32 (measured: 0.008 and 0.017)."""

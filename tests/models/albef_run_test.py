@@ -146,6 +146,7 @@ def _nlvr_config(tiny_config, data_dir, tmp_path, **changes):
   return c
 
 
+@pytest.mark.slow  # a whole setup each (default-suite time)
 def test_nlvr2_the_original_is_given_and_retraining_starts_pretrained(
     tiny_config, data_dir, tmp_path):
   c = _nlvr_config(tiny_config, data_dir, tmp_path)
@@ -163,6 +164,7 @@ def test_nlvr2_the_original_is_given_and_retraining_starts_pretrained(
   np.testing.assert_array_equal(shared(start), shared(original))
 
 
+@pytest.mark.slow  # a whole setup each (default-suite time)
 def test_nlvr2_refuses_a_one_image_checkpoint_and_the_other_way(
     tiny_config, data_dir, tmp_path):
   c = _nlvr_config(tiny_config, data_dir, tmp_path)

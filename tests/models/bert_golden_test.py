@@ -123,6 +123,7 @@ def test_another_architecture_is_refused(tmp_path):
     bert_weights.model_config(blip)
 
 
+@pytest.mark.slow  # two more compilations (default-suite time)
 def test_bfloat16_compute_stays_close():
   """bf16 compute with float32 parameters: logits within 0.05."""
   model, params, golden = _template("bert")

@@ -22,6 +22,10 @@ from mmul_jax import experiment
 from mmul_jax.pretrained import bert_weights
 from mmul_jax.unlearn import run as run_lib
 
+# Each test sets up or runs a whole experiment: the default suite keeps
+# this family's golden parity tests only (time).
+pytestmark = pytest.mark.slow
+
 
 def _config(tiny_config, data_dir, layout="bert", dataset="reviews",
             **changes):

@@ -74,6 +74,7 @@ def test_a_config_that_differs_from_the_checkpoint_is_refused(
     experiment.setup(c, str(tmp_path))
 
 
+@pytest.mark.slow  # a whole setup (default-suite time)
 def test_the_original_given_and_retraining_from_blips_own_file(
     tiny_config, data_dir, tmp_path):
   """MultiDelete's split: the Hugging Face retrieval checkpoint is the

@@ -93,6 +93,7 @@ def test_a_truncated_checkpoint_is_refused(tmp_path):
     vit_weights.import_params(params, path)
 
 
+@pytest.mark.slow  # two more compilations (default-suite time)
 def test_bfloat16_compute_stays_close():
   golden = np.load(os.path.join(GOLDEN, "outputs.npz"))
   model, params = _template()
