@@ -61,19 +61,6 @@ class _Block(nn.Module):
                             name="mlp")(norm("norm2")(x))
 
 
-class _PatchEmbed(nn.Module):
-  width: int
-  patch_size: int
-  dtype: Any = jnp.float32
-
-  @nn.compact
-  def __call__(self, images):
-    p = self.patch_size
-    x = nn.Conv(self.width, (p, p), strides=(p, p), dtype=self.dtype,
-                name="proj")(images.astype(self.dtype))
-    return x.reshape(x.shape[0], -1, self.width)
-
-
 class AlbefVision(nn.Module):
   """`visual_encoder`: patches, [CLS], position embeddings, pre-LN blocks,
   the final `norm` on every token. Returns `(B, 1 + patches, width)`."""
@@ -92,8 +79,8 @@ class AlbefVision(nn.Module):
     if images.shape[1:3] != (self.image_size, self.image_size):
       raise ValueError(f"ALBEF's image encoder expects {self.image_size}x"
                        f"{self.image_size} images, got shape {images.shape}")
-    x = _PatchEmbed(self.width, self.patch_size, self.dtype,
-                    name="patch_embed")(images)
+    x = layers.PatchConv(self.width, self.patch_size, "proj", self.dtype,
+                         name="patch_embed")(images)
     init = nn.initializers.truncated_normal(0.02)
     cls = self.param("cls_token", init, (1, 1, self.width))
     pos = self.param("pos_embed", init, (1, x.shape[1] + 1, self.width))

@@ -189,3 +189,20 @@ class CrossAttentionBlock(nn.Module):
     y = MlpBlock(self.mlp_ratio, self.activation, self.dropout_rate,
                  self.dtype, name="mlp")(y, train=train)
     return x + drop(y)
+
+
+class PatchConv(nn.Module):
+  """ViT patches as one strided conv named `conv_name` (timm's `proj`,
+  Hugging Face ViT's `projection`), flattened to `(B, patches, width)`."""
+
+  width: int
+  patch_size: int
+  conv_name: str
+  dtype: Dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, images):
+    p = self.patch_size
+    x = nn.Conv(self.width, (p, p), strides=(p, p), dtype=self.dtype,
+                name=self.conv_name)(images.astype(self.dtype))
+    return x.reshape(x.shape[0], -1, self.width)

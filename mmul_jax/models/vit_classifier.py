@@ -39,9 +39,8 @@ class _Embeddings(nn.Module):
     if images.shape[1:3] != (self.image_size, self.image_size):
       raise ValueError(f"the ViT reads {self.image_size}x{self.image_size} "
                        f"images, got shape {images.shape}")
-    p = self.patch_size
-    x = _Projection(self.width, p, self.dtype,
-                    name="patch_embeddings")(images.astype(self.dtype))
+    x = layers.PatchConv(self.width, self.patch_size, "projection",
+                         self.dtype, name="patch_embeddings")(images)
     init = nn.initializers.truncated_normal(0.02)
     cls = self.param("cls_token", init, (1, 1, self.width))
     pos = self.param("position_embeddings", init,
@@ -49,21 +48,6 @@ class _Embeddings(nn.Module):
     x = jnp.concatenate([jnp.broadcast_to(cls.astype(self.dtype),
                                           (x.shape[0], 1, self.width)), x], 1)
     return x + pos.astype(self.dtype)
-
-
-class _Projection(nn.Module):
-  """`patch_embeddings`: the patches' `projection` (a strided conv)."""
-
-  width: int
-  patch_size: int
-  dtype: Any = jnp.float32
-
-  @nn.compact
-  def __call__(self, images):
-    p = self.patch_size
-    x = nn.Conv(self.width, (p, p), strides=(p, p), dtype=self.dtype,
-                name="projection")(images)
-    return x.reshape(x.shape[0], -1, self.width)
 
 
 class _Attention(nn.Module):
