@@ -18,12 +18,11 @@ def checkpoint(layout: str) -> str:
   return os.path.join(GOLDEN, layout)
 
 
-def rewritten(tmp_path, layout, change, config_change=None) -> str:
-  """A copy of the golden `layout` checkpoint under `tmp_path`, its
-  tensors changed by `change(state)` and its config by
-  `config_change(config)`."""
-  directory = tmp_path / layout
-  shutil.copytree(checkpoint(layout), directory)
+def copy_changed(source, directory, change, config_change=None) -> str:
+  """A copy of the Hugging Face checkpoint directory `source` at
+  `directory`, its model.safetensors changed by `change(state)` and its
+  config.json by `config_change(config)`."""
+  shutil.copytree(source, directory)
   path = directory / "model.safetensors"
   state = safetensors.numpy.load_file(str(path))
   change(state)
@@ -35,6 +34,12 @@ def rewritten(tmp_path, layout, change, config_change=None) -> str:
     with open(directory / "config.json", "w") as f:
       json.dump(config, f)
   return str(directory)
+
+
+def rewritten(tmp_path, layout, change, config_change=None) -> str:
+  """`copy_changed` of the golden `layout` checkpoint under `tmp_path`."""
+  return copy_changed(checkpoint(layout), tmp_path / layout, change,
+                      config_change)
 
 
 def pretrained(tmp_path, layout="bert"):

@@ -2,12 +2,10 @@
 written without torch: changed tensors, and the classifier as a
 `ViTModel` backbone."""
 
-import json
 import os
-import shutil
 
+import bert_checkpoints
 import numpy as np
-import safetensors.numpy
 
 GOLDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                       "fixtures", "vit_golden")
@@ -15,19 +13,8 @@ CKPT = os.path.join(GOLDEN, "vit")
 
 
 def rewritten(tmp_path, change, config_change=None):
-  directory = tmp_path / "vit"
-  shutil.copytree(CKPT, directory)
-  path = directory / "model.safetensors"
-  state = safetensors.numpy.load_file(str(path))
-  change(state)
-  safetensors.numpy.save_file(state, str(path))
-  if config_change:
-    with open(directory / "config.json") as f:
-      config = json.load(f)
-    config_change(config)
-    with open(directory / "config.json", "w") as f:
-      json.dump(config, f)
-  return str(directory)
+  return bert_checkpoints.copy_changed(CKPT, tmp_path / "vit", change,
+                                       config_change)
 
 
 def backbone(tmp_path):
