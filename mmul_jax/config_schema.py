@@ -183,11 +183,12 @@ def validate(config: ml_collections.ConfigDict) -> None:
         f"model.arch = {config.model.arch!r} is a text classifier; "
         f"{config.data.name} is not a text classification dataset (use "
         "model.arch = 'clip')")
-  if config.model.arch == "vit" and (
+  if config.model.arch in model_keys.IMAGE_CLASSIFIERS and (
       spec.task != "unimodal_classification" or spec.modality != "image"):
     raise ConfigError(
-        f"model.arch = 'vit' is an image classifier; {config.data.name} is "
-        "not an image classification dataset (use model.arch = 'clip')")
+        f"model.arch = {config.model.arch!r} is an image classifier; "
+        f"{config.data.name} is not an image classification dataset (use "
+        "model.arch = 'clip')")
   if config.model.arch == "vilt" and spec.task != "classification":
     raise ConfigError(
         f"model.arch = 'vilt' is ViLT's image(s)-and-text classifier; "

@@ -20,6 +20,7 @@ import jax.numpy as jnp
 from flax import traverse_util
 
 from mmul_jax import losses
+from mmul_jax import optim
 
 SEP = "/"
 
@@ -57,8 +58,10 @@ def merge(base, adapters: dict, *, alpha: float):
 
 
 def trainable_fraction(base, adapters: dict) -> float:
+  """Adapter entries over the base's weights (batch-norm statistics,
+  which nothing trains, not counted)."""
   count = lambda t: sum(x.size for x in jax.tree.leaves(t))
-  return count(adapters) / count(base)
+  return count(adapters) / count(optim.trainable(base))
 
 
 BASE = "base"  # the frozen model the adapters are added to

@@ -3,9 +3,10 @@ and a schedule."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Mapping, NamedTuple
 
 import jax
+import jax.numpy as jnp
 import optax
 
 from mmul_jax import gradient_transforms
@@ -100,4 +101,38 @@ def optimizer(name: str, *, learning_rate: float, num_steps: int,
     parts.append(optax.inject_hyperparams(optax.scale)(
         step_size=float(learning_rate)))
   parts.extend(after)
-  return Optimizer(optax.chain(*parts), rate)
+  return Optimizer(frozen_collections_kept(optax.chain(*parts)), rate)
+
+
+# Variable collections beside "params" that no optimiser moves: batch
+# norm's running statistics (`models.resnet_classifier`), the checkpoint's
+# throughout training and unlearning.
+FROZEN_COLLECTIONS = ("batch_stats",)
+
+
+def trainable(tree):
+  """A variables tree (or its gradients) without its frozen collections;
+  `tree` itself when it has none (every other model, LoRA adapters)."""
+  if isinstance(tree, Mapping) and any(k in tree for k in FROZEN_COLLECTIONS):
+    return {k: v for k, v in tree.items() if k not in FROZEN_COLLECTIONS}
+  return tree
+
+
+def frozen_collections_kept(
+    tx: optax.GradientTransformation) -> optax.GradientTransformation:
+  """`tx` on the trainable part only (`trainable`): the frozen collections
+  get zero updates, so no weight decay, noise or projection reaches them,
+  and `tx`'s state is what it is for a model without them."""
+
+  def init(params):
+    return tx.init(trainable(params))
+
+  def update(updates, state, params=None):
+    inner, state = tx.update(trainable(updates), state,
+                             None if params is None else trainable(params))
+    if trainable(updates) is updates:
+      return inner, state
+    return {**inner, **{k: jax.tree.map(jnp.zeros_like, updates[k])
+                        for k in FROZEN_COLLECTIONS if k in updates}}, state
+
+  return optax.GradientTransformation(init, update)

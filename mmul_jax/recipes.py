@@ -462,3 +462,41 @@ def vit_image(c: ml_collections.ConfigDict, *, dataset: str,
   c.data.image_size = 224
   c.data.mean, c.data.std = (0.5,) * 3, (0.5,) * 3
   c.model.pretrained = f"~/checkpoints/{backbone}"
+
+
+# MU-Bench's ResNet backbones (ImageNet-1k `ResNetForImageClassification`s,
+# their head replaced by the task's): the Hugging Face directory name
+# (under ~/checkpoints) -> `model.*` keys of its config.json.
+_BASIC = dict(resnet_block="basic", resnet_stem_width=64,
+              resnet_widths=(64, 128, 256, 512))
+RESNET_BACKBONES = {
+    "resnet-18": dict(**_BASIC, resnet_depths=(2, 2, 2, 2)),
+    "resnet-34": dict(**_BASIC, resnet_depths=(3, 4, 6, 3)),
+    "resnet-50": dict(resnet_block="bottleneck", resnet_stem_width=64,
+                      resnet_widths=(256, 512, 1024, 2048),
+                      resnet_depths=(3, 4, 6, 3)),
+}
+# The ImageNet normalisation of the microsoft/resnet-* image processors.
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+def resnet_image(c: ml_collections.ConfigDict, *, dataset: str,
+                 backbone: str) -> None:
+  """MU-Bench's recipe for an image dataset (`mubench_task`) on one of its
+  ResNet backbones (`RESNET_BACKBONES`, a Hugging Face download of
+  microsoft/<backbone> under ~/checkpoints) at 224 pixels with ImageNet's
+  normalisation: the original fine-tunes on D from it (its ImageNet head
+  replaced by the task's; batch-norm statistics frozen), as MU-Bench
+  trains its originals (or set `model.original`), the retrained reference
+  on Dr."""
+  if backbone not in RESNET_BACKBONES:
+    raise config_schema.ConfigError(
+        f"backbone {backbone!r} is not one of {sorted(RESNET_BACKBONES)}")
+  mubench_task(c, dataset)
+  c.model.arch = "resnet"
+  c.model.update(RESNET_BACKBONES[backbone])
+  c.model.update(resnet_downsample_first_stage=False,
+                 resnet_downsample_in_bottleneck=False, image_size=224)
+  c.data.image_size = 224
+  c.data.mean, c.data.std = IMAGENET_MEAN, IMAGENET_STD
+  c.model.pretrained = f"~/checkpoints/{backbone}"

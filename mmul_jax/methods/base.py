@@ -20,6 +20,7 @@ import ml_collections
 import optax
 
 from mmul_jax import losses
+from mmul_jax import optim
 from mmul_jax.tasks import model_terms
 
 OPTIMIZERS = ("adamw", "sgd", "none")
@@ -253,8 +254,8 @@ def gradient_statistic(ctx: Context, term: losses.LossTerm, part: str, *,
     fn: applied elementwise to each gradient leaf before averaging.
 
   Returns:
-    A pytree shaped like the parameters: the mean of `fn(∇θ term)` over
-    the batches.
+    A pytree shaped like the trainable parameters (`optim.trainable`: no
+    batch-norm statistics): the mean of `fn(∇θ term)` over the batches.
   """
   rng = jax.random.key(ctx.config.seed)
 
@@ -265,7 +266,7 @@ def gradient_statistic(ctx: Context, term: losses.LossTerm, part: str, *,
                                {model_terms.ORIGINAL: ctx.original}, batch,
                                rng=jax.random.fold_in(rng, k))
       return value
-    return jax.tree.map(fn, jax.grad(loss)(params))
+    return jax.tree.map(fn, optim.trainable(jax.grad(loss)(params)))
 
   total = None
   batches = ctx.batches(part)

@@ -1,8 +1,8 @@
 """Models: a CLIP-style dual encoder and a graph-text encoder (Jraph), both
 with a fusion encoder, BLIP's and ALBEF's retrieval models, ViLT's
 image(s)-and-text classifier, unimodal classifiers on their towers,
-BERT-family text classifiers, Hugging Face's ViT image classifier, and
-size presets."""
+BERT-family text classifiers, Hugging Face's ViT and ResNet image
+classifiers, and size presets."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from mmul_jax.models.graph import GraphEncoder
 from mmul_jax.models.graph_text import GraphTextEncoder
 from mmul_jax.models.presets import PRESETS
 from mmul_jax.models.presets import preset
+from mmul_jax.models.resnet_classifier import ResnetClassifier
 from mmul_jax.models.vilt import ViltClassifier
 from mmul_jax.models.vit_classifier import VitClassifier
 
@@ -42,11 +43,11 @@ def build(model_config, *, modality: str = "image", unimodal: bool = False,
       raise ValueError(f"model.arch = {arch!r} is a text classifier: "
                        "unimodal text classification tasks only")
     return build_bert(model_config, **task)
-  if arch == "vit":
+  if arch in IMAGE_CLASSIFIERS:
     if not unimodal or modality != "image" or not task.get("num_classes"):
-      raise ValueError("model.arch = 'vit' is an image classifier: "
+      raise ValueError(f"model.arch = {arch!r} is an image classifier: "
                        "unimodal image classification tasks only")
-    return build_vit(model_config, **task)
+    return IMAGE_CLASSIFIERS[arch](model_config, **task)
   if arch == "albef" and task.get("num_classes"):
     if unimodal or modality != "image":
       raise ValueError("model.arch = 'albef' reads images and text")
@@ -164,6 +165,22 @@ def build_vit(model_config, *, num_classes: int) -> VitClassifier:
       dtype=jnp.dtype(c.get("dtype", "float32")))
 
 
+def build_resnet(model_config, *, num_classes: int) -> ResnetClassifier:
+  """`ResnetClassifier` (Hugging Face's ResNet) from a config's `model`
+  block: the `resnet_*` keys."""
+  c = dict(model_config)
+  return ResnetClassifier(
+      num_classes=num_classes, stem_width=c["resnet_stem_width"],
+      widths=tuple(c["resnet_widths"]), depths=tuple(c["resnet_depths"]),
+      bottleneck=c["resnet_block"] == "bottleneck",
+      downsample_in_first_stage=c["resnet_downsample_first_stage"],
+      downsample_in_bottleneck=c["resnet_downsample_in_bottleneck"],
+      dtype=jnp.dtype(c.get("dtype", "float32")))
+
+
+# The builders of the unimodal image classifiers, by `model.arch`.
+IMAGE_CLASSIFIERS = {"vit": build_vit, "resnet": build_resnet}
+
 _BERT_KEYS = ("vocab_size", "context_length", "text_positions", "text_width",
               "text_layers", "text_heads", "eot_id", "mlp_ratio", "dtype")
 
@@ -185,12 +202,17 @@ ARCH_KEYS = {
     **{layout: _BERT_KEYS for layout in BERT_LAYOUTS},
     "vit": ("image_size", "patch_size", "vision_width", "vision_layers",
             "vision_heads", "mlp_ratio", "dtype"),
+    "resnet": ("resnet_block", "resnet_stem_width", "resnet_widths",
+               "resnet_depths", "resnet_downsample_first_stage",
+               "resnet_downsample_in_bottleneck", "dtype"),
 }
 
 
 __all__ = ["ARCH_KEYS", "AlbefClassifier", "AlbefRetrieval", "BERT_LAYOUTS",
            "BertClassifier", "BlipRetrieval", "CLASSIFIERS",
            "DualEncoder", "GraphEncoder", "GraphTextEncoder",
-           "ImageClassifier", "PRESETS", "RETRIEVAL_ONLY", "TextClassifier",
+           "IMAGE_CLASSIFIERS", "ImageClassifier", "PRESETS",
+           "RETRIEVAL_ONLY", "ResnetClassifier", "TextClassifier",
            "ViltClassifier", "VitClassifier", "build", "build_albef",
-           "build_bert", "build_blip", "build_vilt", "build_vit", "preset"]
+           "build_bert", "build_blip", "build_resnet", "build_vilt",
+           "build_vit", "preset"]

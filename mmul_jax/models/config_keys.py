@@ -7,12 +7,14 @@ from __future__ import annotations
 import math
 
 from mmul_jax import errors
+from mmul_jax.config_keys import Check
 from mmul_jax.config_keys import Key
 from mmul_jax.config_keys import NONNEGATIVE
 from mmul_jax.config_keys import POSITIVE_INT
 from mmul_jax.config_keys import Section
 from mmul_jax.config_keys import int_at_least
 from mmul_jax.config_keys import one_of
+from mmul_jax.config_keys import positive_ints
 from mmul_jax.models import presets
 
 _TINY = presets.preset("tiny")
@@ -70,6 +72,29 @@ def _shapes(config) -> None:
 
 # The BERT-family layouts (`models.bert_classifier`), for text tasks only.
 TEXT_CLASSIFIERS = ("bert", "roberta", "distilbert")
+# The image classifiers (`models.vit_classifier`, `models.resnet_classifier`),
+# for unimodal image tasks only.
+IMAGE_CLASSIFIERS = ("vit", "resnet")
+
+
+def _widths_and_depths(config) -> None:
+  m = config.model
+  if m.arch != "resnet":
+    return
+  if len(m.resnet_widths) != len(m.resnet_depths):
+    raise errors.ConfigError(
+        f"model.resnet_widths gives {len(m.resnet_widths)} stage(s) and "
+        f"model.resnet_depths {len(m.resnet_depths)}; give both per stage")
+  if m.resnet_block == "bottleneck" and any(w % 4 for w in m.resnet_widths):
+    raise errors.ConfigError(
+        f"model.resnet_widths = {tuple(m.resnet_widths)}: bottleneck blocks "
+        "work at a quarter of the width, so every width is a multiple of 4")
+
+
+_STAGES = Check(positive_ints, "{key} must be a tuple of positive integers, "
+                "one per stage, got {value!r}")
+_BOOL = Check(lambda v: isinstance(v, bool),
+              "{key} must be True or False, got {value!r}")
 
 MODEL = Section("model", {
     "arch": Key("clip", "the model: `clip` (the dual encoder with an "
@@ -88,8 +113,10 @@ MODEL = Section("model", {
                 "keys; Hugging Face checkpoints; unimodal text "
                 "classification tasks) or `vit` (Hugging Face's ViT "
                 "classifier sized by the `vision_*` keys; unimodal image "
-                "classification tasks)",
-                one_of(("clip", "blip", "vilt", "albef", "vit")
+                "classification tasks) or `resnet` (Hugging Face's ResNet "
+                "classifier sized by the `resnet_*` keys, its batch-norm "
+                "statistics frozen; unimodal image classification tasks)",
+                one_of(("clip", "blip", "vilt", "albef") + IMAGE_CLASSIFIERS
                        + TEXT_CLASSIFIERS)),
     **{k: Key(_TINY[k], doc, _CHECKS.get(k))
        for k, doc in _ARCHITECTURE.items()},
@@ -140,6 +167,22 @@ MODEL = Section("model", {
     "audio_window": Key(200, "audio datasets: Hann window in samples",
                         POSITIVE_INT),
     "audio_hop": Key(80, "audio datasets: hop in samples", POSITIVE_INT),
+    "resnet_block": Key("basic", "`resnet`: `basic` blocks (ResNet-18/34) "
+                        "or `bottleneck` (ResNet-50 and deeper)",
+                        one_of(("basic", "bottleneck"))),
+    "resnet_stem_width": Key(64, "`resnet`: channels of the 7x7 stem",
+                             POSITIVE_INT),
+    "resnet_widths": Key((64, 128, 256, 512), "`resnet`: each stage's "
+                         "output channels (ResNet-50: 256 ... 2048)",
+                         _STAGES),
+    "resnet_depths": Key((2, 2, 2, 2), "`resnet`: blocks per stage "
+                         "(ResNet-34 and -50: (3, 4, 6, 3))", _STAGES),
+    "resnet_downsample_first_stage": Key(
+        False, "`resnet`: the first stage halves the resolution too "
+        "(False in microsoft/resnet-*)", _BOOL),
+    "resnet_downsample_in_bottleneck": Key(
+        False, "`resnet`: a bottleneck block's stride on its first 1x1 "
+        "convolution, not its 3x3 (False in microsoft/resnet-*)", _BOOL),
     "tubelet_size": Key(2, "video datasets: frames per tubelet token",
                         POSITIVE_INT),
-}, rules=(_shapes,))
+}, rules=(_shapes, _widths_and_depths))

@@ -2,7 +2,9 @@
 the dual encoder (`clip_weights`), a whole BLIP retrieval model
 (`blip_weights`), a whole ViLT classifier (`vilt_weights`) or a whole
 ALBEF model (`albef_weights`), a whole BERT, RoBERTa or DistilBERT
-classifier (`bert_weights`), a whole ViT classifier (`vit_weights`)."""
+classifier (`bert_weights`), a whole ViT classifier (`vit_weights`), a
+whole ResNet classifier with its batch-norm statistics
+(`resnet_weights`)."""
 
 from __future__ import annotations
 
@@ -13,12 +15,13 @@ from mmul_jax.pretrained import albef_weights
 from mmul_jax.pretrained import bert_weights
 from mmul_jax.pretrained import blip_weights
 from mmul_jax.pretrained import clip_weights
+from mmul_jax.pretrained import resnet_weights
 from mmul_jax.pretrained import vilt_weights
 from mmul_jax.pretrained import vit_weights
 
 _BY_ARCH = {"clip": clip_weights, "blip": blip_weights, "vilt": vilt_weights,
             "albef": albef_weights,
-            "vit": vit_weights,
+            "vit": vit_weights, "resnet": resnet_weights,
             **{k: bert_weights for k in bert_weights.LAYOUTS}}
 
 

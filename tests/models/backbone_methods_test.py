@@ -1,11 +1,13 @@
 """Every method through the one loop on the papers' backbones: BLIP's and
 ALBEF's retrieval models, ViLT's and ALBEF's two-image classifiers
-(NLVR2) and BERT's text classifier (every general method: MMUL needs two
-modalities), from the tiny random checkpoints of tests/fixtures
-(blip_golden, albef_golden, vilt_golden, bert_golden), trained briefly
+(NLVR2), BERT's text classifier and the ViT and ResNet image classifiers
+(every general method: MMUL needs two modalities), from the tiny random
+checkpoints of tests/fixtures (blip_golden, albef_golden, vilt_golden,
+bert_golden, vit_golden, resnet_golden), trained briefly
 into an original and unlearned by each method, in full and with LoRA
 adapters (`unlearn.lora_rank`), and with bf16 compute. The default suite
-runs MMUL with LoRA on ViLT; the slow suite runs the rest."""
+runs MMUL with LoRA on ViLT; the slow suite runs the rest. The ResNet's
+batch-norm statistics stay the original's under every method."""
 
 import os
 
@@ -13,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import vit_checkpoints
 from flax import traverse_util
 
 from mmul_jax import errors
@@ -21,7 +24,9 @@ from mmul_jax import methods
 from mmul_jax.pretrained import albef_weights
 from mmul_jax.pretrained import bert_weights
 from mmul_jax.pretrained import blip_weights
+from mmul_jax.pretrained import resnet_weights
 from mmul_jax.pretrained import vilt_weights
+from mmul_jax.pretrained import vit_weights
 from mmul_jax.unlearn import phases
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
@@ -31,6 +36,7 @@ VILT = os.path.join(FIXTURES, "vilt_golden", "nlvr2", "hf")
 ALBEF = os.path.join(FIXTURES, "albef_golden", "retrieval", "albef.pth")
 ALBEF_NLVR = os.path.join(FIXTURES, "albef_golden", "nlvr", "albef_nlvr.pth")
 BERT = os.path.join(FIXTURES, "bert_golden", "bert")
+RESNET = os.path.join(FIXTURES, "resnet_golden", "basic")
 # Relabelling draws wrong classes (no captions in the NLVR2-style data).
 _LABELS = {"method.randlabel.target": "labels",
            "method.salun.target": "labels"}
@@ -41,6 +47,15 @@ ARCHS = {
                  keys=bert_weights.model_keys,
                  # The tiny config's MMUL needs two modalities.
                  extra={**_LABELS, "method.name": "neggrad"}),
+    "resnet": dict(dataset="shapes_cifar", checkpoint=RESNET,
+                   keys=resnet_weights.model_keys,
+                   extra={**_LABELS, "method.name": "neggrad"}),
+    # The 10-class golden ViT as the in21k `ViTModel` backbone (32 classes
+    # here), at its 32 pixels.
+    "vit": dict(dataset="shapes_cifar", checkpoint=vit_checkpoints.backbone,
+                keys=vit_weights.model_keys,
+                extra={**_LABELS, "method.name": "neggrad",
+                       "data.mean": (0.5,) * 3, "data.std": (0.5,) * 3}),
     "blip": dict(dataset="shapes_captions", checkpoint=BLIP,
                  keys=blip_weights.model_keys, extra={"eval.rerank_k": 4}),
     "albef_nlvr2": dict(arch="albef", dataset="shapes_nlvr2",
@@ -59,14 +74,17 @@ def arch(request, tiny_config, data_dir, tmp_path_factory):
   tiny checkpoint; `original` its briefly trained original."""
   a = ARCHS[request.param]
   workdir = tmp_path_factory.mktemp(request.param)
+  checkpoint = a["checkpoint"]
+  if callable(checkpoint):
+    checkpoint = checkpoint(tmp_path_factory.mktemp("ckpt"))
 
   def make(**changes):
     c = tiny_config.copy_and_resolve_references()
     c.data.data_dir = data_dir
     c.data.name = a["dataset"]
     c.model.arch = a.get("arch", request.param)
-    c.model.pretrained = a["checkpoint"]
-    c.model.update(a["keys"](a["checkpoint"]))
+    c.model.pretrained = checkpoint
+    c.model.update(a["keys"](checkpoint))
     c.model.context_length = 12
     c.train.num_steps = 2
     c.unlearn.num_steps = 2
@@ -90,12 +108,13 @@ def _changed(a, b):
 
 
 _DEFAULT = {("vilt", "mmul", "lora")}
+_UNIMODAL = ("bert", "resnet", "vit")
 CASES = [pytest.param(which, name, variant, marks=() if (
     which, name, variant) in _DEFAULT else pytest.mark.slow)
          for which in sorted(ARCHS) for name in sorted(methods.METHODS)
          for variant in ("full", "lora")
          if not (variant == "lora" and name == "retrain")  # every weight
-         and not (which == "bert" and name in ("mmul", "mmul_plus"))]
+         and not (which in _UNIMODAL and name in ("mmul", "mmul_plus"))]
 
 
 @pytest.mark.parametrize("arch,name,variant", CASES, indirect=["arch"],
@@ -114,6 +133,9 @@ def test_every_method_on_the_backbone(arch, name, variant):
   params, info = phases.unlearn_model(exp, original)
   assert _finite(params)
   assert _changed(params, original) > 0
+  if "batch_stats" in params:  # the ResNet's: frozen under every method
+    jax.tree.map(np.testing.assert_array_equal, params["batch_stats"],
+                 original["batch_stats"])
   if name != "retrain":
     assert info["history"] and np.isfinite(info["history"][-1]["loss"])
   if variant == "lora":

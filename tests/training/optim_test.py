@@ -61,3 +61,28 @@ def test_learning_rates_stack_under_vmap_with_one_function():
     alone, _ = tx.update(_grads(0), tx.init(params), params)
     jax.tree.map(lambda a, b, k=k: np.testing.assert_allclose(
         a[k], b, rtol=1e-6), updates, alone)
+
+
+@pytest.mark.parametrize("name", ["adamw", "sgd", "sophia"])
+def test_batch_norm_statistics_never_move(name):
+  """A ResNet's `batch_stats` beside `params`: zero updates under weight
+  decay, a method's noise and a nonzero gradient alike, while the
+  parameters move exactly as without them (same optimiser state)."""
+  from mmul_jax import gradient_transforms  # pylint: disable=g-import-not-at-top
+  after = (gradient_transforms.perturb_at_step(0.1, step=0, seed=0),)
+  tx = optim.optimizer(name, learning_rate=3e-3, after=after, **KW).tx
+  stats = {"mean": jnp.arange(3.0), "var": jnp.ones(3)}
+  variables = {"params": _params(), "batch_stats": stats}
+  state, plain_state = tx.init(variables), tx.init({"params": _params()})
+  assert (jax.tree.structure(state) == jax.tree.structure(plain_state))
+  for t in range(3):
+    grads = {"params": _grads(t), "batch_stats": jax.tree.map(
+        jnp.ones_like, stats)}
+    updates, state = tx.update(grads, state, variables)
+    variables = jax.tree.map(lambda p, u: p + u, variables, updates)
+  jax.tree.map(np.testing.assert_array_equal, variables["batch_stats"],
+               stats)
+  assert not np.allclose(variables["params"]["w"], _params()["w"])
+  assert optim.trainable(variables) == {"params": variables["params"]}
+  plain = _params()
+  assert optim.trainable(plain) is plain
