@@ -189,6 +189,12 @@ def validate(config: ml_collections.ConfigDict) -> None:
         f"model.arch = {config.model.arch!r} is an image classifier; "
         f"{config.data.name} is not an image classification dataset (use "
         "model.arch = 'clip')")
+  if config.model.arch in model_keys.SPEECH_CLASSIFIERS and (
+      spec.task != "unimodal_classification" or spec.modality != "audio"):
+    raise ConfigError(
+        f"model.arch = {config.model.arch!r} is a speech classifier; "
+        f"{config.data.name} is not an audio classification dataset (use "
+        "model.arch = 'clip')")
   if config.model.arch == "vilt" and spec.task != "classification":
     raise ConfigError(
         f"model.arch = 'vilt' is ViLT's image(s)-and-text classifier; "

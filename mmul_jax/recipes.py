@@ -500,3 +500,41 @@ def resnet_image(c: ml_collections.ConfigDict, *, dataset: str,
   c.data.image_size = 224
   c.data.mean, c.data.std = IMAGENET_MEAN, IMAGENET_STD
   c.model.pretrained = f"~/checkpoints/{backbone}"
+
+
+# MU-Bench's speech backbones: the Hugging Face directory name (under
+# ~/checkpoints, a download of facebook/<name>) -> `model.arch`.
+SPEECH_BACKBONES = {"wav2vec2-base": "wav2vec2", "wav2vec2-large": "wav2vec2",
+                    "hubert-base-ls960": "hubert",
+                    "hubert-large-ll60k": "hubert",
+                    "hubert-xlarge-ll60k": "hubert"}
+
+
+def speech_audio(c: ml_collections.ConfigDict, *, dataset: str,
+                 backbone: str) -> None:
+  """An audio dataset on one of MU-Bench's speech backbones
+  (`SPEECH_BACKBONES`, sized by its config.json) on 1 s of 16 kHz audio:
+  the original fine-tunes on D from it (or set `model.original`), the
+  retrained reference on Dr. MU-Bench ships no recipe for Speech Commands
+  (a loader only), so the optimisation is Hugging Face's
+  audio-classification example's (lr 3e-5, 5 epochs, batch 32, 10%
+  warmup), unlearning 5 passes over a 5% Df at a tenth of that rate."""
+  if backbone not in SPEECH_BACKBONES:
+    raise config_schema.ConfigError(
+        f"backbone {backbone!r} is not one of {sorted(SPEECH_BACKBONES)}")
+  method = c.method.name
+  mubench_task(c, dataset)
+  c.model.arch = SPEECH_BACKBONES[backbone]
+  rows = datasets.DATASETS[dataset].grid.settings["train_rows"]
+  steps = 5 * rows // 32
+  _optimisation(c, batch_size=32, train_steps=steps, df_units=rows // 20,
+                epochs=5, learning_rate=3e-5, end_ratio=0.0,
+                weight_decay=0.0, warmup_steps=steps // 10)
+  c.unlearn.learning_rate = 3e-6
+  c.deletion.count = 0
+  c.deletion.ratio = 5.0
+  c.method.name = method
+  _label_targets(c)
+  c.data.audio_samples = 16_000
+  c.model.sample_rate = 16_000
+  c.model.pretrained = f"~/checkpoints/{backbone}"

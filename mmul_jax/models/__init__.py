@@ -2,11 +2,13 @@
 with a fusion encoder, BLIP's and ALBEF's retrieval models, ViLT's
 image(s)-and-text classifier, unimodal classifiers on their towers,
 BERT-family text classifiers, Hugging Face's ViT and ResNet image
-classifiers, and size presets."""
+classifiers, wav2vec 2.0 and HuBERT speech classifiers, and size
+presets."""
 
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import jax.numpy as jnp
 
@@ -23,7 +25,9 @@ from mmul_jax.models.graph import GraphEncoder
 from mmul_jax.models.graph_text import GraphTextEncoder
 from mmul_jax.models.presets import PRESETS
 from mmul_jax.models.presets import preset
+from mmul_jax.models.config_keys import SPEECH_CLASSIFIERS
 from mmul_jax.models.resnet_classifier import ResnetClassifier
+from mmul_jax.models.speech_classifier import SpeechClassifier
 from mmul_jax.models.vilt import ViltClassifier
 from mmul_jax.models.vit_classifier import VitClassifier
 
@@ -43,6 +47,11 @@ def build(model_config, *, modality: str = "image", unimodal: bool = False,
       raise ValueError(f"model.arch = {arch!r} is a text classifier: "
                        "unimodal text classification tasks only")
     return build_bert(model_config, **task)
+  if arch in SPEECH_CLASSIFIERS:
+    if not unimodal or modality != "audio" or not task.get("num_classes"):
+      raise ValueError(f"model.arch = {arch!r} is a speech classifier: "
+                       "unimodal audio classification tasks only")
+    return build_speech(model_config, **task)
   if arch in IMAGE_CLASSIFIERS:
     if not unimodal or modality != "image" or not task.get("num_classes"):
       raise ValueError(f"model.arch = {arch!r} is an image classifier: "
@@ -178,6 +187,21 @@ def build_resnet(model_config, *, num_classes: int) -> ResnetClassifier:
       dtype=jnp.dtype(c.get("dtype", "float32")))
 
 
+def build_speech(model_config, *, num_classes: int) -> SpeechClassifier:
+  """`SpeechClassifier` (wav2vec 2.0 or HuBERT) sized by the config.json
+  of `model.pretrained`, else `model.original`."""
+  # pretrained's importers import the models: read the sizes lazily.
+  from mmul_jax.pretrained import speech_weights  # pylint: disable=g-import-not-at-top
+  c = dict(model_config)
+  path = os.path.expanduser(c.get("pretrained") or c.get("original") or "")
+  if not path:
+    raise ValueError(f"model.arch = {c['arch']!r} is sized by its "
+                     "checkpoint: set model.pretrained or model.original")
+  sizes = {**speech_weights.model_config(path), "num_classes": num_classes}
+  return SpeechClassifier(**sizes,
+                          dtype=jnp.dtype(c.get("dtype", "float32")))
+
+
 # The builders of the unimodal image classifiers, by `model.arch`.
 IMAGE_CLASSIFIERS = {"vit": build_vit, "resnet": build_resnet}
 
@@ -202,6 +226,9 @@ ARCH_KEYS = {
     **{layout: _BERT_KEYS for layout in BERT_LAYOUTS},
     "vit": ("image_size", "patch_size", "vision_width", "vision_layers",
             "vision_heads", "mlp_ratio", "dtype"),
+    # Sized by the checkpoint (`model.pretrained` / `original`).
+    **{root: ("pretrained", "original", "dtype")
+       for root in SPEECH_CLASSIFIERS},
     "resnet": ("resnet_block", "resnet_stem_width", "resnet_widths",
                "resnet_depths", "resnet_downsample_first_stage",
                "resnet_downsample_in_bottleneck", "dtype"),
@@ -212,7 +239,9 @@ __all__ = ["ARCH_KEYS", "AlbefClassifier", "AlbefRetrieval", "BERT_LAYOUTS",
            "BertClassifier", "BlipRetrieval", "CLASSIFIERS",
            "DualEncoder", "GraphEncoder", "GraphTextEncoder",
            "IMAGE_CLASSIFIERS", "ImageClassifier", "PRESETS",
-           "RETRIEVAL_ONLY", "ResnetClassifier", "TextClassifier",
+           "RETRIEVAL_ONLY", "ResnetClassifier", "SPEECH_CLASSIFIERS",
+           "SpeechClassifier", "TextClassifier",
            "ViltClassifier", "VitClassifier", "build", "build_albef",
-           "build_bert", "build_blip", "build_resnet", "build_vilt",
+           "build_bert", "build_blip", "build_resnet", "build_speech",
+           "build_vilt",
            "build_vit", "preset"]

@@ -75,10 +75,19 @@ TEXT_CLASSIFIERS = ("bert", "roberta", "distilbert")
 # The image classifiers (`models.vit_classifier`, `models.resnet_classifier`),
 # for unimodal image tasks only.
 IMAGE_CLASSIFIERS = ("vit", "resnet")
+# The speech classifiers (`models.speech_classifier`), for unimodal audio
+# tasks only, sized by their checkpoint's config.json.
+SPEECH_CLASSIFIERS = ("wav2vec2", "hubert")
 
 
 def _widths_and_depths(config) -> None:
   m = config.model
+  if m.arch in SPEECH_CLASSIFIERS and not (m.pretrained or m.original):
+    raise errors.ConfigError(
+        f"model.arch = {m.arch!r} is sized by its checkpoint's config.json: "
+        "set model.pretrained (e.g. a download of facebook/"
+        f"{'hubert-base-ls960' if m.arch == 'hubert' else 'wav2vec2-base'})"
+        " or model.original")
   if m.arch != "resnet":
     return
   if len(m.resnet_widths) != len(m.resnet_depths):
@@ -115,9 +124,12 @@ MODEL = Section("model", {
                 "classifier sized by the `vision_*` keys; unimodal image "
                 "classification tasks) or `resnet` (Hugging Face's ResNet "
                 "classifier sized by the `resnet_*` keys, its batch-norm "
-                "statistics frozen; unimodal image classification tasks)",
+                "statistics frozen; unimodal image classification tasks) "
+                "or `wav2vec2`, `hubert` (Hugging Face's keyword-spotting "
+                "classifiers, sized by the config.json of `pretrained` or "
+                "`original`, which must be set; unimodal audio tasks)",
                 one_of(("clip", "blip", "vilt", "albef") + IMAGE_CLASSIFIERS
-                       + TEXT_CLASSIFIERS)),
+                       + TEXT_CLASSIFIERS + SPEECH_CLASSIFIERS)),
     **{k: Key(_TINY[k], doc, _CHECKS.get(k))
        for k, doc in _ARCHITECTURE.items()},
     "text_positions": Key(0, "`blip`, `vilt`, `albef`, BERT family: the "

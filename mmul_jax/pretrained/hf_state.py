@@ -127,6 +127,8 @@ def _leaf(leaves: set[str], leaf: str, name: str, source: str):
 def _kernel(t: np.ndarray) -> np.ndarray:
   if t.ndim == 2:  # Linear (out, in) -> Dense (in, out)
     return t.T
+  if t.ndim == 3:  # Conv1d (out, in, k) -> (k, in, out)
+    return t.transpose(2, 1, 0)
   if t.ndim == 4:  # Conv2d (out, in, kh, kw) -> (kh, kw, in, out)
     return t.transpose(2, 3, 1, 0)
   return t

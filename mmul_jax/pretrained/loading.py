@@ -4,7 +4,8 @@ the dual encoder (`clip_weights`), a whole BLIP retrieval model
 ALBEF model (`albef_weights`), a whole BERT, RoBERTa or DistilBERT
 classifier (`bert_weights`), a whole ViT classifier (`vit_weights`), a
 whole ResNet classifier with its batch-norm statistics
-(`resnet_weights`)."""
+(`resnet_weights`), a whole wav2vec 2.0 or HuBERT classifier
+(`speech_weights`)."""
 
 from __future__ import annotations
 
@@ -16,12 +17,14 @@ from mmul_jax.pretrained import bert_weights
 from mmul_jax.pretrained import blip_weights
 from mmul_jax.pretrained import clip_weights
 from mmul_jax.pretrained import resnet_weights
+from mmul_jax.pretrained import speech_weights
 from mmul_jax.pretrained import vilt_weights
 from mmul_jax.pretrained import vit_weights
 
 _BY_ARCH = {"clip": clip_weights, "blip": blip_weights, "vilt": vilt_weights,
             "albef": albef_weights,
             "vit": vit_weights, "resnet": resnet_weights,
+            **{root: speech_weights for root in speech_weights.ROOTS},
             **{k: bert_weights for k in bert_weights.LAYOUTS}}
 
 
