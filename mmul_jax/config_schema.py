@@ -195,6 +195,11 @@ def validate(config: ml_collections.ConfigDict) -> None:
         f"model.arch = {config.model.arch!r} is a speech classifier; "
         f"{config.data.name} is not an audio classification dataset (use "
         "model.arch = 'clip')")
+  if config.model.arch == "videomae" and (
+      spec.task != "unimodal_classification" or spec.modality != "video"):
+    raise ConfigError(
+        f"model.arch = 'videomae' is a video classifier; {config.data.name} "
+        "is not a video classification dataset (use model.arch = 'clip')")
   if config.model.arch == "vilt" and spec.task != "classification":
     raise ConfigError(
         f"model.arch = 'vilt' is ViLT's image(s)-and-text classifier; "

@@ -510,6 +510,30 @@ SPEECH_BACKBONES = {"wav2vec2-base": "wav2vec2", "wav2vec2-large": "wav2vec2",
                     "hubert-xlarge-ll60k": "hubert"}
 
 
+def _hf_finetune(c: ml_collections.ConfigDict, *, dataset: str, arch: str,
+                 backbone: str, learning_rate: float, epochs: int,
+                 batch_size: int) -> None:
+  """A task whose backbone MU-Bench fine-tunes without giving a recipe:
+  `epochs` at `learning_rate` (10% warmup, cosine decay) from
+  ~/checkpoints/<backbone>, unlearning `epochs` passes over a 5% Df at a
+  tenth of that rate; the config's method kept."""
+  method = c.method.name
+  mubench_task(c, dataset)
+  c.model.arch = arch
+  rows = datasets.DATASETS[dataset].grid.settings["train_rows"]
+  steps = epochs * rows // batch_size
+  _optimisation(c, batch_size=batch_size, train_steps=steps,
+                df_units=rows // 20, epochs=epochs,
+                learning_rate=learning_rate, end_ratio=0.0,
+                weight_decay=0.0, warmup_steps=steps // 10)
+  c.unlearn.learning_rate = learning_rate / 10
+  c.deletion.count = 0
+  c.deletion.ratio = 5.0
+  c.method.name = method
+  _label_targets(c)
+  c.model.pretrained = f"~/checkpoints/{backbone}"
+
+
 def speech_audio(c: ml_collections.ConfigDict, *, dataset: str,
                  backbone: str) -> None:
   """An audio dataset on one of MU-Bench's speech backbones
@@ -518,23 +542,34 @@ def speech_audio(c: ml_collections.ConfigDict, *, dataset: str,
   retrained reference on Dr. MU-Bench ships no recipe for Speech Commands
   (a loader only), so the optimisation is Hugging Face's
   audio-classification example's (lr 3e-5, 5 epochs, batch 32, 10%
-  warmup), unlearning 5 passes over a 5% Df at a tenth of that rate."""
+  warmup; `_hf_finetune`)."""
   if backbone not in SPEECH_BACKBONES:
     raise config_schema.ConfigError(
         f"backbone {backbone!r} is not one of {sorted(SPEECH_BACKBONES)}")
-  method = c.method.name
-  mubench_task(c, dataset)
-  c.model.arch = SPEECH_BACKBONES[backbone]
-  rows = datasets.DATASETS[dataset].grid.settings["train_rows"]
-  steps = 5 * rows // 32
-  _optimisation(c, batch_size=32, train_steps=steps, df_units=rows // 20,
-                epochs=5, learning_rate=3e-5, end_ratio=0.0,
-                weight_decay=0.0, warmup_steps=steps // 10)
-  c.unlearn.learning_rate = 3e-6
-  c.deletion.count = 0
-  c.deletion.ratio = 5.0
-  c.method.name = method
-  _label_targets(c)
+  _hf_finetune(c, dataset=dataset, arch=SPEECH_BACKBONES[backbone],
+               backbone=backbone, learning_rate=3e-5, epochs=5,
+               batch_size=32)
   c.data.audio_samples = 16_000
   c.model.sample_rate = 16_000
-  c.model.pretrained = f"~/checkpoints/{backbone}"
+
+
+# MU-Bench's video backbone (a download of MCG-NJU/<name>).
+VIDEO_BACKBONES = ("videomae-base", "videomae-large")
+
+
+def videomae_video(c: ml_collections.ConfigDict, *, dataset: str,
+                   backbone: str) -> None:
+  """A video dataset on VideoMAE (sized by its config.json): 16 frames of
+  224 pixels with ImageNet's normalisation, the original fine-tuned on D
+  from the backbone (or set `model.original`). MU-Bench's UCF101 loader
+  is a stub with no recipe, so the optimisation is Hugging Face's
+  video-classification tutorial's (lr 5e-5, 4 epochs, batch 8, 10%
+  warmup; `_hf_finetune`)."""
+  if backbone not in VIDEO_BACKBONES:
+    raise config_schema.ConfigError(
+        f"backbone {backbone!r} is not one of {sorted(VIDEO_BACKBONES)}")
+  _hf_finetune(c, dataset=dataset, arch="videomae", backbone=backbone,
+               learning_rate=5e-5, epochs=4, batch_size=8)
+  c.data.num_frames = 16
+  c.data.image_size = c.model.image_size = 224
+  c.data.mean, c.data.std = IMAGENET_MEAN, IMAGENET_STD

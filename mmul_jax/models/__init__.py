@@ -2,8 +2,8 @@
 with a fusion encoder, BLIP's and ALBEF's retrieval models, ViLT's
 image(s)-and-text classifier, unimodal classifiers on their towers,
 BERT-family text classifiers, Hugging Face's ViT and ResNet image
-classifiers, wav2vec 2.0 and HuBERT speech classifiers, and size
-presets."""
+classifiers, wav2vec 2.0 and HuBERT speech classifiers, the VideoMAE
+video classifier, and size presets."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from mmul_jax.models.presets import preset
 from mmul_jax.models.config_keys import SPEECH_CLASSIFIERS
 from mmul_jax.models.resnet_classifier import ResnetClassifier
 from mmul_jax.models.speech_classifier import SpeechClassifier
+from mmul_jax.models.videomae_classifier import VideomaeClassifier
 from mmul_jax.models.vilt import ViltClassifier
 from mmul_jax.models.vit_classifier import VitClassifier
 
@@ -47,6 +48,11 @@ def build(model_config, *, modality: str = "image", unimodal: bool = False,
       raise ValueError(f"model.arch = {arch!r} is a text classifier: "
                        "unimodal text classification tasks only")
     return build_bert(model_config, **task)
+  if arch == "videomae":
+    if not unimodal or modality != "video" or not task.get("num_classes"):
+      raise ValueError("model.arch = 'videomae' is a video classifier: "
+                       "unimodal video classification tasks only")
+    return build_videomae(model_config, **task)
   if arch in SPEECH_CLASSIFIERS:
     if not unimodal or modality != "audio" or not task.get("num_classes"):
       raise ValueError(f"model.arch = {arch!r} is a speech classifier: "
@@ -202,6 +208,21 @@ def build_speech(model_config, *, num_classes: int) -> SpeechClassifier:
                           dtype=jnp.dtype(c.get("dtype", "float32")))
 
 
+def build_videomae(model_config, *,
+                   num_classes: int) -> VideomaeClassifier:
+  """`VideomaeClassifier` sized by the config.json of `model.pretrained`,
+  else `model.original`."""
+  from mmul_jax.pretrained import videomae_weights  # pylint: disable=g-import-not-at-top
+  c = dict(model_config)
+  path = os.path.expanduser(c.get("pretrained") or c.get("original") or "")
+  if not path:
+    raise ValueError("model.arch = 'videomae' is sized by its checkpoint: "
+                     "set model.pretrained or model.original")
+  sizes = {**videomae_weights.model_config(path), "num_classes": num_classes}
+  return VideomaeClassifier(**sizes,
+                            dtype=jnp.dtype(c.get("dtype", "float32")))
+
+
 # The builders of the unimodal image classifiers, by `model.arch`.
 IMAGE_CLASSIFIERS = {"vit": build_vit, "resnet": build_resnet}
 
@@ -229,6 +250,7 @@ ARCH_KEYS = {
     # Sized by the checkpoint (`model.pretrained` / `original`).
     **{root: ("pretrained", "original", "dtype")
        for root in SPEECH_CLASSIFIERS},
+    "videomae": ("pretrained", "original", "image_size", "dtype"),
     "resnet": ("resnet_block", "resnet_stem_width", "resnet_widths",
                "resnet_depths", "resnet_downsample_first_stage",
                "resnet_downsample_in_bottleneck", "dtype"),
@@ -240,8 +262,8 @@ __all__ = ["ARCH_KEYS", "AlbefClassifier", "AlbefRetrieval", "BERT_LAYOUTS",
            "DualEncoder", "GraphEncoder", "GraphTextEncoder",
            "IMAGE_CLASSIFIERS", "ImageClassifier", "PRESETS",
            "RETRIEVAL_ONLY", "ResnetClassifier", "SPEECH_CLASSIFIERS",
-           "SpeechClassifier", "TextClassifier",
+           "SpeechClassifier", "TextClassifier", "VideomaeClassifier",
            "ViltClassifier", "VitClassifier", "build", "build_albef",
            "build_bert", "build_blip", "build_resnet", "build_speech",
-           "build_vilt",
+           "build_videomae", "build_vilt",
            "build_vit", "preset"]

@@ -18,16 +18,22 @@ _gelu = layers.ACTIVATIONS["gelu_exact"]  # Hugging Face's "gelu"
 
 class BertSelfAttention(nn.Module):
   """`self`: query from `x`; key and value from `source` (`x` itself, or
-  the image tokens in cross-attention)."""
+  the image tokens in cross-attention). VideoMAE's has no key bias and
+  query and value biases only with `qv_bias`."""
 
   num_heads: int
   dtype: Any = jnp.float32
+  key_bias: bool = True
+  qv_bias: bool = True
 
   @nn.compact
   def __call__(self, x, source, mask):
-    dense = lambda name: nn.Dense(x.shape[-1], dtype=self.dtype, name=name)
-    return layers.attend(dense("query")(x), dense("key")(source),
-                   dense("value")(source), mask, self.num_heads, self.dtype)
+    dense = lambda name, bias: nn.Dense(x.shape[-1], use_bias=bias,
+                                        dtype=self.dtype, name=name)
+    return layers.attend(dense("query", self.qv_bias)(x),
+                         dense("key", self.key_bias)(source),
+                         dense("value", self.qv_bias)(source), mask,
+                         self.num_heads, self.dtype)
 
 
 class BertOutput(nn.Module):

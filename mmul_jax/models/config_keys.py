@@ -78,16 +78,21 @@ IMAGE_CLASSIFIERS = ("vit", "resnet")
 # The speech classifiers (`models.speech_classifier`), for unimodal audio
 # tasks only, sized by their checkpoint's config.json.
 SPEECH_CLASSIFIERS = ("wav2vec2", "hubert")
+# The architectures sized by their checkpoint's config.json, which must be
+# set (`pretrained` or `original`), not by `model.*` keys.
+CHECKPOINT_SIZED = SPEECH_CLASSIFIERS + ("videomae",)
+_EXAMPLES = {"hubert": "facebook/hubert-base-ls960",
+             "wav2vec2": "facebook/wav2vec2-base",
+             "videomae": "MCG-NJU/videomae-base"}
 
 
 def _widths_and_depths(config) -> None:
   m = config.model
-  if m.arch in SPEECH_CLASSIFIERS and not (m.pretrained or m.original):
+  if m.arch in CHECKPOINT_SIZED and not (m.pretrained or m.original):
     raise errors.ConfigError(
         f"model.arch = {m.arch!r} is sized by its checkpoint's config.json: "
-        "set model.pretrained (e.g. a download of facebook/"
-        f"{'hubert-base-ls960' if m.arch == 'hubert' else 'wav2vec2-base'})"
-        " or model.original")
+        f"set model.pretrained (e.g. a download of {_EXAMPLES[m.arch]}) or "
+        "model.original")
   if m.arch != "resnet":
     return
   if len(m.resnet_widths) != len(m.resnet_depths):
@@ -127,9 +132,11 @@ MODEL = Section("model", {
                 "statistics frozen; unimodal image classification tasks) "
                 "or `wav2vec2`, `hubert` (Hugging Face's keyword-spotting "
                 "classifiers, sized by the config.json of `pretrained` or "
-                "`original`, which must be set; unimodal audio tasks)",
+                "`original`, which must be set; unimodal audio tasks) or "
+                "`videomae` (Hugging Face's VideoMAE classifier, sized "
+                "the same way, at `image_size`; unimodal video tasks)",
                 one_of(("clip", "blip", "vilt", "albef") + IMAGE_CLASSIFIERS
-                       + TEXT_CLASSIFIERS + SPEECH_CLASSIFIERS)),
+                       + TEXT_CLASSIFIERS + CHECKPOINT_SIZED)),
     **{k: Key(_TINY[k], doc, _CHECKS.get(k))
        for k, doc in _ARCHITECTURE.items()},
     "text_positions": Key(0, "`blip`, `vilt`, `albef`, BERT family: the "

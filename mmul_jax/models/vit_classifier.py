@@ -55,11 +55,13 @@ class _Attention(nn.Module):
 
   num_heads: int
   dtype: Any = jnp.float32
+  key_bias: bool = True
+  qv_bias: bool = True
 
   @nn.compact
   def __call__(self, x):
-    h = bert.BertSelfAttention(self.num_heads, self.dtype, name="attention")(
-        x, x, None)
+    h = bert.BertSelfAttention(self.num_heads, self.dtype, self.key_bias,
+                               self.qv_bias, name="attention")(x, x, None)
     return _Dense(self.dtype, name="output")(h, x.shape[-1])
 
 
@@ -78,27 +80,36 @@ class _Layer(nn.Module):
   mlp_dim: int
   eps: float
   dtype: Any = jnp.float32
+  key_bias: bool = True
+  qv_bias: bool = True
 
   @nn.compact
   def __call__(self, x):
     norm = lambda name: nn.LayerNorm(epsilon=self.eps, dtype=self.dtype,
                                      name=name)
-    x = x + _Attention(self.num_heads, self.dtype, name="attention")(
-        norm("layernorm_before")(x))
+    x = x + _Attention(self.num_heads, self.dtype, self.key_bias,
+                       self.qv_bias, name="attention")(
+                           norm("layernorm_before")(x))
     h = _gelu(_Dense(self.dtype, name="intermediate")(
         norm("layernorm_after")(x), self.mlp_dim))
     return x + _Dense(self.dtype, name="output")(h, x.shape[-1])
 
 
-class _Encoder(nn.Module):
+class Encoder(nn.Module):
+  """`encoder/layer_<i>`: the pre-LN layers (shared with VideoMAE, whose
+  attention has no key bias)."""
+
   num_layers: int
   num_heads: int
   mlp_dim: int
   eps: float
   dtype: Any = jnp.float32
+  key_bias: bool = True
+  qv_bias: bool = True
 
   def setup(self):
-    self.layer = [_Layer(self.num_heads, self.mlp_dim, self.eps, self.dtype)
+    self.layer = [_Layer(self.num_heads, self.mlp_dim, self.eps, self.dtype,
+                         self.key_bias, self.qv_bias)
                   for _ in range(self.num_layers)]
 
   def __call__(self, x):
@@ -121,7 +132,7 @@ class _Vit(nn.Module):
   def __call__(self, images):
     x = _Embeddings(self.image_size, self.patch_size, self.width, self.dtype,
                     name="embeddings")(images)
-    x = _Encoder(self.num_layers, self.num_heads, self.mlp_dim, self.eps,
+    x = Encoder(self.num_layers, self.num_heads, self.mlp_dim, self.eps,
                  self.dtype, name="encoder")(x)
     return nn.LayerNorm(epsilon=self.eps, dtype=self.dtype,
                         name="layernorm")(x)

@@ -131,6 +131,8 @@ def _kernel(t: np.ndarray) -> np.ndarray:
     return t.transpose(2, 1, 0)
   if t.ndim == 4:  # Conv2d (out, in, kh, kw) -> (kh, kw, in, out)
     return t.transpose(2, 3, 1, 0)
+  if t.ndim == 5:  # Conv3d (out, in, kt, kh, kw) -> (kt, kh, kw, in, out)
+    return t.transpose(2, 3, 4, 1, 0)
   return t
 
 

@@ -5,7 +5,7 @@ ALBEF model (`albef_weights`), a whole BERT, RoBERTa or DistilBERT
 classifier (`bert_weights`), a whole ViT classifier (`vit_weights`), a
 whole ResNet classifier with its batch-norm statistics
 (`resnet_weights`), a whole wav2vec 2.0 or HuBERT classifier
-(`speech_weights`)."""
+(`speech_weights`), a whole VideoMAE classifier (`videomae_weights`)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from mmul_jax.pretrained import blip_weights
 from mmul_jax.pretrained import clip_weights
 from mmul_jax.pretrained import resnet_weights
 from mmul_jax.pretrained import speech_weights
+from mmul_jax.pretrained import videomae_weights
 from mmul_jax.pretrained import vilt_weights
 from mmul_jax.pretrained import vit_weights
 
@@ -25,6 +26,7 @@ _BY_ARCH = {"clip": clip_weights, "blip": blip_weights, "vilt": vilt_weights,
             "albef": albef_weights,
             "vit": vit_weights, "resnet": resnet_weights,
             **{root: speech_weights for root in speech_weights.ROOTS},
+            "videomae": videomae_weights,
             **{k: bert_weights for k in bert_weights.LAYOUTS}}
 
 

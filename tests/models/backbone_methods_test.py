@@ -1,10 +1,10 @@
 """Every method through the one loop on the papers' backbones: BLIP's and
 ALBEF's retrieval models, ViLT's and ALBEF's two-image classifiers
-(NLVR2), BERT's text classifier, the ViT and ResNet image classifiers and
-HuBERT's keyword spotter (every general method: MMUL needs two
-modalities), from the tiny random checkpoints of tests/fixtures
+(NLVR2), BERT's text classifier, the ViT and ResNet image classifiers,
+HuBERT's keyword spotter and VideoMAE (every general method: MMUL needs
+two modalities), from the tiny random checkpoints of tests/fixtures
 (blip_golden, albef_golden, vilt_golden, bert_golden, vit_golden,
-resnet_golden, speech_golden), trained briefly
+resnet_golden, speech_golden, videomae_golden), trained briefly
 into an original and unlearned by each method, in full and with LoRA
 adapters (`unlearn.lora_rank`), and with bf16 compute. The default suite
 runs MMUL with LoRA on ViLT; the slow suite runs the rest. The ResNet's
@@ -39,6 +39,7 @@ ALBEF_NLVR = os.path.join(FIXTURES, "albef_golden", "nlvr", "albef_nlvr.pth")
 BERT = os.path.join(FIXTURES, "bert_golden", "bert")
 RESNET = os.path.join(FIXTURES, "resnet_golden", "basic")
 HUBERT = os.path.join(FIXTURES, "speech_golden", "hubert")
+VIDEOMAE = os.path.join(FIXTURES, "videomae_golden", "mean")
 # Relabelling draws wrong classes (no captions in the NLVR2-style data).
 _LABELS = {"method.randlabel.target": "labels",
            "method.salun.target": "labels"}
@@ -52,6 +53,10 @@ ARCHS = {
     "hubert": dict(dataset="tone_commands", checkpoint=HUBERT,
                    keys=lambda path: {}, extra={**_LABELS,
                                                 "method.name": "neggrad"}),
+    "videomae": dict(dataset="moving_shapes", checkpoint=VIDEOMAE,
+                     keys=lambda path: {"image_size": 16}, extra={
+                         **_LABELS, "method.name": "neggrad",
+                         "data.image_size": 16, "data.num_frames": 4}),
     "resnet": dict(dataset="shapes_cifar", checkpoint=RESNET,
                    keys=resnet_weights.model_keys,
                    extra={**_LABELS, "method.name": "neggrad"}),
@@ -113,7 +118,7 @@ def _changed(a, b):
 
 
 _DEFAULT = {("vilt", "mmul", "lora")}
-_UNIMODAL = ("bert", "hubert", "resnet", "vit")
+_UNIMODAL = ("bert", "hubert", "resnet", "videomae", "vit")
 CASES = [pytest.param(which, name, variant, marks=() if (
     which, name, variant) in _DEFAULT else pytest.mark.slow)
          for which in sorted(ARCHS) for name in sorted(methods.METHODS)
