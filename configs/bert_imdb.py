@@ -18,6 +18,9 @@ command). The original fine-tunes on D from the pretrained backbone, as
 MU-Bench trains its originals; `--config.model.original=DIR` takes a
 classifier fine-tuned on IMDB instead. MU-Bench's index file:
 --config.deletion.mubench_file=.../imdb.txt.
+`:lora=10` (or 20, 50; with `backbone=` as `:backbone=...,lora=20`)
+unlearns with MU-Bench's PEFT setting at that share of trainable
+parameters (`recipes.mubench_lora`).
 """
 
 from mmul_jax import config_schema
@@ -25,8 +28,11 @@ from mmul_jax import recipes
 
 
 def get_config(arg=None):
-  options = config_schema.config_arg(arg, backbone="bert-base-uncased")
+  options = config_schema.config_arg(arg, backbone="bert-base-uncased",
+                                     lora="0")
   c = config_schema.default_config()
   c.method.name = "randlabel"
   recipes.bert_text(c, dataset="imdb", backbone=options.backbone)
+  if options.lora != "0":  # MU-Bench's PEFT setting, 10, 20 or 50 %
+    recipes.mubench_lora(c, options.lora)
   return c

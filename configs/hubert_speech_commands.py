@@ -17,6 +17,9 @@ model.safetensors, preprocessor_config.json; default
 ~/checkpoints/<backbone>; without it the run stops with the download
 command); the model is sized by its config.json. MU-Bench's index file:
 --config.deletion.mubench_file=.../speech_commands.txt.
+`:lora=10` (or 20, 50; with `backbone=` as `:backbone=...,lora=20`)
+unlearns with MU-Bench's PEFT setting at that share of trainable
+parameters (`recipes.mubench_lora`).
 """
 
 from mmul_jax import config_schema
@@ -24,9 +27,12 @@ from mmul_jax import recipes
 
 
 def get_config(arg=None):
-  options = config_schema.config_arg(arg, backbone="hubert-base-ls960")
+  options = config_schema.config_arg(arg, backbone="hubert-base-ls960",
+                                     lora="0")
   c = config_schema.default_config()
   c.method.name = "randlabel"
   recipes.speech_audio(c, dataset="speech_commands",
                        backbone=options.backbone)
+  if options.lora != "0":  # MU-Bench's PEFT setting, 10, 20 or 50 %
+    recipes.mubench_lora(c, options.lora)
   return c

@@ -16,6 +16,9 @@ of MCG-NJU/<backbone> (config.json, model.safetensors; default
 ~/checkpoints/<backbone>; without it the run stops with the download
 command); the model is sized by its config.json. MU-Bench's masks:
 --config.deletion.mubench_file=.../ucf101/5.0.txt.
+`:lora=10` (or 20, 50; with `backbone=` as `:backbone=...,lora=20`)
+unlearns with MU-Bench's PEFT setting at that share of trainable
+parameters (`recipes.mubench_lora`).
 """
 
 from mmul_jax import config_schema
@@ -23,8 +26,11 @@ from mmul_jax import recipes
 
 
 def get_config(arg=None):
-  options = config_schema.config_arg(arg, backbone="videomae-base")
+  options = config_schema.config_arg(arg, backbone="videomae-base",
+                                     lora="0")
   c = config_schema.default_config()
   c.method.name = "randlabel"
   recipes.videomae_video(c, dataset="ucf101", backbone=options.backbone)
+  if options.lora != "0":  # MU-Bench's PEFT setting, 10, 20 or 50 %
+    recipes.mubench_lora(c, options.lora)
   return c

@@ -15,6 +15,9 @@ google/vit-base-patch16-224-in21k (config.json, model.safetensors; default
 command). The original fine-tunes on D from it, as MU-Bench trains its
 originals. MU-Bench's index file:
 --config.deletion.mubench_file=.../cifar100.txt.
+`:lora=10` (or 20, 50; with `backbone=` as `:backbone=...,lora=20`)
+unlearns with MU-Bench's PEFT setting at that share of trainable
+parameters (`recipes.mubench_lora`).
 """
 
 from mmul_jax import config_schema
@@ -23,8 +26,11 @@ from mmul_jax import recipes
 
 def get_config(arg=None):
   options = config_schema.config_arg(arg,
-                                     backbone="vit-base-patch16-224-in21k")
+                                     backbone="vit-base-patch16-224-in21k",
+                                     lora="0")
   c = config_schema.default_config()
   c.method.name = "randlabel"
   recipes.vit_image(c, dataset="cifar100", backbone=options.backbone)
+  if options.lora != "0":  # MU-Bench's PEFT setting, 10, 20 or 50 %
+    recipes.mubench_lora(c, options.lora)
   return c

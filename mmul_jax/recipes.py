@@ -573,3 +573,41 @@ def videomae_video(c: ml_collections.ConfigDict, *, dataset: str,
   c.data.num_frames = 16
   c.data.image_size = c.model.image_size = 224
   c.data.mean, c.data.std = IMAGENET_MEAN, IMAGENET_STD
+
+
+# MU-Bench's LoRA settings (its lora_config.py): the modules whose query
+# and value projections get adapters, per `model.arch` (PEFT's defaults for
+# the BERT family), and the head trained whole (`modules_to_save`).
+MUBENCH_LORA = {
+    "bert": (("query", "value"), ("classifier",)),
+    "roberta": (("query", "value"), ("classifier",)),
+    "distilbert": (("q_lin", "v_lin"), ("classifier",)),
+    "vit": (("query", "value"), ("classifier",)),
+    "vilt": (("query", "value"),
+             ("classifier_0", "classifier_1", "classifier_3")),
+    "videomae": (("query", "value"), ("classifier",)),
+    "hubert": (("q_proj", "v_proj"), ("classifier",)),
+    "wav2vec2": (("q_proj", "v_proj"), ("classifier",)),
+}
+MUBENCH_LORA_PERCENTS = (10, 20, 50)
+
+
+def mubench_lora(c: ml_collections.ConfigDict, percent: int | str) -> None:
+  """MU-Bench's PEFT setting at `percent` % trainable parameters (10, 20
+  or 50) for the config's `model.arch`: adapters on the query and value
+  projections, the rank chosen at run time for that share (its table's
+  ranks for the base models), `lora_alpha = r` (scale 1), the classifier
+  trained whole. LoRA dropout (0.1 in MU-Bench) is not applied."""
+  percent = int(percent) if str(percent).isdigit() else percent
+  if percent not in MUBENCH_LORA_PERCENTS:
+    raise config_schema.ConfigError(
+        f"MU-Bench's LoRA settings are {MUBENCH_LORA_PERCENTS} %, not "
+        f"{percent!r}")
+  if c.model.arch not in MUBENCH_LORA:
+    raise config_schema.ConfigError(
+        f"MU-Bench's LoRA settings cover {sorted(MUBENCH_LORA)}; "
+        f"model.arch = {c.model.arch!r} has no query and value projections "
+        "to adapt")
+  targets, full = MUBENCH_LORA[c.model.arch]
+  c.unlearn.update(lora_rank=0, lora_fraction=percent / 100,
+                   lora_targets=targets, lora_full=full, lora_alpha=0.0)

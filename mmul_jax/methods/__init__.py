@@ -147,10 +147,12 @@ def check_config(config, data_features: set[str], task=None) -> None:
         f"method {name!r} does not train on the task loss, so "
         "unlearn.curriculum has nothing to weight; it works with "
         f"{', '.join(names_where('trains_task_loss'))}")
-  if config.unlearn.lora_rank and method.full_weight:
+  if (config.unlearn.lora_rank or config.unlearn.lora_fraction) and (
+      method.full_weight):
     raise errors.ConfigError(
         f"method {name!r} transforms the update of every weight (mask or "
-        "noise), so it cannot train LoRA adapters; set unlearn.lora_rank=0")
+        "noise), so it cannot train LoRA adapters; set unlearn.lora_rank=0 "
+        "and unlearn.lora_fraction=0")
 
 
 def check_deletion(config, df) -> None:

@@ -57,8 +57,22 @@ UNLEARN = Section("unlearn", {
                      "instead of all weights; 0: all weights (not with "
                      "salun, fisher, dtd)",
                      int_at_least(0, "0: train every weight")),
-    "lora_alpha": Key(16.0, "LoRA adapters are scaled by alpha / rank",
+    "lora_alpha": Key(16.0, "LoRA adapters are scaled by alpha / rank; 0: "
+                      "by 1 (PEFT's lora_alpha = r, MU-Bench's)",
                       NONNEGATIVE),
+    "lora_fraction": Key(0.0, "LoRA: the rank that makes this fraction of "
+                         "the weights trainable (MU-Bench's 0.1, 0.2, 0.5; "
+                         "rank uncapped) instead of `lora_rank`; 0: off",
+                         Check(lambda v: isinstance(v, (int, float))
+                               and 0 <= v < 1, "{key} must be in [0, 1), "
+                               "got {value!r}")),
+    "lora_targets": Key((), "LoRA: adapt only the 2-D kernels of modules "
+                        "with these names (MU-Bench's: `query`, `value` or "
+                        "`q_proj`, `v_proj`); empty: every 2-D kernel",
+                        STRINGS),
+    "lora_full": Key((), "LoRA: modules with these names trained whole "
+                     "beside the adapters (MU-Bench's `classifier`)",
+                     STRINGS),
     "second_order": Key("none", "`sophia`: SOUL, SophiaG in place of the "
                         "method's optimiser (clipped second-order steps)",
                         one_of(("none", "sophia"))),

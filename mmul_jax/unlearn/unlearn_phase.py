@@ -217,7 +217,10 @@ def unlearn_lanes(exp: experiment_lib.Experiment, originals: list,
   tx = optimizers[0].tx
   trained = [lora.trainable(
       p.loss, o, rank=c.unlearn.lora_rank, alpha=c.unlearn.lora_alpha,
-      rng=jax.random.fold_in(jax.random.key(ck.seed), 2))
+      rng=jax.random.fold_in(jax.random.key(ck.seed), 2),
+      fraction=c.unlearn.lora_fraction,
+      targets=tuple(c.unlearn.lora_targets),
+      full=tuple(c.unlearn.lora_full))
              for p, o, ck in zip(plans, originals, configs)]
 
   def initial_state():

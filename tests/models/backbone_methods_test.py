@@ -22,6 +22,7 @@ from flax import traverse_util
 from mmul_jax import errors
 from mmul_jax import experiment
 from mmul_jax import methods
+from mmul_jax import recipes
 from mmul_jax.pretrained import albef_weights
 from mmul_jax.pretrained import bert_weights
 from mmul_jax.pretrained import blip_weights
@@ -166,3 +167,27 @@ def _check_low_rank(params, original):
     else:
       assert not np.any(delta), path
   assert moved > 0
+
+
+@pytest.mark.slow  # each a brief unlearning run on a tiny backbone
+@pytest.mark.parametrize("arch,percent", [
+    ("bert", 10), ("bert", 20), ("bert", 50), ("hubert", 10), ("vit", 20),
+    ("videomae", 50)], indirect=["arch"], scope="module")
+def test_mubench_lora_settings(arch, percent):
+  """`recipes.mubench_lora`: adapters on the query and value projections
+  at the rank giving MU-Bench's share of trainable parameters, the
+  classifier trained whole, nothing else moving."""
+  which, make, original = arch
+  targets, full = recipes.MUBENCH_LORA[which]
+  exp = make(**{"method.name": "neggrad", "unlearn.lora_rank": 0,
+                "unlearn.lora_fraction": percent / 100,
+                "unlearn.lora_targets": targets, "unlearn.lora_full": full,
+                "unlearn.lora_alpha": 0.0})
+  params, info = phases.unlearn_model(exp, original)
+  assert _finite(params)
+  assert abs(info["trainable_fraction"] - percent / 100) < 0.03, info
+  new = traverse_util.flatten_dict(params["params"])
+  old = traverse_util.flatten_dict(original["params"])
+  moved = {p[-2] for p, x in new.items() if np.any(x != old[p])}
+  assert moved and moved <= set(targets) | set(full), moved
+  assert set(full) <= {p[-2] for p in new if any(m in p for m in full)}
