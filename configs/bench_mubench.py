@@ -13,12 +13,27 @@ task only (the others refuse it). --config.data.source=real names the real
 datasets instead (NLVR2, CIFAR-100, IMDB, DDI-2013, Speech Commands,
 UCF101), each with its own recipe and budget. A quick profile:
 --config.benchmark.ratios="(5.0,)" --config.benchmark.seeds="(0,)".
+
+`--config=configs/bench_mubench.py:scalability=true` is MU-Bench's
+scalability grid instead: model size x method x ratio on the real
+datasets and its pretrained backbones (`"<dataset>@<backbone>"` entries:
+CIFAR-100 on ResNet-18/34/50, IMDB on BERT base and large, Speech
+Commands on HuBERT base and large), the general methods (MMUL needs two
+modalities). Each backbone is a Hugging Face download under
+~/checkpoints; a missing one stops the grid first with its command.
 """
 
 from mmul_jax import config_schema
 
+SCALABILITY = ("cifar100@resnet-18", "cifar100@resnet-34",
+               "cifar100@resnet-50", "imdb@bert-base-uncased",
+               "imdb@bert-large-uncased",
+               "speech_commands@hubert-base-ls960",
+               "speech_commands@hubert-large-ll60k")
 
-def get_config():
+
+def get_config(arg=None):
+  options = config_schema.config_arg(arg, scalability="false")
   c = config_schema.default_config()
   c.unlearn.num_steps = 100
   c.unlearn.learning_rate = 3e-4
@@ -30,4 +45,8 @@ def get_config():
                          "l1_sparse", "delete", "dtd", "fisher")
   c.benchmark.ratios = (2.0, 5.0, 10.0)
   c.benchmark.seeds = (0, 1, 2)
+  if options.scalability == "true":
+    c.benchmark.datasets = SCALABILITY
+    c.benchmark.methods = tuple(m for m in c.benchmark.methods
+                                if m != "mmul")
   return c

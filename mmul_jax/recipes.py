@@ -611,3 +611,52 @@ def mubench_lora(c: ml_collections.ConfigDict, percent: int | str) -> None:
   targets, full = MUBENCH_LORA[c.model.arch]
   c.unlearn.update(lora_rank=0, lora_fraction=percent / 100,
                    lora_targets=targets, lora_full=full, lora_alpha=0.0)
+
+
+# A task of MU-Bench's grid on a named backbone: "<dataset>@<backbone>"
+# (`benchmark.datasets`: "cifar100@resnet-50"), the backbone's recipe
+# over the dataset's. Several backbones of one dataset make the
+# scalability table (model size x method x ratio) one config.
+BACKBONE_SEP = "@"
+BACKBONE_RECIPES = {
+    **{n: bert_text for n in TEXT_BACKBONES},
+    **{n: vit_image for n in IMAGE_BACKBONES},
+    **{n: resnet_image for n in RESNET_BACKBONES},
+    **{n: speech_audio for n in SPEECH_BACKBONES},
+    **{n: videomae_video for n in VIDEO_BACKBONES},
+}
+
+
+def split_backbone(name: str) -> tuple[str, str]:
+  """"cifar100@resnet-50" -> ("cifar100", "resnet-50"); ("imdb", "")
+  without a backbone."""
+  dataset, _, backbone = name.partition(BACKBONE_SEP)
+  return dataset, backbone
+
+
+def check_task_name(name: str, registry) -> str | None:
+  """Why `name` ("<dataset>" or "<dataset>@<backbone>") names no task of
+  the grid, or None."""
+  dataset, backbone = split_backbone(name)
+  if dataset not in registry:
+    return f"unknown dataset {dataset!r}"
+  if BACKBONE_SEP in name and backbone not in BACKBONE_RECIPES:
+    return (f"unknown backbone {backbone!r} (one of "
+            f"{sorted(BACKBONE_RECIPES)})")
+  return None
+
+
+def task_recipe(c: ml_collections.ConfigDict, name: str) -> None:
+  """`mubench_task` of the dataset, or the recipe of its named backbone
+  (which starts from it)."""
+  dataset, backbone = split_backbone(name)
+  if not backbone:
+    mubench_task(c, dataset)
+    return
+  BACKBONE_RECIPES[backbone](c, dataset=dataset, backbone=backbone)
+
+
+def real_task_of(name: str) -> str:
+  """`real_of` of the dataset part, the backbone kept."""
+  dataset, backbone = split_backbone(name)
+  return real_of(dataset) + (BACKBONE_SEP + backbone if backbone else "")

@@ -366,6 +366,41 @@ def test_the_real_source_names_the_real_datasets():
     benchmark.run(c, "/nonexistent", run_cell=_fake_results)
 
 
+def test_a_task_names_its_backbone_for_the_scalability_grid():
+  """`dataset@backbone` cells: the backbone's recipe, one workdir and one
+  leaderboard group per model size; unknown names refused in one line."""
+  c = _config()
+  c.benchmark.datasets = ("shapes_cifar@resnet-18", "shapes_cifar@resnet-50",
+                          "reviews@bert-large-uncased", "tone_commands")
+  c.data.source = "real"
+  assert benchmark.grid_datasets(c) == (
+      "cifar100@resnet-18", "cifar100@resnet-50",
+      "imdb@bert-large-uncased", "speech_commands")
+  config_schema.validate(c)
+  by = {}
+  for cell in benchmark.cells(c):
+    by.setdefault(cell["dataset"], benchmark.cell_config(c, cell, {}))
+  small, large = by["cifar100@resnet-18"], by["cifar100@resnet-50"]
+  assert small.data.name == large.data.name == "cifar100"
+  assert (small.model.arch, small.model.resnet_depths) == ("resnet",
+                                                           (2, 2, 2, 2))
+  assert large.model.resnet_block == "bottleneck"
+  assert large.model.pretrained == "~/checkpoints/resnet-50"
+  assert by["imdb@bert-large-uncased"].model.text_layers == 24
+  assert by["speech_commands"].model.arch == "clip"  # its own recipe
+  assert (benchmark.cell_workdir(c, {"dataset": "cifar100@resnet-50"}, "w")
+          == os.path.join("w", "cifar100@resnet-50"))
+  c.benchmark.datasets = ("shapes_cifar@resnet-101",)
+  with pytest.raises(errors.ConfigError, match="unknown backbone "
+                     "'resnet-101'"):
+    config_schema.validate(c)
+  import bench_mubench  # configs/: MU-Bench's scalability grid
+  s = bench_mubench.get_config("scalability=true")
+  config_schema.validate(s)
+  assert "cifar100@resnet-50" in benchmark.grid_datasets(s)
+  assert "mmul" not in {cell["method"] for cell in benchmark.cells(s)}
+
+
 def _no_compute(config, workdir):
   raise AssertionError(f"a cell ran: {config.method.name} in {workdir}")
 

@@ -91,7 +91,7 @@ def grid_datasets(config) -> tuple[str, ...]:
   in for with `data.source=real`); empty: one dataset, the config's."""
   names = tuple(config.benchmark.datasets)
   if config.data.source == "real":
-    names = tuple(recipes.real_of(n) for n in names)
+    names = tuple(recipes.real_task_of(n) for n in names)
   return names
 
 
@@ -100,7 +100,8 @@ def refusals(config) -> list[tuple[str, str, str]]:
   task refuses (MMUL on one modality)."""
   out = []
   for dataset in grid_datasets(config) or (config.data.name,):
-    task = tasks.for_dataset(datasets.DATASETS[dataset])
+    task = tasks.for_dataset(
+        datasets.DATASETS[recipes.split_backbone(dataset)[0]])
     for m in config.benchmark.methods:
       why = methods.get(m).check_task(config.method.get(m), task)
       if why:
@@ -152,8 +153,8 @@ def cell_config(base, cell: dict, settings: dict,
   `dataset_settings`, then its method, deletion set and width, then the
   method's `settings`."""
   c = base.copy_and_resolve_references()
-  if "dataset" in cell:
-    recipes.mubench_task(c, cell["dataset"])
+  if "dataset" in cell:  # "<dataset>[@<backbone>]"
+    recipes.task_recipe(c, cell["dataset"])
     c.update_from_flattened_dict((dataset_settings or {}).get(
         cell["dataset"], {}))
   c.method.name = cell["method"]

@@ -122,13 +122,18 @@ _NONEMPTY_TUPLE = Check(
 
 def _known(config) -> None:
   b = config.benchmark
-  for key, registry in (("datasets", datasets.DATASETS),
-                        ("methods", methods.METHODS)):
-    unknown = set(b[key]) - set(registry)
-    if unknown:
+  from mmul_jax import recipes  # pylint: disable=g-import-not-at-top
+  for name in b.datasets:  # "<dataset>" or "<dataset>@<backbone>"
+    why = recipes.check_task_name(name, datasets.DATASETS)
+    if why:
       raise errors.ConfigError(
-          f"benchmark.{key}: unknown {key[:-1]}(s) {sorted(unknown)}; "
-          f"available: {sorted(registry)}")
+          f"benchmark.datasets: {name!r}: {why}; datasets: "
+          f"{sorted(datasets.DATASETS)}")
+  unknown = set(b.methods) - set(methods.METHODS)
+  if unknown:
+    raise errors.ConfigError(
+        f"benchmark.methods: unknown method(s) {sorted(unknown)}; "
+        f"available: {sorted(methods.METHODS)}")
   strategies = data_keys.DELETION.keys["strategy"].check.allowed
   bad = set(b.strategies) - set(strategies)
   if bad:
@@ -167,7 +172,9 @@ BENCHMARK = Section("benchmark", {
                  Check(lambda v: isinstance(v, str),
                        "{key} must be a path (a string), got {value!r}")),
     "datasets": Key((), "a grid across datasets, each from its recipe "
-                    "(`recipes.mubench_task`); empty: `data.name` only",
+                    "(`recipes.mubench_task`), or `dataset@backbone` from "
+                    "the backbone's (`recipes.BACKBONE_RECIPES`: "
+                    "`cifar100@resnet-50`); empty: `data.name` only",
                     STRINGS),
     "dataset_settings": Key((), "per-dataset changes after its recipe, "
                             "`\"dataset: key=value, ...\"`", STRINGS),

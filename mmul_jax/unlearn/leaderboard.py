@@ -150,7 +150,7 @@ def markdown(agg: dict) -> str:
 
 def _modality(dataset: str) -> str:
   """"image", "text", "audio", "video", "image+text", "graph+text"."""
-  spec = datasets.DATASETS.get(dataset)
+  spec = datasets.DATASETS.get(dataset.partition("@")[0])  # @backbone
   if spec is None:
     return "?"
   if spec.unimodal:
