@@ -5,6 +5,7 @@ finished run are in scripts_smoke_test.py, beside its run. Bad values that
 reach `config_schema.validate` are tested there in-process
 (config_test.py); here, one of them shows the path to the one line."""
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -153,3 +154,14 @@ def test_vs_pytorch_without_torch_says_so_before_the_jax_half():
   r = run_script("benchmarks/vs_pytorch.py", config=None, timeout=60)
   assert_one_line(r, "PyTorch", "pip install torch==2.13.0")
   assert "JAX" not in r.stdout
+
+
+def test_backbone_step_refuses_unknown_models_and_a_missing_torch():
+  r = run_script("benchmarks/backbone_step.py", "--models=bert,swin",
+                 config=None, timeout=60)
+  assert r.returncode == 2 and "unknown model(s) ['swin']" in r.stderr
+  if importlib.util.find_spec("torch"):
+    return  # the PyTorch side is there: nothing more to refuse
+  r = run_script("benchmarks/backbone_step.py", "--models=bert",
+                 config=None, timeout=60)
+  assert_one_line(r, "torch and transformers", "pip install torch==2.13.0")
