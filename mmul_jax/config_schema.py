@@ -177,29 +177,12 @@ def validate(config: ml_collections.ConfigDict) -> None:
         f"model.fusion_layers = {config.model.fusion_layers}: ALBEF's "
         "NLVR2 model pairs its fusion layers, one per image (12 in "
         "albef_nlvr_lavis.pt), so their number is even")
-  if config.model.arch in model_keys.TEXT_CLASSIFIERS and (
-      spec.task != "unimodal_classification" or spec.modality != "text"):
-    raise ConfigError(
-        f"model.arch = {config.model.arch!r} is a text classifier; "
-        f"{config.data.name} is not a text classification dataset (use "
-        "model.arch = 'clip')")
-  if config.model.arch in model_keys.IMAGE_CLASSIFIERS and (
-      spec.task != "unimodal_classification" or spec.modality != "image"):
-    raise ConfigError(
-        f"model.arch = {config.model.arch!r} is an image classifier; "
-        f"{config.data.name} is not an image classification dataset (use "
-        "model.arch = 'clip')")
-  if config.model.arch in model_keys.SPEECH_CLASSIFIERS and (
-      spec.task != "unimodal_classification" or spec.modality != "audio"):
-    raise ConfigError(
-        f"model.arch = {config.model.arch!r} is a speech classifier; "
-        f"{config.data.name} is not an audio classification dataset (use "
-        "model.arch = 'clip')")
-  if config.model.arch == "videomae" and (
-      spec.task != "unimodal_classification" or spec.modality != "video"):
-    raise ConfigError(
-        f"model.arch = 'videomae' is a video classifier; {config.data.name} "
-        "is not a video classification dataset (use model.arch = 'clip')")
+  if config.model.arch in model_keys.UNIMODAL_ARCHS:
+    reads, what, takes = model_keys.UNIMODAL_ARCHS[config.model.arch]
+    if spec.task != "unimodal_classification" or spec.modality != reads:
+      raise ConfigError(
+          f"model.arch = {config.model.arch!r} is {what}; "
+          f"{config.data.name} is not {takes} (use model.arch = 'clip')")
   if config.model.arch == "vilt" and spec.task != "classification":
     raise ConfigError(
         f"model.arch = 'vilt' is ViLT's image(s)-and-text classifier; "

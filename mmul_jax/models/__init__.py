@@ -26,6 +26,7 @@ from mmul_jax.models.graph_text import GraphTextEncoder
 from mmul_jax.models.presets import PRESETS
 from mmul_jax.models.presets import preset
 from mmul_jax.models.config_keys import SPEECH_CLASSIFIERS
+from mmul_jax.models.config_keys import UNIMODAL_ARCHS
 from mmul_jax.models.resnet_classifier import ResnetClassifier
 from mmul_jax.models.speech_classifier import SpeechClassifier
 from mmul_jax.models.videomae_classifier import VideomaeClassifier
@@ -43,26 +44,12 @@ def build(model_config, *, modality: str = "image", unimodal: bool = False,
   the modality's classifier, `CLASSIFIERS`); `task` adds what the dataset
   decides (`num_classes`, `num_images` of a classification task)."""
   arch = dict(model_config).get("arch", "clip")
-  if arch in BERT_LAYOUTS:
-    if not unimodal or modality != "text" or not task.get("num_classes"):
-      raise ValueError(f"model.arch = {arch!r} is a text classifier: "
-                       "unimodal text classification tasks only")
-    return build_bert(model_config, **task)
-  if arch == "videomae":
-    if not unimodal or modality != "video" or not task.get("num_classes"):
-      raise ValueError("model.arch = 'videomae' is a video classifier: "
-                       "unimodal video classification tasks only")
-    return build_videomae(model_config, **task)
-  if arch in SPEECH_CLASSIFIERS:
-    if not unimodal or modality != "audio" or not task.get("num_classes"):
-      raise ValueError(f"model.arch = {arch!r} is a speech classifier: "
-                       "unimodal audio classification tasks only")
-    return build_speech(model_config, **task)
-  if arch in IMAGE_CLASSIFIERS:
-    if not unimodal or modality != "image" or not task.get("num_classes"):
-      raise ValueError(f"model.arch = {arch!r} is an image classifier: "
-                       "unimodal image classification tasks only")
-    return IMAGE_CLASSIFIERS[arch](model_config, **task)
+  if arch in UNIMODAL_ARCHS:
+    reads, what, _ = UNIMODAL_ARCHS[arch]
+    if not unimodal or modality != reads or not task.get("num_classes"):
+      raise ValueError(f"model.arch = {arch!r} is {what}: unimodal {reads} "
+                       "classification tasks only")
+    return _UNIMODAL_BUILDERS[arch](model_config, **task)
   if arch == "albef" and task.get("num_classes"):
     if unimodal or modality != "image":
       raise ValueError("model.arch = 'albef' reads images and text")
@@ -193,38 +180,42 @@ def build_resnet(model_config, *, num_classes: int) -> ResnetClassifier:
       dtype=jnp.dtype(c.get("dtype", "float32")))
 
 
-def build_speech(model_config, *, num_classes: int) -> SpeechClassifier:
-  """`SpeechClassifier` (wav2vec 2.0 or HuBERT) sized by the config.json
-  of `model.pretrained`, else `model.original`."""
+def _checkpoint_sized(cls, importer: str, model_config, num_classes: int):
+  """`cls` sized by the config.json of `model.pretrained`, else
+  `model.original` (`pretrained.<importer>.model_config`)."""
   # pretrained's importers import the models: read the sizes lazily.
-  from mmul_jax.pretrained import speech_weights  # pylint: disable=g-import-not-at-top
+  import importlib  # pylint: disable=g-import-not-at-top
+  weights = importlib.import_module(f"mmul_jax.pretrained.{importer}")
   c = dict(model_config)
   path = os.path.expanduser(c.get("pretrained") or c.get("original") or "")
   if not path:
     raise ValueError(f"model.arch = {c['arch']!r} is sized by its "
                      "checkpoint: set model.pretrained or model.original")
-  sizes = {**speech_weights.model_config(path), "num_classes": num_classes}
-  return SpeechClassifier(**sizes,
-                          dtype=jnp.dtype(c.get("dtype", "float32")))
+  sizes = {**weights.model_config(path), "num_classes": num_classes}
+  return cls(**sizes, dtype=jnp.dtype(c.get("dtype", "float32")))
+
+
+def build_speech(model_config, *, num_classes: int) -> SpeechClassifier:
+  """`SpeechClassifier` (wav2vec 2.0 or HuBERT) sized by its checkpoint."""
+  return _checkpoint_sized(SpeechClassifier, "speech_weights", model_config,
+                           num_classes)
 
 
 def build_videomae(model_config, *,
                    num_classes: int) -> VideomaeClassifier:
-  """`VideomaeClassifier` sized by the config.json of `model.pretrained`,
-  else `model.original`."""
-  from mmul_jax.pretrained import videomae_weights  # pylint: disable=g-import-not-at-top
-  c = dict(model_config)
-  path = os.path.expanduser(c.get("pretrained") or c.get("original") or "")
-  if not path:
-    raise ValueError("model.arch = 'videomae' is sized by its checkpoint: "
-                     "set model.pretrained or model.original")
-  sizes = {**videomae_weights.model_config(path), "num_classes": num_classes}
-  return VideomaeClassifier(**sizes,
-                            dtype=jnp.dtype(c.get("dtype", "float32")))
+  """`VideomaeClassifier` sized by its checkpoint."""
+  return _checkpoint_sized(VideomaeClassifier, "videomae_weights",
+                           model_config, num_classes)
 
 
 # The builders of the unimodal image classifiers, by `model.arch`.
 IMAGE_CLASSIFIERS = {"vit": build_vit, "resnet": build_resnet}
+# Every unimodal classifier's builder, by `model.arch` (`UNIMODAL_ARCHS`).
+_UNIMODAL_BUILDERS = {**{a: build_bert for a in BERT_LAYOUTS},
+                      **IMAGE_CLASSIFIERS,
+                      **{a: build_speech for a in SPEECH_CLASSIFIERS},
+                      "videomae": build_videomae}
+assert set(_UNIMODAL_BUILDERS) == set(UNIMODAL_ARCHS)
 
 _BERT_KEYS = ("vocab_size", "context_length", "text_positions", "text_width",
               "text_layers", "text_heads", "eot_id", "mlp_ratio", "dtype")

@@ -81,6 +81,19 @@ SPEECH_CLASSIFIERS = ("wav2vec2", "hubert")
 # The architectures sized by their checkpoint's config.json, which must be
 # set (`pretrained` or `original`), not by `model.*` keys.
 CHECKPOINT_SIZED = SPEECH_CLASSIFIERS + ("videomae",)
+# The unimodal classifier architectures: the modality each reads, what it
+# is, and the datasets it takes (the config check's and the builder's
+# words).
+UNIMODAL_ARCHS = {
+    **{a: ("text", "a text classifier", "a text classification dataset")
+       for a in TEXT_CLASSIFIERS},
+    **{a: ("image", "an image classifier",
+           "an image classification dataset") for a in IMAGE_CLASSIFIERS},
+    **{a: ("audio", "a speech classifier",
+           "an audio classification dataset") for a in SPEECH_CLASSIFIERS},
+    "videomae": ("video", "a video classifier",
+                 "a video classification dataset"),
+}
 _EXAMPLES = {"hubert": "facebook/hubert-base-ls960",
              "wav2vec2": "facebook/wav2vec2-base",
              "videomae": "MCG-NJU/videomae-base"}

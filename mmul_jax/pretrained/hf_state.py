@@ -7,6 +7,7 @@ line naming the tensor."""
 from __future__ import annotations
 
 import collections
+import functools
 import os
 import re
 from typing import Iterable
@@ -98,6 +99,21 @@ def token_id(path: str, token: str, default: int) -> int:
 def sep_id(path: str, default: int) -> int:
   """[SEP]'s id in the tokenizer.json beside checkpoint `path`."""
   return token_id(path, "[SEP]", default)
+
+
+def drop_unfit_head(state: dict, params: dict, name: str) -> list[str]:
+  """Removes the Linear `name` (`name.weight`, `name.bias`) from `state`
+  unless the checkpoint has it with the shape of `params`' (a head for the
+  task's classes); the parameter paths the import then skips (the head
+  keeps `params`' initialisation), or none."""
+  path = flax_path(name)
+  want = functools.reduce(lambda t, k: t[k], path, params)["kernel"].shape
+  head = state.get(f"{name}.weight")
+  if head is not None and head.shape[::-1] == tuple(want):
+    return []
+  state.pop(f"{name}.weight", None)
+  state.pop(f"{name}.bias", None)
+  return ["/".join(path + (leaf,)) for leaf in ("kernel", "bias")]
 
 
 def flax_path(name: str) -> tuple[str, ...]:

@@ -28,7 +28,6 @@ CLASSIFIER = "ResNetForImageClassification"
 BACKBONE = "ResNetModel"
 EXAMPLE = "microsoft/resnet-18"
 _STATS = ("running_mean", "running_var")
-_HEAD = ("classifier_1/kernel", "classifier_1/bias")
 
 
 def fine_tuned_download(path: str) -> str:
@@ -122,13 +121,8 @@ def import_variables(variables: dict, path: str) -> dict:
   stats, weights = {}, {}
   for k, v in read_state(path).items():
     (stats if k.endswith(_STATS) else weights)[k] = v
-  want = variables["params"]["classifier_1"]["kernel"].shape
-  head = weights.get("classifier.1.weight")
-  skip = ()
-  if head is None or head.shape[::-1] != want:
-    weights.pop("classifier.1.weight", None)
-    weights.pop("classifier.1.bias", None)
-    skip = _HEAD
+  skip = hf_state.drop_unfit_head(weights, variables["params"],
+                                  "classifier.1")
   return {**variables,
           "params": hf_state.import_state(variables["params"], weights,
                                           source=path, skip=skip),

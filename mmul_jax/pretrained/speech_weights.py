@@ -155,13 +155,7 @@ def import_params(params: dict, path: str) -> dict:
 checkpoint without a projector `params`' projector)."""
   root = model_config(path)["root"]
   state = read_state(path, root)
-  want = params["classifier"]["kernel"].shape
-  head = state.get("classifier.weight")
-  skip = []
-  if head is None or head.shape[::-1] != want:
-    state.pop("classifier.weight", None)
-    state.pop("classifier.bias", None)
-    skip += ["classifier/kernel", "classifier/bias"]
+  skip = hf_state.drop_unfit_head(state, params, "classifier")
   if "projector.weight" not in state:
     skip += ["projector/kernel", "projector/bias"]
   return hf_state.import_state(params, state, source=path, skip=skip)

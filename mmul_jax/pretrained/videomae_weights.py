@@ -115,13 +115,7 @@ def import_params(params: dict, path: str) -> dict:
   another number of classes, or none, leaves `params`' head (and a
   checkpoint without `fc_norm` `params`' `fc_norm`)."""
   state = read_state(path)
-  want = params["classifier"]["kernel"].shape
-  head = state.get("classifier.weight")
-  skip = []
-  if head is None or head.shape[::-1] != want:
-    state.pop("classifier.weight", None)
-    state.pop("classifier.bias", None)
-    skip += ["classifier/kernel", "classifier/bias"]
+  skip = hf_state.drop_unfit_head(state, params, "classifier")
   if "fc_norm" in params and "fc_norm.weight" not in state:
     skip += ["fc_norm/scale", "fc_norm/bias"]
   return hf_state.import_state(params, state, source=path, skip=skip)
