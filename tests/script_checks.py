@@ -21,6 +21,32 @@ def script(name, config, *flags):
           *flags]
 
 
+FIXTURES = os.path.join(ROOT, "tests", "fixtures")
+# A recipe shrunk to a few steps on a fake download (the backbone run
+# tests): a quarter deleted, batches of 4, 4 training and 2 unlearning
+# steps, one AUC sample.
+QUICK_RUN = ("--config.deletion.ratio=25", "--config.train.batch_size=4",
+             "--config.train.num_steps=4", "--config.unlearn.num_steps=2",
+             "--config.unlearn.df_batch_size=2",
+             "--config.unlearn.dr_batch_size=4",
+             "--config.eval.max_dr_images=0",
+             "--config.eval.auc_num_samples=1")
+
+
+def recipe_run(tmp_path, config, data, *flags, option="", timeout=120):
+  """scripts/unlearn.py on configs/<config>.py (`:option` after it) in
+  `tmp_path/run`, on the fake download tests/fixtures/<data>; the
+  completed process."""
+  command = script("unlearn", config, f"--workdir={tmp_path / 'run'}",
+                   f"--config.data.data_dir={tmp_path / 'tfds'}",
+                   f"--config.data.manual_dir={os.path.join(FIXTURES, data)}",
+                   *flags)
+  if option:
+    command[2] += f":{option}"
+  return subprocess.run(command, capture_output=True, text=True,
+                        timeout=timeout, cwd=ROOT, env=env())
+
+
 def env():
   return dict(os.environ, PYTHONPATH=ROOT)
 

@@ -9,7 +9,6 @@ runs are in the slow suite."""
 
 import json
 import os
-import subprocess
 
 import bert_checkpoints
 import numpy as np
@@ -118,15 +117,7 @@ def test_unlearning_runs_on_the_backbone(tiny_config, data_dir, tmp_path,
 FIXTURES = os.path.dirname(bert_checkpoints.GOLDEN)
 
 
-def _recipe(tmp_path, config, data, *flags, timeout=120):
-  return subprocess.run(
-      script_checks.script(
-          "unlearn", config, f"--workdir={tmp_path / 'run'}",
-          f"--config.data.data_dir={tmp_path / 'tfds'}",
-          f"--config.data.manual_dir={os.path.join(FIXTURES, data)}",
-          *flags),
-      capture_output=True, text=True, timeout=timeout,
-      cwd=script_checks.ROOT, env=script_checks.env())
+_recipe = script_checks.recipe_run
 
 
 def _tiny_flags(path):
@@ -156,12 +147,8 @@ def test_the_recipe_runs_on_the_fake_download(tmp_path, config, data):
   if data == "ddi2013":  # 5 relations: the backbone, a fresh head
     path = bert_checkpoints.pretrained(tmp_path / "mlm")
   r = _recipe(
-      tmp_path, config, data, *_tiny_flags(path),
-      "--config.deletion.ratio=25",
-      "--config.train.batch_size=4", "--config.train.num_steps=4",
-      "--config.unlearn.num_steps=2", "--config.unlearn.df_batch_size=2",
-      "--config.unlearn.dr_batch_size=4", "--config.eval.max_dr_images=0",
-      "--config.eval.auc_num_samples=1", timeout=900)
+      tmp_path, config, data, *_tiny_flags(path), *script_checks.QUICK_RUN,
+      timeout=900)
   assert r.returncode == 0, r.stderr[-3000:]
   results = json.load(open(tmp_path / "run" / "results.json"))
   assert results["config"]["model"]["arch"] == "bert"

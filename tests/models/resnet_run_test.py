@@ -9,7 +9,6 @@ in the slow suite."""
 
 import json
 import os
-import subprocess
 
 import jax
 import numpy as np
@@ -48,7 +47,8 @@ def test_refusals_before_any_compute(tiny_config, data_dir, tmp_path):
                      r"\(1, 1\) but the checkpoint has \(1, 2\)"):
     experiment.setup(c, str(tmp_path / "a"))
   c = _config(tiny_config, data_dir, **{"model.resnet_widths": (8,)})
-  with pytest.raises(errors.ConfigError, match=r"gives 1 stage\(s\) and model.resnet_depths 2"):
+  with pytest.raises(errors.ConfigError,
+                     match=r"gives 1 stage\(s\) and model.resnet_depths 2"):
     config_schema.validate(c)
   c = _config(tiny_config, data_dir, **{"model.original": CKPT})
   with pytest.raises(errors.ConfigError, match="without the task's head"):
@@ -80,16 +80,9 @@ def test_unlearning_keeps_the_checkpoint_statistics(tiny_config, data_dir,
 
 
 def _recipe(tmp_path, *flags, backbone="resnet-18", timeout=120):
-  command = script_checks.script(
-      "unlearn", "resnet_cifar100", f"--workdir={tmp_path / 'run'}",
-      f"--config.data.data_dir={tmp_path / 'tfds'}",
-      f"--config.data.manual_dir={os.path.join(FIXTURES, 'cifar100')}",
-      *flags)
-  command[2] += f":backbone={backbone}"
-  return subprocess.run(
-      command,
-      capture_output=True, text=True, timeout=timeout,
-      cwd=script_checks.ROOT, env=script_checks.env())
+  return script_checks.recipe_run(
+      tmp_path, "resnet_cifar100", "cifar100", *flags,
+      option=f"backbone={backbone}", timeout=timeout)
 
 
 def test_the_recipe_without_its_backbone_says_how_to_get_it(tmp_path):
@@ -108,10 +101,7 @@ def test_the_recipe_runs_on_the_fake_download(tmp_path):
       tmp_path, *(f"--config.model.{k}={v}" for k, v in keys.items()),
       f"--config.model.pretrained={CKPT}", "--config.data.image_size=32",
       "--config.model.image_size=32",
-      "--config.deletion.ratio=25", "--config.train.batch_size=4",
-      "--config.train.num_steps=4", "--config.unlearn.num_steps=2",
-      "--config.unlearn.df_batch_size=2", "--config.unlearn.dr_batch_size=4",
-      "--config.eval.max_dr_images=0", "--config.eval.auc_num_samples=1",
+      *script_checks.QUICK_RUN,
       timeout=900)
   assert r.returncode == 0, r.stderr[-3000:]
   results = json.load(open(tmp_path / "run" / "results.json"))

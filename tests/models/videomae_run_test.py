@@ -7,7 +7,6 @@ UCF101 download. The whole runs are in the slow suite."""
 
 import json
 import os
-import subprocess
 
 import pytest
 import script_checks
@@ -60,15 +59,9 @@ def test_unlearning_runs_on_videomae(tiny_config, data_dir, tmp_path):
 
 
 def _recipe(tmp_path, *flags, backbone="videomae-base", timeout=120):
-  command = script_checks.script(
-      "unlearn", "videomae_ucf101", f"--workdir={tmp_path / 'run'}",
-      f"--config.data.data_dir={tmp_path / 'tfds'}",
-      f"--config.data.manual_dir={os.path.join(FIXTURES, 'ucf101')}",
-      *flags)
-  command[2] += f":backbone={backbone}"
-  return subprocess.run(
-      command, capture_output=True, text=True, timeout=timeout,
-      cwd=script_checks.ROOT, env=script_checks.env())
+  return script_checks.recipe_run(tmp_path, "videomae_ucf101", "ucf101", *flags,
+                                  option=f"backbone={backbone}",
+                                  timeout=timeout)
 
 
 def test_the_recipe_without_its_backbone_says_how_to_get_it(tmp_path):
@@ -85,10 +78,7 @@ def test_the_recipe_runs_on_the_fake_download(tmp_path):
       tmp_path, f"--config.model.pretrained={VIDEOMAE}",
       "--config.data.image_size=16", "--config.model.image_size=16",
       "--config.data.num_frames=4",
-      "--config.deletion.ratio=25", "--config.train.batch_size=4",
-      "--config.train.num_steps=4", "--config.unlearn.num_steps=2",
-      "--config.unlearn.df_batch_size=2", "--config.unlearn.dr_batch_size=4",
-      "--config.eval.max_dr_images=0", "--config.eval.auc_num_samples=1",
+      *script_checks.QUICK_RUN,
       timeout=900)
   assert r.returncode == 0, r.stderr[-3000:]
   results = json.load(open(tmp_path / "run" / "results.json"))

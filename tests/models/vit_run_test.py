@@ -8,7 +8,6 @@ suite."""
 
 import json
 import os
-import subprocess
 
 import numpy as np
 import pytest
@@ -82,14 +81,8 @@ def test_unlearning_runs_on_the_vit(tiny_config, data_dir, tmp_path):
 
 
 def _recipe(tmp_path, *flags, timeout=120):
-  return subprocess.run(
-      script_checks.script(
-          "unlearn", "vit_cifar100", f"--workdir={tmp_path / 'run'}",
-          f"--config.data.data_dir={tmp_path / 'tfds'}",
-          f"--config.data.manual_dir={os.path.join(FIXTURES, 'cifar100')}",
-          *flags),
-      capture_output=True, text=True, timeout=timeout,
-      cwd=script_checks.ROOT, env=script_checks.env())
+  return script_checks.recipe_run(tmp_path, "vit_cifar100", "cifar100",
+                                  *flags, timeout=timeout)
 
 
 def test_the_recipe_without_its_backbone_says_how_to_get_it(tmp_path):
@@ -107,10 +100,7 @@ def test_the_recipe_runs_on_the_fake_download(tmp_path):
   r = _recipe(
       tmp_path, *(f"--config.model.{k}={v}" for k, v in keys.items()),
       f"--config.model.pretrained={path}", "--config.data.image_size=32",
-      "--config.deletion.ratio=25", "--config.train.batch_size=4",
-      "--config.train.num_steps=4", "--config.unlearn.num_steps=2",
-      "--config.unlearn.df_batch_size=2", "--config.unlearn.dr_batch_size=4",
-      "--config.eval.max_dr_images=0", "--config.eval.auc_num_samples=1",
+      *script_checks.QUICK_RUN,
       timeout=900)
   assert r.returncode == 0, r.stderr[-3000:]
   results = json.load(open(tmp_path / "run" / "results.json"))
