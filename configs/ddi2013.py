@@ -1,6 +1,7 @@
 """RandLabel on DDI-2013 relation extraction with MU-Bench's recipe (lr
 5e-5, 8 epochs, batch 32), on CLIP ViT-B/16's text tower with a class head
-over sentences whose two drugs are marked <e1> .. </e1>, <e2> .. </e2>.
+over the sentences as MU-Bench reads them (the two drugs are BLURB's @DRUG$
+placeholders).
 
   python scripts/unlearn.py --config=configs/ddi2013.py
 

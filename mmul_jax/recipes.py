@@ -414,6 +414,13 @@ TEXT_BACKBONES = {
                                                    "text_layers": 6}),
     "biobert-v1.1": dict(arch="bert", vocab_size=28996, eot_id=102,
                          **_BASE),
+    # PubMedBERT's own uncased vocabulary starts [PAD] [UNK] [CLS] [SEP]
+    # (from the model card's files; the download's are checked before
+    # compute and any difference named).
+    "pubmedbert-abstract": dict(arch="bert", vocab_size=30522, eot_id=3,
+                                **_BASE),
+    "pubmedbert-fulltext": dict(arch="bert", vocab_size=30522, eot_id=3,
+                                **_BASE),
 }
 
 

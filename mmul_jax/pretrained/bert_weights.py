@@ -45,7 +45,11 @@ REPOSITORIES = {
     "roberta-base": "FacebookAI/roberta-base",
     "roberta-large": "FacebookAI/roberta-large",
     "distilbert-base-uncased": "distilbert/distilbert-base-uncased",
-    "biobert-v1.1": "dmis-lab/biobert-v1.1"}
+    "biobert-v1.1": "dmis-lab/biobert-v1.1",
+    "pubmedbert-abstract":
+        "microsoft/BiomedNLP-BiomedBERT-base-uncased-abstract",
+    "pubmedbert-fulltext":
+        "microsoft/BiomedNLP-BiomedBERT-base-uncased-abstract-fulltext"}
 # Heads of pretraining, and buffers.
 _DROPPED = re.compile(r"^(cls\.|lm_head\.|vocab_transform\.|"
                       r"vocab_layer_norm\.|vocab_projector\.)|"
@@ -67,7 +71,8 @@ def _config(path: str) -> dict:
       path, CLASSIFIERS + PRETRAINED, what="a BERT, RoBERTa or DistilBERT "
       "checkpoint", example=REPOSITORIES.get(name,
                                              REPOSITORIES["bert-base-uncased"]),
-      files="config.json, model.safetensors, tokenizer.json, "
+      files="config.json, model.safetensors (or pytorch_model.bin), "
+      "tokenizer.json (or vocab.txt; RoBERTa: vocab.json, merges.txt), "
       "tokenizer_config.json")
 
 

@@ -14,11 +14,11 @@ from typing import Iterable
 
 import jax
 import numpy as np
-import tokenizers
 from flax import traverse_util
 
 from mmul_jax import errors
 from mmul_jax import io_utils
+from mmul_jax.data.core import tokenizer
 from mmul_jax.pretrained import clip_weights
 
 # Buffers that carry no weights.
@@ -85,14 +85,13 @@ def import_whole(path: str, params: dict, import_params) -> dict:
 
 
 def token_id(path: str, token: str, default: int) -> int:
-  """`token`'s id in the tokenizer.json beside checkpoint `path`
-  (`default` without the file or the token: the tokenizer's own check
-  then names the problem)."""
+  """`token`'s id in the tokenizer beside checkpoint `path` (its
+  tokenizer.json, or the slow tokenizer's vocabulary files: `tokenizer.
+  checkpoint_tokenizer`); `default` without them or the token (the
+  tokenizer's own check then names the problem)."""
   directory = path if os.path.isdir(path) else os.path.dirname(path)
-  file = os.path.join(directory, "tokenizer.json")
-  if not os.path.exists(file):
-    return default
-  found = tokenizers.Tokenizer.from_file(file).token_to_id(token)
+  tok = tokenizer.checkpoint_tokenizer(directory)
+  found = None if tok is None else tok.token_to_id(token)
   return default if found is None else found
 
 

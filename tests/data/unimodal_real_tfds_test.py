@@ -66,7 +66,7 @@ def test_imdb_rows_follow_the_archive_order(tmp_path):
   assert len(builder.as_data_source("test")) == 4  # unsup left out
 
 
-def test_ddi2013_marks_both_drugs_and_reads_the_labels(tmp_path):
+def test_ddi2013_keeps_mubench_sentences_and_reads_the_labels(tmp_path):
   manual = os.path.join(FIXTURES, "ddi2013")
   builder = manual_tfds.prepare(real.Ddi2013, str(tmp_path), manual)
   sources = builder.as_data_source()
@@ -77,18 +77,19 @@ def test_ddi2013_marks_both_drugs_and_reads_the_labels(tmp_path):
   train = _by_row(sources["train"])
   for row, rec in train.items():
     text = rec["text"].decode()
-    assert text.startswith("<e1> @DRUG$ </e1> may increase")
-    assert "<e2> @DRUG$ </e2>" in text
-    assert f"study {row} " in text
+    assert text == lines[row].split("\t")[1]  # MU-Bench's input, as is
+    assert text.count("@DRUG$") == 2 and "<e1>" not in text
     assert real.Ddi2013.LABELS[rec["label"]] == lines[row].split(
         "\t")[-1].removeprefix("DDI-")
 
 
 def test_entity_markers_and_labels_of_other_formats():
-  assert real.mark_entities("<e1>aspirin</e1> with <e2>x</e2>.", "w") == (
-      "<e1> aspirin </e1> with <e2> x </e2> .")
-  with pytest.raises(errors.DataError, match="fewer than two drugs"):
-    real.mark_entities("only @DRUG$ here", "f, line 3")
+  tagged = " <e1>aspirin</e1> with <e2>x</e2>.\n"
+  assert real.check_entities(tagged, "w") == tagged.strip()
+  for bad in ("only @DRUG$ here", "<e1>aspirin</e1> alone"):
+    with pytest.raises(errors.DataError,
+                       match="f, line 3: .*fewer than two drugs"):
+      real.check_entities(bad, "f, line 3")
   assert real.ddi_label("effect", "w") == "effect"
   with pytest.raises(errors.DataError, match="unknown relation 'DDI-x'"):
     real.ddi_label("DDI-x", "f, line 2")

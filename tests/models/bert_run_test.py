@@ -126,14 +126,17 @@ def _tiny_flags(path):
       f"--config.model.pretrained={path}"]
 
 
-@pytest.mark.parametrize("config,data,repository", [
-    ("bert_imdb", "imdb", "google-bert/bert-base-uncased"),
-    ("biobert_ddi", "ddi2013", "dmis-lab/biobert-v1.1")])
+@pytest.mark.parametrize("config,data,option,repository", [
+    ("bert_imdb", "imdb", "", "google-bert/bert-base-uncased"),
+    ("biobert_ddi", "ddi2013", "", "dmis-lab/biobert-v1.1"),
+    ("biobert_ddi", "ddi2013", "backbone=pubmedbert-fulltext",
+     "microsoft/BiomedNLP-BiomedBERT-base-uncased-abstract-fulltext")])
 def test_a_recipe_without_its_backbone_says_how_to_get_it(
-    tmp_path, config, data, repository):
+    tmp_path, config, data, option, repository):
   """The data are there (the fake download), the backbone is not: exit 2,
   the download command of the backbone the recipe names, no compute."""
-  r = _recipe(tmp_path, config, data, "--config.model.context_length=16")
+  r = _recipe(tmp_path, config, data, "--config.model.context_length=16",
+              option=option)
   assert r.returncode == 2, r.stderr[-2000:]
   assert f"huggingface-cli download {repository}" in r.stderr
   assert not (tmp_path / "run" / "original").exists()

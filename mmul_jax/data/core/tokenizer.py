@@ -1,7 +1,10 @@
 """Tokenizers built on the `tokenizers` library.
 
 A pretrained checkpoint brings its own tokenizer (`from_checkpoint`: the
-`tokenizer.json` of a Hugging Face directory), and any saved tokenizer file
+`tokenizer.json` of a Hugging Face directory, or, for the older uploads
+that ship only the slow tokenizer's files (BioBERT, PubMedBERT), the fast
+tokenizer built from BERT's `vocab.txt` or RoBERTa's `vocab.json` and
+`merges.txt` as transformers converts them), and any saved tokenizer file
 can be named (`load`). Otherwise:
 
 * The embedded datasets have a closed vocabulary, so their tokenizer is a
@@ -112,40 +115,153 @@ def _special(config: dict, key: str, default: str) -> str:
 
 
 def from_checkpoint(path: str, context_length: int) -> tokenizers.Tokenizer:
-  """The `tokenizer.json` beside a checkpoint (a directory or one of its
-  files), padded and truncated to `context_length` (`load`)."""
+  """The checkpoint's tokenizer (`checkpoint_tokenizer`), padded and
+  truncated to `context_length` (`load`)."""
   directory = path if os.path.isdir(path) else os.path.dirname(path)
   file = os.path.join(directory, "tokenizer.json")
-  if not os.path.exists(file):
+  if os.path.exists(file):
+    return load(file, context_length)
+  tok = checkpoint_tokenizer(directory)
+  if tok is None:
     raise errors.CheckpointError(
-        f"no tokenizer.json in {directory}. Save the checkpoint's fast "
-        "tokenizer there, e.g. transformers.CLIPTokenizerFast.from_pretrained"
-        f"(...).save_pretrained({directory!r})")
-  return load(file, context_length)
+        f"no tokenizer.json (nor BERT's vocab.txt, nor RoBERTa's vocab.json "
+        f"and merges.txt) in {directory}. Download the checkpoint's "
+        "tokenizer files there, or save its fast tokenizer, e.g. "
+        "transformers.AutoTokenizer.from_pretrained(...).save_pretrained("
+        f"{directory!r})")
+  return _padded(tok, _tokenizer_config(directory), directory,
+                 context_length)
+
+
+def checkpoint_tokenizer(directory: str) -> tokenizers.Tokenizer | None:
+  """The fast tokenizer of a Hugging Face checkpoint directory: its
+  `tokenizer.json`, else one built from the slow tokenizer's files the way
+  transformers converts them (BERT's `vocab.txt`: WordPiece with BERT's
+  normaliser, lower-casing unless `tokenizer_config.json` says
+  `do_lower_case: false`; RoBERTa's `vocab.json` + `merges.txt`: byte-level
+  BPE, `<s> ... </s>`); None without any of them."""
+  file = os.path.join(directory, "tokenizer.json")
+  if os.path.exists(file):
+    return load_file(file)
+  config = _tokenizer_config(directory)
+  try:
+    if os.path.exists(os.path.join(directory, "vocab.txt")):
+      return _wordpiece_from_vocab(directory, config)
+    if all(os.path.exists(os.path.join(directory, f))
+           for f in ("vocab.json", "merges.txt")):
+      return _byte_bpe_from_vocab(directory, config)
+  except (OSError, UnicodeDecodeError, ValueError) as e:
+    raise errors.CheckpointError(
+        f"cannot read the tokenizer files in {directory}: {e}. Download "
+        "them again") from None
+  return None
+
+
+def _tokenizer_config(directory: str) -> dict:
+  file = os.path.join(directory, "tokenizer_config.json")
+  if not os.path.exists(file):
+    return {}
+  return io_utils.read_json(file, what="tokenizer config",
+                            remedy="re-download or re-save it",
+                            error=errors.CheckpointError)
+
+
+def _specials(tok: tokenizers.Tokenizer, config: dict, defaults: dict,
+              where: str) -> dict[str, str]:
+  """The special tokens (`tokenizer_config.json`'s, else `defaults`),
+  registered so that the text never splits them; each must be in the
+  vocabulary."""
+  found = {k: _special(config, k, v) for k, v in defaults.items()}
+  for key, token in found.items():
+    if tok.token_to_id(token) is None:
+      raise errors.CheckpointError(
+          f"{where} lacks the {key} {token!r} of its tokenizer config")
+  tok.add_special_tokens([tokenizers.AddedToken(
+      t, lstrip=k == "mask_token" and t == "<mask>", normalized=False,
+      special=True) for k, t in found.items()])
+  pad = found["pad_token"]  # what `_padded` pads with
+  tok.enable_padding(pad_id=tok.token_to_id(pad), pad_token=pad)
+  return found
+
+
+def _wordpiece_from_vocab(directory: str,
+                          config: dict) -> tokenizers.Tokenizer:
+  file = os.path.join(directory, "vocab.txt")
+  with open(file, encoding="utf-8") as f:  # one token per line, its id
+    vocab = {t.rstrip("\n"): i for i, t in enumerate(f.readlines())}
+  tok = tokenizers.Tokenizer(models.WordPiece(
+      vocab, unk_token=_special(config, "unk_token", "[UNK]"),
+      max_input_chars_per_word=100))
+  tok.normalizer = normalizers.BertNormalizer(
+      clean_text=True,
+      handle_chinese_chars=config.get("tokenize_chinese_chars", True),
+      strip_accents=config.get("strip_accents"),
+      lowercase=config.get("do_lower_case", True))
+  tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+  tok.decoder = decoders.WordPiece(prefix="##")
+  s = _specials(tok, config, {"unk_token": "[UNK]", "sep_token": "[SEP]",
+                              "pad_token": "[PAD]", "cls_token": "[CLS]",
+                              "mask_token": "[MASK]"}, file)
+  cls, sep = s["cls_token"], s["sep_token"]
+  tok.post_processor = processors.TemplateProcessing(
+      single=f"{cls}:0 $A:0 {sep}:0", pair=f"{cls}:0 $A:0 {sep}:0 $B:1 "
+      f"{sep}:1", special_tokens=[(cls, tok.token_to_id(cls)),
+                                  (sep, tok.token_to_id(sep))])
+  return tok
+
+
+def _byte_bpe_from_vocab(directory: str,
+                         config: dict) -> tokenizers.Tokenizer:
+  file = os.path.join(directory, "vocab.json")
+  with open(file, encoding="utf-8") as f:
+    vocab = json.load(f)
+  with open(os.path.join(directory, "merges.txt"), encoding="utf-8") as f:
+    merges = [tuple(line.split()) for line in f.read().splitlines()
+              if line and not line.startswith("#version")]
+  tok = tokenizers.Tokenizer(models.BPE(
+      vocab, merges, continuing_subword_prefix="", end_of_word_suffix="",
+      fuse_unk=False))
+  prefix = bool(config.get("add_prefix_space", False))
+  tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=prefix)
+  tok.decoder = decoders.ByteLevel()
+  s = _specials(tok, config, {"bos_token": "<s>", "eos_token": "</s>",
+                              "unk_token": "<unk>", "pad_token": "<pad>",
+                              "mask_token": "<mask>"}, file)
+  cls = _special(config, "cls_token", s["bos_token"])
+  sep = _special(config, "sep_token", s["eos_token"])
+  tok.post_processor = processors.RobertaProcessing(
+      (sep, tok.token_to_id(sep)), (cls, tok.token_to_id(cls)),
+      trim_offsets=config.get("trim_offsets", True), add_prefix_space=prefix)
+  return tok
 
 
 def load(file: str, context_length: int) -> tokenizers.Tokenizer:
   """A saved `tokenizer.json`, padded and truncated to `context_length`
   like the others. The padding token: `tokenizer_config.json`'s beside it,
   else the file's own padding, else the end-of-text token (CLIP's way)."""
+  directory = os.path.dirname(file)
+  return _padded(load_file(file), _tokenizer_config(directory), file,
+                 context_length)
+
+
+def load_file(file: str) -> tokenizers.Tokenizer:
+  """A saved `tokenizer.json` as it is."""
   if not os.path.isfile(file):
     raise errors.CheckpointError(f"tokenizer file {file} does not exist")
   try:
-    tok = tokenizers.Tokenizer.from_file(file)
+    return tokenizers.Tokenizer.from_file(file)
   except Exception as e:  # the Rust library raises plain Exceptions
     raise errors.CheckpointError(f"{file} is not a valid tokenizer: "
                                  f"{e}") from None
-  config = {}
-  config_file = os.path.join(os.path.dirname(file), "tokenizer_config.json")
-  if os.path.exists(config_file):
-    config = io_utils.read_json(config_file, what="tokenizer config",
-                                remedy="re-download or re-save it",
-                                error=errors.CheckpointError)
+
+
+def _padded(tok: tokenizers.Tokenizer, config: dict, where: str,
+            context_length: int) -> tokenizers.Tokenizer:
   eos = _special(config, "eos_token", "<|endoftext|>")
   own_pad = (tok.padding or {}).get("pad_token")
   pad = _special(config, "pad_token", own_pad or eos)
   if tok.token_to_id(pad) is None:
-    raise errors.CheckpointError(f"{file} has no padding token {pad!r}")
+    raise errors.CheckpointError(f"{where} has no padding token {pad!r}")
   tok.enable_truncation(context_length)
   tok.enable_padding(pad_id=tok.token_to_id(pad), pad_token=pad,
                      length=context_length)

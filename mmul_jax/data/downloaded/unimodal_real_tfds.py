@@ -253,8 +253,15 @@ class RottenTomatoes(_OneArchive):
 
 
 class Ddi2013(manual_tfds.SplitFiles, ExampleBuilder):
-  """DDI-2013 drug pairs from the sentence-format TSV files."""
+  """DDI-2013 drug pairs from the sentence-format TSV files, each sentence
+  as in its file (MU-Bench's input)."""
 
+  VERSION = tfds.core.Version("1.1.0")
+  RELEASE_NOTES = {
+      "1.0.0": "First release: <e1> .. </e1>, <e2> .. </e2> added around "
+               "the first two @DRUG$ placeholders.",
+      "1.1.0": "The sentence as in the file, as MU-Bench reads it: no tags "
+               "added around BLURB's @DRUG$ placeholders."}
   MANUAL_DOWNLOAD_INSTRUCTIONS = _DDI_INSTRUCTIONS
   SPLIT_FILES = {"train": "train.tsv", "validation": "dev.tsv",
                  "test": "test.tsv"}
@@ -277,7 +284,7 @@ class Ddi2013(manual_tfds.SplitFiles, ExampleBuilder):
       if len(fields) < 2:
         raise errors.DataError(f"{path}, line {n}: expected tab-separated "
                                "[index,] sentence, label")
-      yield (mark_entities(fields[-2], f"{path}, line {n}"),
+      yield (check_entities(fields[-2], f"{path}, line {n}"),
              ddi_label(fields[-1], f"{path}, line {n}"), {})
 
 
@@ -290,22 +297,17 @@ def ddi_label(text: str, where: str) -> str:
   return label
 
 
-def mark_entities(sentence: str, where: str) -> str:
-  """The two drugs marked `<e1> .. </e1>`, `<e2> .. </e2>`, with spaces
-  around the markers so that they are words: sentences with @DRUG$
-  placeholders (BLURB) get them around the first two; already marked ones
-  keep theirs."""
+def check_entities(sentence: str, where: str) -> str:
+  """The sentence as in the file, which is what MU-Bench tokenises: its two
+  drugs are BLURB's `@DRUG$` placeholders (or `<e1> .. </e1>`, `<e2> ..
+  </e2>` tags where a file has them), no marker is added; only the ends'
+  whitespace goes. A sentence without two marked drugs is refused."""
   s = sentence.strip()
-  for marker in unimodal_tasks.ENTITY_MARKERS:
-    s = s.replace(marker, f" {marker} ")
-  if "<e1>" not in s:
-    parts = s.split("@DRUG$")
-    if len(parts) < 3:
-      raise errors.DataError(f"{where}: the sentence names fewer than two "
-                             "drugs (@DRUG$ or <e1>/<e2>)")
-    s = (parts[0] + " <e1> @DRUG$ </e1> " + parts[1] + " <e2> @DRUG$ </e2> "
-         + "@DRUG$".join(parts[2:]))
-  return " ".join(s.split())
+  tagged = all(m in s for m in unimodal_tasks.ENTITY_MARKERS)
+  if not tagged and s.count("@DRUG$") < 2:
+    raise errors.DataError(f"{where}: the sentence names fewer than two "
+                           "drugs (@DRUG$ or <e1>/<e2>)")
+  return s
 
 
 def _mubench(**settings):
