@@ -61,9 +61,15 @@ class Section:
   def defaults(self) -> dict[str, Any]:
     return {k: key.default for k, key in self.keys.items()}
 
+  def values(self, config: ml_collections.ConfigDict):
+    """The section's node of `config` (a dotted name is nested)."""
+    for part in self.name.split(".") if self.name else ():
+      config = config[part]
+    return config
+
   def validate(self, config: ml_collections.ConfigDict) -> None:
     """Each key's check, then the rules."""
-    values = config[self.name] if self.name else config
+    values = self.values(config)
     for k, key in self.keys.items():
       if key.check is not None:
         key.check(self.dotted(k), values[k])

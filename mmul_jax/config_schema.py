@@ -53,7 +53,8 @@ METHOD = Section("method", {
                 "hyperparameters, only the selected method's read"),
 })
 # In the reference's order; the method's hyperparameters follow METHOD.
-SECTIONS = (TOP, data_keys.DATA, model_keys.MODEL, data_keys.DELETION,
+SECTIONS = (TOP, data_keys.DATA, data_keys.FILES, model_keys.MODEL,
+            data_keys.DELETION,
             training_keys.TRAIN, unlearn_keys.UNLEARN, METHOD,
             training_keys.DISTRIBUTED, training_keys.PARALLEL,
             unlearn_keys.SHADOW, tuning_keys.TUNE, unlearn_keys.BENCHMARK,
@@ -72,7 +73,9 @@ def default_config() -> ml_collections.ConfigDict:
   """
   c = ml_collections.ConfigDict(TOP.defaults())
   for section in SECTIONS[1:]:
-    c[section.name] = ml_collections.ConfigDict(section.defaults())
+    parent, _, name = section.name.rpartition(".")  # data.files: in data
+    node = c[parent] if parent else c
+    node[name] = ml_collections.ConfigDict(section.defaults())
   for name, method in methods.METHODS.items():
     if method.defaults:
       c.method[name] = dict(method.defaults)
@@ -146,7 +149,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
                         "from mmul_jax.config_schema.default_config()")
   for section in SECTIONS:
     section.validate(config)
-  spec = datasets.DATASETS[config.data.name]
+  spec = datasets.spec_of(config.data)
   features = spec.features
   if (config.deletion.strategy == "class_skewed"
       or "class_skewed" in config.benchmark.strategies) and (

@@ -153,6 +153,9 @@ class Experiment:
     spelling of `data.data_dir` is the same data)."""
     data = self.config.data.to_dict()
     data.pop("source", None)  # read by grids only, never by a run
+    if data["name"] != datasets.FILES:  # read by `files` only
+      data.pop("files", None)
+      data.pop("skip_bad_rows", None)
     for key in LOCATION_KEYS:
       data.pop(key, None)
     if not data.get("validation_fraction"):  # off: runs from before it
@@ -197,7 +200,7 @@ def setup(config: ml_collections.ConfigDict, workdir: str) -> Experiment:
   the process ends."""
   config_schema.validate(config)
   datasets.check_available(config.data)  # instructions, before compute
-  spec = datasets.DATASETS[config.data.name]
+  spec = datasets.spec_of(config.data)
   task = tasks.for_dataset(spec)
   if config.model.pretrained:
     pretrained.check_model_config(

@@ -11,6 +11,7 @@ from mmul_jax.config_keys import int_at_least
 from mmul_jax.config_keys import is_number
 from mmul_jax.config_keys import one_of
 from mmul_jax.data import datasets
+from mmul_jax.data.files import units
 
 IMAGE_CHANNELS = 3  # data.mean / data.std: one value per RGB channel
 
@@ -29,8 +30,9 @@ def _positive_std(config) -> None:
 
 DATA = Section("data", {
     "name": Key("shapes_captions", "the dataset (`mmul_jax.data.datasets."
-                "DATASETS`; docs/datasets.md lists them)",
-                one_of(datasets.DATASETS)),
+                "DATASETS`; docs/datasets.md lists them), or `files`: your "
+                "own tables (`data.files.*`, docs/own-data.md)",
+                one_of(datasets.NAMES)),
     "data_dir": Key("", "TFDS data dir; empty: `~/tensorflow_datasets`"),
     "manual_dir": Key("", "real datasets: the hand-downloaded files; empty: "
                       "`<data_dir>/downloads/manual`"),
@@ -71,11 +73,50 @@ DATA = Section("data", {
         "way)", Check(lambda v: is_number(v) and 0 <= v < 0.5,
                       "{key} must be a number in [0, 0.5) (0: evaluate on "
                       "the test split), got {value!r}")),
+    "skip_bad_rows": Key(False, "`data.name = files`: leave out (and count) "
+                         "the rows that fail their checks instead of "
+                         "refusing the first"),
 }, rules=(_positive_std,))
+
+FILES = Section("data.files", {
+    "task": Key("retrieval", "what a row holds: `retrieval` (an image and "
+                "caption(s)), `image_text_classification` (an image, a "
+                "sentence, a label), `molecule_text` (SMILES and "
+                "description(s)), `image_classification`, "
+                "`text_classification`, `audio_classification`, "
+                "`video_classification` (an input and a label)",
+                one_of(tuple(units.KINDS))),
+    "train": Key("", "the train split's table: a .jsonl, .csv or .parquet "
+                 "file, a folder of Parquet shards, or a save_to_disk "
+                 "directory"),
+    "test": Key("", "the test split's table, in the same form"),
+    "root": Key("", "where a table's relative file paths start; empty: the "
+                "table's folder"),
+    "id_column": Key("", "the column of unit ids (what `deletion.ids_file` "
+                     "lists); empty: the input (grouped tasks: an image "
+                     "path, a SMILES) or the row number (one row per unit)"),
+    "input_column": Key("", "the input's column (a file path relative to "
+                        "`root`, bytes, or a Hugging Face Image/Audio "
+                        "struct; a text; a SMILES); empty: `image`, `text`, "
+                        "`audio`, `video` or `smiles` by task"),
+    "text_column": Key("", "grouped tasks: the text column (a string or a "
+                       "list per row); empty: `caption`, `sentence` or "
+                       "`description` by task"),
+    "label_column": Key("label", "labelled tasks: the label column (a class "
+                        "name, or an index into `classes`)"),
+    "classes": Key("", "labelled tasks: the class names in label order, "
+                   "comma-separated (`cat,dog`)"),
+    "sample_rate": Key(16000, "audio: the WAV files' rate in Hz (16-bit "
+                       "mono); must equal `model.sample_rate`", POSITIVE_INT),
+})
 
 
 def _count_or_file(config) -> None:
   d = config.deletion
+  if d.ids_file and (d.mubench_file or d.count):
+    raise errors.ConfigError(
+        "deletion.ids_file names Df itself: leave deletion.mubench_file "
+        "empty and deletion.count=0")
   if d.count and d.mubench_file:
     raise errors.ConfigError("deletion.count does not apply to a MU-Bench "
                              "file (its sets are ratios); set "
@@ -103,4 +144,8 @@ DELETION = Section("deletion", {
     "mubench_file": Key("", "a MU-Bench index file (the 10% set, one 0-based "
                         "train row per line); Df = its first ratio/10 of "
                         "lines; ratio in (0, 10]"),
+    "ids_file": Key("", "a file of the units to forget, one id per line "
+                    "(`data.files.id_column`'s values; the datasets' own "
+                    "integer unit ids otherwise); Df = all of them, "
+                    "`deletion.ratio` and `count` unused"),
 }, rules=(_count_or_file,))

@@ -13,6 +13,7 @@ preparing stops at once with the download instructions.
 
 from __future__ import annotations
 
+import collections.abc
 import os
 from typing import Iterator
 
@@ -26,13 +27,15 @@ from mmul_jax.data.downloaded import karpathy_tfds
 from mmul_jax.data.downloaded import manual_tfds
 from mmul_jax.data.downloaded import signal_real_tfds
 from mmul_jax.data.downloaded import unimodal_real_tfds
+from mmul_jax.data.files import files_tfds
 from mmul_jax.data.generated import shapes_tasks_tfds
 from mmul_jax.data.generated import shapes_tfds
 from mmul_jax.data.generated import unimodal_tfds
 from mmul_jax.data.graphs import molecule_tfds
 
-__all__ = ["DATASETS", "DatasetSpec", "check_available", "data_dir",
-           "index_splits", "prepare", "prepare_ood", "texts"]
+__all__ = ["DATASETS", "DatasetSpec", "FILES", "NAMES", "check_available",
+           "data_dir", "index_splits", "prepare", "prepare_ood", "spec_of",
+           "texts"]
 
 DATASETS: dict[str, DatasetSpec] = {
     **shapes_tfds.DATASETS,
@@ -44,6 +47,36 @@ DATASETS: dict[str, DatasetSpec] = {
     **signal_real_tfds.DATASETS,
     **unimodal_real_tfds.DATASETS,
 }
+
+
+# `data.name = "files"`: the user's own tables (`data.files`), whose spec
+# depends on the config (`spec_of`).
+FILES = files_tfds.NAME
+
+
+class _Names(collections.abc.Collection):
+  """Every `data.name`: the registry's (read live: a module may register
+  more) and `files`."""
+
+  def __contains__(self, name) -> bool:
+    return name == FILES or name in DATASETS
+
+  def __iter__(self):
+    return iter((*DATASETS, FILES))
+
+  def __len__(self) -> int:
+    return len(DATASETS) + 1
+
+
+NAMES = _Names()
+
+
+def spec_of(d) -> DatasetSpec:
+  """The `DatasetSpec` of `config.data` (a ConfigDict or the dict a
+  results file keeps): the registry's, or that of `data.files`."""
+  if d["name"] == FILES:
+    return files_tfds.dataset_spec(d)
+  return DATASETS[d["name"]]
 
 
 def data_dir(d) -> str:
@@ -58,7 +91,7 @@ def _manual_dir(d) -> str:
 def check_available(d) -> None:
   """Raises `DataError` with instructions if a manual dataset's files are
   neither prepared nor downloaded; cheap, for before any compute."""
-  spec = DATASETS[d.name]
+  spec = spec_of(d)
   for builder_cls in (spec.manual, spec.ood_builder):
     if builder_cls:
       manual_tfds.check_available(builder_cls, data_dir(d), _manual_dir(d))
@@ -83,7 +116,7 @@ def prepare(d):
 
 
 def _prepare(d):
-  spec = DATASETS[d.name]
+  spec = spec_of(d)
   if spec.build is not None:
     return spec.build(d, data_dir(d))
   return manual_tfds.prepare(spec.manual, data_dir(d), _manual_dir(d))
@@ -92,7 +125,7 @@ def _prepare(d):
 def prepare_ood(d):
   """The builder of `config.data`'s out-of-distribution test set (None
   when the dataset has none), built on first use."""
-  ood = DATASETS[d.name].ood_builder
+  ood = spec_of(d).ood_builder
   if ood is None:
     return None
   return manual_tfds.prepare(ood, data_dir(d), _manual_dir(d))

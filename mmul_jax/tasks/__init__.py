@@ -92,7 +92,7 @@ def for_results(results) -> Task:
   Returns:
     The `Task` instance of the run that wrote the record.
   """
-  return get(results.task)(datasets.DATASETS[results.config["data"]["name"]])
+  return get(results.task)(datasets.spec_of(results.config["data"]))
 
 
 __all__ = ["Classification", "GraphTextRetrieval", "Metric", "MmulTerms",

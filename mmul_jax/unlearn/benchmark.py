@@ -101,7 +101,8 @@ def refusals(config) -> list[tuple[str, str, str]]:
   out = []
   for dataset in grid_datasets(config) or (config.data.name,):
     task = tasks.for_dataset(
-        datasets.DATASETS[recipes.split_backbone(dataset)[0]])
+        datasets.DATASETS[recipes.split_backbone(dataset)[0]]
+        if grid_datasets(config) else datasets.spec_of(config.data))
     for m in config.benchmark.methods:
       why = methods.get(m).check_task(config.method.get(m), task)
       if why:
@@ -400,7 +401,7 @@ def _check_inputs(configs) -> None:
       continue
     seen.add(what)
     datasets.check_available(c.data)
-    spec = datasets.DATASETS[c.data.name]
+    spec = datasets.spec_of(c.data)
     if c.model.pretrained:
       pretrained.check_model_config(os.path.expanduser(c.model.pretrained),
                                     c.model)

@@ -170,7 +170,7 @@ def method_names(config) -> list[str]:
   every registered method with a search space, less those the task or
   config refuses (printed). Before any compute: `config` is checked."""
   c = tuning_config(config)
-  task = tasks.for_dataset(datasets.DATASETS[c.data.name])
+  task = tasks.for_dataset(datasets.spec_of(c.data))
   given = list(config.tune.methods)
   names = given or [n for n in methods.METHODS
                     if space_lib.space(n, space_lib.shared(c.tune))]

@@ -57,6 +57,7 @@ def ids_hash(ids: Sequence[int]) -> str:
 @dataclasses.dataclass(frozen=True)
 class DeletionSet:
   """Df (in draw order) and the total unit ids it was drawn from."""
+  # source: "uniform", "class<k>", "mubench" or "ids" (a user's list).
 
   dataset: str
   unit: str
@@ -156,6 +157,38 @@ def from_rows(rows: np.ndarray, row_ids: Sequence[int], *, ratio: float,
                        np.sort(row_ids), "mubench", mapping)
   result.check()
   return result
+
+
+def read_ids_file(path: str, keys: Sequence[str]) -> np.ndarray:
+  """The positions in `keys` (a split's unit ids as text, in record order)
+  of the ids a file lists, one per line; an id the split lacks or listed
+  twice is a `DataError` naming its line."""
+  try:
+    with open(path, encoding="utf-8") as f:
+      lines = [(i + 1, ln.strip()) for i, ln in enumerate(f) if ln.strip()]
+  except OSError as e:
+    raise errors.DataError(f"cannot read deletion.ids_file {path}: "
+                           f"{e.strerror}") from None
+  except UnicodeDecodeError as e:
+    raise errors.DataError(f"deletion.ids_file {path} is not text "
+                           f"({e})") from None
+  if not lines:
+    raise errors.DataError(f"deletion.ids_file {path} is empty; list the "
+                           "ids to forget, one per line")
+  where = {k: i for i, k in enumerate(keys)}
+  seen, out = {}, []
+  for number, key in lines:
+    if key not in where:
+      raise errors.DataError(
+          f"{path}, line {number}: id {key[:60]!r} is not in the train "
+          f"split ({len(keys)} units); ids are data.files.id_column's "
+          "values (the row number without one)")
+    if key in seen:
+      raise errors.DataError(f"{path}, line {number}: id {key[:60]!r} is "
+                             f"listed again (first on line {seen[key]})")
+    seen[key] = number
+    out.append(where[key])
+  return np.asarray(out, np.int64)
 
 
 def _prefix(n_lines: int, ratio: float) -> int:

@@ -29,6 +29,8 @@ def deletion_set(d: ml_collections.ConfigDict, train: pipeline.ImageTextSplit,
           f"deletion.count ({d.count}) must be below the {len(train)} "
           "training units")
     ratio = 100.0 * d.count / len(train)
+  if d.get("ids_file"):
+    return _ids_set(d.ids_file, train, dataset_name, root)
   if d.mubench_file:
     return _mubench_set(d.mubench_file, train, dataset_name, root, ratio,
                         example_rows)
@@ -66,6 +68,29 @@ def _mubench_set(path: str, train: pipeline.ImageTextSplit,
                             dataset=dataset_name, mapping=mapping)
   deletion.save(df, deletion.manifest_path(
       root, dataset_name, df.seed, df.ratio, f"mubench_{df.sha256[:10]}"))
+  return df
+
+
+def _ids_set(path: str, train: pipeline.ImageTextSplit, dataset_name: str,
+             root: str) -> deletion.DeletionSet:
+  """Df listed by id (`deletion.ids_file`): the records' `key` (a user's
+  table, `data.files`), else their unit ids; its manifest under `root`."""
+  record = train.source[0] if len(train) else {}
+  if "key" in record:
+    keys = [bytes(k).decode() if isinstance(k, (bytes, np.bytes_)) else
+            str(k) for k in pipeline.read_column(train.source, "key")]
+  else:
+    keys = [str(int(i)) for i in train.image_ids]
+  rows = deletion.read_ids_file(path, keys)
+  if len(rows) >= len(train):
+    raise errors.DataError(f"deletion.ids_file {path} lists every train "
+                           "unit; keep at least one")
+  df = deletion.from_rows(rows, train.image_ids,
+                          ratio=100.0 * len(rows) / len(train),
+                          dataset=dataset_name)
+  df = dataclasses.replace(df, source="ids")
+  deletion.save(df, deletion.manifest_path(
+      root, dataset_name, df.seed, df.ratio, f"ids_{df.sha256[:10]}"))
   return df
 
 

@@ -64,6 +64,9 @@ class DatasetSpec(pipeline.RecordLayout):
   check: `check(config)` raising `ConfigError` for data settings this
     dataset cannot build, or None.
   grid: its cell of MU-Bench's grid (`GridRecipe`), or None.
+  real_text: texts the embedded vocabulary does not cover, so a run
+    without a tokenizer trains one on them, as on a downloaded
+    (`manual`) dataset's: a user's own tables (`data.name = "files"`).
   """
 
   task: str = "retrieval"
@@ -78,6 +81,7 @@ class DatasetSpec(pipeline.RecordLayout):
   build: Callable | None = None
   check: Callable | None = None
   grid: GridRecipe | None = None
+  real_text: bool = False
 
   @property
   def num_classes(self) -> int:

@@ -86,7 +86,7 @@ def tokenizer_source(model_cfg, spec: DatasetSpec) -> str:
     return "file"
   if model_cfg.pretrained:
     return "checkpoint"
-  return "trained" if spec.manual else "embedded"
+  return "trained" if spec.manual or spec.real_text else "embedded"
 
 
 def make_tokenizer(model_cfg, spec: DatasetSpec = DatasetSpec(), *,

@@ -98,15 +98,16 @@ class _Clips(unimodal_real_tfds.ExampleBuilder, skip_registration=True):
     yield from self._records(split, rows)
 
 
-def read_wav(data: bytes, where: str) -> np.ndarray:
-  """16-bit mono PCM at 16 kHz -> int16 samples; anything else is a
-  `DataError` naming the file."""
+def read_wav(data: bytes, where: str, rate: int = SPEECH_RATE,
+             remedy: str = "download the archive again") -> np.ndarray:
+  """16-bit mono PCM at `rate` Hz -> int16 samples; anything else is a
+  `DataError` naming the file (and `remedy` where the file is damaged)."""
   try:
     with wave.open(io.BytesIO(data)) as w:
       if (w.getsampwidth(), w.getnchannels(), w.getframerate()) != (
-          2, 1, SPEECH_RATE):
+          2, 1, rate):
         raise errors.DataError(
-            f"{where}: expected 16-bit mono {SPEECH_RATE} Hz PCM, got "
+            f"{where}: expected 16-bit mono {rate} Hz PCM, got "
             f"{8 * w.getsampwidth()}-bit, {w.getnchannels()} channel(s), "
             f"{w.getframerate()} Hz")
       frames = w.readframes(w.getnframes())
@@ -115,11 +116,11 @@ def read_wav(data: bytes, where: str) -> np.ndarray:
         raise errors.DataError(
             f"{where} is truncated: its data chunk holds {len(frames)} "
             f"bytes, its header says {w.getnframes()} samples "
-            f"({2 * w.getnframes()} bytes); download the archive again")
+            f"({2 * w.getnframes()} bytes); {remedy}")
       return np.frombuffer(frames, "<i2").copy()
   except (wave.Error, EOFError) as e:
     raise errors.DataError(f"{where} is not a readable WAV file ({e}); "
-                           "download the archive again") from None
+                           f"{remedy}") from None
 
 
 class SpeechCommandsKs(_Clips):
@@ -194,21 +195,25 @@ def read_ucf_classes(path: str) -> tuple[str, ...]:
   return tuple(names[i] for i in range(len(names)))
 
 
-def decode_clip(path: str, *, num_frames: int, frame_size: int
+def decode_clip(path, *, num_frames: int, frame_size: int,
+                where: str = "",
+                remedy: str = "extract it from UCF101.rar again"
                 ) -> list[bytes]:
-  """`num_frames` frames evenly spaced over the clip at `path`, the
-  shorter side resized to `frame_size`, as JPEG bytes (PyAV decodes)."""
-  av = errors.require("av", extra="video", needed_for="decoding UCF101's "
+  """`num_frames` frames evenly spaced over the clip at `path` (a file
+  name or a file object; `where` names it in messages), the shorter side
+  resized to `frame_size`, as JPEG bytes (PyAV decodes)."""
+  av = errors.require("av", extra="video", needed_for="decoding video "
                       "clips")
+  where = where or path
   try:
     with av.open(path) as container:
       frames = [f.to_ndarray(format="rgb24")
                 for f in container.decode(video=0)]
-  except (av.error.FFmpegError, OSError) as e:
-    raise errors.DataError(f"cannot decode {path} ({e}); extract it from "
-                           "UCF101.rar again") from None
+  except (av.error.FFmpegError, OSError, ValueError) as e:
+    raise errors.DataError(f"cannot decode {where} ({e}); {remedy}"
+                           ) from None
   if not frames:
-    raise errors.DataError(f"{path} has no video frames")
+    raise errors.DataError(f"{where} has no video frames")
   out = []
   for i in np.linspace(0, len(frames) - 1, num_frames).round().astype(int):
     img = PIL.Image.fromarray(frames[i])
