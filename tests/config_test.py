@@ -4,6 +4,7 @@ import glob
 import importlib.util
 import os
 
+import own_files
 import pytest
 
 from mmul_jax import cli
@@ -23,8 +24,12 @@ def _load(path, *arg):
 
 
 @pytest.mark.parametrize("path", sorted(glob.glob(f"{CONFIG_DIR}/*.py")))
-def test_every_config_validates(path):
-  config_schema.validate(_load(path))
+def test_every_config_validates(path, tmp_path):
+  c = _load(path)
+  if c.data.name == "files":  # your own tables: the test writes some
+    c.update_from_flattened_dict(
+        own_files.make(str(tmp_path), c.data.files.task, "csv", 2, 1))
+  config_schema.validate(c)
 
 
 @pytest.mark.parametrize("method", ["mmul", *sorted(recipes.METHOD_DEMOS)])

@@ -49,9 +49,11 @@ def wav_bytes(k: int, seed: int, rate: int = 8000, n: int = 2000) -> bytes:
   return buf.getvalue()
 
 
-def rows(kind: str, split: str, n: int, folder: str) -> list[dict]:
+def rows(kind: str, split: str, n: int, folder: str,
+         binary: bool = True) -> list[dict]:
   """`n` units' rows of a task kind; media files written under `folder`
-  (paths relative to it)."""
+  (paths relative to it), or kept in the table as bytes (`binary`, for
+  Parquet and Arrow)."""
   out = []
   offset = 0 if split == "train" else 1000
   for i in range(n):
@@ -73,8 +75,12 @@ def rows(kind: str, split: str, n: int, folder: str) -> list[dict]:
       out.append({"text": f"this review says {colour} item {i}",
                   "label": colour, "id": f"{split}-{i}"})
     elif kind == "image_classification":
-      out.append({"image": png_bytes(colour, seed), "label": i % 3,
-                  "id": f"{split}-{i}"})
+      image = png_bytes(colour, seed)
+      if not binary:
+        image = f"{split}_{i:03d}.png"
+        with open(os.path.join(folder, image), "wb") as f:
+          f.write(png_bytes(colour, seed))
+      out.append({"image": image, "label": i % 3, "id": f"{split}-{i}"})
     elif kind == "audio_classification":
       out.append({"audio": {"bytes": wav_bytes(i % 3, seed), "path": None},
                   "label": i % 3})
@@ -149,7 +155,8 @@ def make(folder: str, kind: str, fmt: str, n_train: int = 24,
   paths = {}
   for split, n in (("train", n_train), ("test", n_test)):
     paths[split] = write(os.path.join(folder, f"{split}{ext}"),
-                         rows(kind, split, n, folder))
+                         rows(kind, split, n, folder,
+                              binary=fmt in ("parquet", "saved")))
   return {"data.name": "files", "data.files.task": kind,
           "data.files.train": paths["train"],
           "data.files.test": paths["test"]}

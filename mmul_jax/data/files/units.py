@@ -120,11 +120,15 @@ def parse_classes(value) -> tuple[str, ...]:
   return tuple(str(c) for c in value)
 
 
+def _absolute(path: str) -> str:
+  return os.path.abspath(os.path.expanduser(path)) if path else ""
+
+
 def settings_of(d) -> Settings:
   f = d["files"]
   return Settings(
-      task=f["task"], train=os.path.expanduser(f["train"]),
-      test=os.path.expanduser(f["test"]), root=f["root"],
+      task=f["task"], train=_absolute(f["train"]),
+      test=_absolute(f["test"]), root=_absolute(f["root"]),
       id_column=f["id_column"], input_column=f["input_column"],
       text_column=f["text_column"], label_column=f["label_column"],
       classes=parse_classes(f["classes"]), sample_rate=int(f["sample_rate"]),
@@ -209,6 +213,9 @@ def decode(settings: Settings, value, root: str):
     try:
       with PIL.Image.open(io.BytesIO(_read(data))) as img:
         return np.asarray(img.convert("RGB"))
+    except PIL.UnidentifiedImageError:
+      raise BadRow(f"image {name} cannot be decoded (not an image format "
+                   "Pillow reads)") from None
     except (OSError, ValueError, PIL.Image.DecompressionBombError) as e:
       raise BadRow(f"image {name} cannot be decoded ({e})") from None
   if kind == "audio":
