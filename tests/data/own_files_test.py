@@ -4,6 +4,7 @@ refused by default and skipped and counted with `data.skip_bad_rows`, and a
 refused build writes nothing."""
 
 import json
+import os
 import re
 
 import ml_collections
@@ -45,6 +46,36 @@ def test_parquet_shards_and_saved_splits(tmp_path):
   (tmp_path / "t.tsv").write_text("a\tb\n")
   with pytest.raises(errors.DataError, match="unknown manifest format"):
     tables.read(str(tmp_path / "t.tsv"))
+
+
+HF_SAVED = os.path.join(os.path.dirname(os.path.dirname(__file__)),
+                        "fixtures", "hf_saved")
+
+
+def test_what_the_datasets_library_saves_builds(tmp_path):
+  """tests/fixtures/hf_saved was written by `datasets`' save_to_disk
+  (make_hf_saved.py): Image structs, ClassLabel ints, a DatasetDict."""
+  with pytest.raises(errors.DataError, match=r"holds several splits \(test, "
+                     r"train\); .* e.g. .*hf_saved/train"):
+    tables.read(HF_SAVED)
+  table = tables.read(os.path.join(HF_SAVED, "train"))
+  assert table.columns == ("image", "label", "id")
+  assert set(table.rows[0]["image"]) == {"bytes", "path"}
+  c = config_schema.default_config()
+  c.update_from_flattened_dict({
+      "data.name": "files", "data.files.task": "image_classification",
+      "data.files.train": os.path.join(HF_SAVED, "train"),
+      "data.files.test": os.path.join(HF_SAVED, "test"),
+      "data.files.classes": ",".join(own_files.CLASSES),
+      "data.files.id_column": "id", "data.data_dir": str(tmp_path),
+      "method.name": "neggrad"})
+  config_schema.validate(c)
+  source = datasets.prepare(c.data).as_data_source("train")
+  record = min((source[i] for i in range(len(source))),
+               key=lambda r: r["example_id"])
+  assert (record["key"].decode(), int(record["label"])) == ("u0", 0)
+  image = np.asarray(record["image"], np.float32)
+  assert image.shape == (24, 24, 3) and image[..., 0].mean() > 150  # red
 
 
 def _settings(**kw):

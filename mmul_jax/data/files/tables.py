@@ -108,10 +108,11 @@ def _directory(path: str) -> Table:
   if os.path.exists(os.path.join(path, "dataset_dict.json")):
     splits = sorted(d for d in os.listdir(path)
                     if os.path.isdir(os.path.join(path, d)))
+    example = "train" if "train" in splits or not splits else splits[0]
     raise errors.DataError(
         f"{path} holds several splits ({', '.join(splits)}); point "
         f"data.files.train and data.files.test at one each, e.g. "
-        f"{os.path.join(path, splits[0] if splits else 'train')}")
+        f"{os.path.join(path, example)}")
   state = os.path.join(path, "state.json")
   if os.path.exists(state):
     return _saved_dataset(path, state)
