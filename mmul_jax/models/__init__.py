@@ -23,6 +23,8 @@ from mmul_jax.models.classifiers import TextClassifier
 from mmul_jax.models.clip import DualEncoder
 from mmul_jax.models.graph import GraphEncoder
 from mmul_jax.models.graph_text import GraphTextEncoder
+from mmul_jax.models.llama import LlamaConfig
+from mmul_jax.models.llama import LlamaForCausalLM
 from mmul_jax.models.presets import PRESETS
 from mmul_jax.models.presets import preset
 from mmul_jax.models.config_keys import SPEECH_CLASSIFIERS
@@ -251,7 +253,8 @@ ARCH_KEYS = {
 __all__ = ["ARCH_KEYS", "AlbefClassifier", "AlbefRetrieval", "BERT_LAYOUTS",
            "BertClassifier", "BlipRetrieval", "CLASSIFIERS",
            "DualEncoder", "GraphEncoder", "GraphTextEncoder",
-           "IMAGE_CLASSIFIERS", "ImageClassifier", "PRESETS",
+           "IMAGE_CLASSIFIERS", "ImageClassifier", "LlamaConfig",
+           "LlamaForCausalLM", "PRESETS",
            "RETRIEVAL_ONLY", "ResnetClassifier", "SPEECH_CLASSIFIERS",
            "SpeechClassifier", "TextClassifier", "VideomaeClassifier",
            "ViltClassifier", "VitClassifier", "build", "build_albef",

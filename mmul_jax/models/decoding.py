@@ -1,0 +1,66 @@
+"""Text generation with a key-value cache, compiled once per batch shape.
+
+The cache has a fixed length (prompt + `max_new_tokens` slots,
+`llama.init_cache`), the prompt fills it in one pass (prefill), and a
+`lax.fori_loop` appends one token per step, so neither the prompt's
+padding nor the stopping point changes a shape. Prompts may be padded on
+either side (`mask`); positions count real tokens only. Greedy decoding
+takes the argmax; sampling draws from softmax(logits / temperature),
+over the `top_k` most likely tokens when set, with the step's key folded
+from `rng`. A sequence that emits a stop token is finished: later slots
+hold `pad_id`, and `lengths` counts its tokens, the stop token included.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+
+from mmul_jax.models import llama
+
+
+def _pick(logits, key, temperature: float, top_k: int):
+  if temperature <= 0:
+    return jnp.argmax(logits, axis=-1).astype(jnp.int32)
+  logits = logits / temperature
+  if top_k:
+    kth = jax.lax.top_k(logits, top_k)[0][:, -1:]
+    logits = jnp.where(logits < kth, -jnp.inf, logits)
+  return jax.random.categorical(key, logits).astype(jnp.int32)
+
+
+@functools.partial(jax.jit, static_argnames=(
+    "model", "max_new_tokens", "temperature", "top_k", "stop_ids", "pad_id"))
+def generate(model: llama.LlamaForCausalLM, params, prompt: jax.Array,
+             mask: jax.Array, rng: jax.Array | None = None, *,
+             max_new_tokens: int, temperature: float = 0.0, top_k: int = 0,
+             stop_ids: tuple[int, ...] = (), pad_id: int = 0):
+  """`(tokens (B, max_new_tokens) int32, lengths (B,))` continuing each
+  prompt `(B, P)` whose real tokens `mask` marks."""
+  b, p = prompt.shape
+  rng = jax.random.PRNGKey(0) if rng is None else rng
+  cache = llama.init_cache(model.cfg, b, p + max_new_tokens,
+                           jnp.dtype(model.dtype))
+  logits, cache = model.apply(params, prompt, mask, cache)
+  # The logits after each prompt's last real token (its padding may follow).
+  last = jnp.max(jnp.where(mask, jnp.arange(p), -1), axis=-1)
+  logits = logits[jnp.arange(b), last]
+  stops = jnp.asarray(stop_ids or (-1,), jnp.int32)
+
+  def step(t, carry):
+    logits, cache, out, done, lengths = carry
+    token = _pick(logits, jax.random.fold_in(rng, t), temperature, top_k)
+    token = jnp.where(done, pad_id, token)
+    out = out.at[:, t].set(token)
+    lengths = lengths + (~done).astype(jnp.int32)
+    done = done | jnp.isin(token, stops)
+    step_logits, cache = model.apply(params, token[:, None],
+                                     jnp.ones((b, 1), bool), cache)
+    return step_logits[:, 0], cache, out, done, lengths
+
+  carry = (logits, cache, jnp.full((b, max_new_tokens), pad_id, jnp.int32),
+           jnp.zeros((b,), bool), jnp.zeros((b,), jnp.int32))
+  _, _, out, _, lengths = jax.lax.fori_loop(0, max_new_tokens, step, carry)
+  return out, lengths
