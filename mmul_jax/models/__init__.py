@@ -25,6 +25,8 @@ from mmul_jax.models.graph import GraphEncoder
 from mmul_jax.models.graph_text import GraphTextEncoder
 from mmul_jax.models.llama import LlamaConfig
 from mmul_jax.models.llama import LlamaForCausalLM
+from mmul_jax.models.t5 import T5Config
+from mmul_jax.models.t5 import T5ForConditionalGeneration
 from mmul_jax.models.presets import PRESETS
 from mmul_jax.models.presets import preset
 from mmul_jax.models.config_keys import SPEECH_CLASSIFIERS
@@ -256,7 +258,8 @@ __all__ = ["ARCH_KEYS", "AlbefClassifier", "AlbefRetrieval", "BERT_LAYOUTS",
            "IMAGE_CLASSIFIERS", "ImageClassifier", "LlamaConfig",
            "LlamaForCausalLM", "PRESETS",
            "RETRIEVAL_ONLY", "ResnetClassifier", "SPEECH_CLASSIFIERS",
-           "SpeechClassifier", "TextClassifier", "VideomaeClassifier",
+           "SpeechClassifier", "T5Config", "T5ForConditionalGeneration",
+           "TextClassifier", "VideomaeClassifier",
            "ViltClassifier", "VitClassifier", "build", "build_albef",
            "build_bert", "build_blip", "build_resnet", "build_speech",
            "build_videomae", "build_vilt",

@@ -1,4 +1,5 @@
-"""Text generation with a key-value cache, compiled once per batch shape.
+"""Text generation with a key-value cache, compiled once per batch shape:
+decoder-only models (`generate`) and encoder-decoders (`generate_seq2seq`).
 
 The cache has a fixed length (prompt + `max_new_tokens` slots,
 `llama.init_cache`), the prompt fills it in one pass (prefill), and a
@@ -19,6 +20,7 @@ import jax
 import jax.numpy as jnp
 
 from mmul_jax.models import llama
+from mmul_jax.models import t5
 
 
 def _pick(logits, key, temperature: float, top_k: int):
@@ -31,8 +33,34 @@ def _pick(logits, key, temperature: float, top_k: int):
   return jax.random.categorical(key, logits).astype(jnp.int32)
 
 
-@functools.partial(jax.jit, static_argnames=(
-    "model", "max_new_tokens", "temperature", "top_k", "stop_ids", "pad_id"))
+def _decode(step, logits, cache, rng, *, batch: int, max_new_tokens: int,
+            temperature: float, top_k: int, stop_ids, pad_id: int):
+  """The decoding loop: pick a token from `logits`, record it, feed it
+  (`step(tokens (B, 1), cache) -> (logits (B, V), cache)`)."""
+  stops = jnp.asarray(stop_ids or (-1,), jnp.int32)
+
+  def body(t, carry):
+    logits, cache, out, done, lengths = carry
+    token = _pick(logits, jax.random.fold_in(rng, t), temperature, top_k)
+    token = jnp.where(done, pad_id, token)
+    out = out.at[:, t].set(token)
+    lengths = lengths + (~done).astype(jnp.int32)
+    done = done | jnp.isin(token, stops)
+    logits, cache = step(token[:, None], cache)
+    return logits, cache, out, done, lengths
+
+  carry = (logits, cache,
+           jnp.full((batch, max_new_tokens), pad_id, jnp.int32),
+           jnp.zeros((batch,), bool), jnp.zeros((batch,), jnp.int32))
+  _, _, out, _, lengths = jax.lax.fori_loop(0, max_new_tokens, body, carry)
+  return out, lengths
+
+
+_STATIC = ("model", "max_new_tokens", "temperature", "top_k", "stop_ids",
+           "pad_id")
+
+
+@functools.partial(jax.jit, static_argnames=_STATIC)
 def generate(model: llama.LlamaForCausalLM, params, prompt: jax.Array,
              mask: jax.Array, rng: jax.Array | None = None, *,
              max_new_tokens: int, temperature: float = 0.0, top_k: int = 0,
@@ -40,27 +68,49 @@ def generate(model: llama.LlamaForCausalLM, params, prompt: jax.Array,
   """`(tokens (B, max_new_tokens) int32, lengths (B,))` continuing each
   prompt `(B, P)` whose real tokens `mask` marks."""
   b, p = prompt.shape
-  rng = jax.random.PRNGKey(0) if rng is None else rng
   cache = llama.init_cache(model.cfg, b, p + max_new_tokens,
                            jnp.dtype(model.dtype))
   logits, cache = model.apply(params, prompt, mask, cache)
   # The logits after each prompt's last real token (its padding may follow).
   last = jnp.max(jnp.where(mask, jnp.arange(p), -1), axis=-1)
-  logits = logits[jnp.arange(b), last]
-  stops = jnp.asarray(stop_ids or (-1,), jnp.int32)
 
-  def step(t, carry):
-    logits, cache, out, done, lengths = carry
-    token = _pick(logits, jax.random.fold_in(rng, t), temperature, top_k)
-    token = jnp.where(done, pad_id, token)
-    out = out.at[:, t].set(token)
-    lengths = lengths + (~done).astype(jnp.int32)
-    done = done | jnp.isin(token, stops)
-    step_logits, cache = model.apply(params, token[:, None],
-                                     jnp.ones((b, 1), bool), cache)
-    return step_logits[:, 0], cache, out, done, lengths
+  def step(token, cache):
+    logits, cache = model.apply(params, token, jnp.ones((b, 1), bool),
+                                cache)
+    return logits[:, 0], cache
 
-  carry = (logits, cache, jnp.full((b, max_new_tokens), pad_id, jnp.int32),
-           jnp.zeros((b,), bool), jnp.zeros((b,), jnp.int32))
-  _, _, out, _, lengths = jax.lax.fori_loop(0, max_new_tokens, step, carry)
-  return out, lengths
+  return _decode(step, logits[jnp.arange(b), last], cache,
+                 jax.random.PRNGKey(0) if rng is None else rng, batch=b,
+                 max_new_tokens=max_new_tokens, temperature=temperature,
+                 top_k=top_k, stop_ids=stop_ids, pad_id=pad_id)
+
+
+@functools.partial(jax.jit, static_argnames=_STATIC)
+def generate_seq2seq(model: t5.T5ForConditionalGeneration, params,
+                     source: jax.Array, mask: jax.Array,
+                     rng: jax.Array | None = None, *, max_new_tokens: int,
+                     temperature: float = 0.0, top_k: int = 0,
+                     stop_ids: tuple[int, ...] = (), pad_id: int = 0):
+  """An encoder-decoder's output for each source `(B, S)` (real tokens
+  `mask`): encoded once, its cross-attention keys and values computed
+  once, the decoder started from `decoder_start_id` with a cache of
+  `max_new_tokens` + 1 slots (the start token first). Returns `(tokens,
+  lengths)` as `generate`."""
+  b = source.shape[0]
+  encoded = model.apply(params, source, mask, method=model.encode)
+  cross = model.apply(params, encoded, method=model.cross_cache)
+  cache = t5.init_cache(model.cfg, cross, b, max_new_tokens + 1,
+                        jnp.dtype(model.dtype))
+  ones = jnp.ones((b, 1), bool)
+
+  def step(token, cache):
+    logits, cache = model.apply(params, token, ones, encoded, mask, cache,
+                                method=model.decode)
+    return logits[:, 0], cache
+
+  start = jnp.full((b, 1), model.cfg.decoder_start_id, jnp.int32)
+  logits, cache = step(start, cache)
+  return _decode(step, logits, cache,
+                 jax.random.PRNGKey(0) if rng is None else rng, batch=b,
+                 max_new_tokens=max_new_tokens, temperature=temperature,
+                 top_k=top_k, stop_ids=stop_ids, pad_id=pad_id)
