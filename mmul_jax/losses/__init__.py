@@ -34,6 +34,18 @@ Against a reference model (NPO), CE_i = −log Σ_{true c} softmax(z_i)_c:
   npo(student_logits, reference_logits, target_mask, *, beta)
       L_i = −(2/β) log σ(β (CE_θ,i − CE_ref,i))
 
+Language models, over answer tokens (logits (B, T, V), labels, mask):
+  token_logprobs(logits, labels); sequence_nll(logits, labels, mask, *,
+      reduction)  NLL summed or averaged over the answer's tokens
+  sequence_npo(nll, reference_nll, *, beta)
+      −(2/β) log σ(β (NLL_θ − NLL_ref)) on summed NLLs
+  dpo(win_nll, win_reference_nll, lose_nll, lose_reference_nll, *, beta)
+      −(2/β) log σ(β ((NLL_ref − NLL)_win − (NLL_ref − NLL)_lose))
+  simnpo(mean_nll, *, beta, delta)  −(2/β) log σ(β (NLL/|y| − δ))
+  token_kl(student_logits, reference_logits, mask)  mean KL(p_ref ‖ p_θ)
+  hidden_mse(hidden, target, mask); rmu_forget(hidden, mask, direction, *,
+      coefficient)  RMU's misdirection to c·u
+
 Training objectives:
   clip_contrastive(image_embed, text_embed, *, logit_scale, ids, axis_name)
       ½ [CE(s V_i Tᵀ, P_i) + CE(s T_i Vᵀ, P_i)], P_i uniform over same-id
@@ -68,6 +80,14 @@ from mmul_jax.losses._mmul import multimodal_retention
 from mmul_jax.losses._mmul import unimodal_retention
 from mmul_jax.losses._preference import npo
 from mmul_jax.losses._preference import true_answer_nll
+from mmul_jax.losses._sequence import dpo
+from mmul_jax.losses._sequence import hidden_mse
+from mmul_jax.losses._sequence import rmu_forget
+from mmul_jax.losses._sequence import sequence_nll
+from mmul_jax.losses._sequence import sequence_npo
+from mmul_jax.losses._sequence import simnpo
+from mmul_jax.losses._sequence import token_kl
+from mmul_jax.losses._sequence import token_logprobs
 from mmul_jax.losses._terms import AlternateState
 from mmul_jax.losses._terms import LossTerm
 from mmul_jax.losses._terms import TermApply
@@ -96,7 +116,9 @@ __all__ = [
     "clip_contrastive",
     "decoupled_distillation",
     "derangement",
+    "dpo",
     "fused_modality_decoupling",
+    "hidden_mse",
     "itm_cross_entropy",
     "kl_divergence",
     "l1_norm",
@@ -112,9 +134,15 @@ __all__ = [
     "positive_mask",
     "precompute",
     "restrict",
+    "rmu_forget",
     "sample_hard_negatives",
+    "sequence_nll",
+    "sequence_npo",
+    "simnpo",
     "superloss",
     "superloss_confidence",
+    "token_kl",
+    "token_logprobs",
     "true_answer_nll",
     "unimodal_retention",
     "weighted_sum",
