@@ -7,7 +7,8 @@ the decoder's `EncDecAttention`; `DenseReluDense`: ReLU, or gated GELU /
 SiLU; each with its RMS `layer_norm`), `final_layer_norm`, and `lm_head`
 (or the shared embedding, tied).
 
-As transformers' T5: no 1/sqrt(d) on the attention scores (it is folded
+`remat` rematerialises each block in the backward pass, as the Llama
+layout's. As transformers' T5: no 1/sqrt(d) on the attention scores (it is folded
 into the weights), and the decoder's output is scaled by d_model^-0.5
 before a tied head (`scale_decoder_outputs`, T5 v1.0), not before
 flan-t5's own `lm_head`.
@@ -224,11 +225,13 @@ class Block(nn.Module):
 
 
 class Stack(nn.Module):
-  """`encoder` or `decoder`: the blocks and the final norm."""
+  """`encoder` or `decoder`: the blocks and the final norm; `remat`
+  rematerialises each block in the backward pass."""
 
   cfg: T5Config
   decoder: bool
   dtype: Any = jnp.float32
+  remat: bool = False
 
   @nn.compact
   def __call__(self, x, mask, encoded=None, encoded_mask=None, cache=None,
@@ -258,10 +261,11 @@ class Stack(nn.Module):
     cross_allowed = (None if encoded_mask is None
                      else encoded_mask[:, None, :])
     bias, new_layers = None, []
+    block_cls = nn.remat(Block) if self.remat else Block
     for i in range(n):
       layer_cache = None if cache is None else cache["layers"][i]
-      x, bias, layer_cache = Block(c, i, self.decoder, self.dtype,
-                                   name=f"block_{i}")(
+      x, bias, layer_cache = block_cls(c, i, self.decoder, self.dtype,
+                                       name=f"block_{i}")(
           x, allowed, bias, query_positions, key_positions, encoded,
           cross_allowed, layer_cache, index)
       new_layers.append(layer_cache)
@@ -275,12 +279,15 @@ class Stack(nn.Module):
 class T5ForConditionalGeneration(nn.Module):
   cfg: T5Config
   dtype: Any = jnp.float32
+  remat: bool = False
 
   def setup(self):
     c = self.cfg
     self.shared = nn.Embed(c.vocab_size, c.d_model, dtype=self.dtype)
-    self.encoder = Stack(c, decoder=False, dtype=self.dtype)
-    self.decoder = Stack(c, decoder=True, dtype=self.dtype)
+    self.encoder = Stack(c, decoder=False, dtype=self.dtype,
+                         remat=self.remat)
+    self.decoder = Stack(c, decoder=True, dtype=self.dtype,
+                         remat=self.remat)
     if not c.tie_embeddings:
       self.lm_head = nn.Dense(c.vocab_size, use_bias=False, dtype=self.dtype)
 

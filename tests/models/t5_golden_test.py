@@ -109,3 +109,22 @@ def test_bad_checkpoints_are_one_line(tmp_path):
   with pytest.raises(errors.CheckpointError, match="feed_forward_proj "
                      "'gated-tanh'"):
     t5_weights.load(str(path))
+
+
+def test_remat_changes_no_number(golden, loaded):
+  import jax
+  module, params = loaded["flan"]
+  remat = t5.T5ForConditionalGeneration(module.cfg, remat=True)
+  args = (jnp.asarray(golden["source"], jnp.int32),
+          jnp.asarray(golden["source_mask"], bool),
+          jnp.asarray(golden["target"], jnp.int32))
+
+  def loss(m):
+    return lambda p: jnp.mean(m.apply(p, *args) ** 2)
+
+  v1, g1 = jax.value_and_grad(loss(module))(params)
+  v2, g2 = jax.value_and_grad(loss(remat))(params)
+  np.testing.assert_allclose(float(v1), float(v2), rtol=1e-6)
+  for x, y in zip(jax.tree.leaves(g1), jax.tree.leaves(g2)):
+    np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-5,
+                               atol=1e-6)
