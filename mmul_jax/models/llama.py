@@ -1,5 +1,5 @@
 """Decoder-only language models in the Llama layout (Llama 2/3, Qwen2,
-Mistral) in Flax under Hugging Face's module names, so a checkpoint imports
+Mistral, Phi-3) in Flax under Hugging Face's module names, so a checkpoint imports
 by name (`pretrained.llama_weights`): `model.embed_tokens`, per layer
 `input_layernorm` (RMSNorm), `self_attn` (`q_proj`, `k_proj`, `v_proj`,
 `o_proj`; grouped-query attention; rotary positions), `post_attention_
@@ -42,7 +42,9 @@ class LlamaConfig:
     high_freq_factor, original_max_position_embeddings)`.
   qkv_bias: the query, key and value projections have biases (Qwen2).
   sliding_window: keys further back than this many positions are not
-    attended (Mistral v0.1); 0: none.
+    attended (Mistral v0.1, Phi-3); 0: none.
+  rotary_dim: the leading dimensions of each head that rotate (Phi-3's
+    partial rotary factor); 0: all of them.
   """
 
   vocab_size: int
@@ -59,12 +61,13 @@ class LlamaConfig:
   tie_embeddings: bool = False
   qkv_bias: bool = False
   sliding_window: int = 0
+  rotary_dim: int = 0
 
 
 def inverse_frequencies(cfg: LlamaConfig) -> jnp.ndarray:
   """RoPE's inverse frequencies (float32), with Llama 3's long-context
   rescaling where the config has it."""
-  dim = cfg.head_dim
+  dim = cfg.rotary_dim or cfg.head_dim
   inv = 1.0 / (cfg.rope_theta ** (jnp.arange(0, dim, 2, dtype=jnp.float32)
                                   / dim))
   if not cfg.rope_scaling:
@@ -81,13 +84,16 @@ def inverse_frequencies(cfg: LlamaConfig) -> jnp.ndarray:
 def rotate(x: jax.Array, positions: jax.Array,
            inv_freq: jax.Array) -> jax.Array:
   """Rotary positions on `x` `(B, T, heads, D)` at `positions` `(B, T)`
-  (transformers' rotate-half form)."""
+  (transformers' rotate-half form) over its first 2 x len(inv_freq)
+  dimensions; the rest pass unchanged (a partial rotary factor)."""
   freqs = positions[..., None].astype(jnp.float32) * inv_freq
   emb = jnp.concatenate([freqs, freqs], axis=-1)[:, :, None, :]
   cos, sin = jnp.cos(emb).astype(x.dtype), jnp.sin(emb).astype(x.dtype)
-  half = x.shape[-1] // 2
-  rotated = jnp.concatenate([-x[..., half:], x[..., :half]], axis=-1)
-  return x * cos + rotated * sin
+  dim = emb.shape[-1]
+  head, rest = x[..., :dim], x[..., dim:]
+  half = dim // 2
+  rotated = jnp.concatenate([-head[..., half:], head[..., :half]], axis=-1)
+  return jnp.concatenate([head * cos + rotated * sin, rest], axis=-1)
 
 
 def positions_of(mask: jax.Array) -> jax.Array:

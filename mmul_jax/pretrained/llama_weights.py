@@ -2,8 +2,10 @@
 safetensors, sharded safetensors with its index, or `pytorch_model.bin`
 read without torch) into `models.llama.LlamaForCausalLM`, by name
 (`hf_state`): `LlamaForCausalLM` (Llama 2 and 3, with Llama 3's rope
-scaling), `Qwen2ForCausalLM` (query, key and value biases) and
-`MistralForCausalLM` (its sliding window).
+scaling), `Qwen2ForCausalLM` (query, key and value biases),
+`MistralForCausalLM` (its sliding window) and `Phi3ForCausalLM` (its
+fused `qkv_proj` and `gate_up_proj` split on import, its partial rotary
+factor and sliding window).
 
 The model is sized by the checkpoint's config.json (`model_config`). Old
 files' `rotary_emb.inv_freq` buffers are dropped (the frequencies follow
@@ -24,7 +26,8 @@ from mmul_jax.pretrained import clip_weights
 from mmul_jax.pretrained import hf_state
 
 ARCHITECTURES = ("LlamaForCausalLM", "Qwen2ForCausalLM",
-                 "MistralForCausalLM")
+                 "MistralForCausalLM", "Phi3ForCausalLM")
+_WINDOWED = ("MistralForCausalLM", "Phi3ForCausalLM")
 EXAMPLE = "meta-llama/Llama-3.2-1B"
 
 
@@ -70,20 +73,24 @@ def model_config(path: str) -> llama.LlamaConfig:
         f"{path}: Qwen2 with sliding-window layers is not supported here")
   heads = int(c["num_attention_heads"])
   theta, scaling = _rope(path, c)
-  window = c.get("sliding_window") if arch == "MistralForCausalLM" else 0
+  window = c.get("sliding_window") if arch in _WINDOWED else 0
+  head_dim = int(c.get("head_dim") or c["hidden_size"] // heads)
+  partial = float((c.get("rope_parameters") or {}).get(
+      "partial_rotary_factor", c.get("partial_rotary_factor", 1.0)))
   return llama.LlamaConfig(
       vocab_size=int(c["vocab_size"]), hidden_size=int(c["hidden_size"]),
       intermediate_size=int(c["intermediate_size"]),
       num_layers=int(c["num_hidden_layers"]), num_heads=heads,
       num_kv_heads=int(c.get("num_key_value_heads") or heads),
-      head_dim=int(c.get("head_dim") or c["hidden_size"] // heads),
+      head_dim=head_dim,
       max_positions=int(c.get("max_position_embeddings", 4096)),
       rms_eps=float(c.get("rms_norm_eps", 1e-6)), rope_theta=theta,
       rope_scaling=scaling,
       tie_embeddings=bool(c.get("tie_word_embeddings", False)),
       qkv_bias=(arch == "Qwen2ForCausalLM"
                 or bool(c.get("attention_bias", False))),
-      sliding_window=int(window or 0))
+      sliding_window=int(window or 0),
+      rotary_dim=0 if partial == 1.0 else int(head_dim * partial))
 
 
 def read_state(path: str, cfg: llama.LlamaConfig) -> dict[str, np.ndarray]:
@@ -96,6 +103,19 @@ def read_state(path: str, cfg: llama.LlamaConfig) -> dict[str, np.ndarray]:
       continue
     if not k.startswith(("model.", "lm_head.")):
       k = f"model.{k}"  # saved from the bare model
+    if k.endswith("self_attn.qkv_proj.weight"):  # Phi-3: q, k, v rows
+      q, kv = cfg.num_heads * cfg.head_dim, cfg.num_kv_heads * cfg.head_dim
+      stem = k.removesuffix("qkv_proj.weight")
+      for name, rows in (("q", v[:q]), ("k", v[q:q + kv]),
+                         ("v", v[q + kv:])):
+        state[f"{stem}{name}_proj.weight"] = rows
+      continue
+    if k.endswith("mlp.gate_up_proj.weight"):  # Phi-3: gate, then up
+      stem = k.removesuffix("gate_up_proj.weight")
+      half = v.shape[0] // 2
+      state[f"{stem}gate_proj.weight"] = v[:half]
+      state[f"{stem}up_proj.weight"] = v[half:]
+      continue
     state[k] = v
   return state
 

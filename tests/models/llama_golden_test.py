@@ -1,7 +1,7 @@
 """The Llama-layout decoder against transformers (golden files from
 tests/fixtures/make_llama_golden.py): logits of Llama (GQA), Llama 3
-(rope scaling, tied head), Qwen2 (qkv biases) and Mistral (sliding
-window) within 1e-4, greedy continuations of left-padded prompts token
+(rope scaling, tied head), Qwen2 (qkv biases), Mistral (sliding window)
+and Phi-3 (fused projections, partial rotary, window) within 1e-4, greedy continuations of left-padded prompts token
 for token, cached decoding equal to recomputing the whole sequence, remat
 changing no number beyond float32 rounding, and bad checkpoints refused in one line."""
 
@@ -21,7 +21,7 @@ from mmul_jax.pretrained import llama_weights
 
 GOLDEN = os.path.join(os.path.dirname(os.path.dirname(__file__)),
                       "fixtures", "llama_golden")
-NAMES = ("llama", "llama3", "qwen2", "mistral")
+NAMES = ("llama", "llama3", "qwen2", "mistral", "phi3")
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +70,7 @@ def _recompute(module, params, prompt, mask, steps):
   return seq[:, prompt.shape[1]:], jnp.stack(picked, 1)
 
 
-@pytest.mark.parametrize("name", ["llama", "mistral"])
+@pytest.mark.parametrize("name", ["llama", "mistral", "phi3"])
 def test_cached_decoding_equals_recomputation(golden, loaded, name):
   module, params = loaded[name]
   prompt = jnp.asarray(golden["prompts"], jnp.int32)
