@@ -1,8 +1,8 @@
 """The metrics of generative unlearning, from per-token log-probabilities
 and generated texts (numpy; the model-side work is the caller's): ROUGE,
 TOFU's answer probability, truth ratio, forget quality and model utility,
-MU-Bench's generative overall score, the membership attacks the toolkits
-report with PrivLeak, and exact memorisation and extraction strength.
+MU-Bench's generative overall score, the six membership attacks the
+toolkits report (gradient norm through `jax.vmap`) with PrivLeak, and exact memorisation and extraction strength.
 
 Conventions. `logprobs` is `(N, T)`: each answer token's log-probability
 under the model (teacher forcing), `mask` `(N, T)` marks the answer's
@@ -159,6 +159,21 @@ def reference_attack(logprobs, mask, reference_logprobs) -> np.ndarray:
   """Reference model: how much lower the model's NLL is than a reference
   model's on the same tokens."""
   return mean_nll(reference_logprobs, mask) - mean_nll(logprobs, mask)
+
+
+def gradient_norm_attack(loss_fn, params, batch, *,
+                         order: float = 2) -> np.ndarray:
+  """Gradient norm (OpenUnlearning's `mia_gradnorm`): minus the `order`-
+  norm (1, 2 or inf) of each example's loss gradient over every
+  parameter; training drove members' gradients down. `loss_fn(params,
+  example) -> scalar` reads one example, a row of each array of `batch`
+  (per-example gradients by `jax.vmap`)."""
+  import jax  # pylint: disable=g-import-not-at-top
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+  grads = jax.vmap(jax.grad(loss_fn), in_axes=(None, 0))(params, batch)
+  flat = jnp.concatenate([g.reshape(g.shape[0], -1).astype(jnp.float32)
+                          for g in jax.tree.leaves(grads)], axis=1)
+  return -np.asarray(jnp.linalg.norm(flat, ord=order, axis=1))
 
 
 def _lowest_mean(values, mask, k: float) -> np.ndarray:

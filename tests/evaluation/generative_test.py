@@ -158,3 +158,27 @@ def test_memorisation_scores_by_hand():
                              [0.75, 0.0])
   np.testing.assert_allclose(
       gen.extraction_strength(labels, labels, mask), [1.0, 1.0])
+
+
+def test_gradient_norm_attack_against_a_loop():
+  import jax
+  import jax.numpy as jnp
+  rng = np.random.default_rng(3)
+  params = {"w": jnp.asarray(rng.normal(size=(4, 3)), jnp.float32),
+            "b": jnp.asarray(rng.normal(size=(3,)), jnp.float32)}
+  batch = {"x": jnp.asarray(rng.normal(size=(5, 4)), jnp.float32),
+           "y": jnp.asarray(rng.integers(0, 3, 5))}
+
+  def loss(p, ex):
+    logits = ex["x"] @ p["w"] + p["b"]
+    return -jax.nn.log_softmax(logits)[ex["y"]]
+
+  for order in (1, 2, np.inf):
+    want = []
+    for i in range(5):
+      g = jax.grad(loss)(params, {k: v[i] for k, v in batch.items()})
+      flat = np.concatenate([np.ravel(g["b"]), np.ravel(g["w"])])
+      want.append(-np.linalg.norm(flat, ord=order))
+    np.testing.assert_allclose(
+        gen.gradient_norm_attack(loss, params, batch, order=order), want,
+        rtol=1e-5)
