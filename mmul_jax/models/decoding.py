@@ -114,3 +114,49 @@ def generate_seq2seq(model: t5.T5ForConditionalGeneration, params,
                  jax.random.PRNGKey(0) if rng is None else rng, batch=b,
                  max_new_tokens=max_new_tokens, temperature=temperature,
                  top_k=top_k, stop_ids=stop_ids, pad_id=pad_id)
+
+
+def generate_text(model, params, tokenizer, prompts: list[str], *,
+                  max_new_tokens: int, stop: tuple[str, ...] | None = None,
+                  temperature: float = 0.0, top_k: int = 0,
+                  rng: jax.Array | None = None, bucket: int = 16
+                  ) -> list[str]:
+  """Each prompt's continuation as text: tokenised by `tokenizer` (a
+  `tokenizers.Tokenizer`, e.g. `tokenizer.from_checkpoint`'s; its own
+  padding and truncation are ignored), left-padded to a multiple of
+  `bucket` tokens (so a handful of shapes compile), decoded with the
+  cache (`generate`, or `generate_seq2seq` for an encoder-decoder) until
+  a `stop` token (default: the tokenizer's end of text), and detokenised
+  without special tokens."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  import tokenizers  # pylint: disable=g-import-not-at-top
+  from mmul_jax.data.core import tokenizer as tokenizer_lib  # pylint: disable=g-import-not-at-top
+  tok = tokenizers.Tokenizer.from_str(tokenizer.to_str())
+  tok.no_padding()
+  tok.no_truncation()
+  ids = [e.ids for e in tok.encode_batch(list(prompts))]
+  length = -(-max(len(i) for i in ids) // bucket) * bucket
+  pad = (tokenizer.padding or {}).get("pad_id", 0)
+  prompt = np.full((len(ids), length), pad, np.int32)
+  mask = np.zeros((len(ids), length), bool)
+  for row, i in enumerate(ids):
+    prompt[row, length - len(i):] = i
+    mask[row, length - len(i):] = True
+  if stop is None:
+    end = tokenizer_lib.eot_id(tok)
+    stop_ids = () if end is None else (end,)
+  else:
+    stop_ids = tuple(tok.token_to_id(s) for s in stop
+                     if tok.token_to_id(s) is not None)
+  run = (generate_seq2seq if isinstance(model, t5.T5ForConditionalGeneration)
+         else generate)
+  out, lengths = run(model, params, jnp.asarray(prompt), jnp.asarray(mask),
+                     rng, max_new_tokens=max_new_tokens,
+                     temperature=temperature, top_k=top_k,
+                     stop_ids=stop_ids, pad_id=pad)
+  out, lengths = np.asarray(out), np.asarray(lengths)
+  texts = []
+  for row, n in zip(out, lengths):
+    kept = [int(t) for t in row[:n] if int(t) not in stop_ids]
+    texts.append(tok.decode(kept, skip_special_tokens=True))
+  return texts

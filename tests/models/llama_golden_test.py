@@ -157,3 +157,35 @@ def test_bad_checkpoints_are_one_line(tmp_path):
   with pytest.raises(errors.CheckpointError,
                      match="holds .*GPT2LMHeadModel.*, not LlamaForCausalLM"):
     llama_weights.load(str(path))
+
+
+def _word_tokenizer(vocab_size, end):
+  """A whitespace tokenizer over "w0" ... "w<V-1>" (id i is "w<i>"), with
+  "w<end>" as its end-of-text token."""
+  import tokenizers
+  from tokenizers import models as tok_models
+  from tokenizers import pre_tokenizers
+  vocab = {f"w{i}": i for i in range(vocab_size)}
+  vocab["</s>"] = vocab.pop(f"w{end}")  # the end of text at id `end`
+  tok = tokenizers.Tokenizer(tok_models.WordLevel(vocab, unk_token="w0"))
+  tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+  tok.add_special_tokens(["</s>"])
+  return tok
+
+
+def test_generate_text_from_strings(golden, loaded):
+  module, params = loaded["llama"]
+  greedy = golden["llama_greedy"]
+  end = int(greedy[0, 4])  # a token of the first continuation: it stops
+  tok = _word_tokenizer(module.cfg.vocab_size, end)
+  prompts = [" ".join(tok.id_to_token(int(t)) for t, m in zip(row, keep)
+                      if m)
+             for row, keep in zip(golden["prompts"], golden["prompt_mask"])]
+  texts = decoding.generate_text(module, params, tok, prompts,
+                                 max_new_tokens=greedy.shape[1])
+  for text, row in zip(texts, greedy):
+    cut = list(row[:int(np.flatnonzero(row == end)[0])]) if end in row \
+        else list(row)
+    assert text == " ".join(f"w{t}" for t in cut)
+  first_stop = int(np.flatnonzero(greedy[0] == end)[0])
+  assert len(texts[0].split()) == first_stop < greedy.shape[1]  # stopped
