@@ -159,22 +159,32 @@ def from_rows(rows: np.ndarray, row_ids: Sequence[int], *, ratio: float,
   return result
 
 
-def read_ids_file(path: str, keys: Sequence[str]) -> np.ndarray:
-  """The positions in `keys` (a split's unit ids as text, in record order)
-  of the ids a file lists, one per line; an id the split lacks or listed
-  twice is a `DataError` naming its line."""
+def _numbered_lines(path: str, what: str, *, empty: str,
+                    not_text: str = "") -> list[tuple[int, str]]:
+  """`(line number, text)` of each non-empty line of the deletion file
+  `what` at `path`; an unreadable, non-text or empty file is one
+  `DataError` (`empty` says what it must hold, `not_text` ends that
+  message)."""
   try:
     with open(path, encoding="utf-8") as f:
       lines = [(i + 1, ln.strip()) for i, ln in enumerate(f) if ln.strip()]
   except OSError as e:
-    raise errors.DataError(f"cannot read deletion.ids_file {path}: "
+    raise errors.DataError(f"cannot read {what} {path}: "
                            f"{e.strerror}") from None
   except UnicodeDecodeError as e:
-    raise errors.DataError(f"deletion.ids_file {path} is not text "
-                           f"({e})") from None
+    raise errors.DataError(f"{what} {path} is not text ({e}){not_text}"
+                           ) from None
   if not lines:
-    raise errors.DataError(f"deletion.ids_file {path} is empty; list the "
-                           "ids to forget, one per line")
+    raise errors.DataError(f"{what} {path} is empty; {empty}")
+  return lines
+
+
+def read_ids_file(path: str, keys: Sequence[str]) -> np.ndarray:
+  """The positions in `keys` (a split's unit ids as text, in record order)
+  of the ids a file lists, one per line; an id the split lacks or listed
+  twice is a `DataError` naming its line."""
+  lines = _numbered_lines(path, "deletion.ids_file",
+                          empty="list the ids to forget, one per line")
   where = {k: i for i, k in enumerate(keys)}
   seen, out = {}, []
   for number, key in lines:
@@ -209,18 +219,9 @@ def read_mubench_indices(path: str, *, num_rows: int,
   (`num_rows` rows), not only the prefix, so a file for another dataset is
   refused whatever the ratio.
   """
-  try:
-    with open(path, encoding="utf-8") as f:
-      lines = [(i + 1, ln.strip()) for i, ln in enumerate(f) if ln.strip()]
-  except OSError as e:
-    raise errors.DataError(f"cannot read MU-Bench index file {path}: "
-                           f"{e.strerror}") from e
-  except UnicodeDecodeError as e:
-    raise errors.DataError(f"MU-Bench index file {path} is not text ({e}); "
-                           "is it the index file?") from None
-  if not lines:
-    raise errors.DataError(f"MU-Bench index file {path} is empty; it must "
-                           "list the deleted train rows, one per line")
+  lines = _numbered_lines(
+      path, "MU-Bench index file", not_text="; is it the index file?",
+      empty="it must list the deleted train rows, one per line")
   rows, out_of_range = [], []
   for number, text in lines:
     try:
