@@ -102,6 +102,18 @@ def positions_of(mask: jax.Array) -> jax.Array:
   return jnp.maximum(jnp.cumsum(mask.astype(jnp.int32), axis=-1) - 1, 0)
 
 
+def write_cache(layer_cache: dict, keys: jax.Array, values: jax.Array,
+                index) -> dict:
+  """`layer_cache` with the new `keys` and `values` `(B, T, heads, D)`
+  written in place from slot `index` (its other entries kept)."""
+  at = (0, index, 0, 0)
+  return {**layer_cache,
+          "k": jax.lax.dynamic_update_slice(
+              layer_cache["k"], keys.astype(layer_cache["k"].dtype), at),
+          "v": jax.lax.dynamic_update_slice(
+              layer_cache["v"], values.astype(layer_cache["v"].dtype), at)}
+
+
 class RMSNorm(nn.Module):
   eps: float = 1e-6
   dtype: Any = jnp.float32
@@ -138,11 +150,8 @@ class Attention(nn.Module):
     if layer_cache is None:
       query_slots = jnp.arange(t)
     else:  # write in place at `index`, attend to the whole cache
-      k = jax.lax.dynamic_update_slice(layer_cache["k"], k.astype(
-          layer_cache["k"].dtype), (0, index, 0, 0))
-      v = jax.lax.dynamic_update_slice(layer_cache["v"], v.astype(
-          layer_cache["v"].dtype), (0, index, 0, 0))
-      layer_cache = {"k": k, "v": v}
+      layer_cache = write_cache(layer_cache, k, v, index)
+      k, v = layer_cache["k"], layer_cache["v"]
       query_slots = index + jnp.arange(t)
     groups = c.num_heads // c.num_kv_heads
     qg = q.reshape(b, t, c.num_kv_heads, groups, c.head_dim)

@@ -32,6 +32,7 @@ import jax
 import jax.numpy as jnp
 
 from mmul_jax.models.llama import RMSNorm
+from mmul_jax.models.llama import write_cache
 
 ACTIVATIONS = {"relu": jax.nn.relu, "gelu_new": lambda x: jax.nn.gelu(
     x, approximate=True), "gelu": lambda x: jax.nn.gelu(x, approximate=False),
@@ -158,14 +159,9 @@ class SelfAttentionLayer(nn.Module):
                           self.dtype, name="SelfAttention")
     keys = values = None
     if layer_cache is not None:  # write the new keys and values in place
-      k, v = attention(h, kv_only=True)
-      keys = jax.lax.dynamic_update_slice(
-          layer_cache["k"], k.astype(layer_cache["k"].dtype),
-          (0, index, 0, 0))
-      values = jax.lax.dynamic_update_slice(
-          layer_cache["v"], v.astype(layer_cache["v"].dtype),
-          (0, index, 0, 0))
-      layer_cache = {**layer_cache, "k": keys, "v": values}
+      layer_cache = write_cache(layer_cache, *attention(h, kv_only=True),
+                                index)
+      keys, values = layer_cache["k"], layer_cache["v"]
     out, bias = attention(h, keys, values, allowed, bias, query_positions,
                           key_positions)
     return x + out, bias, layer_cache
