@@ -29,6 +29,7 @@ import zlib
 
 import numpy as np
 from scipy import stats
+from sklearn import metrics
 
 from mmul_jax import errors
 
@@ -215,9 +216,10 @@ def token_statistics(vocab_logprobs) -> tuple[np.ndarray, np.ndarray]:
 def attack_auc(member_scores, non_member_scores) -> float:
   """The AUC of telling members (the forget set) from non-members (a
   holdout set) by a membership score (ties count half)."""
-  m = np.asarray(member_scores, np.float64)[:, None]
-  n = np.asarray(non_member_scores, np.float64)[None, :]
-  return float(np.mean((m > n) + 0.5 * (m == n)))
+  m = np.asarray(member_scores, np.float64).ravel()
+  n = np.asarray(non_member_scores, np.float64).ravel()
+  labels = np.r_[np.ones(len(m)), np.zeros(len(n))]
+  return float(metrics.roc_auc_score(labels, np.r_[m, n]))
 
 
 def privleak(model_auc: float, retrained_auc: float) -> float:
