@@ -2,7 +2,8 @@
 and generated texts (numpy; the model-side work is the caller's): ROUGE,
 TOFU's answer probability, truth ratio, forget quality and model utility,
 MU-Bench's generative overall score, the six membership attacks the
-toolkits report (gradient norm through `jax.vmap`) with PrivLeak, and exact memorisation and extraction strength.
+toolkits report (gradient norm through `jax.vmap`) with PrivLeak, and
+exact memorisation and extraction strength.
 
 Conventions. `logprobs` is `(N, T)`: each answer token's log-probability
 under the model (teacher forcing), `mask` `(N, T)` marks the answer's

@@ -1,6 +1,6 @@
 """Decoder-only language models in the Llama layout (Llama 2/3, Qwen2,
-Mistral, Phi-3) in Flax under Hugging Face's module names, so a checkpoint imports
-by name (`pretrained.llama_weights`): `model.embed_tokens`, per layer
+Mistral, Phi-3) in Flax under Hugging Face's module names, so a
+checkpoint imports by name (`pretrained.llama_weights`): `model.embed_tokens`, per layer
 `input_layernorm` (RMSNorm), `self_attn` (`q_proj`, `k_proj`, `v_proj`,
 `o_proj`; grouped-query attention; rotary positions), `post_attention_
 layernorm`, `mlp` (SwiGLU: `gate_proj`, `up_proj`, `down_proj`), then

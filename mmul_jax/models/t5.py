@@ -8,8 +8,8 @@ SiLU; each with its RMS `layer_norm`), `final_layer_norm`, and `lm_head`
 (or the shared embedding, tied).
 
 `remat` rematerialises each block in the backward pass, as the Llama
-layout's. As transformers' T5: no 1/sqrt(d) on the attention scores (it is folded
-into the weights), and the decoder's output is scaled by d_model^-0.5
+layout's. As transformers' T5: no 1/sqrt(d) on the attention scores (it is
+folded into the weights), and the decoder's output is scaled by d_model^-0.5
 before a tied head (`scale_decoder_outputs`, T5 v1.0), not before
 flan-t5's own `lm_head`.
 
