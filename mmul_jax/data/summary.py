@@ -22,11 +22,8 @@ def problems(d) -> list[str]:
   none for the other datasets, whose builders check their own files."""
   if d.name != datasets.FILES:
     return []
-  s = units.settings_of(d)
-  out = []
-  for split, path in (("train", s.train), ("test", s.test)):
-    out += files_tfds.check_table(path, s, split)[1].problems
-  return out
+  checked = files_tfds.check_tables(units.settings_of(d)).values()
+  return [line for _, c in checked for line in c.problems]
 
 
 def _labels(record, spec: DatasetSpec) -> list[int]:

@@ -112,11 +112,9 @@ class OwnFiles(tfds.core.GeneratorBasedBuilder, skip_registration=True):
   def _split_generators(self, dl_manager):
     del dl_manager  # the tables are read where they are
     s = self.settings
-    kept = {}
-    for split, path in (("train", s.train), ("test", s.test)):
-      table, checked = check_table(path, s, split)
-      kept[split] = (table, units.refuse_or_skip(checked, s, path,
-                                                 log=logging.warning))
+    kept = {split: (table, units.refuse_or_skip(checked, s, table.path,
+                                                log=logging.warning))
+            for split, (table, checked) in check_tables(s).items()}
     # Every row of both splits is checked before anything is written.
     return {split: self._generate_examples(split, table, found)
             for split, (table, found) in kept.items()}
@@ -131,12 +129,16 @@ class OwnFiles(tfds.core.GeneratorBasedBuilder, skip_registration=True):
       yield uid, {**_record(s, uid, unit, x), "key": unit.key}
 
 
-def check_table(path: str, settings: units.Settings, split: str):
-  """`(table, units.Checked)` of a split's table, with a progress bar."""
-  table = tables.read(path)
-  with tqdm(total=len(table.rows), desc=f"check {split} rows",
-            leave=False, mininterval=2) as bar:
-    return table, units.check(table, settings, progress=bar)
+def check_tables(settings: units.Settings) -> dict:
+  """`{split: (table, units.Checked)}` of the train and test tables, every
+  row checked, with a progress bar."""
+  out = {}
+  for split, path in (("train", settings.train), ("test", settings.test)):
+    table = tables.read(path)
+    with tqdm(total=len(table.rows), desc=f"check {split} rows",
+              leave=False, mininterval=2) as bar:
+      out[split] = (table, units.check(table, settings, progress=bar))
+  return out
 
 
 def _png(image: np.ndarray) -> io.BytesIO:
