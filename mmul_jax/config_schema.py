@@ -186,6 +186,12 @@ def validate(config: ml_collections.ConfigDict) -> None:
       raise ConfigError(
           f"model.arch = {config.model.arch!r} is {what}; "
           f"{config.data.name} is not {takes} (use model.arch = 'clip')")
+  if (config.model.arch in model_keys.LANGUAGE_MODELS) != (
+      spec.task == "generation"):
+    raise ConfigError(
+        f"model.arch = {config.model.arch!r} cannot run {config.data.name}, "
+        f"a {spec.task} dataset: text generation datasets take a language "
+        "model (model.arch = 'llama') and language models take only them")
   if config.model.arch == "vilt" and spec.task != "classification":
     raise ConfigError(
         f"model.arch = 'vilt' is ViLT's image(s)-and-text classifier; "

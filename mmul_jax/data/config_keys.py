@@ -57,6 +57,12 @@ DATA = Section("data", {
     "max_edges": Key(72, "molecule datasets: the directed bonds (2 per bond) "
                      "every graph is padded to; 0: the largest molecule's",
                      _GRAPH_BUDGET),
+    "prompt_length": Key(32, "generation datasets: tokens of a prompt "
+                          "(the question or dialogue, its start cut when "
+                          "longer), left-padded", POSITIVE_INT),
+    "answer_length": Key(32, "generation datasets: tokens of an answer, "
+                          "its end-of-text token included (its end cut "
+                          "when longer), right-padded", POSITIVE_INT),
     "source": Key("embedded", "`real`: `benchmark.datasets` name the real "
                   "datasets their embedded ones stand in for (each "
                   "dataset's `GridRecipe.stands_in_for`); not read by a "

@@ -28,6 +28,7 @@ from mmul_jax.data.downloaded import manual_tfds
 from mmul_jax.data.downloaded import signal_real_tfds
 from mmul_jax.data.downloaded import unimodal_real_tfds
 from mmul_jax.data.files import files_tfds
+from mmul_jax.data.generated import generation_tfds
 from mmul_jax.data.generated import shapes_tasks_tfds
 from mmul_jax.data.generated import shapes_tfds
 from mmul_jax.data.generated import unimodal_tfds
@@ -46,6 +47,7 @@ DATASETS: dict[str, DatasetSpec] = {
     **unimodal_tfds.DATASETS,
     **signal_real_tfds.DATASETS,
     **unimodal_real_tfds.DATASETS,
+    **generation_tfds.DATASETS,
 }
 
 

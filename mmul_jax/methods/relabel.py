@@ -7,7 +7,9 @@
   its own captions), and the pair counts as a new item. For classification
   it is a random wrong label (`target="labels"`, the NLVR2 and SNLI-VE
   tasks): uniform over the other classes, where MU-Bench's (y + 1) mod C is
-  not random.
+  not random. For text generation (`target="answers"`, MU-Bench's
+  generative relabelling) each deleted prompt gets the answer of a
+  random Dr pair of the batch.
 * `salun` (Fan et al., "SalUn: Empowering Machine Unlearning via Gradient-
   based Weight Saliency", ICLR 2024): RandLabel, but only the weights with
   the largest |∇θ L_task(Df)| at θ₀ move (a gradient mask, `threshold` the
@@ -25,7 +27,7 @@ from mmul_jax import gradient_transforms
 from mmul_jax import losses
 from mmul_jax.methods import base
 
-TARGETS = ("captions", "labels")
+TARGETS = ("captions", "labels", "answers")
 
 
 def _merge(first: dict, dr: dict) -> dict:
@@ -60,7 +62,20 @@ def wrong_labels_and_merge(num_classes: int):
   return fn
 
 
+def random_answers_and_merge(batch: dict, rng: jax.Array) -> dict:
+  """For language models: Df with each answer replaced by the answer of a
+  random Dr pair of the batch, followed by Dr, as one flat batch."""
+  df, dr = batch["df"], batch["dr"]
+  n = df["image_id"].shape[0]
+  pick = jax.random.randint(rng, (n,), 0, dr["image_id"].shape[0])
+  return _merge({**df, "answer": dr["answer"][pick],
+                 "answer_mask": dr["answer_mask"][pick],
+                 "image_id": -1 - jnp.arange(n)}, dr)
+
+
 def randlabel_loss(ctx: base.Context) -> losses.LossTerm:
+  if ctx.hparams.target == "answers":
+    return losses.map_batch(ctx.task_loss(), random_answers_and_merge)
   if ctx.hparams.target == "labels":
     return losses.map_batch(ctx.task_loss(),
                             wrong_labels_and_merge(ctx.task.num_classes))
@@ -90,8 +105,8 @@ def build_salun(ctx: base.Context) -> base.Plan:
 
 
 def needs(h) -> set[str]:
-  """RandLabel's target is the dataset's captions or its labels."""
-  return {"labels"} if h.target == "labels" else {"captions"}
+  """RandLabel's target is the dataset's captions, labels or answers."""
+  return {"captions" if h.target == "captions" else h.target}
 
 
 def check_randlabel(h, config) -> list[str]:

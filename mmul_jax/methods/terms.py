@@ -14,8 +14,18 @@ from mmul_jax import losses
 from mmul_jax.tasks import model_terms
 
 
+def token_mean(values, weights):
+  """Per-token values `(B, T)` averaged over each sequence's marked
+  tokens `(B,)`."""
+  w = weights.astype(jnp.float32)
+  return (values * w).sum(-1) / jnp.maximum(w.sum(-1), 1.0)
+
+
 def _distillation(task, model, loss_fn, teacher: str, axis_name,
                   name: str = "kl"):
+  """`loss_fn(teacher, student, true mask, token weights)` per view; a
+  view of a sequence task carries the token weights (its third element,
+  else None) and `loss_fn` returns per-example values either way."""
   method, views = task.logit_views(model, axis_name=axis_name)
 
   def term(params, frozen, batch, *, rng):
@@ -24,7 +34,9 @@ def _distillation(task, model, loss_fn, teacher: str, axis_name,
                                         rng=rng), batch)
     reference = views(model_terms.frozen(model, frozen[teacher], method,
                                          *inputs), batch)
-    per_view = {k: loss_fn(reference[k][0], student[k][0], reference[k][1])
+    per_view = {k: loss_fn(reference[k][0], student[k][0], reference[k][1],
+                           reference[k][2] if len(reference[k]) > 2
+                           else None)
                 for k in student}
     values = sum(per_view.values()) / len(per_view)
     return values, {f"{name}_{k}": jnp.mean(v) for k, v in per_view.items()}
@@ -37,9 +49,12 @@ def distillation(task, model, *, temperature: float = 1.0,
   """KL(teacher ‖ student) on a flat batch, averaged over the task's logit
   views (retrieval: `retrieval_logits`' three; classification: the class
   logits); the teacher is the frozen model named `teacher`."""
-  return _distillation(
-      task, model, lambda t, s, _: losses.kl_divergence(
-          t, s, temperature=temperature), teacher, axis_name)
+  def kl(t, s, mask, weights):
+    del mask
+    values = losses.kl_divergence(t, s, temperature=temperature)
+    return values if weights is None else token_mean(values, weights)
+
+  return _distillation(task, model, kl, teacher, axis_name)
 
 
 def decoupled_distillation(task, model, *, temperature: float = 1.0,
@@ -48,20 +63,29 @@ def decoupled_distillation(task, model, *, temperature: float = 1.0,
   """DELETE's loss on a flat batch: KL to the original with the true
   answers (captions, images, the "matched" class; the true label) masked
   out of its logits."""
-  return _distillation(
-      task, model, lambda t, s, m: losses.decoupled_distillation(
-          t, s, m, temperature=temperature, mask_value=mask_value),
-      model_terms.ORIGINAL, axis_name)
+  def kl(t, s, mask, weights):
+    values = losses.decoupled_distillation(
+        t, s, mask, temperature=temperature, mask_value=mask_value)
+    return values if weights is None else token_mean(values, weights)
+
+  return _distillation(task, model, kl, model_terms.ORIGINAL, axis_name)
 
 
 def npo(task, model, *, beta: float = 0.1,
         axis_name: str | None = None) -> losses.LossTerm:
   """NPO on a flat batch (`losses.npo`) against the original, averaged over
   the task's logit views: each view's true-answer cross-entropy is the
-  likelihood NPO compares."""
-  return _distillation(
-      task, model, lambda t, s, m: losses.npo(s, t, m, beta=beta),
-      model_terms.ORIGINAL, axis_name, name="npo")
+  likelihood NPO compares; on a sequence view, the answer's summed token
+  NLL (`losses.sequence_npo`, as OpenUnlearning)."""
+  def npo_view(t, s, mask, weights):
+    if weights is None:
+      return losses.npo(s, t, mask, beta=beta)
+    w = weights.astype(jnp.float32)
+    nll = lambda z: (losses.true_answer_nll(z, mask) * w).sum(-1)
+    return losses.sequence_npo(nll(s), nll(t), beta=beta)
+
+  return _distillation(task, model, npo_view, model_terms.ORIGINAL,
+                       axis_name, name="npo")
 
 
 def l1_penalty() -> losses.LossTerm:

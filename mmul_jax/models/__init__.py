@@ -48,6 +48,11 @@ def build(model_config, *, modality: str = "image", unimodal: bool = False,
   the modality's classifier, `CLASSIFIERS`); `task` adds what the dataset
   decides (`num_classes`, `num_images` of a classification task)."""
   arch = dict(model_config).get("arch", "clip")
+  if arch in LANGUAGE_MODELS:
+    if task.get("generation"):
+      return LANGUAGE_MODELS[arch](model_config)
+    raise ValueError(f"model.arch = {arch!r} is a language model: text "
+                     "generation tasks only")
   if arch in UNIMODAL_ARCHS:
     reads, what, _ = UNIMODAL_ARCHS[arch]
     if not unimodal or modality != reads or not task.get("num_classes"):
@@ -212,6 +217,34 @@ def build_videomae(model_config, *,
                            model_config, num_classes)
 
 
+def build_llama(model_config) -> LlamaForCausalLM:
+  """`LlamaForCausalLM` sized by the config.json of `model.pretrained`
+  (else `model.original`) where one is set, else by the `text_*` keys:
+  `text_width` wide, `text_heads` query heads sharing `kv_heads` key-value
+  heads (0: as many), an MLP of `mlp_ratio` x the width, `rope_theta`;
+  `remat` rematerialises each layer in the backward pass."""
+  c = dict(model_config)
+  dtype = jnp.dtype(c.get("dtype", "float32"))
+  path = os.path.expanduser(c.get("pretrained") or c.get("original") or "")
+  if path:
+    import importlib  # pylint: disable=g-import-not-at-top
+    weights = importlib.import_module("mmul_jax.pretrained.llama_weights")
+    cfg = weights.model_config(path)
+  else:
+    width, heads = c["text_width"], c["text_heads"]
+    cfg = LlamaConfig(
+        vocab_size=c["vocab_size"], hidden_size=width,
+        intermediate_size=round(c["mlp_ratio"] * width),
+        num_layers=c["text_layers"], num_heads=heads,
+        num_kv_heads=c.get("kv_heads") or heads, head_dim=width // heads,
+        max_positions=c.get("text_positions") or c["context_length"],
+        rope_theta=float(c.get("rope_theta", 10000.0)))
+  return LlamaForCausalLM(cfg, dtype=dtype, remat=bool(c.get("remat")))
+
+
+# The language models' builders, by `model.arch` (generation tasks).
+LANGUAGE_MODELS = {"llama": build_llama}
+
 # The builders of the unimodal image classifiers, by `model.arch`.
 IMAGE_CLASSIFIERS = {"vit": build_vit, "resnet": build_resnet}
 # Every unimodal classifier's builder, by `model.arch` (`UNIMODAL_ARCHS`).
@@ -246,6 +279,9 @@ ARCH_KEYS = {
     **{root: ("pretrained", "original", "dtype")
        for root in SPEECH_CLASSIFIERS},
     "videomae": ("pretrained", "original", "image_size", "dtype"),
+    "llama": ("pretrained", "original", "vocab_size", "context_length",
+              "text_positions", "text_width", "text_layers", "text_heads",
+              "kv_heads", "mlp_ratio", "rope_theta", "remat", "dtype"),
     "resnet": ("resnet_block", "resnet_stem_width", "resnet_widths",
                "resnet_depths", "resnet_downsample_first_stage",
                "resnet_downsample_in_bottleneck", "dtype"),
@@ -255,12 +291,13 @@ ARCH_KEYS = {
 __all__ = ["ARCH_KEYS", "AlbefClassifier", "AlbefRetrieval", "BERT_LAYOUTS",
            "BertClassifier", "BlipRetrieval", "CLASSIFIERS",
            "DualEncoder", "GraphEncoder", "GraphTextEncoder",
-           "IMAGE_CLASSIFIERS", "ImageClassifier", "LlamaConfig",
+           "IMAGE_CLASSIFIERS", "ImageClassifier", "LANGUAGE_MODELS",
+           "LlamaConfig",
            "LlamaForCausalLM", "PRESETS",
            "RETRIEVAL_ONLY", "ResnetClassifier", "SPEECH_CLASSIFIERS",
            "SpeechClassifier", "T5Config", "T5ForConditionalGeneration",
            "TextClassifier", "VideomaeClassifier",
            "ViltClassifier", "VitClassifier", "build", "build_albef",
-           "build_bert", "build_blip", "build_resnet", "build_speech",
+           "build_bert", "build_blip", "build_llama", "build_resnet", "build_speech",
            "build_videomae", "build_vilt",
            "build_vit", "preset"]

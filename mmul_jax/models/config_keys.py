@@ -78,6 +78,8 @@ IMAGE_CLASSIFIERS = ("vit", "resnet")
 # The speech classifiers (`models.speech_classifier`), for unimodal audio
 # tasks only, sized by their checkpoint's config.json.
 SPEECH_CLASSIFIERS = ("wav2vec2", "hubert")
+# The language models (`models.LANGUAGE_MODELS`), for generation tasks.
+LANGUAGE_MODELS = ("llama",)
 # The architectures sized by their checkpoint's config.json, which must be
 # set (`pretrained` or `original`), not by `model.*` keys.
 CHECKPOINT_SIZED = SPEECH_CLASSIFIERS + ("videomae",)
@@ -101,6 +103,13 @@ _EXAMPLES = {"hubert": "facebook/hubert-base-ls960",
 
 def _widths_and_depths(config) -> None:
   m = config.model
+  if m.arch in LANGUAGE_MODELS and not (m.pretrained or m.original) and (
+      m.text_width % m.text_heads
+      or m.text_heads % (m.kv_heads or m.text_heads)):
+    raise errors.ConfigError(
+        f"model.text_width ({m.text_width}) must be a multiple of "
+        f"model.text_heads ({m.text_heads}), and model.text_heads of "
+        f"model.kv_heads ({m.kv_heads})")
   if m.arch in CHECKPOINT_SIZED and not (m.pretrained or m.original):
     raise errors.ConfigError(
         f"model.arch = {m.arch!r} is sized by its checkpoint's config.json: "
@@ -147,9 +156,14 @@ MODEL = Section("model", {
                 "classifiers, sized by the config.json of `pretrained` or "
                 "`original`, which must be set; unimodal audio tasks) or "
                 "`videomae` (Hugging Face's VideoMAE classifier, sized "
-                "the same way, at `image_size`; unimodal video tasks)",
+                "the same way, at `image_size`; unimodal video tasks) "
+                "or `llama` (a decoder-only language model in the Llama "
+                "layout, sized by the `text_*` keys, `kv_heads` and "
+                "`rope_theta`, or by the config.json of `pretrained`: "
+                "Llama, Qwen2, Mistral, Phi-3; text generation tasks)",
                 one_of(("clip", "blip", "vilt", "albef") + IMAGE_CLASSIFIERS
-                       + TEXT_CLASSIFIERS + CHECKPOINT_SIZED)),
+                       + TEXT_CLASSIFIERS + CHECKPOINT_SIZED
+                       + LANGUAGE_MODELS)),
     **{k: Key(_TINY[k], doc, _CHECKS.get(k))
        for k, doc in _ARCHITECTURE.items()},
     "text_positions": Key(0, "`blip`, `vilt`, `albef`, BERT family: the "
@@ -215,6 +229,15 @@ MODEL = Section("model", {
     "resnet_downsample_in_bottleneck": Key(
         False, "`resnet`: a bottleneck block's stride on its first 1x1 "
         "convolution, not its 3x3 (False in microsoft/resnet-*)", _BOOL),
+    "kv_heads": Key(0, "`llama`: key-value heads shared by the query "
+                    "heads (grouped-query attention); 0: `text_heads`; "
+                    "divides `text_heads`", int_at_least(0, "0: text_heads")),
+    "rope_theta": Key(10000.0, "`llama`: the rotary positions' base",
+                      Check(lambda v: isinstance(v, (int, float)) and v > 0,
+                            "{key} must be a number > 0, got {value!r}")),
+    "remat": Key(False, "`llama`: rematerialise each layer in the backward "
+                 "pass (`jax.checkpoint`): less memory, more compute, the "
+                 "same numbers", _BOOL),
     "tubelet_size": Key(2, "video datasets: frames per tubelet token",
                         POSITIVE_INT),
 }, rules=(_shapes, _widths_and_depths))

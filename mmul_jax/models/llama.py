@@ -247,9 +247,13 @@ class LlamaForCausalLM(nn.Module):
   remat: bool = False
 
   @nn.compact
-  def __call__(self, tokens, mask=None, cache=None, *, hidden=False):
+  def __call__(self, tokens, mask=None, cache=None, *, hidden=False,
+               train: bool = False):
     """The logits `(B, T, V)` (float32), with the updated cache when one is
-    given; `hidden` adds the final normed states `(B, T, D)`."""
+    given; `hidden` adds the final normed states `(B, T, D)`. `train` is
+    accepted for the training loop's calls and changes nothing (no
+    dropout)."""
+    del train
     if mask is None:
       mask = jnp.ones(tokens.shape, bool)
     x, new_cache, embed = LlamaModel(self.cfg, self.dtype, self.remat,

@@ -5,6 +5,8 @@
   graph_text        tasks/graph_text.py      molecule-text retrieval
   unimodal_classification
                     tasks/unimodal.py        image / text classification
+  generation        tasks/generation.py      text generation (question
+                                             answering, summarisation)
 
 Adding a task kind: a file with a `Task` subclass (`tasks/base.py` lists
 what it implements) and one `register` line here (a test may register its
@@ -20,6 +22,7 @@ from mmul_jax.tasks.base import Metric
 from mmul_jax.tasks.base import MmulTerms
 from mmul_jax.tasks.base import Task
 from mmul_jax.tasks.classification import Classification
+from mmul_jax.tasks.generation import Generation
 from mmul_jax.tasks.graph_text import GraphTextRetrieval
 from mmul_jax.tasks.retrieval import Retrieval
 from mmul_jax.tasks.unimodal import UnimodalClassification
@@ -47,7 +50,7 @@ def register(cls: type[Task]) -> type[Task]:
 
 
 for _cls in (Retrieval, Classification, GraphTextRetrieval,
-             UnimodalClassification):
+             UnimodalClassification, Generation):
   register(_cls)
 
 
@@ -95,6 +98,6 @@ def for_results(results) -> Task:
   return get(results.task)(datasets.spec_of(results.config["data"]))
 
 
-__all__ = ["Classification", "GraphTextRetrieval", "Metric", "MmulTerms",
+__all__ = ["Classification", "Generation", "GraphTextRetrieval", "Metric", "MmulTerms",
            "Retrieval", "TASKS", "Task", "UnimodalClassification",
            "for_dataset", "for_results", "get", "register"]

@@ -28,20 +28,25 @@ class InputShape:
   """The fixed shapes every example is brought to: images of
   `image_size`, molecules padded to `max_atoms` atoms and `max_edges`
   directed bonds, waveforms of `audio_samples`, clips of `num_frames`
-  frames (`config.data`)."""
+  frames, prompts of `prompt_length` and answers of `answer_length`
+  tokens (`config.data`)."""
 
   image_size: int = 32
   max_atoms: int = 0
   max_edges: int = 0
   audio_samples: int = 4000
   num_frames: int = 8
+  prompt_length: int = 32
+  answer_length: int = 32
 
   @classmethod
   def of(cls, data_config) -> InputShape:
     return cls(data_config.image_size, data_config.get("max_atoms", 0),
                data_config.get("max_edges", 0),
                data_config.get("audio_samples", 4000),
-               data_config.get("num_frames", 8))
+               data_config.get("num_frames", 8),
+               data_config.get("prompt_length", 32),
+               data_config.get("answer_length", 32))
 
 
 def normalize_images(images: np.ndarray, mean: float | Sequence[float],
@@ -309,7 +314,7 @@ MODALITIES: dict[str, Modality] = {
 # leaves out of its data fingerprint those its inputs do not read (so
 # adding a key for one modality leaves other runs' checkpoints valid).
 OPTIONAL_DATA_KEYS = ("max_atoms", "max_edges", "audio_samples",
-                      "num_frames")
+                      "num_frames", "prompt_length", "answer_length")
 
 
 def get(name: str) -> Modality:

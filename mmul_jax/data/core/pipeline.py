@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 
 from mmul_jax import errors
 from mmul_jax.data.core import modalities
+from mmul_jax.data.core import qa
 from mmul_jax.data.core import tokenizer as tokenizer_lib
 from mmul_jax.data.core.modalities import InputShape
 from mmul_jax.data.core.modalities import decode_text
@@ -114,10 +115,17 @@ class RecordLayout:
   labels: tuple[str, ...] = ()
   modality: str = "image"  # or "graph"; unimodal: also text/audio/video
   inputs: str | None = None  # unimodal: the record key of the input
+  # Generation: the record key of the answers to the `text_key` prompts.
+  answer_key: str | None = None
 
   @property
   def unimodal(self) -> bool:
     return self.inputs is not None
+
+  @property
+  def generative(self) -> bool:
+    """Question-answer records (`qa`): text in, text out."""
+    return self.answer_key is not None
 
   @property
   def input_type(self) -> modalities.Modality:
@@ -135,7 +143,10 @@ class RecordLayout:
       return []
     if self.unimodal:
       return [decode_text(record[self.inputs])]
-    return [decode_text(t) for t in record[self.text_key]]
+    texts = [decode_text(t) for t in record[self.text_key]]
+    if self.generative:
+      texts += [decode_text(t) for t in record[self.answer_key]]
+    return texts
 
   def images(self, record, shape: InputShape):
     """The record's image `(S, S, 3)` (`(K, S, S, 3)` with labels), or,
@@ -186,6 +197,12 @@ def training_stream(split: ImageTextSplit, image_ids: Sequence[int], *,
   if len(image_ids) == 0:
     raise ValueError("cannot build a training stream over zero images")
   records = split.records_for(image_ids)
+  if layout.generative:
+    return qa.training_stream(
+        _Subset(split.source, records),
+        encoder=qa.Encoder(tok, prompt_length=shape.prompt_length,
+                           answer_length=shape.answer_length),
+        batch_size=batch_size, seed=seed, shard=shard, layout=layout)
 
   def pick(record, rng: np.random.Generator):
     if layout.unimodal:
@@ -266,7 +283,11 @@ class PairSet:
 def load_pairs(split: ImageTextSplit, image_ids: Sequence[int], *,
                tok: tokenizers.Tokenizer, shape: InputShape,
                desc: str = "loading",
-               layout: RecordLayout = RETRIEVAL) -> PairSet:
+               layout: RecordLayout = RETRIEVAL) -> PairSet | qa.QaSet:
+  if layout.generative:
+    return qa.load(split, image_ids, layout=layout, desc=desc,
+                   encoder=qa.Encoder(tok, prompt_length=shape.prompt_length,
+                                      answer_length=shape.answer_length))
   records = split.records_for(image_ids)
   if layout.unimodal:
     return _load_examples(split, records, tok=tok, shape=shape, desc=desc,

@@ -43,7 +43,7 @@ class DatasetSpec(pipeline.RecordLayout):
   retrieval) and what the run makes of them.
 
   task: the task kind (`mmul_jax.tasks`): "retrieval", "classification",
-    "graph_text" or "unimodal_classification".
+    "graph_text", "unimodal_classification" or "generation".
   features: what a method or deletion strategy may use ("classes": a class
     per unit, for class-skewed deletion; "labels": task answers;
     "captions": retrieval texts).

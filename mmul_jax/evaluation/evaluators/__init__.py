@@ -17,6 +17,7 @@ from mmul_jax import errors
 from mmul_jax.evaluation import results as results_lib
 from mmul_jax.evaluation.evaluators import accuracy
 from mmul_jax.evaluation.evaluators import deletion_auc
+from mmul_jax.evaluation.evaluators import generation_metrics
 from mmul_jax.evaluation.evaluators import mubench_metrics
 from mmul_jax.evaluation.evaluators import per_example
 from mmul_jax.evaluation.evaluators import recall
@@ -29,6 +30,7 @@ EVALUATORS = {
     "deletion_auc": deletion_auc,
     "mubench": mubench_metrics,
     "example_scores": per_example,
+    "generation": generation_metrics,
 }
 
 

@@ -5,8 +5,9 @@ forward passes; no metrics."""
 from __future__ import annotations
 
 from mmul_jax.evaluation import example_scores
+from mmul_jax.evaluation import generation
 
-KINDS = ("retrieval", "classification")
+KINDS = ("retrieval", "classification", "generation")
 
 
 def metrics(run) -> dict:
@@ -14,7 +15,9 @@ def metrics(run) -> dict:
     return {}
   for name, s in run.sets.items():
     o = run.outputs[name]
-    if run.kind == "retrieval":
+    if run.kind == "generation":
+      run.scores[name] = generation.example_scores(o)
+    elif run.kind == "retrieval":
       run.scores[name] = example_scores.retrieval_set(
           o["img"], o["txt"], o["match"], s.caption_owner)
     else:

@@ -1,0 +1,169 @@
+"""Question-answer records for text generation: how a prompt and its
+answer become token arrays, the training stream and the evaluation sets.
+
+A record (`RecordLayout.answer_key` set) holds a unit's prompts under
+`text_key` and their answers under `answer_key`, one answer per prompt;
+TOFU-style records add `paraphrased` answers and `perturbed` ones (the
+same number per prompt, flat). A prompt is the tokenizer's encoding with
+its special tokens (a [BOS] or <s>, no end of text), its start cut to
+`prompt_length` and left-padded; an answer is encoded without special
+tokens, cut to `answer_length` - 1 and followed by the end-of-text token,
+right-padded. So every prompt ends at the same column and the answer
+always follows it there: one shape, one compile.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import grain
+import numpy as np
+import tokenizers
+from tqdm.auto import tqdm
+
+from mmul_jax import errors
+from mmul_jax.data.core import tokenizer as tokenizer_lib
+from mmul_jax.data.core.modalities import decode_text
+
+PARAPHRASED, PERTURBED = "paraphrased", "perturbed"
+
+
+class Encoder:
+  """Prompts and answers to fixed-width token arrays (module docstring)."""
+
+  def __init__(self, tok: tokenizers.Tokenizer, *, prompt_length: int,
+               answer_length: int):
+    self._tok = tokenizers.Tokenizer.from_str(tok.to_str())
+    self._tok.no_padding()
+    self._tok.no_truncation()
+    self.eos = tokenizer_lib.eot_id(tok)
+    if self.eos is None:
+      raise errors.ConfigError(
+          "the tokenizer has no end-of-text token ([EOS], </s>, "
+          "<|endoftext|>); a generation task stops answers with it")
+    self.pad = (tok.padding or {}).get("pad_id", 0)
+    self.prompt_length, self.answer_length = prompt_length, answer_length
+
+  def prompts(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """`(tokens (N, prompt_length) int32, mask bool)`, left-padded."""
+    out = np.full((len(texts), self.prompt_length), self.pad, np.int32)
+    mask = np.zeros(out.shape, bool)
+    for row, e in enumerate(self._tok.encode_batch(list(texts))):
+      ids = list(e.ids)
+      while ids and ids[-1] == self.eos:  # a template's closing token
+        ids.pop()
+      ids = ids[-self.prompt_length:]
+      if ids:
+        out[row, -len(ids):] = ids
+        mask[row, -len(ids):] = True
+    return out, mask
+
+  def answers(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """`(tokens (N, answer_length) int32, mask bool)`, right-padded, each
+    ending with the end-of-text token."""
+    out = np.full((len(texts), self.answer_length), self.pad, np.int32)
+    mask = np.zeros(out.shape, bool)
+    for row, e in enumerate(self._tok.encode_batch(
+        list(texts), add_special_tokens=False)):
+      ids = list(e.ids)[:self.answer_length - 1] + [self.eos]
+      out[row, :len(ids)] = ids
+      mask[row, :len(ids)] = True
+    return out, mask
+
+  def decode(self, tokens: np.ndarray, lengths: np.ndarray) -> list[str]:
+    """Generated answers as text, without the end-of-text token."""
+    return [self._tok.decode([int(t) for t in row[:n] if int(t) != self.eos],
+                             skip_special_tokens=True)
+            for row, n in zip(tokens, lengths)]
+
+
+def training_stream(source, *, encoder: Encoder, batch_size: int,
+                    seed: int, shard: tuple[int, int], layout
+                    ) -> grain.MapDataset:
+  """Endless batches `{"prompt", "prompt_mask", "answer", "answer_mask",
+  "image_id"}` over the records of `source` (a random-access source of
+  the chosen units): each unit once per epoch with one of its pairs drawn
+  at random; batch k is a pure function of `(seed, k)`
+  (`pipeline.training_stream` for the rest)."""
+  index, count = shard
+
+  def pick(record, rng: np.random.Generator):
+    questions = record[layout.text_key]
+    k = int(rng.integers(len(questions)))
+    return {"question": decode_text(questions[k]),
+            "answer": decode_text(record[layout.answer_key][k]),
+            "image_id": np.int64(record[layout.id_key])}
+
+  def collate(batch):
+    prompt, prompt_mask = encoder.prompts(list(batch["question"]))
+    answer, answer_mask = encoder.answers(list(batch["answer"]))
+    return {"prompt": prompt, "prompt_mask": prompt_mask, "answer": answer,
+            "answer_mask": answer_mask, "image_id": batch["image_id"]}
+
+  ds = grain.MapDataset.source(source)
+  ds = ds.shuffle(seed=seed).repeat().random_map(pick, seed=seed + 1)
+  ds = ds.batch(batch_size // count, drop_remainder=True)
+  return (ds[index::count] if count > 1 else ds).map(collate)
+
+
+@dataclasses.dataclass(frozen=True)
+class QaSet:
+  """Every question-answer pair of a set of units, for evaluation.
+
+  `prompt`/`answer` and their masks are `Encoder` arrays `(M, L)`;
+  `paraphrased` `(M, A)` and `perturbed` `(M, K, A)` (with masks) where
+  the records have them, else None; `answer_text` the references ROUGE
+  compares with; `caption_owner` each pair's unit (an index into
+  `image_ids`); `encoder` the `Encoder` that made them.
+  """
+
+  image_ids: np.ndarray
+  caption_owner: np.ndarray
+  prompt: np.ndarray
+  prompt_mask: np.ndarray
+  answer: np.ndarray
+  answer_mask: np.ndarray
+  answer_text: tuple[str, ...]
+  paraphrased: tuple[np.ndarray, np.ndarray] | None = None
+  perturbed: tuple[np.ndarray, np.ndarray] | None = None
+  # How its arrays were made (decoding its generated answers reads it).
+  encoder: Encoder | None = dataclasses.field(default=None, compare=False)
+
+  def __len__(self) -> int:
+    return len(self.answer)
+
+
+def load(split, image_ids, *, encoder: Encoder, layout,
+         desc: str = "loading") -> QaSet:
+  """Every pair of the units `image_ids` (`QaSet`)."""
+  records = split.records_for(image_ids)
+  ids, owner, questions, answers, para, pert = [], [], [], [], [], []
+  per_question = None
+  for n, r in enumerate(tqdm(records, desc=desc, leave=False, mininterval=2)):
+    rec = split.source[int(r)]
+    ids.append(rec[layout.id_key])
+    qs = [decode_text(t) for t in rec[layout.text_key]]
+    ans = [decode_text(t) for t in rec[layout.answer_key]]
+    if len(qs) != len(ans):
+      raise errors.DataError(
+          f"unit {rec[layout.id_key]} has {len(qs)} prompts but {len(ans)} "
+          "answers; each prompt needs its answer")
+    questions += qs
+    answers += ans
+    owner += [n] * len(qs)
+    if PARAPHRASED in rec:
+      para += [decode_text(t) for t in rec[PARAPHRASED]]
+      wrong = [decode_text(t) for t in rec[PERTURBED]]
+      per_question = len(wrong) // max(len(qs), 1)
+      pert += wrong
+  prompt, prompt_mask = encoder.prompts(questions)
+  answer, answer_mask = encoder.answers(answers)
+  paraphrased = perturbed = None
+  if para and per_question:
+    paraphrased = encoder.answers(para)
+    tokens, mask = encoder.answers(pert)
+    shape = (len(questions), per_question, -1)
+    perturbed = tokens.reshape(shape), mask.reshape(shape)
+  return QaSet(np.asarray(ids, np.int64), np.asarray(owner, np.int64),
+               prompt, prompt_mask, answer, answer_mask, tuple(answers),
+               paraphrased, perturbed, encoder)

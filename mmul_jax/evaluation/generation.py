@@ -1,0 +1,159 @@
+"""Evaluation of a language model on question-answer sets (`qa.QaSet`):
+one teacher-forced pass per answer (its tokens' log-probabilities, the
+argmax predictions and the vocabulary statistics Min-K%++ standardises
+with), one for each paraphrased and perturbed answer, and greedy decoding
+with the key-value cache (`models.decoding.generate`) for ROUGE.
+
+The metric family `generation` reads them: ROUGE-1/2/L (F1 and recall)
+on every set, TOFU's answer probability, truth ratio and its statistic
+(the forget set's min(TR, 1/TR) on Df, max(0, 1 - TR) elsewhere), the
+model utility of the sets the data has (the harmonic mean of Dr's
+probability, ROUGE-L recall and truth-ratio statistic: the embedded data
+has no real-authors or world-facts sets, so TOFU's nine statistics are
+three here), MU-Bench's generative overall parts, exact memorisation and
+extraction strength, and the membership attacks' AUCs of Df (members,
+scored as unlearned) against the held-out set.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from tqdm.auto import tqdm
+
+from mmul_jax.evaluation import evaluate as evaluate_lib
+from mmul_jax.evaluation import generative
+from mmul_jax.evaluation.evaluators import forward as forward_lib
+from mmul_jax.models import decoding
+
+# Truth-ratio averaging of the perturbed answers (`generative.truth_ratio`):
+# the TOFU paper's mean of probabilities.
+TRUTH_RATIO_AVERAGING = "arithmetic"
+MIN_K = 0.4  # Min-K% and Min-K%++'s fraction of least likely tokens
+
+
+def answer_logits(logits: jax.Array, prompt_length: int,
+                  answer_length: int) -> jax.Array:
+  """The next-token logits that score each answer token `(B, A, V)`, from
+  the logits of `[prompt, answer]` (the prompt's last position predicts
+  the answer's first token)."""
+  return logits[:, prompt_length - 1:prompt_length + answer_length - 1]
+
+
+def joined(prompt, prompt_mask, answer, answer_mask):
+  """`[prompt, answer]` tokens and mask, the model's input."""
+  return (jnp.concatenate([prompt, answer], 1),
+          jnp.concatenate([prompt_mask, answer_mask], 1))
+
+
+class Scorer:
+  """The jitted passes at a fixed batch size (module docstring); a set's
+  `qa.Encoder` gives the decoding's length, stop and padding tokens."""
+
+  def __init__(self, model, *, batch_size: int):
+    self.batch_size = batch_size
+    self.model = model
+
+    def stats(p, prompt, prompt_mask, answer, answer_mask):
+      tokens, mask = joined(prompt, prompt_mask, answer, answer_mask)
+      z = answer_logits(model.apply(p, tokens, mask), prompt.shape[1],
+                        answer.shape[1])
+      logp = jax.nn.log_softmax(z, axis=-1)
+      prob = jnp.exp(logp)
+      mu = jnp.sum(prob * logp, -1)
+      return {"logprobs": jnp.take_along_axis(
+                  logp, answer[..., None], -1)[..., 0],
+              "argmax": jnp.argmax(z, -1).astype(jnp.int32), "mu": mu,
+              "var": jnp.sum(prob * logp ** 2, -1) - mu ** 2}
+
+    self._stats = jax.jit(stats)
+    self._logprobs = jax.jit(lambda *a: stats(*a)["logprobs"])
+
+  def stats(self, params, s) -> dict:
+    """Teacher-forced statistics of each pair's answer."""
+    return evaluate_lib.batched(
+        lambda *a: self._stats(params, *a),
+        (s.prompt, s.prompt_mask, s.answer, s.answer_mask), self.batch_size)
+
+  def nll(self, params, s, answers: tuple[np.ndarray, np.ndarray]
+          ) -> np.ndarray:
+    """Mean token NLL of other answers to the same prompts: `(M, A)`
+    arrays, or `(M, K, A)` (K per prompt) giving `(M, K)`."""
+    tokens, mask = answers
+    k = tokens.shape[1] if tokens.ndim == 3 else 1
+    rows = np.repeat(np.arange(len(s)), k)
+    lp = evaluate_lib.batched(
+        lambda *a: self._logprobs(params, *a),
+        (s.prompt[rows], s.prompt_mask[rows],
+         tokens.reshape(len(rows), -1), mask.reshape(len(rows), -1)),
+        self.batch_size)
+    nll = generative.mean_nll(lp, mask.reshape(len(rows), -1))
+    return nll.reshape(len(s), k) if tokens.ndim == 3 else nll
+
+  def generate(self, params, s) -> list[str]:
+    """Each prompt's greedy answer (at most `answer_length` tokens), as
+    text."""
+    e = s.encoder
+    out = evaluate_lib.batched(
+        lambda *a: decoding.generate(
+            self.model, params, *a, max_new_tokens=e.answer_length,
+            stop_ids=(e.eos,), pad_id=e.pad),
+        (s.prompt, s.prompt_mask), self.batch_size)
+    return e.decode(*out)
+
+
+def set_outputs(scorer: Scorer, params, s) -> dict:
+  """One set's per-pair values (what the metrics and scores read)."""
+  st = scorer.stats(params, s)
+  mask = s.answer_mask
+  out = {"logprobs": st["logprobs"],
+         "mean_nll": generative.mean_nll(st["logprobs"], mask),
+         "min_k": generative.min_k_attack(st["logprobs"], mask, MIN_K),
+         "min_k_plus_plus": generative.min_k_plus_plus_attack(
+             st["logprobs"], mask, st["mu"], st["var"], MIN_K),
+         "exact_memorization": generative.exact_memorization(
+             st["argmax"], s.answer, mask),
+         "extraction_strength": generative.extraction_strength(
+             st["argmax"], s.answer, mask)}
+  out["p_answer"] = np.exp(-out["mean_nll"])
+  texts = scorer.generate(params, s)
+  out["generated"] = texts
+  out.update(generative.rouge(texts, list(s.answer_text)))
+  out["zlib"] = generative.zlib_attack(st["logprobs"], mask,
+                                       list(s.answer_text))
+  if s.paraphrased is not None:
+    out["truth_ratio"] = generative.truth_ratio(
+        scorer.nll(params, s, s.paraphrased),
+        scorer.nll(params, s, s.perturbed),
+        averaging=TRUTH_RATIO_AVERAGING)
+  return out
+
+
+def forward(scorer: Scorer, params, sets: dict, *,
+            options: forward_lib.Options, desc: str = "evaluate",
+            scores: dict | None = None) -> forward_lib.Forward:
+  """A language model's passes over `sets`; the pair score (by which Df
+  is told from Dr) is TOFU's answer probability exp(-mean NLL)."""
+  outputs = {name: set_outputs(scorer, params, s) for name, s in tqdm(
+      sets.items(), desc=desc, unit="set", leave=False)}
+  return forward_lib.Forward(
+      kind="generation", sets=sets, outputs=outputs,
+      pair_scores={"p_answer": {k: o["p_answer"]
+                                for k, o in outputs.items()}},
+      params=params, model=scorer, options=options, scores=scores)
+
+
+# The per-example scores a generation run saves (`example_scores`).
+SCORE_KEYS = ("mean_nll", "p_answer", "min_k", "min_k_plus_plus", "zlib",
+              "rougeL_recall", "exact_memorization", "extraction_strength",
+              "truth_ratio")
+
+
+def example_scores(outputs: dict) -> dict:
+  """One set's per-example scores from `set_outputs`, with `loss` the
+  mean token NLL."""
+  out = {k: np.asarray(outputs[k], np.float64) for k in SCORE_KEYS
+         if k in outputs}
+  out["loss"] = out["mean_nll"]
+  return out

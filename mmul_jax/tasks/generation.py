@@ -1,0 +1,174 @@
+"""Text generation (TOFU, MU-Bench's SAMSum and Celeb Profile): a
+language model (`model.arch = llama`) trained on each answer's tokens
+with its prompt masked, `{"prompt", "prompt_mask", "answer",
+"answer_mask", "image_id"}` batches (`data.core.qa`; the unit is the
+author, dialogue or person, with its pairs).
+
+The loss is each answer's mean token negative log-likelihood (the
+fine-tuning loss of TOFU and OpenUnlearning). The methods that compare
+answers with the original's (NPO, SCRUB, Bad Teaching, DELETE) read one
+logit view, the answer tokens' next-token logits with the token mask, so
+their KL and NPO are per answer token and per answer (`methods.terms`).
+Evaluation (`evaluation.generation`): ROUGE from greedy decoding with the
+cache, TOFU's statistics, the membership attacks, and the Df-vs-Dr AUC by
+the answer probability. MMUL is refused: one modality.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from mmul_jax import losses
+from mmul_jax import models
+from mmul_jax.evaluation import example_scores
+from mmul_jax.evaluation import generation as generation_eval
+from mmul_jax.evaluation import evaluators
+from mmul_jax.evaluation import generative
+from mmul_jax.evaluation import report
+from mmul_jax.tasks import base
+
+
+class Generation(base.Task):
+  """Answer NLL training, ROUGE and TOFU evaluation, the Df-vs-Dr AUC by
+  the answer probability."""
+
+  name = "generation"
+  score = "ROUGE-L recall"
+  score_metric = "rougeL_recall"
+  outputs = "generation"
+  evals = ("generation", "deletion_auc")
+  aucs = ("auc/p_answer",)
+  changes = ("test/rougeL_recall",)
+  representations = (
+      example_scores.Representation("p_answer", "answer probability",
+                                    "probability"),
+      example_scores.Representation("loss", "mean token NLL", "loss"),
+      example_scores.Representation("min_k", "Min-K% log-probability",
+                                    "score"),
+      example_scores.Representation("min_k_plus_plus", "Min-K%++",
+                                    "score"),
+      example_scores.Representation("zlib", "zlib ratio", "score"))
+  headline = (
+      base.Metric("test/rougeL_recall", "test ROUGE-L", 100, "higher"),
+      base.Metric("df/rougeL_recall", "Df ROUGE-L", 100),
+      base.Metric("dr/rougeL_recall", "Dr ROUGE-L", 100),
+      base.Metric("df/p_answer", "Df prob"),
+      base.Metric("df/truth_ratio", "Df truth ratio"),
+      base.Metric("model_utility", "model utility", 1, "higher"),
+      base.Metric("auc/p_answer/mean", "AUC prob"),
+      base.Metric("mia/min_k", "MIA Min-K% AUC"))
+
+  @property
+  def data_keys(self):
+    return ("prompt_length", "answer_length")
+
+  @property
+  def num_classes(self) -> int:
+    return 0
+
+  def build_model(self, model_config):
+    return models.build(model_config, generation=True)
+
+  def init_params(self, model, config, seed: int):
+    d = config.data
+    tokens = jnp.zeros((1, d.prompt_length + d.answer_length), jnp.int32)
+    return jax.jit(model.init)(jax.random.key(seed), tokens)
+
+  def model_inputs(self, batch):
+    return generation_eval.joined(batch["prompt"], batch["prompt_mask"],
+                                  batch["answer"], batch["answer_mask"])
+
+  def _answer_logits(self, logits, batch):
+    return generation_eval.answer_logits(logits, batch["prompt"].shape[1],
+                                         batch["answer"].shape[1])
+
+  def training_loss(self, model, *, itm_weight=1.0, axis_name=None):
+    del itm_weight, axis_name  # no matching head, no in-batch negatives
+
+    def loss_fn(params, batch, rng: jax.Array):
+      logits = model.apply(params, *self.model_inputs(batch), train=True,
+                           rngs={"dropout": rng})
+      z = self._answer_logits(logits, batch)
+      nll = losses.sequence_nll(z, batch["answer"], batch["answer_mask"])
+      m = batch["answer_mask"].astype(jnp.float32)
+      hit = (jnp.argmax(z, -1) == batch["answer"]) * m
+      return nll, {"nll": jnp.mean(nll),
+                   "token_acc": hit.sum() / jnp.maximum(m.sum(), 1.0)}
+
+    return loss_fn
+
+  def logit_views(self, model, *, axis_name=None):
+    """One view, "answer": the answer tokens' logits `(B, A, V)`, the true
+    token as a one-hot mask and the answer's token mask (the third
+    element: the per-token values are averaged over it)."""
+    del axis_name
+
+    def views(logits, batch):
+      z = self._answer_logits(logits, batch)
+      true = jax.nn.one_hot(batch["answer"], z.shape[-1], dtype=bool)
+      return {"answer": (z, true, batch["answer_mask"])}
+
+    return model.__call__, views
+
+  def evaluator(self, model, config):
+    scorer = generation_eval.Scorer(model, batch_size=config.eval.batch_size)
+    options = evaluators.Options(auc_num_samples=config.eval.auc_num_samples,
+                                 auc_seed=config.eval.auc_seed)
+    names = self.evals + tuple(config.eval.extra_metrics)
+    return lambda params, sets, desc, scores=None: evaluators.run(
+        names, generation_eval.forward(scorer, params, sets,
+                                       options=options, desc=desc,
+                                       scores=scores))
+
+  def example_scorer(self, model, config):
+    scorer = generation_eval.Scorer(model, batch_size=config.eval.batch_size)
+    return lambda params, sets: {
+        name: generation_eval.example_scores(
+            generation_eval.set_outputs(scorer, params, s))
+        for name, s in sets.items()}
+
+  def overall_score(self, metrics, original, *, max_dt_drop):
+    """MU-Bench's generative score on fractions: (test ROUGE-L + 1 - Df
+    ROUGE-L) / 2 (`generative.mubench_overall`), 0 when test ROUGE-L
+    fell more than `max_dt_drop` below the original's (the guard rail of
+    the other tasks' score)."""
+    test = metrics["test/rougeL_recall"] / 100.0
+    if test < original["test/rougeL_recall"] / 100.0 - max_dt_drop:
+      return 0.0
+    return generative.mubench_overall(test,
+                                      metrics["df/rougeL_recall"] / 100.0)
+
+  def table(self, results):
+    f1 = lambda key: lambda m: f"{m[key]:.1f}"
+    f3 = lambda key: lambda m: (f"{m[key]:.3f}" if key in m else "n/a")
+    columns = report.model_columns(
+        ("test ROUGE-L", f1("test/rougeL_recall")),
+        ("Df ROUGE-L", f1("df/rougeL_recall")),
+        ("Dr ROUGE-L", f1("dr/rougeL_recall")),
+        ("Df prob", f3("df/p_answer")),
+        ("Df truth ratio", f3("df/truth_ratio")),
+        ("utility", f3("model_utility")),
+        ("AUC prob", lambda m: report.mean_std(m, "auc/p_answer")),
+        ("MIA Min-K%", f3("mia/min_k")))
+    d, s = results.deletion, results.summary
+    return "\n".join(report.render(columns, list(results.models.items()))
+                     + [
+        "",
+        f"Df = {d.num_forget_units} units ({d.ratio:g}% of train, "
+        f"{d.num_forget_examples} question-answer pairs), seed {d.seed}, "
+        f"sha256 {d.sha256[:12]}",
+        f"{results.method}: the Df-vs-Dr AUC moved "
+        f"{report.percent(s['progress/auc/p_answer'])} of the way from "
+        "original to retrained; test ROUGE-L recall changed by "
+        f"{s['change/test/rougeL_recall']:+.1f} points.",
+        "ROUGE-L recall of greedy answers in %. Prob: TOFU's answer "
+        "probability exp(-mean token NLL). Truth ratio: mean P(perturbed) / "
+        "P(paraphrased) (below 1: the model prefers the true answer). "
+        "Utility: harmonic mean of Dr's probability, ROUGE-L recall and "
+        "truth-ratio statistic. AUC: retained (1) vs deleted (0) pairs by "
+        "answer probability, mean ± std over "
+        f"{base.auc_samples(results)} disjoint Dr samples of size |Df|. "
+        "MIA: Min-K% AUC of Df against the held-out set.",
+    ])
+
