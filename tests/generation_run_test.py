@@ -15,7 +15,9 @@ from mmul_jax.evaluation import score_files
 from mmul_jax.unlearn import run as run_lib
 
 MULTIMODAL = ("mmul", "mmul_plus")
-GENERAL = sorted(set(methods.METHODS) - set(MULTIMODAL) - {"retrain"})
+LANGUAGE_MODEL = sorted(n for n, m in methods.METHODS.items() if m.kinds)
+GENERAL = sorted(set(methods.METHODS) - set(MULTIMODAL) - {"retrain"}
+                 - set(LANGUAGE_MODEL))
 
 
 def _config(tiny_config, data_dir, method):
@@ -43,6 +45,8 @@ def _check(results, method, workdir):
     assert 0 <= m.metrics["auc/p_answer/mean"] <= 1
     assert 0 <= m.metrics["mia/min_k"] <= 1
     assert 0 <= m.metrics["model_utility"] <= 1
+    assert 0 <= m.metrics["forget_quality"] <= 1
+  assert results.models["retrained"].metrics["forget_quality"] == 1.0
   d = results.deletion
   assert d.num_forget_examples == 5 * d.num_forget_units  # 5 pairs each
   assert "test ROUGE-L" in tasks.for_results(results).table(results)
@@ -58,6 +62,14 @@ def test_generation_runs_end_to_end(tmp_path, tiny_config, data_dir):
   # NPO reads the sequence view (summed answer NLLs against the original).
   c = _config(tiny_config, data_dir, "npo")
   _check(run_lib.run(c, str(tmp_path)), "npo", str(tmp_path))
+
+
+def test_language_model_methods_run(tmp_path, tiny_config, data_dir):
+  # One workdir: the original and retrained models are trained once.
+  assert LANGUAGE_MODEL == ["idkdpo", "rmu", "simnpo"]
+  for method in LANGUAGE_MODEL:
+    c = _config(tiny_config, data_dir, method)
+    _check(run_lib.run(c, str(tmp_path)), method, str(tmp_path))
 
 
 @pytest.mark.slow

@@ -12,7 +12,8 @@ from mmul_jax import tasks
 from mmul_jax.unlearn import run as run_lib
 
 MULTIMODAL = ("mmul", "mmul_plus")
-GENERAL = sorted(set(methods.METHODS) - set(MULTIMODAL))
+GENERAL = sorted(n for n in set(methods.METHODS) - set(MULTIMODAL)
+                 if methods.get(n).runs_on("unimodal_classification"))
 CLASSES = {"shapes_cifar": 32, "reviews": 2, "drug_relations": 5,
            "tone_commands": 12, "moving_shapes": 10}
 

@@ -8,6 +8,7 @@
   dtd, fisher                       methods/noise.py
   mmul                              methods/mmul.py
   mmul_plus                         methods/mmul_plus.py
+  simnpo, idkdpo, rmu               methods/llm.py (language models)
 
 Everything about a method is its `Method` record (`methods/base.py`): the
 builder, its hyperparameters' defaults and ranges, its checks and flags
@@ -25,6 +26,7 @@ from __future__ import annotations
 from mmul_jax import errors
 from mmul_jax.methods import distill
 from mmul_jax.methods import finetune
+from mmul_jax.methods import llm
 from mmul_jax.methods import mmul
 from mmul_jax.methods import mmul_plus
 from mmul_jax.methods import neggrad
@@ -51,6 +53,9 @@ METHODS: dict[str, Method] = {
     "mmul": mmul.MMUL,
     "mmul_plus": mmul_plus.MMUL_PLUS,
     "npo": npo.NPO,
+    "simnpo": llm.SIMNPO,
+    "idkdpo": llm.IDKDPO,
+    "rmu": llm.RMU,
 }
 
 
@@ -132,7 +137,12 @@ def check_config(config, data_features: set[str], task=None) -> None:
         "start config files from mmul_jax.config_schema.default_config(), "
         "which has every method's defaults")
   problems = method.check(h, config)
-  if task is not None:
+  if task is not None and not method.runs_on(task.name):
+    problems.append(
+        f"runs on {' and '.join(sorted(method.kinds))} tasks only; "
+        f"{config.data.name} is a {task.name} dataset (use a general "
+        "method: finetune, neggrad_plus, npo, ...)")
+  elif task is not None:
     problems += method.check_task(h, task)
   if problems:
     raise errors.ConfigError(f"method {name!r}: {problems[0]}")

@@ -68,6 +68,8 @@ class Method:
   unused: `unused(task) -> hyperparameters` that have no effect on that
     `tasks.Task` (a weight of a term the task lacks): not searched there,
     and `check_task` refuses a nonzero value.
+  kinds: the task kinds it runs on (`Task.name`: the language-model
+    methods run on "generation" only); empty: every kind.
   in_state: the hyperparameters whose every value in `ranges` lands in
     state (a `weighted_sum` weight, an optimiser-state mask or noise
     scale), not in the plan's functions: tuning trials that differ only in
@@ -87,6 +89,7 @@ class Method:
   gradient_ascent: bool = False
   grid: tuple[Mapping[str, Any], ...] = LR_GRID
   in_state: frozenset = frozenset()
+  kinds: frozenset = frozenset()
   caution: str = ""
   unused: Callable[..., frozenset] = lambda task: frozenset()
 
@@ -98,6 +101,10 @@ class Method:
       The keys of `defaults`, in their order.
     """
     return tuple(self.defaults)
+
+  def runs_on(self, kind: str) -> bool:
+    """Whether it runs on tasks of kind `kind` (`kinds`)."""
+    return not self.kinds or kind in self.kinds
 
 
 @dataclasses.dataclass(frozen=True)

@@ -225,18 +225,19 @@ class LlamaModel(nn.Module):
                        keepdims=True)
       positions = before + positions_of(mask)
     layer_cls = nn.remat(DecoderLayer) if self.remat else DecoderLayer
-    new_layers = []
+    new_layers, states = [], [x]
     for i in range(c.num_layers):
       layer_cache = None if cache is None else cache["layers"][i]
       x, layer_cache = layer_cls(c, self.dtype, name=f"layers_{i}")(
           x, positions, keys_ok, layer_cache, index)
       new_layers.append(layer_cache)
+      states.append(x)
     x = RMSNorm(c.rms_eps, self.dtype, name="norm")(x)
     new_cache = None
     if cache is not None:
       new_cache = {"layers": new_layers, "mask": keys_ok,
                    "index": index + tokens.shape[1]}
-    return x, new_cache, embed
+    return x, new_cache, embed, states
 
 
 class LlamaForCausalLM(nn.Module):
@@ -250,21 +251,27 @@ class LlamaForCausalLM(nn.Module):
   def __call__(self, tokens, mask=None, cache=None, *, hidden=False,
                train: bool = False):
     """The logits `(B, T, V)` (float32), with the updated cache when one is
-    given; `hidden` adds the final normed states `(B, T, D)`. `train` is
-    accepted for the training loop's calls and changes nothing (no
+    given; `hidden=True` adds the final normed states `(B, T, D)`, and
+    `hidden=k` (an int, 1 ≤ k ≤ layers) the residual stream after layer k
+    instead (transformers' `hidden_states[k]`: what RMU steers). `train`
+    is accepted for the training loop's calls and changes nothing (no
     dropout)."""
     del train
     if mask is None:
       mask = jnp.ones(tokens.shape, bool)
-    x, new_cache, embed = LlamaModel(self.cfg, self.dtype, self.remat,
-                                     name="model")(tokens, mask, cache)
+    x, new_cache, embed, states = LlamaModel(
+        self.cfg, self.dtype, self.remat, name="model")(tokens, mask, cache)
     if self.cfg.tie_embeddings:
       logits = embed.attend(x)
     else:
       logits = nn.Dense(self.cfg.vocab_size, use_bias=False,
                         dtype=self.dtype, name="lm_head")(x)
     logits = logits.astype(jnp.float32)
-    out = (logits, x) if hidden else logits
+    if hidden is not False and not isinstance(hidden, bool):
+      if not 1 <= hidden <= self.cfg.num_layers:
+        raise ValueError(f"hidden={hidden}: a layer in 1..{self.cfg.num_layers}")
+      x = states[hidden]
+    out = (logits, x) if hidden is not False else logits
     return out if cache is None else (out, new_cache)
 
 

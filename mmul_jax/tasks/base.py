@@ -203,6 +203,12 @@ class Task:
     """The printed comparison of a results record's models."""
     raise NotImplementedError
 
+  def add_retrain_referenced(self, evals: dict, scores: dict) -> None:
+    """Adds to each model's metrics (`evals`, by model name) those that
+    compare its per-example scores (`scores`, by model name) with the
+    retrained model's (TOFU's forget quality); none by default."""
+    del evals, scores
+
   def check_splits(self, data_config, splits: dict) -> None:
     """Checks (or measures) `config.data` against the indexed splits."""
     del data_config, splits

@@ -55,6 +55,7 @@ class Generation(base.Task):
       base.Metric("dr/rougeL_recall", "Dr ROUGE-L", 100),
       base.Metric("df/p_answer", "Df prob"),
       base.Metric("df/truth_ratio", "Df truth ratio"),
+      base.Metric("forget_quality", "forget quality", 1, "higher"),
       base.Metric("model_utility", "model utility", 1, "higher"),
       base.Metric("auc/p_answer/mean", "AUC prob"),
       base.Metric("mia/min_k", "MIA Min-K% AUC"))
@@ -128,6 +129,18 @@ class Generation(base.Task):
             generation_eval.set_outputs(scorer, params, s))
         for name, s in sets.items()}
 
+  def add_retrain_referenced(self, evals, scores):
+    """TOFU's forget quality (`forget_quality`): the KS test's p-value
+    between the model's Df truth ratios and the retrained model's (whose
+    scores are computed once and cached with it); the retrained model's
+    own is 1. NaN where the data has no perturbed answers."""
+    reference = scores["retrained"]["df"].get("truth_ratio")
+    for name, metrics in evals.items():
+      mine = scores[name]["df"].get("truth_ratio")
+      metrics["forget_quality"] = (
+          float("nan") if reference is None or mine is None
+          else generative.forget_quality(mine, reference))
+
   def overall_score(self, metrics, original, *, max_dt_drop):
     """MU-Bench's generative score on fractions: (test ROUGE-L + 1 - Df
     ROUGE-L) / 2 (`generative.mubench_overall`), 0 when test ROUGE-L
@@ -148,6 +161,7 @@ class Generation(base.Task):
         ("Dr ROUGE-L", f1("dr/rougeL_recall")),
         ("Df prob", f3("df/p_answer")),
         ("Df truth ratio", f3("df/truth_ratio")),
+        ("forget quality", lambda m: f"{m['forget_quality']:.2g}"),
         ("utility", f3("model_utility")),
         ("AUC prob", lambda m: report.mean_std(m, "auc/p_answer")),
         ("MIA Min-K%", f3("mia/min_k")))
@@ -165,6 +179,8 @@ class Generation(base.Task):
         "ROUGE-L recall of greedy answers in %. Prob: TOFU's answer "
         "probability exp(-mean token NLL). Truth ratio: mean P(perturbed) / "
         "P(paraphrased) (below 1: the model prefers the true answer). "
+        "Forget quality: the KS test's p-value of Df's truth ratios "
+        "against the retrained model's (1: indistinguishable). "
         "Utility: harmonic mean of Dr's probability, ROUGE-L recall and "
         "truth-ratio statistic. AUC: retained (1) vs deleted (0) pairs by "
         "answer probability, mean ± std over "

@@ -85,6 +85,7 @@ def _run(config, workdir: str) -> results_lib.Results:
         exp, evaluate_fn, name, params,
         cache_dir and os.path.join(cache_dir, f"eval_{key}"))
     eval_seconds[name] = time.perf_counter() - t_eval
+  exp.task.add_retrain_referenced(evals, scores)
   results = report.results_record(
       exp, evals, method=c.method.name,
       times={"original": original_info["wall_seconds"],

@@ -91,7 +91,11 @@ def test_training_stream_and_sets(builder):
   stream = pipeline.training_stream(train, [0, 1, 2, 3, 4, 5], **kw)
   batch = stream[0]
   assert set(batch) == {"prompt", "prompt_mask", "answer", "answer_mask",
-                        "image_id"}
+                        "refusal", "refusal_mask", "image_id"}
+  _, enc = _encoder(10, 16)
+  refusals = {r.replace(" .", ".") for r in qa.REFUSALS}
+  assert set(enc.decode(batch["refusal"], batch["refusal_mask"].sum(1))
+             ) <= refusals
   assert batch["prompt"].shape == (4, 10) and batch["answer"].shape == (4, 16)
   assert set(batch["image_id"]) <= set(range(6))
   again = pipeline.training_stream(train, [0, 1, 2, 3, 4, 5], **kw)[0]

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from mmul_jax import config_schema
-from mmul_jax import losses
 from mmul_jax import tasks
 from mmul_jax.data import datasets
+from mmul_jax.methods import llm
 from mmul_jax.methods import relabel
 from mmul_jax.methods import terms
 from mmul_jax.tasks import model_terms
@@ -49,24 +49,33 @@ def _batch(seed=0):
   answer_mask = np.zeros((B, A), bool)
   for i, n in enumerate((6, 3, 1, 4)):
     answer_mask[i, :n] = True
+  refusal_mask = np.zeros((B, A), bool)
+  refusal_mask[:, :3] = True
   return {"prompt": r.integers(4, V, (B, P)).astype(np.int32) * prompt_mask,
           "prompt_mask": prompt_mask,
           "answer": r.integers(4, V, (B, A)).astype(np.int32) * answer_mask,
-          "answer_mask": answer_mask, "image_id": np.arange(B)}
+          "answer_mask": answer_mask,
+          "refusal": r.integers(4, V, (B, A)).astype(np.int32)
+                     * refusal_mask,
+          "refusal_mask": refusal_mask, "image_id": np.arange(B)}
 
 
-def _answer_logprobs(model, params, batch):
+def _answer_logprobs(model, params, batch, answer="answer"):
   """log-softmax of the logits that predict each answer token (numpy)."""
-  tokens = np.concatenate([batch["prompt"], batch["answer"]], 1)
-  mask = np.concatenate([batch["prompt_mask"], batch["answer_mask"]], 1)
+  tokens = np.concatenate([batch["prompt"], batch[answer]], 1)
+  mask = np.concatenate([batch["prompt_mask"], batch[f"{answer}_mask"]], 1)
   z = np.asarray(model.apply(params, tokens, mask), np.float64)
   z = z[:, P - 1:P + A - 1]
   return z - np.log(np.exp(z).sum(-1, keepdims=True))
 
 
-def _nll(logp, batch):
-  true = np.take_along_axis(logp, batch["answer"][..., None], -1)[..., 0]
-  return -(true * batch["answer_mask"]).sum(-1)
+def _nll(logp, batch, answer="answer"):
+  true = np.take_along_axis(logp, batch[answer][..., None], -1)[..., 0]
+  return -(true * batch[f"{answer}_mask"]).sum(-1)
+
+
+def _log_sigmoid(x):
+  return -np.log1p(np.exp(-x))
 
 
 def _apply(term, params, original, batch):
@@ -148,4 +157,57 @@ def test_remat_changes_no_number(setup):
     grads.append(jax.grad(loss)(params))
   for a, b in zip(jax.tree.leaves(grads[0]), jax.tree.leaves(grads[1])):
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
-  assert losses  # the package the terms come from
+
+
+def test_simnpo_is_npo_on_the_mean_nll_without_a_reference(setup):
+  task, model, params, original = setup
+  batch, beta, delta = _batch(7), 2.0, 0.5
+  term = llm.simnpo_forget(model, beta=beta, delta=delta)
+  mean_nll = _nll(_answer_logprobs(model, params, batch), batch) / batch[
+      "answer_mask"].sum(-1)
+  want = np.mean(-(2 / beta) * _log_sigmoid(beta * (mean_nll - delta)))
+  assert _apply(term, params, original, batch) == pytest.approx(want,
+                                                                rel=1e-5)
+
+
+def test_idkdpo_prefers_the_refusal_against_the_original(setup):
+  task, model, params, original = setup
+  batch, beta = _batch(8), 0.2
+  nll = lambda p, a: _nll(_answer_logprobs(model, p, batch, a), batch, a)
+  win = nll(original, "refusal") - nll(params, "refusal")
+  lose = nll(original, "answer") - nll(params, "answer")
+  want = np.mean(-(2 / beta) * _log_sigmoid(beta * (win - lose)))
+  term = llm.idkdpo_forget(model, beta=beta)
+  assert _apply(term, params, original, batch) == pytest.approx(want,
+                                                                rel=1e-5)
+
+
+def test_rmu_steers_the_chosen_layers_states(setup):
+  task, model, params, original = setup
+  batch, layer, steering = _batch(9), 1, 3.0
+  tokens = np.concatenate([batch["prompt"], batch["answer"]], 1)
+  mask = np.concatenate([batch["prompt_mask"], batch["answer_mask"]], 1)
+  _, h = model.apply(params, tokens, mask, hidden=layer)
+  # The same states from a one-layer model with the first layer's weights:
+  # its final normed states are RMSNorm of the residual after layer 1.
+  c = _config()
+  c.model.text_layers = 1
+  short = task.build_model(c.model)
+  p = params["params"]
+  short_params = {"params": {"model": {
+      "embed_tokens": p["model"]["embed_tokens"], "layers_0":
+      p["model"]["layers_0"], "norm": p["model"]["norm"]},
+      "lm_head": p["lm_head"]}}
+  _, normed = short.apply(short_params, tokens, mask, hidden=True)
+  x = np.asarray(h, np.float64)
+  x = x / np.sqrt((x ** 2).mean(-1, keepdims=True) + 1e-6)
+  x = x * np.asarray(p["model"]["norm"]["scale"])
+  np.testing.assert_allclose(x, normed, rtol=1e-4, atol=1e-5)
+  u = np.random.default_rng(0).uniform(size=h.shape[-1])
+  u = u / np.linalg.norm(u)
+  term = llm.rmu_forget(model, layer=layer, steering=steering,
+                        direction=jnp.asarray(u, jnp.float32))
+  sq = ((np.asarray(h, np.float64) - steering * u) ** 2).mean(-1)
+  want = np.mean((sq * mask).sum(-1) / mask.sum(-1))
+  assert _apply(term, params, original, batch) == pytest.approx(want,
+                                                                rel=1e-5)

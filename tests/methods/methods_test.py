@@ -60,7 +60,8 @@ _DEFAULT_LOOP_METHODS = ("finetune", "mmul", "neggrad_plus", "l1_sparse")
 @pytest.mark.parametrize("name", [
     n if n in _DEFAULT_LOOP_METHODS else pytest.param(
         n, marks=pytest.mark.slow)
-    for n in sorted(methods.METHODS)])
+    for n in sorted(methods.METHODS)
+    if methods.get(n).runs_on("retrieval")])
 def test_every_method_runs_through_the_same_loop(setup, name):
   make, original = setup
   exp = make(**{"method.name": name})

@@ -25,7 +25,8 @@ B, C = 6, 4
 DEFAULT = ("delete", "npo", "randlabel", "scrub")
 GENERAL = [pytest.param(m, marks=() if m in DEFAULT else pytest.mark.slow)
            for m in sorted(set(methods.METHODS)
-                           - {"mmul", "mmul_plus", "retrain"})]
+                           - {"mmul", "mmul_plus", "retrain"})
+           if methods.get(m).runs_on("unimodal_classification")]
 
 
 def _task(modality):

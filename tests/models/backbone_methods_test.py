@@ -125,6 +125,7 @@ CASES = [pytest.param(which, name, variant, marks=() if (
          for which in sorted(ARCHS) for name in sorted(methods.METHODS)
          for variant in ("full", "lora")
          if not (variant == "lora" and name == "retrain")  # every weight
+         and not methods.get(name).kinds  # the language-model methods
          and not (which in _UNIMODAL and name in ("mmul", "mmul_plus"))]
 
 

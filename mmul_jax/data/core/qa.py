@@ -26,6 +26,10 @@ from mmul_jax.data.core import tokenizer as tokenizer_lib
 from mmul_jax.data.core.modalities import decode_text
 
 PARAPHRASED, PERTURBED = "paraphrased", "perturbed"
+# Refusals, the preferred answers of IdkDPO (TOFU's idk list has 100 of
+# this kind); every training batch carries one per row.
+REFUSALS = ("i do not know .", "i have no idea .", "i am not sure .",
+            "i cannot answer that .", "that is not something i know .")
 
 
 class Encoder:
@@ -81,10 +85,11 @@ def training_stream(source, *, encoder: Encoder, batch_size: int,
                     seed: int, shard: tuple[int, int], layout
                     ) -> grain.MapDataset:
   """Endless batches `{"prompt", "prompt_mask", "answer", "answer_mask",
-  "image_id"}` over the records of `source` (a random-access source of
-  the chosen units): each unit once per epoch with one of its pairs drawn
-  at random; batch k is a pure function of `(seed, k)`
-  (`pipeline.training_stream` for the rest)."""
+  "refusal", "refusal_mask", "image_id"}` over the records of `source` (a
+  random-access source of the chosen units): each unit once per epoch
+  with one of its pairs drawn at random and a random `REFUSALS` answer;
+  batch k is a pure function of `(seed, k)` (`pipeline.training_stream`
+  for the rest)."""
   index, count = shard
 
   def pick(record, rng: np.random.Generator):
@@ -92,13 +97,16 @@ def training_stream(source, *, encoder: Encoder, batch_size: int,
     k = int(rng.integers(len(questions)))
     return {"question": decode_text(questions[k]),
             "answer": decode_text(record[layout.answer_key][k]),
+            "refusal": REFUSALS[int(rng.integers(len(REFUSALS)))],
             "image_id": np.int64(record[layout.id_key])}
 
   def collate(batch):
     prompt, prompt_mask = encoder.prompts(list(batch["question"]))
     answer, answer_mask = encoder.answers(list(batch["answer"]))
+    refusal, refusal_mask = encoder.answers(list(batch["refusal"]))
     return {"prompt": prompt, "prompt_mask": prompt_mask, "answer": answer,
-            "answer_mask": answer_mask, "image_id": batch["image_id"]}
+            "answer_mask": answer_mask, "refusal": refusal,
+            "refusal_mask": refusal_mask, "image_id": batch["image_id"]}
 
   ds = grain.MapDataset.source(source)
   ds = ds.shuffle(seed=seed).repeat().random_map(pick, seed=seed + 1)

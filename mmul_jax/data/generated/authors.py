@@ -18,6 +18,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from mmul_jax.data.core import qa
+
 CITIES = ("lisbon", "cairo", "oslo", "lima", "hanoi", "quito", "dakar",
           "perth", "riga", "kyoto", "tunis", "porto", "accra", "bergen",
           "cordoba", "sapporo", "tallinn", "malaga", "nairobi", "bogota")
@@ -101,4 +103,6 @@ def vocabulary() -> list[str]:
            if not w.startswith("{")}
   for values in _FACTS.values():
     words.update(values)
+  for refusal in qa.REFUSALS:  # IdkDPO's preferred answers
+    words.update(refusal.split())
   return sorted(words)
