@@ -157,8 +157,7 @@ def test_language_model_methods_are_refused_on_other_tasks():
   c = config_schema.default_config()
   c.method.name = "simnpo"
   with pytest.raises(errors.ConfigError, match="method 'simnpo': runs on "
-                     "generation tasks only; shapes_captions is a "
-                     "retrieval dataset"):
+                     "generation tasks only, not retrieval"):
     config_schema.validate(c)
 
 

@@ -137,13 +137,8 @@ def check_config(config, data_features: set[str], task=None) -> None:
         "start config files from mmul_jax.config_schema.default_config(), "
         "which has every method's defaults")
   problems = method.check(h, config)
-  if task is not None and not method.runs_on(task.name):
-    problems.append(
-        f"runs on {' and '.join(sorted(method.kinds))} tasks only; "
-        f"{config.data.name} is a {task.name} dataset (use a general "
-        "method: finetune, neggrad_plus, npo, ...)")
-  elif task is not None:
-    problems += method.check_task(h, task)
+  if task is not None:
+    problems += method.task_problems(h, task)
   if problems:
     raise errors.ConfigError(f"method {name!r}: {problems[0]}")
   lacking = method.needs(h) - data_features

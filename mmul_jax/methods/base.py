@@ -106,6 +106,16 @@ class Method:
     """Whether it runs on tasks of kind `kind` (`kinds`)."""
     return not self.kinds or kind in self.kinds
 
+  def task_problems(self, h, task) -> list[str]:
+    """Why it cannot run on `task` (a `tasks.Task`) with hyperparameters
+    `h`, one line each: a task kind outside `kinds`, else `check_task`'s
+    problems."""
+    if not self.runs_on(task.name):
+      return [f"runs on {' and '.join(sorted(self.kinds))} tasks only, "
+              f"not {task.name} (use a general method: finetune, "
+              "neggrad_plus, npo, ...)"]
+    return self.check_task(h, task)
+
 
 @dataclasses.dataclass(frozen=True)
 class Plan:

@@ -104,7 +104,7 @@ def refusals(config) -> list[tuple[str, str, str]]:
         datasets.DATASETS[recipes.split_backbone(dataset)[0]]
         if grid_datasets(config) else datasets.spec_of(config.data))
     for m in config.benchmark.methods:
-      why = methods.get(m).check_task(config.method.get(m), task)
+      why = methods.get(m).task_problems(config.method.get(m), task)
       if why:
         out.append((m, dataset, why[0]))
   return out

@@ -36,6 +36,7 @@ from mmul_jax import io_utils
 from mmul_jax import methods
 from mmul_jax import tasks
 from mmul_jax import workdir_lock
+from mmul_jax.data import datasets
 from mmul_jax.evaluation import report
 from mmul_jax.unlearn import run as run_lib
 from mmul_jax.unlearn import shadow
@@ -118,7 +119,7 @@ def compare(config, workdir: str, names=None, quiet: bool = True,
         "ranking by U-LiRA needs the audit")
   if shadow_models:  # what the audit refuses, before the grid runs
     shadow.check_config(config, shadow_models, key="shadow_models")
-  names = names or list(grid())
+  names = names or runnable(config, settings)
   with workdir_lock.scope():  # held from the first run to the last
     experiment.lock_workdir(config, workdir)
     out = _compare(config, workdir, names, quiet, rule, settings)
@@ -162,6 +163,21 @@ def audit_selected(config, workdir: str, comparison: dict, k: int,
   comparison["shadow"] = {"num_models": k, "seeds": record["seeds"],
                           "ranking": record["ranking"],
                           "leak_auc": record["leak_auc"]}
+
+
+def runnable(config, settings: dict) -> list[str]:
+  """The methods of `settings` that the config's task takes (MMUL needs
+  two modalities; the language-model methods a generation task); the
+  others are named once, not run."""
+  task = tasks.for_dataset(datasets.spec_of(config.data))
+  out, skipped = [], []
+  for name in settings:
+    why = methods.get(name).task_problems(config.method.get(name), task)
+    (skipped if why else out).append(name)
+  if skipped:
+    print(f"not compared, refused by the {task.name} task: "
+          f"{', '.join(skipped)}", flush=True)
+  return out
 
 
 def _compare(config, workdir: str, names, quiet: bool, rule: str,

@@ -177,7 +177,7 @@ def method_names(config) -> list[str]:
   out, skipped = [], []
   for n in names:
     m = methods.get(n)  # an unknown name: one line naming the known ones
-    refused = m.check_task(c.method.get(n), task)
+    refused = m.task_problems(c.method.get(n), task)
     why = ""
     if not space_lib.space(n, space_lib.shared(c.tune)):
       why = "it has nothing to tune (its grid is one empty setting)"
