@@ -96,3 +96,36 @@ def test_mmul_is_refused(tmp_path, tiny_config, data_dir):
   c = _config(tiny_config, data_dir, "mmul")
   with pytest.raises(errors.ConfigError, match="needs two modalities"):
     run_lib.run(c, str(tmp_path))
+
+
+LLAMA_LM = os.path.join(os.path.dirname(__file__), "fixtures", "llama_lm")
+
+
+def test_generation_starts_from_a_llama_checkpoint(tmp_path, tiny_config,
+                                                   data_dir):
+  """A Hugging Face Llama directory (config.json, safetensors and its
+  tokenizer.json, whose padding is its end of text) sizes the model, is
+  where the original and retrained models start, and gives the
+  tokenizer; keys that differ from it are named first."""
+  from mmul_jax import experiment
+  from mmul_jax.pretrained import llama_weights
+  c = _config(tiny_config, data_dir, "finetune")
+  c.model.pretrained = LLAMA_LM
+  c.model.vocab_size = 300
+  with pytest.raises(errors.ConfigError, match="model.vocab_size = .* but "
+                     "the checkpoint has 256"):
+    run_lib.run(c, str(tmp_path))
+  c.update_from_flattened_dict(
+      {f"model.{k}": v for k, v in llama_weights.model_keys(LLAMA_LM).items()})
+  exp = experiment.setup(c, str(tmp_path / "setup"))
+  assert exp.model.cfg.hidden_size == 32  # the checkpoint's, not text_width
+  start = experiment.initial_params(exp, 0)
+  _, want = llama_weights.load(LLAMA_LM)
+  for a, b in zip(jax_leaves(start), jax_leaves(want)):
+    np.testing.assert_array_equal(a, b)
+  _check(run_lib.run(c, str(tmp_path)), "finetune", str(tmp_path))
+
+
+def jax_leaves(tree):
+  import jax
+  return jax.tree.leaves(tree)

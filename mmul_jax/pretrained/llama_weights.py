@@ -21,6 +21,7 @@ import os
 import numpy as np
 
 from mmul_jax import errors
+from mmul_jax.data.core import tokenizer
 from mmul_jax.models import llama
 from mmul_jax.pretrained import clip_weights
 from mmul_jax.pretrained import hf_state
@@ -125,6 +126,38 @@ def import_params(params: dict, path: str) -> dict:
   place (`hf_state.import_state`: names and shapes checked)."""
   return hf_state.import_state(params, read_state(path, model_config(path)),
                                source=path)
+
+
+def model_keys(path: str) -> dict:
+  """The `model.*` keys a run on the checkpoint sets: its vocabulary
+  (embedding rows) and end-of-text id (from the tokenizer beside it);
+  the architecture itself is read from config.json (`models.build_llama`)."""
+  vocab = model_config(path).vocab_size
+  tok = tokenizer.checkpoint_tokenizer(
+      path if os.path.isdir(path) else os.path.dirname(path))
+  end = None if tok is None else tokenizer.eot_id(tok)
+  return {"vocab_size": vocab, **({} if end is None else {"eot_id": end})}
+
+
+def check_model_config(path: str, model_cfg) -> None:
+  """Raises `ConfigError` naming the `model.*` keys that differ from the
+  checkpoint's (`model_keys`), and `CheckpointError` for a checkpoint this
+  port cannot read (`model_config`)."""
+  if model_cfg["arch"] != "llama":
+    raise errors.ConfigError(
+        f"{path} is a Llama-layout language model; set model.arch = 'llama'")
+  diff = [f"model.{k} = {model_cfg[k]!r} but the checkpoint has {v!r}"
+          for k, v in model_keys(path).items() if model_cfg[k] != v]
+  if diff:
+    raise errors.ConfigError(
+        f"the model config does not match {path}: " + "; ".join(diff)
+        + ". Set these keys (llama_weights.model_keys(path) gives them)")
+
+
+def load_towers(path: str, params: dict, model_cfg) -> dict:
+  """`params` (a `{"params": ...}` tree) with the checkpoint's tensors."""
+  del model_cfg  # the architecture is the checkpoint's (`model_config`)
+  return hf_state.import_whole(path, params, import_params)
 
 
 def load(path: str, dtype=np.float32):

@@ -16,6 +16,7 @@ from mmul_jax.pretrained import albef_weights
 from mmul_jax.pretrained import bert_weights
 from mmul_jax.pretrained import blip_weights
 from mmul_jax.pretrained import clip_weights
+from mmul_jax.pretrained import llama_weights
 from mmul_jax.pretrained import resnet_weights
 from mmul_jax.pretrained import speech_weights
 from mmul_jax.pretrained import videomae_weights
@@ -26,7 +27,7 @@ _BY_ARCH = {"clip": clip_weights, "blip": blip_weights, "vilt": vilt_weights,
             "albef": albef_weights,
             "vit": vit_weights, "resnet": resnet_weights,
             **{root: speech_weights for root in speech_weights.ROOTS},
-            "videomae": videomae_weights,
+            "videomae": videomae_weights, "llama": llama_weights,
             **{k: bert_weights for k in bert_weights.LAYOUTS}}
 
 

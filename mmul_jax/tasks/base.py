@@ -98,6 +98,9 @@ class Task:
   rerank_metric: ClassVar[str | None] = None
   # What the leaderboard shows and the gap to retraining averages.
   headline: ClassVar[tuple[Metric, ...]] = ()
+  # Headline metrics the method comparison's table adds (`unlearn.compare`:
+  # TOFU's forget quality and model utility for generation).
+  compare_extra: ClassVar[tuple[Metric, ...]] = ()
   # What the model computes per example (`evaluation.example_scores`):
   # the leakage audit's rows.
   representations: ClassVar[tuple] = ()

@@ -49,6 +49,8 @@ class Generation(base.Task):
       example_scores.Representation("min_k_plus_plus", "Min-K%++",
                                     "score"),
       example_scores.Representation("zlib", "zlib ratio", "score"))
+  compare_extra = (base.Metric("forget_quality", "forget quality"),
+                   base.Metric("model_utility", "model utility"))
   headline = (
       base.Metric("test/rougeL_recall", "test ROUGE-L", 100, "higher"),
       base.Metric("df/rougeL_recall", "Df ROUGE-L", 100),

@@ -87,6 +87,7 @@ def _row(name: str, setting: dict, results) -> dict:
       "auc_title": _title(task, f"{auc}/mean"),
       "auc_progress": results.summary[f"progress/{auc}"],
       "seconds": m.wall_seconds, "score": task.score,
+      "extra": {x.title: m.metrics[x.name] for x in task.compare_extra},
       **task.comparison_row(m.metrics)}
 
 
@@ -238,6 +239,9 @@ def markdown_table(comparison: dict) -> str:
       report.Column("AUC match", lambda row: num(row[1]["auc_match"], ".3f")),
       report.Column("gap to retrain",
                     lambda row: f"{row[1]['scores']['retrain_gap']:.3f}"),
+      *(report.Column(title, lambda row, t=title: num(
+          row[1].get("extra", {}).get(t), ".3g"))
+        for title in comparison["references"]["retrained"].get("extra", {})),
       report.Column("time s", lambda row: num(row[1]["seconds"], ".0f")),
   ]
   if "shadow" in comparison:

@@ -97,8 +97,8 @@ def vocabulary_sha256(tok: tokenizers.Tokenizer) -> str:
 
 
 # End-of-text tokens: ours, then CLIP's, then BERT's (BLIP's), then
-# RoBERTa's.
-END_OF_TEXT = (EOS, "<|endoftext|>", "[SEP]", "</s>")
+# RoBERTa's, then Llama 3's.
+END_OF_TEXT = (EOS, "<|endoftext|>", "[SEP]", "</s>", "<|end_of_text|>")
 
 
 def eot_id(tok: tokenizers.Tokenizer) -> int | None:
@@ -257,7 +257,9 @@ def load_file(file: str) -> tokenizers.Tokenizer:
 
 def _padded(tok: tokenizers.Tokenizer, config: dict, where: str,
             context_length: int) -> tokenizers.Tokenizer:
-  eos = _special(config, "eos_token", "<|endoftext|>")
+  end = eot_id(tok)
+  eos = _special(config, "eos_token", "<|endoftext|>" if end is None
+                 else tok.id_to_token(end))
   own_pad = (tok.padding or {}).get("pad_token")
   pad = _special(config, "pad_token", own_pad or eos)
   if tok.token_to_id(pad) is None:

@@ -26,7 +26,10 @@ def _check_tokenizer(tok: tokenizers.Tokenizer, model_cfg,
   """`described` says where `tok` came from, so a message points at the
   file to change."""
   size = tok.get_vocab_size()
-  if model_cfg.pretrained and size != model_cfg.vocab_size:
+  # A language model's embedding may have spare rows (Qwen2's 151,936 for
+  # 151,665 tokens); the others' rows are their tokenizer's.
+  if model_cfg.pretrained and size != model_cfg.vocab_size and (
+      model_cfg.get("arch") != "llama" or size > model_cfg.vocab_size):
     # A checkpoint's embedding rows belong to its own vocabulary.
     raise errors.ConfigError(
         f"{described} has {size} tokens but the checkpoint "
