@@ -183,3 +183,16 @@ def test_random_labels_need_a_labelled_dataset():
   with pytest.raises(errors.ConfigError, match="method 'randlabel' needs "
                      "labels, which dataset 'shapes_captions' does not have"):
     config_schema.validate(c)
+
+
+@pytest.mark.parametrize("dataset", ["tofu", "samsum", "celeb_profile"])
+def test_the_text_generation_config_takes_each_dataset(dataset):
+  path = os.path.join(CONFIG_DIR, "text_generation.py")
+  c = _load(path, f"dataset={dataset},forget=1")
+  config_schema.validate(c)
+  assert c.data.name == dataset and c.model.arch == "llama"
+  assert bool(c.deletion.mubench_file) == (dataset == "tofu")
+  if dataset == "tofu":
+    assert c.unlearn.df_batch_size == 2  # forget01: two authors
+  with pytest.raises(errors.ConfigError, match="dataset='imdb': use one of"):
+    _load(path, "dataset=imdb")

@@ -123,10 +123,11 @@ def set_outputs(scorer: Scorer, params, s) -> dict:
   out["zlib"] = generative.zlib_attack(st["logprobs"], mask,
                                        list(s.answer_text))
   if s.paraphrased is not None:
-    out["truth_ratio"] = generative.truth_ratio(
+    # NaN for the pairs without a paraphrase and perturbed answers.
+    out["truth_ratio"] = np.where(s.truth, generative.truth_ratio(
         scorer.nll(params, s, s.paraphrased),
         scorer.nll(params, s, s.perturbed),
-        averaging=TRUTH_RATIO_AVERAGING)
+        averaging=TRUTH_RATIO_AVERAGING), np.nan)
   return out
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from mmul_jax import losses
 from mmul_jax import models
@@ -136,9 +137,11 @@ class Generation(base.Task):
     between the model's Df truth ratios and the retrained model's (whose
     scores are computed once and cached with it); the retrained model's
     own is 1. NaN where the data has no perturbed answers."""
-    reference = scores["retrained"]["df"].get("truth_ratio")
+    finite = lambda x: None if x is None or not np.isfinite(x).any() else (
+        x[np.isfinite(x)])
+    reference = finite(scores["retrained"]["df"].get("truth_ratio"))
     for name, metrics in evals.items():
-      mine = scores[name]["df"].get("truth_ratio")
+      mine = finite(scores[name]["df"].get("truth_ratio"))
       metrics["forget_quality"] = (
           float("nan") if reference is None or mine is None
           else generative.forget_quality(mine, reference))

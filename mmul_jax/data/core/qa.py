@@ -120,7 +120,8 @@ class QaSet:
 
   `prompt`/`answer` and their masks are `Encoder` arrays `(M, L)`;
   `paraphrased` `(M, A)` and `perturbed` `(M, K, A)` (with masks) where
-  the records have them, else None; `answer_text` the references ROUGE
+  the records have them, else None (`truth` marks the pairs that have
+  them); `answer_text` the references ROUGE
   compares with; `caption_owner` each pair's unit (an index into
   `image_ids`); `encoder` the `Encoder` that made them.
   """
@@ -136,6 +137,8 @@ class QaSet:
   perturbed: tuple[np.ndarray, np.ndarray] | None = None
   # How its arrays were made (decoding its generated answers reads it).
   encoder: Encoder | None = dataclasses.field(default=None, compare=False)
+  # (M,) the pairs with a paraphrase and perturbed answers (truth ratio).
+  truth: np.ndarray | None = None
 
   def __len__(self) -> int:
     return len(self.answer)
@@ -143,10 +146,12 @@ class QaSet:
 
 def load(split, image_ids, *, encoder: Encoder, layout,
          desc: str = "loading") -> QaSet:
-  """Every pair of the units `image_ids` (`QaSet`)."""
+  """Every pair of the units `image_ids` (`QaSet`). A pair whose
+  paraphrase or perturbed answers are empty (a source without them for
+  that question) is left out of `truth`, the pairs a truth ratio is
+  computed for."""
   records = split.records_for(image_ids)
-  ids, owner, questions, answers, para, pert = [], [], [], [], [], []
-  per_question = None
+  ids, owner, questions, answers, para, options = [], [], [], [], [], []
   for n, r in enumerate(tqdm(records, desc=desc, leave=False, mininterval=2)):
     rec = split.source[int(r)]
     ids.append(rec[layout.id_key])
@@ -159,19 +164,27 @@ def load(split, image_ids, *, encoder: Encoder, layout,
     questions += qs
     answers += ans
     owner += [n] * len(qs)
-    if PARAPHRASED in rec:
-      para += [decode_text(t) for t in rec[PARAPHRASED]]
-      wrong = [decode_text(t) for t in rec[PERTURBED]]
-      per_question = len(wrong) // max(len(qs), 1)
-      pert += wrong
+    p = [decode_text(t) for t in rec.get(PARAPHRASED, ())]
+    wrong = [decode_text(t) for t in rec.get(PERTURBED, ())]
+    k = len(wrong) // len(qs) if qs else 0
+    if len(p) != len(qs) or not k or len(wrong) != k * len(qs):
+      p, wrong, k = [""] * len(qs), [""] * len(qs), 1
+    para += p
+    options += [wrong[i * k:(i + 1) * k] for i in range(len(qs))]
   prompt, prompt_mask = encoder.prompts(questions)
   answer, answer_mask = encoder.answers(answers)
+  truth = np.asarray([bool(p) and all(o) for p, o in zip(para, options)],
+                     bool)
   paraphrased = perturbed = None
-  if para and per_question:
+  if truth.any():
+    k = max(len(o) for o, t in zip(options, truth) if t)
+    # Every pair gets k options (the unusable ones empty, outside `truth`).
+    flat = [x for o, t in zip(options, truth)
+            for x in ((o * k)[:k] if t else [""] * k)]
     paraphrased = encoder.answers(para)
-    tokens, mask = encoder.answers(pert)
-    shape = (len(questions), per_question, -1)
-    perturbed = tokens.reshape(shape), mask.reshape(shape)
+    tokens, mask = encoder.answers(flat)
+    perturbed = (tokens.reshape(len(questions), k, -1),
+                 mask.reshape(len(questions), k, -1))
   return QaSet(np.asarray(ids, np.int64), np.asarray(owner, np.int64),
                prompt, prompt_mask, answer, answer_mask, tuple(answers),
-               paraphrased, perturbed, encoder)
+               paraphrased, perturbed, encoder, truth)

@@ -25,10 +25,12 @@ def set_metrics(o: dict, forget: bool) -> dict:
   m = {k: 100.0 * float(np.mean(o[k])) for k in ROUGE}
   for k in ("p_answer", "exact_memorization", "extraction_strength"):
     m[k] = float(np.mean(o[k]))
-  if "truth_ratio" in o:
-    m["truth_ratio"] = float(np.mean(o["truth_ratio"]))
+  tr = np.asarray(o.get("truth_ratio", ()), np.float64)
+  tr = tr[np.isfinite(tr)]  # the pairs with options (`qa.QaSet.truth`)
+  if tr.size:
+    m["truth_ratio"] = float(np.mean(tr))
     m["truth_ratio_score"] = generative.truth_ratio_score(
-        o["truth_ratio"], "forget" if forget else "retain")
+        tr, "forget" if forget else "retain")
   return m
 
 
