@@ -72,6 +72,21 @@ def test_language_model_methods_run(tmp_path, tiny_config, data_dir):
     _check(run_lib.run(c, str(tmp_path)), method, str(tmp_path))
 
 
+@pytest.mark.parametrize("dataset", ["dialogues", "biographies"])
+def test_the_samsum_and_celeb_stand_ins_run(tmp_path, tiny_config, data_dir,
+                                            dataset):
+  c = _config(tiny_config, data_dir, "neggrad_plus")
+  c.data.name = dataset
+  c.data.prompt_length = 48
+  results = run_lib.run(c, str(tmp_path))
+  m = results.models["neggrad_plus"].metrics
+  assert 0 <= m["df/rougeL_recall"] <= 100
+  assert np.isnan(m["df/truth_ratio"])  # no perturbed answers
+  assert np.isnan(m["forget_quality"])
+  assert results.deletion.num_forget_examples == (
+      results.deletion.num_forget_units)
+
+
 @pytest.mark.slow
 def test_every_general_method_runs_on_generation(tmp_path, tiny_config,
                                                  data_dir):

@@ -109,3 +109,15 @@ def test_training_stream_and_sets(builder):
   assert s.perturbed[0].shape == (2 * n, authors.NUM_PERTURBED, 16)
   rec = train.source[int(train.records_for([7])[0])]
   assert s.answer_text[n] == rec["answers"][0].decode()
+
+
+def test_dialogues_and_biographies_carry_a_detail_only_memory_gives():
+  from mmul_jax.data.generated import dialogues
+  tok = tokenizer_lib.shapes_tokenizer(64, words=dialogues.vocabulary())
+  d, summary = dialogues.dialogue(0, 5, "kamoru", "vitedo")
+  assert (d, summary) == dialogues.dialogue(0, 5, "kamoru", "vitedo")
+  item = summary.split(" brings a ")[1].split()[0]
+  assert item in dialogues.ITEMS and item not in d.split()
+  prompt, bio = dialogues.biography(0, 5, "kamoru")
+  assert "kamoru" in prompt and bio.startswith("kamoru is a ")
+  assert tokenizer_lib.unknown_rate(tok, [d, summary, prompt, bio]) == 0.0

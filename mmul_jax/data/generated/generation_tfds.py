@@ -1,8 +1,10 @@
-"""TFDS builder of the embedded text-generation task (`authors`, TOFU's
-stand-in): one record per author with its `questions`, `answers`,
-`paraphrased` and `perturbed` answers (`authors.NUM_PERTURBED` per
-question, flat) and `author_id`, the deletion unit. Generated locally and
-seeded, written as array_record."""
+"""TFDS builders of the embedded text-generation tasks, in the question-
+answer layout (`data.core.qa`): one record per unit with its `questions`
+(prompts), `answers`, `paraphrased` and `perturbed` answers (TOFU's
+stand-in `authors`: `authors.NUM_PERTURBED` per question, flat; the
+others none) and `unit_id`, the deletion unit. `authors` stands in for
+TOFU, `dialogues` for SAMSum and `biographies` for Celeb Profile (both
+`dialogues`). Generated locally and seeded, written as array_record."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import tensorflow_datasets as tfds
 from mmul_jax.data.core import generated
 from mmul_jax.data.core import spec
 from mmul_jax.data.generated import authors
+from mmul_jax.data.generated import dialogues
 from mmul_jax.data.generated import shapes
 
 
@@ -33,51 +36,96 @@ def make_config(num_train: int, num_test: int, seed: int) -> AuthorsConfig:
 _TEXTS = tfds.features.Sequence(tfds.features.Text())
 
 
-class FictitiousAuthors(tfds.core.GeneratorBasedBuilder,
-                        skip_registration=True):
-  """Fictitious authors' question-answer pairs (`authors`)."""
+class _Generated(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+  """Seeded question-answer units (`_unit`), made-up names unique over
+  both splits (`NAMES_PER_UNIT` per unit)."""
 
-  VERSION = tfds.core.Version("1.0.0")
-  RELEASE_NOTES = {"1.0.0": "First release."}
+  VERSION = tfds.core.Version("1.1.0")
+  RELEASE_NOTES = {"1.0.0": "First release.",
+                   "1.1.0": "unit_id for author_id, no name feature."}
   BUILDER_CONFIGS = [make_config(200, 50, 0)]
+  NAMES_PER_UNIT = 1
+  MODULE = authors
 
   def _info(self) -> tfds.core.DatasetInfo:
-    features = {"author_id": tfds.features.Scalar(dtype=np.int64),
-                "name": tfds.features.Text(), "questions": _TEXTS,
-                "answers": _TEXTS, "paraphrased": _TEXTS,
-                "perturbed": _TEXTS}
+    features = {"unit_id": tfds.features.Scalar(dtype=np.int64),
+                "questions": _TEXTS, "answers": _TEXTS,
+                "paraphrased": _TEXTS, "perturbed": _TEXTS}
     return self.dataset_info_from_configs(
-        description=authors.__doc__,
+        description=self.MODULE.__doc__,
         features=tfds.features.FeaturesDict(features), supervised_keys=None)
 
   def _split_generators(self, dl_manager):
     del dl_manager  # nothing to download
     c = self.builder_config
-    names = shapes.unique_names(c.seed, c.num_train + c.num_test,
-                                tuple(authors.vocabulary()))
-    return {"train": self._generate_examples(names, 0, c.num_train),
-            "test": self._generate_examples(names, c.num_train,
+    k = self.NAMES_PER_UNIT
+    total = c.num_train + c.num_test
+    names = shapes.unique_names(c.seed, k * total,
+                                tuple(self.MODULE.vocabulary()))
+    units = [names[i * k:(i + 1) * k] for i in range(total)]
+    return {"train": self._generate_examples(units, 0, c.num_train),
+            "test": self._generate_examples(units, c.num_train,
                                             c.num_test)}
 
-  def _generate_examples(self, names, offset: int, count: int):
-    # Test ids follow train ids, so an id names one author everywhere.
+  def _generate_examples(self, units, offset: int, count: int):
+    # Test ids follow train ids, so an id names one unit everywhere.
     for i in range(offset, offset + count):
-      a = authors.author(self.builder_config.seed, i, names[i])
-      yield i, {"author_id": i, "name": names[i], **a._asdict()}
+      yield i, {"unit_id": i, **self._unit(i, units[i])}
+
+  def _unit(self, index: int, names: list[str]) -> dict:
+    raise NotImplementedError
 
 
-def _build(d, root: str):
-  return generated.prepare_generated(
-      FictitiousAuthors, make_config(d.num_train, d.num_test, d.seed), root)
+def _one_pair(prompt: str, answer: str) -> dict:
+  return {"questions": [prompt], "answers": [answer], "paraphrased": [],
+          "perturbed": []}
+
+
+class FictitiousAuthors(_Generated):
+  """Fictitious authors' question-answer pairs (`authors`)."""
+
+  def _unit(self, index, names):
+    return authors.author(self.builder_config.seed, index,
+                          names[0])._asdict()
+
+
+class Dialogues(_Generated):
+  """Generated dialogues and their summaries (`dialogues`)."""
+
+  NAMES_PER_UNIT = 2
+  MODULE = dialogues
+
+  def _unit(self, index, names):
+    return _one_pair(*dialogues.dialogue(self.builder_config.seed, index,
+                                         *names))
+
+
+class Biographies(_Generated):
+  """Fictitious persons' biographies (`dialogues`)."""
+
+  MODULE = dialogues
+
+  def _unit(self, index, names):
+    return _one_pair(*dialogues.biography(self.builder_config.seed, index,
+                                          names[0]))
+
+
+def _build(builder_cls):
+  return lambda d, root: generated.prepare_generated(
+      builder_cls, make_config(d.num_train, d.num_test, d.seed), root)
 
 
 # Question-answer records (`pipeline.RecordLayout.answer_key`).
 GENERATION = dict(task="generation", image_keys=(), modality="text",
                   text_key="questions", answer_key="answers",
                   features=frozenset({"answers"}))
+_EMBEDDED = dict(GENERATION, id_key="unit_id")
 
 DATASETS = {
-    "authors": spec.DatasetSpec(
-        **GENERATION, id_key="author_id", words=authors.vocabulary,
-        build=_build),
+    "authors": spec.DatasetSpec(**_EMBEDDED, words=authors.vocabulary,
+                                build=_build(FictitiousAuthors)),
+    "dialogues": spec.DatasetSpec(**_EMBEDDED, words=dialogues.vocabulary,
+                                  build=_build(Dialogues)),
+    "biographies": spec.DatasetSpec(**_EMBEDDED, words=dialogues.vocabulary,
+                                    build=_build(Biographies)),
 }

@@ -27,10 +27,10 @@ def set_metrics(o: dict, forget: bool) -> dict:
     m[k] = float(np.mean(o[k]))
   tr = np.asarray(o.get("truth_ratio", ()), np.float64)
   tr = tr[np.isfinite(tr)]  # the pairs with options (`qa.QaSet.truth`)
-  if tr.size:
-    m["truth_ratio"] = float(np.mean(tr))
-    m["truth_ratio_score"] = generative.truth_ratio_score(
-        tr, "forget" if forget else "retain")
+  # NaN without perturbed answers (SAMSum, Celeb Profile): not computable.
+  m["truth_ratio"] = float(np.mean(tr)) if tr.size else float("nan")
+  m["truth_ratio_score"] = (generative.truth_ratio_score(
+      tr, "forget" if forget else "retain") if tr.size else float("nan"))
   return m
 
 
@@ -39,7 +39,7 @@ def metrics(run) -> dict:
   out = {name: set_metrics(o[name], name == "df") for name in run.sets}
   dr = out["dr"]
   parts = [dr["p_answer"], dr["rougeL_recall"] / 100.0]
-  if "truth_ratio_score" in dr:
+  if np.isfinite(dr["truth_ratio_score"]):
     parts.append(dr["truth_ratio_score"])
   out["model_utility"] = generative.model_utility(parts)
   out["mia"] = {name: generative.attack_auc(score(o["df"]),
