@@ -144,3 +144,23 @@ def test_generation_starts_from_a_llama_checkpoint(tmp_path, tiny_config,
 def jax_leaves(tree):
   import jax
   return jax.tree.leaves(tree)
+
+
+def test_shadow_models_audit_generation(tmp_path, tiny_config, data_dir):
+  """K language models per kind under vmap: every generation
+  representation is audited, and retraining audited against itself is
+  indistinguishable (U-LiRA AUC 0.5 by construction)."""
+  from mmul_jax.unlearn import shadow
+  c = _config(tiny_config, data_dir, "npo")
+  c.train.num_steps = 4
+  c.unlearn.num_steps = 2
+  c.shadow.num_models = 3
+  c.shadow.methods = ("npo", "retrain")
+  c.tensorboard = False
+  record = shadow.run(c, str(tmp_path))
+  audit = record["audit"]
+  reps = {r.name for r in tasks.get("generation").representations}
+  assert reps <= set(audit["npo"]) and reps <= set(audit["original"])
+  for rep in reps:
+    assert audit["retrain"][rep]["ulira"]["auc"] == 0.5, rep
+    assert 0 <= audit["npo"][rep]["ulira"]["auc"] <= 1, rep
