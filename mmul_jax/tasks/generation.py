@@ -136,15 +136,20 @@ class Generation(base.Task):
     """TOFU's forget quality (`forget_quality`): the KS test's p-value
     between the model's Df truth ratios and the retrained model's (whose
     scores are computed once and cached with it); the retrained model's
-    own is 1. NaN where the data has no perturbed answers."""
+    own is 1. NaN where the data has no perturbed answers. MUSE's PrivLeak
+    (`privleak`, %): the Min-K% attack's AUC of Df against the held-out
+    set relative to the retrained model's (0 for the retrained model)."""
     finite = lambda x: None if x is None or not np.isfinite(x).any() else (
         x[np.isfinite(x)])
     reference = finite(scores["retrained"]["df"].get("truth_ratio"))
+    retrained_auc = evals["retrained"]["mia/min_k"]
     for name, metrics in evals.items():
       mine = finite(scores[name]["df"].get("truth_ratio"))
       metrics["forget_quality"] = (
           float("nan") if reference is None or mine is None
           else generative.forget_quality(mine, reference))
+      metrics["privleak"] = generative.privleak(metrics["mia/min_k"],
+                                                retrained_auc)
 
   def overall_score(self, metrics, original, *, max_dt_drop):
     """MU-Bench's generative score on fractions: (test ROUGE-L + 1 - Df
