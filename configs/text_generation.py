@@ -7,7 +7,9 @@ Hugging Face's layout): TOFU, MU-Bench's SAMSum and Celeb Profile.
       original=~/checkpoints/tofu_ft_llama2-7b,forget=10,method=npo
 
 `dataset`: tofu (its files in <data.manual_dir>/tofu/, docs/generation.md),
-samsum or celeb_profile. `model`: the pretrained checkpoint the retrained
+samsum or celeb_profile. `arch`: llama (Llama, Qwen2, Mistral, Phi-3
+checkpoints) or t5 (T5, flan-t5: MU-Bench's Seq2Seq LM for SAMSum).
+`model`: the pretrained checkpoint the retrained
 model starts from (and the original, without `original`); its
 tokenizer.json is the run's. `original`: a checkpoint already fine-tuned
 on the whole dataset (TOFU's `locuslab/tofu_ft_llama2-7b`), used as is.
@@ -31,7 +33,8 @@ _DATASETS = ("tofu", "samsum", "celeb_profile")
 
 def get_config(arg=None):
   o = config_schema.config_arg(
-      arg, dataset="tofu", model="~/checkpoints/Llama-2-7b-chat-hf",
+      arg, dataset="tofu", arch="llama",
+      model="~/checkpoints/Llama-2-7b-chat-hf",
       original="", forget="10", method="npo")
   if o.dataset not in _DATASETS:
     raise config_schema.ConfigError(
@@ -42,7 +45,7 @@ def get_config(arg=None):
   # TOFU's answers are a sentence or two; SAMSum's prompts are dialogues.
   c.data.prompt_length = 512 if o.dataset == "samsum" else 128
   c.data.answer_length = 128 if o.dataset == "samsum" else 192
-  c.model.arch = "llama"
+  c.model.arch = o.arch
   c.model.pretrained = o.model
   c.model.original = o.original
   c.model.dtype = "bfloat16"
@@ -65,7 +68,9 @@ def get_config(arg=None):
   c.unlearn.num_steps = 125
   c.unlearn.lora_rank = 8
   c.unlearn.lora_alpha = 32.0
-  c.unlearn.lora_targets = ("q_proj", "v_proj")
+  # T5 names its query and value projections q and v.
+  c.unlearn.lora_targets = (("q", "v") if o.arch == "t5"
+                            else ("q_proj", "v_proj"))
   c.eval.batch_size = 16
   c.method.name = o.method
   c.method.randlabel.target = "answers"

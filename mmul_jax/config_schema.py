@@ -191,7 +191,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
     raise ConfigError(
         f"model.arch = {config.model.arch!r} cannot run {config.data.name}, "
         f"a {spec.task} dataset: text generation datasets take a language "
-        "model (model.arch = 'llama') and language models take only them")
+        "model (model.arch = 'llama' or 't5') and language models take only "
+        "them")
   if config.model.arch == "vilt" and spec.task != "classification":
     raise ConfigError(
         f"model.arch = 'vilt' is ViLT's image(s)-and-text classifier; "

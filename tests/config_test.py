@@ -196,3 +196,10 @@ def test_the_text_generation_config_takes_each_dataset(dataset):
     assert c.unlearn.df_batch_size == 2  # forget01: two authors
   with pytest.raises(errors.ConfigError, match="dataset='imdb': use one of"):
     _load(path, "dataset=imdb")
+
+
+def test_the_text_generation_config_takes_a_t5_model():
+  path = os.path.join(CONFIG_DIR, "text_generation.py")
+  c = _load(path, "dataset=samsum,arch=t5")
+  config_schema.validate(c)
+  assert c.model.arch == "t5" and c.unlearn.lora_targets == ("q", "v")

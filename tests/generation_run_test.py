@@ -165,3 +165,38 @@ def test_shadow_models_audit_generation(tmp_path, tiny_config, data_dir):
   for rep in reps:
     assert audit["retrain"][rep]["ulira"]["auc"] == 0.5, rep
     assert 0 <= audit["npo"][rep]["ulira"]["auc"] <= 1, rep
+
+
+def test_an_encoder_decoder_summarises_the_samsum_stand_in(
+    tmp_path, tiny_config, data_dir):
+  """`model.arch = "t5"` (flan-t5's layout) through the loop: the prompt
+  encoded, greedy summaries from the cached seq2seq decoder, NPO."""
+  c = _config(tiny_config, data_dir, "npo")
+  c.data.name = "dialogues"
+  c.data.prompt_length = 48
+  c.model.arch = "t5"
+  results = run_lib.run(c, str(tmp_path))
+  m = results.models["npo"].metrics
+  assert 0 <= m["test/rougeL_recall"] <= 100
+  assert 0 < m["df/p_answer"] <= 1
+
+
+def test_a_t5_checkpoint_sizes_and_starts_the_model():
+  from mmul_jax import models
+  from mmul_jax.pretrained import t5_weights
+  path = os.path.join(os.path.dirname(__file__), "fixtures", "t5_golden",
+                      "flan")
+  model = models.build({"arch": "t5", "pretrained": path},
+                       generation=True)
+  assert model.cfg == t5_weights.model_config(path)
+  _, want = t5_weights.load(path)
+  zeros = jax_leaves(want)
+  params = t5_weights.load_towers(
+      path, {"params": jax_tree_zeros(want["params"])}, {})
+  for a, b in zip(jax_leaves(params), zeros):
+    np.testing.assert_array_equal(a, b)
+
+
+def jax_tree_zeros(tree):
+  import jax
+  return jax.tree.map(np.zeros_like, tree)

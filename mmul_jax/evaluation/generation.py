@@ -2,7 +2,8 @@
 one teacher-forced pass per answer (its tokens' log-probabilities, the
 argmax predictions and the vocabulary statistics Min-K%++ standardises
 with), one for each paraphrased and perturbed answer, and greedy decoding
-with the key-value cache (`models.decoding.generate`) for ROUGE.
+with the key-value cache (`models.language_layouts`: decoder-only or
+encoder-decoder) for ROUGE.
 
 The metric family `generation` reads them: ROUGE-1/2/L (F1 and recall)
 on every set, TOFU's answer probability, truth ratio and its statistic
@@ -25,26 +26,12 @@ from tqdm.auto import tqdm
 from mmul_jax.evaluation import evaluate as evaluate_lib
 from mmul_jax.evaluation import generative
 from mmul_jax.evaluation.evaluators import forward as forward_lib
-from mmul_jax.models import decoding
+from mmul_jax.models import language_layouts
 
 # Truth-ratio averaging of the perturbed answers (`generative.truth_ratio`):
 # the TOFU paper's mean of probabilities.
 TRUTH_RATIO_AVERAGING = "arithmetic"
 MIN_K = 0.4  # Min-K% and Min-K%++'s fraction of least likely tokens
-
-
-def answer_logits(logits: jax.Array, prompt_length: int,
-                  answer_length: int) -> jax.Array:
-  """The next-token logits that score each answer token `(B, A, V)`, from
-  the logits of `[prompt, answer]` (the prompt's last position predicts
-  the answer's first token)."""
-  return logits[:, prompt_length - 1:prompt_length + answer_length - 1]
-
-
-def joined(prompt, prompt_mask, answer, answer_mask):
-  """`[prompt, answer]` tokens and mask, the model's input."""
-  return (jnp.concatenate([prompt, answer], 1),
-          jnp.concatenate([prompt_mask, answer_mask], 1))
 
 
 class Scorer:
@@ -54,11 +41,13 @@ class Scorer:
   def __init__(self, model, *, batch_size: int):
     self.batch_size = batch_size
     self.model = model
+    self.layout = language_layouts.for_model(model)
+    lm = self.layout
 
     def stats(p, prompt, prompt_mask, answer, answer_mask):
-      tokens, mask = joined(prompt, prompt_mask, answer, answer_mask)
-      z = answer_logits(model.apply(p, tokens, mask), prompt.shape[1],
-                        answer.shape[1])
+      batch = {"prompt": prompt, "prompt_mask": prompt_mask,
+               "answer": answer, "answer_mask": answer_mask}
+      z = lm.answer_logits(model.apply(p, *lm.inputs(batch)), batch)
       logp = jax.nn.log_softmax(z, axis=-1)
       prob = jnp.exp(logp)
       mu = jnp.sum(prob * logp, -1)
@@ -96,7 +85,7 @@ class Scorer:
     text."""
     e = s.encoder
     out = evaluate_lib.batched(
-        lambda *a: decoding.generate(
+        lambda *a: self.layout.generate(
             self.model, params, *a, max_new_tokens=e.answer_length,
             stop_ids=(e.eos,), pad_id=e.pad),
         (s.prompt, s.prompt_mask), self.batch_size)

@@ -30,9 +30,9 @@ import jax
 import jax.numpy as jnp
 
 from mmul_jax import losses
-from mmul_jax.evaluation import generation as generation_eval
 from mmul_jax.methods import base
 from mmul_jax.methods import terms
+from mmul_jax.models import language_layouts
 from mmul_jax.tasks import model_terms
 
 RETAIN_LOSSES = ("nll", "kl", "hidden")
@@ -40,20 +40,20 @@ RETAIN_LOSSES = ("nll", "kl", "hidden")
 
 def _run(model, params, batch, answer: str, *, rng, train: bool,
          hidden=False):
-  """The answer's logits `(B, A, V)` (and the states `hidden` asks for)
-  on `[prompt, batch[answer]]`; `train`: the model being unlearned,
-  else a frozen one (no gradient)."""
-  tokens, mask = generation_eval.joined(
-      batch["prompt"], batch["prompt_mask"], batch[answer],
-      batch[f"{answer}_mask"])
-  out = model.apply(params, tokens, mask, hidden=hidden, train=train,
-                    rngs={"dropout": rng} if train else None)
+  """The answer's logits `(B, A, V)`, the states `hidden` asks for (a
+  decoder-only model's) and their token mask, on the prompt and
+  `batch[answer]`; `train`: the model being unlearned, else a frozen one
+  (no gradient)."""
+  lm = language_layouts.for_model(model)
+  inputs = lm.inputs(batch, answer)
+  extra = {} if hidden is False else {"hidden": hidden}
+  out = model.apply(params, *inputs, train=train,
+                    rngs={"dropout": rng} if train else None, **extra)
   if not train:
     out = jax.lax.stop_gradient(out)
   logits, states = out if hidden is not False else (out, None)
-  z = generation_eval.answer_logits(logits, batch["prompt"].shape[1],
-                                    batch[answer].shape[1])
-  return z, states, mask
+  return (lm.answer_logits(logits, batch, answer), states,
+          inputs[1] if hidden is not False else None)
 
 
 def _nll(model, params, batch, answer: str, *, rng, train: bool,
@@ -168,25 +168,33 @@ def build_rmu(ctx: base.Context) -> base.Plan:
       hidden_retain(ctx.model, layer=layer, tokens="all"))
 
 
-def _check_retain(h) -> list[str]:
+def _needs_states(config, what: str) -> list[str]:
+  """The hidden states are a decoder-only model's (`language_layouts`)."""
+  if config.model.arch != "llama":
+    return [f"{what} reads a decoder-only model's hidden states; "
+            f"model.arch is {config.model.arch!r} (use 'llama')"]
+  return []
+
+
+def _check_retain(h, config) -> list[str]:
   if h.retain_loss not in RETAIN_LOSSES:
     return [f"retain_loss must be one of {list(RETAIN_LOSSES)}"]
+  if h.retain_loss == "hidden":
+    return _needs_states(config, "retain_loss 'hidden'")
   return []
 
 
 def check_simnpo(h, config) -> list[str]:
-  del config
   return (base.require_numbers(h, ("beta",), minimum=0.0, exclusive=True)
           + base.require_numbers(h, ("delta",), minimum=0.0)
           + base.require_numbers(h, ("retain_weight",), minimum=0.0)
-          + _check_retain(h))
+          + _check_retain(h, config))
 
 
 def check_idkdpo(h, config) -> list[str]:
-  del config
   return (base.require_numbers(h, ("beta",), minimum=0.0, exclusive=True)
           + base.require_numbers(h, ("retain_weight",), minimum=0.0)
-          + _check_retain(h))
+          + _check_retain(h, config))
 
 
 def check_rmu(h, config) -> list[str]:
@@ -194,6 +202,7 @@ def check_rmu(h, config) -> list[str]:
               + base.require_numbers(h, ("steering",), minimum=0.0,
                                      exclusive=True)
               + base.require_numbers(h, ("retain_weight",), minimum=0.0))
+  problems += _needs_states(config, "RMU")
   m = config.model
   if (not problems and not (m.pretrained or m.original)
       and h.layer > m.text_layers):

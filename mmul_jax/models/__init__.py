@@ -242,8 +242,33 @@ def build_llama(model_config) -> LlamaForCausalLM:
   return LlamaForCausalLM(cfg, dtype=dtype, remat=bool(c.get("remat")))
 
 
+def build_t5(model_config) -> T5ForConditionalGeneration:
+  """`T5ForConditionalGeneration` sized by the config.json of
+  `model.pretrained` (else `model.original`) where one is set, else by
+  the `text_*` keys: `text_layers` encoder and decoder blocks each,
+  `text_width` wide, `text_heads` heads of `text_width / text_heads`,
+  a gated-GELU MLP of `mlp_ratio` x the width (flan-t5's), an untied
+  head; `remat` rematerialises each block in the backward pass."""
+  c = dict(model_config)
+  dtype = jnp.dtype(c.get("dtype", "float32"))
+  path = os.path.expanduser(c.get("pretrained") or c.get("original") or "")
+  if path:
+    import importlib  # pylint: disable=g-import-not-at-top
+    weights = importlib.import_module("mmul_jax.pretrained.t5_weights")
+    cfg = weights.model_config(path)
+  else:
+    width, heads = c["text_width"], c["text_heads"]
+    cfg = T5Config(
+        vocab_size=c["vocab_size"], d_model=width, d_kv=width // heads,
+        d_ff=round(c["mlp_ratio"] * width), num_layers=c["text_layers"],
+        num_decoder_layers=c["text_layers"], num_heads=heads, gated=True,
+        act="gelu_new", tie_embeddings=False, scale_decoder_outputs=False)
+  return T5ForConditionalGeneration(cfg, dtype=dtype,
+                                    remat=bool(c.get("remat")))
+
+
 # The language models' builders, by `model.arch` (generation tasks).
-LANGUAGE_MODELS = {"llama": build_llama}
+LANGUAGE_MODELS = {"llama": build_llama, "t5": build_t5}
 
 # The builders of the unimodal image classifiers, by `model.arch`.
 IMAGE_CLASSIFIERS = {"vit": build_vit, "resnet": build_resnet}
@@ -282,6 +307,8 @@ ARCH_KEYS = {
     "llama": ("pretrained", "original", "vocab_size", "context_length",
               "text_positions", "text_width", "text_layers", "text_heads",
               "kv_heads", "mlp_ratio", "rope_theta", "remat", "dtype"),
+    "t5": ("pretrained", "original", "vocab_size", "text_width",
+           "text_layers", "text_heads", "mlp_ratio", "remat", "dtype"),
     "resnet": ("resnet_block", "resnet_stem_width", "resnet_widths",
                "resnet_depths", "resnet_downsample_first_stage",
                "resnet_downsample_in_bottleneck", "dtype"),
@@ -298,6 +325,6 @@ __all__ = ["ARCH_KEYS", "AlbefClassifier", "AlbefRetrieval", "BERT_LAYOUTS",
            "SpeechClassifier", "T5Config", "T5ForConditionalGeneration",
            "TextClassifier", "VideomaeClassifier",
            "ViltClassifier", "VitClassifier", "build", "build_albef",
-           "build_bert", "build_blip", "build_llama", "build_resnet", "build_speech",
+           "build_bert", "build_blip", "build_llama", "build_t5", "build_resnet", "build_speech",
            "build_videomae", "build_vilt",
            "build_vit", "preset"]

@@ -79,7 +79,7 @@ IMAGE_CLASSIFIERS = ("vit", "resnet")
 # tasks only, sized by their checkpoint's config.json.
 SPEECH_CLASSIFIERS = ("wav2vec2", "hubert")
 # The language models (`models.LANGUAGE_MODELS`), for generation tasks.
-LANGUAGE_MODELS = ("llama",)
+LANGUAGE_MODELS = ("llama", "t5")
 # The architectures sized by their checkpoint's config.json, which must be
 # set (`pretrained` or `original`), not by `model.*` keys.
 CHECKPOINT_SIZED = SPEECH_CLASSIFIERS + ("videomae",)
@@ -105,7 +105,7 @@ def _widths_and_depths(config) -> None:
   m = config.model
   if m.arch in LANGUAGE_MODELS and not (m.pretrained or m.original) and (
       m.text_width % m.text_heads
-      or m.text_heads % (m.kv_heads or m.text_heads)):
+      or m.text_heads % (m.kv_heads or m.text_heads)):  # T5: kv_heads 0
     raise errors.ConfigError(
         f"model.text_width ({m.text_width}) must be a multiple of "
         f"model.text_heads ({m.text_heads}), and model.text_heads of "
@@ -160,7 +160,10 @@ MODEL = Section("model", {
                 "or `llama` (a decoder-only language model in the Llama "
                 "layout, sized by the `text_*` keys, `kv_heads` and "
                 "`rope_theta`, or by the config.json of `pretrained`: "
-                "Llama, Qwen2, Mistral, Phi-3; text generation tasks)",
+                "Llama, Qwen2, Mistral, Phi-3; text generation tasks) "
+                "or `t5` (a T5 encoder-decoder, flan-t5's layout, sized by "
+                "the `text_*` keys or the config.json of `pretrained`; "
+                "text generation tasks)",
                 one_of(("clip", "blip", "vilt", "albef") + IMAGE_CLASSIFIERS
                        + TEXT_CLASSIFIERS + CHECKPOINT_SIZED
                        + LANGUAGE_MODELS)),
@@ -235,9 +238,9 @@ MODEL = Section("model", {
     "rope_theta": Key(10000.0, "`llama`: the rotary positions' base",
                       Check(lambda v: isinstance(v, (int, float)) and v > 0,
                             "{key} must be a number > 0, got {value!r}")),
-    "remat": Key(False, "`llama`: rematerialise each layer in the backward "
-                 "pass (`jax.checkpoint`): less memory, more compute, the "
-                 "same numbers", _BOOL),
+    "remat": Key(False, "`llama`, `t5`: rematerialise each layer in the "
+                 "backward pass (`jax.checkpoint`): less memory, more "
+                 "compute, the same numbers", _BOOL),
     "tubelet_size": Key(2, "video datasets: frames per tubelet token",
                         POSITIVE_INT),
 }, rules=(_shapes, _widths_and_depths))

@@ -306,7 +306,12 @@ class T5ForConditionalGeneration(nn.Module):
               else self.lm_head(x)).astype(jnp.float32)
     return logits if cache is None else (logits, cache)
 
-  def __call__(self, ids, mask, decoder_ids, decoder_mask=None):
+  def __call__(self, ids, mask, decoder_ids, decoder_mask=None, *,
+               train: bool = False):
+    """The decoder's logits `(B, T, V)` for `decoder_ids` over the encoded
+    `ids`; `train` is accepted for the training loop's calls and changes
+    nothing (no dropout)."""
+    del train
     if decoder_mask is None:
       decoder_mask = jnp.ones(decoder_ids.shape, bool)
     return self.decode(decoder_ids, decoder_mask, self.encode(ids, mask),

@@ -76,6 +76,33 @@ def check_keys(path: str, model_cfg, wanted: dict, *,
         + f". {remedy}")
 
 
+def language_model_keys(path: str, vocab_size: int) -> dict:
+  """The `model.*` keys a run on language-model checkpoint `path` sets:
+  its embedding rows (`vocab_size`) and the end-of-text id of the
+  tokenizer beside it (when it has one); the architecture itself is read
+  from config.json (`models.LANGUAGE_MODELS`)."""
+  tok = tokenizer.checkpoint_tokenizer(
+      path if os.path.isdir(path) else os.path.dirname(path))
+  end = None if tok is None else tokenizer.eot_id(tok)
+  return {"vocab_size": vocab_size, **({} if end is None
+                                       else {"eot_id": end})}
+
+
+def check_language_model(path: str, model_cfg, arch: str, wanted: dict, *,
+                         what: str) -> None:
+  """Raises `ConfigError` if `model.arch` is not `arch` or a key of
+  `wanted` (`language_model_keys`) differs from the checkpoint's."""
+  if model_cfg["arch"] != arch:
+    raise errors.ConfigError(f"{path} is {what}; set model.arch = {arch!r}")
+  diff = [f"model.{k} = {model_cfg[k]!r} but the checkpoint has {v!r}"
+          for k, v in wanted.items() if model_cfg[k] != v]
+  if diff:
+    raise errors.ConfigError(
+        f"the model config does not match {path}: " + "; ".join(diff)
+        + f". Set these keys (pretrained.{arch}_weights.model_keys(path) "
+        "gives them)")
+
+
 def import_whole(path: str, params: dict, import_params) -> dict:
   """`params` (a `{"params": ...}` tree) with every weight from the
   checkpoint `path` by `import_params(numpy tree, path)`: the

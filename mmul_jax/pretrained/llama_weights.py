@@ -21,7 +21,6 @@ import os
 import numpy as np
 
 from mmul_jax import errors
-from mmul_jax.data.core import tokenizer
 from mmul_jax.models import llama
 from mmul_jax.pretrained import clip_weights
 from mmul_jax.pretrained import hf_state
@@ -129,29 +128,17 @@ def import_params(params: dict, path: str) -> dict:
 
 
 def model_keys(path: str) -> dict:
-  """The `model.*` keys a run on the checkpoint sets: its vocabulary
-  (embedding rows) and end-of-text id (from the tokenizer beside it);
-  the architecture itself is read from config.json (`models.build_llama`)."""
-  vocab = model_config(path).vocab_size
-  tok = tokenizer.checkpoint_tokenizer(
-      path if os.path.isdir(path) else os.path.dirname(path))
-  end = None if tok is None else tokenizer.eot_id(tok)
-  return {"vocab_size": vocab, **({} if end is None else {"eot_id": end})}
+  """The `model.*` keys a run on the checkpoint sets
+  (`hf_state.language_model_keys`)."""
+  return hf_state.language_model_keys(path, model_config(path).vocab_size)
 
 
 def check_model_config(path: str, model_cfg) -> None:
   """Raises `ConfigError` naming the `model.*` keys that differ from the
   checkpoint's (`model_keys`), and `CheckpointError` for a checkpoint this
   port cannot read (`model_config`)."""
-  if model_cfg["arch"] != "llama":
-    raise errors.ConfigError(
-        f"{path} is a Llama-layout language model; set model.arch = 'llama'")
-  diff = [f"model.{k} = {model_cfg[k]!r} but the checkpoint has {v!r}"
-          for k, v in model_keys(path).items() if model_cfg[k] != v]
-  if diff:
-    raise errors.ConfigError(
-        f"the model config does not match {path}: " + "; ".join(diff)
-        + ". Set these keys (llama_weights.model_keys(path) gives them)")
+  hf_state.check_language_model(path, model_cfg, "llama", model_keys(path),
+                                what="a Llama-layout language model")
 
 
 def load_towers(path: str, params: dict, model_cfg) -> dict:

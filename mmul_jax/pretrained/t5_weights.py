@@ -74,6 +74,27 @@ def model_config(path: str, state: dict | None = None) -> t5.T5Config:
       decoder_start_id=int(c.get("decoder_start_token_id") or 0))
 
 
+def model_keys(path: str) -> dict:
+  """The `model.*` keys a run on the checkpoint sets
+  (`hf_state.language_model_keys`)."""
+  return hf_state.language_model_keys(path, int(_config(path)["vocab_size"]))
+
+
+def check_model_config(path: str, model_cfg) -> None:
+  """Raises `ConfigError` naming the `model.*` keys that differ from the
+  checkpoint's (`model_keys`)."""
+  model_config(path)  # a checkpoint this port cannot read: one line
+  hf_state.check_language_model(path, model_cfg, "t5", model_keys(path),
+                                what="a T5 encoder-decoder")
+
+
+def load_towers(path: str, params: dict, model_cfg) -> dict:
+  """`params` (a `{"params": ...}` tree) with the checkpoint's tensors."""
+  del model_cfg  # the architecture is the checkpoint's (`model_config`)
+  return hf_state.import_whole(path, params, lambda p, path: (
+      hf_state.import_state(p, _state(path), source=path)))
+
+
 def load(path: str, dtype=np.float32):
   """`(module, params)` of the checkpoint at `path`, names and shapes
   checked (`hf_state.import_state`)."""

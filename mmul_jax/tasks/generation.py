@@ -22,6 +22,7 @@ import numpy as np
 
 from mmul_jax import losses
 from mmul_jax import models
+from mmul_jax.models import language_layouts
 from mmul_jax.evaluation import example_scores
 from mmul_jax.evaluation import generation as generation_eval
 from mmul_jax.evaluation import evaluators
@@ -71,21 +72,32 @@ class Generation(base.Task):
   def num_classes(self) -> int:
     return 0
 
+  # The built model's layout (`models.language_layouts`), set by
+  # `build_model`: what `model_inputs` and the answer's logits follow.
+  layout = None
+
   def build_model(self, model_config):
-    return models.build(model_config, generation=True)
+    model = models.build(model_config, generation=True)
+    self.layout = language_layouts.for_model(model)
+    return model
 
   def init_params(self, model, config, seed: int):
     d = config.data
-    tokens = jnp.zeros((1, d.prompt_length + d.answer_length), jnp.int32)
-    return jax.jit(model.init)(jax.random.key(seed), tokens)
+    zeros = lambda n: (jnp.zeros((1, n), jnp.int32), jnp.ones((1, n), bool))
+    prompt, prompt_mask = zeros(d.prompt_length)
+    answer, answer_mask = zeros(d.answer_length)
+    batch = {"prompt": prompt, "prompt_mask": prompt_mask,
+             "answer": answer, "answer_mask": answer_mask}
+    inputs = language_layouts.for_model(model).inputs(batch)
+    return jax.jit(model.init)(jax.random.key(seed), *inputs)
 
   def model_inputs(self, batch):
-    return generation_eval.joined(batch["prompt"], batch["prompt_mask"],
-                                  batch["answer"], batch["answer_mask"])
+    if self.layout is None:
+      raise RuntimeError("build_model sets the generation task's layout")
+    return self.layout.inputs(batch)
 
   def _answer_logits(self, logits, batch):
-    return generation_eval.answer_logits(logits, batch["prompt"].shape[1],
-                                         batch["answer"].shape[1])
+    return self.layout.answer_logits(logits, batch)
 
   def training_loss(self, model, *, itm_weight=1.0, axis_name=None):
     del itm_weight, axis_name  # no matching head, no in-batch negatives
@@ -113,7 +125,7 @@ class Generation(base.Task):
       true = jax.nn.one_hot(batch["answer"], z.shape[-1], dtype=bool)
       return {"answer": (z, true, batch["answer_mask"])}
 
-    return model.__call__, views
+    return None, views
 
   def evaluator(self, model, config):
     scorer = generation_eval.Scorer(model, batch_size=config.eval.batch_size)

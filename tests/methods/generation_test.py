@@ -211,3 +211,43 @@ def test_rmu_steers_the_chosen_layers_states(setup):
   want = np.mean((sq * mask).sum(-1) / mask.sum(-1))
   assert _apply(term, params, original, batch) == pytest.approx(want,
                                                                 rel=1e-5)
+
+
+def test_t5_scores_each_answer_token_behind_the_shifted_answer():
+  """An encoder-decoder's training loss reads the decoder on the answer
+  shifted right behind its start token: each token's log-probability
+  equals the one decoding the answer's prefix alone gives."""
+  c = _config()
+  c.model.arch = "t5"
+  c.model.text_layers = 1
+  task = tasks.for_dataset(datasets.DATASETS["authors"])
+  model = task.build_model(c.model)
+  params = task.init_params(model, c, 0)
+  batch = _batch(10)
+  nll, _ = task.training_loss(model)(params, batch, jax.random.key(0))
+  start = model.cfg.decoder_start_id
+  for i in (0, 3):
+    n = int(batch["answer_mask"][i].sum())
+    total = 0.0
+    for t in range(n):
+      prefix = np.asarray([[start, *batch["answer"][i, :t]]], np.int32)
+      logits = model.apply(params, batch["prompt"][i:i + 1],
+                           batch["prompt_mask"][i:i + 1], prefix)
+      z = np.asarray(logits[0, -1], np.float64)
+      total -= z[batch["answer"][i, t]] - np.log(np.exp(z).sum())
+    assert float(nll[i]) == pytest.approx(total / n, rel=1e-4)
+
+
+def test_hidden_states_methods_need_a_decoder_only_model():
+  from mmul_jax import errors
+  c = _config()
+  c.model.arch = "t5"
+  c.method.name = "rmu"
+  with pytest.raises(errors.ConfigError, match="RMU reads a decoder-only"):
+    config_schema.validate(c)
+  c.method.name = "simnpo"
+  c.method.simnpo.retain_loss = "hidden"
+  with pytest.raises(errors.ConfigError, match="retain_loss 'hidden'"):
+    config_schema.validate(c)
+  c.method.simnpo.retain_loss = "kl"
+  config_schema.validate(c)
