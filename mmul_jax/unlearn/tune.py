@@ -115,6 +115,10 @@ def check_setting(path: str, name: str, setting) -> None:
         f"{setting!r}")
   base = config_schema.default_config()
   base.method.name = name
+  if not methods.get(name).runs_on(tasks.get(
+      datasets.spec_of(base.data).task).name):
+    # The language-model methods: checked on the embedded generation task.
+    base.data.name, base.model.arch = "authors", "llama"
   defaults = config_schema.flatten(base)
   allowed = {k for k in defaults
              if k.startswith(("unlearn.", f"method.{name}."))}

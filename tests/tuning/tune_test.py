@@ -177,3 +177,16 @@ def test_bad_tuning_config_is_one_clear_error(tiny_config, key, value,
   c.update_from_flattened_dict({key: value})
   with pytest.raises(config_schema.ConfigError, match=message):
     config_schema.validate(c)
+
+
+def test_tuned_settings_of_language_model_methods_are_read(tmp_path):
+  path = tmp_path / "tuned.json"
+  settings = {"idkdpo": {"unlearn.learning_rate": 8.7e-4,
+                         "method.idkdpo.beta": 0.123},
+              "rmu": {"method.rmu.steering": 2.4}}
+  path.write_text(json.dumps({"settings": settings}))
+  assert tune.read_settings(str(path)) == settings
+  path.write_text(json.dumps({"settings": {"rmu": {
+      "method.rmu.steering": -1.0}}}))
+  with pytest.raises(Exception, match="rmu.*steering"):
+    tune.read_settings(str(path))
