@@ -42,6 +42,7 @@ def _check(results, method, workdir):
       assert 0 <= m.metrics[f"{split}/rougeL_recall"] <= 100
       assert 0 < m.metrics[f"{split}/p_answer"] <= 1
       assert m.metrics[f"{split}/truth_ratio"] > 0
+      assert 0 <= m.metrics[f"{split}/verbmem"] <= 100
     assert 0 <= m.metrics["auc/p_answer/mean"] <= 1
     assert 0 <= m.metrics["mia/min_k"] <= 1
     assert 0 <= m.metrics["model_utility"] <= 1
@@ -191,6 +192,7 @@ def test_an_encoder_decoder_summarises_the_samsum_stand_in(
   m = results.models["npo"].metrics
   assert 0 <= m["test/rougeL_recall"] <= 100
   assert 0 < m["df/p_answer"] <= 1
+  assert np.isnan(m["df/verbmem"])  # no continuation of an answer
 
 
 def test_a_t5_checkpoint_sizes_and_starts_the_model():

@@ -7,7 +7,10 @@ encoder-decoder) for ROUGE.
 
 The metric family `generation` reads them: ROUGE-1/2/L (F1 and recall)
 on every set, TOFU's answer probability, truth ratio and its statistic
-(the forget set's min(TR, 1/TR) on Df, max(0, 1 - TR) elsewhere), the
+(the forget set's min(TR, 1/TR) on Df, max(0, 1 - TR) elsewhere), MUSE's
+verbatim memorisation (`verbatim_prompts`: ROUGE-L F1 of the greedy
+continuation of half an answer; decoder-only models) and knowledge
+memorisation (ROUGE on the question-answer pairs themselves), the
 model utility of the sets the data has (the harmonic mean of Dr's
 probability, ROUGE-L recall and truth-ratio statistic: the embedded data
 has no real-authors or world-facts sets, so TOFU's nine statistics are
@@ -80,16 +83,31 @@ class Scorer:
     nll = generative.mean_nll(lp, mask.reshape(len(rows), -1))
     return nll.reshape(len(s), k) if tokens.ndim == 3 else nll
 
-  def generate(self, params, s) -> list[str]:
+  def generate(self, params, s, prompt=None) -> list[str]:
     """Each prompt's greedy answer (at most `answer_length` tokens), as
-    text."""
+    text; `prompt`: other `(tokens, mask)` prompts for the same pairs."""
     e = s.encoder
     out = evaluate_lib.batched(
         lambda *a: self.layout.generate(
             self.model, params, *a, max_new_tokens=e.answer_length,
             stop_ids=(e.eos,), pad_id=e.pad),
-        (s.prompt, s.prompt_mask), self.batch_size)
+        prompt or (s.prompt, s.prompt_mask), self.batch_size)
     return e.decode(*out)
+
+
+def verbatim_prompts(s) -> tuple[np.ndarray, np.ndarray, list[str]]:
+  """MUSE's verbatim-memorisation probe on question-answer pairs: each
+  prompt followed by the first half of its answer's tokens (the end of
+  text aside), and the rest of the answer as the reference text."""
+  n = s.answer_mask.sum(1) - 1  # the answer's tokens before the end
+  half = n // 2
+  k = int(half.max()) if len(half) else 0
+  cut = np.arange(k)[None, :] < half[:, None]
+  prompt = np.concatenate([s.prompt, np.where(cut, s.answer[:, :k], 0)], 1)
+  mask = np.concatenate([s.prompt_mask, cut], 1)
+  rest = [s.encoder.decode(row[h:m][None], np.asarray([m - h]))[0]
+          for row, h, m in zip(s.answer, half, n)]
+  return prompt.astype(np.int32), mask, rest
 
 
 def set_outputs(scorer: Scorer, params, s) -> dict:
@@ -109,6 +127,10 @@ def set_outputs(scorer: Scorer, params, s) -> dict:
   texts = scorer.generate(params, s)
   out["generated"] = texts
   out.update(generative.rouge(texts, list(s.answer_text)))
+  if scorer.layout.hidden_states:  # a decoder-only model continues text
+    prompt, prompt_mask, rest = verbatim_prompts(s)
+    continued = scorer.generate(params, s, prompt=(prompt, prompt_mask))
+    out["verbmem"] = generative.rouge(continued, rest)["rougeL_f1"]
   out["zlib"] = generative.zlib_attack(st["logprobs"], mask,
                                        list(s.answer_text))
   if s.paraphrased is not None:
@@ -137,7 +159,7 @@ def forward(scorer: Scorer, params, sets: dict, *,
 # The per-example scores a generation run saves (`example_scores`).
 SCORE_KEYS = ("mean_nll", "p_answer", "min_k", "min_k_plus_plus", "zlib",
               "rougeL_recall", "exact_memorization", "extraction_strength",
-              "truth_ratio")
+              "truth_ratio", "verbmem")
 
 
 def example_scores(outputs: dict) -> dict:

@@ -121,3 +121,23 @@ def test_dialogues_and_biographies_carry_a_detail_only_memory_gives():
   prompt, bio = dialogues.biography(0, 5, "kamoru")
   assert "kamoru" in prompt and bio.startswith("kamoru is a ")
   assert tokenizer_lib.unknown_rate(tok, [d, summary, prompt, bio]) == 0.0
+
+
+def test_verbatim_probe_continues_half_of_each_answer(builder):
+  from mmul_jax.evaluation import generation as generation_eval
+  spec = datasets.DATASETS["authors"]
+  train, _ = datasets.index_splits(builder, spec)
+  tok, _ = _encoder()
+  shape = pipeline.InputShape(prompt_length=10, answer_length=16)
+  s = pipeline.load_pairs(train, [2], tok=tok, shape=shape, layout=spec)
+  prompt, mask, rest = generation_eval.verbatim_prompts(s)
+  for i in range(len(s)):
+    n = int(s.answer_mask[i].sum()) - 1  # without the end of text
+    half = n // 2
+    np.testing.assert_array_equal(prompt[i, :10], s.prompt[i])
+    np.testing.assert_array_equal(prompt[i, 10:10 + half], s.answer[i, :half])
+    assert not mask[i, 10 + half:].any()
+    assert rest[i] == s.encoder.decode(s.answer[i:i + 1, half:n],
+                                       np.asarray([n - half]))[0]
+    full = s.answer_text[i].replace(" .", ".")
+    assert full.endswith(rest[i])

@@ -1,7 +1,7 @@
 """A language model's metrics on question-answer sets (`evaluation.
 generation`): per set ROUGE (`<set>/rougeL_recall`, ... in %), TOFU's
-answer probability and truth ratio with its statistic, exact memorisation
-and extraction strength; Dr's model utility; and the membership attacks'
+answer probability and truth ratio with its statistic, exact memorisation,
+extraction strength and MUSE's verbatim memorisation (`verbmem`, %); Dr's model utility; and the membership attacks'
 AUCs (`mia/<attack>`) of Df (members) against the held-out set (higher:
 Df looks more like training data)."""
 
@@ -25,6 +25,9 @@ def set_metrics(o: dict, forget: bool) -> dict:
   m = {k: 100.0 * float(np.mean(o[k])) for k in ROUGE}
   for k in ("p_answer", "exact_memorization", "extraction_strength"):
     m[k] = float(np.mean(o[k]))
+  # MUSE's VerbMem in % (NaN for an encoder-decoder: no continuation).
+  m["verbmem"] = (100.0 * float(np.mean(o["verbmem"])) if "verbmem" in o
+                  else float("nan"))
   tr = np.asarray(o.get("truth_ratio", ()), np.float64)
   tr = tr[np.isfinite(tr)]  # the pairs with options (`qa.QaSet.truth`)
   # NaN without perturbed answers (SAMSum, Celeb Profile): not computable.
