@@ -251,3 +251,18 @@ def test_hidden_states_methods_need_a_decoder_only_model():
     config_schema.validate(c)
   c.method.simnpo.retain_loss = "kl"
   config_schema.validate(c)
+
+
+def test_hidden_retain_compares_final_states_on_answer_tokens(setup):
+  task, model, params, original = setup
+  batch = _batch(11)
+  tokens = np.concatenate([batch["prompt"], batch["answer"]], 1)
+  mask = np.concatenate([batch["prompt_mask"], batch["answer_mask"]], 1)
+  _, h = model.apply(params, tokens, mask, hidden=True)
+  _, h0 = model.apply(original, tokens, mask, hidden=True)
+  sq = ((np.asarray(h, np.float64) - np.asarray(h0, np.float64))[:, P:]
+        ** 2).mean(-1)
+  m = batch["answer_mask"]
+  want = np.mean((sq * m).sum(-1) / m.sum(-1))
+  assert _apply(llm.hidden_retain(model), params, original,
+                batch) == pytest.approx(want, rel=1e-5)
