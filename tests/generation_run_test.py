@@ -49,6 +49,7 @@ def _check(results, method, workdir):
     assert 0 <= m.metrics["forget_quality"] <= 1
   assert results.models["retrained"].metrics["forget_quality"] == 1.0
   assert results.models["retrained"].metrics["privleak"] == 0.0
+  assert results.models["retrained"].metrics["mia/reference"] == 0.5
   d = results.deletion
   assert d.num_forget_examples == 5 * d.num_forget_units  # 5 pairs each
   assert "test ROUGE-L" in tasks.for_results(results).table(results)

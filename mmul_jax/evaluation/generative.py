@@ -160,7 +160,15 @@ def zlib_attack(logprobs, mask, texts) -> np.ndarray:
 def reference_attack(logprobs, mask, reference_logprobs) -> np.ndarray:
   """Reference model: how much lower the model's NLL is than a reference
   model's on the same tokens."""
-  return mean_nll(reference_logprobs, mask) - mean_nll(logprobs, mask)
+  return reference_attack_from_nll(mean_nll(logprobs, mask),
+                                   mean_nll(reference_logprobs, mask))
+
+
+def reference_attack_from_nll(mean_nll, reference_mean_nll) -> np.ndarray:
+  """`reference_attack` from each answer's mean NLL under the model and
+  the reference (what the scores file keeps as `loss`)."""
+  return (np.asarray(reference_mean_nll, np.float64)
+          - np.asarray(mean_nll, np.float64))
 
 
 def gradient_norm_attack(loss_fn, params, batch, *,

@@ -150,7 +150,9 @@ class Generation(base.Task):
     scores are computed once and cached with it); the retrained model's
     own is 1. NaN where the data has no perturbed answers. MUSE's PrivLeak
     (`privleak`, %): the Min-K% attack's AUC of Df against the held-out
-    set relative to the retrained model's (0 for the retrained model)."""
+    set relative to the retrained model's (0 for the retrained model).
+    The reference-model attack (`mia/reference`) with the retrained model
+    as the reference (0.5 for the retrained model itself)."""
     finite = lambda x: None if x is None or not np.isfinite(x).any() else (
         x[np.isfinite(x)])
     reference = finite(scores["retrained"]["df"].get("truth_ratio"))
@@ -162,6 +164,12 @@ class Generation(base.Task):
           else generative.forget_quality(mine, reference))
       metrics["privleak"] = generative.privleak(metrics["mia/min_k"],
                                                 retrained_auc)
+      # The reference-model attack with the retrained model as reference.
+      ref = {split: generative.reference_attack_from_nll(
+          scores[name][split]["loss"], scores["retrained"][split]["loss"])
+             for split in ("df", "test")}
+      metrics["mia/reference"] = generative.attack_auc(ref["df"],
+                                                       ref["test"])
 
   def overall_score(self, metrics, original, *, max_dt_drop):
     """MU-Bench's generative score on fractions: (test ROUGE-L + 1 - Df
