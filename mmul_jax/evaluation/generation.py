@@ -135,10 +135,13 @@ def set_outputs(scorer: Scorer, params, s) -> dict:
                                        list(s.answer_text))
   if s.paraphrased is not None:
     # NaN for the pairs without a paraphrase and perturbed answers.
+    perturbed = scorer.nll(params, s, s.perturbed)
     out["truth_ratio"] = np.where(s.truth, generative.truth_ratio(
-        scorer.nll(params, s, s.paraphrased),
-        scorer.nll(params, s, s.perturbed),
+        scorer.nll(params, s, s.paraphrased), perturbed,
         averaging=TRUTH_RATIO_AVERAGING), np.nan)
+    out["p_normalised"] = np.where(
+        s.truth, generative.normalised_probability(out["mean_nll"],
+                                                   perturbed), np.nan)
   return out
 
 

@@ -1,8 +1,10 @@
 """Text generation (TOFU, MU-Bench's SAMSum and Celeb Profile): a
-language model (`model.arch = llama`) trained on each answer's tokens
-with its prompt masked, `{"prompt", "prompt_mask", "answer",
-"answer_mask", "image_id"}` batches (`data.core.qa`; the unit is the
-author, dialogue or person, with its pairs).
+language model (`model.arch = llama`, decoder-only, or `t5`,
+encoder-decoder: `models.language_layouts`) trained on each answer's
+tokens with its prompt masked, `{"prompt", "prompt_mask", "answer",
+"answer_mask", "refusal", "refusal_mask", "image_id"}` batches
+(`data.core.qa`; the unit is the author, dialogue or person, with its
+pairs).
 
 The loss is each answer's mean token negative log-likelihood (the
 fine-tuning loss of TOFU and OpenUnlearning). The methods that compare
@@ -22,12 +24,12 @@ import numpy as np
 
 from mmul_jax import losses
 from mmul_jax import models
-from mmul_jax.models import language_layouts
+from mmul_jax.evaluation import evaluators
 from mmul_jax.evaluation import example_scores
 from mmul_jax.evaluation import generation as generation_eval
-from mmul_jax.evaluation import evaluators
 from mmul_jax.evaluation import generative
 from mmul_jax.evaluation import report
+from mmul_jax.models import language_layouts
 from mmul_jax.tasks import base
 
 
@@ -130,7 +132,8 @@ class Generation(base.Task):
   def evaluator(self, model, config):
     scorer = generation_eval.Scorer(model, batch_size=config.eval.batch_size)
     options = evaluators.Options(auc_num_samples=config.eval.auc_num_samples,
-                                 auc_seed=config.eval.auc_seed)
+                                 auc_seed=config.eval.auc_seed,
+                                 utility_test=self.spec.utility_test)
     names = self.evals + tuple(config.eval.extra_metrics)
     return lambda params, sets, desc, scores=None: evaluators.run(
         names, generation_eval.forward(scorer, params, sets,

@@ -182,3 +182,35 @@ def test_gradient_norm_attack_against_a_loop():
     np.testing.assert_allclose(
         gen.gradient_norm_attack(loss, params, batch, order=order), want,
         rtol=1e-5)
+
+
+def test_model_utility_reads_the_test_split_where_it_is_knowledge():
+  """TOFU's model utility: Dr's three statistics, and the real-authors /
+  world-facts test split's three when `utility_test` says so."""
+  from scipy import stats as scipy_stats
+  from mmul_jax.evaluation.evaluators import forward
+  from mmul_jax.evaluation.evaluators import generation_metrics
+
+  def outputs(p, rouge, tr, pn):
+    n = len(p)
+    o = {k: np.full(n, rouge) for k in generation_metrics.ROUGE}
+    o.update(p_answer=np.asarray(p), exact_memorization=np.zeros(n),
+             extraction_strength=np.zeros(n), mean_nll=-np.log(p),
+             zlib=np.zeros(n), min_k=np.zeros(n),
+             min_k_plus_plus=np.zeros(n), truth_ratio=np.asarray(tr),
+             p_normalised=np.asarray(pn))
+    return o
+
+  sets = {"df": None, "dr": None, "test": None}
+  out = {"df": outputs([0.9, 0.8], 0.9, [0.5, 0.5], [0.7, 0.7]),
+         "dr": outputs([0.6, 0.8], 0.5, [0.2, np.nan], [0.6, np.nan]),
+         "test": outputs([0.3, 0.5], 0.4, [0.5, 0.9], [0.4, 0.6])}
+  for utility_test in (False, True):
+    run = forward.Forward(kind="generation", sets=sets, outputs=out,
+                          pair_scores={}, params=None, model=None,
+                          options=forward.Options(utility_test=utility_test))
+    m = generation_metrics.metrics(run)
+    parts = [0.7, 0.5, 0.8]  # Dr: prob, ROUGE-L recall, 1 - TR (finite)
+    if utility_test:
+      parts += [0.5, 0.4, np.mean([0.5, 0.1])]
+    assert m["model_utility"] == pytest.approx(scipy_stats.hmean(parts))

@@ -64,6 +64,9 @@ class DatasetSpec(pipeline.RecordLayout):
   check: `check(config)` raising `ConfigError` for data settings this
     dataset cannot build, or None.
   grid: its cell of MU-Bench's grid (`GridRecipe`), or None.
+  utility_test: a generation dataset whose test split is knowledge the
+    model should keep (TOFU's real authors and world facts): TOFU's model
+    utility reads it beside Dr.
   real_text: texts the embedded vocabulary does not cover, so a run
     without a tokenizer trains one on them, as on a downloaded
     (`manual`) dataset's: a user's own tables (`data.name = "files"`).
@@ -82,6 +85,7 @@ class DatasetSpec(pipeline.RecordLayout):
   check: Callable | None = None
   grid: GridRecipe | None = None
   real_text: bool = False
+  utility_test: bool = False
 
   @property
   def num_classes(self) -> int:

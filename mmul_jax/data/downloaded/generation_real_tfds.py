@@ -240,7 +240,7 @@ class CelebProfile(_QaBuilder):
 
 _REAL = dict(generation_tfds.GENERATION, id_key="unit_id", **spec.REAL)
 DATASETS = {
-    "tofu": spec.DatasetSpec(**_REAL, manual=Tofu),
+    "tofu": spec.DatasetSpec(**_REAL, manual=Tofu, utility_test=True),
     "samsum": spec.DatasetSpec(**_REAL, manual=Samsum),
     "celeb_profile": spec.DatasetSpec(**_REAL, manual=CelebProfile),
 }

@@ -14,6 +14,9 @@ class Options(NamedTuple):
   rerank_k: int = 0
   auc_num_samples: int = 5
   auc_seed: int = 0
+  # Generation: the test split is knowledge to keep (TOFU's real authors
+  # and world facts), so model utility reads it beside Dr.
+  utility_test: bool = False
 
 
 @dataclasses.dataclass

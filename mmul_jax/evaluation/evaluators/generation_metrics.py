@@ -1,9 +1,19 @@
 """A language model's metrics on question-answer sets (`evaluation.
 generation`): per set ROUGE (`<set>/rougeL_recall`, ... in %), TOFU's
-answer probability and truth ratio with its statistic, exact memorisation,
-extraction strength and MUSE's verbatim memorisation (`verbmem`, %); Dr's model utility; and the membership attacks'
-AUCs (`mia/<attack>`) of Df (members) against the held-out set (higher:
-Df looks more like training data)."""
+answer probability (also normalised against the perturbed answers,
+TOFU's Prob on real authors and world facts) and truth ratio with its
+statistic, exact memorisation, extraction strength and MUSE's verbatim
+memorisation (`verbmem`, %); the model utility; and the membership
+attacks' AUCs (`mia/<attack>`) of Df (members) against the held-out set
+(higher: Df looks more like training data).
+
+Model utility is the harmonic mean of Dr's probability, ROUGE-L recall
+and truth-ratio statistic and, where the test split is knowledge to keep
+(`Options.utility_test`: TOFU's real authors and world facts), of the
+test split's normalised probability, ROUGE-L recall and truth-ratio
+statistic too (TOFU's nine statistics come from its retain, real-authors
+and world-facts sets; one test split here holds the last two).
+"""
 
 from __future__ import annotations
 
@@ -30,6 +40,10 @@ def set_metrics(o: dict, forget: bool) -> dict:
                   else float("nan"))
   tr = np.asarray(o.get("truth_ratio", ()), np.float64)
   tr = tr[np.isfinite(tr)]  # the pairs with options (`qa.QaSet.truth`)
+  pn = np.asarray(o.get("p_normalised", ()), np.float64)
+  # TOFU's Prob on real authors and world facts: P(a) against the options.
+  m["p_normalised"] = (float(np.mean(pn[np.isfinite(pn)])) if tr.size
+                       else float("nan"))
   # NaN without perturbed answers (SAMSum, Celeb Profile): not computable.
   m["truth_ratio"] = float(np.mean(tr)) if tr.size else float("nan")
   m["truth_ratio_score"] = (generative.truth_ratio_score(
@@ -40,10 +54,14 @@ def set_metrics(o: dict, forget: bool) -> dict:
 def metrics(run) -> dict:
   o = run.outputs
   out = {name: set_metrics(o[name], name == "df") for name in run.sets}
-  dr = out["dr"]
+  dr, test = out["dr"], out["test"]
   parts = [dr["p_answer"], dr["rougeL_recall"] / 100.0]
   if np.isfinite(dr["truth_ratio_score"]):
     parts.append(dr["truth_ratio_score"])
+  if run.options.utility_test and np.isfinite(test["truth_ratio_score"]):
+    # TOFU's real authors and world facts (one test split here).
+    parts += [test["p_normalised"], test["rougeL_recall"] / 100.0,
+              test["truth_ratio_score"]]
   out["model_utility"] = generative.model_utility(parts)
   out["mia"] = {name: generative.attack_auc(score(o["df"]),
                                             score(o["test"]))
