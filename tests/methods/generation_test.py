@@ -226,7 +226,7 @@ def test_t5_scores_each_answer_token_behind_the_shifted_answer():
   batch = _batch(10)
   nll, _ = task.training_loss(model)(params, batch, jax.random.key(0))
   start = model.cfg.decoder_start_id
-  for i in (0, 3):
+  for i in (2, 3):  # answers of 1 and 4 tokens
     n = int(batch["answer_mask"][i].sum())
     total = 0.0
     for t in range(n):
