@@ -5,6 +5,7 @@ model-task pairing refused before any compute."""
 
 import os
 
+import jax
 import numpy as np
 import pytest
 
@@ -153,14 +154,9 @@ def test_generation_starts_from_a_llama_checkpoint(tmp_path, tiny_config,
   assert exp.model.cfg.hidden_size == 32  # the checkpoint's, not text_width
   start = experiment.initial_params(exp, 0)
   _, want = llama_weights.load(LLAMA_LM)
-  for a, b in zip(jax_leaves(start), jax_leaves(want)):
+  for a, b in zip(jax.tree.leaves(start), jax.tree.leaves(want)):
     np.testing.assert_array_equal(a, b)
   _check(run_lib.run(c, str(tmp_path)), "finetune", str(tmp_path))
-
-
-def jax_leaves(tree):
-  import jax
-  return jax.tree.leaves(tree)
 
 
 @pytest.mark.slow
@@ -208,13 +204,7 @@ def test_a_t5_checkpoint_sizes_and_starts_the_model():
                        generation=True)
   assert model.cfg == t5_weights.model_config(path)
   _, want = t5_weights.load(path)
-  zeros = jax_leaves(want)
   params = t5_weights.load_towers(
-      path, {"params": jax_tree_zeros(want["params"])}, {})
-  for a, b in zip(jax_leaves(params), zeros):
+      path, {"params": jax.tree.map(np.zeros_like, want["params"])}, {})
+  for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(want)):
     np.testing.assert_array_equal(a, b)
-
-
-def jax_tree_zeros(tree):
-  import jax
-  return jax.tree.map(np.zeros_like, tree)
