@@ -34,14 +34,15 @@ DEFAULT_LN_EPS = 1e-6
 def attend(q, k, v, mask, num_heads: int, dtype) -> jax.Array:
   """Scaled dot-product attention over `(B, T, W)` inputs, heads split
   from the width as Hugging Face's layers do; `mask` `(B, S)` of the keys
-  that may be attended to, or None. Softmax in float32."""
+  that may be attended to, `(B, T, S)` per query (a causal decoder's), or
+  None. Softmax in float32."""
   b, t, w = q.shape
   split = lambda x: x.reshape(x.shape[0], x.shape[1], num_heads, -1)
   q, k, v = split(q), split(k), split(v)
   scores = jnp.einsum("bthd,bshd->bhts", q, k) / np.sqrt(q.shape[-1])
   if mask is not None:
-    scores = jnp.where(mask[:, None, None, :], scores,
-                       jnp.finfo(scores.dtype).min)
+    per_query = mask[:, None] if mask.ndim == 3 else mask[:, None, None, :]
+    scores = jnp.where(per_query, scores, jnp.finfo(scores.dtype).min)
   probs = jax.nn.softmax(scores.astype(jnp.float32), axis=-1).astype(dtype)
   return jnp.einsum("bhts,bshd->bthd", probs, v).reshape(b, t, w)
 

@@ -1,0 +1,78 @@
+"""BLIP captioning checkpoints (Hugging Face `BlipForConditionalGeneration`
+directories: `Salesforce/blip-image-captioning-base`, `-large`) into
+`models.blip_caption.BlipCaptioner`, sized by config.json, the tensors by
+name (`hf_state`). The head's vocabulary projection is tied to the word
+embeddings in these files (a file that keeps its own
+`decoder.weight` keeps it); its bias is `predictions.bias`."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from mmul_jax import errors
+from mmul_jax.models import blip_caption
+from mmul_jax.pretrained import clip_weights
+from mmul_jax.pretrained import hf_state
+
+ARCHITECTURE = "BlipForConditionalGeneration"
+_HEAD = "text_decoder.cls.predictions.decoder"
+_WORDS = "text_decoder.bert.embeddings.word_embeddings.weight"
+
+
+def _config(path: str) -> dict:
+  return hf_state.read_config(
+      path, ARCHITECTURE, what="a BLIP captioning checkpoint",
+      example="Salesforce/blip-image-captioning-base",
+      files="config.json, model.safetensors, tokenizer.json",
+      required=("text_config", "vision_config"))
+
+
+def model_config(path: str) -> dict:
+  """`BlipCaptioner`'s arguments from the checkpoint's config.json."""
+  c = _config(path)
+  t, v = c["text_config"], c["vision_config"]
+  for tower, cfg in (("text", t), ("vision", v)):
+    if cfg.get("hidden_act", "gelu") != "gelu":
+      raise errors.CheckpointError(
+          f"{path}: the {tower} tower's activation is "
+          f"{cfg['hidden_act']!r}; BLIP's is gelu (the erf form)")
+  return dict(
+      image_size=v["image_size"], patch_size=v["patch_size"],
+      vision_width=v["hidden_size"], vision_layers=v["num_hidden_layers"],
+      vision_heads=v["num_attention_heads"],
+      vision_mlp_dim=v["intermediate_size"],
+      vision_eps=v.get("layer_norm_eps", 1e-5),
+      vocab_size=t["vocab_size"],
+      max_positions=t["max_position_embeddings"],
+      text_width=t["hidden_size"], text_layers=t["num_hidden_layers"],
+      text_heads=t["num_attention_heads"],
+      text_mlp_dim=t["intermediate_size"],
+      text_eps=t.get("layer_norm_eps", 1e-12))
+
+
+def read_state(path: str) -> dict[str, np.ndarray]:
+  """The checkpoint's tensors under `BlipCaptioner`'s names: the tied
+  head's projection from the word embeddings, its bias once."""
+  state = dict(clip_weights.read_state_dict(path))
+  state.pop(f"{_HEAD}.bias", None)  # the same tensor as predictions.bias
+  if f"{_HEAD}.weight" not in state and _WORDS in state:
+    state[f"{_HEAD}.weight"] = state[_WORDS]
+  return state
+
+
+def load(path: str, dtype=np.float32):
+  """`(module, params)` of the checkpoint at `path`, names and shapes
+  checked (`hf_state.import_state`)."""
+  import jax  # pylint: disable=g-import-not-at-top
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+  path = os.path.expanduser(path)
+  c = model_config(path)
+  module = blip_caption.BlipCaptioner(**c, dtype=jnp.dtype(dtype))
+  images = jnp.zeros((1, c["image_size"], c["image_size"], 3), jnp.float32)
+  shapes = jax.eval_shape(module.init, jax.random.PRNGKey(0), images,
+                          jnp.zeros((1, 2), jnp.int32))
+  params = jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), shapes)
+  return module, {"params": hf_state.import_state(
+      params["params"], read_state(path), source=path)}
