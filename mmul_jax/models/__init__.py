@@ -189,19 +189,29 @@ def build_resnet(model_config, *, num_classes: int) -> ResnetClassifier:
       dtype=jnp.dtype(c.get("dtype", "float32")))
 
 
-def _checkpoint_sized(cls, importer: str, model_config, num_classes: int):
-  """`cls` sized by the config.json of `model.pretrained`, else
-  `model.original` (`pretrained.<importer>.model_config`)."""
-  # pretrained's importers import the models: read the sizes lazily.
-  import importlib  # pylint: disable=g-import-not-at-top
-  weights = importlib.import_module(f"mmul_jax.pretrained.{importer}")
+def _checkpoint_architecture(importer: str, model_config):
+  """`pretrained.<importer>.model_config` of `model.pretrained`, else
+  `model.original`; None when neither is set."""
   c = dict(model_config)
   path = os.path.expanduser(c.get("pretrained") or c.get("original") or "")
   if not path:
+    return None
+  # pretrained's importers import the models: read the sizes lazily.
+  import importlib  # pylint: disable=g-import-not-at-top
+  return importlib.import_module(
+      f"mmul_jax.pretrained.{importer}").model_config(path)
+
+
+def _checkpoint_sized(cls, importer: str, model_config, num_classes: int):
+  """`cls` sized by the config.json of `model.pretrained`, else
+  `model.original` (`pretrained.<importer>.model_config`)."""
+  c = dict(model_config)
+  sizes = _checkpoint_architecture(importer, c)
+  if sizes is None:
     raise ValueError(f"model.arch = {c['arch']!r} is sized by its "
                      "checkpoint: set model.pretrained or model.original")
-  sizes = {**weights.model_config(path), "num_classes": num_classes}
-  return cls(**sizes, dtype=jnp.dtype(c.get("dtype", "float32")))
+  return cls(**{**sizes, "num_classes": num_classes},
+             dtype=jnp.dtype(c.get("dtype", "float32")))
 
 
 def build_speech(model_config, *, num_classes: int) -> SpeechClassifier:
@@ -225,12 +235,8 @@ def build_llama(model_config) -> LlamaForCausalLM:
   `remat` rematerialises each layer in the backward pass."""
   c = dict(model_config)
   dtype = jnp.dtype(c.get("dtype", "float32"))
-  path = os.path.expanduser(c.get("pretrained") or c.get("original") or "")
-  if path:
-    import importlib  # pylint: disable=g-import-not-at-top
-    weights = importlib.import_module("mmul_jax.pretrained.llama_weights")
-    cfg = weights.model_config(path)
-  else:
+  cfg = _checkpoint_architecture("llama_weights", c)
+  if cfg is None:
     width, heads = c["text_width"], c["text_heads"]
     cfg = LlamaConfig(
         vocab_size=c["vocab_size"], hidden_size=width,
@@ -251,12 +257,8 @@ def build_t5(model_config) -> T5ForConditionalGeneration:
   head; `remat` rematerialises each block in the backward pass."""
   c = dict(model_config)
   dtype = jnp.dtype(c.get("dtype", "float32"))
-  path = os.path.expanduser(c.get("pretrained") or c.get("original") or "")
-  if path:
-    import importlib  # pylint: disable=g-import-not-at-top
-    weights = importlib.import_module("mmul_jax.pretrained.t5_weights")
-    cfg = weights.model_config(path)
-  else:
+  cfg = _checkpoint_architecture("t5_weights", c)
+  if cfg is None:
     width, heads = c["text_width"], c["text_heads"]
     cfg = T5Config(
         vocab_size=c["vocab_size"], d_model=width, d_kv=width // heads,

@@ -54,34 +54,14 @@ class _TextDecoder(nn.Module):
   def __call__(self, ids, mask, image_tokens):
     t = ids.shape[1]
     causal = jnp.tril(jnp.ones((t, t), bool))[None] & mask[:, None, :]
-    x = _Bert(self.vocab_size, self.max_positions, self.width,
-              self.num_layers, self.num_heads, self.mlp_dim, self.eps,
-              self.dtype, name="bert")(ids, causal, image_tokens)
+    # BLIP's text tower (embeddings and BERT layers), run causally.
+    text = blip.BlipText(self.vocab_size, self.max_positions, self.width,
+                         self.num_layers, self.num_heads, self.mlp_dim,
+                         self.eps, self.dtype, name="bert")
+    x = text(text.embed(ids), causal, image_tokens,
+             jnp.ones(image_tokens.shape[:2], bool))
     return _Cls(self.vocab_size, self.eps, self.dtype,
                 name="cls")(x).astype(jnp.float32)
-
-
-class _Bert(nn.Module):
-  """`bert`: embeddings, then layers attending causally to the text
-  (`causal` `(B, T, T)`) and to every image token."""
-
-  vocab_size: int
-  max_positions: int
-  width: int
-  num_layers: int
-  num_heads: int
-  mlp_dim: int
-  eps: float
-  dtype: Any = jnp.float32
-
-  @nn.compact
-  def __call__(self, ids, causal, image_tokens):
-    x = bert.BertEmbeddings(self.vocab_size, self.max_positions, self.width,
-                            self.eps, self.dtype, name="embeddings")(ids)
-    context_mask = jnp.ones(image_tokens.shape[:2], bool)
-    return bert.BertEncoder(self.num_layers, self.num_heads, self.mlp_dim,
-                            self.eps, self.dtype, name="encoder")(
-                                x, causal, image_tokens, context_mask)
 
 
 class _Cls(nn.Module):

@@ -11,8 +11,8 @@ import os
 
 import numpy as np
 
-from mmul_jax import errors
 from mmul_jax.models import blip_caption
+from mmul_jax.pretrained import blip_weights
 from mmul_jax.pretrained import clip_weights
 from mmul_jax.pretrained import hf_state
 
@@ -32,24 +32,8 @@ def _config(path: str) -> dict:
 def model_config(path: str) -> dict:
   """`BlipCaptioner`'s arguments from the checkpoint's config.json."""
   c = _config(path)
-  t, v = c["text_config"], c["vision_config"]
-  for tower, cfg in (("text", t), ("vision", v)):
-    if cfg.get("hidden_act", "gelu") != "gelu":
-      raise errors.CheckpointError(
-          f"{path}: the {tower} tower's activation is "
-          f"{cfg['hidden_act']!r}; BLIP's is gelu (the erf form)")
-  return dict(
-      image_size=v["image_size"], patch_size=v["patch_size"],
-      vision_width=v["hidden_size"], vision_layers=v["num_hidden_layers"],
-      vision_heads=v["num_attention_heads"],
-      vision_mlp_dim=v["intermediate_size"],
-      vision_eps=v.get("layer_norm_eps", 1e-5),
-      vocab_size=t["vocab_size"],
-      max_positions=t["max_position_embeddings"],
-      text_width=t["hidden_size"], text_layers=t["num_hidden_layers"],
-      text_heads=t["num_attention_heads"],
-      text_mlp_dim=t["intermediate_size"],
-      text_eps=t.get("layer_norm_eps", 1e-12))
+  return dict(blip_weights.tower_sizes(path, c),
+              max_positions=c["text_config"]["max_position_embeddings"])
 
 
 def read_state(path: str) -> dict[str, np.ndarray]:

@@ -41,29 +41,38 @@ def model_config(path: str) -> dict:
     return blip_original.model_config(path)
   config = _config(path)
   t, v = config["text_config"], config["vision_config"]
-  for tower, c in (("text", t), ("vision", v)):
-    if c.get("hidden_act", "gelu") != "gelu":
-      raise errors.CheckpointError(
-          f"{path}: the {tower} encoder's activation is "
-          f"{c['hidden_act']!r}; BLIP's is gelu (the erf form)")
+  towers = tower_sizes(path, config)
   if t.get("encoder_hidden_size", v["hidden_size"]) != v["hidden_size"]:
     raise errors.CheckpointError(
         f"{path}: text_config.encoder_hidden_size "
         f"({t['encoder_hidden_size']}) is not the image encoder's width "
         f"({v['hidden_size']})")
   return dict(
-      embed_dim=config.get("image_text_hidden_size", 256),
+      towers, embed_dim=config.get("image_text_hidden_size", 256),
+      context_length=t["max_position_embeddings"],
+      eot_id=t.get("sep_token_id", 102))
+
+
+def tower_sizes(path: str, config: dict) -> dict:
+  """The image encoder's and the text tower's sizes from a Hugging Face
+  BLIP config.json (`config`), shared by the retrieval and captioning
+  models; a tower whose activation is not BLIP's GELU is refused."""
+  t, v = config["text_config"], config["vision_config"]
+  for tower, c in (("text", t), ("vision", v)):
+    if c.get("hidden_act", "gelu") != "gelu":
+      raise errors.CheckpointError(
+          f"{path}: the {tower} encoder's activation is "
+          f"{c['hidden_act']!r}; BLIP's is gelu (the erf form)")
+  return dict(
       image_size=v["image_size"], patch_size=v["patch_size"],
       vision_width=v["hidden_size"], vision_layers=v["num_hidden_layers"],
       vision_heads=v["num_attention_heads"],
       vision_mlp_dim=v["intermediate_size"],
       vision_eps=v.get("layer_norm_eps", 1e-5),
       vocab_size=t["vocab_size"],
-      context_length=t["max_position_embeddings"],
       text_width=t["hidden_size"], text_layers=t["num_hidden_layers"],
       text_heads=t["num_attention_heads"], text_mlp_dim=t["intermediate_size"],
-      text_eps=t.get("layer_norm_eps", 1e-12),
-      eot_id=t.get("sep_token_id", 102))
+      text_eps=t.get("layer_norm_eps", 1e-12))
 
 
 def model_keys(path: str) -> dict:

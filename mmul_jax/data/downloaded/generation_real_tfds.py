@@ -202,40 +202,43 @@ class Tofu(_QaBuilder):
     return _field(row, paraphrase, path, n), wrong
 
 
-class Samsum(_QaBuilder):
+class _OnePair(_QaBuilder):
+  """One prompt-answer pair per unit: a train and a test file (`FILES`,
+  in that order) of JSON objects, the prompt `PROMPT` filled from the
+  row's `PROMPT_FIELD`, the answer its `ANSWER_FIELD`."""
+
+  PROMPT = ""
+  PROMPT_FIELD = ""
+  ANSWER_FIELD = ""
+
+  def _splits(self, root):
+    out = {}
+    for split, file in zip(("train", "test"), self.FILES):
+      path = os.path.join(root, file)
+      out[split] = [_unit(
+          [self.PROMPT.format(
+              **{self.PROMPT_FIELD: _field(r, self.PROMPT_FIELD, path, n)})],
+          [_field(r, self.ANSWER_FIELD, path, n)])
+          for n, r in enumerate(_json_rows(path))]
+    return out
+
+
+class Samsum(_OnePair):
   """SAMSum's dialogues and summaries (module docstring)."""
 
   MANUAL_DOWNLOAD_INSTRUCTIONS = _SAMSUM_INSTRUCTIONS
   DIRECTORY = "samsum"
   FILES = ("train.json", "test.json")
-
-  def _splits(self, root):
-    out = {}
-    for split in ("train", "test"):
-      path = os.path.join(root, f"{split}.json")
-      out[split] = [_unit(
-          [SAMSUM_PROMPT.format(dialogue=_field(r, "dialogue", path, n))],
-          [_field(r, "summary", path, n)])
-          for n, r in enumerate(_json_rows(path))]
-    return out
+  PROMPT, PROMPT_FIELD, ANSWER_FIELD = SAMSUM_PROMPT, "dialogue", "summary"
 
 
-class CelebProfile(_QaBuilder):
+class CelebProfile(_OnePair):
   """Celeb Profile's biographies (module docstring)."""
 
   MANUAL_DOWNLOAD_INSTRUCTIONS = _CELEB_INSTRUCTIONS
   DIRECTORY = "celeb_profile"
   FILES = ("train.jsonl", "test.jsonl")
-
-  def _splits(self, root):
-    out = {}
-    for split in ("train", "test"):
-      path = os.path.join(root, f"{split}.jsonl")
-      out[split] = [_unit(
-          [CELEB_PROMPT.format(name=_field(r, "name", path, n))],
-          [_field(r, "biography", path, n)])
-          for n, r in enumerate(_json_rows(path))]
-    return out
+  PROMPT, PROMPT_FIELD, ANSWER_FIELD = CELEB_PROMPT, "name", "biography"
 
 
 _REAL = dict(generation_tfds.GENERATION, id_key="unit_id", **spec.REAL)
