@@ -82,6 +82,26 @@ def default_config() -> ml_collections.ConfigDict:
   return c
 
 
+# An embedded dataset and model per task kind that the default retrieval
+# demo is not: where a method that runs only there is checked.
+_EMBEDDED_BY_KIND = {"generation": ("authors", "llama"),
+                     "image_generation": ("persons", "llava")}
+
+
+def default_config_for(method: str) -> ml_collections.ConfigDict:
+  """`default_config()` with `method` selected, on the default dataset or,
+  for a method that runs on other task kinds only (the language-model
+  methods, `mmul_gen`), on an embedded dataset of its first kind."""
+  c = default_config()
+  c.method.name = method
+  m = methods.get(method)
+  kind = tasks.get(datasets.spec_of(c.data).task).name
+  if not m.runs_on(kind):
+    c.data.name, c.model.arch = next(
+        v for k, v in _EMBEDDED_BY_KIND.items() if m.runs_on(k))
+  return c
+
+
 def use_preset(c: ml_collections.ConfigDict, name: str) -> None:
   """Sets every architecture key of `c.model` to the named size preset."""
   c.model.update(presets.preset(name))
@@ -193,6 +213,13 @@ def validate(config: ml_collections.ConfigDict) -> None:
         f"a {spec.task} dataset: text generation datasets take a language "
         "model (model.arch = 'llama' or 't5') and language models take only "
         "them")
+  if (config.model.arch in model_keys.IMAGE_LANGUAGE_MODELS) != (
+      spec.task == "image_generation"):
+    raise ConfigError(
+        f"model.arch = {config.model.arch!r} cannot run {config.data.name}, "
+        f"a {spec.task} dataset: image-conditioned generation datasets take "
+        "an image-conditioned language model (model.arch = 'llava') and it "
+        "takes only them")
   if config.model.arch == "vilt" and spec.task != "classification":
     raise ConfigError(
         f"model.arch = 'vilt' is ViLT's image(s)-and-text classifier; "

@@ -39,17 +39,19 @@ MIN_K = 0.4  # Min-K% and Min-K%++'s fraction of least likely tokens
 
 class Scorer:
   """The jitted passes at a fixed batch size (module docstring); a set's
-  `qa.Encoder` gives the decoding's length, stop and padding tokens."""
+  `qa.Encoder` gives the decoding's length, stop and padding tokens.
+  `prepare` turns a set's uint8 images into what the model reads (an
+  image-conditioned model's sets: `qa.QaSet.images`)."""
 
-  def __init__(self, model, *, batch_size: int):
+  def __init__(self, model, *, batch_size: int, prepare=None):
     self.batch_size = batch_size
     self.model = model
     self.layout = language_layouts.for_model(model)
+    self._prepare = prepare
     lm = self.layout
 
-    def stats(p, prompt, prompt_mask, answer, answer_mask):
-      batch = {"prompt": prompt, "prompt_mask": prompt_mask,
-               "answer": answer, "answer_mask": answer_mask}
+    def stats(p, context, answer, answer_mask):
+      batch = {**context, "answer": answer, "answer_mask": answer_mask}
       z = lm.answer_logits(model.apply(p, *lm.inputs(batch)), batch)
       logp = jax.nn.log_softmax(z, axis=-1)
       prob = jnp.exp(logp)
@@ -62,11 +64,23 @@ class Scorer:
     self._stats = jax.jit(stats)
     self._logprobs = jax.jit(lambda *a: stats(*a)["logprobs"])
 
+  def context(self, s, rows, prompt=None) -> dict:
+    """What pairs `rows` of `s` condition on: their prompts (or `prompt`'s
+    rows) and, in an image-conditioned set, their images and whether they
+    have one."""
+    tokens, mask = prompt or (s.prompt, s.prompt_mask)
+    out = {"prompt": tokens[rows], "prompt_mask": mask[rows]}
+    if s.images is not None:
+      r = s.image_row[rows]
+      out["image"] = self._prepare(s.images[np.maximum(r, 0)])
+      out["image_mask"] = r >= 0
+    return out
+
   def stats(self, params, s) -> dict:
     """Teacher-forced statistics of each pair's answer."""
     return evaluate_lib.batched(
-        lambda *a: self._stats(params, *a),
-        (s.prompt, s.prompt_mask, s.answer, s.answer_mask), self.batch_size)
+        lambda rows, *a: self._stats(params, self.context(s, rows), *a),
+        (np.arange(len(s)), s.answer, s.answer_mask), self.batch_size)
 
   def nll(self, params, s, answers: tuple[np.ndarray, np.ndarray]
           ) -> np.ndarray:
@@ -76,9 +90,8 @@ class Scorer:
     k = tokens.shape[1] if tokens.ndim == 3 else 1
     rows = np.repeat(np.arange(len(s)), k)
     lp = evaluate_lib.batched(
-        lambda *a: self._logprobs(params, *a),
-        (s.prompt[rows], s.prompt_mask[rows],
-         tokens.reshape(len(rows), -1), mask.reshape(len(rows), -1)),
+        lambda r, *a: self._logprobs(params, self.context(s, r), *a),
+        (rows, tokens.reshape(len(rows), -1), mask.reshape(len(rows), -1)),
         self.batch_size)
     nll = generative.mean_nll(lp, mask.reshape(len(rows), -1))
     return nll.reshape(len(s), k) if tokens.ndim == 3 else nll
@@ -87,11 +100,17 @@ class Scorer:
     """Each prompt's greedy answer (at most `answer_length` tokens), as
     text; `prompt`: other `(tokens, mask)` prompts for the same pairs."""
     e = s.encoder
-    out = evaluate_lib.batched(
-        lambda *a: self.layout.generate(
-            self.model, params, *a, max_new_tokens=e.answer_length,
-            stop_ids=(e.eos,), pad_id=e.pad),
-        prompt or (s.prompt, s.prompt_mask), self.batch_size)
+
+    def run(rows):
+      c = self.context(s, rows, prompt)
+      extra = ({"images": c["image"], "image_mask": c["image_mask"]}
+               if "image" in c else {})
+      return self.layout.generate(
+          self.model, params, c["prompt"], c["prompt_mask"],
+          max_new_tokens=e.answer_length, stop_ids=(e.eos,), pad_id=e.pad,
+          **extra)
+
+    out = evaluate_lib.batched(run, (np.arange(len(s)),), self.batch_size)
     return e.decode(*out)
 
 
@@ -136,9 +155,15 @@ def set_outputs(scorer: Scorer, params, s) -> dict:
   if s.paraphrased is not None:
     # NaN for the pairs without a paraphrase and perturbed answers.
     perturbed = scorer.nll(params, s, s.perturbed)
+    paraphrased = scorer.nll(params, s, s.paraphrased)
     out["truth_ratio"] = np.where(s.truth, generative.truth_ratio(
-        scorer.nll(params, s, s.paraphrased), perturbed,
-        averaging=TRUTH_RATIO_AVERAGING), np.nan)
+        paraphrased, perturbed, averaging=TRUTH_RATIO_AVERAGING), np.nan)
+    # Multiple choice (CLEAR's, with the perturbed answers as distractors):
+    # right when the paraphrase is likelier than every perturbed answer,
+    # which share its wording.
+    out["mc_correct"] = np.where(
+        s.truth, (paraphrased < perturbed.min(axis=1)).astype(np.float64),
+        np.nan)
     out["p_normalised"] = np.where(
         s.truth, generative.normalised_probability(out["mean_nll"],
                                                    perturbed), np.nan)

@@ -8,6 +8,8 @@
   dtd, fisher                       methods/noise.py
   mmul                              methods/mmul.py
   mmul_plus                         methods/mmul_plus.py
+  mmul_gen                          methods/mmul_gen.py (image-conditioned
+                                    language models)
   simnpo, idkdpo, rmu               methods/llm.py (language models)
 
 Everything about a method is its `Method` record (`methods/base.py`): the
@@ -28,6 +30,7 @@ from mmul_jax.methods import distill
 from mmul_jax.methods import finetune
 from mmul_jax.methods import llm
 from mmul_jax.methods import mmul
+from mmul_jax.methods import mmul_gen
 from mmul_jax.methods import mmul_plus
 from mmul_jax.methods import neggrad
 from mmul_jax.methods import noise
@@ -52,6 +55,7 @@ METHODS: dict[str, Method] = {
     "l1_sparse": finetune.L1_SPARSE,
     "mmul": mmul.MMUL,
     "mmul_plus": mmul_plus.MMUL_PLUS,
+    "mmul_gen": mmul_gen.MMUL_GEN,
     "npo": npo.NPO,
     "simnpo": llm.SIMNPO,
     "idkdpo": llm.IDKDPO,

@@ -170,7 +170,7 @@ def build_rmu(ctx: base.Context) -> base.Plan:
 
 def _needs_states(config, what: str) -> list[str]:
   """The hidden states are a decoder-only model's (`language_layouts`)."""
-  if config.model.arch != "llama":
+  if config.model.arch not in ("llama", "llava"):
     return [f"{what} reads a decoder-only model's hidden states; "
             f"model.arch is {config.model.arch!r} (use 'llama')"]
   return []
@@ -211,7 +211,7 @@ def check_rmu(h, config) -> list[str]:
   return problems
 
 
-_GENERATION = frozenset({"generation"})
+_GENERATION = frozenset({"generation", "image_generation"})
 _RETAIN_RANGE = {"retain_weight": (0.0, 10.0, "linear")}
 SIMNPO = base.Method(
     build_simnpo, dict(beta=4.5, delta=0.0, retain_weight=1.0,

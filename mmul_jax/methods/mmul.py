@@ -92,6 +92,10 @@ def check(h, config) -> list[str]:
 
 def check_task(h, task) -> list[str]:
   del h
+  if task.name == "image_generation":
+    return ["MMUL's retrieval losses do not apply to a generative model; "
+            "use method.name = 'mmul_gen' (its three properties on answer "
+            "distributions)"]
   if not task.supports_mmul:
     return [f"MMUL needs two modalities; task {task.name!r} has one (use "
             "a unimodal method: finetune, neggrad, randlabel, salun, scrub, "

@@ -25,6 +25,7 @@ from mmul_jax.models.graph import GraphEncoder
 from mmul_jax.models.graph_text import GraphTextEncoder
 from mmul_jax.models.llama import LlamaConfig
 from mmul_jax.models.llama import LlamaForCausalLM
+from mmul_jax.models.llava import VisionLanguageModel
 from mmul_jax.models.t5 import T5Config
 from mmul_jax.models.t5 import T5ForConditionalGeneration
 from mmul_jax.models.presets import PRESETS
@@ -48,6 +49,12 @@ def build(model_config, *, modality: str = "image", unimodal: bool = False,
   the modality's classifier, `CLASSIFIERS`); `task` adds what the dataset
   decides (`num_classes`, `num_images` of a classification task)."""
   arch = dict(model_config).get("arch", "clip")
+  if arch in IMAGE_LANGUAGE_MODELS:
+    if task.get("image_generation"):
+      return IMAGE_LANGUAGE_MODELS[arch](model_config)
+    raise ValueError(f"model.arch = {arch!r} is an image-conditioned "
+                     "language model: image-conditioned generation tasks "
+                     "only")
   if arch in LANGUAGE_MODELS:
     if task.get("generation"):
       return LANGUAGE_MODELS[arch](model_config)
@@ -227,6 +234,19 @@ def build_videomae(model_config, *,
                            model_config, num_classes)
 
 
+def _llama_config(model_config) -> LlamaConfig:
+  """The decoder's `LlamaConfig` from the `text_*` keys (`build_llama`)."""
+  c = dict(model_config)
+  width, heads = c["text_width"], c["text_heads"]
+  return LlamaConfig(
+      vocab_size=c["vocab_size"], hidden_size=width,
+      intermediate_size=round(c["mlp_ratio"] * width),
+      num_layers=c["text_layers"], num_heads=heads,
+      num_kv_heads=c.get("kv_heads") or heads, head_dim=width // heads,
+      max_positions=c.get("text_positions") or c["context_length"],
+      rope_theta=float(c.get("rope_theta", 10000.0)))
+
+
 def build_llama(model_config) -> LlamaForCausalLM:
   """`LlamaForCausalLM` sized by the config.json of `model.pretrained`
   (else `model.original`) where one is set, else by the `text_*` keys:
@@ -235,17 +255,24 @@ def build_llama(model_config) -> LlamaForCausalLM:
   `remat` rematerialises each layer in the backward pass."""
   c = dict(model_config)
   dtype = jnp.dtype(c.get("dtype", "float32"))
-  cfg = _checkpoint_architecture("llama_weights", c)
-  if cfg is None:
-    width, heads = c["text_width"], c["text_heads"]
-    cfg = LlamaConfig(
-        vocab_size=c["vocab_size"], hidden_size=width,
-        intermediate_size=round(c["mlp_ratio"] * width),
-        num_layers=c["text_layers"], num_heads=heads,
-        num_kv_heads=c.get("kv_heads") or heads, head_dim=width // heads,
-        max_positions=c.get("text_positions") or c["context_length"],
-        rope_theta=float(c.get("rope_theta", 10000.0)))
+  cfg = (_checkpoint_architecture("llama_weights", c)
+         or _llama_config(model_config))
   return LlamaForCausalLM(cfg, dtype=dtype, remat=bool(c.get("remat")))
+
+
+def build_llava(model_config) -> VisionLanguageModel:
+  """`VisionLanguageModel`: BLIP's ViT sized by `image_size`,
+  `patch_size` and the `vision_*` keys (MLP of `mlp_ratio` x its width),
+  a projector, and the Llama-layout decoder of the `text_*` keys
+  (`build_llama`'s); `remat` as there."""
+  c = dict(model_config)
+  return VisionLanguageModel(
+      _llama_config(model_config), image_size=c["image_size"],
+      patch_size=c["patch_size"], vision_width=c["vision_width"],
+      vision_layers=c["vision_layers"], vision_heads=c["vision_heads"],
+      vision_mlp_dim=round(c["mlp_ratio"] * c["vision_width"]),
+      dtype=jnp.dtype(c.get("dtype", "float32")),
+      remat=bool(c.get("remat")))
 
 
 def build_t5(model_config) -> T5ForConditionalGeneration:
@@ -271,6 +298,8 @@ def build_t5(model_config) -> T5ForConditionalGeneration:
 
 # The language models' builders, by `model.arch` (generation tasks).
 LANGUAGE_MODELS = {"llama": build_llama, "t5": build_t5}
+# Image-conditioned language models (image-conditioned generation tasks).
+IMAGE_LANGUAGE_MODELS = {"llava": build_llava}
 
 # The builders of the unimodal image classifiers, by `model.arch`.
 IMAGE_CLASSIFIERS = {"vit": build_vit, "resnet": build_resnet}
@@ -309,6 +338,10 @@ ARCH_KEYS = {
     "llama": ("pretrained", "original", "vocab_size", "context_length",
               "text_positions", "text_width", "text_layers", "text_heads",
               "kv_heads", "mlp_ratio", "rope_theta", "remat", "dtype"),
+    "llava": ("image_size", "patch_size", "vision_width", "vision_layers",
+              "vision_heads", "vocab_size", "context_length",
+              "text_positions", "text_width", "text_layers", "text_heads",
+              "kv_heads", "mlp_ratio", "rope_theta", "remat", "dtype"),
     "t5": ("pretrained", "original", "vocab_size", "text_width",
            "text_layers", "text_heads", "mlp_ratio", "remat", "dtype"),
     "resnet": ("resnet_block", "resnet_stem_width", "resnet_widths",
@@ -320,13 +353,14 @@ ARCH_KEYS = {
 __all__ = ["ARCH_KEYS", "AlbefClassifier", "AlbefRetrieval", "BERT_LAYOUTS",
            "BertClassifier", "BlipRetrieval", "CLASSIFIERS",
            "DualEncoder", "GraphEncoder", "GraphTextEncoder",
-           "IMAGE_CLASSIFIERS", "ImageClassifier", "LANGUAGE_MODELS",
+           "IMAGE_CLASSIFIERS", "IMAGE_LANGUAGE_MODELS", "ImageClassifier",
+           "LANGUAGE_MODELS",
            "LlamaConfig",
            "LlamaForCausalLM", "PRESETS",
            "RETRIEVAL_ONLY", "ResnetClassifier", "SPEECH_CLASSIFIERS",
            "SpeechClassifier", "T5Config", "T5ForConditionalGeneration",
-           "TextClassifier", "VideomaeClassifier",
+           "TextClassifier", "VideomaeClassifier", "VisionLanguageModel",
            "ViltClassifier", "VitClassifier", "build", "build_albef",
-           "build_bert", "build_blip", "build_llama", "build_t5", "build_resnet", "build_speech",
+           "build_bert", "build_blip", "build_llama", "build_llava", "build_t5", "build_resnet", "build_speech",
            "build_videomae", "build_vilt",
            "build_vit", "preset"]

@@ -37,9 +37,11 @@ class _Predictions(nn.Module):
     return h
 
 
-class _TextDecoder(nn.Module):
+class TextDecoder(nn.Module):
   """`text_decoder`: `bert` (embeddings, causal layers with
-  cross-attention) and `cls`."""
+  cross-attention) and `cls`. Shared with `blip_vqa`, whose decoder
+  cross-attends to a padded question (`context_mask`) rather than to every
+  image token (the default)."""
 
   vocab_size: int
   max_positions: int
@@ -51,15 +53,16 @@ class _TextDecoder(nn.Module):
   dtype: Any = jnp.float32
 
   @nn.compact
-  def __call__(self, ids, mask, image_tokens):
+  def __call__(self, ids, mask, context, context_mask=None):
     t = ids.shape[1]
     causal = jnp.tril(jnp.ones((t, t), bool))[None] & mask[:, None, :]
+    if context_mask is None:
+      context_mask = jnp.ones(context.shape[:2], bool)
     # BLIP's text tower (embeddings and BERT layers), run causally.
     text = blip.BlipText(self.vocab_size, self.max_positions, self.width,
                          self.num_layers, self.num_heads, self.mlp_dim,
                          self.eps, self.dtype, name="bert")
-    x = text(text.embed(ids), causal, image_tokens,
-             jnp.ones(image_tokens.shape[:2], bool))
+    x = text(text.embed(ids), causal, context, context_mask)
     return _Cls(self.vocab_size, self.eps, self.dtype,
                 name="cls")(x).astype(jnp.float32)
 
@@ -124,7 +127,7 @@ class BlipCaptioner(nn.Module):
         self.image_size, self.patch_size, self.vision_width,
         self.vision_layers, self.vision_heads, self.vision_mlp_dim,
         self.vision_eps, self.dtype, name="vision_model")(images)
-    return _TextDecoder(self.vocab_size, self.max_positions,
-                        self.text_width, self.text_layers, self.text_heads,
-                        self.text_mlp_dim, self.text_eps, self.dtype,
-                        name="text_decoder")(ids, mask, image_tokens)
+    return TextDecoder(self.vocab_size, self.max_positions,
+                       self.text_width, self.text_layers, self.text_heads,
+                       self.text_mlp_dim, self.text_eps, self.dtype,
+                       name="text_decoder")(ids, mask, image_tokens)

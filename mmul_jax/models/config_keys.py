@@ -80,6 +80,8 @@ IMAGE_CLASSIFIERS = ("vit", "resnet")
 SPEECH_CLASSIFIERS = ("wav2vec2", "hubert")
 # The language models (`models.LANGUAGE_MODELS`), for generation tasks.
 LANGUAGE_MODELS = ("llama", "t5")
+# Image-conditioned language models (`models.IMAGE_LANGUAGE_MODELS`).
+IMAGE_LANGUAGE_MODELS = ("llava",)
 # The architectures sized by their checkpoint's config.json, which must be
 # set (`pretrained` or `original`), not by `model.*` keys.
 CHECKPOINT_SIZED = SPEECH_CLASSIFIERS + ("videomae",)
@@ -103,7 +105,13 @@ _EXAMPLES = {"hubert": "facebook/hubert-base-ls960",
 
 def _widths_and_depths(config) -> None:
   m = config.model
-  if m.arch in LANGUAGE_MODELS and not (m.pretrained or m.original) and (
+  if m.arch in IMAGE_LANGUAGE_MODELS and (m.pretrained or m.original):
+    raise errors.ConfigError(
+        f"model.arch = {m.arch!r} is trained here from its `vision_*` and "
+        "`text_*` keys; it imports no checkpoint yet: leave model.pretrained "
+        "and model.original empty")
+  if m.arch in LANGUAGE_MODELS + IMAGE_LANGUAGE_MODELS and not (
+      m.pretrained or m.original) and (
       m.text_width % m.text_heads
       or m.text_heads % (m.kv_heads or m.text_heads)):  # T5: kv_heads 0
     raise errors.ConfigError(
@@ -163,10 +171,12 @@ MODEL = Section("model", {
                 "Llama, Qwen2, Mistral, Phi-3; text generation tasks) "
                 "or `t5` (a T5 encoder-decoder, flan-t5's layout, sized by "
                 "the `text_*` keys or the config.json of `pretrained`; "
-                "text generation tasks)",
+                "text generation tasks) or `llava` (BLIP's ViT of the "
+                "`vision_*` keys, a projector and a Llama-layout decoder of "
+                "the `text_*` keys; image-conditioned generation tasks)",
                 one_of(("clip", "blip", "vilt", "albef") + IMAGE_CLASSIFIERS
                        + TEXT_CLASSIFIERS + CHECKPOINT_SIZED
-                       + LANGUAGE_MODELS)),
+                       + LANGUAGE_MODELS + IMAGE_LANGUAGE_MODELS)),
     **{k: Key(_TINY[k], doc, _CHECKS.get(k))
        for k, doc in _ARCHITECTURE.items()},
     "text_positions": Key(0, "`blip`, `vilt`, `albef`, BERT family: the "

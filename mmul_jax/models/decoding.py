@@ -64,13 +64,17 @@ _STATIC = ("model", "max_new_tokens", "temperature", "top_k", "stop_ids",
 def generate(model: llama.LlamaForCausalLM, params, prompt: jax.Array,
              mask: jax.Array, rng: jax.Array | None = None, *,
              max_new_tokens: int, temperature: float = 0.0, top_k: int = 0,
-             stop_ids: tuple[int, ...] = (), pad_id: int = 0):
+             stop_ids: tuple[int, ...] = (), pad_id: int = 0, images=None,
+             image_mask=None):
   """`(tokens (B, max_new_tokens) int32, lengths (B,))` continuing each
-  prompt `(B, P)` whose real tokens `mask` marks."""
+  prompt `(B, P)` whose real tokens `mask` marks; for a vision-language
+  model (`models.llava`) after its `images` (`image_mask`: which rows
+  have one), whose tokens the prefill writes into the cache first."""
   b, p = prompt.shape
-  cache = llama.init_cache(model.cfg, b, p + max_new_tokens,
-                           jnp.dtype(model.dtype))
-  logits, cache = model.apply(params, prompt, mask, cache)
+  extra = () if images is None else (images, image_mask)
+  room = p + max_new_tokens + (model.num_image_tokens if extra else 0)
+  cache = llama.init_cache(model.cfg, b, room, jnp.dtype(model.dtype))
+  logits, cache = model.apply(params, prompt, mask, cache, *extra)
   # The logits after each prompt's last real token (its padding may follow).
   last = jnp.max(jnp.where(mask, jnp.arange(p), -1), axis=-1)
 

@@ -6,6 +6,9 @@ its logits score the answer's tokens, and how it answers a prompt.
   masks; the logits at the prompt's last position and the answer's
   positions but its last predict the answer's tokens; greedy answers
   from `models.decoding.generate` with the key-value cache.
+* image-conditioned decoder-only (`model.arch = "llava"`): the same, the
+  batch's `image` and `image_mask` read before the prompt
+  (`models.llava`).
 * encoder-decoder (`model.arch = "t5"`): the prompt is encoded, the
   decoder reads the answer shifted right behind the decoder's start
   token, and its logits are aligned with the answer; greedy answers from
@@ -18,6 +21,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from mmul_jax.models import decoding
+from mmul_jax.models import llava
 from mmul_jax.models import t5
 
 
@@ -42,6 +46,16 @@ class DecoderOnly:
 
   def generate(self, model, params, prompt, mask, **kwargs):
     return decoding.generate(model, params, prompt, mask, **kwargs)
+
+
+class ImageDecoderOnly(DecoderOnly):
+  """`[image tokens, prompt, answer]`: the prompt and answer as
+  `DecoderOnly`'s, after the row's image where it has one (`generate`
+  takes `images` and `image_mask`)."""
+
+  def inputs(self, batch, answer: str = "answer") -> tuple:
+    return (*super().inputs(batch, answer), None, batch["image"],
+            batch["image_mask"])
 
 
 class EncoderDecoder:
@@ -72,4 +86,6 @@ def for_model(model) -> DecoderOnly | EncoderDecoder:
   """The layout of a built language model."""
   if isinstance(model, t5.T5ForConditionalGeneration):
     return EncoderDecoder(model.cfg.decoder_start_id)
+  if isinstance(model, llava.VisionLanguageModel):
+    return ImageDecoderOnly()
   return DecoderOnly()

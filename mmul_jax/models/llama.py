@@ -209,11 +209,15 @@ class LlamaModel(nn.Module):
   remat: bool = False
 
   @nn.compact
-  def __call__(self, tokens, mask, cache=None):
+  def __call__(self, tokens, mask, cache=None, prefix=None):
     c = self.cfg
     embed = nn.Embed(c.vocab_size, c.hidden_size, dtype=self.dtype,
                      name="embed_tokens")
     x = embed(tokens)
+    if prefix is not None:  # embeddings `(B, N, D)` before the tokens
+      vectors, prefix_mask = prefix
+      x = jnp.concatenate([vectors.astype(x.dtype), x], axis=1)
+      mask = jnp.concatenate([prefix_mask, mask], axis=1)
     if cache is None:
       positions, keys_ok, index = positions_of(mask), mask, None
     else:
@@ -236,7 +240,7 @@ class LlamaModel(nn.Module):
     new_cache = None
     if cache is not None:
       new_cache = {"layers": new_layers, "mask": keys_ok,
-                   "index": index + tokens.shape[1]}
+                   "index": index + x.shape[1]}
     return x, new_cache, embed, states
 
 
@@ -249,18 +253,24 @@ class LlamaForCausalLM(nn.Module):
 
   @nn.compact
   def __call__(self, tokens, mask=None, cache=None, *, hidden=False,
-               train: bool = False):
+               train: bool = False, prefix=None):
     """The logits `(B, T, V)` (float32), with the updated cache when one is
     given; `hidden=True` adds the final normed states `(B, T, D)`, and
     `hidden=k` (an int, 1 ≤ k ≤ layers) the residual stream after layer k
     instead (transformers' `hidden_states[k]`: what RMU steers). `train`
     is accepted for the training loop's calls and changes nothing (no
-    dropout)."""
+    dropout). `prefix`: `(vectors (B, N, D), mask (B, N))` read before
+    the tokens (a vision-language model's image tokens, `models.llava`);
+    the outputs cover the tokens only, the cache holds both."""
     del train
     if mask is None:
       mask = jnp.ones(tokens.shape, bool)
     x, new_cache, embed, states = LlamaModel(
-        self.cfg, self.dtype, self.remat, name="model")(tokens, mask, cache)
+        self.cfg, self.dtype, self.remat, name="model")(tokens, mask, cache,
+                                                        prefix)
+    if prefix is not None:
+      n = prefix[0].shape[1]
+      x, states = x[:, n:], [h[:, n:] for h in states]
     if self.cfg.tie_embeddings:
       logits = embed.attend(x)
     else:

@@ -31,14 +31,20 @@ def _config(path: str) -> dict:
 
 def model_config(path: str) -> dict:
   """`BlipCaptioner`'s arguments from the checkpoint's config.json."""
-  c = _config(path)
-  return dict(blip_weights.tower_sizes(path, c),
-              max_positions=c["text_config"]["max_position_embeddings"])
+  return decoder_sizes(path, _config(path))
+
+
+def decoder_sizes(path: str, config: dict) -> dict:
+  """The arguments of BLIP's models with a text decoder (`BlipCaptioner`,
+  `blip_vqa.BlipVqa`) from a config.json (`config`)."""
+  return dict(blip_weights.tower_sizes(path, config),
+              max_positions=config["text_config"]["max_position_embeddings"])
 
 
 def read_state(path: str) -> dict[str, np.ndarray]:
-  """The checkpoint's tensors under `BlipCaptioner`'s names: the tied
-  head's projection from the word embeddings, its bias once."""
+  """The checkpoint's tensors under the names of BLIP's models with a
+  text decoder: the tied head's projection from the word embeddings, its
+  bias once."""
   state = dict(clip_weights.read_state_dict(path))
   state.pop(f"{_HEAD}.bias", None)  # the same tensor as predictions.bias
   if f"{_HEAD}.weight" not in state and _WORDS in state:
@@ -49,14 +55,22 @@ def read_state(path: str) -> dict[str, np.ndarray]:
 def load(path: str, dtype=np.float32):
   """`(module, params)` of the checkpoint at `path`, names and shapes
   checked (`hf_state.import_state`)."""
-  import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
   path = os.path.expanduser(path)
   c = model_config(path)
   module = blip_caption.BlipCaptioner(**c, dtype=jnp.dtype(dtype))
-  images = jnp.zeros((1, c["image_size"], c["image_size"], 3), jnp.float32)
+  return load_into(path, module, jnp.zeros((1, 2), jnp.int32))
+
+
+def load_into(path: str, module, *texts):
+  """`(module, params)`: `module`'s parameters (shaped by its `init` on
+  one blank image and `texts`) from the checkpoint at `path`."""
+  import jax  # pylint: disable=g-import-not-at-top
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+  images = jnp.zeros((1, module.image_size, module.image_size, 3),
+                     jnp.float32)
   shapes = jax.eval_shape(module.init, jax.random.PRNGKey(0), images,
-                          jnp.zeros((1, 2), jnp.int32))
+                          *texts)
   params = jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), shapes)
   return module, {"params": hf_state.import_state(
       params["params"], read_state(path), source=path)}

@@ -24,6 +24,7 @@ from mmul_jax.tasks.base import Task
 from mmul_jax.tasks.classification import Classification
 from mmul_jax.tasks.generation import Generation
 from mmul_jax.tasks.graph_text import GraphTextRetrieval
+from mmul_jax.tasks.image_generation import ImageGeneration
 from mmul_jax.tasks.retrieval import Retrieval
 from mmul_jax.tasks.unimodal import UnimodalClassification
 
@@ -50,7 +51,7 @@ def register(cls: type[Task]) -> type[Task]:
 
 
 for _cls in (Retrieval, Classification, GraphTextRetrieval,
-             UnimodalClassification, Generation):
+             UnimodalClassification, Generation, ImageGeneration):
   register(_cls)
 
 
@@ -98,6 +99,7 @@ def for_results(results) -> Task:
   return get(results.task)(datasets.spec_of(results.config["data"]))
 
 
-__all__ = ["Classification", "Generation", "GraphTextRetrieval", "Metric", "MmulTerms",
+__all__ = ["Classification", "Generation", "GraphTextRetrieval",
+           "ImageGeneration", "Metric", "MmulTerms",
            "Retrieval", "TASKS", "Task", "UnimodalClassification",
            "for_dataset", "for_results", "get", "register"]

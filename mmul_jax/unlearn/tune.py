@@ -113,12 +113,8 @@ def check_setting(path: str, name: str, setting) -> None:
     raise errors.ConfigError(
         f"{where}: a setting must map config keys to values, got "
         f"{setting!r}")
-  base = config_schema.default_config()
-  base.method.name = name
-  if not methods.get(name).runs_on(tasks.get(
-      datasets.spec_of(base.data).task).name):
-    # The language-model methods: checked on the embedded generation task.
-    base.data.name, base.model.arch = "authors", "llama"
+  # A method of other task kinds only is checked on an embedded one.
+  base = config_schema.default_config_for(name)
   defaults = config_schema.flatten(base)
   allowed = {k for k in defaults
              if k.startswith(("unlearn.", f"method.{name}."))}

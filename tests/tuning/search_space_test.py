@@ -22,10 +22,7 @@ def test_every_methods_space_is_settable_and_validates(name):
   # Every corner of every range is a valid config.
   for key, p in sp.items():
     for value in (p.choices if p.scale == "choice" else (p.low, p.high)):
-      c = config_schema.default_config()
-      c.method.name = name
-      if not m.runs_on("retrieval"):  # the language-model methods
-        c.data.name, c.model.arch = "authors", "llama"
+      c = config_schema.default_config_for(name)
       c.update_from_flattened_dict({key: value})
       config_schema.validate(c)
 

@@ -202,7 +202,8 @@ def training_stream(split: ImageTextSplit, image_ids: Sequence[int], *,
         _Subset(split.source, records),
         encoder=qa.Encoder(tok, prompt_length=shape.prompt_length,
                            answer_length=shape.answer_length),
-        batch_size=batch_size, seed=seed, shard=shard, layout=layout)
+        batch_size=batch_size, seed=seed, shard=shard, layout=layout,
+        shape=shape, prepare=lambda x: layout.model_input(x, mean, std))
 
   def pick(record, rng: np.random.Generator):
     if layout.unimodal:
@@ -285,7 +286,7 @@ def load_pairs(split: ImageTextSplit, image_ids: Sequence[int], *,
                desc: str = "loading",
                layout: RecordLayout = RETRIEVAL) -> PairSet | qa.QaSet:
   if layout.generative:
-    return qa.load(split, image_ids, layout=layout, desc=desc,
+    return qa.load(split, image_ids, layout=layout, desc=desc, shape=shape,
                    encoder=qa.Encoder(tok, prompt_length=shape.prompt_length,
                                       answer_length=shape.answer_length))
   records = split.records_for(image_ids)

@@ -10,6 +10,13 @@ its special tokens (a [BOS] or <s>, no end of text), its start cut to
 tokens, cut to `answer_length` - 1 and followed by the end-of-text token,
 right-padded. So every prompt ends at the same column and the answer
 always follows it there: one shape, one compile.
+
+Image-conditioned records (`RecordLayout.image_keys = ("images",)`:
+CLEAR-style) add the unit's `images`, each question's `image_index` into
+them (-1: a question without an image) and its `question_type` (an
+index into the dataset's type names, `QUESTION_TYPES`); batches and sets
+then carry each pair's image, normalised, with `image_mask` saying
+whether it has one, and its type.
 """
 
 from __future__ import annotations
@@ -26,6 +33,10 @@ from mmul_jax.data.core import tokenizer as tokenizer_lib
 from mmul_jax.data.core.modalities import decode_text
 
 PARAPHRASED, PERTURBED = "paraphrased", "perturbed"
+IMAGE_INDEX, QUESTION_TYPE = "image_index", "question_type"
+# The question types of image-conditioned records, by index: from the
+# name alone, from the image alone, from both, general knowledge to keep.
+QUESTION_TYPES = ("name", "image", "both", "general")
 # Refusals, the preferred answers of IdkDPO (TOFU's idk list has 100 of
 # this kind); every training batch carries one per row.
 REFUSALS = ("i do not know .", "i have no idea .", "i am not sure .",
@@ -81,32 +92,58 @@ class Encoder:
             for row, n in zip(tokens, lengths)]
 
 
+def has_images(layout) -> bool:
+  """Whether question-answer records carry images (module docstring)."""
+  return bool(layout.image_keys)
+
+
+def _image_of(record, k: int, layout, shape):
+  """Question k's image fitted to the run's shape (zeros where it has
+  none) and whether it has one."""
+  i = int(record[IMAGE_INDEX][k])
+  if i < 0:
+    size = shape.image_size
+    return np.zeros((size, size, 3), np.uint8), False
+  return layout.input_type.fit(record[layout.image_keys[0]][i], shape), True
+
+
 def training_stream(source, *, encoder: Encoder, batch_size: int,
-                    seed: int, shard: tuple[int, int], layout
-                    ) -> grain.MapDataset:
+                    seed: int, shard: tuple[int, int], layout,
+                    shape=None, prepare=None) -> grain.MapDataset:
   """Endless batches `{"prompt", "prompt_mask", "answer", "answer_mask",
   "refusal", "refusal_mask", "image_id"}` over the records of `source` (a
   random-access source of the chosen units): each unit once per epoch
   with one of its pairs drawn at random and a random `REFUSALS` answer;
   batch k is a pure function of `(seed, k)` (`pipeline.training_stream`
-  for the rest)."""
+  for the rest). Image-conditioned records add `image` (`prepare`d from
+  uint8 at `shape`), `image_mask` and `question_type`."""
   index, count = shard
+  images = has_images(layout)
 
   def pick(record, rng: np.random.Generator):
     questions = record[layout.text_key]
     k = int(rng.integers(len(questions)))
-    return {"question": decode_text(questions[k]),
-            "answer": decode_text(record[layout.answer_key][k]),
-            "refusal": REFUSALS[int(rng.integers(len(REFUSALS)))],
-            "image_id": np.int64(record[layout.id_key])}
+    out = {"question": decode_text(questions[k]),
+           "answer": decode_text(record[layout.answer_key][k]),
+           "refusal": REFUSALS[int(rng.integers(len(REFUSALS)))],
+           "image_id": np.int64(record[layout.id_key])}
+    if images:
+      out["image"], out["image_mask"] = _image_of(record, k, layout, shape)
+      out["question_type"] = np.int32(record[QUESTION_TYPE][k])
+    return out
 
   def collate(batch):
     prompt, prompt_mask = encoder.prompts(list(batch["question"]))
     answer, answer_mask = encoder.answers(list(batch["answer"]))
     refusal, refusal_mask = encoder.answers(list(batch["refusal"]))
-    return {"prompt": prompt, "prompt_mask": prompt_mask, "answer": answer,
-            "answer_mask": answer_mask, "refusal": refusal,
-            "refusal_mask": refusal_mask, "image_id": batch["image_id"]}
+    out = {"prompt": prompt, "prompt_mask": prompt_mask, "answer": answer,
+           "answer_mask": answer_mask, "refusal": refusal,
+           "refusal_mask": refusal_mask, "image_id": batch["image_id"]}
+    if images:
+      out["image"] = prepare(batch["image"])
+      out["image_mask"] = np.asarray(batch["image_mask"], bool)
+      out["question_type"] = batch["question_type"]
+    return out
 
   ds = grain.MapDataset.source(source)
   ds = ds.shuffle(seed=seed).repeat().random_map(pick, seed=seed + 1)
@@ -139,23 +176,44 @@ class QaSet:
   encoder: Encoder | None = dataclasses.field(default=None, compare=False)
   # (M,) the pairs with a paraphrase and perturbed answers (truth ratio).
   truth: np.ndarray | None = None
+  # Image-conditioned sets: the units' images `(N, S, S, 3)` uint8 as
+  # fitted, each pair's row in them (`image_row`, -1: none) and its
+  # `question_type` (`QUESTION_TYPES`).
+  images: np.ndarray | None = None
+  image_row: np.ndarray | None = None
+  question_type: np.ndarray | None = None
 
   def __len__(self) -> int:
     return len(self.answer)
 
 
 def load(split, image_ids, *, encoder: Encoder, layout,
-         desc: str = "loading") -> QaSet:
-  """Every pair of the units `image_ids` (`QaSet`). A pair whose
+         desc: str = "loading", shape=None) -> QaSet:
+  """Every pair of the units `image_ids` (`QaSet`; image-conditioned
+  records: with their images fitted to `shape`). A pair whose
   paraphrase or perturbed answers are empty (a source without them for
   that question) is left out of `truth`, the pairs a truth ratio is
   computed for."""
   records = split.records_for(image_ids)
   ids, owner, questions, answers, para, options = [], [], [], [], [], []
+  images, image_row, kinds = [], [], []
   for n, r in enumerate(tqdm(records, desc=desc, leave=False, mininterval=2)):
     rec = split.source[int(r)]
     ids.append(rec[layout.id_key])
     qs = [decode_text(t) for t in rec[layout.text_key]]
+    if has_images(layout):
+      first = len(images)
+      images += [layout.input_type.fit(x, shape)
+                 for x in rec[layout.image_keys[0]]]
+      image_row += [first + int(i) if int(i) >= 0 else -1
+                    for i in rec[IMAGE_INDEX]]
+      kinds += [int(t) for t in rec[QUESTION_TYPE]]
+      if not len(rec[IMAGE_INDEX]) == len(rec[QUESTION_TYPE]) == len(qs):
+        raise errors.DataError(
+            f"unit {rec[layout.id_key]} has {len(qs)} prompts but "
+            f"{len(rec[IMAGE_INDEX])} image indices and "
+            f"{len(rec[QUESTION_TYPE])} question types; each prompt needs "
+            "one of each")
     ans = [decode_text(t) for t in rec[layout.answer_key]]
     if len(qs) != len(ans):
       raise errors.DataError(
@@ -185,6 +243,13 @@ def load(split, image_ids, *, encoder: Encoder, layout,
     tokens, mask = encoder.answers(flat)
     perturbed = (tokens.reshape(len(questions), k, -1),
                  mask.reshape(len(questions), k, -1))
+  extra = {}
+  if has_images(layout):
+    size = shape.image_size
+    extra = dict(images=(np.stack(images) if images
+                         else np.zeros((0, size, size, 3), np.uint8)),
+                 image_row=np.asarray(image_row, np.int64),
+                 question_type=np.asarray(kinds, np.int64))
   return QaSet(np.asarray(ids, np.int64), np.asarray(owner, np.int64),
                prompt, prompt_mask, answer, answer_mask, tuple(answers),
-               paraphrased, perturbed, encoder, truth)
+               paraphrased, perturbed, encoder, truth, **extra)

@@ -4,7 +4,8 @@ answer layout (`data.core.qa`): one record per unit with its `questions`
 stand-in `authors`: `authors.NUM_PERTURBED` per question, flat; the
 others none) and `unit_id`, the deletion unit. `authors` stands in for
 TOFU, `dialogues` for SAMSum and `biographies` for Celeb Profile (both
-`dialogues`). Generated locally and seeded, written as array_record."""
+`dialogues`), `persons` for CLEAR (image-conditioned: each unit's
+`images`, each question's `image_index` and `question_type`). Generated locally and seeded, written as array_record."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from mmul_jax.data.core import generated
 from mmul_jax.data.core import spec
 from mmul_jax.data.generated import authors
 from mmul_jax.data.generated import dialogues
+from mmul_jax.data.generated import persons
 from mmul_jax.data.generated import shapes
 
 
@@ -63,6 +65,7 @@ class _Generated(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     names = shapes.unique_names(c.seed, k * total,
                                 tuple(self.MODULE.vocabulary()))
     units = [names[i * k:(i + 1) * k] for i in range(total)]
+    self._units = units  # every unit's names (distractors read them)
     return {"train": self._generate_examples(units, 0, c.num_train),
             "test": self._generate_examples(units, c.num_train,
                                             c.num_test)}
@@ -110,6 +113,39 @@ class Biographies(_Generated):
                                           names[0]))
 
 
+class Persons(_Generated):
+  """Fictitious persons' portraits and question-answer pairs by question
+  type (`persons`): CLEAR's stand-in."""
+
+  VERSION = tfds.core.Version("1.0.0")
+  RELEASE_NOTES = {"1.0.0": "First release."}
+  MODULE = persons
+
+  def _info(self) -> tfds.core.DatasetInfo:
+    size = persons.IMAGE_SIZE
+    ints = tfds.features.Sequence(tfds.features.Scalar(dtype=np.int64))
+    features = {"unit_id": tfds.features.Scalar(dtype=np.int64),
+                # Raw pixels: no image codec (TensorFlow) to build it.
+                "images": tfds.features.Tensor(
+                    shape=(persons.PORTRAITS, size, size, 3),
+                    dtype=np.uint8),
+                "questions": _TEXTS, "answers": _TEXTS,
+                "paraphrased": _TEXTS, "perturbed": _TEXTS,
+                "image_index": ints, "question_type": ints}
+    return self.dataset_info_from_configs(
+        description=persons.__doc__,
+        features=tfds.features.FeaturesDict(features), supervised_keys=None)
+
+  def _unit(self, index, names):
+    # Other persons' names, drawn per person: the wrong answers to "who is
+    # the person in this picture".
+    rng = np.random.default_rng([self.builder_config.seed, 99, index])
+    others = [u[0] for i, u in enumerate(self._units) if i != index]
+    picks = rng.choice(len(others), persons.NUM_PERTURBED + 2, replace=False)
+    return persons.person(self.builder_config.seed, index, names[0],
+                          [others[int(i)] for i in picks])._asdict()
+
+
 def _build(builder_cls):
   return lambda d, root: generated.prepare_generated(
       builder_cls, make_config(d.num_train, d.num_test, d.seed), root)
@@ -120,6 +156,10 @@ GENERATION = dict(task="generation", image_keys=(), modality="text",
                   text_key="questions", answer_key="answers",
                   features=frozenset({"answers"}))
 _EMBEDDED = dict(GENERATION, id_key="unit_id")
+# Question-answer records with images (`qa`: each question's `image_index`
+# into `images`, -1 for none, and its `question_type`).
+IMAGE_GENERATION = dict(GENERATION, task="image_generation",
+                        image_keys=("images",), modality="image")
 
 DATASETS = {
     "authors": spec.DatasetSpec(**_EMBEDDED, words=authors.vocabulary,
@@ -128,4 +168,7 @@ DATASETS = {
                                   build=_build(Dialogues)),
     "biographies": spec.DatasetSpec(**_EMBEDDED, words=dialogues.vocabulary,
                                     build=_build(Biographies)),
+    "persons": spec.DatasetSpec(**IMAGE_GENERATION, id_key="unit_id",
+                                words=persons.vocabulary,
+                                build=_build(Persons)),
 }

@@ -13,12 +13,20 @@ and truth-ratio statistic and, where the test split is knowledge to keep
 test split's normalised probability, ROUGE-L recall and truth-ratio
 statistic too (TOFU's nine statistics come from its retain, real-authors
 and world-facts sets; one test split here holds the last two).
+
+Image-conditioned sets (CLEAR-style) add every set metric per question
+type (`<set>/<type>/rougeL_recall`, ...: name, image, both, general), the
+multiple-choice accuracy (`mc_accuracy`, % of pairs whose paraphrase is
+likelier than each distractor), and run the membership attacks on the
+persons' own pairs; their model utility adds the held-out general
+knowledge (the test split's `general` pairs) as TOFU's adds world facts.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from mmul_jax.data.core import qa
 from mmul_jax.evaluation import generative
 
 KINDS = ("generation",)
@@ -48,12 +56,44 @@ def set_metrics(o: dict, forget: bool) -> dict:
   m["truth_ratio"] = float(np.mean(tr)) if tr.size else float("nan")
   m["truth_ratio_score"] = (generative.truth_ratio_score(
       tr, "forget" if forget else "retain") if tr.size else float("nan"))
+  mc = np.asarray(o.get("mc_correct", ()), np.float64)
+  mc = mc[np.isfinite(mc)]
+  # Multiple-choice accuracy in % (`generation.set_outputs`).
+  m["mc_accuracy"] = 100.0 * float(np.mean(mc)) if mc.size else float("nan")
   return m
+
+
+def _rows(o: dict, keep: np.ndarray) -> dict:
+  """The per-pair outputs of the pairs `keep` (a boolean mask)."""
+  index = np.flatnonzero(keep)
+  return {k: ([v[i] for i in index] if isinstance(v, list)
+              else np.asarray(v)[index]) for k, v in o.items()}
+
+
+def by_question_type(s, o: dict, forget: bool) -> dict:
+  """`set_metrics` per question type of an image-conditioned set
+  (`qa.QUESTION_TYPES`: name, image, both, general), for the types it
+  has: whether forgetting in one modality reaches the others."""
+  return {kind: set_metrics(_rows(o, s.question_type == t), forget)
+          for t, kind in enumerate(qa.QUESTION_TYPES)
+          if np.any(s.question_type == t)}
+
+
+def _members(s, o: dict) -> dict:
+  """The pairs a membership attack reads: all of them, or in an
+  image-conditioned set the person's own (general knowledge is
+  everybody's, member or not)."""
+  if s.question_type is None:
+    return o
+  return _rows(o, s.question_type != qa.QUESTION_TYPES.index("general"))
 
 
 def metrics(run) -> dict:
   o = run.outputs
   out = {name: set_metrics(o[name], name == "df") for name in run.sets}
+  for name, s in run.sets.items():
+    if getattr(s, "question_type", None) is not None:
+      out[name].update(by_question_type(s, o[name], name == "df"))
   dr, test = out["dr"], out["test"]
   parts = [dr["p_answer"], dr["rougeL_recall"] / 100.0]
   if np.isfinite(dr["truth_ratio_score"]):
@@ -62,8 +102,12 @@ def metrics(run) -> dict:
     # TOFU's real authors and world facts (one test split here).
     parts += [test["p_normalised"], test["rougeL_recall"] / 100.0,
               test["truth_ratio_score"]]
+  if "general" in test:  # CLEAR-style: the held-out general knowledge
+    g = test["general"]
+    parts += [g["p_normalised"], g["rougeL_recall"] / 100.0,
+              g["truth_ratio_score"]]
   out["model_utility"] = generative.model_utility(parts)
-  out["mia"] = {name: generative.attack_auc(score(o["df"]),
-                                            score(o["test"]))
+  df, test = (_members(run.sets[k], o[k]) for k in ("df", "test"))
+  out["mia"] = {name: generative.attack_auc(score(df), score(test))
                 for name, score in ATTACKS.items()}
   return out
