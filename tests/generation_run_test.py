@@ -16,9 +16,10 @@ from mmul_jax.evaluation import score_files
 from mmul_jax.unlearn import run as run_lib
 
 MULTIMODAL = ("mmul", "mmul_plus")
-LANGUAGE_MODEL = sorted(n for n, m in methods.METHODS.items() if m.kinds)
-GENERAL = sorted(set(methods.METHODS) - set(MULTIMODAL) - {"retrain"}
-                 - set(LANGUAGE_MODEL))
+LANGUAGE_MODEL = sorted(n for n, m in methods.METHODS.items()
+                        if m.kinds and m.runs_on("generation"))
+GENERAL = sorted(n for n, m in methods.METHODS.items()
+                 if not m.kinds and n not in MULTIMODAL + ("retrain",))
 
 
 def _config(tiny_config, data_dir, method):

@@ -214,3 +214,49 @@ def test_model_utility_reads_the_test_split_where_it_is_knowledge():
     if utility_test:
       parts += [0.5, 0.4, np.mean([0.5, 0.1])]
     assert m["model_utility"] == pytest.approx(scipy_stats.hmean(parts))
+
+
+def test_image_conditioned_sets_are_scored_per_question_type():
+  """Each question type's means of its own pairs, the multiple-choice
+  accuracy of the pairs with options, the membership attacks on the
+  persons' own pairs and the held-out general pairs in model utility."""
+  import types
+  from scipy import stats as scipy_stats
+  from mmul_jax.evaluation.evaluators import forward
+  from mmul_jax.evaluation.evaluators import generation_metrics
+
+  kinds = np.array([0, 1, 1, 2, 3, 3])  # name, image x2, both, general x2
+
+  def outputs(rouge, p, loss):
+    n = len(kinds)
+    o = {k: np.asarray(rouge, float) for k in generation_metrics.ROUGE}
+    o.update(p_answer=np.asarray(p, float), exact_memorization=np.zeros(n),
+             extraction_strength=np.zeros(n), mean_nll=np.asarray(loss),
+             zlib=np.zeros(n), min_k=-np.asarray(loss),
+             min_k_plus_plus=np.zeros(n), truth_ratio=np.full(n, 0.5),
+             p_normalised=np.full(n, 0.6),
+             mc_correct=np.array([1.0, 0.0, 1.0, np.nan, 1.0, 0.0]),
+             generated=[f"g{i}" for i in range(n)])
+    return o
+
+  s = types.SimpleNamespace(question_type=kinds)
+  rouge = [0.1, 0.2, 0.4, 0.8, 0.5, 0.7]
+  out = {"df": outputs(rouge, [0.5] * 6, [1, 2, 3, 4, 9, 9]),
+         "dr": outputs(rouge, [0.5] * 6, [1] * 6),
+         "test": outputs(rouge, [0.5] * 6, [5, 6, 7, 8, 0, 0])}
+  run = forward.Forward(kind="generation", sets=dict.fromkeys(out, s),
+                        outputs=out, pair_scores={}, params=None,
+                        model=None, options=forward.Options())
+  m = generation_metrics.metrics(run)
+  assert m["df"]["image"]["rougeL_recall"] == pytest.approx(30.0)
+  assert m["df"]["both"]["rougeL_recall"] == pytest.approx(80.0)
+  assert m["df"]["general"]["rougeL_recall"] == pytest.approx(60.0)
+  assert m["df"]["image"]["mc_accuracy"] == pytest.approx(50.0)
+  assert np.isnan(m["df"]["both"]["mc_accuracy"])  # no options there
+  assert m["df"]["mc_accuracy"] == pytest.approx(60.0)  # 3 of 5
+  # Every Df pair of a person is likelier than every test one, but the
+  # general pairs (loss 9 vs 0) are left out: the attacks separate fully.
+  assert m["mia"]["loss"] == pytest.approx(1.0)
+  g = [0.6, 0.6, 0.5]  # test general: P normalised, ROUGE-L, 1 - TR
+  dr = [0.5, np.mean(rouge), 0.5]
+  assert m["model_utility"] == pytest.approx(scipy_stats.hmean(dr + g))

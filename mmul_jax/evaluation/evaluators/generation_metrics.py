@@ -83,7 +83,7 @@ def _members(s, o: dict) -> dict:
   """The pairs a membership attack reads: all of them, or in an
   image-conditioned set the person's own (general knowledge is
   everybody's, member or not)."""
-  if s.question_type is None:
+  if getattr(s, "question_type", None) is None:
     return o
   return _rows(o, s.question_type != qa.QUESTION_TYPES.index("general"))
 
