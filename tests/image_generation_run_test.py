@@ -51,6 +51,8 @@ def _check(results, method, workdir):
     assert 0 <= m.metrics["model_utility"] <= 1
     assert 0 <= m.metrics["forget_quality"] <= 1
     assert 0 <= m.metrics["mia/min_k"] <= 1
+    for kind in KINDS:
+      assert 0 <= m.metrics[f"auc_by_type/{kind}/mean"] <= 1
   assert results.models["retrained"].metrics["forget_quality"] == 1.0
   d = results.deletion
   n = persons.QUESTIONS_PER_PERSON * d.num_forget_units

@@ -114,7 +114,9 @@ def sample_figure(builder, spec: DatasetSpec, path: str, n: int = 8) -> str:
     x = (record[spec.inputs] if spec.unimodal else
          record[spec.image_keys[0]] if spec.image_keys else None)
     if kind == "image" and x is not None:
-      ax.imshow(np.asarray(x))
+      x = np.asarray(x)
+      # A unit with several images (a person's portraits): the first.
+      ax.imshow(x[0] if x.ndim == 4 else x)
     elif kind == "video":
       ax.imshow(np.asarray(x)[0])
     elif kind == "audio":

@@ -158,12 +158,17 @@ def set_outputs(scorer: Scorer, params, s) -> dict:
     paraphrased = scorer.nll(params, s, s.paraphrased)
     out["truth_ratio"] = np.where(s.truth, generative.truth_ratio(
         paraphrased, perturbed, averaging=TRUTH_RATIO_AVERAGING), np.nan)
-    # Multiple choice (CLEAR's, with the perturbed answers as distractors):
+    # Multiple choice (CLEAR's) without options of the answer's wording:
     # right when the paraphrase is likelier than every perturbed answer,
     # which share its wording.
     out["mc_correct"] = np.where(
         s.truth, (paraphrased < perturbed.min(axis=1)).astype(np.float64),
         np.nan)
+  if s.options is not None:
+    # With them: right when the answer is likelier than every option.
+    wrong = scorer.nll(params, s, s.options).min(axis=1)
+    out["mc_correct"] = np.where(
+        s.mc, (out["mean_nll"] < wrong).astype(np.float64), np.nan)
     out["p_normalised"] = np.where(
         s.truth, generative.normalised_probability(out["mean_nll"],
                                                    perturbed), np.nan)

@@ -52,6 +52,8 @@ class ImageGeneration(generation.Generation):
       base.Metric("forget_quality", "forget quality", 1, "higher"),
       base.Metric("model_utility", "model utility", 1, "higher"),
       base.Metric("auc/p_answer/mean", "AUC prob"),
+      *(base.Metric(f"auc_by_type/{k}/mean", f"AUC {k}")
+        for k in ("name", "image", "both")),
       base.Metric("mia/min_k", "MIA Min-K% AUC"))
 
   @property
@@ -118,6 +120,9 @@ class ImageGeneration(generation.Generation):
         ("forget quality", lambda m: f"{m['forget_quality']:.2g}"),
         ("utility", f3("model_utility")),
         ("AUC prob", lambda m: report.mean_std(m, "auc/p_answer")),
+        ("AUC name/image/both", lambda m: "/".join(
+            f"{m[f'auc_by_type/{k}/mean']:.2f}"
+            if f"auc_by_type/{k}/mean" in m else "n/a" for k in kinds)),
         ("MIA Min-K%", f3("mia/min_k")))
     d, s = results.deletion, results.summary
     return "\n".join(report.render(columns, list(results.models.items()))
@@ -132,15 +137,15 @@ class ImageGeneration(generation.Generation):
         f"{s['change/test/rougeL_recall']:+.1f} points.",
         "ROUGE-L recall of greedy answers in %, by question type: name "
         "(text only), image (the portrait, no name), both. MC: "
-        "multiple-choice accuracy in % (the paraphrased answer likelier "
-        "than every distractor). General: ROUGE-L on held-out persons' "
+        "multiple-choice accuracy in % (the answer likelier than every "
+        "option in its wording). General: ROUGE-L on held-out persons' "
         "general-knowledge pairs (background colour, a city's country). "
         "Forget quality: the KS test's p-value of Df's truth ratios "
         "against the retrained model's (1: indistinguishable). Utility: "
         "harmonic mean of Dr's probability, ROUGE-L and truth-ratio "
         "statistic and the held-out general pairs'. AUC: retained (1) vs "
         "deleted (0) pairs by answer probability, mean ± std over "
-        f"{base.auc_samples(results)} disjoint Dr samples of size |Df|. "
-        "MIA: Min-K% AUC of Df against the held-out persons (their own "
+        f"{base.auc_samples(results)} disjoint Dr samples of size |Df|, "
+        "overall and per question type. MIA: Min-K% AUC of Df against the held-out persons (their own "
         "pairs).",
     ])

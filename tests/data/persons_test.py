@@ -89,6 +89,8 @@ def test_stream_and_sets_carry_each_pairs_image(builder):
   want = [-1 if i < 0 else 3 + i for i in rec["image_index"]]
   assert rows.tolist() == want
   assert s.question_type[n:2 * n].tolist() == list(rec["question_type"])
+  assert s.options[0].shape == (3 * n, persons.NUM_PERTURBED, 12)
+  assert s.mc.all()
   batch = pipeline.training_stream(
       train, train.image_ids, tok=tok, batch_size=4, seed=0, mean=0.0,
       std=255.0, shape=shape, layout=spec)[0]
@@ -99,3 +101,16 @@ def test_stream_and_sets_carry_each_pairs_image(builder):
   for img, has in zip(batch["image"], batch["image_mask"]):
     assert (np.abs(img).max() > 0) == bool(has)
   assert set(batch["question_type"].tolist()) <= {0, 1, 2, 3}
+
+
+def test_options_are_the_answers_wording_with_the_perturbed_facts():
+  p = persons.person(2, 7, "kamoru", OTHERS)
+  k = persons.NUM_PERTURBED
+  assert len(p.options) == len(p.perturbed)
+  for i, answer in enumerate(p.answers):
+    options = p.options[i * k:(i + 1) * k]
+    assert answer not in options and len(set(options)) == k
+    # The same words as the answer but one fact.
+    for o in options:
+      a, b = answer.split(), o.split()
+      assert len(a) == len(b) and sum(x != y for x, y in zip(a, b)) == 1

@@ -4,7 +4,9 @@ answer become token arrays, the training stream and the evaluation sets.
 A record (`RecordLayout.answer_key` set) holds a unit's prompts under
 `text_key` and their answers under `answer_key`, one answer per prompt;
 TOFU-style records add `paraphrased` answers and `perturbed` ones (the
-same number per prompt, flat). A prompt is the tokenizer's encoding with
+same number per prompt, flat), and multiple-choice records `options`
+(wrong answers in the answer's own wording, the same number per prompt,
+flat). A prompt is the tokenizer's encoding with
 its special tokens (a [BOS] or <s>, no end of text), its start cut to
 `prompt_length` and left-padded; an answer is encoded without special
 tokens, cut to `answer_length` - 1 and followed by the end-of-text token,
@@ -32,7 +34,7 @@ from mmul_jax import errors
 from mmul_jax.data.core import tokenizer as tokenizer_lib
 from mmul_jax.data.core.modalities import decode_text
 
-PARAPHRASED, PERTURBED = "paraphrased", "perturbed"
+PARAPHRASED, PERTURBED, OPTIONS = "paraphrased", "perturbed", "options"
 IMAGE_INDEX, QUESTION_TYPE = "image_index", "question_type"
 # The question types of image-conditioned records, by index: from the
 # name alone, from the image alone, from both, general knowledge to keep.
@@ -176,6 +178,10 @@ class QaSet:
   encoder: Encoder | None = dataclasses.field(default=None, compare=False)
   # (M,) the pairs with a paraphrase and perturbed answers (truth ratio).
   truth: np.ndarray | None = None
+  # (M, K, A) wrong answers in the answer's wording, with masks, and which
+  # pairs have them (`mc`), where the records have `options`.
+  options: tuple[np.ndarray, np.ndarray] | None = None
+  mc: np.ndarray | None = None
   # Image-conditioned sets: the units' images `(N, S, S, 3)` uint8 as
   # fitted, each pair's row in them (`image_row`, -1: none) and its
   # `question_type` (`QUESTION_TYPES`).
@@ -196,7 +202,7 @@ def load(split, image_ids, *, encoder: Encoder, layout,
   computed for."""
   records = split.records_for(image_ids)
   ids, owner, questions, answers, para, options = [], [], [], [], [], []
-  images, image_row, kinds = [], [], []
+  images, image_row, kinds, choices = [], [], [], []
   for n, r in enumerate(tqdm(records, desc=desc, leave=False, mininterval=2)):
     rec = split.source[int(r)]
     ids.append(rec[layout.id_key])
@@ -229,6 +235,10 @@ def load(split, image_ids, *, encoder: Encoder, layout,
       p, wrong, k = [""] * len(qs), [""] * len(qs), 1
     para += p
     options += [wrong[i * k:(i + 1) * k] for i in range(len(qs))]
+    alt = [decode_text(t) for t in rec.get(OPTIONS, ())]
+    m = len(alt) // len(qs) if qs else 0
+    choices += ([alt[i * m:(i + 1) * m] for i in range(len(qs))]
+                if m and len(alt) == m * len(qs) else [[]] * len(qs))
   prompt, prompt_mask = encoder.prompts(questions)
   answer, answer_mask = encoder.answers(answers)
   truth = np.asarray([bool(p) and all(o) for p, o in zip(para, options)],
@@ -244,9 +254,17 @@ def load(split, image_ids, *, encoder: Encoder, layout,
     perturbed = (tokens.reshape(len(questions), k, -1),
                  mask.reshape(len(questions), k, -1))
   extra = {}
+  mc = np.asarray([bool(c) and all(c) for c in choices], bool)
+  if mc.any():
+    k = max(len(c) for c, ok in zip(choices, mc) if ok)
+    tokens, mask = encoder.answers(
+        [x for c, ok in zip(choices, mc) for x in ((c * k)[:k] if ok
+                                                   else [""] * k)])
+    extra.update(options=(tokens.reshape(len(questions), k, -1),
+                          mask.reshape(len(questions), k, -1)), mc=mc)
   if has_images(layout):
     size = shape.image_size
-    extra = dict(images=(np.stack(images) if images
+    extra.update(images=(np.stack(images) if images
                          else np.zeros((0, size, size, 3), np.uint8)),
                  image_row=np.asarray(image_row, np.int64),
                  question_type=np.asarray(kinds, np.int64))

@@ -131,7 +131,8 @@ class Persons(_Generated):
                     dtype=np.uint8),
                 "questions": _TEXTS, "answers": _TEXTS,
                 "paraphrased": _TEXTS, "perturbed": _TEXTS,
-                "image_index": ints, "question_type": ints}
+                "options": _TEXTS, "image_index": ints,
+                "question_type": ints}
     return self.dataset_info_from_configs(
         description=persons.__doc__,
         features=tfds.features.FeaturesDict(features), supervised_keys=None)

@@ -25,8 +25,10 @@ modality):
 
 Every pair has a paraphrased answer and `NUM_PERTURBED` perturbed ones in
 the paraphrase's wording with the fact redrawn (another person's name for
-"who is this"): TOFU's truth ratio and the multiple-choice accuracy read
-them. Held-out persons form the test split.
+"who is this"), which TOFU's truth ratio reads, and as many multiple-choice
+`options` in the answer's own wording with the same facts redrawn: the
+multiple-choice accuracy compares the trained wording with itself, so
+only the fact decides. Held-out persons form the test split.
 """
 
 from __future__ import annotations
@@ -97,7 +99,8 @@ _FACTS = {"city": authors.CITIES, "occupation": authors.OCCUPATIONS,
 
 class Person(NamedTuple):
   """One person's portraits `(PORTRAITS, S, S, 3)` uint8 and pairs in
-  `TEMPLATES` order; `perturbed` flat, `NUM_PERTURBED` per question;
+  `TEMPLATES` order; `perturbed` and `options` flat, `NUM_PERTURBED` per
+  question (the paraphrase's and the answer's wording);
   `image_index` the portrait each question shows (-1: none);
   `question_type` its index in `QUESTION_TYPES`."""
 
@@ -106,6 +109,7 @@ class Person(NamedTuple):
   answers: list[str]
   paraphrased: list[str]
   perturbed: list[str]
+  options: list[str]
   image_index: list[int]
   question_type: list[int]
 
@@ -194,18 +198,21 @@ def person(seed: int, index: int, name: str,
   looks = identity(seed, index)
   backgrounds = [str(b) for b in rng.choice(list(BACKGROUNDS), PORTRAITS)]
   images = np.stack([portrait(looks, b, rng) for b in backgrounds])
-  out = Person(images, [], [], [], [], [], [])
+  out = Person(images, [], [], [], [], [], [], [])
   for kind, question, answer, paraphrase, key, shown in TEMPLATES:
     f = dict(facts, background=backgrounds[shown or 0])
     out.questions.append(question.format(**f))
     out.answers.append(answer.format(**f))
     out.paraphrased.append(paraphrase.format(**f))
-    wrong = []
+    wrong, options = [], []
     while len(wrong) < NUM_PERTURBED:  # distinct, as TOFU's are
-      text = paraphrase.format(**_redrawn(rng, f, key, distractors))
+      other = _redrawn(rng, f, key, distractors)
+      text = paraphrase.format(**other)
       if text not in wrong:
         wrong.append(text)
+        options.append(answer.format(**other))
     out.perturbed.extend(wrong)
+    out.options.extend(options)
     out.image_index.append(-1 if shown is None else shown)
     out.question_type.append(QUESTION_TYPES.index(kind))
   return out

@@ -16,10 +16,13 @@ and world-facts sets; one test split here holds the last two).
 
 Image-conditioned sets (CLEAR-style) add every set metric per question
 type (`<set>/<type>/rougeL_recall`, ...: name, image, both, general), the
-multiple-choice accuracy (`mc_accuracy`, % of pairs whose paraphrase is
-likelier than each distractor), and run the membership attacks on the
+multiple-choice accuracy (`mc_accuracy`, % of pairs whose answer is
+likelier than each option in its wording, or, without options, whose
+paraphrase is likelier than each perturbed answer), and run the membership attacks on the
 persons' own pairs; their model utility adds the held-out general
-knowledge (the test split's `general` pairs) as TOFU's adds world facts.
+knowledge (the test split's `general` pairs) as TOFU's adds world facts;
+the Df-vs-Dr AUC by answer probability comes per question type too
+(`auc_by_type/<type>/mean`).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from mmul_jax.data.core import qa
+from mmul_jax.evaluation import deletion_auc
 from mmul_jax.evaluation import generative
 
 KINDS = ("generation",)
@@ -88,12 +92,30 @@ def _members(s, o: dict) -> dict:
   return _rows(o, s.question_type != qa.QUESTION_TYPES.index("general"))
 
 
+def _auc_by_type(run) -> dict:
+  """The Df-vs-Dr AUC by answer probability (`evaluators.deletion_auc`'s)
+  per question type: whether a model tells deleted persons apart by
+  their name, their portrait, or both."""
+  auc = dict(num_samples=run.options.auc_num_samples,
+             seed=run.options.auc_seed)
+  df, dr = run.sets["df"], run.sets["dr"]
+  out = {}
+  for t, kind in enumerate(qa.QUESTION_TYPES):
+    a = run.outputs["df"]["p_answer"][df.question_type == t]
+    b = run.outputs["dr"]["p_answer"][dr.question_type == t]
+    if len(a) and len(b) >= auc["num_samples"] * len(a):
+      out[kind] = deletion_auc.df_vs_dr_auc(a, b, **auc)
+  return out
+
+
 def metrics(run) -> dict:
   o = run.outputs
   out = {name: set_metrics(o[name], name == "df") for name in run.sets}
   for name, s in run.sets.items():
     if getattr(s, "question_type", None) is not None:
       out[name].update(by_question_type(s, o[name], name == "df"))
+  if getattr(run.sets["df"], "question_type", None) is not None:
+    out["auc_by_type"] = _auc_by_type(run)
   dr, test = out["dr"], out["test"]
   parts = [dr["p_answer"], dr["rougeL_recall"] / 100.0]
   if np.isfinite(dr["truth_ratio_score"]):
