@@ -23,6 +23,7 @@ from mmul_jax import errors
 from mmul_jax.data.core import pipeline
 from mmul_jax.data.core.spec import DatasetSpec
 from mmul_jax.data.downloaded import classification_tfds
+from mmul_jax.data.downloaded import clear_tfds
 from mmul_jax.data.downloaded import generation_real_tfds
 from mmul_jax.data.downloaded import karpathy_tfds
 from mmul_jax.data.downloaded import manual_tfds
@@ -50,6 +51,7 @@ DATASETS: dict[str, DatasetSpec] = {
     **unimodal_real_tfds.DATASETS,
     **generation_tfds.DATASETS,
     **generation_real_tfds.DATASETS,
+    **clear_tfds.DATASETS,
 }
 
 
