@@ -120,14 +120,13 @@ def metrics(run) -> dict:
   parts = [dr["p_answer"], dr["rougeL_recall"] / 100.0]
   if np.isfinite(dr["truth_ratio_score"]):
     parts.append(dr["truth_ratio_score"])
-  if run.options.utility_test and np.isfinite(test["truth_ratio_score"]):
-    # TOFU's real authors and world facts (one test split here).
-    parts += [test["p_normalised"], test["rougeL_recall"] / 100.0,
-              test["truth_ratio_score"]]
-  if "general" in test:  # CLEAR-style: the held-out general knowledge
-    g = test["general"]
-    parts += [g["p_normalised"], g["rougeL_recall"] / 100.0,
-              g["truth_ratio_score"]]
+  # The held-out knowledge to keep: image-conditioned sets' general pairs
+  # (CLEAR's real faces and world), else TOFU's real authors and world
+  # facts (one test split here).
+  kept = test.get("general", test if run.options.utility_test else None)
+  if kept is not None and np.isfinite(kept["truth_ratio_score"]):
+    parts += [kept["p_normalised"], kept["rougeL_recall"] / 100.0,
+              kept["truth_ratio_score"]]
   out["model_utility"] = generative.model_utility(parts)
   df, test = (_members(run.sets[k], o[k]) for k in ("df", "test"))
   out["mia"] = {name: generative.attack_auc(score(df), score(test))
