@@ -128,15 +128,17 @@ class Experiment:
         self.deletion, max_images=e.max_dr_images, seed=e.auc_seed,
         num_samples=e.auc_num_samples)
 
-  def training_stream(self, image_ids, batch_size: int, seed: int):
-    """This process's rows of the seeded batch stream over `image_ids`."""
+  def training_stream(self, image_ids, batch_size: int, seed: int,
+                      question_types: tuple[str, ...] = ()):
+    """This process's rows of the seeded batch stream over `image_ids`
+    (question-answer records: only pairs of `question_types`, if any)."""
     c = self.config.data
     return pipeline.training_stream(
         self.train, image_ids, tok=self.tokenizer, batch_size=batch_size,
         seed=seed, mean=c.mean, std=c.std,
         shape=pipeline.InputShape.of(c),
         shard=sharding.local_rows(self.mesh, batch_size),
-        layout=self.spec)
+        layout=self.spec, question_types=question_types)
 
   def state_sharding(self, tree):
     """Shardings of a parameter-shaped tree under `config.parallel`."""

@@ -36,6 +36,24 @@ def _stopping(config) -> None:
                              "unlearn.early_stopping = \"retrain_gap\"")
 
 
+def _forget_types(config) -> None:
+  from mmul_jax.data.core import qa  # pylint: disable=g-import-not-at-top
+  kinds = tuple(config.unlearn.forget_question_types)
+  if not kinds:
+    return
+  unknown = sorted(set(kinds) - set(qa.QUESTION_TYPES))
+  if unknown:
+    raise errors.ConfigError(
+        f"unlearn.forget_question_types: unknown {unknown}; the types are "
+        f"{list(qa.QUESTION_TYPES)}")
+  task = datasets.spec_of(config.data).task
+  if task != "image_generation":
+    raise errors.ConfigError(
+        "unlearn.forget_question_types picks deleted pairs by question "
+        f"type, which image-conditioned generation datasets have; "
+        f"{config.data.name} is a {task} dataset: leave it empty")
+
+
 UNLEARN = Section("unlearn", {
     "num_steps": Key(100, "unlearning steps", POSITIVE_INT),
     "df_batch_size": Key(32, "deleted examples per step", POSITIVE_INT),
@@ -100,7 +118,12 @@ UNLEARN = Section("unlearn", {
                           "test data)", one_of(("none", "retrain_gap"))),
     "patience": Key(0, "> 0: stop after this many evaluations without a "
                     "closer one", _EVERY),
-}, rules=(_stopping,))
+    "forget_question_types": Key(
+        (), "image-conditioned generation: the deleted pairs the "
+        "unlearning batches draw, by question type (`name`, `image`, "
+        "`both`, `general`); empty: all. Evaluation reads every type "
+        "(does forgetting one modality reach the others?)", STRINGS),
+}, rules=(_stopping, _forget_types))
 
 # scripts/shadow.py's K models per kind, trained and unlearned together.
 SHADOW = Section("shadow", {

@@ -35,9 +35,12 @@ def _stream(exp, part: str, seed: int | None = None):
   the config's)."""
   c = exp.config
   ids_attr, size_key, offset = _PART_IDS[part]
+  # The deleted pairs may be restricted to question types (a modality).
+  kinds = tuple(c.unlearn.forget_question_types) if part == "df" else ()
   return exp.training_stream(getattr(exp.deletion, ids_attr),
                              c.unlearn[size_key],
-                             (c.seed if seed is None else seed) + offset)
+                             (c.seed if seed is None else seed) + offset,
+                             question_types=kinds)
 
 
 def _zip(iterators: dict):

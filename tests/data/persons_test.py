@@ -114,3 +114,38 @@ def test_options_are_the_answers_wording_with_the_perturbed_facts():
     for o in options:
       a, b = answer.split(), o.split()
       assert len(a) == len(b) and sum(x != y for x, y in zip(a, b)) == 1
+
+
+def test_the_stream_can_draw_one_question_type(builder):
+  spec = datasets.DATASETS["persons"]
+  train, _ = datasets.index_splits(builder, spec)
+  tok = tokenizer_lib.shapes_tokenizer(64, words=persons.vocabulary())
+  shape = modalities.InputShape(image_size=16, prompt_length=20,
+                                answer_length=12)
+  kw = dict(tok=tok, batch_size=5, seed=0, mean=0.0, std=255.0,
+            shape=shape, layout=spec)
+  stream = pipeline.training_stream(train, train.image_ids,
+                                    question_types=("image",), **kw)
+  image = qa.QUESTION_TYPES.index("image")
+  for k in range(4):
+    batch = stream[k]
+    assert (batch["question_type"] == image).all() and batch[
+        "image_mask"].all()
+  # Unrestricted, the same seed draws every type over a few batches.
+  every = pipeline.training_stream(train, train.image_ids, **kw)
+  seen = {int(t) for k in range(24) for t in every[k]["question_type"]}
+  assert seen == {0, 1, 2, 3}
+
+
+def test_forget_question_types_are_checked():
+  from mmul_jax import errors
+  c = config_schema.default_config_for("mmul_gen")
+  c.unlearn.forget_question_types = ("image", "both")
+  config_schema.validate(c)
+  c.unlearn.forget_question_types = ("face",)
+  with pytest.raises(errors.ConfigError, match="unknown"):
+    config_schema.validate(c)
+  d = config_schema.default_config()
+  d.unlearn.forget_question_types = ("image",)
+  with pytest.raises(errors.ConfigError, match="leave it empty"):
+    config_schema.validate(d)

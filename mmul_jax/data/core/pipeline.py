@@ -178,7 +178,9 @@ def training_stream(split: ImageTextSplit, image_ids: Sequence[int], *,
                     tok: tokenizers.Tokenizer, batch_size: int, seed: int,
                     mean, std, shape: InputShape,
                     shard: tuple[int, int] = (0, 1),
-                    layout: RecordLayout = RETRIEVAL) -> grain.MapDataset:
+                    layout: RecordLayout = RETRIEVAL,
+                    question_types: tuple[str, ...] = ()
+                    ) -> grain.MapDataset:
   """Endless `MapDataset` of batches; index k is the batch of step k.
 
   Batches are dicts with `image` float32 `(B, H, W, 3)`, `text` int32
@@ -203,7 +205,8 @@ def training_stream(split: ImageTextSplit, image_ids: Sequence[int], *,
         encoder=qa.Encoder(tok, prompt_length=shape.prompt_length,
                            answer_length=shape.answer_length),
         batch_size=batch_size, seed=seed, shard=shard, layout=layout,
-        shape=shape, prepare=lambda x: layout.model_input(x, mean, std))
+        shape=shape, prepare=lambda x: layout.model_input(x, mean, std),
+        question_types=question_types)
 
   def pick(record, rng: np.random.Generator):
     if layout.unimodal:

@@ -111,20 +111,32 @@ def _image_of(record, k: int, layout, shape):
 
 def training_stream(source, *, encoder: Encoder, batch_size: int,
                     seed: int, shard: tuple[int, int], layout,
-                    shape=None, prepare=None) -> grain.MapDataset:
+                    shape=None, prepare=None,
+                    question_types: tuple[str, ...] = ()
+                    ) -> grain.MapDataset:
   """Endless batches `{"prompt", "prompt_mask", "answer", "answer_mask",
   "refusal", "refusal_mask", "image_id"}` over the records of `source` (a
   random-access source of the chosen units): each unit once per epoch
   with one of its pairs drawn at random and a random `REFUSALS` answer;
   batch k is a pure function of `(seed, k)` (`pipeline.training_stream`
   for the rest). Image-conditioned records add `image` (`prepare`d from
-  uint8 at `shape`), `image_mask` and `question_type`."""
+  uint8 at `shape`), `image_mask` and `question_type`; with
+  `question_types` (names of `QUESTION_TYPES`), a unit's pair is drawn
+  among those types only."""
   index, count = shard
   images = has_images(layout)
+  wanted = [QUESTION_TYPES.index(t) for t in question_types]
 
   def pick(record, rng: np.random.Generator):
     questions = record[layout.text_key]
-    k = int(rng.integers(len(questions)))
+    allowed = np.arange(len(questions))
+    if wanted:
+      allowed = allowed[np.isin(np.asarray(record[QUESTION_TYPE]), wanted)]
+      if not len(allowed):
+        raise errors.DataError(
+            f"unit {record[layout.id_key]} has no question of the types "
+            f"{list(question_types)} (unlearn.forget_question_types)")
+    k = int(allowed[int(rng.integers(len(allowed)))])
     out = {"question": decode_text(questions[k]),
            "answer": decode_text(record[layout.answer_key][k]),
            "refusal": REFUSALS[int(rng.integers(len(REFUSALS)))],
