@@ -27,6 +27,7 @@ from mmul_jax.data.downloaded import clear_tfds
 from mmul_jax.data.downloaded import generation_real_tfds
 from mmul_jax.data.downloaded import karpathy_tfds
 from mmul_jax.data.downloaded import manual_tfds
+from mmul_jax.data.downloaded import mllmu_tfds
 from mmul_jax.data.downloaded import signal_real_tfds
 from mmul_jax.data.downloaded import unimodal_real_tfds
 from mmul_jax.data.files import files_tfds
@@ -52,6 +53,7 @@ DATASETS: dict[str, DatasetSpec] = {
     **generation_tfds.DATASETS,
     **generation_real_tfds.DATASETS,
     **clear_tfds.DATASETS,
+    **mllmu_tfds.DATASETS,
 }
 
 

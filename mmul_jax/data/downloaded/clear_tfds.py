@@ -57,20 +57,17 @@ Choices where CLEAR documents nothing:
 
 from __future__ import annotations
 
-import glob
-import io
 import os
 
 import numpy as np
-import PIL.Image
 import tensorflow_datasets as tfds
 
 from mmul_jax import errors
 from mmul_jax.data.core import deletion
-from mmul_jax.data.core import modalities
 from mmul_jax.data.core import qa
 from mmul_jax.data.core import spec
 from mmul_jax.data.downloaded import generation_real_tfds as real
+from mmul_jax.data.downloaded import parquet_release
 from mmul_jax.data.generated import generation_tfds
 
 # CLEAR's captioning instructions (`IMAGE_CAPTION_QUESTIONS` of its
@@ -116,72 +113,12 @@ def _full_dir(clear: str) -> str:
               os.path.join(clear, FULL_CONFIGS[0]))
 
 
-def _read(directory: str, columns: tuple[str, ...]) -> list[tuple]:
-  """`(where, row)` of every row of a config's Parquet shards, only
-  `columns` read; a missing column or an unreadable file is a `DataError`
-  naming the file."""
-  pq = errors.require("pyarrow.parquet", extra="data",
-                      needed_for="reading CLEAR's Parquet files")
-  import pyarrow as pa  # pylint: disable=g-import-not-at-top
-  shards = sorted(glob.glob(os.path.join(directory, "**", "*.parquet"),
-                            recursive=True))
-  if not shards:
-    raise errors.DataError(f"{directory} holds no Parquet files; download "
-                           f"CLEAR again: {_GET_CLEAR}")
-  out = []
-  for shard in shards:
-    try:
-      names = pq.read_schema(shard).names
-      missing = [c for c in columns if c not in names]
-      rows = [] if missing else pq.read_table(
-          shard, columns=list(columns)).to_pylist()
-    except (pa.ArrowException, OSError) as e:
-      raise errors.DataError(f"{shard} is not readable Parquet ({e}); "
-                             f"download it again: {_GET_CLEAR}") from None
-    if missing:
-      raise errors.DataError(
-          f"{shard} has no column {', '.join(missing)} (it has "
-          f"{', '.join(names)}); is it CLEAR's {os.path.basename(directory)} "
-          f"config? Download CLEAR again: {_GET_CLEAR}")
-    out += [(f"{shard}, row {n}", r) for n, r in enumerate(rows)]
-  return out
-
-
-def _text(row: dict, key: str, where: str) -> str:
-  if not isinstance(row[key], str) or not row[key]:
-    raise errors.DataError(f"{where}: {key} must be a non-empty string; "
-                           f"download the file again: {_GET_CLEAR}")
-  return row[key]
+_CLEAR = parquet_release.Release("CLEAR", _GET_CLEAR)
+_read, _text, _pixels = _CLEAR.read, _CLEAR.text, _CLEAR.pixels
 
 
 def _options(wrong, answer: str, where: str, key: str) -> list[str]:
-  """`TOFU_PERTURBED` wrong answers from a list (without the answer)."""
-  if not isinstance(wrong, list) or not all(isinstance(w, str)
-                                            for w in wrong):
-    raise errors.DataError(f"{where}: {key} must be a list of strings; "
-                           f"download the file again: {_GET_CLEAR}")
-  wrong = [w for w in wrong if w.strip() != answer.strip()]
-  if not wrong:
-    raise errors.DataError(f"{where}: {key} must list wrong answers "
-                           "besides the answer; download the file again: "
-                           f"{_GET_CLEAR}")
-  return (wrong * real.TOFU_PERTURBED)[:real.TOFU_PERTURBED]
-
-
-def _pixels(image, where: str, size: int) -> np.ndarray:
-  """A Hugging Face Image struct's picture, RGB, fitted to `size`."""
-  data = image.get("bytes") if isinstance(image, dict) else None
-  if not data:
-    raise errors.DataError(
-        f"{where}: the image holds no bytes (path {image!r:.80}); download "
-        f"the Parquet files, which embed the images: {_GET_CLEAR}")
-  try:
-    with PIL.Image.open(io.BytesIO(data)) as img:
-      rgb = np.asarray(img.convert("RGB"))
-  except (OSError, ValueError, PIL.Image.DecompressionBombError) as e:
-    raise errors.DataError(f"{where}: the image cannot be decoded ({e}); "
-                           f"download the file again: {_GET_CLEAR}") from None
-  return modalities.fit_image(rgb, size)
+  return _CLEAR.options(wrong, answer, where, key, real.TOFU_PERTURBED)
 
 
 def _authors(names: list[str], tofu_units: list[dict],
