@@ -56,6 +56,19 @@ class ImageGeneration(generation.Generation):
         for k in ("name", "image", "both")),
       base.Metric("mia/min_k", "MIA Min-K% AUC"))
 
+  # The comparison table's columns besides the scores: forgetting and
+  # retention by question type, general knowledge, TOFU's two.
+  compare_extra = (
+      *(base.Metric(f"df/{k}/rougeL_recall", f"Df {k} ROUGE-L")
+        for k in ("name", "image", "both")),
+      *(base.Metric(f"df/{k}/mc_accuracy", f"Df {k} MC")
+        for k in ("name", "image", "both")),
+      base.Metric("test/general/rougeL_recall", "general ROUGE-L"),
+      *(base.Metric(f"auc_by_type/{k}/mean", f"AUC {k}")
+        for k in ("name", "image", "both")),
+      base.Metric("forget_quality", "forget quality"),
+      base.Metric("model_utility", "model utility"))
+
   @property
   def data_keys(self):
     return ("prompt_length", "answer_length", "image_size")
