@@ -59,5 +59,6 @@ def test_mmul_refuses_a_task_without_two_modalities(toy, tiny_config,
 
 def test_unknown_task_names_the_registered_ones():
   with pytest.raises(errors.ConfigError, match="unknown task 'nope'.*"
-                     "classification, generation, graph_text, retrieval"):
+                     "classification, generation, graph_text, image_generation, "
+                     "retrieval"):
     tasks.get("nope")
