@@ -44,6 +44,7 @@ def _check(results, method, workdir):
       assert 0 <= m.metrics[f"{split}/rougeL_recall"] <= 100
       assert 0 < m.metrics[f"{split}/p_answer"] <= 1
       assert m.metrics[f"{split}/truth_ratio"] > 0
+      assert 0 < m.metrics[f"{split}/p_normalised"] <= 1
       assert 0 <= m.metrics[f"{split}/verbmem"] <= 100
     assert 0 <= m.metrics["auc/p_answer/mean"] <= 1
     assert 0 <= m.metrics["mia/min_k"] <= 1

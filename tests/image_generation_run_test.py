@@ -48,6 +48,7 @@ def _check(results, method, workdir):
         assert 0 <= m.metrics[f"{split}/{kind}/rougeL_recall"] <= 100
         assert 0 <= m.metrics[f"{split}/{kind}/mc_accuracy"] <= 100
       assert m.metrics[f"{split}/truth_ratio"] > 0
+      assert 0 < m.metrics[f"{split}/p_normalised"] <= 1
     assert 0 <= m.metrics["model_utility"] <= 1
     assert 0 <= m.metrics["forget_quality"] <= 1
     assert 0 <= m.metrics["mia/min_k"] <= 1

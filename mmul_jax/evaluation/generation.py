@@ -164,14 +164,14 @@ def set_outputs(scorer: Scorer, params, s) -> dict:
     out["mc_correct"] = np.where(
         s.truth, (paraphrased < perturbed.min(axis=1)).astype(np.float64),
         np.nan)
+    out["p_normalised"] = np.where(
+        s.truth, generative.normalised_probability(out["mean_nll"],
+                                                   perturbed), np.nan)
   if s.options is not None:
     # With them: right when the answer is likelier than every option.
     wrong = scorer.nll(params, s, s.options).min(axis=1)
     out["mc_correct"] = np.where(
         s.mc, (out["mean_nll"] < wrong).astype(np.float64), np.nan)
-    out["p_normalised"] = np.where(
-        s.truth, generative.normalised_probability(out["mean_nll"],
-                                                   perturbed), np.nan)
   return out
 
 
