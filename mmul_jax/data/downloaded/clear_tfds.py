@@ -59,8 +59,6 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
-import tensorflow_datasets as tfds
 
 from mmul_jax import errors
 from mmul_jax.data.core import deletion
@@ -114,7 +112,7 @@ def _full_dir(clear: str) -> str:
 
 
 _CLEAR = parquet_release.Release("CLEAR", _GET_CLEAR)
-_read, _text, _pixels = _CLEAR.read, _CLEAR.text, _CLEAR.pixels
+_read, _text = _CLEAR.read, _CLEAR.text
 
 
 def _options(wrong, answer: str, where: str, key: str) -> list[str]:
@@ -142,15 +140,13 @@ def _authors(names: list[str], tofu_units: list[dict],
   return {n: owners[n][0] for n in names}
 
 
-class Clear(real.Tofu):
+class Clear(parquet_release.ImageRecords, real.Tofu):
   """CLEAR's persons: portraits, captions and TOFU's pairs (module
   docstring)."""
 
   MANUAL_DOWNLOAD_INSTRUCTIONS = _INSTRUCTIONS
   DIRECTORY = ""
-  # The stored portraits' side: BLIP's 384, so pretrained resolutions up to
-  # it fit without upsampling.
-  IMAGE_SIZE = 384
+  RELEASE = _CLEAR
 
   @classmethod
   def required_files(cls, manual_dir: str) -> list[str]:
@@ -158,28 +154,6 @@ class Clear(real.Tofu):
     configs = (*FORGET_CONFIGS.values(), *PERTURBED_CONFIGS, *TEST_CONFIGS)
     return [_full_dir(clear), *(os.path.join(clear, c) for c in configs),
             *(os.path.join(manual_dir, "tofu", f) for f in real.Tofu.FILES)]
-
-  def _info(self) -> tfds.core.DatasetInfo:
-    texts = tfds.features.Sequence(tfds.features.Text())
-    ints = tfds.features.Sequence(tfds.features.Scalar(dtype=np.int64))
-    size = self.IMAGE_SIZE
-    return self.dataset_info_from_configs(
-        description=self.__doc__, features=tfds.features.FeaturesDict({
-            "unit_id": tfds.features.Scalar(dtype=np.int64),
-            "row": tfds.features.Scalar(dtype=np.int64),
-            "images": tfds.features.Tensor(shape=(None, size, size, 3),
-                                           dtype=np.uint8, encoding="zlib"),
-            "questions": texts, "answers": texts, "paraphrased": texts,
-            "perturbed": texts, "image_index": ints,
-            "question_type": ints}), supervised_keys=None)
-
-  def _generate_examples(self, units, offset: int):
-    # Portraits are decoded here, one unit at a time, not all held at once.
-    size = self.IMAGE_SIZE
-    for key, ex in super()._generate_examples(units, offset):
-      pixels = [_pixels(image, where, size) for image, where in ex["images"]]
-      yield key, {**ex, "images": (np.stack(pixels) if pixels else
-                                   np.zeros((0, size, size, 3), np.uint8))}
 
   def _splits(self, root):
     clear = os.path.join(root, "clear")

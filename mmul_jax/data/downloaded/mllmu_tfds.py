@@ -60,21 +60,19 @@ Choices where MLLMU-Bench documents nothing:
 * A choice equal to the answer is dropped; a question with fewer than
   `MC_OPTIONS` wrong choices repeats them, one with more is cut.
 * Images are fitted to `MllmuBench.IMAGE_SIZE` square and stored as
-  zlib-compressed uint8 pixels, as CLEAR's (`clear_tfds`: TFDS cannot read
-  back differently sized images without TensorFlow).
+  zlib-compressed uint8 pixels, as CLEAR's (`parquet_release.ImageRecords`:
+  TFDS cannot read back differently sized images without TensorFlow).
 """
 
 from __future__ import annotations
 
 import os
 
-import numpy as np
 import tensorflow_datasets as tfds
 
 from mmul_jax import errors
 from mmul_jax.data.core import qa
 from mmul_jax.data.core import spec
-from mmul_jax.data.downloaded import clear_tfds as clear
 from mmul_jax.data.downloaded import generation_real_tfds as real
 from mmul_jax.data.downloaded import parquet_release
 from mmul_jax.data.generated import generation_tfds
@@ -100,7 +98,7 @@ _GET = ("huggingface-cli download MLLMMU/MLLMU-Bench --repo-type dataset "
         f"--local-dir <data.manual_dir>/{DIRECTORY}")
 
 _RELEASE = parquet_release.Release("MLLMU-Bench", _GET)
-_read, _text, _pixels = _RELEASE.read, _RELEASE.text, _RELEASE.pixels
+_read, _text = _RELEASE.read, _RELEASE.text
 
 _INSTRUCTIONS = f"""\
 Download MLLMU-Bench's Parquet files (Hugging Face dataset MLLMMU/MLLMU-Bench)
@@ -266,13 +264,13 @@ def write_forget_ids(manual_dir: str, ratio: int, path: str) -> str:
   return path
 
 
-class MllmuBench(real._QaBuilder):
+class MllmuBench(parquet_release.ImageRecords, real._QaBuilder):
   """MLLMU-Bench's fictitious profiles and real celebrities (module
   docstring)."""
 
   MANUAL_DOWNLOAD_INSTRUCTIONS = _INSTRUCTIONS
   DIRECTORY = DIRECTORY
-  IMAGE_SIZE = clear.Clear.IMAGE_SIZE
+  RELEASE = _RELEASE
 
   @classmethod
   def required_files(cls, manual_dir: str) -> list[str]:
@@ -280,27 +278,9 @@ class MllmuBench(real._QaBuilder):
     return [os.path.join(manual_dir, DIRECTORY, s)
             for s in (*sets, CELEBRITIES)]
 
-  def _info(self) -> tfds.core.DatasetInfo:
-    texts = tfds.features.Sequence(tfds.features.Text())
-    ints = tfds.features.Sequence(tfds.features.Scalar(dtype=np.int64))
-    size = self.IMAGE_SIZE
-    return self.dataset_info_from_configs(
-        description=self.__doc__, features=tfds.features.FeaturesDict({
-            "unit_id": tfds.features.Scalar(dtype=np.int64),
-            "row": tfds.features.Scalar(dtype=np.int64),
-            "key": tfds.features.Text(),
-            "images": tfds.features.Tensor(shape=(None, size, size, 3),
-                                           dtype=np.uint8, encoding="zlib"),
-            "questions": texts, "answers": texts, "paraphrased": texts,
-            "perturbed": texts, "options": texts, "image_index": ints,
-            "question_type": ints}), supervised_keys=None)
-
-  def _generate_examples(self, units, offset: int):
-    # Images are decoded here, one unit at a time, not all held at once.
-    size = self.IMAGE_SIZE
-    for key, ex in super()._generate_examples(units, offset):
-      pixels = [_pixels(image, where, size) for image, where in ex["images"]]
-      yield key, {**ex, "images": np.stack(pixels)}
+  def _extra_features(self) -> dict:
+    return {"key": tfds.features.Text(),
+            "options": tfds.features.Sequence(tfds.features.Text())}
 
   def _splits(self, root):
     profiles = {}

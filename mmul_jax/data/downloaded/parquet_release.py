@@ -2,7 +2,9 @@
 (CLEAR's `clear_tfds`, MLLMU-Bench's `mllmu_tfds`): reading a set's shards
 by column, checking texts and option lists, and decoding the image
 structs (`{bytes, path}`) that embed each picture. Every bad file is one
-`DataError` naming it and the release's download command."""
+`DataError` naming it and the release's download command. `ImageRecords`
+is their builders' record layout: the question-answer records with
+images, the pictures decoded and fitted when each unit is written."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import os
 
 import numpy as np
 import PIL.Image
+import tensorflow_datasets as tfds
 
 from mmul_jax import errors
 from mmul_jax.data.core import modalities
@@ -91,3 +94,44 @@ class Release:
       raise errors.DataError(f"{where}: the image cannot be decoded ({e}); "
                              f"download the file again: {self.get}") from None
     return modalities.fit_image(rgb, size)
+
+
+class ImageRecords:
+  """A mixin before a `generation_real_tfds._QaBuilder`: the features of
+  question-answer records with images (`data.core.qa`), the units'
+  `images` given as `(image struct, where)` pairs by `_splits` and stored
+  as uint8 pixels fitted to `IMAGE_SIZE` square, zlib-compressed (without
+  TensorFlow, TFDS cannot read back a sequence of differently sized
+  images). `RELEASE` names the download in errors; `_extra_features` adds
+  a builder's own."""
+
+  RELEASE: Release
+  # The stored pictures' side: BLIP's 384, so pretrained resolutions up to
+  # it fit without upsampling.
+  IMAGE_SIZE = 384
+
+  def _extra_features(self) -> dict:
+    return {}
+
+  def _info(self) -> tfds.core.DatasetInfo:
+    texts = tfds.features.Sequence(tfds.features.Text())
+    ints = tfds.features.Sequence(tfds.features.Scalar(dtype=np.int64))
+    size = self.IMAGE_SIZE
+    return self.dataset_info_from_configs(
+        description=self.__doc__, features=tfds.features.FeaturesDict({
+            "unit_id": tfds.features.Scalar(dtype=np.int64),
+            "row": tfds.features.Scalar(dtype=np.int64),
+            "images": tfds.features.Tensor(shape=(None, size, size, 3),
+                                           dtype=np.uint8, encoding="zlib"),
+            "questions": texts, "answers": texts, "paraphrased": texts,
+            "perturbed": texts, "image_index": ints, "question_type": ints,
+            **self._extra_features()}), supervised_keys=None)
+
+  def _generate_examples(self, units, offset: int):
+    # Pictures are decoded here, one unit at a time, not all held at once.
+    size = self.IMAGE_SIZE
+    for key, ex in super()._generate_examples(units, offset):
+      pixels = [self.RELEASE.pixels(image, where, size)
+                for image, where in ex["images"]]
+      yield key, {**ex, "images": (np.stack(pixels) if pixels else
+                                   np.zeros((0, size, size, 3), np.uint8))}
