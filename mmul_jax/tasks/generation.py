@@ -83,14 +83,18 @@ class Generation(base.Task):
     self.layout = language_layouts.for_model(model)
     return model
 
-  def init_params(self, model, config, seed: int):
+  def example_batch(self, config) -> dict:
+    """A one-row batch of the run's shapes (what `init_params` traces)."""
     d = config.data
     zeros = lambda n: (jnp.zeros((1, n), jnp.int32), jnp.ones((1, n), bool))
     prompt, prompt_mask = zeros(d.prompt_length)
     answer, answer_mask = zeros(d.answer_length)
-    batch = {"prompt": prompt, "prompt_mask": prompt_mask,
-             "answer": answer, "answer_mask": answer_mask}
-    inputs = language_layouts.for_model(model).inputs(batch)
+    return {"prompt": prompt, "prompt_mask": prompt_mask,
+            "answer": answer, "answer_mask": answer_mask}
+
+  def init_params(self, model, config, seed: int):
+    inputs = language_layouts.for_model(model).inputs(
+        self.example_batch(config))
     return jax.jit(model.init)(jax.random.key(seed), *inputs)
 
   def model_inputs(self, batch):
@@ -129,8 +133,12 @@ class Generation(base.Task):
 
     return None, views
 
+  def _scorer(self, model, config) -> generation_eval.Scorer:
+    """The evaluation passes (`evaluation.generation.Scorer`)."""
+    return generation_eval.Scorer(model, batch_size=config.eval.batch_size)
+
   def evaluator(self, model, config):
-    scorer = generation_eval.Scorer(model, batch_size=config.eval.batch_size)
+    scorer = self._scorer(model, config)
     options = evaluators.Options(auc_num_samples=config.eval.auc_num_samples,
                                  auc_seed=config.eval.auc_seed,
                                  utility_test=self.spec.utility_test)
@@ -141,7 +149,7 @@ class Generation(base.Task):
                                        scores=scores))
 
   def example_scorer(self, model, config):
-    scorer = generation_eval.Scorer(model, batch_size=config.eval.batch_size)
+    scorer = self._scorer(model, config)
     return lambda params, sets: {
         name: generation_eval.example_scores(
             generation_eval.set_outputs(scorer, params, s))
@@ -185,6 +193,21 @@ class Generation(base.Task):
     return generative.mubench_overall(test,
                                       metrics["df/rougeL_recall"] / 100.0)
 
+  @staticmethod
+  def _deletion_lines(results, units: str) -> list[str]:
+    """The table's lines under the models: Df (`units` names its unit)
+    and how far the method moved."""
+    d, s = results.deletion, results.summary
+    return [
+        "",
+        f"Df = {d.num_forget_units} {units} ({d.ratio:g}% of train, "
+        f"{d.num_forget_examples} question-answer pairs), seed {d.seed}, "
+        f"sha256 {d.sha256[:12]}",
+        f"{results.method}: the Df-vs-Dr AUC moved "
+        f"{report.percent(s['progress/auc/p_answer'])} of the way from "
+        "original to retrained; test ROUGE-L recall changed by "
+        f"{s['change/test/rougeL_recall']:+.1f} points."]
+
   def table(self, results):
     f1 = lambda key: lambda m: f"{m[key]:.1f}"
     f3 = lambda key: lambda m: (f"{m[key]:.3f}" if key in m else "n/a")
@@ -198,17 +221,8 @@ class Generation(base.Task):
         ("utility", f3("model_utility")),
         ("AUC prob", lambda m: report.mean_std(m, "auc/p_answer")),
         ("MIA Min-K%", f3("mia/min_k")))
-    d, s = results.deletion, results.summary
     return "\n".join(report.render(columns, list(results.models.items()))
-                     + [
-        "",
-        f"Df = {d.num_forget_units} units ({d.ratio:g}% of train, "
-        f"{d.num_forget_examples} question-answer pairs), seed {d.seed}, "
-        f"sha256 {d.sha256[:12]}",
-        f"{results.method}: the Df-vs-Dr AUC moved "
-        f"{report.percent(s['progress/auc/p_answer'])} of the way from "
-        "original to retrained; test ROUGE-L recall changed by "
-        f"{s['change/test/rougeL_recall']:+.1f} points.",
+                     + self._deletion_lines(results, "units") + [
         "ROUGE-L recall of greedy answers in %. Prob: TOFU's answer "
         "probability exp(-mean token NLL). Truth ratio: mean P(perturbed) / "
         "P(paraphrased) (below 1: the model prefers the true answer). "

@@ -18,11 +18,9 @@ three properties for a generative model are `mmul_gen`'s
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 
 from mmul_jax import models
-from mmul_jax.evaluation import evaluators
 from mmul_jax.evaluation import generation as generation_eval
 from mmul_jax.evaluation import report
 from mmul_jax.models import language_layouts
@@ -78,41 +76,18 @@ class ImageGeneration(generation.Generation):
     self.layout = language_layouts.for_model(model)
     return model
 
-  def init_params(self, model, config, seed: int):
+  def example_batch(self, config) -> dict:
     d = config.data
-    zeros = lambda n: (jnp.zeros((1, n), jnp.int32), jnp.ones((1, n), bool))
-    prompt, prompt_mask = zeros(d.prompt_length)
-    answer, answer_mask = zeros(d.answer_length)
-    batch = {"prompt": prompt, "prompt_mask": prompt_mask,
-             "answer": answer, "answer_mask": answer_mask,
-             "image": jnp.zeros((1, d.image_size, d.image_size, 3)),
-             "image_mask": jnp.ones((1,), bool)}
-    inputs = language_layouts.for_model(model).inputs(batch)
-    return jax.jit(model.init)(jax.random.key(seed), *inputs)
+    return {**super().example_batch(config),
+            "image": jnp.zeros((1, d.image_size, d.image_size, 3)),
+            "image_mask": jnp.ones((1,), bool)}
 
   def _scorer(self, model, config) -> generation_eval.Scorer:
+    # The sets keep uint8 images: normalised as the batches are.
     d = config.data
     return generation_eval.Scorer(
         model, batch_size=config.eval.batch_size,
         prepare=lambda x: self.spec.model_input(x, d.mean, d.std))
-
-  def evaluator(self, model, config):
-    scorer = self._scorer(model, config)
-    options = evaluators.Options(auc_num_samples=config.eval.auc_num_samples,
-                                 auc_seed=config.eval.auc_seed,
-                                 utility_test=self.spec.utility_test)
-    names = self.evals + tuple(config.eval.extra_metrics)
-    return lambda params, sets, desc, scores=None: evaluators.run(
-        names, generation_eval.forward(scorer, params, sets,
-                                       options=options, desc=desc,
-                                       scores=scores))
-
-  def example_scorer(self, model, config):
-    scorer = self._scorer(model, config)
-    return lambda params, sets: {
-        name: generation_eval.example_scores(
-            generation_eval.set_outputs(scorer, params, s))
-        for name, s in sets.items()}
 
   def mmul_gen_terms(self, model, *, axis_name: str | None = None
                      ) -> image_generation_terms.GenerativeTerms:
@@ -137,17 +112,8 @@ class ImageGeneration(generation.Generation):
             f"{m[f'auc_by_type/{k}/mean']:.2f}"
             if f"auc_by_type/{k}/mean" in m else "n/a" for k in kinds)),
         ("MIA Min-K%", f3("mia/min_k")))
-    d, s = results.deletion, results.summary
     return "\n".join(report.render(columns, list(results.models.items()))
-                     + [
-        "",
-        f"Df = {d.num_forget_units} persons ({d.ratio:g}% of train, "
-        f"{d.num_forget_examples} question-answer pairs), seed {d.seed}, "
-        f"sha256 {d.sha256[:12]}",
-        f"{results.method}: the Df-vs-Dr AUC moved "
-        f"{report.percent(s['progress/auc/p_answer'])} of the way from "
-        "original to retrained; test ROUGE-L recall changed by "
-        f"{s['change/test/rougeL_recall']:+.1f} points.",
+                     + self._deletion_lines(results, "persons") + [
         "ROUGE-L recall of greedy answers in %, by question type: name "
         "(text only), image (the portrait, no name), both. MC: "
         "multiple-choice accuracy in % (the answer likelier than every "
