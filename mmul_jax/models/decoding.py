@@ -72,7 +72,7 @@ def generate(model: llama.LlamaForCausalLM, params, prompt: jax.Array,
   have one), whose tokens the prefill writes into the cache first."""
   b, p = prompt.shape
   extra = () if images is None else (images, image_mask)
-  room = p + max_new_tokens + (model.num_image_tokens if extra else 0)
+  room = p + max_new_tokens + (model.num_prefix_tokens if extra else 0)
   cache = llama.init_cache(model.cfg, b, room, jnp.dtype(model.dtype))
   logits, cache = model.apply(params, prompt, mask, cache, *extra)
   # The logits after each prompt's last real token (its padding may follow).

@@ -65,17 +65,36 @@ class FusedQkvAttention(nn.Module):
     return nn.Dense(w, dtype=self.dtype, name=self.out_name)(out)
 
 
-class FcMlp(nn.Module):
-  """`fc1`, the exact (erf) GELU, `fc2` back to the input's width (timm's
-  and Hugging Face's image-encoder MLPs)."""
+class ProjAttention(nn.Module):
+  """Self-attention with biased `q_proj`, `k_proj`, `v_proj` and
+  `out_proj` Linears (Hugging Face's CLIP, wav2vec 2.0 and HuBERT
+  layers)."""
 
-  mlp_dim: int
+  num_heads: int
   dtype: Dtype = jnp.float32
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
+    w = x.shape[-1]
+    dense = lambda name: nn.Dense(w, dtype=self.dtype, name=name)
+    out = attend(dense("q_proj")(x), dense("k_proj")(x), dense("v_proj")(x),
+                 None, self.num_heads, self.dtype)
+    return dense("out_proj")(out)
+
+
+class FcMlp(nn.Module):
+  """`fc1`, the activation (the exact (erf) GELU unless told), `fc2` back
+  to the input's width (timm's and Hugging Face's image-encoder MLPs;
+  CLIP's with `quick_gelu`)."""
+
+  mlp_dim: int
+  dtype: Dtype = jnp.float32
+  activation: str = "gelu_exact"
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
     h = nn.Dense(self.mlp_dim, dtype=self.dtype, name="fc1")(x)
-    h = ACTIVATIONS["gelu_exact"](h)
+    h = ACTIVATIONS[self.activation](h)
     return nn.Dense(x.shape[-1], dtype=self.dtype, name="fc2")(h)
 
 

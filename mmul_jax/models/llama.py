@@ -209,11 +209,18 @@ class LlamaModel(nn.Module):
   remat: bool = False
 
   @nn.compact
-  def __call__(self, tokens, mask, cache=None, prefix=None):
+  def __call__(self, tokens, mask, cache=None, prefix=None, splice=None):
     c = self.cfg
     embed = nn.Embed(c.vocab_size, c.hidden_size, dtype=self.dtype,
                      name="embed_tokens")
     x = embed(tokens)
+    if splice is not None:  # the k-th marked token of a row reads vector k
+      vectors, where = splice
+      k = jnp.clip(jnp.cumsum(where.astype(jnp.int32), axis=-1) - 1, 0,
+                   vectors.shape[1] - 1)
+      picked = jnp.take_along_axis(vectors.astype(x.dtype), k[..., None],
+                                   axis=1)
+      x = jnp.where(where[..., None], picked, x)
     if prefix is not None:  # embeddings `(B, N, D)` before the tokens
       vectors, prefix_mask = prefix
       x = jnp.concatenate([vectors.astype(x.dtype), x], axis=1)
@@ -253,7 +260,7 @@ class LlamaForCausalLM(nn.Module):
 
   @nn.compact
   def __call__(self, tokens, mask=None, cache=None, *, hidden=False,
-               train: bool = False, prefix=None):
+               train: bool = False, prefix=None, splice=None):
     """The logits `(B, T, V)` (float32), with the updated cache when one is
     given; `hidden=True` adds the final normed states `(B, T, D)`, and
     `hidden=k` (an int, 1 ≤ k ≤ layers) the residual stream after layer k
@@ -261,13 +268,16 @@ class LlamaForCausalLM(nn.Module):
     is accepted for the training loop's calls and changes nothing (no
     dropout). `prefix`: `(vectors (B, N, D), mask (B, N))` read before
     the tokens (a vision-language model's image tokens, `models.llava`);
-    the outputs cover the tokens only, the cache holds both."""
+    the outputs cover the tokens only, the cache holds both. `splice`:
+    `(vectors (B, N, D), where (B, T))`, the embeddings the marked tokens
+    read instead of their own, in order (LLaVA-1.5's `<image>`
+    placeholders): a row marks N tokens or none."""
     del train
     if mask is None:
       mask = jnp.ones(tokens.shape, bool)
     x, new_cache, embed, states = LlamaModel(
         self.cfg, self.dtype, self.remat, name="model")(tokens, mask, cache,
-                                                        prefix)
+                                                        prefix, splice)
     if prefix is not None:
       n = prefix[0].shape[1]
       x, states = x[:, n:], [h[:, n:] for h in states]

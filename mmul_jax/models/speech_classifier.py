@@ -124,19 +124,6 @@ class _PositionalConv(nn.Module):
     return _gelu(y + bias.astype(self.dtype))
 
 
-class _Attention(nn.Module):
-  num_heads: int
-  dtype: Any = jnp.float32
-
-  @nn.compact
-  def __call__(self, x):
-    w = x.shape[-1]
-    dense = lambda name: nn.Dense(w, dtype=self.dtype, name=name)
-    out = layers.attend(dense("q_proj")(x), dense("k_proj")(x),
-                        dense("v_proj")(x), None, self.num_heads, self.dtype)
-    return dense("out_proj")(out)
-
-
 class _FeedForward(nn.Module):
   mlp_dim: int
   dtype: Any = jnp.float32
@@ -159,7 +146,8 @@ class _Layer(nn.Module):
   def __call__(self, x):
     norm = lambda name: nn.LayerNorm(epsilon=self.eps, dtype=self.dtype,
                                      name=name)
-    attention = _Attention(self.num_heads, self.dtype, name="attention")
+    attention = layers.ProjAttention(self.num_heads, self.dtype,
+                                     name="attention")
     mlp = _FeedForward(self.mlp_dim, self.dtype, name="feed_forward")
     if self.pre_ln:  # `Wav2Vec2EncoderLayerStableLayerNorm`
       x = x + attention(norm("layer_norm")(x))

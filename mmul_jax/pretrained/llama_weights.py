@@ -60,7 +60,14 @@ def _rope(path: str, c: dict) -> tuple[float, tuple]:
 def model_config(path: str) -> llama.LlamaConfig:
   """The checkpoint's architecture from its config.json."""
   c = _config(path)
-  arch = next(a for a in c["architectures"] if a in ARCHITECTURES)
+  return config_of(c, next(a for a in c["architectures"]
+                           if a in ARCHITECTURES), path)
+
+
+def config_of(c: dict, arch: str, path: str) -> llama.LlamaConfig:
+  """The `LlamaConfig` of a config.json's (or a vision-language model's
+  `text_config`'s) dict `c` for architecture `arch` (one of
+  `ARCHITECTURES`); `path` names the checkpoint in messages."""
   for key in ("mlp_bias", "attention_out_bias"):
     if c.get(key):
       raise errors.CheckpointError(f"{path}: {key} is not supported here")
@@ -71,26 +78,31 @@ def model_config(path: str) -> llama.LlamaConfig:
   if arch == "Qwen2ForCausalLM" and c.get("use_sliding_window"):
     raise errors.CheckpointError(
         f"{path}: Qwen2 with sliding-window layers is not supported here")
-  heads = int(c["num_attention_heads"])
-  theta, scaling = _rope(path, c)
-  window = c.get("sliding_window") if arch in _WINDOWED else 0
-  head_dim = int(c.get("head_dim") or c["hidden_size"] // heads)
-  partial = float((c.get("rope_parameters") or {}).get(
-      "partial_rotary_factor", c.get("partial_rotary_factor", 1.0)))
-  return llama.LlamaConfig(
-      vocab_size=int(c["vocab_size"]), hidden_size=int(c["hidden_size"]),
-      intermediate_size=int(c["intermediate_size"]),
-      num_layers=int(c["num_hidden_layers"]), num_heads=heads,
-      num_kv_heads=int(c.get("num_key_value_heads") or heads),
-      head_dim=head_dim,
-      max_positions=int(c.get("max_position_embeddings", 4096)),
-      rms_eps=float(c.get("rms_norm_eps", 1e-6)), rope_theta=theta,
-      rope_scaling=scaling,
-      tie_embeddings=bool(c.get("tie_word_embeddings", False)),
-      qkv_bias=(arch == "Qwen2ForCausalLM"
-                or bool(c.get("attention_bias", False))),
-      sliding_window=int(window or 0),
-      rotary_dim=0 if partial == 1.0 else int(head_dim * partial))
+  try:
+    heads = int(c["num_attention_heads"])
+    theta, scaling = _rope(path, c)
+    window = c.get("sliding_window") if arch in _WINDOWED else 0
+    head_dim = int(c.get("head_dim") or c["hidden_size"] // heads)
+    partial = float((c.get("rope_parameters") or {}).get(
+        "partial_rotary_factor", c.get("partial_rotary_factor", 1.0)))
+    return llama.LlamaConfig(
+        vocab_size=int(c["vocab_size"]), hidden_size=int(c["hidden_size"]),
+        intermediate_size=int(c["intermediate_size"]),
+        num_layers=int(c["num_hidden_layers"]), num_heads=heads,
+        num_kv_heads=int(c.get("num_key_value_heads") or heads),
+        head_dim=head_dim,
+        max_positions=int(c.get("max_position_embeddings", 4096)),
+        rms_eps=float(c.get("rms_norm_eps", 1e-6)), rope_theta=theta,
+        rope_scaling=scaling,
+        tie_embeddings=bool(c.get("tie_word_embeddings", False)),
+        qkv_bias=(arch == "Qwen2ForCausalLM"
+                  or bool(c.get("attention_bias", False))),
+        sliding_window=int(window or 0),
+        rotary_dim=0 if partial == 1.0 else int(head_dim * partial))
+  except KeyError as e:
+    raise errors.CheckpointError(
+        f"{path}: the config has no {e.args[0]!r}; re-save the checkpoint "
+        "with its full config.json (save_pretrained)") from None
 
 
 def read_state(path: str, cfg: llama.LlamaConfig) -> dict[str, np.ndarray]:
