@@ -25,6 +25,7 @@ from mmul_jax.data.core import deletion
 from mmul_jax.data.core import deletion_policy
 from mmul_jax.data.core import modalities
 from mmul_jax.data.core import pipeline
+from mmul_jax.data.core import qa
 from mmul_jax.data.core import tokenizer as tokenizer_lib
 from mmul_jax.data.core import tokenizer_policy
 from mmul_jax.training import sharding
@@ -64,7 +65,7 @@ class Experiment:
     example.
     """
     kw = dict(tok=self.tokenizer,
-              shape=pipeline.InputShape.of(self.config.data),
+              shape=self.input_shape(),
               layout=self.spec)
     if self.validation_ids is not None:
       held_out = pipeline.load_pairs(self.train, self.validation_ids,
@@ -93,7 +94,7 @@ class Experiment:
     never loaded: without a carve the held-out slot "test" is the Dr
     sample, whose metrics the monitor drops."""
     kw = dict(tok=self.tokenizer,
-              shape=pipeline.InputShape.of(self.config.data),
+              shape=self.input_shape(),
               layout=self.spec)
     sample = lambda ids, n, k: deletion_policy.sample_ids(ids, n, seed + k)
     dr_units = num_units * self.config.eval.auc_num_samples
@@ -136,9 +137,21 @@ class Experiment:
     return pipeline.training_stream(
         self.train, image_ids, tok=self.tokenizer, batch_size=batch_size,
         seed=seed, mean=c.mean, std=c.std,
-        shape=pipeline.InputShape.of(c),
+        shape=self.input_shape(),
         shard=sharding.local_rows(self.mesh, batch_size),
         layout=self.spec, question_types=question_types)
+
+  def input_shape(self) -> pipeline.InputShape:
+    """The data's fixed shapes (`InputShape.of(config.data)`), with the
+    image placeholders prompts carry for a model that reads its image
+    tokens in their place (a LLaVA checkpoint's `image_token_id`)."""
+    shape = pipeline.InputShape.of(self.config.data)
+    token = getattr(self.model, "image_token_id", -1)
+    if token < 0:
+      return shape
+    return dataclasses.replace(
+        shape, image_token=self.tokenizer.id_to_token(token) or "",
+        image_tokens=self.model.num_image_tokens)
 
   def state_sharding(self, tree):
     """Shardings of a parameter-shaped tree under `config.parallel`."""
@@ -162,6 +175,8 @@ class Experiment:
       data.pop(key, None)
     if not data.get("validation_fraction"):  # off: runs from before it
       data.pop("validation_fraction", None)
+    if data.get("prompt_template") == qa.DEFAULT_TEMPLATE:  # as before it
+      data.pop("prompt_template")
     for key in modalities.OPTIONAL_DATA_KEYS:
       if key not in self.task.data_keys:
         data.pop(key, None)
@@ -250,9 +265,12 @@ def setup(config: ml_collections.ConfigDict, workdir: str) -> Experiment:
         df, config.data.validation_fraction, config.data.seed)
   deletion_policy.check_fits(config, df)
   methods.check_deletion(config, df)
-  return Experiment(config, workdir, dataset_name, train, test, df, tok,
-                    task.build_model(config.model), mesh, spec, task, ood,
-                    validation, str(builder.version))
+  exp = Experiment(config, workdir, dataset_name, train, test, df, tok,
+                   task.build_model(config.model), mesh, spec, task, ood,
+                   validation, str(builder.version))
+  if spec.generative:  # the prompt template's errors before any compute
+    pipeline.qa_encoder(tok, exp.input_shape())
+  return exp
 
 
 def init_params(exp: Experiment, seed: int):

@@ -6,6 +6,7 @@ pairing refused before any compute."""
 
 import os
 
+import jax
 import numpy as np
 import pytest
 
@@ -101,3 +102,53 @@ def test_mmul_points_to_mmul_gen(tmp_path, tiny_config, data_dir):
   c = _config(tiny_config, data_dir, "mmul")
   with pytest.raises(errors.ConfigError, match="mmul_gen"):
     run_lib.run(c, str(tmp_path))
+
+
+LLAVA_LM = os.path.join(os.path.dirname(__file__), "fixtures", "llava_lm")
+
+
+def test_image_generation_starts_from_a_llava_checkpoint(tmp_path,
+                                                         tiny_config,
+                                                         data_dir):
+  """A Hugging Face LLaVA directory sizes the model (CLIP's tower, image
+  tokens at the prompt's placeholders), is where the original and
+  retrained models start, and gives the tokenizer with its `<image>`;
+  the prompt template must place the image, the keys that differ from the
+  checkpoint are named first, and prompts carry the image's placeholders
+  exactly in the rows with an image."""
+  from mmul_jax import experiment
+  from mmul_jax.pretrained import llava_weights
+  c = _config(tiny_config, data_dir, "mmul_gen")
+  c.model.pretrained = LLAVA_LM
+  with pytest.raises(errors.ConfigError, match="model.vocab_size = .* but "
+                     "the checkpoint has 243"):
+    run_lib.run(c, str(tmp_path))
+  c.update_from_flattened_dict(
+      {f"model.{k}": v for k, v in llava_weights.model_keys(LLAVA_LM).items()})
+  with pytest.raises(errors.ConfigError, match="has no {image}"):
+    run_lib.run(c, str(tmp_path))
+  assert not os.path.exists(tmp_path / "original")
+  c.data.prompt_template = "{image} question : {question} answer :"
+  c.data.prompt_length = 28
+  exp = experiment.setup(c, str(tmp_path / "setup"))
+  assert exp.model.vision == "clip" and exp.model.num_image_tokens == 4
+  start = experiment.initial_params(exp, 0)
+  _, want = llava_weights.load(LLAVA_LM)
+  for a, b in zip(jax.tree.leaves(start), jax.tree.leaves(want)):
+    np.testing.assert_array_equal(a, b)
+  df = exp.eval_sets["df"]
+  placeholders = (df.prompt == exp.model.image_token_id).sum(1)
+  np.testing.assert_array_equal(placeholders, 4 * (df.image_row >= 0))
+  assert (df.image_row < 0).any() and (df.image_row >= 0).any()
+  results = run_lib.run(c, str(tmp_path))
+  _check(results, "mmul_gen", str(tmp_path))
+
+
+def test_a_missing_original_checkpoint_says_what_to_do(tmp_path, tiny_config,
+                                                       data_dir):
+  c = _config(tiny_config, data_dir, "mmul_gen")
+  c.model.original = str(tmp_path / "absent")
+  with pytest.raises(errors.CheckpointError,
+                     match="absent does not exist. Save a checkpoint "
+                     "fine-tuned on the dataset there"):
+    run_lib.run(c, str(tmp_path / "run"))

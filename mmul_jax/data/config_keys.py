@@ -63,6 +63,12 @@ DATA = Section("data", {
     "answer_length": Key(32, "generation datasets: tokens of an answer, "
                           "its end-of-text token included (its end cut "
                           "when longer), right-padded", POSITIVE_INT),
+    "prompt_template": Key("{question}", "generation datasets: how a "
+                           "question becomes the prompt (a checkpoint's "
+                           "chat format, e.g. 'USER: {question} "
+                           "ASSISTANT:'); a LLaVA checkpoint needs "
+                           "{image} where its image tokens go: 'USER: "
+                           "{image}\\n{question} ASSISTANT:'"),
     "source": Key("embedded", "`real`: `benchmark.datasets` name the real "
                   "datasets their embedded ones stand in for (each "
                   "dataset's `GridRecipe.stands_in_for`); not read by a "

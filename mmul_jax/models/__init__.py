@@ -261,11 +261,19 @@ def build_llama(model_config) -> LlamaForCausalLM:
 
 
 def build_llava(model_config) -> VisionLanguageModel:
-  """`VisionLanguageModel`: BLIP's ViT sized by `image_size`,
-  `patch_size` and the `vision_*` keys (MLP of `mlp_ratio` x its width),
-  a projector, and the Llama-layout decoder of the `text_*` keys
-  (`build_llama`'s); `remat` as there."""
+  """`VisionLanguageModel` sized by the config.json of `model.pretrained`
+  (else `model.original`) where one is set (LLaVA-1.5's layout: CLIP's
+  tower, image tokens at the prompt's placeholders), else BLIP's ViT
+  sized by `image_size`, `patch_size` and the `vision_*` keys (MLP of
+  `mlp_ratio` x its width), a projector, and the Llama-layout decoder of
+  the `text_*` keys (`build_llama`'s), the image before the prompt;
+  `remat` as there."""
   c = dict(model_config)
+  sizes = _checkpoint_architecture("llava_weights", c)
+  if sizes is not None:
+    return VisionLanguageModel(**sizes,
+                               dtype=jnp.dtype(c.get("dtype", "float32")),
+                               remat=bool(c.get("remat")))
   return VisionLanguageModel(
       _llama_config(model_config), image_size=c["image_size"],
       patch_size=c["patch_size"], vision_width=c["vision_width"],
@@ -338,7 +346,8 @@ ARCH_KEYS = {
     "llama": ("pretrained", "original", "vocab_size", "context_length",
               "text_positions", "text_width", "text_layers", "text_heads",
               "kv_heads", "mlp_ratio", "rope_theta", "remat", "dtype"),
-    "llava": ("image_size", "patch_size", "vision_width", "vision_layers",
+    "llava": ("pretrained", "original", "image_size", "patch_size",
+              "vision_width", "vision_layers",
               "vision_heads", "vocab_size", "context_length",
               "text_positions", "text_width", "text_layers", "text_heads",
               "kv_heads", "mlp_ratio", "rope_theta", "remat", "dtype"),

@@ -105,11 +105,6 @@ _EXAMPLES = {"hubert": "facebook/hubert-base-ls960",
 
 def _widths_and_depths(config) -> None:
   m = config.model
-  if m.arch in IMAGE_LANGUAGE_MODELS and (m.pretrained or m.original):
-    raise errors.ConfigError(
-        f"model.arch = {m.arch!r} is trained here from its `vision_*` and "
-        "`text_*` keys; it imports no checkpoint yet: leave model.pretrained "
-        "and model.original empty")
   if m.arch in LANGUAGE_MODELS + IMAGE_LANGUAGE_MODELS and not (
       m.pretrained or m.original) and (
       m.text_width % m.text_heads
@@ -173,7 +168,9 @@ MODEL = Section("model", {
                 "the `text_*` keys or the config.json of `pretrained`; "
                 "text generation tasks) or `llava` (BLIP's ViT of the "
                 "`vision_*` keys, a projector and a Llama-layout decoder of "
-                "the `text_*` keys; image-conditioned generation tasks)",
+                "the `text_*` keys, or a LLaVA checkpoint's CLIP tower, "
+                "projector and decoder, sized by its config.json; "
+                "image-conditioned generation tasks)",
                 one_of(("clip", "blip", "vilt", "albef") + IMAGE_CLASSIFIERS
                        + TEXT_CLASSIFIERS + CHECKPOINT_SIZED
                        + LANGUAGE_MODELS + IMAGE_LANGUAGE_MODELS)),

@@ -5,7 +5,9 @@ ALBEF model (`albef_weights`), a whole BERT, RoBERTa or DistilBERT
 classifier (`bert_weights`), a whole ViT classifier (`vit_weights`), a
 whole ResNet classifier with its batch-norm statistics
 (`resnet_weights`), a whole wav2vec 2.0 or HuBERT classifier
-(`speech_weights`), a whole VideoMAE classifier (`videomae_weights`)."""
+(`speech_weights`), a whole VideoMAE classifier (`videomae_weights`), a
+whole Llama-layout or T5 language model (`llama_weights`, `t5_weights`),
+a whole LLaVA vision-language model (`llava_weights`)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from mmul_jax.pretrained import bert_weights
 from mmul_jax.pretrained import blip_weights
 from mmul_jax.pretrained import clip_weights
 from mmul_jax.pretrained import llama_weights
+from mmul_jax.pretrained import llava_weights
 from mmul_jax.pretrained import resnet_weights
 from mmul_jax.pretrained import speech_weights
 from mmul_jax.pretrained import t5_weights
@@ -29,7 +32,7 @@ _BY_ARCH = {"clip": clip_weights, "blip": blip_weights, "vilt": vilt_weights,
             "vit": vit_weights, "resnet": resnet_weights,
             **{root: speech_weights for root in speech_weights.ROOTS},
             "videomae": videomae_weights, "llama": llama_weights,
-            "t5": t5_weights,
+            "t5": t5_weights, "llava": llava_weights,
             **{k: bert_weights for k in bert_weights.LAYOUTS}}
 
 
@@ -54,10 +57,13 @@ def check_original(path: str, model_cfg, task) -> None:
   task's head (it is the original model as is)."""
   module = _module(model_cfg)
   if not os.path.exists(path):
+    download = getattr(module, "fine_tuned_download", None)
+    where = (f"Download the task-fine-tuned checkpoint there, e.g. "
+             f"{download(path)}" if download else
+             "Save a checkpoint fine-tuned on the dataset there "
+             "(save_pretrained)")
     raise errors.CheckpointError(
-        f"model.original = {path} does not exist. Download the "
-        "task-fine-tuned checkpoint there, e.g. "
-        f"{module.fine_tuned_download(path)}, or pass "
+        f"model.original = {path} does not exist. {where}, or pass "
         "--config.model.original=PATH (empty: the original trains on D)")
   check_model_config(path, model_cfg, task=task)
   if hasattr(module, "has_head") and not module.has_head(path, task):

@@ -68,7 +68,7 @@ class Generation(base.Task):
 
   @property
   def data_keys(self):
-    return ("prompt_length", "answer_length")
+    return ("prompt_length", "answer_length", "prompt_template")
 
   @property
   def num_classes(self) -> int:

@@ -69,7 +69,8 @@ class ImageGeneration(generation.Generation):
 
   @property
   def data_keys(self):
-    return ("prompt_length", "answer_length", "image_size")
+    return ("prompt_length", "answer_length", "prompt_template",
+            "image_size")
 
   def build_model(self, model_config):
     model = models.build(model_config, image_generation=True)

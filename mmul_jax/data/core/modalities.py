@@ -29,7 +29,9 @@ class InputShape:
   `image_size`, molecules padded to `max_atoms` atoms and `max_edges`
   directed bonds, waveforms of `audio_samples`, clips of `num_frames`
   frames, prompts of `prompt_length` and answers of `answer_length`
-  tokens (`config.data`)."""
+  tokens (`config.data`), prompts written by `prompt_template` with
+  `image_tokens` x `image_token` for an image (the model's placeholders,
+  `Experiment.input_shape`; 0: the image goes elsewhere)."""
 
   image_size: int = 32
   max_atoms: int = 0
@@ -38,6 +40,9 @@ class InputShape:
   num_frames: int = 8
   prompt_length: int = 32
   answer_length: int = 32
+  prompt_template: str = "{question}"
+  image_token: str = ""
+  image_tokens: int = 0
 
   @classmethod
   def of(cls, data_config) -> InputShape:
@@ -46,7 +51,8 @@ class InputShape:
                data_config.get("audio_samples", 4000),
                data_config.get("num_frames", 8),
                data_config.get("prompt_length", 32),
-               data_config.get("answer_length", 32))
+               data_config.get("answer_length", 32),
+               data_config.get("prompt_template", "{question}"))
 
 
 def normalize_images(images: np.ndarray, mean: float | Sequence[float],
@@ -314,7 +320,8 @@ MODALITIES: dict[str, Modality] = {
 # leaves out of its data fingerprint those its inputs do not read (so
 # adding a key for one modality leaves other runs' checkpoints valid).
 OPTIONAL_DATA_KEYS = ("max_atoms", "max_edges", "audio_samples",
-                      "num_frames", "prompt_length", "answer_length")
+                      "num_frames", "prompt_length", "answer_length",
+                      "prompt_template")
 
 
 def get(name: str) -> Modality:

@@ -202,8 +202,7 @@ def training_stream(split: ImageTextSplit, image_ids: Sequence[int], *,
   if layout.generative:
     return qa.training_stream(
         _Subset(split.source, records),
-        encoder=qa.Encoder(tok, prompt_length=shape.prompt_length,
-                           answer_length=shape.answer_length),
+        encoder=qa_encoder(tok, shape),
         batch_size=batch_size, seed=seed, shard=shard, layout=layout,
         shape=shape, prepare=lambda x: layout.model_input(x, mean, std),
         question_types=question_types)
@@ -240,6 +239,15 @@ def training_stream(split: ImageTextSplit, image_ids: Sequence[int], *,
   ds = ds.shuffle(seed=seed).repeat().random_map(pick, seed=seed + 1)
   ds = ds.batch(batch_size // count, drop_remainder=True)
   return (ds[index::count] if count > 1 else ds).map(collate)
+
+
+def qa_encoder(tok: tokenizers.Tokenizer, shape: InputShape) -> qa.Encoder:
+  """The question-answer `Encoder` of a run's shapes."""
+  return qa.Encoder(tok, prompt_length=shape.prompt_length,
+                    answer_length=shape.answer_length,
+                    template=shape.prompt_template,
+                    image_token=shape.image_token,
+                    image_tokens=shape.image_tokens)
 
 
 def iterate(stream: grain.MapDataset, start_step: int, *,
@@ -290,8 +298,7 @@ def load_pairs(split: ImageTextSplit, image_ids: Sequence[int], *,
                layout: RecordLayout = RETRIEVAL) -> PairSet | qa.QaSet:
   if layout.generative:
     return qa.load(split, image_ids, layout=layout, desc=desc, shape=shape,
-                   encoder=qa.Encoder(tok, prompt_length=shape.prompt_length,
-                                      answer_length=shape.answer_length))
+                   encoder=qa_encoder(tok, shape))
   records = split.records_for(image_ids)
   if layout.unimodal:
     return _load_examples(split, records, tok=tok, shape=shape, desc=desc,

@@ -19,11 +19,19 @@ them (-1: a question without an image) and its `question_type` (an
 index into the dataset's type names, `QUESTION_TYPES`); batches and sets
 then carry each pair's image, normalised, with `image_mask` saying
 whether it has one, and its type.
+
+A prompt is `prompt_template` with the question in `{question}` (the
+chat format a checkpoint was tuned with: "USER: {question} ASSISTANT:").
+A model that reads its image tokens in place of placeholders (a LLaVA
+checkpoint) has `{image}` there: the image token written once per image
+token in a row with an image, nothing in one without; a prompt whose
+placeholders its cut to `prompt_length` would lose stops with a message.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import string
 
 import grain
 import numpy as np
@@ -45,11 +53,53 @@ REFUSALS = ("i do not know .", "i have no idea .", "i am not sure .",
             "i cannot answer that .", "that is not something i know .")
 
 
+DEFAULT_TEMPLATE = "{question}"
+
+
+def check_template(template: str, image_tokens: int) -> None:
+  """Raises `ConfigError` unless `template` (`data.prompt_template`) has
+  `{question}`, no other field but `{image}`, and `{image}` exactly when
+  the model reads `image_tokens` placeholders (> 0)."""
+  try:
+    fields = {f for _, f, _, _ in string.Formatter().parse(template)
+              if f is not None}
+  except ValueError as e:
+    raise errors.ConfigError(f"data.prompt_template = {template!r} is not a "
+                             f"format string ({e}); write braces as {{{{ }}}}"
+                             ) from None
+  if "question" not in fields or fields - {"question", "image"}:
+    raise errors.ConfigError(
+        f"data.prompt_template = {template!r} must hold {{question}} and "
+        "no other field but {image}")
+  if image_tokens and "image" not in fields:
+    raise errors.ConfigError(
+        f"data.prompt_template = {template!r} has no {{image}}, but the "
+        f"model reads its {image_tokens} image tokens in place of "
+        "placeholders in the prompt (a LLaVA checkpoint): put {image} "
+        "where the image goes, e.g. 'USER: {image}\n{question} ASSISTANT:'")
+  if not image_tokens and "image" in fields:
+    raise errors.ConfigError(
+        f"data.prompt_template = {template!r} has {{image}}, but this model "
+        "places no image tokens in the prompt (only LLaVA checkpoints do); "
+        "leave it out")
+
+
 class Encoder:
-  """Prompts and answers to fixed-width token arrays (module docstring)."""
+  """Prompts and answers to fixed-width token arrays (module docstring).
+  `image_token` (the placeholder's text) and `image_tokens` (how many an
+  image takes) for a model that reads its image there."""
 
   def __init__(self, tok: tokenizers.Tokenizer, *, prompt_length: int,
-               answer_length: int):
+               answer_length: int, template: str = DEFAULT_TEMPLATE,
+               image_token: str = "", image_tokens: int = 0):
+    check_template(template, image_tokens)
+    self.template, self.image_tokens = template, image_tokens
+    self.image_text = image_token * image_tokens
+    self.image_id = tok.token_to_id(image_token) if image_tokens else None
+    if image_tokens and self.image_id is None:
+      raise errors.ConfigError(
+          f"the tokenizer has no image token {image_token!r}; use the "
+          "checkpoint's own tokenizer")
     self._tok = tokenizers.Tokenizer.from_str(tok.to_str())
     self._tok.no_padding()
     self._tok.no_truncation()
@@ -60,9 +110,25 @@ class Encoder:
           "<|endoftext|>); a generation task stops answers with it")
     self.pad = (tok.padding or {}).get("pad_id", 0)
     self.prompt_length, self.answer_length = prompt_length, answer_length
+    if image_tokens:
+      least = len(self._tok.encode(template.format(
+          question="", image=self.image_text)).ids)
+      if least > prompt_length:
+        raise errors.ConfigError(
+            f"data.prompt_length = {prompt_length} cannot hold a prompt: "
+            f"the template and the image's {image_tokens} tokens take "
+            f"{least}; raise it by at least the longest question's tokens")
 
-  def prompts(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """`(tokens (N, prompt_length) int32, mask bool)`, left-padded."""
+  def prompts(self, texts: list[str], with_image=None
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """`(tokens (N, prompt_length) int32, mask bool)`, left-padded: each
+    question in the template, with the image's placeholders where
+    `with_image` (N bools) says the row has one."""
+    with_image = (np.zeros(len(texts), bool) if with_image is None
+                  else np.asarray(with_image, bool))
+    texts = [self.template.format(question=q,
+                                  image=self.image_text if w else "")
+             for q, w in zip(texts, with_image)]
     out = np.full((len(texts), self.prompt_length), self.pad, np.int32)
     mask = np.zeros(out.shape, bool)
     for row, e in enumerate(self._tok.encode_batch(list(texts))):
@@ -70,10 +136,26 @@ class Encoder:
       while ids and ids[-1] == self.eos:  # a template's closing token
         ids.pop()
       ids = ids[-self.prompt_length:]
+      if self.image_tokens:
+        self._check_placeholders(ids, with_image[row], len(e.ids))
       if ids:
         out[row, -len(ids):] = ids
         mask[row, -len(ids):] = True
     return out, mask
+
+  def _check_placeholders(self, ids, with_image: bool, full: int) -> None:
+    found = ids.count(self.image_id)
+    want = self.image_tokens if with_image else 0
+    if found == want:
+      return
+    if found < want and full > self.prompt_length:
+      raise errors.DataError(
+          f"data.prompt_length = {self.prompt_length} cuts a prompt of "
+          f"{full} tokens through its {want} image tokens; raise it to at "
+          "least the longest prompt's length")
+    raise errors.DataError(
+        f"a prompt holds {found} image tokens where its image needs {want} "
+        "(does a question contain the image token's text?)")
 
   def answers(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """`(tokens (N, answer_length) int32, mask bool)`, right-padded, each
@@ -147,7 +229,9 @@ def training_stream(source, *, encoder: Encoder, batch_size: int,
     return out
 
   def collate(batch):
-    prompt, prompt_mask = encoder.prompts(list(batch["question"]))
+    prompt, prompt_mask = encoder.prompts(
+        list(batch["question"]),
+        batch["image_mask"] if images else None)
     answer, answer_mask = encoder.answers(list(batch["answer"]))
     refusal, refusal_mask = encoder.answers(list(batch["refusal"]))
     out = {"prompt": prompt, "prompt_mask": prompt_mask, "answer": answer,
@@ -251,7 +335,9 @@ def load(split, image_ids, *, encoder: Encoder, layout,
     m = len(alt) // len(qs) if qs else 0
     choices += ([alt[i * m:(i + 1) * m] for i in range(len(qs))]
                 if m and len(alt) == m * len(qs) else [[]] * len(qs))
-  prompt, prompt_mask = encoder.prompts(questions)
+  prompt, prompt_mask = encoder.prompts(
+      questions, (np.asarray(image_row) >= 0) if has_images(layout)
+      else None)
   answer, answer_mask = encoder.answers(answers)
   truth = np.asarray([bool(p) and all(o) for p, o in zip(para, options)],
                      bool)
