@@ -200,3 +200,16 @@ def test_the_text_generation_config_takes_a_t5_model():
   c = _load(path, "dataset=samsum,arch=t5")
   config_schema.validate(c)
   assert c.model.arch == "t5" and c.unlearn.lora_targets == ("q", "v")
+
+
+@pytest.mark.parametrize("dataset", ["clear", "mllmu_bench"])
+def test_the_image_generation_config_takes_each_dataset(dataset):
+  path = os.path.join(CONFIG_DIR, "image_generation.py")
+  c = _load(path, f"dataset={dataset},forget=5")
+  config_schema.validate(c)
+  assert c.data.name == dataset and c.model.arch == "llava"
+  assert "{image}" in c.data.prompt_template
+  assert bool(c.deletion.mubench_file) == (dataset == "clear")
+  assert c.unlearn.df_batch_size == 10  # forget05: ten persons
+  with pytest.raises(errors.ConfigError, match="dataset='tofu': use one of"):
+    _load(path, "dataset=tofu")
