@@ -262,25 +262,33 @@ def build_llama(model_config) -> LlamaForCausalLM:
 
 def build_llava(model_config) -> VisionLanguageModel:
   """`VisionLanguageModel` sized by the config.json of `model.pretrained`
-  (else `model.original`) where one is set (LLaVA-1.5's layout: CLIP's
-  tower, image tokens at the prompt's placeholders), else BLIP's ViT
-  sized by `image_size`, `patch_size` and the `vision_*` keys (MLP of
-  `mlp_ratio` x its width), a projector, and the Llama-layout decoder of
-  the `text_*` keys (`build_llama`'s), the image before the prompt;
-  `remat` as there."""
+  (else `model.original`) where that is a LLaVA model (LLaVA-1.5's
+  layout: CLIP's tower, image tokens at the prompt's placeholders); else
+  the vision tower of the CLIP or BLIP checkpoint `model.vision_pretrained`
+  or BLIP's ViT sized by `image_size`, `patch_size` and the `vision_*`
+  keys (MLP of `mlp_ratio` x its width), a projector, and the
+  Llama-layout decoder of a language-model checkpoint or of the `text_*`
+  keys (`build_llama`'s), the image before the prompt; `remat` as
+  there."""
   c = dict(model_config)
-  sizes = _checkpoint_architecture("llava_weights", c)
-  if sizes is not None:
-    return VisionLanguageModel(**sizes,
-                               dtype=jnp.dtype(c.get("dtype", "float32")),
-                               remat=bool(c.get("remat")))
-  return VisionLanguageModel(
-      _llama_config(model_config), image_size=c["image_size"],
-      patch_size=c["patch_size"], vision_width=c["vision_width"],
-      vision_layers=c["vision_layers"], vision_heads=c["vision_heads"],
-      vision_mlp_dim=round(c["mlp_ratio"] * c["vision_width"]),
-      dtype=jnp.dtype(c.get("dtype", "float32")),
-      remat=bool(c.get("remat")))
+  kw = dict(dtype=jnp.dtype(c.get("dtype", "float32")),
+            remat=bool(c.get("remat")))
+  path = os.path.expanduser(c.get("pretrained") or c.get("original") or "")
+  import importlib  # pylint: disable=g-import-not-at-top
+  weights = importlib.import_module("mmul_jax.pretrained.llava_weights")
+  if path and weights.is_llava(path):
+    return VisionLanguageModel(**weights.model_config(path), **kw)
+  cfg = (_checkpoint_architecture("llama_weights", c)
+         or _llama_config(model_config))
+  if c.get("vision_pretrained"):
+    vision = weights.vision_sizes(os.path.expanduser(c["vision_pretrained"]))
+  else:
+    vision = dict(image_size=c["image_size"], patch_size=c["patch_size"],
+                  vision_width=c["vision_width"],
+                  vision_layers=c["vision_layers"],
+                  vision_heads=c["vision_heads"],
+                  vision_mlp_dim=round(c["mlp_ratio"] * c["vision_width"]))
+  return VisionLanguageModel(cfg, **vision, **kw)
 
 
 def build_t5(model_config) -> T5ForConditionalGeneration:
@@ -346,7 +354,8 @@ ARCH_KEYS = {
     "llama": ("pretrained", "original", "vocab_size", "context_length",
               "text_positions", "text_width", "text_layers", "text_heads",
               "kv_heads", "mlp_ratio", "rope_theta", "remat", "dtype"),
-    "llava": ("pretrained", "original", "image_size", "patch_size",
+    "llava": ("pretrained", "original", "vision_pretrained", "image_size",
+              "patch_size",
               "vision_width", "vision_layers",
               "vision_heads", "vocab_size", "context_length",
               "text_positions", "text_width", "text_layers", "text_heads",

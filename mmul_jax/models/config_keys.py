@@ -105,6 +105,12 @@ _EXAMPLES = {"hubert": "facebook/hubert-base-ls960",
 
 def _widths_and_depths(config) -> None:
   m = config.model
+  if m.vision_pretrained and (m.arch not in IMAGE_LANGUAGE_MODELS
+                              or not m.pretrained):
+    raise errors.ConfigError(
+        "model.vision_pretrained joins a CLIP or BLIP vision tower to the "
+        "language model of model.pretrained: set model.arch = 'llava' and "
+        "model.pretrained to a Llama-layout checkpoint, or leave it empty")
   if m.arch in LANGUAGE_MODELS + IMAGE_LANGUAGE_MODELS and not (
       m.pretrained or m.original) and (
       m.text_width % m.text_heads
@@ -197,6 +203,12 @@ MODEL = Section("model", {
                     "reference only, as MultiDelete retrains from the "
                     "pretrained weights); empty: the original trains on D "
                     "from `pretrained`"),
+    "vision_pretrained": Key("", "`llava` with `pretrained` a "
+                             "Llama-layout language model: a Hugging Face "
+                             "CLIP or BLIP checkpoint whose vision tower "
+                             "joins it (LLaVA's first stage: a fresh "
+                             "projector, the image before the prompt); "
+                             "empty: the `vision_*` keys' tower"),
     "tokenizer": Key("", "a `tokenizer.json` to use; empty: the "
                      "checkpoint's, the embedded vocabulary, or one trained "
                      "on a real dataset's texts"),

@@ -14,12 +14,19 @@ transformers 4's and 5's save (`vision_tower.vision_model.*` or
 and the in-memory one (`model.vision_tower.*`, `model.language_model.*`,
 `lm_head`). A SigLIP tower, several feature layers, another projector
 activation or a bias-free projector are refused in one line.
+
+LLaVA's first training stage is the other way in: `model.pretrained` a
+Llama-layout language model (`llama_weights`) and
+`model.vision_pretrained` a Hugging Face CLIP or BLIP checkpoint (any of
+their architectures: its `vision_model.*` tensors), the projector
+starting fresh, the image before the prompt (no placeholder).
 """
 
 from __future__ import annotations
 
 import os
 
+import jax
 import numpy as np
 
 from mmul_jax import errors
@@ -51,11 +58,70 @@ _RENAMES = (("model.vision_tower.vision_model.", "vision_tower."),
             ("lm_head.", "language_model.lm_head."))
 
 
+_VISION_ARCHITECTURES = ("CLIPModel", "CLIPVisionModel",
+                         "CLIPVisionModelWithProjection",
+                         "BlipForImageTextRetrieval",
+                         "BlipForConditionalGeneration",
+                         "BlipForQuestionAnswering", "BlipModel")
+
+
 def _config(path: str) -> dict:
   return hf_state.read_config(
       path, ARCHITECTURE, what="a LLaVA vision-language model",
       example=EXAMPLE, files="config.json, model*.safetensors, "
       "tokenizer.json")
+
+
+def is_llava(path: str) -> bool:
+  """Whether the checkpoint at `path` is a whole LLaVA model (else a
+  language model the vision tower of `model.vision_pretrained` joins)."""
+  directory = path if os.path.isdir(path) else os.path.dirname(path)
+  config = os.path.join(directory, "config.json")
+  if not os.path.exists(config):
+    return False
+  c = hf_state.read_config(path, (ARCHITECTURE,) + llama_weights.ARCHITECTURES,
+                           what="a LLaVA or Llama-layout model",
+                           example=EXAMPLE, files="config.json")
+  return ARCHITECTURE in c["architectures"]
+
+
+def vision_sizes(path: str) -> dict:
+  """`VisionLanguageModel`'s vision attributes for the vision tower of
+  the CLIP or BLIP checkpoint at `path` (`model.vision_pretrained`)."""
+  c = hf_state.read_config(
+      path, _VISION_ARCHITECTURES, what="a CLIP or BLIP checkpoint",
+      example="openai/clip-vit-large-patch14-336", files="config.json, "
+      "model.safetensors", note="model.vision_pretrained")
+  blip = any(a.startswith("Blip") for a in c["architectures"])
+  defaults = {**_CLIP_DEFAULTS, "hidden_act": "gelu"} if blip else _CLIP_DEFAULTS
+  v = {**defaults, **(c.get("vision_config") or c)}
+  act = v["hidden_act"]
+  if (blip and act != "gelu") or act not in clip_weights.HF_ACTIVATIONS:
+    _refuse(path, f"vision activation {act!r}")
+  return dict(
+      image_size=int(v["image_size"]), patch_size=int(v["patch_size"]),
+      vision_width=int(v["hidden_size"]),
+      vision_layers=int(v["num_hidden_layers"]),
+      vision_heads=int(v["num_attention_heads"]),
+      vision_mlp_dim=int(v["intermediate_size"]),
+      vision_eps=float(v["layer_norm_eps"]),
+      vision="blip" if blip else "clip",
+      vision_act=clip_weights.HF_ACTIVATIONS[act])
+
+
+def import_vision(params: dict, path: str) -> dict:
+  """`params` (the model's tree) with its `vision_tower` from the
+  `vision_model.*` tensors of the CLIP or BLIP checkpoint at `path`."""
+  prefix = "vision_model."
+  state = {k[len(prefix):]: v
+           for k, v in clip_weights.read_state_dict(path).items()
+           if k.startswith(prefix)}
+  if not state:
+    raise errors.CheckpointError(
+        f"{path} holds no vision_model.* tensor; model.vision_pretrained "
+        "takes a Hugging Face CLIP or BLIP checkpoint")
+  return {**params, "vision_tower": hf_state.import_state(
+      params["vision_tower"], state, source=path)}
 
 
 def _refuse(path: str, what: str) -> None:
@@ -126,10 +192,19 @@ def import_params(params: dict, path: str) -> dict:
   return hf_state.import_state(params, read_state(path, cfg), source=path)
 
 
-def model_keys(path: str) -> dict:
+def model_keys(path: str, vision_path: str = "") -> dict:
   """The `model.*` keys a run on the checkpoint sets: the embedding rows,
   the tokenizer's end of text (`hf_state.language_model_keys`) and the
-  image and patch sizes (which `data.image_size` must equal)."""
+  image and patch sizes (which `data.image_size` must equal); of a
+  language model (`path`) and a vision checkpoint (`vision_path`) when
+  `path` is not a LLaVA model."""
+  if not is_llava(path):
+    keys = llama_weights.model_keys(path)
+    if vision_path:
+      sizes = vision_sizes(vision_path)
+      keys.update(image_size=sizes["image_size"],
+                  patch_size=sizes["patch_size"])
+    return keys
   sizes = model_config(path)
   return {**hf_state.language_model_keys(path, sizes["cfg"].vocab_size),
           "image_size": sizes["image_size"],
@@ -138,21 +213,37 @@ def model_keys(path: str) -> dict:
 
 def check_model_config(path: str, model_cfg) -> None:
   """Raises `ConfigError` naming the `model.*` keys that differ from the
-  checkpoint's (`model_keys`), `CheckpointError` for one this port cannot
-  read (`model_config`)."""
-  hf_state.check_language_model(path, model_cfg, "llava", model_keys(path),
-                                what="a LLaVA vision-language model")
+  checkpoint's (`model_keys`), or a `vision_pretrained` beside a whole
+  LLaVA model; `CheckpointError` for one this port cannot read."""
+  vision = os.path.expanduser(dict(model_cfg).get("vision_pretrained", ""))
+  if vision and is_llava(path):
+    raise errors.ConfigError(
+        f"{path} is a whole LLaVA model, vision tower included: leave "
+        "model.vision_pretrained empty (it joins a language model's "
+        "checkpoint)")
+  hf_state.check_language_model(
+      path, model_cfg, "llava", model_keys(path, vision),
+      what="a LLaVA vision-language model or its language model")
 
 
 def load_towers(path: str, params: dict, model_cfg) -> dict:
-  """`params` (a `{"params": ...}` tree) with the checkpoint's tensors."""
-  del model_cfg  # the architecture is the checkpoint's (`model_config`)
-  return hf_state.import_whole(path, params, import_params)
+  """`params` (a `{"params": ...}` tree) with the checkpoint's tensors:
+  every one of a LLaVA model; else the language model's, and the vision
+  tower's of `model.vision_pretrained` where set (the projector keeps
+  its initialisation)."""
+  if is_llava(path):
+    return hf_state.import_whole(path, params, import_params)
+  tree = dict(jax.tree.map(np.asarray, params["params"]))
+  tree["language_model"] = llama_weights.import_params(
+      tree["language_model"], path)
+  vision = os.path.expanduser(dict(model_cfg).get("vision_pretrained", ""))
+  if vision:
+    tree = import_vision(tree, vision)
+  return {**params, "params": tree}
 
 
 def load(path: str, dtype=np.float32):
   """`(module, params)` of the checkpoint at `path`."""
-  import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
   path = os.path.expanduser(path)
   module = llava.VisionLanguageModel(**model_config(path),
