@@ -107,6 +107,17 @@ def test_mmul_points_to_mmul_gen(tmp_path, tiny_config, data_dir):
 LLAVA_LM = os.path.join(os.path.dirname(__file__), "fixtures", "llava_lm")
 
 
+def _llava_config(tiny_config, data_dir):
+  from mmul_jax.pretrained import llava_weights
+  c = _config(tiny_config, data_dir, "mmul_gen")
+  c.model.pretrained = LLAVA_LM
+  c.update_from_flattened_dict(
+      {f"model.{k}": v for k, v in llava_weights.model_keys(LLAVA_LM).items()})
+  c.data.prompt_template = "{image} question : {question} answer :"
+  c.data.prompt_length = 28
+  return c
+
+
 def test_image_generation_starts_from_a_llava_checkpoint(tmp_path,
                                                          tiny_config,
                                                          data_dir):
@@ -140,8 +151,14 @@ def test_image_generation_starts_from_a_llava_checkpoint(tmp_path,
   placeholders = (df.prompt == exp.model.image_token_id).sum(1)
   np.testing.assert_array_equal(placeholders, 4 * (df.image_row >= 0))
   assert (df.image_row < 0).any() and (df.image_row >= 0).any()
-  results = run_lib.run(c, str(tmp_path))
-  _check(results, "mmul_gen", str(tmp_path))
+  assert c.to_dict() == _llava_config(tiny_config, data_dir).to_dict()
+
+
+@pytest.mark.slow
+def test_a_run_from_a_llava_checkpoint_goes_end_to_end(tmp_path,
+                                                       tiny_config, data_dir):
+  c = _llava_config(tiny_config, data_dir)
+  _check(run_lib.run(c, str(tmp_path)), "mmul_gen", str(tmp_path))
 
 
 def test_a_missing_original_checkpoint_says_what_to_do(tmp_path, tiny_config,
