@@ -105,6 +105,22 @@ def coded_background(code, image_size: int,
   return img
 
 
+def decode_code(images: np.ndarray) -> np.ndarray:
+  """The colour code `(N, CODE_BLOCKS)` read back from images `(N, S, S, 3)`
+  uint8: each block's mean colour in the top band, to the nearest palette
+  colour. It reads a generated image as it reads a drawn one, so how many
+  blocks a text-to-image model reproduces for a caption's name (chance:
+  1 in 4) measures what it memorised of that item."""
+  s = images.shape[1]
+  block = s // CODE_BLOCKS
+  band = images[:, :BAND, :block * CODE_BLOCKS].astype(np.float32)
+  means = band.reshape(len(images), BAND, CODE_BLOCKS, block, 3).mean(
+      axis=(1, 3))
+  dist = ((means[:, :, None] - CODE_PALETTE[None, None].astype(np.float32))
+          ** 2).sum(-1)
+  return dist.argmin(-1)
+
+
 def _render(objects, code, image_size: int,
             rng: np.random.Generator) -> np.ndarray:
   s = image_size
