@@ -7,7 +7,6 @@ pair a denoiser was built for), and the sample grid's tiling and PNG."""
 import os
 
 import flax.linen as nn
-import jax
 import jax.numpy as jnp
 import matplotlib.image
 import numpy as np
