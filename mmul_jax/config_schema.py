@@ -220,6 +220,13 @@ def validate(config: ml_collections.ConfigDict) -> None:
         f"a {spec.task} dataset: image-conditioned generation datasets take "
         "an image-conditioned language model (model.arch = 'llava') and it "
         "takes only them")
+  if (config.model.arch in model_keys.TEXT_TO_IMAGE_MODELS) != (
+      spec.task == "text_to_image"):
+    raise ConfigError(
+        f"model.arch = {config.model.arch!r} cannot run {config.data.name}, "
+        f"a {spec.task} dataset: text-to-image datasets take a "
+        "text-to-image diffusion model (model.arch = 'unet') and it takes "
+        "only them")
   if config.model.arch == "vilt" and spec.task != "classification":
     raise ConfigError(
         f"model.arch = 'vilt' is ViLT's image(s)-and-text classifier; "

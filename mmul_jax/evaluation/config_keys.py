@@ -26,6 +26,16 @@ EVAL = Section("eval", {
     "auc_seed": Key(0, "the seed of the Dr samples"),
     "rerank_k": Key(16, "re-rank each query's top k by the matching head; "
                     "0: off", int_at_least(0, "0 turns re-ranking off")),
+    "sample_steps": Key(20, "text-to-image: DDIM steps per generated "
+                        "image", POSITIVE_INT),
+    "guidance": Key(3.0, "text-to-image: the classifier-free guidance "
+                    "weight (1: the caption alone)", Check(
+                        lambda v: isinstance(v, (int, float)) and v >= 0,
+                        "{key} must be a number >= 0, got {value!r}")),
+    "num_generated": Key(64, "text-to-image: pairs of each set drawn from "
+                         "their captions for the judge's metrics (seeded "
+                         "by `auc_seed`; the denoising losses read every "
+                         "pair)", POSITIVE_INT),
     "extra_metrics": Key((), "metric families run besides the task's own "
                          "(`evaluation.evaluators.EVALUATORS`, e.g. "
                          "`(\"example_scores\",)`); the task's always run",

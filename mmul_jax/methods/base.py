@@ -70,6 +70,9 @@ class Method:
     and `check_task` refuses a nonzero value.
   kinds: the task kinds it runs on (`Task.name`: the language-model
     methods run on "generation" only); empty: every kind.
+  reads_logits: it compares the models' answers as logits (KL, DELETE),
+    so a task without them (`Task.has_logits`: a diffusion model) refuses
+    it.
   in_state: the hyperparameters whose every value in `ranges` lands in
     state (a `weighted_sum` weight, an optimiser-state mask or noise
     scale), not in the plan's functions: tuning trials that differ only in
@@ -90,6 +93,7 @@ class Method:
   grid: tuple[Mapping[str, Any], ...] = LR_GRID
   in_state: frozenset = frozenset()
   kinds: frozenset = frozenset()
+  reads_logits: bool = False
   caution: str = ""
   unused: Callable[..., frozenset] = lambda task: frozenset()
 
@@ -114,6 +118,10 @@ class Method:
       return [f"runs on {' and '.join(sorted(self.kinds))} tasks only, "
               f"not {task.name} (use a general method: finetune, "
               "neggrad_plus, npo, ...)"]
+    if self.reads_logits and not task.has_logits:
+      return [f"compares the models' logits, which task {task.name!r} (a "
+              "diffusion model) has none of (use finetune, neggrad_plus, "
+              "npo, randlabel or salun)"]
     return self.check_task(h, task)
 
 

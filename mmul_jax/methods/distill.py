@@ -124,16 +124,17 @@ BAD_TEACHING = base.Method(
     build_bad_teaching, dict(temperature=1.0, teacher_seed=1,
                              forget_weight=0.03),
     ranges={**_TEMPERATURE, "forget_weight": (0.01, 1.0, "log")},
-    in_state=frozenset({"forget_weight"}), check=check_bad_teaching)
+    in_state=frozenset({"forget_weight"}), check=check_bad_teaching,
+    reads_logits=True)
 SCRUB = base.Method(
     build_scrub, dict(temperature=4.0, task_weight=0.99, kl_weight=0.001,
                       period=20, max_steps=2, max_periods=3),
     ranges={**_TEMPERATURE, "kl_weight": (1e-4, 1.0, "log")},
     in_state=frozenset({"kl_weight"}),
-    check=check_scrub, trains_task_loss=True)
+    check=check_scrub, trains_task_loss=True, reads_logits=True)
 DELETE = base.Method(
     build_delete, dict(temperature=1.0, mask_value=-1e9),
-    ranges=_TEMPERATURE, check=check_delete,
+    ranges=_TEMPERATURE, check=check_delete, reads_logits=True,
     caution=("it reads Df only, with nothing holding Dr (the demo's test "
              "R@1 went from 29.2 to 13.9, 15.4 at lr 1e-4; "
              "docs/method_defaults.md); lower unlearn.num_steps or "

@@ -96,6 +96,10 @@ def check_task(h, task) -> list[str]:
     return ["MMUL's retrieval losses do not apply to a generative model; "
             "use method.name = 'mmul_gen' (its three properties on answer "
             "distributions)"]
+  if not task.has_logits:
+    return [f"MMUL's retrieval losses do not apply to task {task.name!r} "
+            "(a diffusion model); use finetune, neggrad_plus, npo, "
+            "randlabel or salun"]
   if not task.supports_mmul:
     return [f"MMUL needs two modalities; task {task.name!r} has one (use "
             "a unimodal method: finetune, neggrad, randlabel, salun, scrub, "

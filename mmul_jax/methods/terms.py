@@ -8,6 +8,7 @@ in training mode, the teacher in inference mode under `stop_gradient`.
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 
 from mmul_jax import losses
@@ -76,7 +77,14 @@ def npo(task, model, *, beta: float = 0.1,
   """NPO on a flat batch (`losses.npo`) against the original, averaged over
   the task's logit views: each view's true-answer cross-entropy is the
   likelihood NPO compares; on a sequence view, the answer's summed token
-  NLL (`losses.sequence_npo`, as OpenUnlearning)."""
+  NLL (`losses.sequence_npo`, as OpenUnlearning). A task without logits
+  (a diffusion model) compares per-example losses instead
+  (`task.example_losses`: the denoising loss at one timestep and noise
+  drawn for both models), the loss standing for the negative
+  log-likelihood as in diffusion NPO."""
+  if not task.has_logits:
+    return _npo_on_losses(task.example_losses(model), beta)
+
   def npo_view(t, s, mask, weights):
     if weights is None:
       return losses.npo(s, t, mask, beta=beta)
@@ -86,6 +94,17 @@ def npo(task, model, *, beta: float = 0.1,
 
   return _distillation(task, model, npo_view, model_terms.ORIGINAL,
                        axis_name, name="npo")
+
+
+def _npo_on_losses(example_losses, beta: float) -> losses.LossTerm:
+  def term(params, frozen, batch, *, rng):
+    mine = example_losses(params, batch, rng, train=False)
+    ref = jax.lax.stop_gradient(example_losses(
+        frozen[model_terms.ORIGINAL], batch, rng, train=False))
+    loss = losses.sequence_npo(mine, ref, beta=beta)
+    return loss, {"npo_loss_gap": jnp.mean(mine - ref)}
+
+  return losses.loss_term(term)
 
 
 def l1_penalty() -> losses.LossTerm:

@@ -26,6 +26,7 @@ from mmul_jax.models.graph_text import GraphTextEncoder
 from mmul_jax.models.llama import LlamaConfig
 from mmul_jax.models.llama import LlamaForCausalLM
 from mmul_jax.models.llava import VisionLanguageModel
+from mmul_jax.models.unet import TextToImageUNet
 from mmul_jax.models.t5 import T5Config
 from mmul_jax.models.t5 import T5ForConditionalGeneration
 from mmul_jax.models.presets import PRESETS
@@ -49,6 +50,14 @@ def build(model_config, *, modality: str = "image", unimodal: bool = False,
   the modality's classifier, `CLASSIFIERS`); `task` adds what the dataset
   decides (`num_classes`, `num_images` of a classification task)."""
   arch = dict(model_config).get("arch", "clip")
+  if arch in TEXT_TO_IMAGE_MODELS:
+    if task.get("text_to_image"):
+      return TEXT_TO_IMAGE_MODELS[arch](model_config)
+    raise ValueError(f"model.arch = {arch!r} is a text-to-image diffusion "
+                     "model: text-to-image tasks only")
+  if task.get("text_to_image"):
+    raise ValueError(f"model.arch = {arch!r} cannot generate images: "
+                     "text-to-image tasks take model.arch = 'unet'")
   if arch in IMAGE_LANGUAGE_MODELS:
     if task.get("image_generation"):
       return IMAGE_LANGUAGE_MODELS[arch](model_config)
@@ -312,10 +321,25 @@ def build_t5(model_config) -> T5ForConditionalGeneration:
                                     remat=bool(c.get("remat")))
 
 
+def build_unet(model_config) -> TextToImageUNet:
+  """`TextToImageUNet` from the `unet_*` keys, its text tower from the
+  `text_*` keys (`vocab_size`, `context_length`, `eot_id`)."""
+  c = dict(model_config)
+  return TextToImageUNet(
+      image_size=c["image_size"], channels=tuple(c["unet_channels"]),
+      attention_levels=tuple(c["unet_attention_levels"]),
+      num_heads=c["unet_heads"], vocab_size=c["vocab_size"],
+      context_length=c["context_length"], text_width=c["text_width"],
+      text_layers=c["text_layers"], text_heads=c["text_heads"],
+      eot_id=c["eot_id"], dtype=jnp.dtype(c.get("dtype", "float32")))
+
+
 # The language models' builders, by `model.arch` (generation tasks).
 LANGUAGE_MODELS = {"llama": build_llama, "t5": build_t5}
 # Image-conditioned language models (image-conditioned generation tasks).
 IMAGE_LANGUAGE_MODELS = {"llava": build_llava}
+# Text-to-image diffusion models (text-to-image tasks).
+TEXT_TO_IMAGE_MODELS = {"unet": build_unet}
 
 # The builders of the unimodal image classifiers, by `model.arch`.
 IMAGE_CLASSIFIERS = {"vit": build_vit, "resnet": build_resnet}
@@ -360,6 +384,10 @@ ARCH_KEYS = {
               "vision_heads", "vocab_size", "context_length",
               "text_positions", "text_width", "text_layers", "text_heads",
               "kv_heads", "mlp_ratio", "rope_theta", "remat", "dtype"),
+    "unet": ("image_size", "unet_channels", "unet_attention_levels",
+             "unet_heads", "noise_schedule", "diffusion_steps",
+             "prediction", "cfg_dropout", "vocab_size", "context_length",
+             "text_width", "text_layers", "text_heads", "eot_id", "dtype"),
     "t5": ("pretrained", "original", "vocab_size", "text_width",
            "text_layers", "text_heads", "mlp_ratio", "remat", "dtype"),
     "resnet": ("resnet_block", "resnet_stem_width", "resnet_widths",
@@ -377,8 +405,9 @@ __all__ = ["ARCH_KEYS", "AlbefClassifier", "AlbefRetrieval", "BERT_LAYOUTS",
            "LlamaForCausalLM", "PRESETS",
            "RETRIEVAL_ONLY", "ResnetClassifier", "SPEECH_CLASSIFIERS",
            "SpeechClassifier", "T5Config", "T5ForConditionalGeneration",
+           "TEXT_TO_IMAGE_MODELS", "TextToImageUNet",
            "TextClassifier", "VideomaeClassifier", "VisionLanguageModel",
            "ViltClassifier", "VitClassifier", "build", "build_albef",
            "build_bert", "build_blip", "build_llama", "build_llava", "build_t5", "build_resnet", "build_speech",
-           "build_videomae", "build_vilt",
+           "build_unet", "build_videomae", "build_vilt",
            "build_vit", "preset"]

@@ -82,6 +82,8 @@ SPEECH_CLASSIFIERS = ("wav2vec2", "hubert")
 LANGUAGE_MODELS = ("llama", "t5")
 # Image-conditioned language models (`models.IMAGE_LANGUAGE_MODELS`).
 IMAGE_LANGUAGE_MODELS = ("llava",)
+# Text-to-image diffusion models (`models.TEXT_TO_IMAGE_MODELS`).
+TEXT_TO_IMAGE_MODELS = ("unet",)
 # The architectures sized by their checkpoint's config.json, which must be
 # set (`pretrained` or `original`), not by `model.*` keys.
 CHECKPOINT_SIZED = SPEECH_CLASSIFIERS + ("videomae",)
@@ -103,8 +105,32 @@ _EXAMPLES = {"hubert": "facebook/hubert-base-ls960",
              "videomae": "MCG-NJU/videomae-base"}
 
 
+def _unet_sizes(config) -> None:
+  m = config.model
+  if m.arch not in TEXT_TO_IMAGE_MODELS:
+    return
+  levels = len(m.unet_channels)
+  problems = [f"model.unet_channels {c} is not a multiple of "
+              f"model.unet_heads ({m.unet_heads}) and of its group norm's "
+              f"{min(8, c)} groups" for c in m.unet_channels
+              if c % m.unet_heads or c % min(8, c)]
+  problems += [f"model.unet_attention_levels names level {i}, but there "
+               f"are {levels}" for i in m.unet_attention_levels
+               if i >= levels]
+  if config.data.image_size % 2 ** (levels - 1):
+    problems.append(f"data.image_size ({config.data.image_size}) must be a "
+                    f"multiple of {2 ** (levels - 1)} (each of the "
+                    f"{levels} levels but the last halves it)")
+  if m.text_width % m.text_heads:
+    problems.append(f"model.text_width ({m.text_width}) must be a multiple "
+                    f"of model.text_heads ({m.text_heads})")
+  if problems:
+    raise errors.ConfigError("; ".join(problems))
+
+
 def _widths_and_depths(config) -> None:
   m = config.model
+  _unet_sizes(config)
   if m.vision_pretrained and (m.arch not in IMAGE_LANGUAGE_MODELS
                               or not m.pretrained):
     raise errors.ConfigError(
@@ -176,10 +202,13 @@ MODEL = Section("model", {
                 "`vision_*` keys, a projector and a Llama-layout decoder of "
                 "the `text_*` keys, or a LLaVA checkpoint's CLIP tower, "
                 "projector and decoder, sized by its config.json; "
-                "image-conditioned generation tasks)",
+                "image-conditioned generation tasks) or `unet` (a "
+                "text-conditioned diffusion UNet, the `unet_*` keys, with "
+                "a text tower of the `text_*` keys; text-to-image tasks)",
                 one_of(("clip", "blip", "vilt", "albef") + IMAGE_CLASSIFIERS
                        + TEXT_CLASSIFIERS + CHECKPOINT_SIZED
-                       + LANGUAGE_MODELS + IMAGE_LANGUAGE_MODELS)),
+                       + LANGUAGE_MODELS + IMAGE_LANGUAGE_MODELS
+                       + TEXT_TO_IMAGE_MODELS)),
     **{k: Key(_TINY[k], doc, _CHECKS.get(k))
        for k, doc in _ARCHITECTURE.items()},
     "text_positions": Key(0, "`blip`, `vilt`, `albef`, BERT family: the "
@@ -260,6 +289,32 @@ MODEL = Section("model", {
     "remat": Key(False, "`llama`, `t5`: rematerialise each layer in the "
                  "backward pass (`jax.checkpoint`): less memory, more "
                  "compute, the same numbers", _BOOL),
+    "unet_channels": Key((32, 64), "`unet`: channels per resolution "
+                         "level (each level but the last halves the "
+                         "image)", _STAGES),
+    "unet_attention_levels": Key((1,), "`unet`: the levels with self- and "
+                                 "cross-attention to the caption (the "
+                                 "middle always has it)", Check(
+                                     lambda v: isinstance(v, (tuple, list))
+                                     and all(isinstance(i, int) and i >= 0
+                                             for i in v),
+                                     "{key} must be a tuple of level "
+                                     "indices, got {value!r}")),
+    "unet_heads": Key(4, "`unet`: attention heads", POSITIVE_INT),
+    "noise_schedule": Key("cosine", "`unet`: DDPM's `linear` betas or the "
+                          "`cosine` alpha-bar (`diffusion.schedule`)",
+                          one_of(("linear", "cosine"))),
+    "diffusion_steps": Key(1000, "`unet`: the forward process's timesteps",
+                           POSITIVE_INT),
+    "prediction": Key("epsilon", "`unet`: what the model predicts: the "
+                      "noise (`epsilon`) or the velocity (`v`)",
+                      one_of(("epsilon", "v"))),
+    "cfg_dropout": Key(0.1, "`unet`: the share of training captions "
+                       "replaced by the null context (classifier-free "
+                       "guidance)", Check(
+                           lambda v: isinstance(v, (int, float))
+                           and 0 <= v < 1,
+                           "{key} must be in [0, 1), got {value!r}")),
     "tubelet_size": Key(2, "video datasets: frames per tubelet token",
                         POSITIVE_INT),
 }, rules=(_shapes, _widths_and_depths))

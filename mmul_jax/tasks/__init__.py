@@ -7,6 +7,8 @@
                     tasks/unimodal.py        image / text classification
   generation        tasks/generation.py      text generation (question
                                              answering, summarisation)
+  image_generation  tasks/image_generation.py  image-conditioned generation
+  text_to_image     tasks/text_to_image.py   text-to-image diffusion
 
 Adding a task kind: a file with a `Task` subclass (`tasks/base.py` lists
 what it implements) and one `register` line here (a test may register its
@@ -26,6 +28,7 @@ from mmul_jax.tasks.generation import Generation
 from mmul_jax.tasks.graph_text import GraphTextRetrieval
 from mmul_jax.tasks.image_generation import ImageGeneration
 from mmul_jax.tasks.retrieval import Retrieval
+from mmul_jax.tasks.text_to_image import TextToImage
 from mmul_jax.tasks.unimodal import UnimodalClassification
 
 TASKS: dict[str, type[Task]] = {}
@@ -51,7 +54,8 @@ def register(cls: type[Task]) -> type[Task]:
 
 
 for _cls in (Retrieval, Classification, GraphTextRetrieval,
-             UnimodalClassification, Generation, ImageGeneration):
+             UnimodalClassification, Generation, ImageGeneration,
+             TextToImage):
   register(_cls)
 
 

@@ -104,6 +104,9 @@ class Task:
   # What the model computes per example (`evaluation.example_scores`):
   # the leakage audit's rows.
   representations: ClassVar[tuple] = ()
+  # Whether the model answers with logits (`logit_views`); the methods that
+  # compare them refuse a task without (a diffusion model's).
+  has_logits: ClassVar[bool] = True
 
   def __init__(self, spec):
     self.spec = spec

@@ -67,6 +67,10 @@ class DatasetSpec(pipeline.RecordLayout):
   utility_test: a generation dataset whose test split is knowledge the
     model should keep (TOFU's real authors and world facts): TOFU's model
     utility reads it beside Dr.
+  judge: a text-to-image dataset's `judge(generated, real) -> (N,)`: how
+    much of each unit's own image (uint8 `(N, S, S, 3)`, `real`) an image
+    generated from its caption reproduces, in [0, 1] (the shapes items'
+    colour code: `shapes.decode_code`); None: no such judge.
   real_text: texts the embedded vocabulary does not cover, so a run
     without a tokenizer trains one on them, as on a downloaded
     (`manual`) dataset's: a user's own tables (`data.name = "files"`).
@@ -86,10 +90,26 @@ class DatasetSpec(pipeline.RecordLayout):
   grid: GridRecipe | None = None
   real_text: bool = False
   utility_test: bool = False
+  judge: Callable | None = None
 
   @property
   def num_classes(self) -> int:
     return len(self.labels)
+
+
+# A text-to-image model reads images in [-1, 1]: (x / 255 - 0.5) / 0.5.
+UNIT_RANGE = (0.5, 0.5, 0.5)
+
+
+def check_text_to_image(config) -> None:
+  """The shapes texts per unit, and images normalised to [-1, 1]."""
+  check_texts_per_unit(config)
+  d = config.data
+  if tuple(d.mean) != UNIT_RANGE or tuple(d.std) != UNIT_RANGE:
+    raise errors.ConfigError(
+        f"data.mean = {tuple(d.mean)} and data.std = {tuple(d.std)}: a "
+        "text-to-image model reads images in [-1, 1]; set both to "
+        f"{UNIT_RANGE}")
 
 
 def check_texts_per_unit(config) -> None:

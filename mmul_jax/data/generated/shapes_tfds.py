@@ -102,8 +102,20 @@ def _build(d, root):
                  image_size=d.image_size, seed=d.seed)
 
 
+def code_accuracy(generated: np.ndarray, real: np.ndarray) -> np.ndarray:
+  """The share of each real item's colour-code blocks a generated image
+  reproduces (chance 1/4: only memorising the item gives its code)."""
+  return (shapes.decode_code(generated) == shapes.decode_code(real)).mean(1)
+
+
 DATASETS = {
     "shapes_captions": spec.DatasetSpec(
         features=spec.RETRIEVAL | {"classes"}, build=_build,
         check=spec.check_texts_per_unit),
+    # The same items as a text-to-image task: a caption's made-up name
+    # stands for the item's colour code, which only memorising reproduces.
+    "shapes_t2i": spec.DatasetSpec(
+        features=spec.RETRIEVAL | {"classes"}, build=_build,
+        check=spec.check_text_to_image, task="text_to_image",
+        judge=code_accuracy),
 }

@@ -21,6 +21,7 @@ from mmul_jax.evaluation.evaluators import generation_metrics
 from mmul_jax.evaluation.evaluators import mubench_metrics
 from mmul_jax.evaluation.evaluators import per_example
 from mmul_jax.evaluation.evaluators import recall
+from mmul_jax.evaluation.evaluators import text_to_image_metrics
 from mmul_jax.evaluation.evaluators.forward import Forward
 from mmul_jax.evaluation.evaluators.forward import Options
 
@@ -31,6 +32,7 @@ EVALUATORS = {
     "mubench": mubench_metrics,
     "example_scores": per_example,
     "generation": generation_metrics,
+    "text_to_image": text_to_image_metrics,
 }
 
 

@@ -8,10 +8,11 @@ import numpy as np
 
 from mmul_jax.evaluation import deletion_auc
 
-KINDS = ("retrieval", "classification", "generation")
+KINDS = ("retrieval", "classification", "generation", "text_to_image")
 # Each pair score's per-set mean, by its flat name below the set.
 MEANS = {"cosine": "mean_pair_cosine", "match": "mean_pair_match_prob",
-         "p_true": "mean_p_true", "p_answer": "mean_p_answer"}
+         "p_true": "mean_p_true", "p_answer": "mean_p_answer",
+         "denoise": "mean_denoise_score"}
 
 
 def metrics(run) -> dict:

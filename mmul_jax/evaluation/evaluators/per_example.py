@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from mmul_jax.evaluation import example_scores
 from mmul_jax.evaluation import generation
+from mmul_jax.evaluation import text_to_image
 
-KINDS = ("retrieval", "classification", "generation")
+KINDS = ("retrieval", "classification", "generation", "text_to_image")
 
 
 def metrics(run) -> dict:
@@ -17,6 +18,8 @@ def metrics(run) -> dict:
     o = run.outputs[name]
     if run.kind == "generation":
       run.scores[name] = generation.example_scores(o)
+    elif run.kind == "text_to_image":
+      run.scores[name] = text_to_image.example_scores(o)
     elif run.kind == "retrieval":
       run.scores[name] = example_scores.retrieval_set(
           o["img"], o["txt"], o["match"], s.caption_owner)

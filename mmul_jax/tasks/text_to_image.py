@@ -1,0 +1,188 @@
+"""Text-to-image generation (MU-Bench's text-to-image task; SalUn's and
+concept erasure's diffusion setting): a text-conditioned diffusion UNet
+(`model.arch = "unet"`, `models.unet`) trained on image-caption pairs
+(`{"image", "text", "image_id"}` batches, images in [-1, 1]) with the
+denoising loss: a timestep and noise drawn per example from the step's
+rng, the caption replaced by the null context for `model.cfg_dropout` of
+the rows (classifier-free guidance).
+
+Evaluation (`evaluation.text_to_image`): every pair's denoising loss at
+fixed timesteps and noise (the membership score: the Df-vs-Dr AUC by
+it, `auc/denoise`, and the scores file), and images generated from a
+seeded draw of each set's captions, judged by the dataset's judge
+(`reproduction`, %: on the embedded shapes set, the share of the item's
+colour-code blocks drawn, which only memorising the item gives; chance
+25). Methods: those built on the task loss (finetune, neggrad,
+neggrad_plus, l1_sparse, retrain) and NPO on the per-example denoising
+loss against the original's at the same timestep and noise; the methods
+that compare logits are refused. MMUL is refused (its terms are
+retrieval's).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from mmul_jax import errors
+from mmul_jax import models
+from mmul_jax.diffusion import schedule as schedule_lib
+from mmul_jax.evaluation import evaluators
+from mmul_jax.evaluation import example_scores
+from mmul_jax.evaluation import report
+from mmul_jax.evaluation import text_to_image as t2i_eval
+from mmul_jax.tasks import base
+
+def schedule_of(model_config) -> schedule_lib.Schedule:
+  """The model's noise schedule (`model.noise_schedule`, `diffusion_steps`,
+  `prediction`)."""
+  m = dict(model_config)
+  return schedule_lib.Schedule(m["noise_schedule"], m["diffusion_steps"],
+                               m["prediction"])
+
+
+class TextToImage(base.Task):
+  """Denoising-loss training; the Df-vs-Dr AUC by the denoising loss and
+  the judge's reproduction of generated images."""
+
+  name = "text_to_image"
+  score = "reproduction"
+  score_metric = "reproduction"
+  outputs = "text_to_image"
+  evals = ("text_to_image", "deletion_auc")
+  aucs = ("auc/denoise",)
+  changes = ("test/denoise_loss",)
+  representations = (
+      example_scores.Representation("loss", "denoising loss", "loss"),)
+  headline = (
+      base.Metric("test/denoise_loss", "test denoising loss", 1, "lower"),
+      base.Metric("df/denoise_loss", "Df denoising loss"),
+      base.Metric("dr/denoise_loss", "Dr denoising loss", 1, "lower"),
+      base.Metric("df/reproduction", "Df reproduction", 100),
+      base.Metric("dr/reproduction", "Dr reproduction", 100, "higher"),
+      base.Metric("auc/denoise/mean", "AUC denoise"))
+  has_logits = False
+
+  @property
+  def num_classes(self) -> int:
+    return 0
+
+  def build_model(self, model_config):
+    self.schedule = schedule_of(model_config)
+    self.cfg_dropout = float(dict(model_config)["cfg_dropout"])
+    return models.build(model_config, text_to_image=True)
+
+  def init_params(self, model, config, seed: int):
+    s = model.image_size
+    text = base.zeros_text(config.model)
+    return jax.jit(model.init)(
+        jax.random.key(seed), jnp.zeros((1, s, s, 3)),
+        jnp.zeros((1,), jnp.int32), jnp.asarray(text), jnp.zeros((1,), bool))
+
+  def model_inputs(self, batch):
+    return batch["image"], batch["text"]
+
+  def example_losses(self, model):
+    """`fn(params, batch, rng) -> (B,)`: each row's denoising loss at a
+    timestep, noise and caption dropout drawn from `rng` (two calls with
+    one rng compare two models on the same draw: NPO)."""
+    schedule, dropout = self.schedule, self.cfg_dropout
+
+    def fn(params, batch, rng, train: bool = True):
+      x0 = batch["image"]
+      b = x0.shape[0]
+      kt, kn, kd = jax.random.split(rng, 3)
+      t = schedule_lib.sample_timesteps(kt, b, schedule.num_steps)
+      noise = jax.random.normal(kn, x0.shape, jnp.float32)
+      drop = (jax.random.uniform(kd, (b,)) < dropout if train
+              else jnp.zeros((b,), bool))
+      predict = lambda x_t, tt: model.apply(params, x_t, tt, batch["text"],
+                                            drop)
+      return schedule_lib.denoising_loss(schedule, predict, x0, t, noise)
+
+    return fn
+
+  def training_loss(self, model, *, itm_weight=1.0, axis_name=None):
+    del itm_weight, axis_name  # no matching head, no in-batch negatives
+    fn = self.example_losses(model)
+
+    def loss_fn(params, batch, rng: jax.Array):
+      losses = fn(params, batch, rng)
+      return losses, {"denoise": jnp.mean(losses)}
+
+    return loss_fn
+
+  def logit_views(self, model, *, axis_name=None):
+    del model, axis_name
+    raise errors.ConfigError(
+        "a text-to-image model has no logits: the methods that compare "
+        "them (SCRUB, Bad Teaching, DELETE, ...) do not run on it")
+
+  def _scorer(self, model, config) -> t2i_eval.Scorer:
+    e = config.eval
+    return t2i_eval.Scorer(
+        model, schedule=self.schedule, batch_size=e.batch_size,
+        sample_steps=e.sample_steps, guidance=float(e.guidance),
+        num_generated=e.num_generated, seed=e.auc_seed,
+        judge=self.spec.judge)
+
+  def evaluator(self, model, config):
+    scorer = self._scorer(model, config)
+    options = evaluators.Options(auc_num_samples=config.eval.auc_num_samples,
+                                 auc_seed=config.eval.auc_seed)
+    names = self.evals + tuple(config.eval.extra_metrics)
+    return lambda params, sets, desc, scores=None: evaluators.run(
+        names, t2i_eval.forward(scorer, params, sets, options=options,
+                                desc=desc, scores=scores))
+
+  def example_scorer(self, model, config):
+    scorer = self._scorer(model, config)
+    return lambda params, sets: {
+        name: t2i_eval.example_scores(
+            {"losses": scorer.losses(params, s)})
+        for name, s in sets.items()}
+
+  def overall_score(self, metrics, original, *, max_dt_drop):
+    """On fractions: (Dr reproduction + 1 - Df reproduction) / 2, 0 when
+    the test denoising loss rose more than `max_dt_drop` relative to the
+    original's (the guard rail of the other tasks' score)."""
+    test, before = metrics["test/denoise_loss"], original["test/denoise_loss"]
+    if test > before * (1.0 + max_dt_drop):
+      return 0.0
+    df = metrics.get("df/reproduction", float("nan")) / 100.0
+    dr = metrics.get("dr/reproduction", float("nan")) / 100.0
+    return float((dr + 1.0 - df) / 2.0)
+
+  def split_scores(self, metrics: dict) -> dict:
+    return {s: metrics.get(f"{s}/reproduction", float("nan"))
+            for s in ("test", "df", "dr")}
+
+  def table(self, results):
+    f1 = lambda key: lambda m: (f"{m[key]:.1f}" if key in m else "n/a")
+    f4 = lambda key: lambda m: f"{m[key]:.4f}"
+    columns = report.model_columns(
+        ("test loss", f4("test/denoise_loss")),
+        ("Df loss", f4("df/denoise_loss")),
+        ("Dr loss", f4("dr/denoise_loss")),
+        ("Df reproduction", f1("df/reproduction")),
+        ("Dr reproduction", f1("dr/reproduction")),
+        ("test reproduction", f1("test/reproduction")),
+        ("AUC denoise", lambda m: report.mean_std(m, "auc/denoise")))
+    d, s = results.deletion, results.summary
+    return "\n".join(report.render(columns, list(results.models.items())) + [
+        "",
+        f"Df = {d.num_forget_units} units ({d.ratio:g}% of train, "
+        f"{d.num_forget_examples} image-caption pairs), seed {d.seed}, "
+        f"sha256 {d.sha256[:12]}",
+        f"{results.method}: the Df-vs-Dr AUC moved "
+        f"{report.percent(s['progress/auc/denoise'])} of the way from "
+        "original to retrained; the test denoising loss changed by "
+        f"{s['change/test/denoise_loss']:+.4f}.",
+        "Loss: the mean denoising loss at fixed timesteps and noise (lower: "
+        "more like training data). Reproduction: how much of each drawn "
+        "pair's own image the image generated from its caption reproduces, "
+        "by the dataset's judge, in % (shapes: the colour-code blocks, "
+        "chance 25). AUC: retained (1) vs deleted (0) pairs by the negated "
+        "denoising loss, mean ± std over "
+        f"{base.auc_samples(results)} disjoint Dr samples of size |Df|."])
+

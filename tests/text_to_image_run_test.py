@@ -1,0 +1,96 @@
+"""The text-to-image task kind end to end through `unlearn.run` on a tiny
+diffusion UNet over the embedded shapes: denoising losses and the judge's
+reproduction per split, the Df-vs-Dr AUC by the denoising loss, the
+scores file and the table, with NPO on the denoising loss; the methods
+that compare logits, MMUL, and a model or normalisation that cannot
+generate refused before any compute."""
+
+import os
+
+import numpy as np
+import pytest
+
+from mmul_jax import errors
+from mmul_jax import tasks
+from mmul_jax.evaluation import score_files
+from mmul_jax.unlearn import run as run_lib
+
+
+def _config(tiny_config, data_dir, method):
+  c = tiny_config.copy_and_resolve_references()
+  c.data.data_dir = data_dir
+  c.data.name = "shapes_t2i"
+  c.data.num_train, c.data.num_test = 40, 10
+  c.data.image_size = c.model.image_size = 16
+  c.data.mean = c.data.std = (0.5, 0.5, 0.5)
+  c.model.arch = "unet"
+  c.model.unet_channels = (8, 16)
+  c.model.unet_heads = 2
+  c.model.text_heads = 2
+  c.model.diffusion_steps = 50
+  c.eval.sample_steps = 3
+  c.eval.num_generated = 8
+  c.method.name = method
+  return c
+
+
+def test_text_to_image_runs_end_to_end(tmp_path, tiny_config, data_dir):
+  c = _config(tiny_config, data_dir, "npo")
+  results = run_lib.run(c, str(tmp_path))
+  assert set(results.models) == {"original", "retrained", "npo"}
+  assert results.task == "text_to_image"
+  for m in results.models.values():
+    for split in ("df", "dr", "test"):
+      assert m.metrics[f"{split}/denoise_loss"] > 0
+      assert 0 <= m.metrics[f"{split}/reproduction"] <= 100
+    assert 0 <= m.metrics["auc/denoise/mean"] <= 1
+  assert "Df reproduction" in tasks.for_results(results).table(results)
+  scores, task = score_files.load(os.path.join(str(tmp_path), "scores.npz"))
+  assert task == "text_to_image"
+  n = results.deletion.num_forget_examples
+  for key in ("loss", "denoise", "loss_t0"):
+    df = scores["original"]["df"][key]
+    assert df.shape == (n,) and np.isfinite(df).all(), key
+
+
+@pytest.mark.parametrize("method, match", [
+    ("scrub", "compares the models' logits"),
+    ("mmul", "retrieval losses do not apply"),
+    ("simnpo", "runs on generation")])
+def test_methods_that_cannot_run_are_refused(tmp_path, tiny_config, data_dir,
+                                             method, match):
+  c = _config(tiny_config, data_dir, method)
+  with pytest.raises(errors.ConfigError, match=match):
+    run_lib.run(c, str(tmp_path))
+  assert not os.path.exists(tmp_path / "original")
+
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda c: setattr(c.data, "std", (0.25, 0.25, 0.25)), "in \\[-1, 1\\]"),
+    (lambda c: setattr(c.model, "arch", "clip"), "'clip' cannot run "
+     "shapes_t2i"),
+    (lambda c: setattr(c.data, "name", "shapes_captions"),
+     "'unet' cannot run shapes_captions"),
+    (lambda c: setattr(c.model, "unet_attention_levels", (3,)),
+     "names level 3")])
+def test_settings_that_cannot_work_are_refused(tmp_path, tiny_config,
+                                               data_dir, edit, match):
+  c = _config(tiny_config, data_dir, "finetune")
+  edit(c)
+  with pytest.raises(errors.ConfigError, match=match):
+    run_lib.run(c, str(tmp_path))
+
+
+# The methods that run here but NPO (the default suite's) and retrain.
+RUNS_HERE = ("finetune", "neggrad", "neggrad_plus", "l1_sparse", "randlabel",
+             "salun", "fisher", "dtd")
+
+
+@pytest.mark.slow
+def test_every_method_that_runs_here_runs(tmp_path, tiny_config, data_dir):
+  for method in RUNS_HERE:
+    c = _config(tiny_config, data_dir, method)
+    results = run_lib.run(c, str(tmp_path))  # one workdir: trained once
+    m = results.models[method].metrics
+    assert np.isfinite(m["df/denoise_loss"]), method
+    assert 0 <= m["auc/denoise/mean"] <= 1, method
