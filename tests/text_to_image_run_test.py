@@ -24,7 +24,8 @@ def _config(tiny_config, data_dir, method):
   c.data.image_size = c.model.image_size = 16
   c.data.mean = c.data.std = (0.5, 0.5, 0.5)
   c.model.arch = "unet"
-  c.model.unet_channels = (8, 16)
+  c.model.unet_channels = (8,)  # one level: the least to compile
+  c.model.unet_attention_levels = ()
   c.model.unet_heads = 2
   c.model.text_heads = 2
   c.model.diffusion_steps = 50
@@ -45,6 +46,8 @@ def test_text_to_image_runs_end_to_end(tmp_path, tiny_config, data_dir):
       assert 0 <= m.metrics[f"{split}/reproduction"] <= 100
     assert 0 <= m.metrics["auc/denoise/mean"] <= 1
   assert "Df reproduction" in tasks.for_results(results).table(results)
+  grid = os.path.join(str(tmp_path), "samples.png")
+  assert os.path.getsize(grid) > 1000  # the three models' sample grid
   scores, task = score_files.load(os.path.join(str(tmp_path), "scores.npz"))
   assert task == "text_to_image"
   n = results.deletion.num_forget_examples
@@ -72,7 +75,9 @@ def test_methods_that_cannot_run_are_refused(tmp_path, tiny_config, data_dir,
     (lambda c: setattr(c.data, "name", "shapes_captions"),
      "'unet' cannot run shapes_captions"),
     (lambda c: setattr(c.model, "unet_attention_levels", (3,)),
-     "names level 3")])
+     "names level 3"),
+    (lambda c: setattr(c.model, "unet_channels", (12, 16)),
+     "unet_channels 12 is not a multiple")])
 def test_settings_that_cannot_work_are_refused(tmp_path, tiny_config,
                                                data_dir, edit, match):
   c = _config(tiny_config, data_dir, "finetune")

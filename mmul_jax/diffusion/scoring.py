@@ -31,15 +31,17 @@ def _losses(model, params, images, text, index, seed, *, schedule,
     key = jax.random.fold_in(jax.random.fold_in(jax.random.key(seed), i), k)
     return jax.random.normal(key, images.shape[1:], jnp.float32)
 
-  out = []
-  for k, t in enumerate(timesteps):
+  predict = lambda x_t, tt: model.apply(params, x_t, tt, text,
+                                        jnp.zeros(tt.shape, bool))
+
+  def at(kt):  # one timestep's losses: one UNet traced, not one per step
+    k, t = kt
     noise = jax.vmap(noise_of, in_axes=(0, None))(index, k)
     tb = jnp.full((images.shape[0],), t, jnp.int32)
-    predict = lambda x_t, tt: model.apply(params, x_t, tt, text,
-                                          jnp.zeros(tt.shape, bool))
-    out.append(schedule_lib.denoising_loss(schedule, predict, images, tb,
-                                           noise))
-  return jnp.stack(out, axis=-1)
+    return schedule_lib.denoising_loss(schedule, predict, images, tb, noise)
+
+  ks = jnp.arange(len(timesteps))
+  return jax.lax.map(at, (ks, jnp.asarray(timesteps, jnp.int32))).T
 
 
 def example_losses(model, params, images: np.ndarray, text: np.ndarray, *,

@@ -215,6 +215,12 @@ class Task:
     retrained model's (TOFU's forget quality); none by default."""
     del evals, scores
 
+  def write_artifacts(self, exp, models: dict, directories) -> None:
+    """Writes what the task shows besides results.json and scores.npz into
+    each of `directories` (a text-to-image task's sample grid), from each
+    model's parameters (`models`, by name); nothing by default."""
+    del exp, models, directories
+
   def check_splits(self, data_config, splits: dict) -> None:
     """Checks (or measures) `config.data` against the indexed splits."""
     del data_config, splits

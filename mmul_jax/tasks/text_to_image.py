@@ -21,8 +21,11 @@ retrieval's).
 
 from __future__ import annotations
 
+import os
+
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from mmul_jax import errors
 from mmul_jax import models
@@ -30,8 +33,12 @@ from mmul_jax.diffusion import schedule as schedule_lib
 from mmul_jax.evaluation import evaluators
 from mmul_jax.evaluation import example_scores
 from mmul_jax.evaluation import report
+from mmul_jax.evaluation import sample_grid
 from mmul_jax.evaluation import text_to_image as t2i_eval
 from mmul_jax.tasks import base
+
+SAMPLES_FILE = "samples.png"
+GRID_DF, GRID_TEST = 6, 2  # the sample grid's prompts of each set
 
 def schedule_of(model_config) -> schedule_lib.Schedule:
   """The model's noise schedule (`model.noise_schedule`, `diffusion_steps`,
@@ -141,6 +148,25 @@ class TextToImage(base.Task):
         name: t2i_eval.example_scores(
             {"losses": scorer.losses(params, s)})
         for name, s in sets.items()}
+
+  def write_artifacts(self, exp, models, directories):
+    """`samples.png`: each model's images for the same Df captions (the
+    first `GRID_DF`) and held-out ones (`GRID_TEST`), the same seeds."""
+    sets = exp.eval_sets
+    picks = [(sets["df"], GRID_DF), (sets["test"], GRID_TEST)]
+    text = np.concatenate([s.text[:n] for s, n in picks])
+    prompts = [f"{'Df' if s is sets['df'] else 'test'}: "
+               + exp.tokenizer.decode([int(t) for t in row])
+               for s, n in picks for row in s.text[:n]]
+    scorer = self._scorer(exp.model, exp.config)
+    rows = {name: scorer.generate(params, text)
+            for name, params in models.items()}
+    title = (f"{exp.config.method.name} on {exp.dataset_name}: "
+             f"{exp.config.eval.sample_steps} DDIM steps, guidance "
+             f"{exp.config.eval.guidance:g}")
+    for directory in directories:
+      sample_grid.save(os.path.join(directory, SAMPLES_FILE), rows, prompts,
+                       title=title)
 
   def overall_score(self, metrics, original, *, max_dt_drop):
     """On fractions: (Dr reproduction + 1 - Df reproduction) / 2, 0 when

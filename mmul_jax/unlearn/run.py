@@ -96,8 +96,12 @@ def _run(config, workdir: str) -> results_lib.Results:
   if distributed.is_main():
     # The latest run's results, and a copy kept per method and setting.
     record = results.to_json()
-    for directory in (workdir, phases.unlearn_dir(exp)):
+    directories = (workdir, phases.unlearn_dir(exp))
+    for directory in directories:
       write_outputs(directory, record, scores, exp.task.name)
+    exp.task.write_artifacts(
+        exp, {"original": original, "retrained": retrained,
+              c.method.name: unlearned}, directories)
     print(exp.task.table(results))
   return results
 
