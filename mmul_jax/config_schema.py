@@ -139,6 +139,17 @@ def unknown_key_message(key: str, known=None) -> str:
           "docs/configs.md for the valid keys")
 
 
+# The generative task kinds and the only architectures that run them.
+_GENERATIVE = (
+    (model_keys.LANGUAGE_MODELS, "generation",
+     "text generation datasets take a language model"),
+    (model_keys.IMAGE_LANGUAGE_MODELS, "image_generation",
+     "image-conditioned generation datasets take an image-conditioned "
+     "language model"),
+    (model_keys.TEXT_TO_IMAGE_MODELS, "text_to_image",
+     "text-to-image datasets take a text-to-image diffusion model"))
+
+
 def validate(config: ml_collections.ConfigDict) -> None:
   """Raises `ConfigError` on the first problem found.
 
@@ -206,27 +217,13 @@ def validate(config: ml_collections.ConfigDict) -> None:
       raise ConfigError(
           f"model.arch = {config.model.arch!r} is {what}; "
           f"{config.data.name} is not {takes} (use model.arch = 'clip')")
-  if (config.model.arch in model_keys.LANGUAGE_MODELS) != (
-      spec.task == "generation"):
-    raise ConfigError(
-        f"model.arch = {config.model.arch!r} cannot run {config.data.name}, "
-        f"a {spec.task} dataset: text generation datasets take a language "
-        "model (model.arch = 'llama' or 't5') and language models take only "
-        "them")
-  if (config.model.arch in model_keys.IMAGE_LANGUAGE_MODELS) != (
-      spec.task == "image_generation"):
-    raise ConfigError(
-        f"model.arch = {config.model.arch!r} cannot run {config.data.name}, "
-        f"a {spec.task} dataset: image-conditioned generation datasets take "
-        "an image-conditioned language model (model.arch = 'llava') and it "
-        "takes only them")
-  if (config.model.arch in model_keys.TEXT_TO_IMAGE_MODELS) != (
-      spec.task == "text_to_image"):
-    raise ConfigError(
-        f"model.arch = {config.model.arch!r} cannot run {config.data.name}, "
-        f"a {spec.task} dataset: text-to-image datasets take a "
-        "text-to-image diffusion model (model.arch = 'unet') and it takes "
-        "only them")
+  for archs, kind, what in _GENERATIVE:
+    if (config.model.arch in archs) != (spec.task == kind):
+      raise ConfigError(
+          f"model.arch = {config.model.arch!r} cannot run "
+          f"{config.data.name}, a {spec.task} dataset: {what} "
+          f"(model.arch = {' or '.join(map(repr, archs))}) and it takes "
+          "only them")
   if config.model.arch == "vilt" and spec.task != "classification":
     raise ConfigError(
         f"model.arch = 'vilt' is ViLT's image(s)-and-text classifier; "
