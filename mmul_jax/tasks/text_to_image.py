@@ -29,6 +29,7 @@ import numpy as np
 
 from mmul_jax import errors
 from mmul_jax import models
+from mmul_jax.data.core import tokenizer as tokenizer_lib
 from mmul_jax.diffusion import schedule as schedule_lib
 from mmul_jax.evaluation import evaluators
 from mmul_jax.evaluation import example_scores
@@ -155,8 +156,11 @@ class TextToImage(base.Task):
     sets = exp.eval_sets
     picks = [(sets["df"], GRID_DF), (sets["test"], GRID_TEST)]
     text = np.concatenate([s.text[:n] for s, n in picks])
+    special = {exp.tokenizer.token_to_id(t)
+               for t in tokenizer_lib.SPECIAL_TOKENS}
     prompts = [f"{'Df' if s is sets['df'] else 'test'}: "
-               + exp.tokenizer.decode([int(t) for t in row])
+               + exp.tokenizer.decode([int(t) for t in row
+                                       if int(t) not in special])
                for s, n in picks for row in s.text[:n]]
     scorer = self._scorer(exp.model, exp.config)
     rows = {name: scorer.generate(params, text)
