@@ -84,21 +84,26 @@ def default_config() -> ml_collections.ConfigDict:
 
 # An embedded dataset and model per task kind that the default retrieval
 # demo is not: where a method that runs only there is checked.
-_EMBEDDED_BY_KIND = {"generation": ("authors", "llama"),
-                     "image_generation": ("persons", "llava")}
+_EMBEDDED_BY_KIND = {
+    "generation": {"data.name": "authors", "model.arch": "llama"},
+    "image_generation": {"data.name": "persons", "model.arch": "llava"},
+    "text_to_image": {"data.name": "shapes_t2i", "model.arch": "unet",
+                      "data.mean": (0.5, 0.5, 0.5),
+                      "data.std": (0.5, 0.5, 0.5)}}
 
 
 def default_config_for(method: str) -> ml_collections.ConfigDict:
   """`default_config()` with `method` selected, on the default dataset or,
   for a method that runs on other task kinds only (the language-model
-  methods, `mmul_gen`), on an embedded dataset of its first kind."""
+  methods, `mmul_gen`, `esd`), on an embedded dataset of its first
+  kind."""
   c = default_config()
   c.method.name = method
   m = methods.get(method)
   kind = tasks.get(datasets.spec_of(c.data).task).name
   if not m.runs_on(kind):
-    c.data.name, c.model.arch = next(
-        v for k, v in _EMBEDDED_BY_KIND.items() if m.runs_on(k))
+    c.update_from_flattened_dict(next(
+        v for k, v in _EMBEDDED_BY_KIND.items() if m.runs_on(k)))
   return c
 
 

@@ -88,7 +88,7 @@ def test_settings_that_cannot_work_are_refused(tmp_path, tiny_config,
 
 # The methods that run here but NPO (the default suite's) and retrain.
 RUNS_HERE = ("finetune", "neggrad", "neggrad_plus", "l1_sparse", "randlabel",
-             "salun", "fisher", "dtd")
+             "salun", "fisher", "dtd", "esd")
 
 
 @pytest.mark.slow

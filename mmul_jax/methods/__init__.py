@@ -11,6 +11,7 @@
   mmul_gen                          methods/mmul_gen.py (image-conditioned
                                     language models)
   simnpo, idkdpo, rmu               methods/llm.py (language models)
+  esd                               methods/esd.py (text-to-image models)
 
 Everything about a method is its `Method` record (`methods/base.py`): the
 builder, its hyperparameters' defaults and ranges, its checks and flags
@@ -30,6 +31,7 @@ from mmul_jax.methods import distill
 from mmul_jax.methods import finetune
 from mmul_jax.methods import llm
 from mmul_jax.methods import mmul
+from mmul_jax.methods import esd
 from mmul_jax.methods import mmul_gen
 from mmul_jax.methods import mmul_plus
 from mmul_jax.methods import neggrad
@@ -57,6 +59,7 @@ METHODS: dict[str, Method] = {
     "mmul_plus": mmul_plus.MMUL_PLUS,
     "mmul_gen": mmul_gen.MMUL_GEN,
     "npo": npo.NPO,
+    "esd": esd.ESD,
     "simnpo": llm.SIMNPO,
     "idkdpo": llm.IDKDPO,
     "rmu": llm.RMU,

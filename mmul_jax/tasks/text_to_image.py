@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from mmul_jax import errors
+from mmul_jax import losses
 from mmul_jax import models
 from mmul_jax.data.core import tokenizer as tokenizer_lib
 from mmul_jax.diffusion import schedule as schedule_lib
@@ -37,6 +38,7 @@ from mmul_jax.evaluation import report
 from mmul_jax.evaluation import sample_grid
 from mmul_jax.evaluation import text_to_image as t2i_eval
 from mmul_jax.tasks import base
+from mmul_jax.tasks import model_terms
 
 SAMPLES_FILE = "samples.png"
 GRID_DF, GRID_TEST = 6, 2  # the sample grid's prompts of each set
@@ -109,6 +111,33 @@ class TextToImage(base.Task):
       return schedule_lib.denoising_loss(schedule, predict, x0, t, noise)
 
     return fn
+
+  def esd_term(self, model, *, eta: float):
+    """ESD's negative-guidance term (`methods.esd`) on a flat batch: the
+    model's prediction for the caption against the original's null
+    prediction guided away from it by `eta`, at a drawn timestep and
+    noise; per-example mean squared error."""
+    schedule = self.schedule
+
+    def term(params, frozen, batch, *, rng):
+      x0, text = batch["image"], batch["text"]
+      b = x0.shape[0]
+      kt, kn = jax.random.split(rng)
+      t = schedule_lib.sample_timesteps(kt, b, schedule.num_steps)
+      x_t = schedule.noisy(x0, t, jax.random.normal(kn, x0.shape))
+      theta0 = frozen[model_terms.ORIGINAL]
+      both = model.apply(theta0, jnp.concatenate([x_t, x_t]),
+                         jnp.concatenate([t, t]),
+                         jnp.concatenate([text, text]),
+                         jnp.concatenate([jnp.zeros((b,), bool),
+                                          jnp.ones((b,), bool)]))
+      cond, null = both[:b], both[b:]
+      target = jax.lax.stop_gradient(null - eta * (cond - null))
+      out = model.apply(params, x_t, t, text, jnp.zeros((b,), bool))
+      err = ((out - target) ** 2).reshape(b, -1).mean(-1)
+      return err, {"esd": jnp.mean(err)}
+
+    return losses.loss_term(term)
 
   def training_loss(self, model, *, itm_weight=1.0, axis_name=None):
     del itm_weight, axis_name  # no matching head, no in-batch negatives
