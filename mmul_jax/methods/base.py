@@ -206,6 +206,19 @@ class Context:
         superloss_lambda=lam)
 
 
+def with_retain(ctx: Context, forget: losses.LossTerm,
+                retain: losses.LossTerm) -> Plan:
+  """`forget` on Df, plus `retain_weight` x `retain` on Dr when the
+  weight is > 0 (NPO+RT's form; Df only otherwise)."""
+  w = float(ctx.hparams.retain_weight)
+  if w == 0.0:
+    return Plan(loss=losses.on_forget(forget), parts=("df",))
+  return Plan(loss=losses.weighted_sum(
+      {"forget": losses.on_forget(forget),
+       "retain": losses.on_retain(retain)},
+      weights={"forget": 1.0, "retain": w}))
+
+
 def no_second_order(config) -> list[str]:
   """For methods whose plan makes no optimiser steps (noise only): the
   problem with `unlearn.second_order=sophia`, which has nothing to

@@ -18,19 +18,13 @@ ESD-u the rest; LoRA or a mask can narrow it).
 
 from __future__ import annotations
 
-from mmul_jax import losses
 from mmul_jax.methods import base
 
 
 def build(ctx: base.Context) -> base.Plan:
-  h = ctx.hparams
-  forget = losses.on_forget(ctx.task.esd_term(ctx.model, eta=float(h.eta)))
-  w = float(h.retain_weight)
-  if w == 0.0:
-    return base.Plan(loss=forget, parts=("df",))
-  return base.Plan(loss=losses.weighted_sum(
-      {"forget": forget, "retain": losses.on_retain(ctx.task_loss())},
-      weights={"forget": 1.0, "retain": w}))
+  return base.with_retain(
+      ctx, ctx.task.esd_term(ctx.model, eta=float(ctx.hparams.eta)),
+      ctx.task_loss())
 
 
 def check(h, config) -> list[str]:

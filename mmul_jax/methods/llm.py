@@ -124,27 +124,16 @@ def retain_term(ctx: base.Context, kind: str) -> losses.LossTerm:
   return hidden_retain(ctx.model)
 
 
-def _with_retain(ctx: base.Context, forget: losses.LossTerm,
-                 retain: losses.LossTerm) -> base.Plan:
-  w = float(ctx.hparams.retain_weight)
-  if w == 0.0:
-    return base.Plan(loss=losses.on_forget(forget), parts=("df",))
-  return base.Plan(loss=losses.weighted_sum(
-      {"forget": losses.on_forget(forget),
-       "retain": losses.on_retain(retain)},
-      weights={"forget": 1.0, "retain": w}))
-
-
 def build_simnpo(ctx: base.Context) -> base.Plan:
   h = ctx.hparams
-  return _with_retain(
+  return base.with_retain(
       ctx, simnpo_forget(ctx.model, beta=float(h.beta), delta=float(h.delta)),
       retain_term(ctx, h.retain_loss))
 
 
 def build_idkdpo(ctx: base.Context) -> base.Plan:
   h = ctx.hparams
-  return _with_retain(ctx, idkdpo_forget(ctx.model, beta=float(h.beta)),
+  return base.with_retain(ctx, idkdpo_forget(ctx.model, beta=float(h.beta)),
                       retain_term(ctx, h.retain_loss))
 
 
@@ -162,7 +151,7 @@ def build_rmu(ctx: base.Context) -> base.Plan:
   # WMDP draws the direction uniformly in [0, 1)^D and normalises it.
   direction = jax.random.uniform(jax.random.key(ctx.config.seed),
                                  (ctx.model.cfg.hidden_size,))
-  return _with_retain(
+  return base.with_retain(
       ctx, rmu_forget(ctx.model, layer=layer, steering=float(h.steering),
                       direction=direction / jnp.linalg.norm(direction)),
       hidden_retain(ctx.model, layer=layer, tokens="all"))

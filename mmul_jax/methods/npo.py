@@ -18,22 +18,15 @@ w = 5 kept Dr R@1 within 5 points (docs/method_defaults.md).
 
 from __future__ import annotations
 
-from mmul_jax import losses
 from mmul_jax.methods import base
 from mmul_jax.methods import terms
 
 
 def build_npo(ctx: base.Context) -> base.Plan:
   """NPO on Df, plus the task loss on Dr when `retain_weight` > 0."""
-  h = ctx.hparams
-  forget = losses.on_forget(terms.npo(ctx.task, ctx.model,
-                                      beta=float(h.beta)))
-  w = float(h.retain_weight)
-  if w == 0.0:
-    return base.Plan(loss=forget, parts=("df",))
-  return base.Plan(loss=losses.weighted_sum(
-      {"forget": forget, "retain": losses.on_retain(ctx.task_loss())},
-      weights={"forget": 1.0, "retain": w}))
+  return base.with_retain(
+      ctx, terms.npo(ctx.task, ctx.model, beta=float(ctx.hparams.beta)),
+      ctx.task_loss())
 
 
 def check_npo(h, config) -> list[str]:
