@@ -22,6 +22,18 @@ def timesteps(num_train_steps: int, num_sample_steps: int) -> np.ndarray:
   ).astype(np.int32)
 
 
+def cond_and_null(model, params, x_t, t, text):
+  """The model's predictions `(cond, null)` at `x_t`, timesteps `t`
+  `(B,)`: for the captions `text` and for the null context, in one batch
+  (what guidance mixes)."""
+  b = x_t.shape[0]
+  out = model.apply(params, jnp.concatenate([x_t, x_t]),
+                    jnp.concatenate([t, t]), jnp.concatenate([text, text]),
+                    jnp.concatenate([jnp.zeros((b,), bool),
+                                     jnp.ones((b,), bool)]))
+  return out[:b], out[b:]
+
+
 @functools.partial(jax.jit, static_argnames=(
     "model", "schedule", "num_steps", "image_size", "clip"))
 def ddim_sample(model, params, text, rng, *, schedule: schedule_lib.Schedule,
@@ -33,16 +45,13 @@ def ddim_sample(model, params, text, rng, *, schedule: schedule_lib.Schedule,
   b = text.shape[0]
   ts = jnp.asarray(timesteps(schedule.num_steps, num_steps))
   prev = jnp.concatenate([ts[1:], jnp.asarray([-1], jnp.int32)])
-  both = jnp.concatenate([text, text])
-  uncond = jnp.concatenate([jnp.zeros((b,), bool), jnp.ones((b,), bool)])
   alpha_bar = jnp.asarray(schedule.alpha_bar)
 
   def step(x, tt):
     t, t_prev = tt
     tb = jnp.full((b,), t, jnp.int32)
-    out = model.apply(params, jnp.concatenate([x, x]),
-                      jnp.concatenate([tb, tb]), both, uncond)
-    out = out[b:] + guidance * (out[:b] - out[b:])
+    cond, null = cond_and_null(model, params, x, tb, text)
+    out = null + guidance * (cond - null)
     x0, eps = schedule.split(x, tb, out)
     if clip:
       x0 = jnp.clip(x0, -1.0, 1.0)

@@ -8,11 +8,13 @@ the generated image reproduces)."""
 
 from __future__ import annotations
 
+import jax
 import numpy as np
 from tqdm.auto import tqdm
 
 from mmul_jax.diffusion import sampling
 from mmul_jax.diffusion import scoring
+from mmul_jax.evaluation import sample_grid
 from mmul_jax.evaluation.evaluators import forward as forward_lib
 
 
@@ -53,7 +55,6 @@ class Scorer:
   def generate(self, params, text: np.ndarray) -> np.ndarray:
     """Images in [-1, 1] for captions `text`, batch b from seed
     `(seed, b)`."""
-    import jax  # pylint: disable=g-import-not-at-top
     out = []
     for b, start in enumerate(range(0, len(text), self.batch_size)):
       rng = jax.random.fold_in(jax.random.key(self.seed), b)
@@ -71,9 +72,7 @@ def set_outputs(scorer: Scorer, params, s) -> dict:
   losses = scorer.losses(params, s)
   out = {"losses": losses, "loss": losses.mean(-1)}
   drawn = scorer.drawn(s)
-  out["drawn"] = drawn
   if scorer.judge is not None and len(drawn):
-    from mmul_jax.evaluation import sample_grid  # pylint: disable=g-import-not-at-top
     images = scorer.generate(params, s.text[drawn])
     out["reproduction"] = np.asarray(scorer.judge(
         sample_grid.to_uint8(images), scorer.pair_images(s)[drawn]),

@@ -31,6 +31,7 @@ from mmul_jax import errors
 from mmul_jax import losses
 from mmul_jax import models
 from mmul_jax.data.core import tokenizer as tokenizer_lib
+from mmul_jax.diffusion import sampling
 from mmul_jax.diffusion import schedule as schedule_lib
 from mmul_jax.evaluation import evaluators
 from mmul_jax.evaluation import example_scores
@@ -125,13 +126,8 @@ class TextToImage(base.Task):
       kt, kn = jax.random.split(rng)
       t = schedule_lib.sample_timesteps(kt, b, schedule.num_steps)
       x_t = schedule.noisy(x0, t, jax.random.normal(kn, x0.shape))
-      theta0 = frozen[model_terms.ORIGINAL]
-      both = model.apply(theta0, jnp.concatenate([x_t, x_t]),
-                         jnp.concatenate([t, t]),
-                         jnp.concatenate([text, text]),
-                         jnp.concatenate([jnp.zeros((b,), bool),
-                                          jnp.ones((b,), bool)]))
-      cond, null = both[:b], both[b:]
+      cond, null = sampling.cond_and_null(
+          model, frozen[model_terms.ORIGINAL], x_t, t, text)
       target = jax.lax.stop_gradient(null - eta * (cond - null))
       out = model.apply(params, x_t, t, text, jnp.zeros((b,), bool))
       err = ((out - target) ** 2).reshape(b, -1).mean(-1)
@@ -144,8 +140,8 @@ class TextToImage(base.Task):
     fn = self.example_losses(model)
 
     def loss_fn(params, batch, rng: jax.Array):
-      losses = fn(params, batch, rng)
-      return losses, {"denoise": jnp.mean(losses)}
+      values = fn(params, batch, rng)
+      return values, {"denoise": jnp.mean(values)}
 
     return loss_fn
 
