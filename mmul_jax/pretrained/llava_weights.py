@@ -95,8 +95,16 @@ def vision_sizes(path: str) -> dict:
   blip = any(a.startswith("Blip") for a in c["architectures"])
   defaults = {**_CLIP_DEFAULTS, "hidden_act": "gelu"} if blip else _CLIP_DEFAULTS
   v = {**defaults, **(c.get("vision_config") or c)}
+  if blip and v["hidden_act"] != "gelu":
+    _refuse(path, f"vision activation {v['hidden_act']!r}")
+  return _tower(path, v, "blip" if blip else "clip")
+
+
+def _tower(path: str, v: dict, tower: str) -> dict:
+  """`VisionLanguageModel`'s vision attributes from a vision config `v`
+  (`tower`: "clip" or "blip")."""
   act = v["hidden_act"]
-  if (blip and act != "gelu") or act not in clip_weights.HF_ACTIVATIONS:
+  if act not in clip_weights.HF_ACTIVATIONS:
     _refuse(path, f"vision activation {act!r}")
   return dict(
       image_size=int(v["image_size"]), patch_size=int(v["patch_size"]),
@@ -104,8 +112,7 @@ def vision_sizes(path: str) -> dict:
       vision_layers=int(v["num_hidden_layers"]),
       vision_heads=int(v["num_attention_heads"]),
       vision_mlp_dim=int(v["intermediate_size"]),
-      vision_eps=float(v["layer_norm_eps"]),
-      vision="blip" if blip else "clip",
+      vision_eps=float(v["layer_norm_eps"]), vision=tower,
       vision_act=clip_weights.HF_ACTIVATIONS[act])
 
 
@@ -151,24 +158,14 @@ def model_config(path: str) -> dict:
     _refuse(path, f"projector activation {c['projector_hidden_act']!r}")
   if not c.get("multimodal_projector_bias", True):
     _refuse(path, "a projector without biases")
-  if vision["hidden_act"] not in clip_weights.HF_ACTIVATIONS:
-    _refuse(path, f"vision activation {vision['hidden_act']!r}")
+  tower = _tower(path, vision, "clip")
   cfg = llama_weights.config_of(text, _DECODERS[kind], path)
   token = c.get("image_token_index", c.get("image_token_id"))
   if token is None:
     raise errors.CheckpointError(f"{path}: config.json names no "
                                  "image_token_index")
-  return dict(
-      cfg=cfg, image_size=int(vision["image_size"]),
-      patch_size=int(vision["patch_size"]),
-      vision_width=int(vision["hidden_size"]),
-      vision_layers=int(vision["num_hidden_layers"]),
-      vision_heads=int(vision["num_attention_heads"]),
-      vision_mlp_dim=int(vision["intermediate_size"]),
-      vision_eps=float(vision["layer_norm_eps"]), vision="clip",
-      vision_act=clip_weights.HF_ACTIVATIONS[vision["hidden_act"]],
-      feature_layer=int(layer), keep_cls=strategy == "full",
-      image_token_id=int(token))
+  return dict(cfg=cfg, **tower, feature_layer=int(layer),
+              keep_cls=strategy == "full", image_token_id=int(token))
 
 
 def read_state(path: str, cfg: llama.LlamaConfig) -> dict[str, np.ndarray]:
