@@ -187,10 +187,11 @@ def validate(config: ml_collections.ConfigDict) -> None:
     section.validate(config)
   spec = datasets.spec_of(config.data)
   features = spec.features
-  if (config.deletion.strategy == "class_skewed"
+  if (config.deletion.strategy in ("class_skewed", "class")
       or "class_skewed" in config.benchmark.strategies) and (
           "classes" not in features):
-    raise ConfigError(f"class-skewed deletion needs a class per image; "
+    raise ConfigError(f"{config.deletion.strategy} deletion needs a class "
+                      "per image; "
                       f"{config.data.name} has none (use the uniform "
                       "strategy)")
   spec.input_type.check(config, spec)

@@ -1,9 +1,12 @@
 """The text-to-image task kind end to end through `unlearn.run` on a tiny
 diffusion UNet over the embedded shapes: denoising losses and the judge's
 reproduction per split, the Df-vs-Dr AUC by the denoising loss, the
-scores file and the table, with NPO on the denoising loss; the methods
-that compare logits, MMUL, and a model or normalisation that cannot
-generate refused before any compute."""
+scores file and the table, with NPO on the denoising loss; the judge
+models trained on the same data (a dual encoder's cosine and Fréchet
+distance on the shapes; at class level, forgetting every unit of one
+class, a classifier's accuracy on each set's prompts); the methods that
+compare logits, MMUL, and a model or normalisation that cannot generate
+refused before any compute."""
 
 import os
 
@@ -31,6 +34,7 @@ def _config(tiny_config, data_dir, method):
   c.model.diffusion_steps = 50
   c.eval.sample_steps = 3
   c.eval.num_generated = 8
+  c.eval.judge_steps = 5
   c.method.name = method
   return c
 
@@ -44,8 +48,15 @@ def test_text_to_image_runs_end_to_end(tmp_path, tiny_config, data_dir):
     for split in ("df", "dr", "test"):
       assert m.metrics[f"{split}/denoise_loss"] > 0
       assert 0 <= m.metrics[f"{split}/reproduction"] <= 100
+      # The dual encoder judge (shapes_captions' model on the same items).
+      assert np.isfinite(m.metrics[f"{split}/frechet"])
+      assert -1 <= m.metrics[f"{split}/cosine"] <= 1
+      assert np.isnan(m.metrics[f"{split}/judge_accuracy"])  # no classifier
     assert 0 <= m.metrics["auc/denoise/mean"] <= 1
-  assert "Df reproduction" in tasks.for_results(results).table(results)
+  table = tasks.for_results(results).table(results)
+  assert "Df reproduction" in table and "test cosine" in table
+  assert "judge acc" not in table
+  assert os.path.isdir(tmp_path / "judges" / "shapes_captions" / "original")
   grid = os.path.join(str(tmp_path), "samples.png")
   assert os.path.getsize(grid) > 1000  # the three models' sample grid
   scores, task = score_files.load(os.path.join(str(tmp_path), "scores.npz"))
@@ -54,6 +65,30 @@ def test_text_to_image_runs_end_to_end(tmp_path, tiny_config, data_dir):
   for key in ("loss", "denoise", "loss_t0"):
     df = scores["original"]["df"][key]
     assert df.shape == (n,) and np.isfinite(df).all(), key
+
+
+def test_class_level_forgetting_is_judged_by_a_classifier(
+    tmp_path, tiny_config, data_dir):
+  c = _config(tiny_config, data_dir, "finetune")
+  c.data.name = "shapes_cifar_t2i"
+  c.data.num_train, c.data.captions_per_image = 96, 1
+  c.deletion.strategy, c.deletion.skew_class = "class", 0
+  c.unlearn.df_batch_size = 2
+  results = run_lib.run(c, str(tmp_path))
+  d = results.deletion
+  assert d.num_forget_units == d.num_forget_examples < 10  # one class of 32
+  for m in results.models.values():
+    for split in ("df", "dr", "test"):
+      assert 0 <= m.metrics[f"{split}/judge_accuracy"] <= 100
+      assert np.isfinite(m.metrics[f"{split}/frechet"])
+      assert np.isnan(m.metrics[f"{split}/reproduction"])  # no exact judge
+  table = tasks.for_results(results).table(results)
+  assert "Df judge acc" in table and "reproduction" not in table.split(
+      "\n")[0]
+  # The score read per split is the judge's accuracy.
+  m = results.models["finetune"].metrics
+  assert tasks.for_results(results).split_scores(m)["df"] == (
+      m["df/judge_accuracy"])
 
 
 @pytest.mark.parametrize("method, match", [

@@ -147,12 +147,13 @@ DELETION = Section("deletion", {
                  "sizes; ratio = count / |D|)",
                  int_at_least(0, "0: use deletion.ratio")),
     "seed": Key(0, "deletion-set seed"),
-    "strategy": Key("uniform", "`uniform`, or `class_skewed`: Df drawn from "
+    "strategy": Key("uniform", "`uniform`; `class_skewed`: Df drawn from "
                     "the units of one class only, same size (the "
-                    "dataset-bias analysis)",
-                    one_of(("uniform", "class_skewed"))),
-    "skew_class": Key(0, "with `class_skewed`: the class (shapes: 0 circle, "
-                      "1 square, 2 triangle, 3 cross)"),
+                    "dataset-bias analysis); `class`: every unit of one "
+                    "class (class-wise forgetting; ratio and count unused)",
+                    one_of(("uniform", "class_skewed", "class"))),
+    "skew_class": Key(0, "with `class_skewed` or `class`: the class "
+                      "(shapes: 0 circle, 1 square, 2 triangle, 3 cross)"),
     "mubench_file": Key("", "a MU-Bench index file (the 10% set, one 0-based "
                         "train row per line); Df = its first ratio/10 of "
                         "lines; ratio in (0, 10]"),

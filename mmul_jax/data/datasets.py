@@ -22,6 +22,7 @@ import tensorflow_datasets as tfds
 from mmul_jax import errors
 from mmul_jax.data.core import pipeline
 from mmul_jax.data.core.spec import DatasetSpec
+from mmul_jax.data.downloaded import class_images_tfds
 from mmul_jax.data.downloaded import classification_tfds
 from mmul_jax.data.downloaded import clear_tfds
 from mmul_jax.data.downloaded import generation_real_tfds
@@ -31,6 +32,7 @@ from mmul_jax.data.downloaded import mllmu_tfds
 from mmul_jax.data.downloaded import signal_real_tfds
 from mmul_jax.data.downloaded import unimodal_real_tfds
 from mmul_jax.data.files import files_tfds
+from mmul_jax.data.generated import class_prompts_tfds
 from mmul_jax.data.generated import generation_tfds
 from mmul_jax.data.generated import shapes_tasks_tfds
 from mmul_jax.data.generated import shapes_tfds
@@ -48,8 +50,10 @@ DATASETS: dict[str, DatasetSpec] = {
     **classification_tfds.DATASETS,
     **molecule_tfds.DATASETS,
     **unimodal_tfds.DATASETS,
+    **class_prompts_tfds.DATASETS,
     **signal_real_tfds.DATASETS,
     **unimodal_real_tfds.DATASETS,
+    **class_images_tfds.DATASETS,
     **generation_tfds.DATASETS,
     **generation_real_tfds.DATASETS,
     **clear_tfds.DATASETS,

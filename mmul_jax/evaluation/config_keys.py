@@ -36,6 +36,13 @@ EVAL = Section("eval", {
                          "their captions for the judge's metrics (seeded "
                          "by `auc_seed`; the denoising losses read every "
                          "pair)", POSITIVE_INT),
+    "judges": Key(True, "text-to-image: train the dataset's judge "
+                  "classifier / dual encoder once per run and report their "
+                  "accuracy, Fréchet distance and cosine "
+                  "(`evaluation.judges`)"),
+    "judge_steps": Key(0, "text-to-image: the judges' training steps (0: "
+                       "their dataset's recipe)",
+                       int_at_least(0, "0: the recipe's")),
     "extra_metrics": Key((), "metric families run besides the task's own "
                          "(`evaluation.evaluators.EVALUATORS`, e.g. "
                          "`(\"example_scores\",)`); the task's always run",

@@ -4,7 +4,9 @@ membership score; lower for what the model trained on), and images
 generated from a seeded draw of each set's captions (the same captions,
 seeds and batches for every model), judged against each caption's own
 image by the dataset's judge (`DatasetSpec.judge`: how much of the unit
-the generated image reproduces)."""
+the generated image reproduces) and by the run's judge models
+(`evaluation.judges`: the class a classifier sees, the image-text cosine,
+the Fréchet distance to the set's real images)."""
 
 from __future__ import annotations
 
@@ -27,14 +29,16 @@ class Scorer:
   """The passes of one text-to-image model (`model`, a `TextToImageUNet`)
   under `schedule`: `batch_size` pairs at a time; `sample_steps` DDIM
   steps at `guidance` for `num_generated` pairs per set, drawn with
-  `seed`; `judge` (or None) scores what they reproduce."""
+  `seed`; `judge` (or None) scores what they reproduce, `judges` (a
+  `judges.Judges`, or None) read them."""
 
   def __init__(self, model, *, schedule, batch_size: int, sample_steps: int,
-               guidance: float, num_generated: int, seed: int, judge=None):
+               guidance: float, num_generated: int, seed: int, judge=None,
+               judges=None):
     self.model, self.schedule = model, schedule
     self.batch_size, self.sample_steps = batch_size, sample_steps
     self.guidance, self.num_generated = guidance, num_generated
-    self.seed, self.judge = seed, judge
+    self.seed, self.judge, self.judges = seed, judge, judges
 
   def pair_images(self, s) -> np.ndarray:
     """Each pair's own image, uint8 `(M, S, S, 3)`."""
@@ -72,11 +76,14 @@ def set_outputs(scorer: Scorer, params, s) -> dict:
   losses = scorer.losses(params, s)
   out = {"losses": losses, "loss": losses.mean(-1)}
   drawn = scorer.drawn(s)
-  if scorer.judge is not None and len(drawn):
-    images = scorer.generate(params, s.text[drawn])
+  if (scorer.judge is None and scorer.judges is None) or not len(drawn):
+    return out
+  images = sample_grid.to_uint8(scorer.generate(params, s.text[drawn]))
+  if scorer.judge is not None:
     out["reproduction"] = np.asarray(scorer.judge(
-        sample_grid.to_uint8(images), scorer.pair_images(s)[drawn]),
-        np.float64)
+        images, scorer.pair_images(s)[drawn]), np.float64)
+  if scorer.judges is not None:
+    out.update(scorer.judges.assess(images, s, drawn))
   return out
 
 

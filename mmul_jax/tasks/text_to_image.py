@@ -12,7 +12,12 @@ it, `auc/denoise`, and the scores file), and images generated from a
 seeded draw of each set's captions, judged by the dataset's judge
 (`reproduction`, %: on the embedded shapes set, the share of the item's
 colour-code blocks drawn, which only memorising the item gives; chance
-25). Methods: those built on the task loss (finetune, neggrad,
+25) and by the judge models trained on the same data
+(`evaluation.judges`, `unlearn.judges`): a classifier's accuracy on the
+prompts' classes (`judge_accuracy`: at class level, on Df, the forget
+accuracy; SalUn's UA is 100 minus it), a dual encoder's image-text
+`cosine`, and the Fréchet distance to the set's real images on a judge's
+features (`frechet`). Methods: those built on the task loss (finetune, neggrad,
 neggrad_plus, l1_sparse, retrain) and NPO on the per-example denoising
 loss against the original's at the same timestep and noise; the methods
 that compare logits are refused. MMUL is refused (its terms are
@@ -71,8 +76,19 @@ class TextToImage(base.Task):
       base.Metric("dr/denoise_loss", "Dr denoising loss", 1, "lower"),
       base.Metric("df/reproduction", "Df reproduction", 100),
       base.Metric("dr/reproduction", "Dr reproduction", 100, "higher"),
+      base.Metric("df/judge_accuracy", "Df judge accuracy", 100),
+      base.Metric("dr/judge_accuracy", "Dr judge accuracy", 100, "higher"),
+      base.Metric("dr/frechet", "Dr Fréchet distance", 1, "lower"),
+      base.Metric("test/cosine", "test image-text cosine", 1, "higher"),
       base.Metric("auc/denoise/mean", "AUC denoise"))
   has_logits = False
+  judges = None
+  _judges_set = False
+
+  def set_judges(self, judges) -> None:
+    """The run's judge models (`evaluation.judges.Judges`, or None for a
+    run without them), from `unlearn.judges.prepare`."""
+    self.judges, self._judges_set = judges, True
 
   @property
   def num_classes(self) -> int:
@@ -151,13 +167,20 @@ class TextToImage(base.Task):
         "a text-to-image model has no logits: the methods that compare "
         "them (SCRUB, Bad Teaching, DELETE, ...) do not run on it")
 
-  def _scorer(self, model, config) -> t2i_eval.Scorer:
+  def _scorer(self, model, config, *,
+              judged: bool = True) -> t2i_eval.Scorer:
+    """The evaluation's passes; `judged`: with the judge models (the
+    metrics), which must be prepared first."""
     e = config.eval
+    if judged and not self._judges_set and e.judges and (
+        self.spec.judge_classifier or self.spec.judge_encoder):
+      raise RuntimeError("the run's judges are not prepared: call "
+                         "unlearn.judges.prepare(exp) before evaluating")
     return t2i_eval.Scorer(
         model, schedule=self.schedule, batch_size=e.batch_size,
         sample_steps=e.sample_steps, guidance=float(e.guidance),
         num_generated=e.num_generated, seed=e.auc_seed,
-        judge=self.spec.judge)
+        judge=self.spec.judge, judges=self.judges if judged else None)
 
   def evaluator(self, model, config):
     scorer = self._scorer(model, config)
@@ -169,7 +192,7 @@ class TextToImage(base.Task):
                                 desc=desc, scores=scores))
 
   def example_scorer(self, model, config):
-    scorer = self._scorer(model, config)
+    scorer = self._scorer(model, config, judged=False)
     return lambda params, sets: {
         name: t2i_eval.example_scores(
             {"losses": scorer.losses(params, s)})
@@ -187,7 +210,7 @@ class TextToImage(base.Task):
                + exp.tokenizer.decode([int(t) for t in row
                                        if int(t) not in special])
                for s, n in picks for row in s.text[:n]]
-    scorer = self._scorer(exp.model, exp.config)
+    scorer = self._scorer(exp.model, exp.config, judged=False)
     rows = {name: scorer.generate(params, text)
             for name, params in models.items()}
     title = (f"{exp.config.method.name} on {exp.dataset_name}: "
@@ -197,31 +220,51 @@ class TextToImage(base.Task):
       sample_grid.save(os.path.join(directory, SAMPLES_FILE), rows, prompts,
                        title=title)
 
+  @staticmethod
+  def _score_of(metrics: dict) -> str:
+    """The score read per split: the exact judge's reproduction where the
+    dataset has one, else the judge classifier's accuracy."""
+    value = metrics.get("df/reproduction", float("nan"))
+    return "reproduction" if np.isfinite(value) else "judge_accuracy"
+
   def overall_score(self, metrics, original, *, max_dt_drop):
-    """On fractions: (Dr reproduction + 1 - Df reproduction) / 2, 0 when
-    the test denoising loss rose more than `max_dt_drop` relative to the
-    original's (the guard rail of the other tasks' score)."""
+    """On fractions: (Dr score + 1 - Df score) / 2 (`split_scores`), 0
+    when the test denoising loss rose more than `max_dt_drop` relative to
+    the original's (the guard rail of the other tasks' score)."""
     test, before = metrics["test/denoise_loss"], original["test/denoise_loss"]
     if test > before * (1.0 + max_dt_drop):
       return 0.0
-    df = metrics.get("df/reproduction", float("nan")) / 100.0
-    dr = metrics.get("dr/reproduction", float("nan")) / 100.0
-    return float((dr + 1.0 - df) / 2.0)
+    scores = self.split_scores(metrics)
+    return float((scores["dr"] + 100.0 - scores["df"]) / 200.0)
 
   def split_scores(self, metrics: dict) -> dict:
-    return {s: metrics.get(f"{s}/reproduction", float("nan"))
+    score = self._score_of(metrics)
+    return {s: metrics.get(f"{s}/{score}", float("nan"))
             for s in ("test", "df", "dr")}
 
   def table(self, results):
-    f1 = lambda key: lambda m: (f"{m[key]:.1f}" if key in m else "n/a")
-    f4 = lambda key: lambda m: f"{m[key]:.4f}"
+    def fmt(key, digits):
+      return lambda m: (f"{m[key]:.{digits}f}"
+                        if np.isfinite(m.get(key, float("nan"))) else "n/a")
+
+    columns = [("test loss", fmt("test/denoise_loss", 4)),
+               ("Df loss", fmt("df/denoise_loss", 4)),
+               ("Dr loss", fmt("dr/denoise_loss", 4))]
+    first = next(iter(results.models.values())).metrics
+    if np.isfinite(first.get("df/reproduction", float("nan"))):
+      columns += [(f"{s} reproduction", fmt(f"{s.lower()}/reproduction", 1))
+                  for s in ("Df", "Dr", "test")]
+    if np.isfinite(first.get("df/judge_accuracy", float("nan"))):
+      columns += [(f"{s} judge acc", fmt(f"{s.lower()}/judge_accuracy", 1))
+                  for s in ("Df", "Dr", "test")]
+    if np.isfinite(first.get("dr/frechet", float("nan"))):
+      columns += [(f"{s} FD", fmt(f"{s.lower()}/frechet", 3))
+                  for s in ("Df", "Dr", "test")]
+    if np.isfinite(first.get("test/cosine", float("nan"))):
+      columns += [(f"{s} cosine", fmt(f"{s.lower()}/cosine", 3))
+                  for s in ("Df", "test")]
     columns = report.model_columns(
-        ("test loss", f4("test/denoise_loss")),
-        ("Df loss", f4("df/denoise_loss")),
-        ("Dr loss", f4("dr/denoise_loss")),
-        ("Df reproduction", f1("df/reproduction")),
-        ("Dr reproduction", f1("dr/reproduction")),
-        ("test reproduction", f1("test/reproduction")),
+        *columns,
         ("AUC denoise", lambda m: report.mean_std(m, "auc/denoise")))
     d, s = results.deletion, results.summary
     return "\n".join(report.render(columns, list(results.models.items())) + [
@@ -237,7 +280,13 @@ class TextToImage(base.Task):
         "more like training data). Reproduction: how much of each drawn "
         "pair's own image the image generated from its caption reproduces, "
         "by the dataset's judge, in % (shapes: the colour-code blocks, "
-        "chance 25). AUC: retained (1) vs deleted (0) pairs by the negated "
+        "chance 25). Judge acc: the share of generated images a classifier "
+        "trained on the same data puts in their prompt's class, in % (Df's "
+        "at class level: the forget accuracy; SalUn's UA = 100 - it). FD: "
+        "the Fréchet distance of generated to the set's real images on a "
+        "judge's features; cosine: a dual encoder's image-prompt cosine "
+        "(both judges trained on D). AUC: retained (1) vs deleted (0) pairs "
+        "by the negated "
         "denoising loss, mean ± std over "
         f"{base.auc_samples(results)} disjoint Dr samples of size |Df|."])
 

@@ -16,6 +16,7 @@ from mmul_jax.evaluation import evaluate
 from mmul_jax.evaluation import report
 from mmul_jax.evaluation import results as results_lib
 from mmul_jax.evaluation import score_files
+from mmul_jax.unlearn import judges
 from mmul_jax.unlearn import phases
 
 RESULTS_FILE = "results.json"
@@ -66,6 +67,7 @@ def _run(config, workdir: str) -> results_lib.Results:
     logging.warning("%s: %s", config.method.name, caution)
   original, original_info = phases.train_model(exp, "original")
   retrained, retrain_info = phases.train_model(exp, "retrain")
+  judges.prepare(exp)  # a text-to-image run's judge models
   unlearned, unlearn_info = phases.unlearn_model(exp, original,
                                                  reference=retrained)
   c = config

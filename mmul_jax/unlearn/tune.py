@@ -61,6 +61,7 @@ from mmul_jax.training import vmapped
 from mmul_jax.tuning import objective
 from mmul_jax.tuning import search_space as space_lib
 from mmul_jax.tuning import study as study_lib
+from mmul_jax.unlearn import judges
 from mmul_jax.unlearn import phases
 from mmul_jax.unlearn import run as run_lib
 from mmul_jax.unlearn import trials as trials_lib
@@ -284,6 +285,7 @@ def tune(config, workdir: str, quiet: bool = False) -> dict:
         print(note, flush=True)
     original, _ = phases.train_model(exp, "original")
     retrained, _ = phases.train_model(exp, "retrain")
+    judges.prepare(exp)  # a text-to-image run's judge models
     evaluate_fn = exp.task.evaluator(exp.model, c)
     key = run_lib.eval_key(exp)
     refs = {}

@@ -34,6 +34,9 @@ def deletion_set(d: ml_collections.ConfigDict, train: pipeline.ImageTextSplit,
   if d.mubench_file:
     return _mubench_set(d.mubench_file, train, dataset_name, root, ratio,
                         example_rows)
+  if d.strategy == "class":
+    return _class_set(train, pipeline.read_column(train.source, "label"),
+                      d.skew_class, dataset_name, root)
   if d.strategy == "class_skewed":
     return deletion.skewed_set(
         root, train.image_ids, pipeline.read_column(train.source, "label"),
@@ -91,6 +94,27 @@ def _ids_set(path: str, train: pipeline.ImageTextSplit, dataset_name: str,
   df = dataclasses.replace(df, source="ids")
   deletion.save(df, deletion.manifest_path(
       root, dataset_name, df.seed, df.ratio, f"ids_{df.sha256[:10]}"))
+  return df
+
+
+def _class_set(train: pipeline.ImageTextSplit, labels, k: int,
+               dataset_name: str, root: str) -> deletion.DeletionSet:
+  """Every unit of class `k` (class-wise forgetting: SalUn's CIFAR-10
+  DDPM forgets one class); ratio = its share of the units."""
+  labels = np.asarray(labels)
+  rows = np.flatnonzero(labels == k)
+  if not 0 < len(rows) < len(train):
+    raise errors.ConfigError(
+        f"deletion.skew_class = {k}: the train split has {len(rows)} units "
+        f"of that class (of {len(train)}); choose a class in "
+        f"{sorted(set(labels.tolist()))} that has units and is not all "
+        "of them")
+  df = deletion.from_rows(rows, train.image_ids,
+                          ratio=100.0 * len(rows) / len(train),
+                          dataset=dataset_name)
+  df = dataclasses.replace(df, source=f"all_class{k}")
+  deletion.save(df, deletion.manifest_path(
+      root, dataset_name, df.seed, df.ratio, df.source))
   return df
 
 

@@ -71,6 +71,15 @@ class DatasetSpec(pipeline.RecordLayout):
     much of each unit's own image (uint8 `(N, S, S, 3)`, `real`) an image
     generated from its caption reproduces, in [0, 1] (the shapes items'
     colour code: `shapes.decode_code`); None: no such judge.
+  judge_classifier: a text-to-image dataset's judge classifier: the
+    classification dataset of the same images and classes, on which the
+    project's image classifier trains once per run (`unlearn.judges`); it
+    judges what class generated images show and its features give the
+    Fréchet distance. None: no such judge.
+  judge_encoder: likewise, the retrieval dataset of the same image-caption
+    pairs, on which the project's dual encoder trains: its image features
+    give the Fréchet distance and its image-text cosine the prompt
+    faithfulness. None: no such judge.
   real_text: texts the embedded vocabulary does not cover, so a run
     without a tokenizer trains one on them, as on a downloaded
     (`manual`) dataset's: a user's own tables (`data.name = "files"`).
@@ -91,6 +100,8 @@ class DatasetSpec(pipeline.RecordLayout):
   real_text: bool = False
   utility_test: bool = False
   judge: Callable | None = None
+  judge_classifier: str | None = None
+  judge_encoder: str | None = None
 
   @property
   def num_classes(self) -> int:
@@ -110,6 +121,16 @@ def check_text_to_image(config) -> None:
         f"data.mean = {tuple(d.mean)} and data.std = {tuple(d.std)}: a "
         "text-to-image model reads images in [-1, 1]; set both to "
         f"{UNIT_RANGE}")
+
+
+def check_class_prompts(config) -> None:
+  """A class-level text-to-image set: one prompt per image, images in
+  [-1, 1]."""
+  if config.data.captions_per_image != 1:
+    raise errors.ConfigError(
+        f"data.captions_per_image = {config.data.captions_per_image}: "
+        f"{config.data.name} has one prompt per image (its class); set 1")
+  check_text_to_image(config)
 
 
 def check_texts_per_unit(config) -> None:

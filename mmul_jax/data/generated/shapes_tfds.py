@@ -117,5 +117,5 @@ DATASETS = {
     "shapes_t2i": spec.DatasetSpec(
         features=spec.RETRIEVAL | {"classes"}, build=_build,
         check=spec.check_text_to_image, task="text_to_image",
-        judge=code_accuracy),
+        judge=code_accuracy, judge_encoder="shapes_captions"),
 }

@@ -1,7 +1,11 @@
 """A text-to-image model's metrics per set: the mean denoising loss at
 fixed timesteps and noise (`denoise_loss`) and how much of each drawn
 pair's own image the image generated from its caption reproduces, by the
-dataset's judge (`reproduction`, %; the shapes items' colour code)."""
+dataset's judge (`reproduction`, %; the shapes items' colour code); the
+judge models' (`evaluation.judges`) share of those images in their
+prompt's class (`judge_accuracy`, %), mean image-text cosine (`cosine`)
+and Fréchet distance to the set's real images (`frechet`). A metric the
+run has no judge for is NaN, so every run reports the same keys."""
 
 from __future__ import annotations
 
@@ -12,8 +16,13 @@ KINDS = ("text_to_image",)
 
 def metrics(run) -> dict:
   out = {}
+  nan = float("nan")
   for name, o in run.outputs.items():
-    out[name] = {"denoise_loss": float(np.mean(o["loss"]))}
-    if "reproduction" in o:
-      out[name]["reproduction"] = 100.0 * float(np.mean(o["reproduction"]))
+    mean = lambda key, scale=1.0: (scale * float(np.mean(o[key]))
+                                   if key in o else nan)
+    out[name] = {"denoise_loss": float(np.mean(o["loss"])),
+                 "reproduction": mean("reproduction", 100.0),
+                 "judge_accuracy": mean("judge_correct", 100.0),
+                 "cosine": mean("cosine"),
+                 "frechet": float(o.get("frechet", nan))}
   return out

@@ -1,0 +1,52 @@
+"""Class-level text-to-image unlearning on the embedded CIFAR stand-in
+(issue 45; SalUn's class-wise forgetting with a class-conditional DDPM on
+CIFAR-10): a small diffusion UNet trained from scratch on `shapes_cifar`'s
+images under one prompt token per class (32 classes: shape x colour x
+texture), then class `deletion.skew_class` forgotten whole (every one of
+its units: `deletion.strategy = "class"`).
+
+  python scripts/unlearn.py --config=configs/shapes_cifar_t2i.py
+  python scripts/unlearn.py --config=configs/shapes_cifar_t2i.py:method=salun
+
+A judge classifier (the project's image classifier, trained once per run
+on `shapes_cifar`'s same images) reads images generated from each set's
+prompts: on the forgotten class's prompt its accuracy is the forget
+accuracy (SalUn's UA = 100 - it), on the other classes' how well they
+survived; the Fréchet distance on its features compares generated and
+real images of each set. The default method is ESD (negative guidance on
+the forgotten class's prompt, with the denoising loss on Dr).
+"""
+
+from mmul_jax import config_schema
+
+
+def get_config(arg=None):
+  options = config_schema.config_arg(arg, method="esd")
+  c = config_schema.default_config()
+  c.workdir = "runs/shapes_cifar_t2i"
+  c.data.name = "shapes_cifar_t2i"
+  c.data.num_train = 2000
+  c.data.num_test = 320
+  c.data.captions_per_image = 1
+  # 16 px: about 10 minutes per model on 2 CPU cores (configs/shapes_t2i.py).
+  c.data.image_size = c.model.image_size = 16
+  c.data.mean = c.data.std = (0.5, 0.5, 0.5)
+  c.model.arch = "unet"
+  c.model.unet_channels = (32, 64)
+  c.model.unet_attention_levels = (1,)
+  c.model.text_width = 64
+  c.model.text_layers = 2
+  c.model.text_heads = 4
+  c.model.context_length = 8  # one class token
+  c.train.batch_size = 32
+  c.train.num_steps = 2000
+  c.train.learning_rate = 1e-3
+  c.train.warmup_steps = 100
+  c.deletion.strategy = "class"
+  c.deletion.skew_class = 0  # red solid circle
+  c.unlearn.df_batch_size = 16
+  c.unlearn.dr_batch_size = 32
+  c.unlearn.num_steps = 100
+  c.eval.batch_size = 64
+  c.method.name = options.method
+  return c
