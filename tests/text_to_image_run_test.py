@@ -81,6 +81,8 @@ def test_class_level_forgetting_is_judged_by_a_classifier(
     for split in ("df", "dr", "test"):
       assert 0 <= m.metrics[f"{split}/judge_accuracy"] <= 100
       assert np.isfinite(m.metrics[f"{split}/frechet"])
+      # The dual encoder trained on the same records as retrieval pairs.
+      assert -1 <= m.metrics[f"{split}/cosine"] <= 1
       assert np.isnan(m.metrics[f"{split}/reproduction"])  # no exact judge
   table = tasks.for_results(results).table(results)
   assert "Df judge acc" in table and "reproduction" not in table.split(

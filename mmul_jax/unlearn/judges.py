@@ -61,22 +61,29 @@ def judge_config(config: ml_collections.ConfigDict,
   return c
 
 
+def datasets_of(exp) -> dict:
+  """`{kind: dataset}` of the judges `exp` trains (none: {})."""
+  if not exp.config.eval.get("judges") or not hasattr(exp.task,
+                                                      "set_judges"):
+    return {}
+  found = {"classifier": exp.spec.judge_classifier,
+           "encoder": exp.spec.judge_encoder}
+  return {k: v for k, v in found.items() if v}
+
+
 def prepare(exp) -> None:
   """Trains or loads `exp`'s judges and hands them to its task
   (`TextToImage.set_judges`); nothing for a task without judges or with
   `eval.judges` off."""
-  spec, task = exp.spec, exp.task
-  wanted = {"classifier": spec.judge_classifier,
-            "encoder": spec.judge_encoder}
+  task = exp.task
   if not hasattr(task, "set_judges"):
     return
-  if not exp.config.eval.judges or not any(wanted.values()):
+  wanted = datasets_of(exp)
+  if not wanted:
     task.set_judges(None)
     return
-  found = {}
-  for kind, dataset in wanted.items():
-    if dataset:
-      found[kind] = _train(exp, kind, dataset)
+  found = {kind: _train(exp, kind, dataset)
+           for kind, dataset in wanted.items()}
   labels = None
   if "classifier" in found:
     labels = {}

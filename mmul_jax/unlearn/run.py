@@ -25,10 +25,14 @@ SCORES_FILE = "scores.npz"  # beside it: every model's per-example scores
 
 
 def eval_key(exp) -> str:
-  """What a cached evaluation depends on besides the model."""
-  return phases.digest({"eval": phases.eval_settings(exp.config),
-                        "deletion": exp.deletion.sha256,
-                        "version": evaluate.VERSION})
+  """What a cached evaluation depends on besides the model (and which
+  judge models read a text-to-image model's images)."""
+  key = {"eval": phases.eval_settings(exp.config),
+         "deletion": exp.deletion.sha256, "version": evaluate.VERSION}
+  judge_data = judges.datasets_of(exp)
+  if judge_data:
+    key["judges"] = judge_data
+  return phases.digest(key)
 
 
 def evaluate_model(exp, evaluate_fn, name: str, params,

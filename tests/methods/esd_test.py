@@ -70,3 +70,40 @@ def test_esd_runs_on_text_to_image_only():
   with pytest.raises(errors.ConfigError, match="runs on text_to_image"):
     config_schema.validate(c)
   assert methods.get("esd").runs_on("text_to_image")
+
+
+@pytest.mark.parametrize("subset", ["cross_attention", "unconditional"])
+def test_esd_x_and_esd_u_move_only_their_weights(subset):
+  """ESD-x trains the UNet's cross-attention projections only, ESD-u the
+  UNet's other weights (the text tower and null context frozen); through
+  the unlearning optimiser (AdamW with weight decay) a frozen weight gets
+  no update at all."""
+  from mmul_jax.methods import base
+  from mmul_jax.methods import esd
+  from mmul_jax.unlearn import unlearn_phase
+  task, model, theta, _, _ = _setup()
+  mask = esd.parameter_mask(theta, subset)
+  flat = jax.tree_util.tree_flatten_with_path(mask)[0]
+  moving = {"/".join(str(getattr(k, "key", k)) for k in path)
+            for path, m in flat if float(m.max()) == 1.0}
+  assert moving and all(float(m.min()) == float(m.max()) for _, m in flat)
+  if subset == "cross_attention":
+    assert all("/cross_" in p for p in moving)
+    assert any(p.endswith("cross_k/kernel") for p in moving)
+  else:
+    assert not any("cross_" in p or "/txt/" in p or "null_context" in p
+                   for p in moving)
+    assert any("conv_in" in p for p in moving)
+  c = config_schema.default_config()
+  c.method.name = "esd"
+  c.method.esd.params = subset
+  ctx = base.Context(task, model, theta, c, c.method.esd, None, None, {})
+  plan = esd.build(ctx)
+  assert 0 < plan.info["trained_fraction"] < 1
+  tx = unlearn_phase.optimizer(c, plan).tx
+  grads = jax.tree.map(jnp.ones_like, theta)
+  updates, _ = tx.update(grads, tx.init(theta), theta)
+  for (path, u), (_, m) in zip(jax.tree_util.tree_flatten_with_path(
+      updates)[0], flat):
+    moved = bool(jnp.any(u != 0))
+    assert moved == (float(m.max()) == 1.0), path

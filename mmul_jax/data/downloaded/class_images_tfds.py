@@ -2,7 +2,8 @@
 (`data.manual_dir`) for class-level text-to-image unlearning, each in two
 record layouts over the same rows: a classification set (the judge
 classifier's, `spec.IMAGE_CLS`) and a text-to-image set whose one caption
-per image is its class's prompt (`spec.RETRIEVAL` records with `label`):
+per image is its class's prompt (`spec.RETRIEVAL` records with `label`;
+as retrieval pairs, `<name>_prompts`, the judge dual encoder's data):
 
 * **CIFAR-10** (`cifar-10-python.tar.gz`): 50,000 train and 10,000 test
   32x32 images, 10 classes; the prompt is the class name (SalUn's
@@ -267,10 +268,17 @@ DATASETS = {
     "cifar10": spec.DatasetSpec(**spec.IMAGE_CLS, **spec.REAL,
                                 labels=CIFAR10_LABELS, manual=Cifar10),
     "cifar10_t2i": spec.DatasetSpec(**_T2I, manual=Cifar10Prompts,
-                                    judge_classifier="cifar10"),
+                                    judge_classifier="cifar10",
+                                    judge_encoder="cifar10_prompts"),
+    # The prompt layout as retrieval pairs: the judge dual encoder's data.
+    "cifar10_prompts": spec.DatasetSpec(features=spec.RETRIEVAL,
+                                        manual=Cifar10Prompts),
     "tiny_imagenet": spec.DatasetSpec(**spec.IMAGE_CLS, **spec.REAL,
                                       labels=TinyImageNet.LABELS,
                                       manual=TinyImageNet),
-    "tiny_imagenet_t2i": spec.DatasetSpec(**_T2I, manual=TinyImageNetPrompts,
-                                          judge_classifier="tiny_imagenet"),
+    "tiny_imagenet_t2i": spec.DatasetSpec(
+        **_T2I, manual=TinyImageNetPrompts, judge_classifier="tiny_imagenet",
+        judge_encoder="tiny_imagenet_prompts"),
+    "tiny_imagenet_prompts": spec.DatasetSpec(features=spec.RETRIEVAL,
+                                              manual=TinyImageNetPrompts),
 }

@@ -3,7 +3,8 @@ images of `shapes_cifar` (CIFAR's stand-in), each with one prompt, its
 class as a single token (`red_striped_circle`): a class-conditional
 generator, as SalUn's CIFAR-10 DDPM, whose class-wise forgetting
 (`deletion.strategy = "class"`) a classifier trained on `shapes_cifar`'s
-same images judges. The prompt names the class the image shows (the
+same images judges (and a dual encoder trained on the same records as
+retrieval pairs, `shapes_cifar_prompts`, by image-prompt cosine). The prompt names the class the image shows (the
 generator's `typical_label`; `shapes_cifar`'s labels flip a quarter of
 the training examples to another class, its membership signal)."""
 
@@ -67,10 +68,16 @@ def _prepare(builder_cls, data_dir: str, **config_kwargs):
       builder_cls, unimodal_tfds.make_config(**config_kwargs), data_dir)
 
 
+_BUILD = generated.from_data_config(_prepare, ShapesCifarPrompts)
+
 DATASETS = {
     "shapes_cifar_t2i": spec.DatasetSpec(
         features=spec.RETRIEVAL | {"classes"}, task="text_to_image",
-        task_words=CLASS_TOKENS,
-        build=generated.from_data_config(_prepare, ShapesCifarPrompts),
-        check=spec.check_class_prompts, judge_classifier="shapes_cifar"),
+        task_words=CLASS_TOKENS, build=_BUILD,
+        check=spec.check_class_prompts, judge_classifier="shapes_cifar",
+        judge_encoder="shapes_cifar_prompts"),
+    # The same records as retrieval pairs: the judge dual encoder's data.
+    "shapes_cifar_prompts": spec.DatasetSpec(
+        features=spec.RETRIEVAL | {"classes"}, task_words=CLASS_TOKENS,
+        build=_BUILD, check=spec.check_texts_per_unit),
 }
