@@ -322,8 +322,10 @@ def build_t5(model_config) -> T5ForConditionalGeneration:
 
 
 def build_unet(model_config) -> TextToImageUNet:
-  """`TextToImageUNet` from the `unet_*` keys, its text tower from the
-  `text_*` keys (`vocab_size`, `context_length`, `eot_id`)."""
+  """`TextToImageUNet` from the `unet_*` keys, its text tower (CLIP's
+  layout: `model.pretrained` may be a CLIP checkpoint) from the `text_*`
+  keys (`vocab_size`, `context_length`, `eot_id`, `embed_dim`,
+  `mlp_ratio`, `activation`, `layer_norm_eps`)."""
   c = dict(model_config)
   return TextToImageUNet(
       image_size=c["image_size"], channels=tuple(c["unet_channels"]),
@@ -331,7 +333,10 @@ def build_unet(model_config) -> TextToImageUNet:
       num_heads=c["unet_heads"], vocab_size=c["vocab_size"],
       context_length=c["context_length"], text_width=c["text_width"],
       text_layers=c["text_layers"], text_heads=c["text_heads"],
-      eot_id=c["eot_id"], dtype=jnp.dtype(c.get("dtype", "float32")))
+      eot_id=c["eot_id"], embed_dim=c["embed_dim"],
+      mlp_ratio=c["mlp_ratio"], activation=c["activation"],
+      layer_norm_eps=c["layer_norm_eps"],
+      dtype=jnp.dtype(c.get("dtype", "float32")))
 
 
 # The language models' builders, by `model.arch` (generation tasks).
@@ -384,10 +389,12 @@ ARCH_KEYS = {
               "vision_heads", "vocab_size", "context_length",
               "text_positions", "text_width", "text_layers", "text_heads",
               "kv_heads", "mlp_ratio", "rope_theta", "remat", "dtype"),
-    "unet": ("image_size", "unet_channels", "unet_attention_levels",
-             "unet_heads", "noise_schedule", "diffusion_steps",
-             "prediction", "cfg_dropout", "vocab_size", "context_length",
-             "text_width", "text_layers", "text_heads", "eot_id", "dtype"),
+    "unet": ("pretrained", "image_size", "unet_channels",
+             "unet_attention_levels", "unet_heads", "noise_schedule",
+             "diffusion_steps", "prediction", "cfg_dropout", "vocab_size",
+             "context_length", "text_width", "text_layers", "text_heads",
+             "eot_id", "embed_dim", "mlp_ratio", "activation",
+             "layer_norm_eps", "dtype"),
     "t5": ("pretrained", "original", "vocab_size", "text_width",
            "text_layers", "text_heads", "mlp_ratio", "remat", "dtype"),
     "resnet": ("resnet_block", "resnet_stem_width", "resnet_widths",

@@ -92,7 +92,9 @@ class TextToImageUNet(nn.Module):
   (each level but the last halves the resolution), `attention_levels`
   (the levels with attention; the middle always has it), `num_heads`; the
   text tower's `vocab_size`, `context_length`, `text_width`,
-  `text_layers`, `text_heads`, `eot_id`."""
+  `text_layers`, `text_heads`, `eot_id` (and CLIP's `embed_dim`,
+  `mlp_ratio`, `activation`, `layer_norm_eps`: a CLIP checkpoint's text
+  tower fits it, `pretrained.unet_text_weights`)."""
 
   image_size: int
   channels: tuple[int, ...]
@@ -104,13 +106,21 @@ class TextToImageUNet(nn.Module):
   text_layers: int
   text_heads: int
   eot_id: int
+  # CLIP's text tower's other sizes (its projection is unread here but
+  # kept, so a CLIP checkpoint's tower fits whole).
+  embed_dim: int = 0  # 0: text_width
+  mlp_ratio: float = 4.0
+  activation: str = "quick_gelu"
+  layer_norm_eps: float = layers.DEFAULT_LN_EPS
   dtype: Any = jnp.float32
 
   def setup(self):
     self.txt = text_transformer.TextTransformer(
         self.vocab_size, self.context_length, self.text_width,
-        self.text_layers, self.text_heads, self.text_width, self.eot_id,
-        dtype=self.dtype)
+        self.text_layers, self.text_heads,
+        self.embed_dim or self.text_width, self.eot_id,
+        mlp_ratio=self.mlp_ratio, activation=self.activation,
+        dtype=self.dtype, layer_norm_eps=self.layer_norm_eps)
     self.null_context = self.param("null_context",
                                    nn.initializers.normal(0.02),
                                    (1, self.text_width))

@@ -23,6 +23,7 @@ from mmul_jax.pretrained import llava_weights
 from mmul_jax.pretrained import resnet_weights
 from mmul_jax.pretrained import speech_weights
 from mmul_jax.pretrained import t5_weights
+from mmul_jax.pretrained import unet_text_weights
 from mmul_jax.pretrained import videomae_weights
 from mmul_jax.pretrained import vilt_weights
 from mmul_jax.pretrained import vit_weights
@@ -33,6 +34,7 @@ _BY_ARCH = {"clip": clip_weights, "blip": blip_weights, "vilt": vilt_weights,
             **{root: speech_weights for root in speech_weights.ROOTS},
             "videomae": videomae_weights, "llama": llama_weights,
             "t5": t5_weights, "llava": llava_weights,
+            "unet": unet_text_weights,
             **{k: bert_weights for k in bert_weights.LAYOUTS}}
 
 
