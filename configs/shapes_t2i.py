@@ -37,6 +37,7 @@ def get_config(arg=None):
   c.model.text_width = 64
   c.model.text_layers = 2
   c.model.text_heads = 4
+  c.model.activation = "quick_gelu"  # CLIP's text tower's
   c.train.batch_size = 32
   c.train.num_steps = 2000
   c.train.learning_rate = 1e-3
