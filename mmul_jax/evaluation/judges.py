@@ -25,6 +25,9 @@ import numpy as np
 from mmul_jax.evaluation import frechet
 
 BATCH = 256
+# Part of a cached text-to-image evaluation's key (`unlearn.run.eval_key`):
+# bump it when what the judges read changes.
+VERSION = 1
 
 
 @dataclasses.dataclass
@@ -93,14 +96,19 @@ class Judges:
   def assess(self, generated: np.ndarray, s, drawn: np.ndarray) -> dict:
     """What the judges read from `generated` (uint8, the images of pair
     set `s`'s pairs `drawn`): `judge_correct` (N,) whether the classifier
-    sees the prompt's class; `cosine` (N,) the encoder's image-text
-    cosine; `frechet` the distance to the set's real images' features."""
+    sees the prompt's class, and `judge_real_correct` (one per unit)
+    whether it sees the class of the set's real images (the reference:
+    how well the judge reads real ones); `cosine` (N,) the encoder's
+    image-text cosine; `frechet` the distance to the set's real images'
+    features."""
     out = {}
     owner = s.caption_owner[drawn]
     if self.classifier is not None:
       _, pred = self.classifier.read(generated)
-      want = np.asarray([self.labels[int(i)] for i in s.image_ids[owner]])
-      out["judge_correct"] = pred == want
+      classes = np.asarray([self.labels[int(i)] for i in s.image_ids])
+      out["judge_correct"] = pred == classes[owner]
+      _, real_pred = self.classifier.read(np.asarray(s.images))
+      out["judge_real_correct"] = real_pred == classes
     if self.encoder is not None:
       image, _ = self.encoder.read(generated)
       text = self.encoder.text_embed(s.text[drawn])

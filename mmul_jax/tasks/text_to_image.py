@@ -257,6 +257,8 @@ class TextToImage(base.Task):
     if np.isfinite(first.get("df/judge_accuracy", float("nan"))):
       columns += [(f"{s} judge acc", fmt(f"{s.lower()}/judge_accuracy", 1))
                   for s in ("Df", "Dr", "test")]
+      columns += [("test judge acc (real)",
+                   fmt("test/judge_real_accuracy", 1))]
     if np.isfinite(first.get("dr/frechet", float("nan"))):
       columns += [(f"{s} FD", fmt(f"{s.lower()}/frechet", 3))
                   for s in ("Df", "Dr", "test")]
@@ -282,7 +284,8 @@ class TextToImage(base.Task):
         "by the dataset's judge, in % (shapes: the colour-code blocks, "
         "chance 25). Judge acc: the share of generated images a classifier "
         "trained on the same data puts in their prompt's class, in % (Df's "
-        "at class level: the forget accuracy; SalUn's UA = 100 - it). FD: "
+        "at class level: the forget accuracy; SalUn's UA = 100 - it; "
+        "(real): on the split's real images, the judge's own accuracy). FD: "
         "the Fréchet distance of generated to the set's real images on a "
         "judge's features; cosine: a dual encoder's image-prompt cosine "
         "(both judges trained on D). AUC: retained (1) vs deleted (0) pairs "

@@ -62,13 +62,15 @@ def judge_config(config: ml_collections.ConfigDict,
 
 
 def datasets_of(exp) -> dict:
-  """`{kind: dataset}` of the judges `exp` trains (none: {})."""
+  """`{kind: dataset}` of the judges `exp` trains, with the judges'
+  `VERSION` (none: {})."""
   if not exp.config.eval.get("judges") or not hasattr(exp.task,
                                                       "set_judges"):
     return {}
   found = {"classifier": exp.spec.judge_classifier,
            "encoder": exp.spec.judge_encoder}
-  return {k: v for k, v in found.items() if v}
+  found = {k: v for k, v in found.items() if v}
+  return {**found, "version": judges_lib.VERSION} if found else {}
 
 
 def prepare(exp) -> None:
@@ -83,7 +85,7 @@ def prepare(exp) -> None:
     task.set_judges(None)
     return
   found = {kind: _train(exp, kind, dataset)
-           for kind, dataset in wanted.items()}
+           for kind, dataset in wanted.items() if kind != "version"}
   labels = None
   if "classifier" in found:
     labels = {}

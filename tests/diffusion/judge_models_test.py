@@ -72,6 +72,12 @@ def test_judges_read_class_cosine_and_frechet_as_numpy_does():
   want_class = np.array([labels[100 + owner[d]] for d in drawn])
   np.testing.assert_array_equal(out["judge_correct"],
                                 logits.argmax(-1) == want_class)
+  fr = feats(real)
+  real_logits = fr @ np.asarray(p["head"]["kernel"]) + np.asarray(
+      p["head"]["bias"])
+  np.testing.assert_array_equal(
+      out["judge_real_correct"],
+      real_logits.argmax(-1) == np.array([labels[100 + k] for k in range(6)]))
   t = np.asarray(p["tok"]["embedding"])[text[drawn]].sum(1)
   cos = ((f / np.linalg.norm(f, axis=-1, keepdims=True))
          * (t / np.linalg.norm(t, axis=-1, keepdims=True))).sum(-1)
