@@ -18,36 +18,19 @@ the forgotten class's prompt, with the denoising loss on Dr).
 """
 
 from mmul_jax import config_schema
+from mmul_jax import recipes
 
 
 def get_config(arg=None):
   options = config_schema.config_arg(arg, method="esd")
   c = config_schema.default_config()
   c.workdir = "runs/shapes_cifar_t2i"
-  c.data.name = "shapes_cifar_t2i"
+  recipes.small_text_to_image(c, "shapes_cifar_t2i")
   c.data.num_train = 2000
   c.data.num_test = 320
   c.data.captions_per_image = 1
-  # 16 px: about 10 minutes per model on 2 CPU cores (configs/shapes_t2i.py).
-  c.data.image_size = c.model.image_size = 16
-  c.data.mean = c.data.std = (0.5, 0.5, 0.5)
-  c.model.arch = "unet"
-  c.model.unet_channels = (32, 64)
-  c.model.unet_attention_levels = (1,)
-  c.model.text_width = 64
-  c.model.text_layers = 2
-  c.model.text_heads = 4
-  c.model.activation = "quick_gelu"  # CLIP's text tower's
   c.model.context_length = 8  # one class token
-  c.train.batch_size = 32
-  c.train.num_steps = 2000
-  c.train.learning_rate = 1e-3
-  c.train.warmup_steps = 100
   c.deletion.strategy = "class"
   c.deletion.skew_class = 0  # red solid circle
-  c.unlearn.df_batch_size = 16
-  c.unlearn.dr_batch_size = 32
-  c.unlearn.num_steps = 100
-  c.eval.batch_size = 64
   c.method.name = options.method
   return c

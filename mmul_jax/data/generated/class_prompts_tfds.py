@@ -27,12 +27,9 @@ def class_token(name: str) -> str:
 CLASS_TOKENS = tuple(class_token(n) for n in unimodal_tasks.IMAGE_CLASSES)
 
 
-class ShapesCifarPrompts(tfds.core.GeneratorBasedBuilder):
-  """`shapes_cifar`'s images with their class's prompt."""
-
-  VERSION = tfds.core.Version("1.0.0")
-  RELEASE_NOTES = {"1.0.0": "First release."}
-  BUILDER_CONFIGS = [unimodal_tfds.make_config(2000, 500, 32, 0)]
+class ShapesCifarPrompts(unimodal_tfds.UnimodalBuilder):
+  """`shapes_cifar`'s images with their class's prompt (its splits and
+  ids as `shapes_cifar`'s)."""
 
   def _info(self) -> tfds.core.DatasetInfo:
     s = self.builder_config.image_size
@@ -46,12 +43,6 @@ class ShapesCifarPrompts(tfds.core.GeneratorBasedBuilder):
             "label": tfds.features.ClassLabel(
                 names=list(unimodal_tasks.IMAGE_CLASSES)),
         }), supervised_keys=None)
-
-  def _split_generators(self, dl_manager):
-    del dl_manager  # nothing to download
-    c = self.builder_config
-    return {"train": self._generate_examples(0, c.num_train, 0),
-            "test": self._generate_examples(1, c.num_test, c.num_train)}
 
   def _generate_examples(self, split_index: int, count: int, offset: int):
     c = self.builder_config

@@ -37,7 +37,8 @@ def make_config(num_train: int, num_test: int, image_size: int,
       seed=seed)
 
 
-class _Unimodal(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+class UnimodalBuilder(tfds.core.GeneratorBasedBuilder,
+                      skip_registration=True):
   VERSION = tfds.core.Version("1.0.0")
   RELEASE_NOTES = {"1.0.0": "First release."}
   BUILDER_CONFIGS = [make_config(2000, 500, 32, 0)]
@@ -84,7 +85,7 @@ class _Unimodal(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         c.seed, per_example * (c.num_train + c.num_test), tuple(words))
 
 
-class ShapesCifar(_Unimodal):
+class ShapesCifar(UnimodalBuilder):
   """The embedded image classification task (CIFAR's stand-in)."""
   INPUT = "image"
   LABELS = unimodal_tasks.IMAGE_CLASSES
@@ -101,7 +102,7 @@ class ShapesCifar(_Unimodal):
                                          image_size=c.image_size)
 
 
-class Reviews(_Unimodal):
+class Reviews(UnimodalBuilder):
   """The embedded sentiment task (IMDB's stand-in)."""
   INPUT = "text"
   LABELS = unimodal_tasks.SENTIMENTS
@@ -117,7 +118,7 @@ class Reviews(_Unimodal):
                                           name=names[offset + i])
 
 
-class DrugRelations(_Unimodal):
+class DrugRelations(UnimodalBuilder):
   """The embedded relation extraction task (DDI-2013's stand-in)."""
   INPUT = "text"
   LABELS = unimodal_tasks.RELATIONS
@@ -134,7 +135,7 @@ class DrugRelations(_Unimodal):
           c.seed, split_index, i, drugs=(names[j], names[j + 1]))
 
 
-class ToneCommands(_Unimodal):
+class ToneCommands(UnimodalBuilder):
   """The embedded keyword spotting task (Speech Commands' stand-in)."""
   INPUT = "audio"
   LABELS = signal_tasks.KEYWORDS
@@ -150,7 +151,7 @@ class ToneCommands(_Unimodal):
       yield signal_tasks.audio_example(c.seed, split_index, i)
 
 
-class MovingShapes(_Unimodal):
+class MovingShapes(UnimodalBuilder):
   """The embedded action recognition task (UCF101's stand-in)."""
   INPUT = "video"
   LABELS = signal_tasks.MOTIONS
