@@ -86,6 +86,15 @@ class Judges:
   classifier: Judge | None = None
   encoder: Judge | None = None
   labels: dict | None = None
+  # What a judge read from a set's real images, by (judge kind, set):
+  # the same for every model evaluated on that set.
+  _real: dict = dataclasses.field(default_factory=dict, repr=False)
+
+  def _read_real(self, judge: Judge, s) -> tuple[np.ndarray, np.ndarray]:
+    key = (judge.kind, id(s.images))
+    if key not in self._real:
+      self._real[key] = (s.images, judge.read(np.asarray(s.images)))
+    return self._real[key][1]
 
   @property
   def feature_judge(self) -> Judge | None:
@@ -101,21 +110,20 @@ class Judges:
     how well the judge reads real ones); `cosine` (N,) the encoder's
     image-text cosine; `frechet` the distance to the set's real images'
     features."""
-    out = {}
+    out, read = {}, {}
     owner = s.caption_owner[drawn]
     if self.classifier is not None:
-      _, pred = self.classifier.read(generated)
+      read["classifier"] = self.classifier.read(generated)
       classes = np.asarray([self.labels[int(i)] for i in s.image_ids])
-      out["judge_correct"] = pred == classes[owner]
-      _, real_pred = self.classifier.read(np.asarray(s.images))
+      out["judge_correct"] = read["classifier"][1] == classes[owner]
+      _, real_pred = self._read_real(self.classifier, s)
       out["judge_real_correct"] = real_pred == classes
     if self.encoder is not None:
-      image, _ = self.encoder.read(generated)
+      read["encoder"] = self.encoder.read(generated)
       text = self.encoder.text_embed(s.text[drawn])
-      out["cosine"] = (image * text).sum(-1)
+      out["cosine"] = (read["encoder"][0] * text).sum(-1)
     judge = self.feature_judge
     if judge is not None and len(generated) >= 2 and len(s.images) >= 2:
-      fake, _ = judge.read(generated)
-      real, _ = judge.read(np.asarray(s.images))
-      out["frechet"] = frechet.frechet_distance(fake, real)
+      real, _ = self._read_real(judge, s)
+      out["frechet"] = frechet.frechet_distance(read[judge.kind][0], real)
     return out

@@ -75,11 +75,16 @@ def build(ctx: base.Context) -> base.Plan:
 
 
 def check(h, config) -> list[str]:
-  del config
   problems = (base.require_numbers(h, ("eta",), minimum=0.0)
               + base.require_numbers(h, ("retain_weight",), minimum=0.0))
   if h.params not in SUBSETS:
     problems.append(f"params must be one of {SUBSETS}, got {h.params!r}")
+  u = config.unlearn
+  if h.params != "all" and (u.lora_rank or u.lora_fraction):
+    problems.append(
+        f"params = {h.params!r} picks the UNet's own weights, but under "
+        "LoRA (unlearn.lora_rank / lora_fraction) only the adapters train; "
+        "use params='all' with LoRA, or turn LoRA off")
   return problems
 
 

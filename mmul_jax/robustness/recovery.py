@@ -9,7 +9,10 @@ m_before per model, and the score
 is 1 when the attack moves the unlearned model as it moves the retrained
 one (nothing recovered beyond what the attack does to any model) and 0
 when only one of them moves (or they move in opposite directions with
-equal size). Both unmoved: 1."""
+equal size). Both unmoved: 1. R is scale-free and unsigned: where the
+retrained model does not move, any change of the unlearned model scores
+0, whichever way it goes and however small; report the changes beside
+it."""
 
 from __future__ import annotations
 

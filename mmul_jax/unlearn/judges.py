@@ -13,12 +13,14 @@ import os
 import ml_collections
 
 from mmul_jax import config_schema
-from mmul_jax import errors
+from mmul_jax import distributed
 from mmul_jax import experiment as experiment_lib
+from mmul_jax import io_utils
 from mmul_jax import recipes
 from mmul_jax.data import datasets
 from mmul_jax.data.core import pipeline
 from mmul_jax.evaluation import judges as judges_lib
+from mmul_jax.unlearn import run_dirs
 from mmul_jax.unlearn import train_phase
 
 JUDGES_DIR = "judges"
@@ -27,12 +29,15 @@ _SHARED_DATA = ("num_train", "num_test", "image_size", "seed",
                 "captions_per_image", "data_dir", "manual_dir")
 
 
-def judge_config(config: ml_collections.ConfigDict,
-                 dataset: str) -> ml_collections.ConfigDict:
+def judge_config(config: ml_collections.ConfigDict, dataset: str, *,
+                 tokenizer_file: str = "",
+                 num_devices: int = 1) -> ml_collections.ConfigDict:
   """The judge's run on `dataset`: the run's data settings, the project's
   default tiny model (patches of a quarter of the image side) and the
   dataset's grid recipe where it has one (`eval.judge_steps` > 0 sets the
-  training steps)."""
+  training steps); an encoder reads texts with the run's tokenizer
+  (`tokenizer_file`, its vocabulary size and end of text); batches are
+  multiples of `num_devices`."""
   c = config_schema.default_config()
   for key in _SHARED_DATA:
     if key in config.data:
@@ -47,13 +52,19 @@ def judge_config(config: ml_collections.ConfigDict,
   c.model.image_size = c.data.image_size
   c.model.context_length = config.model.context_length  # the run's texts
   c.model.patch_size = max(1, c.data.image_size // 4)
+  if tokenizer_file:
+    c.model.tokenizer = tokenizer_file
+    c.model.vocab_size = config.model.vocab_size
+    c.model.eot_id = config.model.eot_id
   if config.eval.judge_steps:
     c.train.num_steps = config.eval.judge_steps
-  c.train.batch_size = min(c.train.batch_size, config.data.num_train // 2)
+  n = num_devices
+  c.train.batch_size = max(n, min(c.train.batch_size,
+                                  config.data.num_train // 2) // n * n)
   # A judge neither unlearns nor is evaluated: its deletion set (setup
   # draws one) need only fit.
-  c.deletion.count = 1
-  c.unlearn.df_batch_size = c.unlearn.dr_batch_size = 1
+  c.deletion.count = n
+  c.unlearn.df_batch_size = c.unlearn.dr_batch_size = n
   c.eval.auc_num_samples = 1
   c.method.name = "finetune"
   c.distributed = config.distributed
@@ -62,15 +73,19 @@ def judge_config(config: ml_collections.ConfigDict,
 
 
 def datasets_of(exp) -> dict:
-  """`{kind: dataset}` of the judges `exp` trains, with the judges'
-  `VERSION` (none: {})."""
+  """`{kind: dataset}` of the judges `exp` trains, with their
+  `eval.judge_steps` and the judges' `VERSION` (a cached evaluation's
+  key; none: {})."""
   if not exp.config.eval.get("judges") or not hasattr(exp.task,
                                                       "set_judges"):
     return {}
   found = {"classifier": exp.spec.judge_classifier,
            "encoder": exp.spec.judge_encoder}
   found = {k: v for k, v in found.items() if v}
-  return {**found, "version": judges_lib.VERSION} if found else {}
+  if not found:
+    return {}
+  return {**found, "steps": exp.config.eval.judge_steps,
+          "version": judges_lib.VERSION}
 
 
 def prepare(exp) -> None:
@@ -84,8 +99,8 @@ def prepare(exp) -> None:
   if not wanted:
     task.set_judges(None)
     return
-  found = {kind: _train(exp, kind, dataset)
-           for kind, dataset in wanted.items() if kind != "version"}
+  found = {kind: _train(exp, kind, wanted[kind])
+           for kind in ("classifier", "encoder") if kind in wanted}
   labels = None
   if "classifier" in found:
     labels = {}
@@ -97,15 +112,27 @@ def prepare(exp) -> None:
 
 
 def _train(exp, kind: str, dataset: str) -> judges_lib.Judge:
-  config = judge_config(exp.config, dataset)
-  workdir = os.path.join(exp.workdir, JUDGES_DIR, dataset)
-  judge_exp = experiment_lib.setup(config, workdir)
+  root = os.path.join(exp.workdir, JUDGES_DIR)
+  tokenizer_file = ""
+  if kind == "encoder":  # the run's token ids, whatever their source
+    tokenizer_file = os.path.join(root, "tokenizer.json")
+    with distributed.main_first("judge tokenizer"):
+      if distributed.is_main():
+        os.makedirs(root, exist_ok=True)
+        io_utils.atomic_write_text(tokenizer_file, exp.tokenizer.to_str())
+  config = judge_config(exp.config, dataset, tokenizer_file=tokenizer_file,
+                        num_devices=exp.mesh.devices.size)
+  # Its own directory per setting: another `eval.judge_steps` trains
+  # another judge instead of meeting the first one's checkpoint.
+  setting = run_dirs.digest({
+      "train": config.train.to_dict(), "model": config.model.to_dict(),
+      "data": {k: v for k, v in config.data.to_dict().items()
+               if k not in experiment_lib.LOCATION_KEYS}})
+  judge_exp = experiment_lib.setup(
+      config, os.path.join(root, f"{dataset}_{setting[:10]}"))
   if kind == "encoder" and (judge_exp.tokenizer.get_vocab()
                             != exp.tokenizer.get_vocab()):
-    raise errors.ConfigError(
-        f"the judge encoder's dataset {dataset} tokenizes texts unlike "
-        f"{exp.config.data.name}: its image-text cosine would read other "
-        "token ids; give both the same tokenizer")
+    raise RuntimeError("the judge encoder did not get the run's tokenizer")
   params, _ = train_phase.train_model(judge_exp, "original")
   return judges_lib.Judge(kind, judge_exp.model, params,
                           tuple(config.data.mean), tuple(config.data.std))

@@ -4,6 +4,7 @@ reference on Dr (`train_phase`), and unlearning with the configured method
 (`unlearn_phase`); where their models live and what each must match
 (`run_dirs`). This module is their one import point."""
 
+from mmul_jax.unlearn.run_dirs import JUDGE_KEYS
 from mmul_jax.unlearn.run_dirs import KINDS
 from mmul_jax.unlearn.run_dirs import MONITOR_KEYS
 from mmul_jax.unlearn.run_dirs import TRAIN_INFO_FILE
@@ -30,6 +31,7 @@ from mmul_jax.unlearn.unlearn_phase import unlearn_lanes
 from mmul_jax.unlearn.unlearn_phase import unlearn_model
 
 __all__ = [
+    "JUDGE_KEYS",
     "KINDS",
     "Lanes",
     "MONITOR_KEYS",

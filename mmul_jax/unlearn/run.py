@@ -69,9 +69,9 @@ def _run(config, workdir: str) -> results_lib.Results:
   caution = methods.get(config.method.name).caution
   if caution and distributed.is_main():
     logging.warning("%s: %s", config.method.name, caution)
+  judges.prepare(exp)  # a text-to-image run's judges: errors before all
   original, original_info = phases.train_model(exp, "original")
   retrained, retrain_info = phases.train_model(exp, "retrain")
-  judges.prepare(exp)  # a text-to-image run's judge models
   unlearned, unlearn_info = phases.unlearn_model(exp, original,
                                                  reference=retrained)
   c = config

@@ -99,12 +99,21 @@ SOPHIA_KEYS = ("second_order", "sophia_betas", "sophia_rho",
 MONITOR_KEYS = ("eval_every", "eval_units", "early_stopping", "patience")
 
 
+# The text-to-image judges' keys: a cached evaluation's key holds them only
+# where judges read the images (`unlearn.run.eval_key`), so the other
+# tasks' evaluations cached before them stay valid.
+JUDGE_KEYS = ("judges", "judge_steps")
+
+
 def eval_settings(config) -> dict:
   """`config.eval`, without `extra_metrics` when there are none (so
-  evaluations cached before the option stay valid)."""
+  evaluations cached before the option stay valid) and without the
+  judges' keys (`JUDGE_KEYS`)."""
   e = config.eval.to_dict()
   if not e.get("extra_metrics"):
     e.pop("extra_metrics", None)
+  for key in JUDGE_KEYS:
+    e.pop(key, None)
   return e
 
 

@@ -127,9 +127,10 @@ def _run(config, workdir: str, settings: dict | None) -> dict:
     raise errors.ConfigError(f"shadow.num_models: {e}") from None
   for c in configs.values():
     methods.check_deletion(c, exp.deletion)
-  # The per-example scores do not depend on which metric families run.
+  # The per-example scores do not depend on which metric families run,
+  # nor on the text-to-image judges.
   settings = {k: v for k, v in config.eval.to_dict().items()
-              if k != "extra_metrics"}
+              if k != "extra_metrics" and k not in phases.JUDGE_KEYS}
   tag = f"scores_v{SCORES_VERSION}_{phases.digest(settings)}"
   scores, times = {}, {}
   originals = None

@@ -283,9 +283,9 @@ def tune(config, workdir: str, quiet: bool = False) -> dict:
                              study_description(c, name, spaces[name]))
       if note:
         print(note, flush=True)
+    judges.prepare(exp)  # a text-to-image run's judges: errors before all
     original, _ = phases.train_model(exp, "original")
     retrained, _ = phases.train_model(exp, "retrain")
-    judges.prepare(exp)  # a text-to-image run's judge models
     evaluate_fn = exp.task.evaluator(exp.model, c)
     key = run_lib.eval_key(exp)
     refs = {}

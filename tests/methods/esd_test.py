@@ -107,3 +107,16 @@ def test_esd_x_and_esd_u_move_only_their_weights(subset):
       updates)[0], flat):
     moved = bool(jnp.any(u != 0))
     assert moved == (float(m.max()) == 1.0), path
+
+
+def test_esd_x_under_lora_is_refused():
+  c = config_schema.default_config()
+  c.data.name = "shapes_t2i"
+  c.data.mean = c.data.std = (0.5, 0.5, 0.5)
+  c.data.image_size = c.model.image_size = 16
+  c.model.arch = "unet"
+  c.method.name = "esd"
+  c.method.esd.params = "cross_attention"
+  c.unlearn.lora_rank = 4
+  with pytest.raises(errors.ConfigError, match="only the adapters train"):
+    config_schema.validate(c)

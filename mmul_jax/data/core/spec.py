@@ -125,7 +125,12 @@ def check_text_to_image(config) -> None:
 
 def check_class_prompts(config) -> None:
   """A class-level text-to-image set: one prompt per image, images in
-  [-1, 1]."""
+  [-1, 1], and its judges on (their classifier's accuracy is its score)."""
+  if not config.eval.judges:
+    raise errors.ConfigError(
+        f"eval.judges = False: {config.data.name} is scored by its judge "
+        "classifier's accuracy on generated images (no exact judge); "
+        "keep eval.judges on")
   if config.data.captions_per_image != 1:
     raise errors.ConfigError(
         f"data.captions_per_image = {config.data.captions_per_image}: "

@@ -8,8 +8,10 @@ as retrieval pairs, `<name>_prompts`, the judge dual encoder's data):
 * **CIFAR-10** (`cifar-10-python.tar.gz`): 50,000 train and 10,000 test
   32x32 images, 10 classes; the prompt is the class name (SalUn's
   class-conditional DDPM forgets one class: `deletion.strategy =
-  "class"`). Rows in the pickles' order (Hugging Face's `cifar10`:
-  MU-Bench's index file `cifar10.txt` counts them).
+  "class"`). Train rows in the order Hugging Face's `cifar10` loader
+  reads them, which MU-Bench's index file `cifar10.txt` counts: the
+  archive's member order of the five `data_batch_*` pickles (not their
+  numbers' order), each pickle's rows in order.
 * **Tiny ImageNet** (`tiny-imagenet-200.zip`): 100,000 train images (500
   per class, 200 WordNet classes) and the 10,000 labelled validation images
   as the test split, 64x64; the prompt is the class's first WordNet name
@@ -55,11 +57,20 @@ TEST_ID_OFFSET = unimodal_real_tfds.ExampleBuilder.TEST_ID_OFFSET
 
 
 def cifar10_rows(path: str, split: str, instructions: str):
-  """`(image (32, 32, 3) uint8, label)` of a split, in the pickles' order."""
-  files = ([f"data_batch_{k}" for k in range(1, 6)] if split == "train"
-           else ["test_batch"])
+  """`(image (32, 32, 3) uint8, label)` of a split: its pickles in the
+  archive's member order (as Hugging Face's loader iterates it)."""
+  wanted = ({f"data_batch_{k}" for k in range(1, 6)} if split == "train"
+            else {"test_batch"})
   with unimodal_real_tfds.open_tar(path, instructions) as tar:
-    for name in files:
+    names = [m.name.rpartition("/")[2] for m in tar.getmembers()
+             if m.name.startswith("cifar-10-batches-py/")]
+    order = [n for n in names if n in wanted]
+    if set(order) != wanted:
+      raise errors.DataError(
+          f"{path} lacks cifar-10-batches-py/"
+          f"{sorted(wanted - set(order))[0]}; download it again.\n"
+          f"{instructions}")
+    for name in order:
       try:
         data = pickle.load(tar.extractfile(f"cifar-10-batches-py/{name}"),
                            encoding="bytes")
