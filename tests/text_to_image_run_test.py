@@ -15,6 +15,7 @@ import pytest
 
 from mmul_jax import errors
 from mmul_jax import tasks
+from mmul_jax.evaluation import results as results_lib
 from mmul_jax.evaluation import score_files
 from mmul_jax.unlearn import run as run_lib
 
@@ -56,6 +57,10 @@ def test_text_to_image_runs_end_to_end(tmp_path, tiny_config, data_dir):
   table = tasks.for_results(results).table(results)
   assert "Df reproduction" in table and "test cosine" in table
   assert "judge acc" not in table
+  # The same table from the results file read back (no metric as null).
+  read = results_lib.read(os.path.join(str(tmp_path), "results.json"))
+  assert tasks.for_results(read).table(read).split("\n")[0] == (
+      table.split("\n")[0])
   # The judge trained once, in its own directory per setting.
   (judge,) = (tmp_path / "judges").glob("shapes_captions_*")
   assert (judge / "original").is_dir()

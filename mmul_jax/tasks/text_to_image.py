@@ -247,28 +247,23 @@ class TextToImage(base.Task):
             for s in ("test", "df", "dr")}
 
   def table(self, results):
-    def fmt(key, digits):
-      return lambda m: (f"{m[key]:.{digits}f}"
-                        if np.isfinite(m.get(key, float("nan"))) else "n/a")
-
-    columns = [("test loss", fmt("test/denoise_loss", 4)),
-               ("Df loss", fmt("df/denoise_loss", 4)),
-               ("Dr loss", fmt("dr/denoise_loss", 4))]
-    first = next(iter(results.models.values())).metrics
-    if np.isfinite(first.get("df/reproduction", float("nan"))):
-      columns += [(f"{s} reproduction", fmt(f"{s.lower()}/reproduction", 1))
-                  for s in ("Df", "Dr", "test")]
-    if np.isfinite(first.get("df/judge_accuracy", float("nan"))):
-      columns += [(f"{s} judge acc", fmt(f"{s.lower()}/judge_accuracy", 1))
-                  for s in ("Df", "Dr", "test")]
-      columns += [("test judge acc (real)",
-                   fmt("test/judge_real_accuracy", 1))]
-    if np.isfinite(first.get("dr/frechet", float("nan"))):
-      columns += [(f"{s} FD", fmt(f"{s.lower()}/frechet", 3))
-                  for s in ("Df", "Dr", "test")]
-    if np.isfinite(first.get("test/cosine", float("nan"))):
-      columns += [(f"{s} cosine", fmt(f"{s.lower()}/cosine", 3))
-                  for s in ("Df", "test")]
+    # A metric not computed formats as "n/a" (`report.model_columns`).
+    fmt = lambda key, digits: lambda m: f"{m[key]:.{digits}f}"
+    columns = [(f"{s} loss", fmt(f"{s.lower()}/denoise_loss", 4))
+               for s in ("test", "Df", "Dr")]
+    # The judges' columns where the dataset has that judge (a metric it
+    # has not is NaN, or None in a results file read back).
+    first = report.table_metrics(next(iter(results.models.values())).metrics)
+    for key, title, digits, splits in (
+        ("reproduction", "reproduction", 1, ("Df", "Dr", "test")),
+        ("judge_accuracy", "judge acc", 1, ("Df", "Dr", "test")),
+        ("judge_real_accuracy", "judge acc (real)", 1, ("test",)),
+        ("frechet", "FD", 3, ("Df", "Dr", "test")),
+        ("cosine", "cosine", 3, ("Df", "test"))):
+      if any(np.isfinite(first.get(f"{s.lower()}/{key}",
+                                   report.NOT_COMPUTABLE)) for s in splits):
+        columns += [(f"{s} {title}", fmt(f"{s.lower()}/{key}", digits))
+                    for s in splits]
     columns = report.model_columns(
         *columns,
         ("AUC denoise", lambda m: report.mean_std(m, "auc/denoise")))
