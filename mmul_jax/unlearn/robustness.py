@@ -22,7 +22,6 @@ from mmul_jax import workdir_lock
 from mmul_jax.evaluation import report
 from mmul_jax.robustness import quantize
 from mmul_jax.robustness import recovery
-from mmul_jax.unlearn import judges
 from mmul_jax.unlearn import phases
 from mmul_jax.unlearn import run as run_lib
 
@@ -38,27 +37,23 @@ def quantization(config, workdir: str, schemes) -> dict:
     raise errors.ConfigError(f"--quantize: {e}") from None
   with workdir_lock.scope():
     exp = experiment_lib.setup(config, workdir)
-    judges.prepare(exp)
-    original, _ = phases.train_model(exp, "original")
-    retrained, _ = phases.train_model(exp, "retrain")
-    unlearned, _ = phases.unlearn_model(exp, original, reference=retrained)
+    trained = run_lib.train_all(exp)
     method = config.method.name
-    models = {"original": original, "retrained": retrained}
+    models = {"original": trained["original"][0],
+              "retrained": trained["retrained"][0]}
     if method != "retrain":
-      models[method] = unlearned
+      models[method] = trained["unlearned"][0]
     evaluate_fn = exp.task.evaluator(exp.model, config)
     key = run_lib.eval_key(exp)
-    cached = {"original": phases.model_dir(exp, "original"),
-              "retrained": phases.model_dir(exp, "retrain")}
     metrics = {}
     for scheme in [NONE] + schemes:
       metrics[scheme] = {}
       for name, params in models.items():
         q = params if scheme == NONE else quantize.quantize_tree(params,
                                                                  scheme)
-        suffix = "" if scheme == NONE else f"_{scheme}"
-        cache = (os.path.join(cached[name], f"eval_{key}{suffix}")
-                 if name in cached else None)
+        cache = run_lib.eval_cache(exp, name, key)
+        if cache and scheme != NONE:
+          cache += f"_{scheme}"
         _, m = run_lib.evaluate_model(exp, evaluate_fn, f"{name} {scheme}",
                                       q, cache)
         metrics[scheme][name] = exp.task.headline_fractions(m)

@@ -56,6 +56,26 @@ def evaluate_model(exp, evaluate_fn, name: str, params,
                             task=exp.task.name, record_path=f"{cache}.json")
 
 
+def train_all(exp) -> dict:
+  """The run's judges (a text-to-image run's; their errors before all),
+  then its models, each trained, resumed or loaded: `{"original",
+  "retrained", "unlearned"}` -> `(params, info)`."""
+  judges.prepare(exp)
+  original = phases.train_model(exp, "original")
+  retrained = phases.train_model(exp, "retrain")
+  unlearned = phases.unlearn_model(exp, original[0], reference=retrained[0])
+  return {"original": original, "retrained": retrained,
+          "unlearned": unlearned}
+
+
+def eval_cache(exp, name: str, key: str) -> str | None:
+  """Where the evaluation of the fixed model `name` ("original" or
+  "retrained") under `key` is cached, without extension; None for the
+  unlearned model."""
+  kind = {"original": "original", "retrained": "retrain"}.get(name)
+  return kind and os.path.join(phases.model_dir(exp, kind), f"eval_{key}")
+
+
 def run(config, workdir: str) -> results_lib.Results:
   """The whole demo: returns (and writes, as results.json) the results
   record. The workdir is locked against other runs until it returns."""
@@ -69,27 +89,22 @@ def _run(config, workdir: str) -> results_lib.Results:
   caution = methods.get(config.method.name).caution
   if caution and distributed.is_main():
     logging.warning("%s: %s", config.method.name, caution)
-  judges.prepare(exp)  # a text-to-image run's judges: errors before all
-  original, original_info = phases.train_model(exp, "original")
-  retrained, retrain_info = phases.train_model(exp, "retrain")
-  unlearned, unlearn_info = phases.unlearn_model(exp, original,
-                                                 reference=retrained)
+  trained = train_all(exp)
+  (original, original_info), (retrained, retrain_info), (
+      unlearned, unlearn_info) = trained.values()
   c = config
   evaluate_fn = exp.task.evaluator(exp.model, c)
   key = eval_key(exp)
   evals, eval_seconds, scores = {}, {}, {}
-  for name, params, cache_dir in (
-      ("original", original, phases.model_dir(exp, "original")),
-      ("retrained", retrained, phases.model_dir(exp, "retrain")),
-      (c.method.name, unlearned, None)):
+  for name, params in (("original", original), ("retrained", retrained),
+                       (c.method.name, unlearned)):
     if name == "retrain":  # the method is the retrained model itself
       evals[name] = evals["retrained"]
       scores[name] = scores["retrained"]
       continue
     t_eval = time.perf_counter()
     scores[name], evals[name] = evaluate_model(
-        exp, evaluate_fn, name, params,
-        cache_dir and os.path.join(cache_dir, f"eval_{key}"))
+        exp, evaluate_fn, name, params, eval_cache(exp, name, key))
     eval_seconds[name] = time.perf_counter() - t_eval
   exp.task.add_retrain_referenced(evals, scores)
   results = report.results_record(
