@@ -88,12 +88,20 @@ def _ids_set(path: str, train: pipeline.ImageTextSplit, dataset_name: str,
   if len(rows) >= len(train):
     raise errors.DataError(f"deletion.ids_file {path} lists every train "
                            "unit; keep at least one")
+  return _rows_set(rows, train, dataset_name, root, "ids",
+                   lambda df: f"ids_{df.sha256[:10]}")
+
+
+def _rows_set(rows, train: pipeline.ImageTextSplit, dataset_name: str,
+              root: str, source: str, tag) -> deletion.DeletionSet:
+  """Df of the given train `rows` (ratio: their share of the units),
+  marked `source`, its manifest under `root` named `tag(df)`."""
   df = deletion.from_rows(rows, train.image_ids,
                           ratio=100.0 * len(rows) / len(train),
                           dataset=dataset_name)
-  df = dataclasses.replace(df, source="ids")
-  deletion.save(df, deletion.manifest_path(
-      root, dataset_name, df.seed, df.ratio, f"ids_{df.sha256[:10]}"))
+  df = dataclasses.replace(df, source=source)
+  deletion.save(df, deletion.manifest_path(root, dataset_name, df.seed,
+                                           df.ratio, tag(df)))
   return df
 
 
@@ -109,13 +117,8 @@ def _class_set(train: pipeline.ImageTextSplit, labels, k: int,
         f"of that class (of {len(train)}); choose a class in "
         f"{sorted(set(labels.tolist()))} that has units and is not all "
         "of them")
-  df = deletion.from_rows(rows, train.image_ids,
-                          ratio=100.0 * len(rows) / len(train),
-                          dataset=dataset_name)
-  df = dataclasses.replace(df, source=f"all_class{k}")
-  deletion.save(df, deletion.manifest_path(
-      root, dataset_name, df.seed, df.ratio, df.source))
-  return df
+  return _rows_set(rows, train, dataset_name, root, f"all_class{k}",
+                   lambda df: df.source)
 
 
 def _mubench_rows(path: str, num_rows: int, ratio: float) -> np.ndarray:
