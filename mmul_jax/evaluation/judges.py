@@ -22,9 +22,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from mmul_jax.evaluation import evaluate
 from mmul_jax.evaluation import frechet
 
-BATCH = 256
+BATCH = 256  # images or texts per judge call (padded: compiled once)
 # Part of a cached text-to-image evaluation's key (`unlearn.run.eval_key`):
 # bump it when what the judges read changes.
 VERSION = 1
@@ -63,19 +64,15 @@ class Judge:
 
   def read(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """`(features (N, F), predicted class (N,))` of uint8 images."""
-    feats, preds = [], []
-    for start in range(0, len(images), BATCH):
-      f, p = self._images(self.params, jnp.asarray(images[start:start
-                                                          + BATCH]))
-      feats.append(np.asarray(f, np.float64))
-      preds.append(np.asarray(p))
-    return np.concatenate(feats), np.concatenate(preds)
+    feats, preds = evaluate.batched(
+        lambda x: self._images(self.params, x), (np.asarray(images),), BATCH)
+    return np.asarray(feats, np.float64), preds
 
   def text_embed(self, text: np.ndarray) -> np.ndarray:
     """An encoder's unit-norm text embeddings `(M, E)` of token ids."""
-    return np.concatenate([
-        np.asarray(self._text(self.params, jnp.asarray(text[s:s + BATCH])),
-                   np.float64) for s in range(0, len(text), BATCH)])
+    return np.asarray(evaluate.batched(
+        lambda t: self._text(self.params, t), (np.asarray(text),), BATCH),
+                      np.float64)
 
 
 @dataclasses.dataclass

@@ -2,7 +2,7 @@
 (`evaluation.judges`): the project's image classifier on the dataset's
 classification twin (`DatasetSpec.judge_classifier`) and its dual encoder
 on its retrieval twin (`judge_encoder`), each a run of its own under
-`<workdir>/judges/<dataset>` over the same generated images, trained on
+`<workdir>/judges/<dataset>_<setting>` over the same images, trained on
 the whole training split (D: a judge has seen what is forgotten, as
 SalUn's CIFAR-10 classifier has) by the ordinary training phase."""
 
@@ -92,12 +92,11 @@ def prepare(exp) -> None:
   """Trains or loads `exp`'s judges and hands them to its task
   (`TextToImage.set_judges`); nothing for a task without judges or with
   `eval.judges` off."""
-  task = exp.task
-  if not hasattr(task, "set_judges"):
+  if not hasattr(exp.task, "set_judges"):
     return
   wanted = datasets_of(exp)
   if not wanted:
-    task.set_judges(None)
+    exp.task.set_judges(None)
     return
   found = {kind: _train(exp, kind, wanted[kind])
            for kind in ("classifier", "encoder") if kind in wanted}
@@ -108,7 +107,7 @@ def prepare(exp) -> None:
       ids = split.image_ids
       classes = pipeline.read_column(split.source, "label", "read classes")
       labels.update(zip(ids.tolist(), classes.tolist()))
-  task.set_judges(judges_lib.Judges(labels=labels, **found))
+  exp.task.set_judges(judges_lib.Judges(labels=labels, **found))
 
 
 def _train(exp, kind: str, dataset: str) -> judges_lib.Judge:
