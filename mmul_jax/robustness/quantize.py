@@ -107,9 +107,8 @@ def quantize_array(w: jax.Array, scheme: Scheme) -> jax.Array:
   return back(q).astype(w.dtype)
 
 
-def quantizable(path, leaf) -> bool:
+def quantizable(leaf) -> bool:
   """Weights of two or more dimensions in floating point."""
-  del path
   return (hasattr(leaf, "ndim") and leaf.ndim >= 2
           and jnp.issubdtype(leaf.dtype, jnp.floating))
 
@@ -118,5 +117,4 @@ def quantize_tree(params, scheme: Scheme | str):
   """`params` with every `quantizable` leaf quantised by `scheme`."""
   scheme = parse(scheme) if isinstance(scheme, str) else scheme
   fn = jax.jit(lambda w: quantize_array(w, scheme))
-  return jax.tree_util.tree_map_with_path(
-      lambda p, x: fn(x) if quantizable(p, x) else x, params)
+  return jax.tree.map(lambda x: fn(x) if quantizable(x) else x, params)
