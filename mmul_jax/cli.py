@@ -178,10 +178,28 @@ def define_flags():
   flags.mark_flags_as_required(["config"])
 
   def values():
+    split_lists(config.value, sys.argv)
     return config.value, resolve_workdir(
         workdir.value, config.value, flags.FLAGS["config"].config_filename)
 
   return values
+
+
+def split_lists(config, argv: list[str]) -> None:
+  """`--config.a.b=x,y` on a tuple-of-strings key gives ml_collections'
+  one-element tuple `("x,y",)`: split it into `("x", "y")` (the
+  literal form `--config.a.b='("x", "y")'` works as well)."""
+  for arg in argv[1:]:
+    if not arg.startswith("--config.") or "=" not in arg:
+      continue
+    *parents, name = arg[len("--config."):].split("=", 1)[0].split(".")
+    node = config
+    for part in parents:
+      node = node[part]
+    value = node[name]
+    if (isinstance(value, tuple) and len(value) == 1
+        and isinstance(value[0], str) and "," in value[0]):
+      node[name] = tuple(x.strip() for x in value[0].split(",") if x.strip())
 
 
 def resolve_workdir(flag_value: str | None, config, config_file: str) -> str:

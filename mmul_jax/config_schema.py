@@ -29,6 +29,7 @@ from mmul_jax.evaluation import config_keys as eval_keys
 from mmul_jax.evaluation import evaluators
 from mmul_jax.models import config_keys as model_keys
 from mmul_jax.models import presets
+from mmul_jax.robustness import config_keys as robustness_keys
 from mmul_jax.training import config_keys as training_keys
 from mmul_jax.tuning import config_keys as tuning_keys
 from mmul_jax.unlearn import config_keys as unlearn_keys
@@ -57,7 +58,8 @@ SECTIONS = (TOP, data_keys.DATA, data_keys.FILES, model_keys.MODEL,
             data_keys.DELETION,
             training_keys.TRAIN, unlearn_keys.UNLEARN, METHOD,
             training_keys.DISTRIBUTED, training_keys.PARALLEL,
-            unlearn_keys.SHADOW, tuning_keys.TUNE, unlearn_keys.BENCHMARK,
+            unlearn_keys.SHADOW, robustness_keys.ROBUSTNESS, tuning_keys.TUNE,
+            unlearn_keys.BENCHMARK,
             eval_keys.EVAL)
 
 

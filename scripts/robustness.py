@@ -1,11 +1,13 @@
-"""Does the forgetting survive weight quantisation? Evaluates the run's
-original, retrained and unlearned models (trained first where they are
-not) as they are and after each simulated quantisation scheme, and scores
-each model's change against the retrained model's
-(`mmul_jax.unlearn.robustness`).
+"""Does the forgetting last? Evaluates the run's original, retrained and
+unlearned models (trained first where they are not) as they are, after
+each simulated weight quantisation scheme and after a relearning attack
+at each step count, and scores each model's change against the retrained
+model's (`mmul_jax.unlearn.robustness`; the attacks: `robustness.*`).
 
   python scripts/robustness.py --config=configs/mmul_demo.py \\
-      [--workdir=DIR] [--quantize=bf16,int8,int4_g64,nf4]
+      [--workdir=DIR] [--config.robustness.quantize=int8,nf4] \\
+      [--config.robustness.relearn_steps=10,50] \\
+      [--config.robustness.relearn_data=forget|retain|same_class]
 
 Prints the table and writes robustness.json in DIR and the method's run
 directory.
@@ -14,23 +16,17 @@ directory.
 import _interrupts  # noqa: F401  first: a signal from here on is one line
 
 from absl import app
-from absl import flags
 
 from mmul_jax import cli
 from mmul_jax.unlearn import robustness
 
 _ARGS = cli.define_flags()
-_QUANTIZE = flags.DEFINE_list(
-    "quantize", ["bf16", "int8", "int4_g64", "nf4"],
-    "weight quantisation schemes: bf16, int<bits>[_g<group>], "
-    "nf4[_g<group>]")
 
 
 def main(argv):
   del argv  # cli.parse_flags refused positional arguments
   config, workdir = _ARGS()
-  cli.run_or_exit(lambda: robustness.quantization(config, workdir,
-                                                  _QUANTIZE.value))
+  cli.run_or_exit(lambda: robustness.check(config, workdir))
 
 
 if __name__ == "__main__":

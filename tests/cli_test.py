@@ -152,3 +152,17 @@ def test_unraisable_echoes_are_dropped_and_interrupts_sent_again(
           pid, signum) == (os.getpid(), signal.SIGINT) else None)
   hook(_Unraisable(KeyboardInterrupt()))
   assert sent.wait(10) and passed == [other]
+
+
+def test_a_comma_separated_tuple_override_is_split_into_items():
+  from mmul_jax import config_schema
+  c = config_schema.default_config()
+  c.shadow.methods = ("mmul,salun",)  # as ml_collections parses the flag
+  c.robustness.quantize = ("int8, nf4,",)
+  c.tune.methods = ("scrub",)
+  cli.split_lists(c, ["prog", "--config.shadow.methods=mmul,salun",
+                      "--config.robustness.quantize=int8, nf4,",
+                      "--config.tune.methods=scrub", "--workdir=x"])
+  assert c.shadow.methods == ("mmul", "salun")
+  assert c.robustness.quantize == ("int8", "nf4")
+  assert c.tune.methods == ("scrub",)

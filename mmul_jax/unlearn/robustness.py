@@ -1,42 +1,64 @@
-"""Does the forgetting survive quantisation (issue 46; Zhang et al. 2024:
-4-bit quantisation restores much of what LLM unlearning removed)? The
-run's original, retrained and unlearned models (trained, or loaded when
-finished) are evaluated as they are and after each simulated weight
-quantisation (`robustness.quantize`: bf16, round to nearest, NF4; not
-GPTQ / AWQ), with the task's own evaluation. For every headline metric,
-each model's change under a scheme is scored against the retrained
-model's change (`robustness.recovery`: 1 = moved as the retrained model
-moved, 0 = moved where it did not). Writes robustness.json beside
-results.json (the workdir and the method's run directory)."""
+"""Does the forgetting last (issue 46)? The run's original, retrained and
+unlearned models (trained, or loaded when finished) are evaluated as they
+are and after each attack of `config.robustness`, with the task's own
+evaluation:
+
+  quantisation  each simulated weight quantisation scheme
+                (`robustness.quantize`: bf16, round to nearest, NF4; not
+                GPTQ / AWQ; Zhang et al. 2024: 4-bit quantisation
+                restores much of what LLM unlearning removed);
+  relearning    fine-tuning on a few units for each step count
+                (`robustness.relearn`: Df units, or unrelated or
+                same-class Dr units), K attack seeds vmapped, metrics
+                their mean (and standard deviation).
+
+For every headline metric, each model's change under an attack is scored
+against the retrained model's change (`robustness.recovery`: 1 = moved
+as the retrained model moved, 0 = moved where it did not). Writes
+robustness.json beside results.json (the workdir and the method's run
+directory). The fixed models' results are cached (quantised evaluations
+beside their checkpoints, relearning per attack setting), so comparing
+methods attacks the original and the retrained model once."""
 
 from __future__ import annotations
 
 import math
 import os
 
+import numpy as np
+
 from mmul_jax import distributed
 from mmul_jax import errors
 from mmul_jax import experiment as experiment_lib
 from mmul_jax import io_utils
+from mmul_jax import optim
 from mmul_jax import workdir_lock
+from mmul_jax.data.core import pipeline
 from mmul_jax.evaluation import report
 from mmul_jax.robustness import quantize
 from mmul_jax.robustness import recovery
+from mmul_jax.robustness import relearn
+from mmul_jax.training import vmapped
 from mmul_jax.unlearn import phases
 from mmul_jax.unlearn import run as run_lib
+from mmul_jax.unlearn import train_phase
 
 ROBUSTNESS_FILE = "robustness.json"
 NONE = "none"  # the models as they are
+RELEARN_FOLD = 46  # the attack's keys differ from every training key
+RELEARN_VERSION = 1  # bump when what a cached relearning record holds changes
 
 
-def quantization(config, workdir: str, schemes) -> dict:
+def check(config, workdir: str) -> dict:
   """The record (module docstring); prints its table."""
-  try:  # errors before any compute
-    schemes = [quantize.parse(s).name for s in schemes]
-  except ValueError as e:
-    raise errors.ConfigError(f"--quantize: {e}") from None
+  r = config.robustness
+  if not r.quantize and not r.relearn_steps:
+    raise errors.ConfigError(
+        "robustness.quantize and robustness.relearn_steps are both empty: "
+        "name a quantisation scheme or relearning step counts")
   with workdir_lock.scope():
     exp = experiment_lib.setup(config, workdir)
+    labels = _labels(exp) if r.relearn_steps else None  # before compute
     trained = run_lib.train_all(exp)
     method = config.method.name
     models = {"original": trained["original"][0],
@@ -45,8 +67,9 @@ def quantization(config, workdir: str, schemes) -> dict:
       models[method] = trained["unlearned"][0]
     evaluate_fn = exp.task.evaluator(exp.model, config)
     key = run_lib.eval_key(exp)
-    metrics = {}
-    for scheme in [NONE] + schemes:
+    attacks = list(r.quantize)
+    metrics, spread = {NONE: {}}, {}
+    for scheme in [NONE] + attacks:
       metrics[scheme] = {}
       for name, params in models.items():
         q = params if scheme == NONE else quantize.quantize_tree(params,
@@ -57,8 +80,17 @@ def quantization(config, workdir: str, schemes) -> dict:
         _, m = run_lib.evaluate_model(exp, evaluate_fn, f"{name} {scheme}",
                                       q, cache)
         metrics[scheme][name] = exp.task.headline_fractions(m)
-    record = {"method": method, "schemes": schemes, "metrics": metrics,
-              "recovery": recovery_table(metrics, schemes)}
+    for name, params in models.items():
+      for attack, (mean, std) in relearned(
+          exp, name, params, evaluate_fn, key, labels).items():
+        if attack not in metrics:
+          attacks.append(attack)
+          metrics[attack], spread[attack] = {}, {}
+        metrics[attack][name], spread[attack][name] = mean, std
+    record = {"method": method, "attacks": attacks,
+              "relearn": relearn_settings(exp) if r.relearn_steps else None,
+              "metrics": metrics, "spread": spread,
+              "recovery": recovery_table(metrics, attacks)}
     if distributed.is_main():
       for directory in (workdir, phases.unlearn_dir(exp)):
         io_utils.atomic_write_json(
@@ -67,15 +99,110 @@ def quantization(config, workdir: str, schemes) -> dict:
     return record
 
 
-def recovery_table(metrics: dict, schemes) -> dict:
-  """`{scheme: {model: {metric: R}}}` for every model but the retrained
-  one, against the retrained model's change under the same scheme."""
+def relearn_settings(exp) -> dict:
+  """What a relearning attack depends on besides the model (its learning
+  rate resolved)."""
+  r = exp.config.robustness
+  return {"steps": [int(t) for t in r.relearn_steps],
+          "data": r.relearn_data, "units": r.relearn_units,
+          "batch_size": r.relearn_batch_size,
+          "learning_rate": float(r.relearn_learning_rate
+                                 or exp.config.train.learning_rate),
+          "seeds": r.relearn_seeds, "grad_clip_norm":
+          exp.config.train.grad_clip_norm}
+
+
+def _labels(exp) -> dict | None:
+  """Unit id -> class for "same_class" relearning (None otherwise);
+  refuses data without classes before any compute."""
+  if exp.config.robustness.relearn_data != "same_class":
+    return None
+  record = exp.train.source[0] if len(exp.train) else {}
+  if "label" not in record:
+    raise errors.ConfigError(
+        "robustness.relearn_data = \"same_class\" draws Dr units of a Df "
+        f"unit's class; {exp.dataset_name}'s units have no class: use "
+        "\"forget\" or \"retain\"")
+  labels = pipeline.read_column(exp.train.source, "label")
+  return {int(i): int(y) for i, y in zip(exp.train.image_ids, labels)}
+
+
+def _relearn_cache(exp, name: str, key: str) -> str:
+  directory = (phases.unlearn_dir(exp) if name not in ("original",
+                                                       "retrained")
+               else phases.model_dir(exp, {"original": "original"}.get(
+                   name, "retrain")))
+  tag = phases.digest({"relearn": relearn_settings(exp), "eval": key,
+                       "version": RELEARN_VERSION})
+  return os.path.join(directory, f"relearn_{tag}.json")
+
+
+def relearned(exp, name: str, params, evaluate_fn, key: str,
+              labels: dict | None) -> dict:
+  """`{attack: (mean, std)}`, each `{metric: value}` over the attack seeds,
+  for every relearning step count of `config.robustness` (none: {}).
+  Computed once per model and attack setting (cached beside the model)."""
+  r, c = exp.config.robustness, exp.config
+  if not r.relearn_steps:
+    return {}
+  path = _relearn_cache(exp, name, key)
+  if os.path.exists(path):
+    cached = io_utils.read_json(
+        path, what="cached relearning attack",
+        remedy="delete it and rerun (the attack is run again)")
+    return {a: tuple(v) for a, v in cached.items()}
+  settings = relearn_settings(exp)
+  seeds = [c.seed + k for k in range(r.relearn_seeds)]
+  try:
+    vmapped.check_num_models(len(seeds), exp.mesh)
+    units = {s: relearn.attack_units(
+        r.relearn_data, exp.deletion.forget_ids, exp.deletion.retain_ids,
+        r.relearn_units, s, labels) for s in seeds}
+  except ValueError as e:
+    raise errors.ConfigError(f"robustness.relearn_*: {e}") from None
+  tx, _ = optim.adamw(
+      learning_rate=settings["learning_rate"],
+      num_steps=settings["steps"][-1], warmup_steps=0, weight_decay=0.0,
+      grad_clip_norm=c.train.grad_clip_norm, kind="constant")
+  print(f"relearning attack on {name}: {r.relearn_data}, "
+        f"{len(seeds)} seeds", flush=True)
+  after = relearn.fine_tune(
+      params, term=exp.task.task_term(exp.model, itm_weight=c.train.itm_weight),
+      tx=tx, rngs=train_phase.model_keys(seeds, fold=RELEARN_FOLD),
+      mesh=exp.mesh, checkpoints=settings["steps"],
+      batches=train_phase.stream_of(exp, seeds, lambda s: exp.training_stream(
+          units[s], r.relearn_batch_size, s)))
+  out = {}
+  for t, stacked in after.items():
+    per_seed = []
+    for k in range(len(seeds)):
+      _, m = run_lib.evaluate_model(
+          exp, evaluate_fn, f"{name} relearned {t} steps, seed {k}",
+          vmapped.unstack(stacked, k))
+      per_seed.append(exp.task.headline_fractions(m))
+    out[f"relearn_{r.relearn_data}_{t}"] = _mean_std(per_seed)
+  if distributed.is_main():
+    io_utils.atomic_write_json(path, out)
+  return out
+
+
+def _mean_std(per_seed: list[dict]) -> tuple[dict, dict]:
+  keys = per_seed[0]
+  values = {k: np.asarray([m[k] for m in per_seed], np.float64)
+            for k in keys}
+  return ({k: float(v.mean()) for k, v in values.items()},
+          {k: float(v.std()) for k, v in values.items()})
+
+
+def recovery_table(metrics: dict, attacks) -> dict:
+  """`{attack: {model: {metric: R}}}` for every model but the retrained
+  one, against the retrained model's change under the same attack."""
   base, out = metrics[NONE], {}
-  for scheme in schemes:
-    after = metrics[scheme]
+  for attack in attacks:
+    after = metrics[attack]
     ref = {k: recovery.delta(base["retrained"][k], v)
            for k, v in after["retrained"].items()}
-    out[scheme] = {
+    out[attack] = {
         name: {k: recovery.recovery_score(
             recovery.delta(base[name][k], v), ref[k])
                for k, v in after[name].items()}
@@ -84,26 +211,28 @@ def recovery_table(metrics: dict, schemes) -> dict:
 
 
 def table(record: dict, task) -> str:
-  """Per scheme and model: the headline metrics, and the recovery score
+  """Per attack and model: the headline metrics, and the recovery score
   of each beside it (markdown)."""
   names = [m.name for m in task.headline]
   titles = {m.name: m.title for m in task.headline}
-  head = ["scheme", "model"] + [titles[n] for n in names]
+  head = ["attack", "model"] + [titles[n] for n in names]
   lines = ["| " + " | ".join(head) + " |",
            "|" + "---|" * len(head)]
-  for scheme in [NONE] + record["schemes"]:
-    for model, values in record["metrics"][scheme].items():
-      r = record["recovery"].get(scheme, {}).get(model, {})
+  for attack in [NONE] + record["attacks"]:
+    for model, values in record["metrics"][attack].items():
+      r = record["recovery"].get(attack, {}).get(model, {})
       cells = []
       for n in names:
-        v = values.get(n, float("nan"))
-        text = "n/a" if not math.isfinite(v) else report.number(v, ".3f")
-        if n in r and math.isfinite(r[n]):
+        v = values.get(n)
+        text = ("n/a" if v is None or not math.isfinite(v)
+                else report.number(v, ".3f"))
+        if r.get(n) is not None and math.isfinite(r[n]):
           text += f" (R {r[n]:.2f})"
         cells.append(text)
-      lines.append("| " + " | ".join([scheme, model] + cells) + " |")
+      lines.append("| " + " | ".join([attack, model] + cells) + " |")
   return "\n".join(lines + [
       "",
-      "Metrics as fractions; R: the recovery score of the model's change "
-      "under the scheme against the retrained model's change (1: as the "
-      "retrained model moved; 0: moved where it did not)."])
+      "Metrics as fractions (relearning: the mean over attack seeds); R: "
+      "the recovery score of the model's change under the attack against "
+      "the retrained model's change (1: as the retrained model moved; 0: "
+      "moved where it did not)."])
