@@ -209,8 +209,11 @@ def lock_workdir(config: ml_collections.ConfigDict, workdir: str) -> None:
     workdir_lock.acquire(workdir)
 
 
-def setup(config: ml_collections.ConfigDict, workdir: str) -> Experiment:
-  """Validates the config, prepares the dataset and the deletion sets.
+def setup(config: ml_collections.ConfigDict, workdir: str, *,
+          memorised_rows=None) -> Experiment:
+  """Validates the config, prepares the dataset and the deletion sets
+  (`memorised_rows`: the `memorised` strategy's Df, chosen with the
+  original model by `unlearn.worst_case.setup`).
 
   Locks the workdir against other processes (`workdir_lock`) until the
   enclosing `workdir_lock.scope()` closes (`unlearn.run.run` has one), or
@@ -258,7 +261,8 @@ def setup(config: ml_collections.ConfigDict, workdir: str) -> Experiment:
   with distributed.main_first("deletion manifests"):
     df = deletion_policy.deletion_set(config.deletion, train, dataset_name,
                                       os.path.join(workdir, "deletion"),
-                                      example_rows=spec.example_rows)
+                                      example_rows=spec.example_rows,
+                                      memorised_rows=memorised_rows)
   validation = None
   if config.data.validation_fraction:
     df, validation = deletion_policy.carve_validation(

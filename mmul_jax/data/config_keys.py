@@ -150,8 +150,12 @@ DELETION = Section("deletion", {
     "strategy": Key("uniform", "`uniform`; `class_skewed`: Df drawn from "
                     "the units of one class only, same size (the "
                     "dataset-bias analysis); `class`: every unit of one "
-                    "class (class-wise forgetting; ratio and count unused)",
-                    one_of(("uniform", "class_skewed", "class"))),
+                    "class (class-wise forgetting; ratio and count unused); "
+                    "`memorised`: the ratio's count of units the original "
+                    "model scores most like members (worst case; "
+                    "docs/robustness.md)",
+                    one_of(("uniform", "class_skewed", "class",
+                            "memorised"))),
     "skew_class": Key(0, "with `class_skewed` or `class`: the class "
                       "(shapes: 0 circle, 1 square, 2 triangle, 3 cross)"),
     "mubench_file": Key("", "a MU-Bench index file (the 10% set, one 0-based "

@@ -29,7 +29,6 @@ import numpy as np
 
 from mmul_jax import distributed
 from mmul_jax import errors
-from mmul_jax import experiment as experiment_lib
 from mmul_jax import io_utils
 from mmul_jax import optim
 from mmul_jax import workdir_lock
@@ -42,6 +41,7 @@ from mmul_jax.training import vmapped
 from mmul_jax.unlearn import phases
 from mmul_jax.unlearn import run as run_lib
 from mmul_jax.unlearn import train_phase
+from mmul_jax.unlearn import worst_case
 
 ROBUSTNESS_FILE = "robustness.json"
 NONE = "none"  # the models as they are
@@ -57,7 +57,7 @@ def check(config, workdir: str) -> dict:
         "robustness.quantize and robustness.relearn_steps are both empty: "
         "name a quantisation scheme or relearning step counts")
   with workdir_lock.scope():
-    exp = experiment_lib.setup(config, workdir)
+    exp = worst_case.setup(config, workdir)
     labels = _labels(exp) if r.relearn_steps else None  # before compute
     trained = run_lib.train_all(exp)
     method = config.method.name

@@ -8,7 +8,6 @@ import time
 from absl import logging
 
 from mmul_jax import distributed
-from mmul_jax import experiment as experiment_lib
 from mmul_jax import io_utils
 from mmul_jax import methods
 from mmul_jax import workdir_lock
@@ -18,6 +17,7 @@ from mmul_jax.evaluation import results as results_lib
 from mmul_jax.evaluation import score_files
 from mmul_jax.unlearn import judges
 from mmul_jax.unlearn import phases
+from mmul_jax.unlearn import worst_case
 
 RESULTS_FILE = "results.json"
 SCORES_FILE = "scores.npz"  # beside it: every model's per-example scores
@@ -85,7 +85,7 @@ def run(config, workdir: str) -> results_lib.Results:
 
 def _run(config, workdir: str) -> results_lib.Results:
   t0 = time.perf_counter()
-  exp = experiment_lib.setup(config, workdir)
+  exp = worst_case.setup(config, workdir)
   caution = methods.get(config.method.name).caution
   if caution and distributed.is_main():
     logging.warning("%s: %s", config.method.name, caution)

@@ -19,7 +19,6 @@ import time
 from mmul_jax import config_schema
 from mmul_jax import distributed
 from mmul_jax import errors
-from mmul_jax import experiment as experiment_lib
 from mmul_jax import io_utils
 from mmul_jax import methods
 from mmul_jax import tasks
@@ -28,6 +27,7 @@ from mmul_jax.evaluation import leakage
 from mmul_jax.evaluation import score_files
 from mmul_jax.training import vmapped
 from mmul_jax.unlearn import phases
+from mmul_jax.unlearn import worst_case
 
 SCORES_FILE = "scores.npz"
 RESULTS_FILE = "shadow_results.json"
@@ -119,7 +119,7 @@ def _run(config, workdir: str, settings: dict | None) -> dict:
   for c in configs.values():  # a method's settings may turn evaluation on
     check_config(c, config.shadow.num_models)
   # The models trained do not depend on the method: set up with the first.
-  exp = experiment_lib.setup(next(iter(configs.values())), workdir)
+  exp = worst_case.setup(next(iter(configs.values())), workdir)
   seeds = seeds_of(config)
   try:
     vmapped.check_num_models(len(seeds), exp.mesh)

@@ -65,6 +65,7 @@ from mmul_jax.unlearn import judges
 from mmul_jax.unlearn import phases
 from mmul_jax.unlearn import run as run_lib
 from mmul_jax.unlearn import trials as trials_lib
+from mmul_jax.unlearn import worst_case
 
 TUNE_DIR = "tune"
 TUNED_FILE = "tuned.json"
@@ -273,7 +274,7 @@ def tune(config, workdir: str, quiet: bool = False) -> dict:
   names = method_names(config)  # each on the task, before any compute
   with workdir_lock.scope():
     experiment_lib.lock_workdir(config, workdir)
-    exp = experiment_lib.setup(c, os.path.join(workdir, TUNE_DIR))
+    exp = worst_case.setup(c, os.path.join(workdir, TUNE_DIR))
     check_batches(c.tune, exp.mesh)
     spaces = {name: method_space(c, name, exp) for name in names}
     for name in names:  # on the deletion set, before training

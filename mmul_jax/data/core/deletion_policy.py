@@ -16,12 +16,15 @@ from mmul_jax.data.core import pipeline
 
 def deletion_set(d: ml_collections.ConfigDict, train: pipeline.ImageTextSplit,
                  dataset_name: str, root: str, *,
-                 example_rows: str | None = None) -> deletion.DeletionSet:
+                 example_rows: str | None = None,
+                 memorised_rows=None) -> deletion.DeletionSet:
   """Df as `config.deletion` says: imported from a MU-Bench file, or the
   seeded uniform (all standard ratios written at once) or class-skewed
   set, from its manifest under `root`. `example_rows` names the records'
   feature of their examples' rows where MU-Bench's file lists examples
-  rather than units (NLVR2's statements; `DatasetSpec.example_rows`)."""
+  rather than units (NLVR2's statements; `DatasetSpec.example_rows`).
+  The `memorised` strategy's train rows are chosen with the original
+  model (`unlearn.worst_case`) and given as `memorised_rows`."""
   ratio = float(d.ratio)
   if d.count:
     if d.count >= len(train):
@@ -34,6 +37,14 @@ def deletion_set(d: ml_collections.ConfigDict, train: pipeline.ImageTextSplit,
   if d.mubench_file:
     return _mubench_set(d.mubench_file, train, dataset_name, root, ratio,
                         example_rows)
+  if d.strategy == "memorised":
+    if memorised_rows is None:
+      raise errors.ConfigError(
+          "deletion.strategy = \"memorised\" is chosen with the original "
+          "model: run it through scripts/unlearn.py (or another run "
+          "script), not scripts/train.py")
+    return _rows_set(np.asarray(memorised_rows), train, dataset_name, root,
+                     "memorised", lambda df: f"memorised_{df.sha256[:10]}")
   if d.strategy == "class":
     return _class_set(train, pipeline.read_column(train.source, "label"),
                       d.skew_class, dataset_name, root)
