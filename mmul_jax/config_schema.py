@@ -58,8 +58,8 @@ SECTIONS = (TOP, data_keys.DATA, data_keys.FILES, model_keys.MODEL,
             data_keys.DELETION,
             training_keys.TRAIN, unlearn_keys.UNLEARN, METHOD,
             training_keys.DISTRIBUTED, training_keys.PARALLEL,
-            unlearn_keys.SHADOW, robustness_keys.ROBUSTNESS, tuning_keys.TUNE,
-            unlearn_keys.BENCHMARK,
+            unlearn_keys.SHADOW, robustness_keys.ROBUSTNESS,
+            unlearn_keys.SEQUENTIAL, tuning_keys.TUNE, unlearn_keys.BENCHMARK,
             eval_keys.EVAL)
 
 

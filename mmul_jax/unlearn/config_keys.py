@@ -138,6 +138,14 @@ SHADOW = Section("shadow", {
 })
 
 
+SEQUENTIAL = Section("sequential", {
+    "requests": Key(3, "scripts/sequential.py: Df cut into this many "
+                    "deletion requests, each unlearned from the model the "
+                    "last one left (at least 2)",
+                    int_at_least(2, "one request is a plain run")),
+})
+
+
 _NONEMPTY_TUPLE = Check(
     lambda v: isinstance(v, (tuple, list)) and len(v) > 0,
     "{key} must be a non-empty tuple")

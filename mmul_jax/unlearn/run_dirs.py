@@ -74,6 +74,8 @@ def train_fingerprint(exp, kind: str, seeds=None) -> dict:
     del fp["train"]
   if kind == "retrain":
     fp["deletion_sha256"] = exp.deletion.sha256
+    if exp.deletion.before:  # a sequence's: trained without them too
+      fp["deleted_before"] = list(exp.deletion.before)
   if seeds is not None:
     fp["seeds"] = [int(s) for s in seeds]
   return fp
@@ -157,6 +159,8 @@ def unlearn_fingerprint(exp, seeds=None) -> dict:
         "train": c.train.to_dict(), "unlearn": unlearn_settings(c),
         "method": method_settings(c),
         "deletion_sha256": exp.deletion.sha256, **exp.data_fingerprint()}
+  if exp.deletion.before:  # a sequence's: starts from their unlearning
+    fp["deleted_before"] = list(exp.deletion.before)
   if seeds is not None:
     fp["seeds"] = [int(s) for s in seeds]
   return fp

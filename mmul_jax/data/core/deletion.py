@@ -70,6 +70,9 @@ class DeletionSet:
   # A MU-Bench file of example rows mapped to units: the counts (see
   # `units_of_example_rows`), kept in the manifest.
   mapping: dict | None = None
+  # A later request of a sequence (`unlearn.sequential`): the hashes of
+  # the requests deleted before it, whose units `all_ids` no longer holds.
+  before: tuple[str, ...] = ()
 
   @property
   def retain_ids(self) -> np.ndarray:
