@@ -58,7 +58,7 @@ ROBUSTNESS = Section("robustness", {
     "relearn_batch_size": Key(8, "examples per relearning step",
                               POSITIVE_INT),
     "relearn_learning_rate": Key(0.0, "the attack's constant AdamW "
-                                 "learning rate; 0: the run's "
+                                 "learning rate; 0: 3% of the run's "
                                  "train.learning_rate", NONNEGATIVE),
     "relearn_seeds": Key(3, "attack seeds, vmapped (each its own units, "
                          "order and noise); metrics are their mean",

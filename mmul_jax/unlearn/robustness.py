@@ -9,8 +9,9 @@ evaluation:
                 restores much of what LLM unlearning removed);
   relearning    fine-tuning on a few units for each step count
                 (`robustness.relearn`: Df units, or unrelated or
-                same-class Dr units), K attack seeds vmapped, metrics
-                their mean (and standard deviation).
+                same-class Dr units), K attack seeds vmapped, each
+                evaluated without its own units (and the unattacked
+                model on the same sets), metrics their mean.
 
 For every headline metric, each model's change under an attack is scored
 against the retrained model's change (`robustness.recovery`: 1 = moved
@@ -46,7 +47,12 @@ from mmul_jax.unlearn import worst_case
 ROBUSTNESS_FILE = "robustness.json"
 NONE = "none"  # the models as they are
 RELEARN_FOLD = 46  # the attack's keys differ from every training key
-RELEARN_VERSION = 1  # bump when what a cached relearning record holds changes
+RELEARN_VERSION = 2
+# The attack's default learning rate, as a fraction of the run's training
+# rate: on the demo, the largest of 1e-5, 3e-5, 1e-4 (train lr 1e-3) at
+# which the retrained model's Dr R@1 fell by at most 5 points in 50 steps
+# on 8 Df units (training data only; docs/robustness.md).
+DEFAULT_RELEARN_SCALE = 0.03  # bump when what a cached relearning record holds changes
 
 
 def check(config, workdir: str) -> dict:
@@ -80,17 +86,19 @@ def check(config, workdir: str) -> dict:
         _, m = run_lib.evaluate_model(exp, evaluate_fn, f"{name} {scheme}",
                                       q, cache)
         metrics[scheme][name] = exp.task.headline_fractions(m)
+    before = {}  # a relearning attack's unattacked models on its sets
     for name, params in models.items():
-      for attack, (mean, std) in relearned(
+      for attack, (mean, std, base) in relearned(
           exp, name, params, evaluate_fn, key, labels).items():
         if attack not in metrics:
           attacks.append(attack)
-          metrics[attack], spread[attack] = {}, {}
+          metrics[attack], spread[attack], before[attack] = {}, {}, {}
         metrics[attack][name], spread[attack][name] = mean, std
+        before[attack][name] = base
     record = {"method": method, "attacks": attacks,
               "relearn": relearn_settings(exp) if r.relearn_steps else None,
-              "metrics": metrics, "spread": spread,
-              "recovery": recovery_table(metrics, attacks)}
+              "metrics": metrics, "spread": spread, "before": before,
+              "recovery": recovery_table(metrics, attacks, before)}
     if distributed.is_main():
       for directory in (workdir, phases.unlearn_dir(exp)):
         io_utils.atomic_write_json(
@@ -106,8 +114,8 @@ def relearn_settings(exp) -> dict:
   return {"steps": [int(t) for t in r.relearn_steps],
           "data": r.relearn_data, "units": r.relearn_units,
           "batch_size": r.relearn_batch_size,
-          "learning_rate": float(r.relearn_learning_rate
-                                 or exp.config.train.learning_rate),
+          "learning_rate": float(r.relearn_learning_rate or (
+              DEFAULT_RELEARN_SCALE * exp.config.train.learning_rate)),
           "seeds": r.relearn_seeds, "grad_clip_norm":
           exp.config.train.grad_clip_norm}
 
@@ -139,9 +147,14 @@ def _relearn_cache(exp, name: str, key: str) -> str:
 
 def relearned(exp, name: str, params, evaluate_fn, key: str,
               labels: dict | None) -> dict:
-  """`{attack: (mean, std)}`, each `{metric: value}` over the attack seeds,
-  for every relearning step count of `config.robustness` (none: {}).
-  Computed once per model and attack setting (cached beside the model)."""
+  """`{attack: (mean, std, before)}`, each `{metric: value}` over the
+  attack seeds, for every relearning step count of `config.robustness`
+  (none: {}). Each seed's model is evaluated without the units it
+  fine-tuned on (`held_out_sets`: Df minus them, as Łucki et al. split
+  the forget set), and `before` is the unattacked model on the same sets,
+  so a change is what the attack brought back on units it never saw.
+  Computed once per model and attack setting (cached beside the
+  model)."""
   r, c = exp.config.robustness, exp.config
   if not r.relearn_steps:
     return {}
@@ -155,9 +168,9 @@ def relearned(exp, name: str, params, evaluate_fn, key: str,
   seeds = [c.seed + k for k in range(r.relearn_seeds)]
   try:
     vmapped.check_num_models(len(seeds), exp.mesh)
-    units = {s: relearn.attack_units(
+    units = [relearn.attack_units(
         r.relearn_data, exp.deletion.forget_ids, exp.deletion.retain_ids,
-        r.relearn_units, s, labels) for s in seeds}
+        r.relearn_units, s, labels) for s in seeds]
   except ValueError as e:
     raise errors.ConfigError(f"robustness.relearn_*: {e}") from None
   tx, _ = optim.adamw(
@@ -166,24 +179,43 @@ def relearned(exp, name: str, params, evaluate_fn, key: str,
       grad_clip_norm=c.train.grad_clip_norm, kind="constant")
   print(f"relearning attack on {name}: {r.relearn_data}, "
         f"{len(seeds)} seeds", flush=True)
+  by_seed = dict(zip(seeds, units))
   after = relearn.fine_tune(
       params, term=exp.task.task_term(exp.model, itm_weight=c.train.itm_weight),
       tx=tx, rngs=train_phase.model_keys(seeds, fold=RELEARN_FOLD),
       mesh=exp.mesh, checkpoints=settings["steps"],
       batches=train_phase.stream_of(exp, seeds, lambda s: exp.training_stream(
-          units[s], r.relearn_batch_size, s)))
+          by_seed[s], r.relearn_batch_size, s)))
+  sets = [held_out_sets(exp, u) for u in units]
+  local = distributed.local_copy(params)
+  before = _mean_std([exp.task.headline_fractions(evaluate_fn(
+      local, sets[k], desc=f"{name} without seed {k}'s units"))
+                      for k in range(len(seeds))])[0]
   out = {}
   for t, stacked in after.items():
-    per_seed = []
-    for k in range(len(seeds)):
-      _, m = run_lib.evaluate_model(
-          exp, evaluate_fn, f"{name} relearned {t} steps, seed {k}",
-          vmapped.unstack(stacked, k))
-      per_seed.append(exp.task.headline_fractions(m))
-    out[f"relearn_{r.relearn_data}_{t}"] = _mean_std(per_seed)
+    per_seed = [exp.task.headline_fractions(evaluate_fn(
+        distributed.local_copy(vmapped.unstack(stacked, k)), sets[k],
+        desc=f"{name} relearned {t} steps, seed {k}"))
+                for k in range(len(seeds))]
+    out[f"relearn_{r.relearn_data}_{t}"] = (*_mean_std(per_seed), before)
   if distributed.is_main():
     io_utils.atomic_write_json(path, out)
   return out
+
+
+def held_out_sets(exp, units) -> dict:
+  """`exp.eval_sets` without `units`: the Df and Dr sets that hold any of
+  them loaded again without them (order kept), the others as they are."""
+  sets = dict(exp.eval_sets)
+  units = np.asarray(units)
+  for name, ids in (("df", np.asarray(exp.deletion.forget_ids)),
+                    ("dr", np.asarray(exp.eval_retain_ids()))):
+    drop = np.isin(ids, units)
+    if drop.any():
+      sets[name] = pipeline.load_pairs(
+          exp.train, ids[~drop], tok=exp.tokenizer, shape=exp.input_shape(),
+          layout=exp.spec, desc=f"load {name} without the attack's units")
+  return sets
 
 
 def _mean_std(per_seed: list[dict]) -> tuple[dict, dict]:
@@ -194,11 +226,15 @@ def _mean_std(per_seed: list[dict]) -> tuple[dict, dict]:
           {k: float(v.std()) for k, v in values.items()})
 
 
-def recovery_table(metrics: dict, attacks) -> dict:
+def recovery_table(metrics: dict, attacks, before: dict | None = None
+                   ) -> dict:
   """`{attack: {model: {metric: R}}}` for every model but the retrained
-  one, against the retrained model's change under the same attack."""
-  base, out = metrics[NONE], {}
+  one, against the retrained model's change under the same attack; each
+  change from `before[attack]` where it has the attack (the models on the
+  attack's own sets), else from the models as they are."""
+  out = {}
   for attack in attacks:
+    base = (before or {}).get(attack) or metrics[NONE]
     after = metrics[attack]
     ref = {k: recovery.delta(base["retrained"][k], v)
            for k, v in after["retrained"].items()}

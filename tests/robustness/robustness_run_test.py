@@ -111,6 +111,15 @@ def test_robustness_check_scores_each_model_against_retraining(
   assert record["spread"]["relearn_forget_6"]["retrained"][auc] > 0
   assert m["relearn_forget_6"]["retrained"][auc] != pytest.approx(
       m["none"]["retrained"][auc])
+  # A relearning change is from the unattacked model on the same sets
+  # (Df without the seed's units: 4 of the 8 left).
+  b = record["before"]["relearn_forget_6"]
+  assert b["retrained"][r1] != pytest.approx(m["none"]["retrained"][r1])
+  want = recovery.recovery_score(
+      m["relearn_forget_6"]["finetune"][auc] - b["finetune"][auc],
+      m["relearn_forget_6"]["retrained"][auc] - b["retrained"][auc])
+  assert record["recovery"]["relearn_forget_6"]["finetune"][auc] == (
+      pytest.approx(want))
   assert len(list((tmp_path / "retrain").glob("*/relearn_*.json"))) == 1
   # Run again: every attack's result is read back, not recomputed.
   again = robustness.check(c, str(tmp_path))
