@@ -11,6 +11,7 @@ from mmul_jax.config_keys import POSITIVE_INT
 from mmul_jax.config_keys import Section
 from mmul_jax.config_keys import is_int
 from mmul_jax.config_keys import is_number
+from mmul_jax.config_keys import one_of
 from mmul_jax.config_keys import positive_ints
 
 _CHOICES = Check(lambda v: positive_ints(v) and len(set(v)) == len(v),
@@ -58,4 +59,8 @@ TUNE = Section("tune", {
                      _CHOICES),
     "df_batch_sizes": Key((16, 32), "the shared choices of Df batch sizes "
                           "(those above |Df| are dropped)", _CHOICES),
+    "gap": Key("mean", "how a trial's per-score gaps to the retrained model "
+               "combine: `mean`, or `max` (the worst score decides: one "
+               "score's overshoot or Dr loss cannot hide behind the "
+               "others' closeness)", one_of(("mean", "max"))),
 }, rules=(_known_methods,))

@@ -245,6 +245,8 @@ def study_description(config, name: str, sp: dict) -> dict:
   and the run's unlearning settings, less the space's keys). A study is
   tied to it (`tuning.study.claim`)."""
   out = {"seed": config.seed}
+  if config.tune.gap != "mean":  # studies from before the option: mean
+    out["tune.gap"] = config.tune.gap
   stack = [("", phases.run_settings(trial_config(config, name, {})))]
   while stack:
     prefix, d = stack.pop()
@@ -299,7 +301,7 @@ def tune(config, workdir: str, quiet: bool = False) -> dict:
     record = {"version": VERSION, "budget": {
         "num_trials": c.tune.num_trials, "batch_size": c.tune.batch_size},
               "validation_fraction": c.tune.validation_fraction,
-              "references": refs, "methods": {}, "settings": {}}
+              "gap": c.tune.gap, "references": refs, "methods": {}, "settings": {}}
     for name in names:
       t0 = time.perf_counter()
       out = tune_method(exp, c, name, spaces[name], original,
@@ -410,7 +412,7 @@ def run_batch(exp, config, name, original, retrained_row, evaluate_fn,
         vmapped.unstack(params, k),
         os.path.join(directory, f"eval_{k}_{key}"))
     row = objective.trial_row(metrics, exp.task)
-    values = objective.values(row, retrained_row)
+    values = objective.values(row, retrained_row, config.tune.gap)
     if not all(math.isfinite(v) for v in values):
       study_lib.tell(study, trial, None, {**attrs, "row": row})
       continue
@@ -474,7 +476,9 @@ def markdown_table(record: dict) -> str:
       report.Column("trials", lambda r: r[5]),
   ]
   retrained = record["references"]["retrained"]
-  rows = [(n, row, "reference", objective.gap(row, retrained), "", "")
+  reduce = record.get("gap", "mean")  # records from before tune.gap: mean
+  rows = [(n, row, "reference", objective.gap(row, retrained, reduce), "",
+           "")
           for n, row in record["references"].items()]
   for name, m in record["methods"].items():
     c = m["chosen"]

@@ -20,6 +20,26 @@ def test_gap_is_the_mean_distance_over_splits_and_every_auc():
   assert objective.gap(retrained, retrained) == 0.0
 
 
+def test_the_max_gap_lets_no_score_hide_behind_the_others():
+  retrained = {"val": 50.0, "df": 40.0, "dr": 60.0,
+               "auc": {"auc/cosine": 0.8, "auc/match": 0.7}}
+  # Overshoots the matching AUC by 0.25, every other score exact.
+  overshoot = {"val": 50.0, "df": 40.0, "dr": 60.0,
+               "auc": {"auc/cosine": 0.8, "auc/match": 0.95}}
+  # Short of retraining by 0.06 on every score.
+  short = {"val": 44.0, "df": 46.0, "dr": 54.0,
+           "auc": {"auc/cosine": 0.74, "auc/match": 0.64}}
+  # The mean prefers the overshoot (0.05 < 0.06), the max the other.
+  assert objective.gap(overshoot, retrained) == pytest.approx(0.05)
+  assert objective.gap(short, retrained) == pytest.approx(0.06)
+  assert objective.gap(overshoot, retrained, "max") == pytest.approx(0.25)
+  assert objective.gap(short, retrained, "max") == pytest.approx(0.06)
+  assert objective.values(short, retrained, "max") == pytest.approx(
+      (0.06, 0.44))
+  with pytest.raises(ValueError, match="reduce"):
+    objective.gap(short, retrained, "median")
+
+
 def test_trial_row_reads_the_held_out_set_as_validation():
   task = tasks.Retrieval(None)
   metrics = {f"{s}/{task.score_metric}": v for s, v in
