@@ -170,7 +170,10 @@ class Context:
   config: the whole run config;
   hparams: `config.method.<name>`; init_params(seed): fresh parameters (a
   random teacher); batches(part): sharded batches of "df" or "dr" for a
-  preparation pass; num_pairs: image-caption pairs in each part.
+  preparation pass; num_pairs: image-caption pairs in each part;
+  held_out_sets(): `{"df": Df's pairs, "held_out": never-trained pairs}`
+  for evaluation-style passes (the validation carve where the run has
+  one, else the test split).
   """
 
   task: Any
@@ -181,6 +184,7 @@ class Context:
   init_params: Callable[[int], Any]
   batches: Callable[[str], Iterator[dict]]
   num_pairs: dict[str, int]
+  held_out_sets: Callable[[], dict] | None = None
 
   def task_loss(self, curriculum: bool = True) -> losses.LossTerm:
     """The task's training objective on a flat batch (retrieval: ITC + ITM

@@ -45,8 +45,14 @@ from __future__ import annotations
 from mmul_jax import losses
 from mmul_jax.methods import base
 from mmul_jax.methods import mmul
+from mmul_jax.tasks import mmul_plus_terms
 
 RETAIN = ("fusion_cls", "scores")
+# The decoupling target: the original's answer for an unrelated pair (the
+# paper's idea), or its calibrated score of a never-trained pair of the
+# same rank (`mmul_plus_terms.calibrated_targets`), where retraining
+# stops.
+TARGETS = ("unrelated", "held_out")
 WEIGHTS = ("md_weight", "ukr_weight", "mkr_weight", "fusion_weight",
            "answer_weight")
 # The weight of each term, by the term's name in `PlusTerms.terms`.
@@ -57,15 +63,24 @@ _TERM = {"md": "md_weight", "ukr": "ukr_weight", "fusion": "fusion_weight",
 def loss(task, model, *, md_weight: float = 1.0, ukr_weight: float = 1.0,
          mkr_weight: float = 1.0, fusion_weight: float = 0.0,
          answer_weight: float = 1.0, retain: str = "fusion_cls",
-         negative_source: str = "df",
+         negative_source: str = "df", target: str = "unrelated",
          axis_name: str | None = None) -> losses.LossTerm:
-  """`mmul_plus`'s loss term over `{"df": ..., "dr": ...}` batches."""
+  """`mmul_plus`'s loss term over `{"df": ..., "dr": ...}` batches (with
+  `target="held_out"`, the frozen trees hold `calibration`'s targets)."""
   if retain not in RETAIN:
     raise ValueError(f"retain must be one of {RETAIN}, got {retain!r}")
+  if target not in TARGETS:
+    raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
   made = task.mmul_plus_terms(model, negative_source=negative_source,
                               axis_name=axis_name)
   given = dict(md=md_weight, ukr=ukr_weight, fusion=fusion_weight,
                answer=answer_weight)
+  if target == "held_out":
+    if fusion_weight:
+      raise ValueError("the held-out target calibrates scores (cosine, "
+                       "matching); fusion_weight must be 0 with it")
+    given = dict(md_cal=md_weight, ukr=ukr_weight,
+                 answer_cal=answer_weight)
   given["mkr" if retain == "fusion_cls" else "mkr_scores"] = mkr_weight
   used = {k: float(w) for k, w in given.items() if w}
   missing = sorted(set(used) - set(made.terms))
@@ -78,9 +93,21 @@ def loss(task, model, *, md_weight: float = 1.0, ukr_weight: float = 1.0,
            "mkr_scores": losses.on_retain}
   placed = {k: place.get(k, lambda t: t)(made.terms[k]) for k in used}
   term = losses.weighted_sum(placed, weights=used)
-  if set(used) & {"md", "ukr", "fusion", "answer"}:
+  if set(used) & {"md", "ukr", "fusion", "answer", "md_cal", "answer_cal"}:
     term = losses.precompute(term, made.share)
   return term
+
+
+def calibration(ctx: base.Context) -> dict:
+  """The calibrated targets (`mmul_plus_terms.calibrated_targets`) from
+  the original's scores on Df and on the held-out pairs
+  (`Context.held_out_sets`: the validation carve where the run has one,
+  else the test split; only the original reads them)."""
+  sets = ctx.held_out_sets()
+  scores = ctx.task.example_scorer(ctx.model, ctx.config)(ctx.original,
+                                                          sets)
+  return mmul_plus_terms.calibrated_targets(
+      scores["df"], sets["df"].image_ids, scores["held_out"])
 
 
 def parts_read(h) -> tuple[str, ...]:
@@ -94,10 +121,13 @@ def parts_read(h) -> tuple[str, ...]:
 def build(ctx: base.Context) -> base.Plan:
   """`mmul_plus` from `config.method.mmul_plus`; see above."""
   h = ctx.hparams
+  frozen = ({mmul_plus_terms.CALIBRATION: calibration(ctx)}
+            if h.target == "held_out" else {})
   return base.Plan(
       loss=loss(ctx.task, ctx.model, **{k: float(h[k]) for k in WEIGHTS},
-                retain=h.retain, negative_source=h.negative_source),
-      parts=parts_read(h))
+                retain=h.retain, negative_source=h.negative_source,
+                target=h.target),
+      frozen=frozen, parts=parts_read(h))
 
 
 def check(h, config) -> list[str]:
@@ -107,6 +137,11 @@ def check(h, config) -> list[str]:
                     f"{', '.join(WEIGHTS)}")
   if h.retain not in RETAIN:
     problems.append(f"retain must be one of {list(RETAIN)}")
+  if h.target not in TARGETS:
+    problems.append(f"target must be one of {list(TARGETS)}")
+  elif h.target == "held_out" and h.fusion_weight:
+    problems.append("target='held_out' calibrates the scores (cosine, "
+                    "matching), not the fusion [CLS]: set fusion_weight=0")
   return problems + _source(h, config)
 
 
@@ -132,6 +167,11 @@ def check_task(h, task) -> list[str]:
   problems = mmul.check_task(h, task)
   if problems:
     return problems
+  if h.target == "held_out" and "md_cal" not in task.mmul_plus_terms(
+      None).terms:
+    return [f"target='held_out' calibrates a pair cosine and a matching "
+            f"head (retrieval, graph-text); task {task.name!r} has neither: "
+            "set method.mmul_plus.target='unrelated'"]
   return [f"task {task.name!r} has no separate fusion term (its L_MD "
           f"already decouples the fusion [CLS]); set "
           f"method.mmul_plus.{w}=0"
@@ -151,7 +191,7 @@ def check_deletion(h, config, num_forget: int) -> list[str]:
 MMUL_PLUS = base.Method(
     build, dict(md_weight=1.0, ukr_weight=30.0, mkr_weight=30.0,
                 fusion_weight=0.0, answer_weight=0.1, retain="fusion_cls",
-                negative_source="df"),
+                negative_source="df", target="unrelated"),
     ranges={**{w: mmul._WEIGHT for w in WEIGHTS},
             "retain": (RETAIN, "choice")},
     in_state=frozenset(WEIGHTS),

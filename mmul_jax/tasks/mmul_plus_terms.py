@@ -33,6 +33,7 @@ from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from mmul_jax import losses
 from mmul_jax.tasks import model_terms
@@ -174,5 +175,88 @@ def score_retention(model, method: str, key: str, *, cosine: bool,
           out["image_embed"], out["text_embed"], out0["image_embed"],
           out0["text_embed"], axis_name=axis_name)
     return value, {}
+
+  return losses.loss_term(term)
+
+
+# The calibrated decoupling target (`method.mmul_plus.target =
+# "held_out"`): a frozen tree of this name holds, per deleted unit (sorted
+# ids), the pair cosine and matching logit a never-trained pair of the same
+# rank gets from the original.
+CALIBRATION = "calibration"
+
+
+def _per_unit(values, owner, num_units: int) -> np.ndarray:
+  owner = np.asarray(owner)
+  total = np.bincount(owner, weights=np.asarray(values, np.float64),
+                      minlength=num_units)
+  return total / np.maximum(np.bincount(owner, minlength=num_units), 1)
+
+
+def _logit(p) -> np.ndarray:
+  p = np.clip(np.asarray(p, np.float64), 1e-6, 1 - 1e-6)
+  return np.log(p) - np.log1p(-p)
+
+
+def calibrated_targets(df_scores: dict, df_ids, held_out_scores: dict
+                       ) -> dict:
+  """The calibrated targets of every deleted unit: its mean pair cosine
+  and matching logit under the original, ranked among Df's, mapped to the
+  same quantile of the original's scores on held-out, never-trained pairs
+  (`example_scores.retrieval_set` scores of both sets). A model retrained
+  without Df sees Df as such pairs; the quantile map keeps Df's order and
+  spread where pulling every pair to one value would not.
+
+  Returns `{"ids": sorted unit ids, "cosine": ..., "logit": ...}`, float32
+  and int32 arrays in id order."""
+  ids = np.asarray(df_ids, np.int64)
+  order = np.argsort(ids)
+  n = len(ids)
+  out = {"ids": ids[order].astype(np.int32)}
+  for name, key, f in (("cosine", "cosine", np.asarray),
+                       ("logit", "match", _logit)):
+    unit = _per_unit(f(df_scores[key]), df_scores["caption_owner"], n)
+    rank = np.argsort(np.argsort(unit, kind="stable"), kind="stable")
+    target = np.quantile(f(held_out_scores[key]), (rank + 0.5) / n)
+    out[name] = target[order].astype(np.float32)
+  return out
+
+
+def _targets(frozen, image_id) -> dict:
+  table = {k: jnp.asarray(v) for k, v in frozen[CALIBRATION].items()}
+  index = jnp.searchsorted(table["ids"],
+                           jnp.asarray(image_id).astype(table["ids"].dtype))
+  index = jnp.clip(index, 0, table["ids"].shape[0] - 1)
+  return {k: table[k][index] for k in ("cosine", "logit")}
+
+
+def calibrated_decoupling(share) -> losses.LossTerm:
+  """"md_cal": each deleted pair's cosine pulled, by squared error, to its
+  calibrated target (`calibrated_targets`), instead of to an unrelated
+  pair's."""
+
+  def term(params, frozen, batch, *, rng):
+    out, _, aux = views(share, params, frozen, batch, rng)
+    cos = jnp.sum(out["image_embed"].astype(jnp.float32)
+                  * out["text_embed"].astype(jnp.float32), axis=-1)
+    target = _targets(frozen, batch["df"]["image_id"])["cosine"]
+    return (cos - target) ** 2, aux
+
+  return losses.loss_term(term)
+
+
+def calibrated_answer(share) -> losses.LossTerm:
+  """"answer_cal": the matching head's answer on each deleted pair pulled,
+  by KL, to its calibrated target probability (sigmoid of the calibrated
+  logit), instead of to the original's on an unrelated pair."""
+
+  def term(params, frozen, batch, *, rng):
+    out, _, aux = views(share, params, frozen, batch, rng)
+    p = jax.nn.sigmoid(_targets(frozen, batch["df"]["image_id"])["logit"])
+    target = jnp.stack([1.0 - p, p], axis=-1)
+    log_q = jax.nn.log_softmax(out["itm_logits"].astype(jnp.float32))
+    kl = jnp.sum(target * (jnp.log(jnp.clip(target, 1e-12)) - log_q),
+                 axis=-1)
+    return kl, aux
 
   return losses.loss_term(term)

@@ -71,6 +71,8 @@ class Retrieval(base.Task):
                "fusion": mmul_plus_terms.fusion_decoupling(share),
                "answer": mmul_plus_terms.answer_decoupling(share,
                                                            "itm_logits"),
+               "md_cal": mmul_plus_terms.calibrated_decoupling(share),
+               "answer_cal": mmul_plus_terms.calibrated_answer(share),
                "mkr_scores": mmul_plus_terms.score_retention(
                    model, "__call__", "itm_logits", cosine=True,
                    axis_name=axis_name)},

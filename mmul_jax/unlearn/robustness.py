@@ -247,28 +247,34 @@ def recovery_table(metrics: dict, attacks, before: dict | None = None
 
 
 def table(record: dict, task) -> str:
-  """Per attack and model: the headline metrics, and the recovery score
-  of each beside it (markdown)."""
+  """Per attack and model: the headline metrics, each with its change
+  under the attack and its recovery score (markdown)."""
   names = [m.name for m in task.headline]
   titles = {m.name: m.title for m in task.headline}
   head = ["attack", "model"] + [titles[n] for n in names]
   lines = ["| " + " | ".join(head) + " |",
            "|" + "---|" * len(head)]
+  finite = lambda v: v is not None and math.isfinite(v)
   for attack in [NONE] + record["attacks"]:
+    base = (record.get("before") or {}).get(attack) or (
+        record["metrics"][NONE])
     for model, values in record["metrics"][attack].items():
       r = record["recovery"].get(attack, {}).get(model, {})
       cells = []
       for n in names:
         v = values.get(n)
-        text = ("n/a" if v is None or not math.isfinite(v)
-                else report.number(v, ".3f"))
-        if r.get(n) is not None and math.isfinite(r[n]):
-          text += f" (R {r[n]:.2f})"
+        text = report.number(v, ".3f") if finite(v) else "n/a"
+        b = base.get(model, {}).get(n)
+        if attack != NONE and finite(v) and finite(b):
+          text += f" (Δ {v - b:+.3f}"
+          text += f", R {r[n]:.2f})" if finite(r.get(n)) else ")"
         cells.append(text)
       lines.append("| " + " | ".join([attack, model] + cells) + " |")
   return "\n".join(lines + [
       "",
-      "Metrics as fractions (relearning: the mean over attack seeds); R: "
-      "the recovery score of the model's change under the attack against "
-      "the retrained model's change (1: as the retrained model moved; 0: "
-      "moved where it did not)."])
+      "Metrics as fractions (relearning: the mean over attack seeds, each "
+      "without the units it fine-tuned on); Δ: the change under the "
+      "attack (relearning: from the unattacked model on the same units); "
+      "R: the recovery score of that change against the retrained "
+      "model's (1: as the retrained model moved; 0: moved where it did "
+      "not)."])

@@ -65,7 +65,9 @@ def context(exp, original_params, config=None) -> methods.Context:
       init_params=lambda seed: experiment_lib.init_params(exp, seed),
       batches=batches,
       num_pairs={"df": round(len(exp.deletion.forget_ids) * per_unit),
-                 "dr": round(len(exp.deletion.retain_ids) * per_unit)})
+                 "dr": round(len(exp.deletion.retain_ids) * per_unit)},
+      held_out_sets=lambda: {"df": exp.eval_sets["df"],
+                             "held_out": exp.eval_sets["test"]})
 
 
 def optimizer(config, plan: methods.Plan,

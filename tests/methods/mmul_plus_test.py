@@ -18,6 +18,7 @@ from mmul_jax import tasks
 from mmul_jax.data import datasets
 from mmul_jax.methods import mmul
 from mmul_jax.methods import mmul_plus
+from mmul_jax.tasks import mmul_plus_terms as plus_terms
 from mmul_jax.tuning import search_space
 
 B, L = 4, 32
@@ -257,3 +258,73 @@ def test_checks_refuse_bad_settings():
   assert mmul_plus.parts_read(ctx) == ("df", "dr")
   ctx.mkr_weight = 0.0
   assert mmul_plus.parts_read(ctx) == ("df",)
+
+
+def test_calibrated_targets_map_each_units_rank_to_the_held_out_quantile():
+  rng = np.random.default_rng(0)
+  ids = np.asarray([30, 10, 20, 40])  # Df in draw order
+  owner = np.repeat(np.arange(4), 2)  # two captions per unit
+  cos = rng.uniform(0.2, 0.9, 8)
+  prob = rng.uniform(0.05, 0.95, 8)
+  held = {"cosine": rng.uniform(0.0, 0.5, 50),
+          "match": rng.uniform(0.01, 0.6, 50)}
+  got = plus_terms.calibrated_targets(
+      {"cosine": cos, "match": prob, "caption_owner": owner}, ids, held)
+  np.testing.assert_array_equal(got["ids"], [10, 20, 30, 40])
+  logit = lambda p: np.log(p / (1 - p))
+  for name, values, held_values in (
+      ("cosine", cos, held["cosine"]),
+      ("logit", logit(prob), logit(held["match"]))):
+    unit = values.reshape(4, 2).mean(1)  # per unit, in draw order
+    want = {}
+    for rank, u in enumerate(np.argsort(unit)):
+      want[int(ids[u])] = np.quantile(held_values, (rank + 0.5) / 4)
+    np.testing.assert_allclose(got[name], [want[i] for i in (10, 20, 30, 40)],
+                               rtol=1e-5)
+  # The order of Df is kept: the unit the original scores highest gets
+  # the highest held-out quantile.
+  top = ids[np.argmax(cos.reshape(4, 2).mean(1))]
+  assert got["cosine"][list(got["ids"]).index(top)] == got["cosine"].max()
+
+
+def test_calibrated_terms_pull_to_each_units_target(retrieval):
+  model, theta, theta0 = retrieval
+  batch = {"df": _retrieval_batch(1, id_base=100),
+           "dr": _retrieval_batch(2, id_base=10)}
+  table = {"ids": np.asarray([100, 101, 102, 103], np.int32),
+           "cosine": np.asarray([0.1, 0.2, 0.3, 0.4], np.float32),
+           "logit": np.asarray([-1.0, 0.0, 1.0, 2.0], np.float32)}
+  frozen = {"original": theta0, plus_terms.CALIBRATION: table}
+  rng = jax.random.key(3)
+  s = _outputs(model)(theta, batch["df"]["image"], batch["df"]["text"])
+  made = RETRIEVAL.mmul_plus_terms(model)
+  cos = np.sum(np.asarray(s["image_embed"], np.float64)
+               * np.asarray(s["text_embed"], np.float64), -1)
+  got, _ = _apply(made.terms["md_cal"], theta, frozen, batch, rng)
+  assert got == pytest.approx(np.mean((cos - table["cosine"]) ** 2),
+                              rel=1e-4)
+  p = 1 / (1 + np.exp(-table["logit"].astype(np.float64)))
+  target = np.log(np.stack([1 - p, p], -1))
+  got, _ = _apply(made.terms["answer_cal"], theta, frozen, batch, rng)
+  assert got == pytest.approx(np.mean(_np_kl(target, s["itm_logits"])),
+                              rel=1e-4)
+  # The whole loss with the held-out target reads these two terms.
+  term = mmul_plus.loss(RETRIEVAL, model, md_weight=2.0, ukr_weight=0.0,
+                        mkr_weight=0.0, answer_weight=3.0,
+                        target="held_out")
+  whole, aux = _apply(term, theta, frozen, batch, rng)
+  assert whole == pytest.approx(2.0 * float(aux["md_cal"])
+                                + 3.0 * float(aux["answer_cal"]), rel=1e-5)
+  with pytest.raises(ValueError, match="fusion_weight must be 0"):
+    mmul_plus.loss(RETRIEVAL, model, fusion_weight=1.0, target="held_out")
+
+
+def test_the_held_out_target_is_refused_where_it_cannot_apply():
+  config = config_schema.default_config()
+  assert "target" in mmul_plus.check(_hparams(target="nearest"), config)[0]
+  assert "fusion_weight=0" in mmul_plus.check(
+      _hparams(target="held_out", fusion_weight=1.0), config)[0]
+  problems = mmul_plus.check_task(_hparams(target="held_out"),
+                                  _classification_task())
+  assert problems and "target='unrelated'" in problems[0]
+  assert mmul_plus.check_task(_hparams(target="held_out"), RETRIEVAL) == []
