@@ -2,7 +2,7 @@
 
   python scripts/compare_methods.py --config=configs/mmul_demo.py \
       [--workdir=DIR] [--methods=neggrad,salun] [--shadow_models=8]
-      [--rank_by=ulira] [--settings=DIR/tuned.json]
+      [--rank_by=ulira] [--settings=DIR/tuned.json] [--robustness]
 
 Trains (or loads) the original and retrained models once, runs each method
 over its settings in `mmul_jax.unlearn.compare.grid()` (each `Method.grid`), selects a setting per
@@ -13,7 +13,10 @@ audited against K retrained models (U-LiRA, KS forget quality, leakage per
 representation; K models per kind under vmap), and --rank_by=ulira orders
 the table by closeness to retraining on that audit. With
 --settings=DIR/tuned.json (scripts/tune.py), each method it holds runs at
-its one tuned setting instead of its grid.
+its one tuned setting instead of its grid. With --robustness, each
+selected setting goes through scripts/robustness.py's attacks
+(`robustness.*`) and the table gains each attack's mean recovery score
+over the forgetting metrics (DIR/robustness.png plots them).
 """
 
 import _interrupts  # noqa: F401  first: a signal from here on is one line
@@ -37,6 +40,9 @@ _SHADOW = flags.DEFINE_integer(
 _SETTINGS = flags.DEFINE_string(
     "settings", None, "A tuned.json of scripts/tune.py: each method it "
     "holds runs at its tuned setting instead of its grid.")
+_ROBUSTNESS = flags.DEFINE_bool(
+    "robustness", False, "Attack each selected setting (quantisation, "
+    "relearning: robustness.*) and add the recovery scores.")
 _RANK = flags.DEFINE_enum("rank_by", "selection", list(compare.RANK_BY),
                           "Table order: as run, or by the audit's U-LiRA "
                           "AUC (needs --shadow_models).")
@@ -52,7 +58,7 @@ def main(argv):
       methods.get(name)  # unknown names fail before any compute
     compare.compare(config, workdir, names, rule=_RULE.value,
                     shadow_models=_SHADOW.value, rank_by=_RANK.value,
-                    tuned=_SETTINGS.value)
+                    tuned=_SETTINGS.value, robustness=_ROBUSTNESS.value)
 
   cli.run_or_exit(go)
 

@@ -72,3 +72,22 @@ def test_shadow_audit_needs_three_models(tmp_path):
     compare.compare(None, str(tmp_path), ["m"], shadow_models=2)
   with pytest.raises(errors.ConfigError, match="ranking by U-LiRA"):
     compare.compare(None, str(tmp_path), ["m"], rank_by="ulira")
+
+
+def test_robustness_columns_show_each_attacks_recovery():
+  rows = [_row("a", 1e-4, 62.0, 37.0, 0.78)]
+  out = compare.select(rows, {k: dict(v) for k, v in REFS.items()},
+                       "retrain_gap")
+  out["selected"]["a"]["robustness"] = {"int4": 0.25, "relearn_forget_50":
+                                        0.875}
+  out["references"]["original"]["robustness"] = {"int4": 0.5,
+                                                 "relearn_forget_50": 0.125}
+  out["robustness"] = {"attacks": ["int4", "relearn_forget_50"]}
+  compare.rank(out, "selection")
+  table = compare.markdown_table(out).splitlines()
+  assert "| R int4 | R relearn_forget_50 |" in table[0]
+  assert table[-1].endswith("| 0.25 | 0.88 |")
+  original = next(ln for ln in table if ln.startswith("| original"))
+  assert original.endswith("| 0.50 | 0.12 |")
+  retrained = next(ln for ln in table if ln.startswith("| retrained"))
+  assert retrained.endswith("| - | - |")  # the reference itself

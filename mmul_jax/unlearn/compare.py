@@ -18,6 +18,12 @@ by one of `SELECTION_RULES`:
 Runs are cached in the workdir like any unlearning run, so an interrupted
 comparison resumes where it stopped.
 
+With `robustness=True`, each method's selected setting then goes through
+the robustness check (`unlearn.robustness`: the attacks of
+`config.robustness`): the table gains, per attack, the mean recovery
+score over the task's forgetting metrics (1: the attack moved it as it
+moved the retrained model), and robustness.png plots them.
+
 With `shadow_models=K` (K >= 3), each method's selected setting is then
 audited against K retrained models (`unlearn.shadow`, K models per kind
 under vmap): the table gains the U-LiRA AUC of the method's worst
@@ -38,6 +44,7 @@ from mmul_jax import tasks
 from mmul_jax import workdir_lock
 from mmul_jax.data import datasets
 from mmul_jax.evaluation import report
+from mmul_jax.unlearn import robustness as robustness_lib
 from mmul_jax.unlearn import run as run_lib
 from mmul_jax.unlearn import shadow
 from mmul_jax.unlearn import tune
@@ -100,7 +107,8 @@ RANK_BY = ("selection", "ulira")
 
 def compare(config, workdir: str, names=None, quiet: bool = True,
             rule: str = "retrain_gap", shadow_models: int = 0,
-            rank_by: str = "selection", tuned: str | None = None) -> dict:
+            rank_by: str = "selection", tuned: str | None = None,
+            robustness: bool = False) -> dict:
   """Runs the grid; returns and writes `comparison.json`; prints a table.
   With `shadow_models`, audits the selected settings (module docstring);
   with `tuned` (a tuned.json), runs each method it holds at its one tuned
@@ -127,6 +135,8 @@ def compare(config, workdir: str, names=None, quiet: bool = True,
     out["tuned"] = tuned
     if shadow_models:
       audit_selected(config, workdir, out, shadow_models, quiet)
+    if robustness:
+      attack_selected(config, workdir, out, quiet)
   rank(out, rank_by)
   io_utils.atomic_write_json(os.path.join(workdir, "comparison.json"), out)
   print(markdown_table(out))
@@ -164,6 +174,32 @@ def audit_selected(config, workdir: str, comparison: dict, k: int,
   comparison["shadow"] = {"num_models": k, "seeds": record["seeds"],
                           "ranking": record["ranking"],
                           "leak_auc": record["leak_auc"]}
+
+
+def attack_selected(config, workdir: str, comparison: dict,
+                    quiet: bool = True) -> None:
+  """The robustness check of every selected setting: adds to each
+  selected row (and the original's) its mean recovery score per attack
+  over the forgetting metrics (key "robustness"), the attacks to the
+  comparison, and writes robustness.png."""
+  summary = {}
+  for name, row in comparison["selected"].items():
+    c = config.copy_and_resolve_references()
+    c.method.name = name
+    c.update_from_flattened_dict(dict(row["setting"]))
+    sink = io.StringIO()
+    with contextlib.redirect_stdout(sink) if quiet else \
+        contextlib.nullcontext():
+      record = robustness_lib.check(c, workdir)
+    for attack, by_model in record["forgetting_recovery"].items():
+      summary.setdefault(attack, {}).update(by_model)
+    row["robustness"] = {a: m[name] for a, m in
+                         record["forgetting_recovery"].items()}
+    comparison["references"]["original"]["robustness"] = {
+        a: m["original"] for a, m in record["forgetting_recovery"].items()}
+  comparison["robustness"] = {"attacks": list(summary)}
+  robustness_lib.plot(summary, os.path.join(workdir, "robustness.png"),
+                      "methods under attack: mean recovery of forgetting")
 
 
 def runnable(config, settings: dict) -> list[str]:
@@ -244,6 +280,9 @@ def markdown_table(comparison: dict) -> str:
         for title in comparison["references"]["retrained"].get("extra", {})),
       report.Column("time s", lambda row: num(row[1]["seconds"], ".0f")),
   ]
+  for attack in comparison.get("robustness", {}).get("attacks", ()):
+    columns.append(report.Column(f"R {attack}", lambda row, a=attack: (
+        report.number(row[1].get("robustness", {}).get(a), ".2f"))))
   if "shadow" in comparison:
     k = comparison["shadow"]["num_models"]
     shadow_row = lambda row: row[1].get("shadow")

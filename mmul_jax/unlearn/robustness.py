@@ -45,6 +45,7 @@ from mmul_jax.unlearn import train_phase
 from mmul_jax.unlearn import worst_case
 
 ROBUSTNESS_FILE = "robustness.json"
+PLOT_FILE = "robustness.png"
 NONE = "none"  # the models as they are
 RELEARN_FOLD = 46  # the attack's keys differ from every training key
 RELEARN_VERSION = 2
@@ -99,12 +100,67 @@ def check(config, workdir: str) -> dict:
               "relearn": relearn_settings(exp) if r.relearn_steps else None,
               "metrics": metrics, "spread": spread, "before": before,
               "recovery": recovery_table(metrics, attacks, before)}
+    record["forgetting_recovery"] = forgetting_recovery(record, exp.task)
     if distributed.is_main():
       for directory in (workdir, phases.unlearn_dir(exp)):
         io_utils.atomic_write_json(
             os.path.join(directory, ROBUSTNESS_FILE), record)
+        plot(record["forgetting_recovery"],
+             os.path.join(directory, PLOT_FILE),
+             f"{exp.dataset_name}: recovery under each attack")
       print(table(record, exp.task))
     return record
+
+
+def forgetting_metrics(task) -> list[str]:
+  """The headline metrics that measure forgetting: the task's score on Df
+  and its Df-vs-Dr AUCs."""
+  names = {m.name for m in task.headline}
+  wanted = [f"df/{task.score_metric}"] + [f"{a}/mean" for a in task.aucs]
+  return [n for n in wanted if n in names]
+
+
+def forgetting_recovery(record: dict, task) -> dict:
+  """`{attack: {model: mean R}}` over `forgetting_metrics` (the finite
+  ones; NaN where none is): one number per model and attack, for tables
+  and plots."""
+  keys = forgetting_metrics(task)
+  out = {}
+  for attack in record["attacks"]:
+    by_model = record["recovery"][attack]
+    out[attack] = {}
+    for model, r in by_model.items():
+      values = [r[k] for k in keys if r.get(k) is not None
+                and math.isfinite(r[k])]
+      out[attack][model] = (float(np.mean(values)) if values
+                            else float("nan"))
+  return out
+
+
+def plot(summary: dict, path: str, title: str) -> str:
+  """Grouped bars: per attack, each model's mean recovery score over the
+  forgetting metrics (`forgetting_recovery`; 1 = moved as the retrained
+  model did)."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use("Agg")
+  from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
+  attacks = list(summary)
+  models = sorted({m for a in attacks for m in summary[a]})
+  width = 0.8 / max(len(models), 1)
+  fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(attacks) + 2), 4))
+  for i, model in enumerate(models):
+    x = np.arange(len(attacks)) + (i - (len(models) - 1) / 2) * width
+    y = [summary[a].get(model, float("nan")) for a in attacks]
+    ax.bar(x, y, width, label=model, color=f"C{i % 10}")
+  ax.set_xticks(np.arange(len(attacks)), attacks, rotation=20, fontsize=8)
+  ax.set_ylim(0, 1.05)
+  ax.set_ylabel("recovery score R (1: as the retrained model)")
+  ax.set_title(title, fontsize=10)
+  ax.legend(fontsize=7)
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+  return path
 
 
 def relearn_settings(exp) -> dict:

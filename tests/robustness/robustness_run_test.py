@@ -31,6 +31,22 @@ def test_the_recovery_table_scores_every_model_but_the_retrained_one():
   assert table["int4"]["original"]["a"] == pytest.approx(0.0)
 
 
+def test_forgetting_recovery_averages_the_forgetting_metrics_per_attack():
+  from mmul_jax import tasks
+  task = tasks.Retrieval(None)
+  keys = robustness.forgetting_metrics(task)
+  assert keys == ["df/itc/r1_mean", "auc/cosine/mean", "auc/match/mean"]
+  record = {"attacks": ["int4", "relearn_forget_5"], "recovery": {
+      "int4": {"npo": {"df/itc/r1_mean": 0.2, "auc/cosine/mean": 0.4,
+                       "auc/match/mean": float("nan"),
+                       "test/itc/r1_mean": 0.0}},
+      "relearn_forget_5": {"npo": {k: 1.0 for k in keys}}}}
+  got = robustness.forgetting_recovery(record, task)
+  assert list(got) == ["int4", "relearn_forget_5"]
+  assert got["int4"]["npo"] == pytest.approx(0.3)  # NaN left out
+  assert got["relearn_forget_5"]["npo"] == 1.0
+
+
 @pytest.mark.parametrize("key,value,match", [
     ("robustness.quantize", ("int9",), "bits"),
     ("robustness.relearn_steps", (5, 2), "increasing"),
@@ -121,6 +137,8 @@ def test_robustness_check_scores_each_model_against_retraining(
   assert record["recovery"]["relearn_forget_6"]["finetune"][auc] == (
       pytest.approx(want))
   assert len(list((tmp_path / "retrain").glob("*/relearn_*.json"))) == 1
+  assert (tmp_path / robustness.PLOT_FILE).exists()
+  assert set(record["forgetting_recovery"]) == set(attacks)
   # Run again: every attack's result is read back, not recomputed.
   again = robustness.check(c, str(tmp_path))
   assert again["metrics"] == m
