@@ -26,6 +26,7 @@ models by the largest |U-LiRA AUC - 0.5| over representations, and
 from __future__ import annotations
 
 import numpy as np
+from scipy import stats
 
 from mmul_jax.evaluation import deletion_auc
 from mmul_jax.evaluation import example_scores
@@ -57,17 +58,44 @@ def _relative(df: np.ndarray, dr: np.ndarray, rep) -> np.ndarray:
   return df - np.median(dr, axis=1, keepdims=True)
 
 
+def example_mask(masks: np.ndarray, scores: dict, n: int) -> np.ndarray:
+  """`(K, n)`: the unit masks `(K, U)` of shadow deletion sets for a
+  representation with n examples on Df (per unit, or per pair through
+  the set's `caption_owner`)."""
+  masks = np.asarray(masks, bool)
+  if n == masks.shape[1]:
+    return masks
+  owner = np.asarray(scores[ORIGINAL]["df"]["caption_owner"])[0]
+  if len(owner) != n:
+    raise ValueError(f"{n} Df examples for {masks.shape[1]} masked units")
+  return masks[:, owner]
+
+
 def audit(representations, scores: dict, *, auc_num_samples: int = 5,
-          auc_seed: int = 0, ulira_ddof: int = 1) -> dict:
+          auc_seed: int = 0, ulira_ddof: int = 1,
+          masks: np.ndarray | None = None) -> dict:
   """`{model: {representation: metrics}}` (see the module docstring);
   `ulira_ddof` is U-LiRA's variance estimate (`retrain_referenced.ulira`:
-  1 unbiased, 0 LiRA's maximum-likelihood one)."""
+  1 unbiased, 0 LiRA's maximum-likelihood one).
+
+  `masks` `(K, U)` (shadow deletion sets, `unlearn.shadow_sets`): the
+  "df" set is the candidate pool and model k forgot only its units where
+  `masks[k]` holds; each model's Df-vs-Dr AUC and KS test read its own
+  forgotten units, U-LiRA tests each pool example over the pairs that
+  forgot it (`retrain_referenced.ulira_masked`); the per-example ε needs
+  every model on every example and is left out."""
   out = {}
   for model in scores:
     rows = {}
     for rep in representations:
       s = {split: member_scores(rep, scores, model, split)
            for split in SETS}
+      m = (None if masks is None
+           else example_mask(masks, scores, s["df"].shape[1]))
+      if m is not None:
+        rows[rep.name] = _masked_row(rep, scores, model, s, m,
+                                     auc_num_samples, auc_seed, ulira_ddof)
+        continue
       aucs = [deletion_auc.df_vs_dr_auc(
           df, dr, num_samples=auc_num_samples, seed=auc_seed)["mean"]
               for df, dr in zip(s["df"], s["dr"])]
@@ -101,6 +129,47 @@ def audit(representations, scores: dict, *, auc_num_samples: int = 5,
       rows[rep.name] = row
     out[model] = rows
   return out
+
+
+def _masked_row(rep, scores, model, s, m, auc_num_samples, auc_seed,
+                ulira_ddof) -> dict:
+  """`audit`'s row of one representation under shadow deletion sets."""
+  aucs = [deletion_auc.df_vs_dr_auc(
+      df[mk], dr, num_samples=auc_num_samples, seed=auc_seed)["mean"]
+          for df, dr, mk in zip(s["df"], s["dr"], m)]
+  row = {"df_vs_dr_auc": {"mean": float(np.mean(aucs)),
+                          "std": float(np.std(aucs)), "values": aucs}}
+  if model == REFERENCE:
+    return row
+  ref = {split: member_scores(rep, scores, REFERENCE, split)
+         for split in SETS}
+  prob = rep.kind == "probability"
+  u = rr.ulira_masked(s["df"], ref["df"], m, probability=prob,
+                      ddof=ulira_ddof)
+  row["ulira"] = {k: v for k, v in u.items()
+                  if k not in ("per_example_auc", "lanes_per_example")}
+  row["ulira"]["per_example_auc_mean"] = float(
+      np.nanmean(u["per_example_auc"]))
+  row["ulira_dr_relative"] = {
+      k: v for k, v in rr.ulira_masked(
+          _relative(s["df"], s["dr"], rep),
+          _relative(ref["df"], ref["dr"], rep), m,
+          ddof=ulira_ddof).items() if k in ("auc", "auc_mean", "auc_std")}
+  ks = {split: {k: v for k, v in rr.ks_forget_quality(
+      s[split], ref[split]).items() if k != "values"}
+        for split in ("dr", "test")}
+  forgot_u = [x[mk] for x, mk in zip(s["df"], m)]
+  forgot_r = [x[mk] for x, mk in zip(ref["df"], m)]
+  per_seed = [stats.ks_2samp(a, b).pvalue for a, b in zip(forgot_u,
+                                                          forgot_r)]
+  pooled = stats.ks_2samp(np.concatenate(forgot_u),
+                          np.concatenate(forgot_r))
+  ks["df"] = {"mean": float(np.mean(per_seed)),
+              "std": float(np.std(per_seed)),
+              "pooled": float(pooled.pvalue),
+              "statistic": float(pooled.statistic)}
+  row["ks"] = ks
+  return row
 
 
 def leaks(audited: dict, model: str) -> list[str]:

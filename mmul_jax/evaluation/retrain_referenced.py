@@ -13,6 +13,9 @@ in how Df was removed: by the method, or by never training on it.
   of models that never saw the example, each target model held out of
   the Gaussians it is tested against. AUC 0.5 = indistinguishable from
   retraining.
+* `ulira_masked`: the same test when each shadow pair forgot its own
+  deletion set from a common pool (the paper's protocol), each example
+  tested on the pairs that forgot it.
 * `ks_forget_quality`: OpenUnlearning's forget quality, the p-value of a
   two-sample Kolmogorov-Smirnov test between the unlearned and the
   retrained per-example score distributions; large = same distribution.
@@ -137,6 +140,141 @@ def ulira(unlearned, retrained, *, probability: bool = False,
   out["per_example_auc"] = np.array([
       metrics.roc_auc_score(per_labels, np.r_[stat[0, :, i], stat[1, :, i]])
       for i in range(n)])
+  return out
+
+
+def _mask(mask, shape: tuple[int, int]) -> np.ndarray:
+  m = np.asarray(mask)
+  if m.shape != shape:
+    raise ValueError(f"mask must be a (K, N) array of the scores' shape "
+                     f"{shape}, got {m.shape}")
+  if m.dtype != bool:
+    if not (np.issubdtype(m.dtype, np.number)
+            and np.all((m == 0) | (m == 1))):
+      raise ValueError("mask must be boolean (or 0/1), True where example i "
+                       f"was in shadow pair k's deletion set; got dtype "
+                       f"{m.dtype}")
+    m = m.astype(bool)
+  return m
+
+
+def ulira_masked(unlearned, retrained, mask, *, probability: bool = False,
+                 variance: str = "global", ddof: int = 1,
+                 fprs=(0.01, 0.05), min_models: int = 3) -> dict:
+  """U-LiRA when each shadow pair forgot its own deletion set.
+
+  Hayes et al. (2024)'s protocol: pair k (unlearned model k, retrained
+  model k) deletes its own random subset of a common candidate pool, so
+  for pool example i only the lanes L_i = {k : mask[k, i]} are evidence
+  (model k forgot i, its twin never saw it); elsewhere model k trained on
+  i and its scores say nothing about forgetting. Everything else is
+  `ulira` restricted to those lanes: for each example with |L_i| >=
+  `min_models` and each held-out lane j in L_i, Gaussians are fitted to
+  example i's unlearned and retrained scores over L_i \\ {j}, and the
+  targets unlearned[j, i] (label 1) and retrained[j, i] (label 0) are
+  scored by log N(s; μ_u, σ_u) - log N(s; μ_r, σ_r). Entries outside the
+  mask are ignored. With an all-True mask this is `ulira` exactly.
+
+  Args:
+    unlearned, retrained: `(K, N)` scores over the N pool examples.
+    mask: `(K, N)` bool (or 0/1), True where example i was in pair k's
+      deletion set.
+    probability, ddof, fprs: as in `ulira`; example i's variance divides
+      its sum of squared deviations by (|L_i| - 1) - ddof.
+    variance: "per_example" or "global". "global" pools one variance per
+      side and held-out model j (as `ulira` does) over the examples whose
+      lanes contain j: the sum of their squared deviations over the sum of
+      their degrees of freedom, Σ SS_i / Σ ((|L_i| - 1) - ddof), so an
+      example counts in proportion to its lanes. With equal lane counts
+      this is `ulira`'s mean of per-example variances.
+    min_models: lanes an example needs to be tested (>= 3, so each
+      Gaussian has >= 2 models once the target lane is held out).
+
+  Returns:
+    `{"auc", "tpr@<fpr>" for each fpr, "per_example_auc" (N,; NaN for
+    untested examples), "num_examples" (tested), "num_targets" (2 per
+    tested lane), "lanes_per_example" (N,)}`.
+  """
+  u, r = _pair(unlearned, retrained)
+  m = _mask(mask, u.shape)
+  if ddof not in (0, 1):
+    raise ValueError(f"ddof must be 0 or 1, got {ddof!r}")
+  if variance not in ("global", "per_example"):
+    raise ValueError(f"variance must be 'global' or 'per_example', got "
+                     f"{variance!r}")
+  if min_models < 3:
+    raise ValueError(f"min_models must be at least 3, got {min_models}")
+  k, n = u.shape
+  lanes = m.sum(0)
+  tested = lanes >= min_models
+  if not tested.any():
+    per_pair = m.sum(1).mean()
+    if not per_pair:
+      raise ValueError("U-LiRA needs deletion sets, but the mask is all "
+                       "False: no pair forgot any pool example")
+    raise ValueError(
+        f"U-LiRA needs examples in at least {min_models} pairs' deletion "
+        f"sets, but no pool example is in more than {lanes.max()} of the "
+        f"{k}; with {per_pair:g} deletions per pair, about "
+        f"{int(np.ceil(min_models * n / per_pair))} pairs or a pool of at "
+        f"most {int(k * per_pair // min_models)} examples would put each "
+        f"example in {min_models} on average")
+  # Masked-out entries are zeroed before anything reads them, so that
+  # NaN or inf there cannot leak in through arithmetic.
+  u, r = np.where(m, u, 0.0), np.where(m, r, 0.0)
+  if probability:
+    u, r = logit(u), logit(r)
+  m = m & tested  # lanes of untested examples are not evidence either
+  floor = _VAR_FLOOR * max(float(np.var(np.r_[u[m], r[m]])), 1.0)
+  stat = np.full((2, k, n), np.nan)  # [unlearned, retrained targets]
+  for j in range(k):
+    cols = m[j]  # the examples that lane j holds out
+    if not cols.any():
+      continue
+    keep = m[:, cols].copy()
+    keep[j] = False
+    cnt = keep.sum(0)
+    dof = cnt - ddof
+    fitted = []
+    for side in (u[:, cols], r[:, cols]):
+      # Zeros outside `keep` add exactly nothing: with a full mask the
+      # means and sums of squares are `ulira`'s.
+      mu = np.where(keep, side, 0.0).sum(0) / cnt
+      dev = np.where(keep, side - mu, 0.0)
+      ss = (dev * dev).sum(0)
+      var = ss / dof
+      if variance == "global":
+        var = np.full(var.shape, ss.sum() / dof.sum())
+      fitted.append((mu, np.sqrt(np.maximum(var, floor))))
+    (mu_u, sd_u), (mu_r, sd_r) = fitted
+    for t, target in enumerate((u[j, cols], r[j, cols])):
+      stat[t, j, cols] = (stats.norm.logpdf(target, mu_u, sd_u)
+                          - stats.norm.logpdf(target, mu_r, sd_r))
+  pos, neg = stat[0][m], stat[1][m]
+  labels = np.r_[np.ones(pos.size), np.zeros(neg.size)]
+  flat = np.r_[pos, neg]
+  out = {"auc": float(metrics.roc_auc_score(labels, flat))}
+  for f in fprs:
+    out[f"tpr@{f:g}"] = tpr_at_fpr(labels, flat, f)
+  # Per-example AUC as the Mann-Whitney count over example i's lanes
+  # (ties half), all examples at once rather than one sklearn call each.
+  both = m[:, None, :] & m[None, :, :]
+  diff = stat[0][:, None, :] - stat[1][None, :, :]
+  wins = np.where(both, (diff > 0) + 0.5 * (diff == 0), 0.0).sum((0, 1))
+  with np.errstate(invalid="ignore", divide="ignore"):
+    out["per_example_auc"] = np.where(tested, wins / lanes ** 2, np.nan)
+  # Each held-out pair's targets alone, as `ulira`'s folds: the spread
+  # over shadow pairs.
+  folds = [float(metrics.roc_auc_score(
+      np.r_[np.ones(m[j].sum()), np.zeros(m[j].sum())],
+      np.r_[stat[0, j][m[j]], stat[1, j][m[j]]]))
+           for j in range(k) if m[j].any()]
+  out["fold_auc"] = folds
+  out["auc_mean"], out["auc_std"] = float(np.mean(folds)), float(
+      np.std(folds))
+  out["num_examples"] = int(tested.sum())
+  out["num_targets"] = int(labels.size)
+  out["lanes_per_example"] = lanes.astype(int)
   return out
 
 

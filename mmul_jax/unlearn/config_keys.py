@@ -135,6 +135,11 @@ SHADOW = Section("shadow", {
     "ulira_ddof": Key(1, "U-LiRA's variance: 1 the unbiased estimate over a "
                       "side's K - 1 models, 0 LiRA's maximum likelihood",
                       one_of((1, 0))),
+    "deletion_sets": Key("shared", "`shared`: every shadow pair forgets the "
+                         "run's Df; `per_model`: each its own half of a "
+                         "pool of Df and as many Dr units (Hayes et al.), "
+                         "U-LiRA per example over the pairs that forgot it",
+                         one_of(("shared", "per_model"))),
 })
 
 

@@ -65,7 +65,7 @@ def as_recorded(directory: str, fingerprint: dict) -> dict:
   return out
 
 
-def train_fingerprint(exp, kind: str, seeds=None) -> dict:
+def train_fingerprint(exp, kind: str, seeds=None, lanes=None) -> dict:
   c = exp.config
   fp = {"kind": kind, "seed": c.seed, "model": exp.model_fingerprint(),
         "train": c.train.to_dict(), **exp.data_fingerprint()}
@@ -76,6 +76,8 @@ def train_fingerprint(exp, kind: str, seeds=None) -> dict:
     fp["deletion_sha256"] = exp.deletion.sha256
     if exp.deletion.before:  # a sequence's: trained without them too
       fp["deleted_before"] = list(exp.deletion.before)
+    if lanes:  # shadow deletion sets: model k trains without its own
+      fp["lane_deletions"] = [d.sha256 for d in lanes]
   if seeds is not None:
     fp["seeds"] = [int(s) for s in seeds]
   return fp
@@ -153,7 +155,7 @@ def unlearn_dir(exp: experiment_lib.Experiment, seeds=None) -> str:
                       exp.deletion.tag, settings_digest(c))
 
 
-def unlearn_fingerprint(exp, seeds=None) -> dict:
+def unlearn_fingerprint(exp, seeds=None, lanes=None) -> dict:
   c = exp.config
   fp = {"seed": c.seed, "model": exp.model_fingerprint(),
         "train": c.train.to_dict(), "unlearn": unlearn_settings(c),
@@ -161,6 +163,8 @@ def unlearn_fingerprint(exp, seeds=None) -> dict:
         "deletion_sha256": exp.deletion.sha256, **exp.data_fingerprint()}
   if exp.deletion.before:  # a sequence's: starts from their unlearning
     fp["deleted_before"] = list(exp.deletion.before)
+  if lanes:  # shadow deletion sets: model k forgets its own
+    fp["lane_deletions"] = [d.sha256 for d in lanes]
   if seeds is not None:
     fp["seeds"] = [int(s) for s in seeds]
   return fp

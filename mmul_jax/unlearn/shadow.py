@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+
+import numpy as np
 import time
 
 from mmul_jax import config_schema
@@ -26,12 +28,16 @@ from mmul_jax import workdir_lock
 from mmul_jax.evaluation import leakage
 from mmul_jax.evaluation import score_files
 from mmul_jax.training import vmapped
+from mmul_jax.data.core import deletion_policy
 from mmul_jax.unlearn import phases
+from mmul_jax.unlearn import shadow_sets
 from mmul_jax.unlearn import worst_case
 
 SCORES_FILE = "scores.npz"
 RESULTS_FILE = "shadow_results.json"
 TABLE_FILE = "leakage.md"
+# Shadow deletion sets: which pool units each model forgot (`(K, U)`).
+MASKS_FILE = "lane_masks.npz"
 # Bump when what a model's cached scores hold changes.
 SCORES_VERSION = 1
 # U-LiRA fits each deleted example's scores over the other K - 1 models of
@@ -125,17 +131,26 @@ def _run(config, workdir: str, settings: dict | None) -> dict:
     vmapped.check_num_models(len(seeds), exp.mesh)
   except ValueError as e:
     raise errors.ConfigError(f"shadow.num_models: {e}") from None
+  lane_sets = None
+  if config.shadow.deletion_sets == "per_model":
+    exp = shadow_sets.pool_experiment(exp)
+    lane_sets = shadow_sets.lanes(exp.deletion, seeds)
   for c in configs.values():
     methods.check_deletion(c, exp.deletion)
+    for d in lane_sets or ():  # every model's own set, before compute
+      deletion_policy.check_fits(c, d)
+      methods.check_deletion(c, d)
   # The per-example scores do not depend on which metric families run,
   # nor on the text-to-image judges.
   settings = {k: v for k, v in config.eval.to_dict().items()
               if k != "extra_metrics" and k not in phases.JUDGE_KEYS}
   tag = f"scores_v{SCORES_VERSION}_{phases.digest(settings)}"
+  if lane_sets:  # the originals' scores on the pool, beside the shared
+    tag += f"_{exp.deletion.tag}"
   scores, times = {}, {}
   originals = None
   for kind, name in (("original", "original"), ("retrain", "retrained")):
-    params, info = phases.train_model(exp, kind, seeds)
+    params, info = phases.train_model(exp, kind, seeds, lane_sets)
     if kind == "original":
       originals = params
     times[name] = info["wall_seconds"]
@@ -145,7 +160,8 @@ def _run(config, workdir: str, settings: dict | None) -> dict:
         task=exp.task.name)
   for name, c in configs.items():
     exp_m = dataclasses.replace(exp, config=c)
-    params, info = phases.unlearn_model(exp_m, originals, seeds)
+    params, info = phases.unlearn_model(exp_m, originals, seeds,
+                                        lanes=lane_sets)
     times[name] = info["wall_seconds"]
     scores[name], _ = score_files.cached(
         os.path.join(phases.unlearn_dir(exp_m, seeds), f"{tag}.npz"),
@@ -153,14 +169,20 @@ def _run(config, workdir: str, settings: dict | None) -> dict:
         task=exp.task.name)
   reps = exp.task.representations
   e = config.eval
+  masks = (shadow_sets.mask(exp.deletion, lane_sets,
+                            exp.eval_sets["df"].image_ids)
+           if lane_sets else None)
   audited = leakage.audit(reps, scores, auc_num_samples=e.auc_num_samples,
                           auc_seed=e.auc_seed,
-                          ulira_ddof=config.shadow.ulira_ddof)
+                          ulira_ddof=config.shadow.ulira_ddof, masks=masks)
   record = {"task": exp.task.name, "dataset": exp.dataset_name,
             "seeds": list(seeds), "methods": list(configs),
+            "deletion_sets": config.shadow.deletion_sets,
             "deletion": {"tag": exp.deletion.tag,
                          "sha256": exp.deletion.sha256,
-                         "num_forget_units": len(exp.deletion.forget_ids)},
+                         "num_forget_units": len(exp.deletion.forget_ids),
+                         **({"lanes": [d.sha256 for d in lane_sets]}
+                            if lane_sets else {})},
             "settings": {m: dict((settings or {}).get(m, {}))
                          for m in configs},
             "leak_auc": leakage.LEAK_AUC,
@@ -171,10 +193,16 @@ def _run(config, workdir: str, settings: dict | None) -> dict:
             "audit": audited, "wall_seconds": times,
             "total_seconds": time.perf_counter() - t0}
   root = phases.shadow_root(exp, seeds)
+  if lane_sets:  # beside the shared-Df audit of the same models
+    root = os.path.join(root, "per_model")
+    os.makedirs(root, exist_ok=True)
   table = tables(reps, audited)
   if distributed.is_main():
     score_files.save(os.path.join(root, SCORES_FILE), scores,
                      task=exp.task.name)
+    if masks is not None:
+      io_utils.atomic_write(os.path.join(root, MASKS_FILE),
+                            lambda f: np.savez(f, mask=masks), binary=True)
     io_utils.atomic_write_json(os.path.join(root, RESULTS_FILE), record)
     io_utils.atomic_write_text(os.path.join(root, TABLE_FILE), table + "\n")
     print(table)
@@ -193,8 +221,12 @@ def rescore(path: str, *, auc_num_samples: int = 5,
       models=(leakage.ORIGINAL, leakage.REFERENCE), sets=leakage.SETS,
       min_models=3,  # U-LiRA fits each side to the other K - 1 models
       auc_num_samples=auc_num_samples, option="--auc_num_samples")
+  masks_path = os.path.join(os.path.dirname(path), MASKS_FILE)
+  masks = (np.load(masks_path)["mask"] if os.path.exists(masks_path)
+           else None)
   audited = leakage.audit(reps, scores, auc_num_samples=auc_num_samples,
-                          auc_seed=auc_seed, ulira_ddof=ulira_ddof)
+                          auc_seed=auc_seed, ulira_ddof=ulira_ddof,
+                          masks=masks)
   return audited, tables(reps, audited)
 
 

@@ -41,7 +41,8 @@ def layout_of(exp: experiment_lib.Experiment, seeds=None,
   return layout_lib.Stacked(exp.mesh, model_keys(seeds, fold))
 
 
-def train_model(exp: experiment_lib.Experiment, kind: str, seeds=None):
+def train_model(exp: experiment_lib.Experiment, kind: str, seeds=None,
+                lanes=None):
   """Returns `(params, info)`; trains, resumes, or just loads if finished.
 
   Both kinds use the same recipe, initialisation (random, or the towers of
@@ -51,7 +52,9 @@ def train_model(exp: experiment_lib.Experiment, kind: str, seeds=None):
   and only the retrained reference trains, from `model.pretrained`. With
   `seeds`, K models (one per seed: its initialisation and data order)
   train at once under `jax.vmap` and `params` is their stacked tree; the
-  model of seed `config.seed` equals the one trained alone.
+  model of seed `config.seed` equals the one trained alone. With `lanes`
+  (one deletion set per seed: shadow deletion sets), retrained model k
+  trains on its own set's Dr.
   """
   c = exp.config
   # MultiDelete: the original is given, fine-tuned on D elsewhere.
@@ -59,6 +62,7 @@ def train_model(exp: experiment_lib.Experiment, kind: str, seeds=None):
   num_steps = 0 if given else c.train.num_steps
   # An unknown kind fails here.
   directory = run_dirs.model_dir(exp, kind, seeds)
+  lanes = lanes if kind == "retrain" else None
   tx, rate = optim.adamw(
       learning_rate=c.train.learning_rate, num_steps=c.train.num_steps,
       warmup_steps=c.train.warmup_steps, weight_decay=c.train.weight_decay,
@@ -67,6 +71,8 @@ def train_model(exp: experiment_lib.Experiment, kind: str, seeds=None):
   ids = (exp.deletion.all_ids if kind == "original"
          else exp.deletion.retain_ids)
   layout = layout_of(exp, seeds)
+  if lanes:
+    lane_ids = {int(s): d.retain_ids for s, d in zip(seeds, lanes)}
   if seeds is None:
     init, abstract_init = (
         lambda: experiment_lib.initial_params(exp, c.seed, given),
@@ -82,14 +88,17 @@ def train_model(exp: experiment_lib.Experiment, kind: str, seeds=None):
 
   phase = phase_lib.Phase(
       directory=directory, fingerprint=run_dirs.as_recorded(
-          directory, run_dirs.train_fingerprint(exp, kind, seeds)),
+          directory, run_dirs.train_fingerprint(exp, kind, seeds, lanes)),
       streams={"train": stream_of(exp, seeds, lambda s: exp.training_stream(
-          ids, c.train.batch_size, c.seed if s is None else s))},
+          lane_ids[s] if lanes else ids, c.train.batch_size,
+          c.seed if s is None else s))},
       batches=lambda iterators: iterators["train"],
       initial_state=lambda: layout.create_state(init(), tx),
       state_sharding=layout.sharding, make_step=make_step,
       record=lambda state, latest, history, seconds: {
           "kind": kind, "num_images": int(len(ids)),
+          **({"lane_num_images": [int(len(d.retain_ids)) for d in lanes]}
+             if lanes else {}),
           "steps": num_steps, "resumed_from": latest,
           "wall_seconds": seconds, "history": history,
           **({"checkpoint": given} if given else {})},

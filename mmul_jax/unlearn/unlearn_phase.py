@@ -123,7 +123,7 @@ def _seed_config(config, seed: int):
 
 
 def unlearn_model(exp: experiment_lib.Experiment, original_params,
-                  seeds=None, reference=None):
+                  seeds=None, reference=None, lanes=None):
   """Runs the configured method from the original model; `(params, info)`.
 
   The same loop for every method: the method's plan gives the loss, the
@@ -141,6 +141,10 @@ def unlearn_model(exp: experiment_lib.Experiment, original_params,
   `reference`: the retrained model's params, which evaluation during
   unlearning (`unlearn.eval_every`, one model only) measures the gap to
   and `unlearn.early_stopping` selects by.
+
+  `lanes` (with `seeds`: one deletion set per seed, shadow deletion sets):
+  model k forgets its own set's Df and retains its Dr, its plan built on
+  it.
   """
   c = exp.config
   if seeds is None:
@@ -149,14 +153,19 @@ def unlearn_model(exp: experiment_lib.Experiment, original_params,
                   streams=None, reference=reference)
     return unlearn_lanes(exp, [original_params], [c], lanes)
   configs = [_seed_config(c, s) for s in seeds]
+  exps = ([dataclasses.replace(exp, deletion=d) for d in lanes] if lanes
+          else [exp] * len(seeds))
+  by_seed = {int(s): e for s, e in zip(seeds, exps)}
   lanes = Lanes(
       directory=run_dirs.unlearn_dir(exp, seeds),
-      fingerprint=run_dirs.unlearn_fingerprint(exp, seeds),
+      fingerprint=run_dirs.unlearn_fingerprint(exp, seeds, lanes),
       streams=lambda parts: {p: train_phase.stream_of(
-          exp, seeds, lambda s, p=p: _stream(exp, p, s)) for p in parts},
+          exp, seeds, lambda s, p=p: _stream(by_seed[int(s)], p, s))
+                             for p in parts},
       keys=train_phase.model_keys(seeds, fold=1),
       desc=f" ({len(seeds)} models)",
-      record={"seeds": [int(s) for s in seeds]}, seeds=tuple(seeds))
+      record={"seeds": [int(s) for s in seeds]}, seeds=tuple(seeds),
+      exps=exps, deletions=lanes)
   return unlearn_lanes(exp, [vmapped.unstack(original_params, k)
                              for k in range(len(seeds))], configs, lanes)
 
@@ -178,6 +187,10 @@ class Lanes:
     (trials: a diverging trial is recorded, the others go on).
   reference: the retrained model's params for evaluation during
     unlearning (one model only: `unlearn_model`).
+  exps: one experiment per model (its own deletion set), or None for the
+    run's.
+  deletions: the models' own deletion sets (shadow deletion sets), or
+    None.
   """
 
   directory: str
@@ -190,6 +203,8 @@ class Lanes:
   seeds: tuple | None = None
   stop_on_nonfinite: bool = True
   reference: object = None
+  exps: list | None = None
+  deletions: list | None = None
 
 
 def unlearn_lanes(exp: experiment_lib.Experiment, originals: list,
@@ -206,13 +221,14 @@ def unlearn_lanes(exp: experiment_lib.Experiment, originals: list,
   lanes = dataclasses.replace(
       lanes, fingerprint=run_dirs.as_recorded(lanes.directory,
                                               lanes.fingerprint))
-  plans = [methods.build(context(exp, o, ck))
-           for o, ck in zip(originals, configs)]
+  plans = [methods.build(context(e, o, ck)) for e, o, ck in zip(
+      lanes.exps or [exp] * len(configs), originals, configs)]
   plan = plans[0]
   if plan.retrain:
     if layout.stacked and lanes.seeds is None:  # trials of one model
       raise ValueError("retraining has no hyperparameters to batch")
-    params, info = train_phase.train_model(exp, "retrain", lanes.seeds)
+    params, info = train_phase.train_model(exp, "retrain", lanes.seeds,
+                                           lanes.deletions)
     return params, {**info, "method": c.method.name}
   prep_seconds = time.perf_counter() - t0
   num_steps = plan.num_steps or c.unlearn.num_steps
