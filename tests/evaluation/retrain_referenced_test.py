@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from mmul_jax.evaluation import retrain_referenced as rr
+import ulira_checks  # tests/ulira_checks.py
 
 
 def _scores(k=8, n=200, shift=0.0, seed=0):
@@ -20,15 +21,7 @@ def _scores(k=8, n=200, shift=0.0, seed=0):
   return u, r
 
 
-def _auc(pos, neg):
-  """Mann-Whitney AUC by counting pairs (ties count half)."""
-  pos, neg = np.asarray(pos)[:, None], np.asarray(neg)[None, :]
-  return float(np.mean((pos > neg) + 0.5 * (pos == neg)))
-
-
-def _logpdf(x, mu, sd):
-  return -0.5 * ((x - mu) / sd) ** 2 - np.log(sd) - 0.5 * math.log(
-      2 * math.pi)
+_auc, _logpdf = ulira_checks.auc, ulira_checks.logpdf
 
 
 def _ulira_loops(u, r, per_example, ddof=1):

@@ -3,12 +3,12 @@ from a common pool. Checked against `ulira` (an all-True mask is the same
 test), against plain loops written independently of the module, and on
 synthetic score distributions whose answer is known."""
 
-import math
 
 import numpy as np
 import pytest
 
 from mmul_jax.evaluation import retrain_referenced as rr
+import ulira_checks  # tests/ulira_checks.py
 
 
 def _scores(k=8, n=300, shift=0.0, p=0.5, seed=0):
@@ -23,15 +23,7 @@ def _scores(k=8, n=300, shift=0.0, p=0.5, seed=0):
   return u, r, mask
 
 
-def _auc(pos, neg):
-  """Mann-Whitney AUC by counting pairs (ties count half)."""
-  pos, neg = np.asarray(pos)[:, None], np.asarray(neg)[None, :]
-  return float(np.mean((pos > neg) + 0.5 * (pos == neg)))
-
-
-def _logpdf(x, mu, sd):
-  return -0.5 * ((x - mu) / sd) ** 2 - np.log(sd) - 0.5 * math.log(
-      2 * math.pi)
+_auc, _logpdf = ulira_checks.auc, ulira_checks.logpdf
 
 
 def _masked_loops(u, r, mask, per_example, ddof=1, min_models=3):
