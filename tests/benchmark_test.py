@@ -563,3 +563,40 @@ def test_old_records_without_a_gap_or_times_reach_the_leaderboard():
   models = agg[("retrieval", "shapes_captions", 64, "uniform", 5.0)]
   assert models["m"]["overall"][0] == 0.8
   assert "gap" not in models["m"] and "seconds" not in models["retrained"]
+
+
+def test_robustness_records_become_recovery_columns(tmp_path, monkeypatch):
+  c = _config()
+  c.benchmark.methods = ("mmul",)
+  c.benchmark.ratios = (5.0,)
+  c.benchmark.robustness = True
+  attacked = []
+
+  def fake_check(config, workdir):
+    attacked.append(config.method.name)
+    seed = config.deletion.seed
+    return {"forgetting_recovery": {
+        "int4": {"original": 0.2, "mmul": 0.5 + seed / 10},
+        "relearn_forget_10": {"original": float("nan"), "mmul": 0.9}}}
+
+  monkeypatch.setattr(benchmark.robustness_lib, "check", fake_check)
+  records = benchmark.run(c, str(tmp_path), run_cell=_fake_results)
+  assert attacked == ["mmul", "mmul"]
+  assert all("|rob" in r["key"] for r in records)
+  # NaN is written as null; the record reads back.
+  assert records[0]["robustness"]["relearn_forget_10"]["original"] is None
+  again = benchmark.run(c, str(tmp_path), run_cell=_fake_results)
+  assert again == records and attacked == ["mmul", "mmul"]
+  agg = leaderboard.aggregate(records)
+  models = agg[("retrieval", "shapes_captions", 64, "uniform", 5.0)]
+  assert models["mmul"]["R int4"][:2] == pytest.approx((0.55, 0.05))
+  assert models["original"]["R int4"][0] == pytest.approx(0.2)
+  assert "R relearn_forget_10" not in models["original"]
+  text = leaderboard.markdown(agg)
+  head = next(ln for ln in text.splitlines() if ln.startswith("| model"))
+  assert head.endswith("| unlearn s | R int4 | R relearn_forget_10 |")
+  # Without the option the same grid's cells are other cells.
+  c.benchmark.robustness = False
+  assert benchmark.record_key({"method": "mmul", "width": 64, "strategy":
+                               "uniform", "ratio": 5.0, "seed": 0}, c) != (
+                                   records[0]["key"])

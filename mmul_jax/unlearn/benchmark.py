@@ -45,6 +45,7 @@ from mmul_jax.data import datasets
 from mmul_jax.data.core import tokenizer_policy
 from mmul_jax.evaluation import results
 from mmul_jax.unlearn import phases
+from mmul_jax.unlearn import robustness as robustness_lib
 from mmul_jax.unlearn import run as run_lib
 from mmul_jax.unlearn import tune
 
@@ -144,8 +145,12 @@ def cell_key(cell: dict) -> str:
 
 def record_key(cell: dict, config) -> str:
   """The cell and a digest of its unlearning settings (the one that names
-  its unlearning directory), so changed settings are new cells."""
-  return f"{cell_key(cell)}|{phases.settings_digest(config)}"
+  its unlearning directory), so changed settings are new cells; with
+  `benchmark.robustness`, and of its attacks too."""
+  key = f"{cell_key(cell)}|{phases.settings_digest(config)}"
+  if config.benchmark.robustness:
+    key += f"|rob{phases.digest(config.robustness.to_dict())}"
+  return key
 
 
 def cell_config(base, cell: dict, settings: dict,
@@ -219,6 +224,13 @@ def check_record(r, where: str) -> None:
   for k in ("overall", "retrain_gap", "seconds"):
     numbers.update({f"{k}.{n}": v for n, v in (r[k] or {}).items()})
   numbers["auc_progress"] = r.get("auc_progress")
+  robust = r.get("robustness")  # only with benchmark.robustness
+  if robust is not None and not (isinstance(robust, dict) and all(
+      isinstance(v, dict) for v in robust.values())):
+    bad(f"robustness is {robust!r}, not an object of objects")
+  for attack, by_model in (robust or {}).items():
+    numbers.update({f"robustness.{attack}.{m}": v
+                    for m, v in by_model.items()})
   for name, v in numbers.items():
     if not _finite_or_none(v):
       bad(f"{name} is {v!r}, not a finite number or null")
@@ -409,6 +421,18 @@ def _check_inputs(configs) -> None:
       tokenizer_policy.make_tokenizer(c.model, spec)
 
 
+def _robustness(config, workdir: str, quiet: bool) -> dict:
+  """`{attack: {"original": R, method: R}}`: the cell's robustness check,
+  each model's mean recovery over the forgetting metrics."""
+  with (contextlib.redirect_stdout(io.StringIO()) if quiet
+        else contextlib.nullcontext()):
+    record = robustness_lib.check(config, workdir)
+  method = config.method.name
+  return results.finite_or_none({
+      a: {m: v for m, v in by_model.items() if m in ("original", method)}
+      for a, by_model in record["forgetting_recovery"].items()})
+
+
 def _run_cells(config, workdir, grid, configs, keys, quiet, run_cell):
   path = os.path.join(workdir, RECORDS_FILE)
   done, line_of = _read(path)
@@ -432,6 +456,9 @@ def _run_cells(config, workdir, grid, configs, keys, quiet, run_cell):
           else contextlib.nullcontext()):
       results = run_cell(configs[i], cell_workdir(config, grid[i], workdir))
     record = record_of(grid[i], keys[i], results)
+    if configs[i].benchmark.robustness:
+      record["robustness"] = _robustness(
+          configs[i], cell_workdir(config, grid[i], workdir), quiet)
     append_record(path, record)
     done[keys[i]] = record
     print(f"[{n + 1}/{len(todo)}] {cell_key(grid[i])}: "

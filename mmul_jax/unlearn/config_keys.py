@@ -202,6 +202,11 @@ BENCHMARK = Section("benchmark", {
                             "{value!r}")),
     "settings": Key((), "per-method changes, `\"name: key=value, "
                     "key=value\"`", STRINGS),
+    "robustness": Key(False, "after each cell, its robustness check "
+                      "(`robustness.*` attacks; scripts/robustness.py): the "
+                      "leaderboard gains a recovery column per attack",
+                      Check(lambda v: isinstance(v, bool),
+                            "{key} must be true or false, got {value!r}")),
     "tuned": Key("", "a `tuned.json` of scripts/tune.py: every cell of a "
                  "method it holds runs at its tuned setting (then "
                  "`benchmark.settings` apply)",

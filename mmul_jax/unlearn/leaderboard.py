@@ -31,10 +31,22 @@ EXTRA_COLUMNS = (tasks.Metric("overall", "overall (HM)", best="higher"),
 REFERENCES = ("original", "retrained")
 
 
-def columns(task: str) -> tuple[tasks.Metric, ...]:
+# A grid run with `benchmark.robustness`: per attack, the model's mean
+# recovery score over the forgetting metrics (`unlearn.robustness`).
+ROBUSTNESS_PREFIX = "R "
+
+
+def columns(task: str, models: dict | None = None
+            ) -> tuple[tasks.Metric, ...]:
   """The leaderboard's columns for a task kind: its headline metrics, the
-  overall score, the gap to retraining and the unlearning time."""
-  return tasks.get(task).headline + EXTRA_COLUMNS
+  overall score, the gap to retraining and the unlearning time, then the
+  recovery score under each attack that `models` (`{model: values or
+  stats}`) has."""
+  attacks = sorted({k for v in (models or {}).values() for rows in (
+      v if isinstance(v, list) else [v]) for k in rows
+                    if k.startswith(ROBUSTNESS_PREFIX)})
+  return tasks.get(task).headline + EXTRA_COLUMNS + tuple(
+      tasks.Metric(k, k, best="higher") for k in attacks)
 
 
 def _values(record: dict, model: str) -> dict:
@@ -49,6 +61,8 @@ def _values(record: dict, model: str) -> dict:
   else:
     m["gap"] = (record["retrain_gap"] or {}).get("mean")
     m["seconds"] = record["seconds"].get("unlearn")
+  for attack, by_model in (record.get("robustness") or {}).items():
+    m[ROBUSTNESS_PREFIX + attack] = by_model.get(model)
   return m
 
 
@@ -73,7 +87,7 @@ def aggregate(records: list[dict]) -> dict:
     out[group] = {}
     for model, rows in models.items():
       stats = {}
-      for metric in columns(group[0]):
+      for metric in columns(group[0], models):
         vals = [row[metric.name] for row in rows
                 if row.get(metric.name) is not None]
         if vals:
@@ -87,7 +101,7 @@ def winners(task: str, models: dict) -> dict:
   """Per column title, the best method (references excluded)."""
   retrained = models.get("retrained", {})
   out = {}
-  for metric in columns(task):
+  for metric in columns(task, models):
     key = metric.name
     cands = {m: s[key][0] for m, s in models.items()
              if m not in REFERENCES and key in s}
@@ -124,7 +138,7 @@ def markdown(agg: dict) -> str:
     task, dataset, width, strategy, ratio = group
     models = agg[group]
     best = winners(task, models)
-    present = [c for c in columns(task)
+    present = [c for c in columns(task, models)
                if any(c.name in stats for stats in models.values())]
 
     def cell(model, metric, models=models, best=best):
