@@ -6,11 +6,11 @@ the units' mean membership score (the task's first scalar per-example
 representation: retrieval's pair cosine, a classifier's p(true label), a
 language model's answer probability, a diffusion model's negated
 denoising loss), standardised against the same score on the held-out test
-split. These are the units a model retrained without them differs from
-the original on the most, so a method that leaves them as they were is
-caught, and the units whose removal costs the most utility. The original
-does not depend on Df, so it is trained (or loaded) first, and the run
-then forgets the chosen set.
+split: the units the original recognises most, memorised or merely
+typical (on the retrieval demo mostly typical: the retrained model still
+recognises them; docs/robustness.md). The original does not depend on
+Df, so it is trained (or loaded) first, and the run then forgets the
+chosen set.
 
 `setup(config, workdir)` is `experiment.setup` for every strategy; with
 `memorised` it trains the original and ranks the units first (the
