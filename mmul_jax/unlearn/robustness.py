@@ -48,12 +48,12 @@ ROBUSTNESS_FILE = "robustness.json"
 PLOT_FILE = "robustness.png"
 NONE = "none"  # the models as they are
 RELEARN_FOLD = 46  # the attack's keys differ from every training key
-RELEARN_VERSION = 2
+RELEARN_VERSION = 2  # bump when what a cached relearning record holds changes
 # The attack's default learning rate, as a fraction of the run's training
 # rate: on the demo, the largest of 1e-5, 3e-5, 1e-4 (train lr 1e-3) at
 # which the retrained model's Dr R@1 fell by at most 5 points in 50 steps
 # on 8 Df units (training data only; docs/robustness.md).
-DEFAULT_RELEARN_SCALE = 0.03  # bump when what a cached relearning record holds changes
+DEFAULT_RELEARN_SCALE = 0.03
 
 
 def check(config, workdir: str) -> dict:
