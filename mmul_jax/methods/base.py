@@ -65,9 +65,10 @@ class Method:
   caution: what the method does to a model that no setting of its own
     prevents (gradient ascent without retention collapses it), printed
     as a warning whenever it runs; empty: nothing to warn about.
-  unused: `unused(task) -> hyperparameters` that have no effect on that
-    `tasks.Task` (a weight of a term the task lacks): not searched there,
-    and `check_task` refuses a nonzero value.
+  unused: `unused(task, hparams=None) -> hyperparameters` that have no
+    effect on that `tasks.Task` (a weight of a term the task lacks), or
+    that the fixed `hparams` rule out: not searched there, and
+    `check_task` refuses a nonzero value.
   kinds: the task kinds it runs on (`Task.name`: the language-model
     methods run on "generation" only); empty: every kind.
   reads_logits: it compares the models' answers as logits (KL, DELETE),
@@ -95,7 +96,7 @@ class Method:
   kinds: frozenset = frozenset()
   reads_logits: bool = False
   caution: str = ""
-  unused: Callable[..., frozenset] = lambda task: frozenset()
+  unused: Callable[..., frozenset] = lambda task, hparams=None: frozenset()
 
   @property
   def hparams(self) -> tuple[str, ...]:

@@ -155,12 +155,16 @@ def _source(h, config) -> list[str]:
   return []
 
 
-def unused(task) -> frozenset:
-  """The weights whose term `task` does not have (not searched there)."""
+def unused(task, hparams=None) -> frozenset:
+  """The weights whose term `task` does not have, and the fusion weight
+  under the held-out target (which has no [CLS] target): not searched."""
+  fixed = (frozenset({"fusion_weight"})
+           if hparams is not None and hparams.get("target") == "held_out"
+           else frozenset())
   if not task.supports_mmul:
-    return frozenset()
+    return fixed
   names = task.mmul_plus_terms(None).terms  # closures only: no model runs
-  return frozenset(w for t, w in _TERM.items() if t not in names)
+  return fixed | frozenset(w for t, w in _TERM.items() if t not in names)
 
 
 def check_task(h, task) -> list[str]:

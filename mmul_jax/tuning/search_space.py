@@ -92,16 +92,17 @@ def shared(tune_config) -> dict[str, "Param"]:
 
 
 def space(name: str, shared_space: dict | None = None,
-          task=None) -> dict[str, Param]:
+          task=None, hparams=None) -> dict[str, Param]:
   """The search space of method `name`: `shared_space` (default `SHARED`)
   and its own `Method.ranges`, less those `Method.unused` on `task` (when
+  given) with the fixed `hparams` (the config's `method.<name>`, when
   given). A method with nothing to tune (its grid is one empty setting:
   retrain) has an empty space."""
   m = methods.get(name)
   if tuple(m.grid) == ({},):
     return {}
   out = dict(SHARED if shared_space is None else shared_space)
-  skip = m.unused(task) if task is not None else frozenset()
+  skip = m.unused(task, hparams) if task is not None else frozenset()
   for h, spec in m.ranges.items():
     if h in skip:
       continue

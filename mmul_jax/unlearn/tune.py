@@ -209,7 +209,8 @@ def method_names(config) -> list[str]:
 def method_space(config, name: str, exp) -> dict:
   """Method `name`'s search space, its Df batch sizes cut to those the
   deletion set holds."""
-  sp = space_lib.space(name, space_lib.shared(config.tune), exp.task)
+  sp = space_lib.space(name, space_lib.shared(config.tune), exp.task,
+                       config.method.get(name))
   key = "unlearn.df_batch_size"
   if key in sp:
     fits = tuple(b for b in sp[key].choices

@@ -328,3 +328,12 @@ def test_the_held_out_target_is_refused_where_it_cannot_apply():
                                   _classification_task())
   assert problems and "target='unrelated'" in problems[0]
   assert mmul_plus.check_task(_hparams(target="held_out"), RETRIEVAL) == []
+
+
+def test_the_held_out_target_takes_the_fusion_weight_out_of_the_search():
+  hold = _hparams(target="held_out", fusion_weight=0.0)
+  assert "method.mmul_plus.fusion_weight" in search_space.space(
+      "mmul_plus", task=RETRIEVAL, hparams=_hparams())
+  sp = search_space.space("mmul_plus", task=RETRIEVAL, hparams=hold)
+  assert "method.mmul_plus.fusion_weight" not in sp
+  assert "method.mmul_plus.answer_weight" in sp
