@@ -117,6 +117,16 @@ def self_similarity(vectors: np.ndarray, original: np.ndarray) -> np.ndarray:
   return np.round(np.sum(a * b, axis=-1) / np.maximum(norm, 1e-12), 10)
 
 
+def unit_means(values, owner, num_units: int) -> np.ndarray:
+  """The mean of per-example `values` over each unit's examples (`owner`:
+  each example's unit, an index below `num_units`); 0 for a unit with
+  none."""
+  owner = np.asarray(owner)
+  total = np.bincount(owner, weights=np.asarray(values, np.float64),
+                      minlength=num_units)
+  return total / np.maximum(np.bincount(owner, minlength=num_units), 1)
+
+
 def member_score(rep: Representation, scores: dict,
                  original: dict | None) -> np.ndarray:
   """The scalar of `rep` per example, oriented so that higher looks more

@@ -36,6 +36,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from mmul_jax import losses
+from mmul_jax.evaluation import example_scores
+from mmul_jax.evaluation import retrain_referenced as rr
 from mmul_jax.tasks import model_terms
 
 ORIGINAL = model_terms.ORIGINAL
@@ -186,18 +188,6 @@ def score_retention(model, method: str, key: str, *, cosine: bool,
 CALIBRATION = "calibration"
 
 
-def _per_unit(values, owner, num_units: int) -> np.ndarray:
-  owner = np.asarray(owner)
-  total = np.bincount(owner, weights=np.asarray(values, np.float64),
-                      minlength=num_units)
-  return total / np.maximum(np.bincount(owner, minlength=num_units), 1)
-
-
-def _logit(p) -> np.ndarray:
-  p = np.clip(np.asarray(p, np.float64), 1e-6, 1 - 1e-6)
-  return np.log(p) - np.log1p(-p)
-
-
 def calibrated_targets(df_scores: dict, df_ids, held_out_scores: dict
                        ) -> dict:
   """The calibrated targets of every deleted unit: its mean pair cosine
@@ -214,8 +204,9 @@ def calibrated_targets(df_scores: dict, df_ids, held_out_scores: dict
   n = len(ids)
   out = {"ids": ids[order].astype(np.int32)}
   for name, key, f in (("cosine", "cosine", np.asarray),
-                       ("logit", "match", _logit)):
-    unit = _per_unit(f(df_scores[key]), df_scores["caption_owner"], n)
+                       ("logit", "match", rr.logit)):
+    unit = example_scores.unit_means(f(df_scores[key]),
+                                     df_scores["caption_owner"], n)
     rank = np.argsort(np.argsort(unit, kind="stable"), kind="stable")
     target = np.quantile(f(held_out_scores[key]), (rank + 0.5) / n)
     out[name] = target[order].astype(np.float32)

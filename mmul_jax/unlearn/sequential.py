@@ -105,24 +105,28 @@ def _run(config, workdir: str) -> dict:
     record = {"request": i + 1, "units": len(step.forget_ids),
               "cumulative_units": len(union.forget_ids),
               "seconds": info["wall_seconds"]}
-    for view, d in (("step", step), ("cumulative", union)):
+    # The first request is all there is so far: its two views are one.
+    views = (("step", step), ("cumulative", union)) if i else (
+        ("step", step),)
+    for view, d in views:
       exp_v = dataclasses.replace(exp, deletion=d)
       key = run_lib.eval_key(exp_v)
       metrics = {}
-      for name, params, directory in (
-          ("original", original, phases.model_dir(exp, "original")),
-          ("retrained", retrained, phases.model_dir(exp_i, "retrain")),
-          (method, model, None)):
-        cache = directory and os.path.join(directory, f"eval_{key}")
+      for name, params, owner in (("original", original, exp),
+                                  ("retrained", retrained, exp_i),
+                                  (method, model, exp_i)):
         _, m = run_lib.evaluate_model(
             exp_v, evaluate_fn, f"{name} after request {i + 1} ({view})",
-            params, cache)
+            params, run_lib.eval_cache(owner, name, key))
         metrics[name] = exp.task.headline_fractions(m)
       record[view] = metrics
       record[f"{view}_gap"] = {
           name: mubench.retrain_gaps(metrics[name],
                                      metrics["retrained"])["mean"]
           for name in ("original", method)}
+    if not i:
+      record["cumulative"] = record["step"]
+      record["cumulative_gap"] = record["step_gap"]
     steps.append(record)
   out = {"method": method, "requests": len(chain),
          "deletion": {"tag": exp.deletion.tag,

@@ -293,12 +293,11 @@ def tune(config, workdir: str, quiet: bool = False) -> dict:
     evaluate_fn = exp.task.evaluator(exp.model, c)
     key = run_lib.eval_key(exp)
     refs = {}
-    for kind, params in (("original", original), ("retrain", retrained)):
+    for name, params in (("original", original), ("retrained", retrained)):
       _, metrics = run_lib.evaluate_model(
-          exp, evaluate_fn, kind, params,
-          os.path.join(phases.model_dir(exp, kind), f"eval_{key}"))
-      refs["retrained" if kind == "retrain" else kind] = objective.trial_row(
-          metrics, exp.task)
+          exp, evaluate_fn, "retrain" if name == "retrained" else name,
+          params, run_lib.eval_cache(exp, name, key))
+      refs[name] = objective.trial_row(metrics, exp.task)
     record = {"version": VERSION, "budget": {
         "num_trials": c.tune.num_trials, "batch_size": c.tune.batch_size},
               "validation_fraction": c.tune.validation_fraction,

@@ -29,6 +29,7 @@ from mmul_jax import experiment as experiment_lib
 from mmul_jax import io_utils
 from mmul_jax.data.core import deletion
 from mmul_jax.data.core import pipeline
+from mmul_jax.evaluation import example_scores
 from mmul_jax.evaluation import score_files
 from mmul_jax.unlearn import phases
 
@@ -129,6 +130,4 @@ def _per_unit(scores: dict, pairs, rep) -> np.ndarray:
     if len(x) != num_units:
       raise ValueError(f"{len(x)} scores for {num_units} units")
     return x
-  owner = np.asarray(owner)
-  total = np.bincount(owner, weights=x, minlength=num_units)
-  return total / np.maximum(np.bincount(owner, minlength=num_units), 1)
+  return example_scores.unit_means(x, owner, num_units)

@@ -4,8 +4,8 @@ pool examples each model forgot (per unit and, through the pairs' owners,
 per pair); and (slow suite) the per-model audit end to end on the tiny
 model."""
 
+import dataclasses
 import json
-import types
 
 import numpy as np
 import pytest
@@ -15,9 +15,14 @@ from mmul_jax.evaluation import leakage
 from mmul_jax.unlearn import shadow_sets
 
 
+@dataclasses.dataclass
+class _Exp:  # what `pool_experiment` reads of an experiment
+  deletion: deletion.DeletionSet
+
+
 def _exp():
-  df = deletion.draw(np.arange(200, 260), ratio=20.0, seed=5, dataset="x")
-  return types.SimpleNamespace(deletion=df)
+  return _Exp(deletion.draw(np.arange(200, 260), ratio=20.0, seed=5,
+                            dataset="x"))
 
 
 def test_the_pool_is_df_and_as_many_dr_units():
@@ -46,10 +51,7 @@ def test_the_pool_is_df_and_as_many_dr_units():
 
 
 def _pool(exp):
-  import dataclasses
-  return shadow_sets.pool_experiment(
-      dataclasses.make_dataclass("E", [("deletion", object)])(
-          exp.deletion)).deletion
+  return shadow_sets.pool_experiment(exp).deletion
 
 
 def test_a_pair_level_representation_reads_its_units_mask():
